@@ -1,0 +1,18 @@
+import Foundation
+
+/// Options flow down as a value; no stage reads the environment.
+public struct CompileOptions: Sendable {
+  /// The most entries one value may have; larger sizes are errors, not
+  /// out-of-memory crashes.
+  public var maximumTensorElements = 1 << 27
+  /// Enables rewrite rules that change IEEE results (x/x → 1, log(exp x) → x, ...).
+  public var unsafeMath = false
+  /// The REPL lets a name be defined again; files do not.
+  public var allowRedefinition = false
+  /// Reads a data file by path; tests inject their own.
+  public var readFile: @Sendable (String) -> [UInt8]? = { path in
+    FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+  }
+
+  public init() {}
+}

@@ -1,0 +1,73 @@
+import BilevelFrontEnd
+
+extension Elaborator {
+  /// Elaborates an expression that must be known now (sizes, indices, bounds).
+  mutating func compileTime(_ e: Expr, what: String) throws(Poisoned) -> Value {
+    let v = try expression(e)
+    if v.perTask || !isConstant(v.node) { throw error(.notCompileTime(what), at: e.range) }
+    return v
+  }
+
+  /// True when the node depends on no variable and no per-task value.
+  func isConstant(_ node: NodeID) -> Bool {
+    !program.graph.reachable(from: [node]).contains { id in
+      switch program.graph[id].op {
+      case .variable: return true
+      case .data(let i): return program.data[i].perTask
+      case .taskReduce: return true
+      default: return false
+      }
+    }
+  }
+
+  /// The value of a constant node, by the reference evaluator.
+  mutating func evaluateConstant(_ node: NodeID) throws(Poisoned) -> Tensor {
+    if let t = program.graph.constantValue(node) { return t }
+    guard isConstant(node) else { throw Poisoned() }
+    return ReferenceEvaluator.evaluate(
+      program.graph, roots: [node], leaves: program.leafValues(variable: { _, _ in preconditionFailure("not constant") }),
+      taskCount: 1, task: nil)[0]
+  }
+
+  /// A whole number known at compile time.
+  mutating func integer(_ e: Expr, what: String, positive: Bool = false) throws(Poisoned) -> Int {
+    let v = try compileTime(e, what: what)
+    let t = try evaluateConstant(v.node)
+    guard t.shape.isScalar else { throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range) }
+    let x = t.scalar
+    guard x.isFinite, x == x.rounded(), abs(x) < 9.0e15 else {
+      throw error(.notAnInteger(what, formatNumber(x)), at: e.range)
+    }
+    if positive && x < 1 { throw error(.notPositive(what, formatNumber(x)), at: e.range) }
+    return Int(x)
+  }
+
+  /// A number known at compile time.
+  mutating func real(_ e: Expr, what: String) throws(Poisoned) -> Double {
+    let v = try compileTime(e, what: what)
+    let t = try evaluateConstant(v.node)
+    guard t.shape.isScalar else { throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range) }
+    return t.scalar
+  }
+
+  /// A size argument (zeros(n), randn(m, n), reshape(x, m, n)), bounded so
+  /// that products cannot overflow.
+  mutating func size(_ e: Expr, what: String = "a size") throws(Poisoned) -> Int {
+    let n = try integer(e, what: what, positive: true)
+    if n > options.maximumTensorElements {
+      throw error(.tooLarge(what, "\(n)", limit: "\(options.maximumTensorElements)"), at: e.range)
+    }
+    return n
+  }
+
+  mutating func shape(_ sizes: [Expr], at range: SourceRange) throws(Poisoned) -> Shape {
+    var dims: [Int] = []
+    for s in sizes { dims.append(try size(s)) }
+    if dims.count > 2 { throw error(.shapeMismatch("values have at most two axes, given \(dims.count) sizes"), at: range) }
+    let count = dims.reduce(1, *)
+    if count > options.maximumTensorElements {
+      throw error(.tooLarge("this value", "\(count)", limit: "\(options.maximumTensorElements)"), at: range)
+    }
+    return Shape(dims)
+  }
+}

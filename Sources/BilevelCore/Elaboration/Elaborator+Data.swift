@@ -1,0 +1,89 @@
+import Foundation
+import BilevelFrontEnd
+
+extension Elaborator {
+  /// `data NAME[t]: TYPE = EXPR`: evaluated now, once per task, in a scratch
+  /// graph; the program keeps only the values.
+  mutating func elaborateData(name: Identifier, task: Identifier?, type: TypeExpr?, value: Expr, statement: Statement) throws(Poisoned) {
+    try checkTaskSuffix(task)
+    let declaredShape = try type.map { (t) throws(Poisoned) in try typeShape(t) }
+    let count = task != nil ? program.tasks!.count : 1
+    var values: [Tensor] = []
+    for k in 0..<count {
+      let saved = program.graph
+      program.graph = Graph()
+      context = .data(name.name)
+      taskMode = task != nil ? .concrete(k) : .none
+      defer {
+        program.graph = saved
+        context = .model
+        taskMode = .none
+      }
+      let v = try expression(value)
+      var t = try evaluateConstant(v.node)
+      if let declaredShape, t.shape != declaredShape {
+        // A one-column or one-row file fits a vector annotation.
+        let fitsVector = declaredShape.isVector && t.shape.count == declaredShape.count && !t.shape.isScalar
+        guard fitsVector else {
+          throw error(.typeMismatch("data '\(name.name)'", declared: declaredShape.description, actual: t.shape.description), at: value.range)
+        }
+        t = Tensor(shape: declaredShape, scalars: t.scalars)
+      }
+      if let first = values.first, first.shape != t.shape {
+        throw error(.taskShapeDiffers(name.name, task: k + 1, shape: t.shape.description, first: first.shape.description), at: value.range)
+      }
+      values.append(t)
+    }
+    program.data.append(DataEntry(name: name.name, shape: values[0].shape, values: values, perTask: task != nil,
+                                  range: name.range, definition: value.range.text))
+    scope[name.name] = .data(program.data.count - 1)
+  }
+
+  /// csv("..."), npy("..."), randn(...), rand(...): constant tensors.
+  mutating func dataSource(_ callee: Identifier, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange) throws(Poisoned) -> Value {
+    let tensor: Tensor
+    switch callee.name {
+    case "csv", "npy":
+      guard case .string(let raw) = args[0].kind else { throw error(.pathNotString(callee.name), at: args[0].range) }
+      let path = try interpolateTask(raw, at: args[0].range)
+      let directory = program.file.directory
+      let resolved = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
+      guard let bytes = options.readFile(resolved) else { throw error(.unreadableFile(resolved), at: args[0].range) }
+      if callee.name == "csv" {
+        switch CSVReader.read(SourceFile(path: resolved, bytes: bytes)) {
+        case .success(let t): tensor = t
+        case .failure(var d):
+          d.notes.append(.note(.whileLoading(contextName), at: args[0].range))
+          diagnostics.append(d)
+          throw Poisoned()
+        }
+      } else {
+        switch NPYReader.read(bytes: bytes) {
+        case .success(let t): tensor = t
+        case .failure(let e): throw error(.badNPY(resolved, e.message), at: args[0].range)
+        }
+      }
+      if tensor.shape.count > options.maximumTensorElements {
+        throw error(.tooLarge("'\(resolved)'", "\(tensor.shape.count)", limit: "\(options.maximumTensorElements)"), at: args[0].range)
+      }
+    default:
+      let shape = try shape(args, at: range)
+      guard let seedExpr = labeled["seed"] else { throw error(.needsSeed(callee.name), at: range) }
+      let seed = try integer(seedExpr, what: "a seed")
+      if seed < 0 { throw error(.negativeSeed(seed), at: seedExpr.range) }
+      tensor = callee.name == "randn"
+        ? RandomStream.normal(shape: shape, seed: UInt64(seed)) : RandomStream.uniform(shape: shape, seed: UInt64(seed))
+    }
+    return Value(node: program.graph.literal(tensor, at: range), perTask: false)
+  }
+
+  /// Replaces `{t}` in a path by the task number (per-task data only).
+  mutating func interpolateTask(_ raw: String, at range: SourceRange) throws(Poisoned) -> String {
+    guard let t = program.tasks?.index, raw.contains("{\(t)}") else {
+      if raw.contains("{") && raw.contains("}") && program.tasks == nil { throw error(.taskPathOutsideTasks, at: range) }
+      return raw
+    }
+    guard case .concrete(let k) = taskMode else { throw error(.taskPathOutsideTasks, at: range) }
+    return raw.replacingOccurrences(of: "{\(t)}", with: "\(k + 1)")
+  }
+}

@@ -1,0 +1,60 @@
+import BilevelFrontEnd
+
+extension Elaborator {
+  /// Checks a solver call against the catalogue, then elaborates each value
+  /// by its kind. Inner-solver expressions may use outer variables and data.
+  mutating func solverSetting(_ call: SolverCall, role: SolverRole) throws(Poisoned) -> SolverSetting {
+    let bound: BoundSolverCall
+    switch SolverBinder.bind(call, role: role) {
+    case .success(let b): bound = b
+    case .failure(let f):
+      diagnostics.append(contentsOf: f.diagnostics)
+      throw Poisoned()
+    }
+    var settings: [(name: String, value: SettingValue)] = []
+    var failed = false
+    for s in bound.settings {
+      // An optional setting without a default (unroll's checkpoints) is simply absent.
+      if s.value == nil && s.schema.defaultValue == nil && s.schema.defaultChoice == nil { continue }
+      do {
+        settings.append((s.name, try settingValue(s, role: role, solver: call.name.name, at: call.range)))
+      } catch {
+        failed = true
+      }
+    }
+    if failed { throw Poisoned() }
+    return SolverSetting(name: call.name.name, settings: settings, range: call.range)
+  }
+
+  mutating func settingValue(_ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange) throws(Poisoned) -> SettingValue {
+    let what = "setting '\(s.name)' of '\(solver)'"
+    switch s.schema.kind {
+    case .choice:
+      if let e = s.value, case .name(let v) = e.kind { return .symbol(v) }
+      return .symbol(s.schema.defaultChoice!)
+    case .count:
+      guard let e = s.value else { return .integer(Int(s.schema.defaultValue!)) }
+      return .integer(try integer(e, what: what, positive: true))
+    case .real:
+      guard let e = s.value else { return .real(s.schema.defaultValue!) }
+      let x = try real(e, what: what)
+      if !x.isFinite { throw error(.notCompileTime(what), at: e.range) }
+      return .real(x)
+    case .expression:
+      guard let e = s.value else { return .expression(program.graph.constant(s.schema.defaultValue!)) }
+      let v = try expression(e)
+      let shape = program.graph.shape(v.node)
+      if !shape.isScalar { throw error(.settingNotScalar(s.name, shape.description), at: e.range) }
+      if v.perTask { throw error(.perTaskInGlobal(what), at: e.range) }
+      for leaf in program.graph.reachable(from: [v.node]) {
+        guard case .variable(let j) = program.graph[leaf].op else { continue }
+        let variable = program.variables[j]
+        if variable.level == .inner || role != .inner {
+          let why = role == .inner ? "solver settings may use outer variables and data, not inner variables" : "outer solver settings are fixed"
+          throw error(.settingUsesVariable(s.name, variable.name, why), at: e.range)
+        }
+      }
+      return .expression(v.node)
+    }
+  }
+}

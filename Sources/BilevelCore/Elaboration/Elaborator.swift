@@ -1,0 +1,250 @@
+import BilevelFrontEnd
+
+/// Turns a parsed program into a `Program`: resolves names, inlines
+/// functions, checks shapes, loads data, validates solver settings and the
+/// bilevel structure. Errors are recorded and elaboration continues with the
+/// next statement; a name whose definition failed is poisoned, so one
+/// mistake is reported once.
+public struct Elaborator {
+  public internal(set) var program: Program
+  public internal(set) var diagnostics: [Diagnostic] = []
+  let options: CompileOptions
+  var scope: [String: Binding] = [:]
+  /// Every name the file declares, at its first declaration (for "used before definition").
+  var declared: [String: SourceRange] = [:]
+  var context: Context = .model
+  var taskMode: TaskMode = .none
+  /// Initial values and bounds are fixed before solving, so they may draw
+  /// random numbers or load files, as data do.
+  var allowsDataSources = false
+  /// Functions being inlined, innermost last (recursion is an error).
+  var callStack: [String] = []
+  /// Statements (by index) skipped because they redefine a name.
+  var skipped: Set<Int> = []
+  var firstRange: [String: SourceRange] = [:]
+
+  public init(file: SourceFile, options: CompileOptions = CompileOptions()) {
+    self.program = Program(file: file)
+    self.options = options
+  }
+
+  /// Elaborates a whole file and checks the bilevel structure.
+  public static func elaborate(_ source: SourceProgram, options: CompileOptions = CompileOptions())
+    -> (program: Program?, diagnostics: [Diagnostic])
+  {
+    var e = Elaborator(file: source.file, options: options)
+    e.declareAll(source.statements)
+    for (i, s) in source.statements.enumerated() where !e.skipped.contains(i) { e.statement(s) }
+    if !e.hasErrors { e.checkStructure() }
+    return (e.hasErrors ? nil : e.program, e.diagnostics)
+  }
+
+  /// Elaborates one expression on its own (the REPL); nil after an error.
+  public mutating func expressionNode(_ e: Expr) -> NodeID? {
+    context = .model
+    taskMode = .none
+    return try? expression(e).node
+  }
+
+  /// Hands over the diagnostics gathered so far (the REPL prints them per line).
+  public mutating func takeDiagnostics() -> [Diagnostic] {
+    defer { diagnostics = [] }
+    return diagnostics
+  }
+
+  public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+  mutating func error(_ m: Message, at r: SourceRange?, notes: [Diagnostic] = []) -> Poisoned {
+    diagnostics.append(.error(m, at: r, notes: notes))
+    return Poisoned()
+  }
+
+  mutating func warning(_ m: Message, at r: SourceRange?) {
+    diagnostics.append(.warning(m, at: r))
+  }
+
+  /// Pre-pass: every declared name, duplicates and built-in shadowing.
+  mutating func declareAll(_ statements: [Statement]) {
+    for (i, s) in statements.enumerated() {
+      for name in Elaborator.declaredNames(s) {
+        if Builtins.isBuiltin(name.name) {
+          diagnostics.append(.error(.shadowsBuiltin(name.name), at: name.range))
+          skipped.insert(i)
+        } else if let previous = declared[name.name] {
+          diagnostics.append(.error(.duplicateDefinition(name.name), at: name.range,
+                                    notes: [.note(.previousDefinition, at: previous)]))
+          skipped.insert(i)
+        } else {
+          declared[name.name] = name.range
+        }
+      }
+    }
+  }
+
+  static func declaredNames(_ s: Statement) -> [Identifier] {
+    switch s.kind {
+    case .dims(let ds): return ds.map(\.name)
+    case .tasks(let index, _, _): return [index]
+    case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
+      .function(let name, _, _):
+      return [name]
+    case .loss, .fixpoint, .solve, .hypergradient: return []
+    }
+  }
+
+  /// Elaborates one statement; errors are recorded, never thrown.
+  public mutating func statement(_ s: Statement) {
+    let names = Elaborator.declaredNames(s)
+    if options.allowRedefinition {
+      for n in names where Builtins.isBuiltin(n.name) {
+        diagnostics.append(.error(.shadowsBuiltin(n.name), at: n.range))
+        return
+      }
+    }
+    do {
+      try elaborateStatement(s)
+    } catch {
+      for n in names { scope[n.name] = .poisoned }
+    }
+  }
+
+  mutating func elaborateStatement(_ s: Statement) throws(Poisoned) {
+    context = .model
+    taskMode = .none
+    allowsDataSources = false
+    switch s.kind {
+    case .dims(let dims):
+      for (name, value) in dims {
+        let n = try integer(value, what: "dimension '\(name.name)'", positive: true)
+        program.dims.append((name.name, n))
+        scope[name.name] = .dim(n)
+      }
+    case .tasks(let index, let lower, let upper):
+      if program.tasks != nil { throw error(.duplicateTasks, at: s.keywordRange) }
+      let lo = try integer(lower, what: "the first task")
+      if lo != 1 { throw error(.tasksStartAtOne, at: lower.range) }
+      let count = try integer(upper, what: "the number of tasks", positive: true)
+      if count > 1_000_000 { throw error(.tooLarge("the task range", "\(count)", limit: "1000000"), at: upper.range) }
+      program.tasks = TaskRange(index: index.name, count: count)
+    case .data(let name, let task, let type, let value):
+      try elaborateData(name: name, task: task, type: type, value: value, statement: s)
+    case .variable(let level, let name, let task, let type, let initial, let bounds):
+      try elaborateVariable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds)
+    case .letBinding(let name, let task, let value):
+      try checkTaskSuffix(task)
+      if task != nil { taskMode = .template }
+      let v = try expression(value)
+      if v.perTask && task == nil {
+        throw error(.perTaskInGlobal("let '\(name.name)'"), at: value.range)
+      }
+      program.lets.append((name.name, v.node, task != nil))
+      scope[name.name] = .letNode(v.node, perTask: task != nil)
+    case .function(let name, let parameters, let body):
+      for (i, p) in parameters.enumerated() where parameters[..<i].contains(where: { $0.name == p.name }) {
+        throw error(.duplicateDefinition(p.name), at: p.range)
+      }
+      scope[name.name] = .function(FunctionDefinition(name: name.name, parameters: parameters, body: body, scope: scope))
+    case .loss(let level, let task, let value):
+      try elaborateLoss(level: level, task: task, value: value, statement: s)
+    case .fixpoint(let variable, let task, let value):
+      try elaborateFixpoint(variable: variable, task: task, value: value, statement: s)
+    case .solve(let level, let call):
+      let role: SolverRole = level == .inner ? .inner : .outer
+      let existing = level == .inner ? program.innerSolver : program.outerSolver
+      if existing != nil { throw error(.duplicateStatement("'solve \(level.rawValue)'"), at: s.keywordRange) }
+      let setting = try solverSetting(call, role: role)
+      if level == .inner { program.innerSolver = setting } else { program.outerSolver = setting }
+    case .hypergradient(let call):
+      if program.hypergradient != nil { throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange) }
+      program.hypergradient = try solverSetting(call, role: .method)
+    }
+  }
+
+  /// A `[t]` suffix must name the declared task index.
+  mutating func checkTaskSuffix(_ task: Identifier?) throws(Poisoned) {
+    guard let task else { return }
+    guard let tasks = program.tasks else { throw error(.noTasksDeclared, at: task.range) }
+    if task.name != tasks.index { throw error(.taskIndexMismatch(task.name, declared: tasks.index), at: task.range) }
+  }
+
+  mutating func elaborateVariable(level: Level, name: Identifier, task: Identifier?, type: TypeExpr,
+                                  initial: Expr, bounds: (lower: Expr, upper: Expr)?) throws(Poisoned) {
+    try checkTaskSuffix(task)
+    let shape = try typeShape(type)
+    if task != nil { taskMode = .template }
+    allowsDataSources = true
+    defer { allowsDataSources = false }
+    var value = try expression(initial)
+    if value.perTask && task == nil {
+      throw error(.perTaskInGlobal("the initial value of '\(name.name)'"), at: initial.range)
+    }
+    value = try conform(value, to: shape, what: "'\(name.name)'", declared: type, at: initial.range)
+    // An outer start is fixed; an inner start may use outer variables (MAML).
+    for leaf in program.graph.reachable(from: [value.node]) {
+      guard case .variable(let j) = program.graph[leaf].op else { continue }
+      let v = program.variables[j]
+      if level == .outer || v.level == .inner {
+        let why = level == .outer ? "outer variables start from constants and data" : "inner variables start from data and outer variables"
+        throw error(.initialUsesVariable(name.name, v.name, why), at: initial.range)
+      }
+    }
+    var boundNodes: (NodeID, NodeID)? = nil
+    if let bounds {
+      if level == .inner { throw error(.boundsOnInner(name.name), at: bounds.lower.range.union(bounds.upper.range)) }
+      let lo = try conform(try compileTime(bounds.lower, what: "a bound"), to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
+      let hi = try conform(try compileTime(bounds.upper, what: "a bound"), to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
+      let l = try evaluateConstant(lo.node)
+      let h = try evaluateConstant(hi.node)
+      if zip(l.scalars, h.scalars).contains(where: { $0 > $1 }) {
+        throw error(.boundsOrder(name.name), at: bounds.lower.range.union(bounds.upper.range))
+      }
+      if !value.perTask, let start = try? evaluateConstant(value.node),
+        zip(start.scalars, zip(l.scalars, h.scalars)).contains(where: { $0 < $1.0 || $0 > $1.1 })
+      {
+        warning(.initialOutsideBounds(name.name), at: initial.range)
+      }
+      boundNodes = (lo.node, hi.node)
+    }
+    let index = program.variables.count
+    program.variables.append(Variable(name: name.name, level: level, shape: shape, perTask: task != nil,
+                                      initial: value.node, bounds: boundNodes.map { (lower: $0.0, upper: $0.1) },
+                                      range: name.range))
+    scope[name.name] = .variable(index)
+  }
+
+  mutating func elaborateLoss(level: Level, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {
+    if level == .inner && (program.innerLoss != nil || program.innerFixpoint != nil) {
+      let what = program.innerLoss != nil ? "the inner loss" : nil
+      throw error(what.map { .duplicateStatement($0) } ?? .lossAndFixpoint, at: s.keywordRange)
+    }
+    if level == .outer && program.outerLoss != nil { throw error(.duplicateStatement("the outer loss"), at: s.keywordRange) }
+    if level == .outer, let task { throw error(.perTaskInGlobal("the outer loss"), at: task.range) }
+    try checkTaskSuffix(task)
+    if task != nil { taskMode = .template }
+    let v = try expression(value)
+    let which = "\(level.rawValue) loss"
+    if v.perTask && task == nil { throw error(.perTaskInGlobal("the \(which)"), at: value.range) }
+    let shape = program.graph.shape(v.node)
+    if !shape.isScalar { throw error(.lossNotScalar(which, shape.description), at: value.range) }
+    if level == .inner { program.innerLoss = v.node } else { program.outerLoss = v.node }
+  }
+
+  mutating func elaborateFixpoint(variable: Identifier, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {
+    if program.innerLoss != nil { throw error(.lossAndFixpoint, at: s.keywordRange) }
+    if program.innerFixpoint != nil { throw error(.duplicateStatement("the inner fixpoint"), at: s.keywordRange) }
+    guard case .variable(let index)? = scope[variable.name], program.variables[index].level == .inner else {
+      if case .poisoned? = scope[variable.name] { throw Poisoned() }
+      throw error(.fixpointNeedsInnerVariable(variable.name), at: variable.range)
+    }
+    try checkTaskSuffix(task)
+    if task != nil { taskMode = .template }
+    let v = try expression(value)
+    let z = program.variables[index]
+    if v.perTask && task == nil { throw error(.perTaskInGlobal("the fixpoint map"), at: value.range) }
+    let shape = program.graph.shape(v.node)
+    if shape != z.shape {
+      throw error(.fixpointShape(z.name, variable: z.shape.description, map: shape.description), at: value.range)
+    }
+    program.innerFixpoint = Fixpoint(variable: index, map: v.node, range: s.range)
+  }
+}

@@ -1,0 +1,97 @@
+import BilevelFrontEnd
+
+/// A checked bilevel program: the graph, its data and variables, its losses
+/// and its validated solver settings. Everything later stages need.
+public struct Program: Sendable {
+  public var file: SourceFile
+  public var graph = Graph()
+  public var dims: [(name: String, value: Int)] = []
+  public var tasks: TaskRange?
+  public var data: [DataEntry] = []
+  public var variables: [Variable] = []
+  public var innerLoss: NodeID?
+  public var innerFixpoint: Fixpoint?
+  public var outerLoss: NodeID?
+  public var innerSolver: SolverSetting?
+  public var hypergradient: SolverSetting?
+  public var outerSolver: SolverSetting?
+  /// Named subexpressions, for printing and the REPL.
+  public var lets: [(name: String, node: NodeID, perTask: Bool)] = []
+
+  public init(file: SourceFile) { self.file = file }
+
+  /// Every node a later stage may evaluate, in a fixed order.
+  public var roots: [NodeID] {
+    var r: [NodeID] = []
+    for v in variables {
+      r.append(v.initial)
+      if let b = v.bounds { r.append(contentsOf: [b.lower, b.upper]) }
+    }
+    if let l = innerLoss { r.append(l) }
+    if let f = innerFixpoint { r.append(f.map) }
+    if let l = outerLoss { r.append(l) }
+    for s in [innerSolver, hypergradient, outerSolver].compactMap({ $0 }) {
+      for setting in s.settings { if case .expression(let id) = setting.value { r.append(id) } }
+    }
+    return r
+  }
+
+  public func variables(_ level: Level) -> [Int] {
+    variables.indices.filter { variables[$0].level == level }
+  }
+
+  /// Total entries of the inner (d) or outer (m) variables, per task.
+  public func size(_ level: Level) -> Int {
+    variables(level).reduce(0) { $0 + variables[$1].shape.count }
+  }
+}
+
+public struct TaskRange: Sendable {
+  public let index: String
+  public let count: Int
+}
+
+public struct DataEntry: Sendable {
+  public let name: String
+  public let shape: Shape
+  /// One tensor, or one per task.
+  public let values: [Tensor]
+  public let perTask: Bool
+  public let range: SourceRange
+  /// The defining expression as written, for dumps.
+  public let definition: String
+}
+
+public struct Variable: Sendable {
+  public let name: String
+  public let level: Level
+  public let shape: Shape
+  public let perTask: Bool
+  /// The initial value: a node of data, and for inner variables of outer ones.
+  public let initial: NodeID
+  public let bounds: (lower: NodeID, upper: NodeID)?
+  public let range: SourceRange
+}
+
+public struct Fixpoint: Sendable {
+  public let variable: Int
+  public let map: NodeID
+  public let range: SourceRange
+}
+
+/// A validated `solve ... with` or `hypergradient with` statement.
+public struct SolverSetting: Sendable {
+  public let name: String
+  public let settings: [(name: String, value: SettingValue)]
+  public let range: SourceRange
+
+  public func value(_ name: String) -> SettingValue? { settings.first { $0.name == name }?.value }
+}
+
+public enum SettingValue: Sendable {
+  /// A scalar node; may depend on outer variables (a learned learning rate).
+  case expression(NodeID)
+  case integer(Int)
+  case real(Double)
+  case symbol(String)
+}

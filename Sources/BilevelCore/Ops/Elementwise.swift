@@ -1,0 +1,126 @@
+import Foundation
+
+/// Elementwise functions of one argument.
+public enum UnaryFunction: String, Hashable, Sendable, CaseIterable {
+  case negate, exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, sin, cos
+
+  /// The language's name for it (`negate` is spelled with a prefix minus).
+  public var name: String { rawValue }
+
+  /// The reference definition, in numerically stable forms.
+  public func apply(_ x: Double) -> Double {
+    switch self {
+    case .negate: return -x
+    case .exp: return Foundation.exp(x)
+    case .log: return Foundation.log(x)
+    case .sqrt: return x.squareRoot()
+    case .abs: return Swift.abs(x)
+    case .tanh: return Foundation.tanh(x)
+    case .sigmoid:
+      if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
+      let e = Foundation.exp(x)
+      return e / (1 + e)
+    case .relu: return x > 0 ? x : 0
+    case .softplus: return Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
+    case .sin: return Foundation.sin(x)
+    case .cos: return Foundation.cos(x)
+    }
+  }
+}
+
+/// Elementwise functions of two arguments, with broadcasting.
+public enum BinaryFunction: String, Hashable, Sendable, CaseIterable {
+  case add, subtract, multiply, divide, power
+
+  public var symbol: String {
+    switch self {
+    case .add: return "+"
+    case .subtract: return "-"
+    case .multiply: return "*"
+    case .divide: return "/"
+    case .power: return "^"
+    }
+  }
+
+  public var isCommutative: Bool { self == .add || self == .multiply }
+
+  public func apply(_ a: Double, _ b: Double) -> Double {
+    switch self {
+    case .add: return a + b
+    case .subtract: return a - b
+    case .multiply: return a * b
+    case .divide: return a / b
+    case .power: return Foundation.pow(a, b)
+    }
+  }
+}
+
+/// How an operand's entries map onto a broadcast result.
+public enum BroadcastRole: Sendable {
+  case same
+  /// One value everywhere.
+  case scalar
+  /// A vector of length `columns`, repeated down the rows.
+  case row
+  /// A vector of length `rows`, repeated across the columns.
+  case column
+
+  /// The role of an operand of shape `from` in a result of shape `to`, or nil
+  /// when it does not broadcast. A vector matches a matrix's columns first
+  /// (as numpy does), then its rows.
+  public static func of(_ from: Shape, in to: Shape) -> BroadcastRole? {
+    if from == to { return .same }
+    if from.isScalar { return .scalar }
+    if from.isVector && to.isMatrix {
+      if from.rows == to.columns { return .row }
+      if from.rows == to.rows { return .column }
+    }
+    return nil
+  }
+
+  /// Index of the operand entry that feeds result entry (i, j).
+  @inline(__always)
+  public func sourceIndex(row i: Int, column j: Int, columns: Int) -> Int {
+    switch self {
+    case .same: return i * columns + j
+    case .scalar: return 0
+    case .row: return j
+    case .column: return i
+    }
+  }
+}
+
+/// The shape of `a ∘ b` under broadcasting; the error names both shapes.
+func broadcastShape(_ a: Shape, _ b: Shape) throws(ShapeError) -> Shape {
+  if a == b { return a }
+  if BroadcastRole.of(a, in: b) != nil { return b }
+  if BroadcastRole.of(b, in: a) != nil { return a }
+  throw ShapeError("cannot combine \(a) and \(b) elementwise")
+}
+
+extension Tensor {
+  func map(_ f: (Double) -> Double) -> Tensor {
+    Tensor(shape: shape, scalars: scalars.map(f))
+  }
+
+  /// Entries of this operand broadcast to `to` (reference semantics).
+  func broadcast(to: Shape) -> Tensor {
+    let role = BroadcastRole.of(shape, in: to)!
+    if role == .same { return self }
+    var out = [Double](repeating: 0, count: to.count)
+    for i in 0..<to.rows {
+      for j in 0..<to.columns {
+        out[i * to.columns + j] = scalars[role.sourceIndex(row: i, column: j, columns: to.columns)]
+      }
+    }
+    return Tensor(shape: to, scalars: out)
+  }
+}
+
+func evaluateBinary(_ f: BinaryFunction, _ a: Tensor, _ b: Tensor, shape: Shape) -> Tensor {
+  let x = a.broadcast(to: shape)
+  let y = b.broadcast(to: shape)
+  var out = [Double](repeating: 0, count: shape.count)
+  for k in 0..<shape.count { out[k] = f.apply(x.scalars[k], y.scalars[k]) }
+  return Tensor(shape: shape, scalars: out)
+}

@@ -1,0 +1,131 @@
+/// Every operation of the IR. Each family keeps, side by side in its own
+/// file, the shape rule, the reference kernel and (with the derivatives
+/// stage) the derivative rules, so adding an op touches one place.
+/// Switches over `Op` are exhaustive with no default case: a new op does not
+/// build until every rule is given.
+public enum Op: Hashable, Sendable {
+  // Leaves.
+  /// A number, filled to the node's shape.
+  case constant(Double)
+  /// A non-uniform constant tensor, stored in the graph's literal table.
+  case literal(Int)
+  /// An entry of the program's data table (fixed before solving).
+  case data(Int)
+  /// An inner or outer variable of the program.
+  case variable(Int)
+
+  case unary(UnaryFunction)
+  case binary(BinaryFunction)
+
+  // Structural (Structural.swift).
+  /// Repeats a scalar or vector to the node's shape (see `BroadcastRole`).
+  case broadcast
+  case transpose
+  /// Same entries in row-major order, the node's shape.
+  case reshape
+  case slice(SliceSpec)
+  /// Joins vectors end to end, or matrices along `axis`.
+  case concat(axis: Int)
+  /// Vector → diagonal matrix, or square matrix → its diagonal.
+  case diag
+
+  // Linear algebra (LinearAlgebra.swift). Transposes are flags, never copies.
+  case matmul(transposeLeft: Bool, transposeRight: Bool)
+  /// solve(A, b) = A⁻¹ b for a square A and a vector or matrix b.
+  case solve
+
+  case reduce(Reduction, Axis)
+  /// Row-wise on matrices, whole on vectors (Softmax.swift).
+  case softmax
+  case logSoftmax
+
+  /// `mean over t: body` / `sum over t: body`: evaluates the body once per task.
+  case taskReduce(Reduction)
+}
+
+/// Which axes a reduction folds away: all of them, or numpy's axis 0 / 1.
+public enum Axis: Hashable, Sendable {
+  case all
+  /// Over rows: one result per column.
+  case rows
+  /// Over columns: one result per row.
+  case columns
+}
+
+/// Where a node came from, for messages such as "derivative of ...".
+public enum OpFamily: String, Sendable {
+  case leaf, elementwise, structural, linearAlgebra, reduction, softmax, tasks
+}
+
+extension Op {
+  public var family: OpFamily {
+    switch self {
+    case .constant, .literal, .data, .variable: return .leaf
+    case .unary, .binary: return .elementwise
+    case .broadcast, .transpose, .reshape, .slice, .concat, .diag: return .structural
+    case .matmul, .solve: return .linearAlgebra
+    case .reduce: return .reduction
+    case .softmax, .logSoftmax: return .softmax
+    case .taskReduce: return .tasks
+    }
+  }
+
+  public var isLeaf: Bool { family == .leaf }
+
+  /// The shape of this op applied to inputs of the given shapes. Ops whose
+  /// result shape is not a function of their inputs (leaves, broadcast,
+  /// reshape, slice) take it as `declared`.
+  public func resultShape(_ inputs: [Shape], declared: Shape?) throws(ShapeError) -> Shape {
+    switch self {
+    case .constant, .literal, .data, .variable:
+      guard let declared else { throw ShapeError("a leaf needs a declared shape") }
+      return declared
+    case .unary: return inputs[0]
+    case .binary: return try broadcastShape(inputs[0], inputs[1])
+    case .broadcast, .transpose, .reshape, .slice, .concat, .diag:
+      return try structuralShape(inputs, declared: declared)
+    case .matmul(let tl, let tr): return try matmulShape(inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr)
+    case .solve: return try solveShape(inputs[0], inputs[1])
+    case .reduce(_, let axis): return try reductionShape(inputs[0], axis)
+    case .softmax, .logSoftmax: return inputs[0]
+    case .taskReduce: return inputs[0]
+    }
+  }
+
+  /// Number of inputs the op takes; nil when variadic (concat).
+  public var arity: Int? {
+    switch self {
+    case .constant, .literal, .data, .variable: return 0
+    case .unary, .broadcast, .transpose, .reshape, .slice, .diag, .reduce, .softmax, .logSoftmax, .taskReduce:
+      return 1
+    case .binary, .matmul, .solve: return 2
+    case .concat: return nil
+    }
+  }
+}
+
+/// A shape rule's complaint; the elaborator attaches the source range.
+public struct ShapeError: Error, Sendable {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+}
+
+extension Op {
+  /// The reference kernel: the definition every faster path is tested
+  /// against. Leaves and task reductions are the evaluator's business.
+  public func evaluateReference(_ inputs: [Tensor], shape: Shape) -> Tensor {
+    switch self {
+    case .constant, .literal, .data, .variable, .taskReduce:
+      preconditionFailure("\(self) is evaluated by the evaluator, not as a kernel")
+    case .unary(let f): return inputs[0].map(f.apply)
+    case .binary(let f): return evaluateBinary(f, inputs[0], inputs[1], shape: shape)
+    case .broadcast, .transpose, .reshape, .slice, .concat, .diag:
+      return evaluateStructural(self, inputs, shape: shape)
+    case .matmul(let tl, let tr): return evaluateMatmul(inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr, shape: shape)
+    case .solve: return evaluateSolve(inputs[0], inputs[1], shape: shape)
+    case .reduce(let r, let axis): return evaluateReduction(r, axis, inputs[0], shape: shape)
+    case .softmax: return evaluateSoftmax(log: false, inputs[0])
+    case .logSoftmax: return evaluateSoftmax(log: true, inputs[0])
+    }
+  }
+}

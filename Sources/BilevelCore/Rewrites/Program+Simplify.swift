@@ -1,0 +1,35 @@
+extension Program {
+  /// The program with its graph rewritten to normal form; every node the
+  /// program refers to is remapped.
+  public func simplified(unsafeMath: Bool = false) -> (program: Program, fired: [(rule: String, count: Int)]) {
+    let result = Simplifier.simplify(graph, roots: roots, unsafeMath: unsafeMath)
+    var p = self
+    p.graph = result.graph
+    p.remap { result.mapping[$0]! }
+    // Lets are names only; one the roots do not reach is dropped.
+    p.lets = lets.compactMap { l in result.mapping[l.node].map { (l.name, $0, l.perTask) } }
+    return (p, result.fired)
+  }
+
+  /// Applies `f` to every node reference the program holds.
+  public mutating func remap(_ f: (NodeID) -> NodeID) {
+    variables = variables.map { v in
+      Variable(name: v.name, level: v.level, shape: v.shape, perTask: v.perTask, initial: f(v.initial),
+               bounds: v.bounds.map { (f($0.lower), f($0.upper)) }, range: v.range)
+    }
+    innerLoss = innerLoss.map(f)
+    outerLoss = outerLoss.map(f)
+    innerFixpoint = innerFixpoint.map { Fixpoint(variable: $0.variable, map: f($0.map), range: $0.range) }
+    func remapSetting(_ s: SolverSetting?) -> SolverSetting? {
+      s.map { s in
+        SolverSetting(name: s.name, settings: s.settings.map { entry in
+          if case .expression(let id) = entry.value { return (entry.name, .expression(f(id))) }
+          return entry
+        }, range: s.range)
+      }
+    }
+    innerSolver = remapSetting(innerSolver)
+    hypergradient = remapSetting(hypergradient)
+    outerSolver = remapSetting(outerSolver)
+  }
+}

@@ -1,0 +1,91 @@
+import BilevelCore
+
+/// The parsed command line. Options are values handed down; no stage reads
+/// the environment.
+struct CommandLineOptions {
+  enum Action: Equatable { case help, version, repl, run, check, explain, emit(Emit) }
+  enum Emit: String, CaseIterable { case ast, graph }
+
+  var action: Action = .run
+  var file: String? = nil
+  var unsafeMath = false
+  var timings = false
+
+  struct UsageError: Error { let message: String }
+
+  static let usageLine = "usage: bilevelc [check | explain] FILE | bilevelc --emit ast|graph FILE | bilevelc repl | --help | --version"
+
+  static let help = """
+    bilevelc — a compiler for gradient-based bilevel optimisation programs (.blv)
+
+    usage:
+      bilevelc FILE                 compile FILE and evaluate it at its initial point
+      bilevelc check FILE           compile FILE and check that its losses evaluate to finite values
+      bilevelc explain FILE         show the problem's sizes and what each hypergradient method costs
+      bilevelc --emit ast FILE      print the syntax tree
+      bilevelc --emit graph FILE    print the checked, simplified expression graph
+      bilevelc repl                 read statements and expressions from standard input
+      bilevelc --help | --version
+
+    options:
+      --emit ast|graph              print one stage's output instead of running
+      --unsafe-math                 also apply rewrites that change IEEE results (x/x → 1, log(exp x) → x)
+      --timings                     print the time each compiler stage took (to standard error)
+
+    Diagnostics go to standard error as file:line:col: error: message; results go to standard output.
+    Exit status: 0 success, 1 errors in the program, 2 a usage error.
+
+    """
+
+  static func parse(_ args: [String]) -> Result<CommandLineOptions, UsageError> {
+    var o = CommandLineOptions()
+    var positional: [String] = []
+    var i = 0
+    while i < args.count {
+      let a = args[i]
+      switch a {
+      case "--help", "-h": return .success(CommandLineOptions(action: .help))
+      case "--version": return .success(CommandLineOptions(action: .version))
+      case "--unsafe-math": o.unsafeMath = true
+      case "--timings": o.timings = true
+      case "--emit":
+        guard i + 1 < args.count else { return .failure(UsageError(message: "--emit needs a stage: ast or graph")) }
+        guard let e = Emit(rawValue: args[i + 1]) else {
+          return .failure(UsageError(message: "unknown stage '\(args[i + 1])' for --emit; expected ast or graph"))
+        }
+        o.action = .emit(e)
+        i += 1
+      default:
+        if a.hasPrefix("-") && a != "-" { return .failure(UsageError(message: "unknown option '\(a)'")) }
+        positional.append(a)
+      }
+      i += 1
+    }
+    if positional.first == "repl" {
+      guard positional.count == 1, o.action == .run else { return .failure(UsageError(message: "'repl' takes no file or --emit")) }
+      o.action = .repl
+      return .success(o)
+    }
+    if let verb = positional.first, verb == "check" || verb == "explain" {
+      guard o.action == .run else { return .failure(UsageError(message: "--emit cannot be combined with '\(verb)'")) }
+      o.action = verb == "check" ? .check : .explain
+      positional.removeFirst()
+    }
+    guard positional.count == 1 else {
+      return .failure(UsageError(message: positional.isEmpty ? "no input file" : "expected one input file, given \(positional.count)"))
+    }
+    o.file = positional[0]
+    return .success(o)
+  }
+
+  func compileOptions(_ env: Environment) -> CompileOptions {
+    var c = CompileOptions()
+    c.unsafeMath = unsafeMath
+    let directory = env.currentDirectory
+    c.readFile = { path in
+      let full = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
+      return FileContents.read(full)
+    }
+    return c
+  }
+}

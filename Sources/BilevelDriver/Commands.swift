@@ -1,0 +1,105 @@
+import BilevelCore
+import BilevelFrontEnd
+import BilevelSolvers
+
+/// `bilevelc FILE`, `check`, `explain` and `--emit`.
+struct Commands {
+  let environment: Environment
+  let options: CommandLineOptions
+
+  init(environment: Environment, options: CommandLineOptions) {
+    self.environment = environment
+    self.options = options
+  }
+
+  func out(_ s: String) { environment.standardOutput(s) }
+
+  func execute() -> Int32 {
+    let path = options.file!
+    let compileOptions = options.compileOptions(environment)
+    if options.action == .emit(.ast) {
+      let c = Compilation.compile(path, environment: environment, options: compileOptions, parseOnly: true)
+      c.report(environment)
+      guard let source = c.source, !c.diagnostics.contains(where: { $0.severity == .error }) else { return 1 }
+      out(ASTPrinter.print(source))
+      return 0
+    }
+    var c = Compilation.compile(path, environment: environment, options: compileOptions)
+    c.report(environment)
+    guard !c.failed, let raw = c.program else { return 1 }
+    let (program, fired) = c.timed("simplify") { raw.simplified(unsafeMath: options.unsafeMath) }
+    if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
+    switch options.action {
+    case .emit(.graph):
+      out(program.dump(title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: fired))
+      return 0
+    case .explain:
+      out(Explanation.text(program, title: path))
+      return 0
+    case .check:
+      return check(program, title: path)
+    default:
+      return runAtInitialPoint(program, title: path)
+    }
+  }
+
+  /// Until the solvers exist, `bilevelc FILE` shows the compiled problem and
+  /// its losses at the initial point.
+  func runAtInitialPoint(_ program: Program, title: String) -> Int32 {
+    environment.standardError("bilevelc: the solver stage is not built yet; evaluating \(title) at its initial point\n")
+    out(Explanation.header(program, title: title))
+    let evaluation = ProgramEvaluation(initialPointOf: program)
+    out("at the initial point:\n")
+    for (name, root) in losses(program) {
+      out("  \(name) = \(lossValue(evaluation, root))\n")
+    }
+    for i in program.variables(.outer) {
+      out("  \(program.variables[i].name) = \(ValueFormatting.summary(evaluation.variableValues[i][0]))\n")
+    }
+    return 0
+  }
+
+  /// `check`: the losses must evaluate to finite numbers at the initial point;
+  /// where one does not, the first non-finite node is reported at its source.
+  func check(_ program: Program, title: String) -> Int32 {
+    let evaluation = ProgramEvaluation(initialPointOf: program)
+    var status: Int32 = 0
+    for (name, root) in losses(program) {
+      let perTask = evaluation.isPerTask(root)
+      for task in perTask ? Array(0..<evaluation.taskCount) : [-1] {
+        let t: Int? = task < 0 ? nil : task
+        guard let bad = evaluation.firstNonFinite(root, task: t) else { continue }
+        let value = evaluation.evaluate(bad, task: t).scalars.first { !$0.isFinite }!
+        let where_ = t.map { " for task \($0 + 1)" } ?? ""
+        let printed = program.expressionPrinter().render(bad, maximumLength: 200)
+        environment.standardError(DiagnosticRenderer.render([
+          .error(Message("the \(name) is not finite at the initial point\(where_): \(printed) gives \(formatValue(value))"),
+                 at: program.graph.origin(bad))
+        ]))
+        status = 1
+        break
+      }
+    }
+    if status == 0 {
+      out("\(title): ok — \(program.variables.count) variables, \(program.graph.reachable(from: program.roots).count) nodes; the losses are finite at the initial point\n")
+    }
+    return status
+  }
+
+  func losses(_ p: Program) -> [(String, NodeID)] {
+    var r: [(String, NodeID)] = []
+    if let l = p.innerLoss { r.append(("inner loss", l)) }
+    if let f = p.innerFixpoint { r.append(("fixpoint map", f.map)) }
+    if let l = p.outerLoss { r.append(("outer loss", l)) }
+    return r
+  }
+
+  /// A loss's value; per-task losses as their mean over tasks.
+  func lossValue(_ e: ProgramEvaluation, _ root: NodeID) -> String {
+    guard e.isPerTask(root) else { return ValueFormatting.summary(e.evaluate(root)) }
+    let values = (0..<e.taskCount).map { e.evaluate(root, task: $0) }
+    if !values[0].shape.isScalar { return ValueFormatting.summary(values[0]) + " (task 1)" }
+    let mean = values.reduce(0) { $0 + $1.scalar } / Double(values.count)
+    return "\(formatValue(mean)) (mean over \(values.count) tasks)"
+  }
+}

@@ -1,0 +1,88 @@
+import BilevelCore
+import BilevelFrontEnd
+import Foundation
+
+/// Where the driver reads and writes. Tests pass their own, so golden
+/// transcripts run in-process and capture both streams in order.
+public struct Environment: @unchecked Sendable {
+  /// Directory that relative paths are resolved against.
+  public var currentDirectory: String
+  public var readLine: () -> String?
+  public var standardOutput: (String) -> Void
+  public var standardError: (String) -> Void
+  /// Prompts only on an interactive terminal.
+  public var isTerminal: Bool
+
+  public init(currentDirectory: String, readLine: @escaping () -> String?, standardOutput: @escaping (String) -> Void,
+              standardError: @escaping (String) -> Void, isTerminal: Bool) {
+    self.currentDirectory = currentDirectory
+    self.readLine = readLine
+    self.standardOutput = standardOutput
+    self.standardError = standardError
+    self.isTerminal = isTerminal
+  }
+
+  /// The process's own streams.
+  public static var process: Environment {
+    Environment(
+      currentDirectory: FileManager.default.currentDirectoryPath,
+      readLine: { Swift.readLine(strippingNewline: true) },
+      standardOutput: { s in FileHandle.standardOutput.write(Data(s.utf8)) },
+      standardError: { s in FileHandle.standardError.write(Data(s.utf8)) },
+      isTerminal: isatty(0) == 1)
+  }
+
+  func resolve(_ path: String) -> String {
+    path.hasPrefix("/") || currentDirectory == "." ? path : currentDirectory + "/" + path
+  }
+}
+
+public enum Driver {
+  public static let version = "bilevelc 0.1.0"
+
+  /// The executable's entry point: runs on a thread with a large stack (deep
+  /// inputs are errors, never stack overflows) and exits with its status.
+  public static func runAndExit(_ arguments: [String]) -> Never {
+    let status = runOnLargeStack { run(Array(arguments.dropFirst()), environment: .process) }
+    exit(status)
+  }
+
+  /// Runs `body` on a thread with a 512 MB stack and waits for it.
+  public static func runOnLargeStack(_ body: @escaping @Sendable () -> Int32) -> Int32 {
+    final class Box: @unchecked Sendable { var status: Int32 = 0 }
+    let box = Box()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+      box.status = body()
+      done.signal()
+    }
+    thread.stackSize = 512 << 20
+    thread.start()
+    done.wait()
+    return box.status
+  }
+
+  /// Runs one command line (without the program name); returns the exit status.
+  public static func run(_ arguments: [String], environment env: Environment) -> Int32 {
+    let command: CommandLineOptions
+    switch CommandLineOptions.parse(arguments) {
+    case .success(let c): command = c
+    case .failure(let e):
+      env.standardError("bilevelc: error: \(e.message)\n\(CommandLineOptions.usageLine)\n")
+      return 2
+    }
+    switch command.action {
+    case .help:
+      env.standardOutput(CommandLineOptions.help)
+      return 0
+    case .version:
+      env.standardOutput(version + "\n")
+      return 0
+    case .repl:
+      var repl = REPL(environment: env, options: command.compileOptions(env))
+      return repl.run()
+    case .run, .check, .explain, .emit:
+      return Commands(environment: env, options: command).execute()
+    }
+  }
+}

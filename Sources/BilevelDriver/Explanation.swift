@@ -1,0 +1,89 @@
+import BilevelCore
+import BilevelFrontEnd
+import BilevelSolvers
+
+/// `bilevelc explain`: the problem's sizes, the chosen method and what every
+/// method would cost on it (METHODS.md, survey §4.5).
+enum Explanation {
+  static func header(_ p: Program, title: String) -> String {
+    var out = "program \(title)\n"
+    if let t = p.tasks { out += "  tasks: \(t.index) in 1..\(t.count)\n" }
+    for level in [Level.outer, .inner] {
+      let vars = p.variables(level).map { i -> String in
+        let v = p.variables[i]
+        return "\(v.name)\(v.perTask ? "[\(p.tasks!.index)]" : ""): \(v.shape)"
+      }
+      let symbol = level == .outer ? "m" : "d"
+      out += "  \(level.rawValue) variables (\(symbol) = \(p.size(level))\(level == .inner && p.tasks != nil ? " per task" : "")): \(vars.joined(separator: ", "))\n"
+    }
+    let ref: (NodeID) -> String = { p.expressionPrinter().render($0, maximumLength: 120) }
+    if let s = p.innerSolver {
+      let problem = p.innerFixpoint != nil ? "solve the inner fixpoint" : "minimise the inner loss"
+      out += "  inner solver: \(p.settingText(s, ref)) — \(problem)\n"
+    }
+    out += "  hypergradient: \(p.hypergradient.map { p.settingText($0, ref) } ?? "auto")\n"
+    if let s = p.outerSolver { out += "  outer solver: \(p.settingText(s, ref))\n" }
+    return out
+  }
+
+  static func text(_ p: Program, title: String) -> String {
+    var out = header(p, title: title)
+    let sizes = ProblemSizes(p)
+    let method = p.hypergradient
+    var checkpoints: Int? = nil
+    var truncation: Int? = nil
+    var iterations = 20
+    var samples = 4
+    var budgetMB = 1024.0
+    if let m = method {
+      if case .integer(let k)? = m.value("checkpoints") { checkpoints = k }
+      if m.name == "truncated", case .integer(let k)? = m.value("steps") { truncation = k }
+      if case .integer(let k)? = m.value("iters") { iterations = k }
+      if case .integer(let k)? = m.value("samples") { samples = k }
+      if case .real(let b)? = m.value("budget_mb") { budgetMB = b }
+    }
+    out += "sizes: d = \(sizes.inner), m = \(sizes.outer), unrolled state = \(sizes.state) doubles"
+    out += sizes.steps.map { ", T = \($0) inner steps" } ?? ", inner steps until tolerance"
+    out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
+    let chosen = method?.name ?? "auto"
+    var autoPick: String? = nil
+    if chosen == "auto" {
+      let pick = MethodEstimates.choose(sizes, budgetBytes: Int(budgetMB * 1024 * 1024))
+      out += "auto chooses \(pick.method): \(pick.reason)\n"
+      autoPick = pick.method
+      // Cost the checkpoint count auto picked, so its starred line agrees.
+      if pick.method.contains("checkpoints") { checkpoints = Int(pick.method.filter(\.isNumber)) }
+    }
+    out += "methods (time in inner steps c and derivative products; memory beyond the inner solve):\n"
+    let estimates = MethodEstimates.all(sizes, checkpoints: checkpoints, truncation: truncation,
+                                        implicitIterations: iterations, evograd: samples)
+    for e in estimates {
+      // Under auto, the star marks the method auto picked.
+      let selected = autoPick.map { methodKey(e.method) == methodKey($0) } ?? isSelected(e.method, method)
+      let mark = selected ? "*" : " "
+      if let why = e.unavailable {
+        out += "  \(mark) \(e.method): not applicable: \(why)\n"
+      } else {
+        out += "  \(mark) \(e.method): time \(e.time); memory \(e.memory)\n"
+      }
+    }
+    return out
+  }
+
+  /// A method's name and mode without its counts: "unroll(reverse, checkpoints: 7)" → "unroll(reverse+checkpoints".
+  static func methodKey(_ m: String) -> String {
+    String(m.prefix { $0 != "," && $0 != ")" }) + (m.contains("checkpoints") ? "+checkpoints" : "")
+  }
+
+  /// Whether an estimate's method is the one the program asks for.
+  static func isSelected(_ estimate: String, _ method: SolverSetting?) -> Bool {
+    guard let method, estimate.prefix(while: { $0 != "(" }) == method.name else { return false }
+    switch method.value("mode") ?? method.value("solver") {
+    case .symbol("forward")?: return estimate == "unroll(forward)"
+    case .symbol("reverse")?:
+      return estimate.hasPrefix("unroll(reverse") && estimate.contains("checkpoints") == (method.value("checkpoints") != nil)
+    case .symbol(let s)?: return estimate.hasPrefix("\(method.name)(\(s)")
+    default: return true
+    }
+  }
+}

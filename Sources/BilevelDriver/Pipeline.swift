@@ -1,0 +1,59 @@
+import BilevelCore
+import BilevelFrontEnd
+import Foundation
+
+enum FileContents {
+  /// A regular file's bytes, or nil (missing, unreadable or a directory).
+  static func read(_ path: String) -> [UInt8]? {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return nil }
+    return FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+  }
+}
+
+/// The front half of every command: read, parse, elaborate.
+struct Compilation {
+  var source: SourceProgram?
+  var program: Program?
+  var diagnostics: [Diagnostic] = []
+  /// Wall time per stage, in order, for `--timings`.
+  var timings: [(stage: String, seconds: Double)] = []
+
+  var failed: Bool { diagnostics.contains { $0.severity == .error } || program == nil }
+
+  /// Stops after parsing when `parseOnly`, or at the first stage with errors.
+  static func compile(_ path: String, environment env: Environment, options: CompileOptions, parseOnly: Bool = false) -> Compilation {
+    var c = Compilation()
+    guard let bytes = FileContents.read(env.resolve(path)) else {
+      c.diagnostics = [.error(.unreadableFile(path), at: nil)]
+      return c
+    }
+    let file = SourceFile(path: path, bytes: bytes)
+    let (source, syntaxDiagnostics) = c.timed("parse") { Parser.parse(file) }
+    c.source = source
+    c.diagnostics = syntaxDiagnostics
+    if parseOnly || !syntaxDiagnostics.isEmpty { return c }
+    let (program, diagnostics) = c.timed("elaborate") { Elaborator.elaborate(source, options: options) }
+    c.diagnostics += diagnostics
+    c.program = program
+    return c
+  }
+
+  mutating func timed<T>(_ stage: String, _ body: () -> T) -> T {
+    let start = ContinuousClock.now
+    let result = body()
+    let d = ContinuousClock.now - start
+    timings.append((stage, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18))
+    return result
+  }
+
+  static func formatTimings(_ timings: [(stage: String, seconds: Double)]) -> String {
+    let parts = timings.map { "\($0.stage) \(formatValue(($0.seconds * 1e6).rounded() / 1e3)) ms" }
+    let total = timings.reduce(0) { $0 + $1.seconds }
+    return "timings: " + parts.joined(separator: ", ") + "; total \(formatValue((total * 1e6).rounded() / 1e3)) ms\n"
+  }
+
+  func report(_ env: Environment) {
+    if !diagnostics.isEmpty { env.standardError(DiagnosticRenderer.render(diagnostics)) }
+  }
+}

@@ -1,0 +1,135 @@
+import BilevelCore
+import BilevelFrontEnd
+
+/// `bilevelc repl`: statements and expressions, one per line, from a
+/// terminal or a pipe. An error is printed and the session goes on.
+struct REPL {
+  let environment: Environment
+  var elaborator: Elaborator
+  var lineNumber = 0
+
+  static let help = """
+    Type a statement (dim, data, let, def, inner, outer) or an expression.
+    For an expression the REPL prints its type, its simplified form and its value;
+    variables take their initial values.
+      :type EXPR        the type only
+      :simplify EXPR    the simplified form only
+      :help             this text
+      :quit             leave (so does end of input)
+
+    """
+
+  init(environment: Environment, options: CompileOptions) {
+    self.environment = environment
+    var o = options
+    o.allowRedefinition = true
+    elaborator = Elaborator(file: SourceFile(path: "<repl>", text: ""), options: o)
+  }
+
+  func out(_ s: String) { environment.standardOutput(s) }
+
+  mutating func run() -> Int32 {
+    if environment.isTerminal { out("bilevelc repl — :help for commands, :quit to leave\n") }
+    while true {
+      if environment.isTerminal { out("> ") }
+      guard let line = environment.readLine() else { break }
+      lineNumber += 1
+      // Piped sessions echo their input so transcripts read as a dialogue.
+      if !environment.isTerminal { out("> \(line)\n") }
+      if !handle(line) { break }
+    }
+    return 0
+  }
+
+  /// Returns false to end the session.
+  mutating func handle(_ line: String) -> Bool {
+    let trimmed = line.drop { $0 == " " || $0 == "\t" }
+    if trimmed.isEmpty || trimmed.hasPrefix("#") { return true }
+    let file = SourceFile(path: "<repl>", text: line, firstLine: lineNumber)
+    if trimmed.hasPrefix(":") {
+      let command = String(trimmed.prefix { $0 != " " && $0 != "\t" })
+      let offset = line.utf8.count - trimmed.utf8.count + command.utf8.count
+      switch command {
+      case ":quit", ":q": return false
+      case ":help": out(REPL.help)
+      case ":type", ":simplify":
+        if line.utf8.dropFirst(offset).allSatisfy({ $0 == 32 || $0 == 9 }) {
+          report([.error(.commandNeedsExpression(command), at: SourceRange(file: file, start: 0, end: offset))])
+        } else {
+          evaluate(file, startingAt: offset, show: command == ":type" ? [.type] : [.simplified])
+        }
+      default:
+        report([.error(.unknownREPLCommand(command), at: SourceRange(file: file, start: 0, end: offset))])
+      }
+      return true
+    }
+    evaluate(file, startingAt: 0, show: [.type, .simplified, .value])
+    return true
+  }
+
+  enum Part { case type, simplified, value }
+
+  mutating func evaluate(_ file: SourceFile, startingAt offset: Int, show: [Part]) {
+    let (input, syntax) = Parser.parseREPLLine(file, startingAt: offset)
+    guard syntax.isEmpty, let input else { return report(syntax) }
+    switch input {
+    case .statement(let s):
+      if show != [.type, .simplified, .value] { return report([.error(.commandNeedsExpression(":type"), at: s.keywordRange)]) }
+      statement(s)
+    case .expression(let e):
+      let node = elaborator.expressionNode(e)
+      report(elaborator.takeDiagnostics())
+      guard let node else { return }
+      let program = elaborator.program
+      let shape = program.graph.shape(node)
+      if show.contains(.type) { out("type: \(shape)\n") }
+      if show.contains(.simplified) {
+        let s = Simplifier.simplify(program.graph, roots: [node])
+        out("simplified: \(indentContinuation(program.expressionPrinter(s.graph).render(s.roots[0])))\n")
+      }
+      if show.contains(.value) {
+        let evaluation = ProgramEvaluation(initialPointOf: program)
+        out("value: \(ValueFormatting.text(evaluation.evaluate(node)))\n")
+        if let bad = evaluation.firstNonFinite(node) {
+          report([.warning(Message("\(program.expressionPrinter().render(bad, maximumLength: 120)) is not finite here"),
+                           at: program.graph.origin(bad))])
+        }
+      }
+    }
+  }
+
+  mutating func statement(_ s: Statement) {
+    switch s.kind {
+    case .loss, .fixpoint, .solve, .hypergradient, .tasks:
+      let what = s.keywordRange.text == "tasks" ? "'tasks'" : "this statement"
+      return report([.error(.notInREPL(what), at: s.keywordRange)])
+    default: break
+    }
+    elaborator.statement(s)
+    let diagnostics = elaborator.takeDiagnostics()
+    report(diagnostics)
+    guard !diagnostics.contains(where: { $0.severity == .error }) else { return }
+    let p = elaborator.program
+    switch s.kind {
+    case .dims(let ds):
+      for d in ds { if let v = p.dims.last(where: { $0.name == d.name.name }) { out("dim \(v.name) = \(v.value)\n") } }
+    case .data(let name, _, _, _):
+      if let d = p.data.last(where: { $0.name == name.name }) { out("data \(d.name): \(d.shape)\n") }
+    case .variable(let level, let name, _, _, _, _):
+      if let v = p.variables.last(where: { $0.name == name.name }) { out("\(level.rawValue) \(v.name): \(v.shape)\n") }
+    case .letBinding(let name, _, _):
+      if let l = p.lets.last(where: { $0.name == name.name }) { out("let \(l.name): \(p.graph.shape(l.node))\n") }
+    case .function(let name, let parameters, _):
+      out("def \(name.name)(\(parameters.map(\.name).joined(separator: ", ")))\n")
+    default: break
+    }
+  }
+
+  func report(_ diagnostics: [Diagnostic]) {
+    if !diagnostics.isEmpty { environment.standardError(DiagnosticRenderer.render(diagnostics)) }
+  }
+
+  func indentContinuation(_ s: String) -> String {
+    s.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  ")
+  }
+}

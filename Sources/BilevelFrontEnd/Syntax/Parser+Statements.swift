@@ -1,0 +1,192 @@
+extension Parser {
+  mutating func parseStatement() throws -> Statement {
+    let start = current
+    switch current.kind {
+    case .keyword(.dim): return try parseDims()
+    case .keyword(.tasks):
+      _ = advance()
+      let index = try expectIdentifier("a task index after 'tasks'")
+      _ = try expect(.in, "after 'tasks \(index.name)' (as in 'tasks t in 1..5')")
+      let lower = try parseExpression()
+      if at(.colon) { throw fail(.taskRangeUsesDots, at: current.range) }
+      _ = try expect(.dotDot, "in the task range (as in 'tasks t in 1..5')")
+      let upper = try parseExpression()
+      return finish(.tasks(index: index, lower: lower, upper: upper), start)
+    case .keyword(.data):
+      _ = advance()
+      let name = try expectIdentifier("a name after 'data'")
+      let task = try parseTaskSuffix()
+      var type: TypeExpr? = nil
+      if eat(.colon) { type = try parseType() }
+      _ = try expectDefinitionEquals(name)
+      return finish(.data(name: name, task: task, type: type, value: try parseExpression()), start)
+    case .keyword(.inner), .keyword(.outer):
+      return try parseLevelStatement()
+    case .keyword(.let):
+      _ = advance()
+      let name = try expectIdentifier("a name after 'let'")
+      let task = try parseTaskSuffix()
+      _ = try expectDefinitionEquals(name)
+      return finish(.letBinding(name: name, task: task, value: try parseExpression()), start)
+    case .keyword(.def):
+      _ = advance()
+      let name = try expectIdentifier("a function name after 'def'")
+      guard at(.leftParen) else {
+        throw fail(.expected("'(' and the parameters of '\(name.name)'", found: Parser.describe(current)), at: current.range)
+      }
+      _ = advance()
+      var parameters: [Identifier] = []
+      if !at(.rightParen) {
+        repeat { parameters.append(try expectIdentifier("a parameter name")) } while eat(.comma)
+      }
+      _ = try expect(.rightParen, "after the parameters of '\(name.name)'")
+      _ = try expectDefinitionEquals(name)
+      return finish(.function(name: name, parameters: parameters, body: try parseExpression()), start)
+    case .keyword(.solve):
+      _ = advance()
+      let level: Level
+      if eat(.inner) {
+        level = .inner
+      } else if eat(.outer) {
+        level = .outer
+      } else {
+        throw fail(.expected("'inner' or 'outer' after 'solve'", found: Parser.describe(current)), at: current.range)
+      }
+      _ = try expect(.with, "after 'solve \(level.rawValue)'")
+      return finish(.solve(level: level, try parseSolverCall()), start)
+    case .keyword(.hypergradient):
+      _ = advance()
+      _ = try expect(.with, "after 'hypergradient'")
+      return finish(.hypergradient(try parseSolverCall()), start)
+    case .identifier:
+      // `x = ...` or `var x = ...`: say which statement keywords exist.
+      if peek(1).kind == .symbol(.equals) || peek(1).kind == .symbol(.colon) {
+        throw fail(.statementNeedsKeyword(current.text), at: current.range)
+      }
+      if peek(1).kind == .identifier {
+        throw fail(.unknownStatement(current.text), at: current.range)
+      }
+      throw fail(.expected("a statement", found: Parser.describe(current)), at: current.range)
+    default:
+      throw fail(.expected("a statement", found: Parser.describe(current)), at: current.range)
+    }
+  }
+
+  func finish(_ kind: Statement.Kind, _ start: Token) -> Statement {
+    Statement(kind: kind, range: range(from: start.range), keywordRange: start.range)
+  }
+
+  mutating func expectDefinitionEquals(_ name: Identifier) throws -> Token {
+    if at(.colon), peek(1).kind == .symbol(.equals) {
+      throw fail(.walrus, at: current.range.union(peek(1).range))
+    }
+    return try expect(.equals, "after '\(name.name)'")
+  }
+
+  mutating func parseDims() throws -> Statement {
+    let start = advance()
+    var dims: [(name: Identifier, value: Expr)] = []
+    repeat {
+      let name = try expectIdentifier("a dimension name")
+      _ = try expectDefinitionEquals(name)
+      dims.append((name, try parseExpression()))
+    } while eat(.comma)
+    return finish(.dims(dims), start)
+  }
+
+  /// `[t]` after a declared name: one value per task.
+  mutating func parseTaskSuffix() throws -> Identifier? {
+    guard at(.leftBracket) else { return nil }
+    _ = advance()
+    let t = try expectIdentifier("the task index")
+    _ = try expect(.rightBracket, "after the task index")
+    return t
+  }
+
+  mutating func parseLevelStatement() throws -> Statement {
+    let start = advance()
+    let level: Level = start.kind == .keyword(.inner) ? .inner : .outer
+    if eat(.loss) {
+      let task = try parseTaskSuffix()
+      _ = try expect(.equals, "after '\(level.rawValue) loss'")
+      return finish(.loss(level: level, task: task, value: try parseExpression()), start)
+    }
+    if at(.fixpoint) {
+      if level == .outer { throw fail(.outerFixpoint, at: current.range) }
+      _ = advance()
+      let variable = try expectIdentifier("the fixpoint variable")
+      let task = try parseTaskSuffix()
+      _ = try expect(.equals, "after 'inner fixpoint \(variable.name)'")
+      return finish(.fixpoint(variable: variable, task: task, value: try parseExpression()), start)
+    }
+    let name = try expectIdentifier("a variable name (or 'loss') after '\(level.rawValue)'")
+    let task = try parseTaskSuffix()
+    if at(.equals) {
+      throw fail(.variableNeedsType(name.name, level.rawValue), at: current.range)
+    }
+    _ = try expect(.colon, "and a type after '\(level.rawValue) \(name.name)'")
+    let type = try parseType()
+    _ = try expectDefinitionEquals(name)
+    let initial = try parseExpression()
+    var bounds: (Expr, Expr)? = nil
+    if eat(.in) {
+      let open = try expect(.leftBracket, "to start the bounds '[lower, upper]'")
+      bracketDepth += 1
+      let lower = try parseExpression()
+      _ = try expect(.comma, "between the lower and upper bound")
+      let upper = try parseExpression()
+      guard at(.rightBracket) else {
+        throw fail(.unclosed("[", opened: open.range.location, found: Parser.describe(current)), at: current.range)
+      }
+      bracketDepth -= 1
+      _ = advance()
+      bounds = (lower, upper)
+    }
+    return finish(
+      .variable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds), start)
+  }
+
+  mutating func parseType() throws -> TypeExpr {
+    let start = current
+    let kind: TypeExpr.Kind
+    switch current.kind {
+    case .keyword(.scalar): kind = .scalar
+    case .keyword(.vector): kind = .vector
+    case .keyword(.matrix): kind = .matrix
+    default:
+      throw fail(.expected("a type ('scalar', 'vector[n]' or 'matrix[m, n]')", found: Parser.describe(current)), at: current.range)
+    }
+    _ = advance()
+    var sizes: [Expr] = []
+    if kind != .scalar {
+      if at(.leftParen) { throw fail(.typeSizesUseBrackets(kind.rawValue), at: current.range) }
+      let open = try expect(.leftBracket, "and the size after '\(kind.rawValue)'")
+      bracketDepth += 1
+      repeat { sizes.append(try parseExpression()) } while eat(.comma)
+      guard at(.rightBracket) else {
+        throw fail(.unclosed("[", opened: open.range.location, found: Parser.describe(current)), at: current.range)
+      }
+      bracketDepth -= 1
+      _ = advance()
+      let expected = kind == .vector ? 1 : 2
+      if sizes.count != expected {
+        throw fail(.typeArity(kind.rawValue, expected: expected, got: sizes.count), at: range(from: start.range))
+      }
+    }
+    return TypeExpr(kind: kind, sizes: sizes, range: range(from: start.range))
+  }
+
+  mutating func parseSolverCall() throws -> SolverCall {
+    // `fixpoint` is both a statement word and the fixpoint solver's name.
+    let name: Identifier
+    if at(.fixpoint) {
+      let t = advance()
+      name = Identifier(name: t.text, range: t.range)
+    } else {
+      name = try expectIdentifier("a solver or method name")
+    }
+    var args: [Argument] = []
+    if at(.leftParen) { args = try parseArguments(depth: 0).0 }
+    return SolverCall(name: name, arguments: args, range: range(from: name.range))
+  }
+}

@@ -1,0 +1,2 @@
+import BilevelDriver
+Driver.runAndExit(CommandLine.arguments)

@@ -1,0 +1,224 @@
+import BilevelCore
+import Foundation
+import Testing
+import TestSupport
+
+@testable import BilevelFrontEnd
+
+/// Seeded fuzzing of the whole front half (parse, elaborate, simplify, dump,
+/// evaluate the losses). A crash kills the test process; every diagnostic
+/// must carry a location and render as `path:line:col: severity:`.
+/// `BILEVELC_FUZZ_TRACE=FILE` writes each input to FILE before it runs, so
+/// the input that crashed can be recovered.
+@Suite struct FuzzTests {
+  static let seed: UInt64 = 0x5EED_B11E_7E1C
+  static let inputCount = 10_000
+
+  /// SplitMix64: tiny, and the same on every platform.
+  struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+  }
+
+  static let vocabulary: [String] =
+    Keyword.allCases.map(\.rawValue) + Symbol.allCases.map(\.rawValue)
+    + [
+      "x", "w", "v", "z", "n", "d", "m", "t", "X", "y", "W", "V", "A", "b", "lam", "f", "g", "h",
+      "mean", "sum", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "sin", "cos", "max",
+      "logsumexp", "norm", "dot", "softmax", "log_softmax", "cross_entropy", "logistic_loss", "solve", "eye",
+      "zeros", "ones", "diag", "outer", "concat", "reshape", "csv", "npy", "randn", "rand", "axis", "seed",
+      "gd", "momentum", "adam", "newton", "fixpoint", "unroll", "reverse", "forward", "checkpoints", "truncated",
+      "first_order", "finite_difference", "evograd", "implicit", "cg", "neumann", "exact", "closed_form", "auto",
+      "lr", "steps", "iters", "tol", "alpha", "eps", "sigma", "tau", "budget_mb", "max_steps", "beta",
+      "0", "1", "2", "3", "5", "0.5", ".5", "1e-3", "1_000", "100", "-1", "1e999", "99999999999999999999",
+      "\"quickstart.blv\"", "\"x.csv\"", "\"\"", "\"data/{t}.csv\"", "\n", "\n", "\n", "#c\n", "λ", "$", "\u{FF}",
+    ]
+
+  static let statementStarts = ["dim", "data", "outer", "inner", "let", "def", "tasks", "solve", "hypergradient",
+                                "inner loss =", "outer loss =", "data X =", "inner w: vector[", "outer l: scalar ="]
+
+  /// Every sample program, valid and invalid, with its bytes.
+  static let corpus: [(path: String, bytes: [UInt8])] =
+    PackagePaths.files(under: PackagePaths.samples, withExtension: "blv").compactMap { p in
+      FileManager.default.contents(atPath: p).map { (p, [UInt8]($0)) }
+    }
+
+  /// Data files read once; only regular files below samples/ and not huge.
+  final class FileCache: @unchecked Sendable {
+    let lock = NSLock()
+    var cache: [String: [UInt8]?] = [:]
+    func read(_ path: String) -> [UInt8]? {
+      lock.lock()
+      defer { lock.unlock() }
+      if let hit = cache[path] { return hit }
+      var value: [UInt8]? = nil
+      var isDirectory: ObjCBool = false
+      let standard = (path as NSString).standardizingPath
+      if standard.hasPrefix(PackagePaths.samples + "/"),
+        FileManager.default.fileExists(atPath: standard, isDirectory: &isDirectory), !isDirectory.boolValue,
+        let attributes = try? FileManager.default.attributesOfItem(atPath: standard),
+        (attributes[.size] as? NSNumber)?.intValue ?? .max < 1 << 20
+      {
+        value = FileManager.default.contents(atPath: standard).map { [UInt8]($0) }
+      }
+      cache[path] = value
+      return value
+    }
+  }
+
+  /// Input `k`: its own generator, so the inputs do not depend on the split across threads.
+  static func input(_ k: Int) -> (kind: String, path: String, bytes: [UInt8]) {
+    var r = SplitMix(state: seed ^ (UInt64(k) &* 0xD1B5_4A32_D192_ED03))
+    let fuzzPath = PackagePaths.samples + "/fuzz.blv"
+    switch k % 10 {
+    case 0, 1:
+      let n = r.below(r.chance(80) ? 64 : 400)
+      let ascii = r.chance(50)
+      return ("bytes", fuzzPath, (0..<n).map { _ in UInt8(truncatingIfNeeded: ascii ? 32 + r.below(96) : r.below(256)) })
+    case 2, 3, 4:
+      var text = ""
+      for _ in 0..<(1 + r.below(40)) {
+        if text.isEmpty || text.hasSuffix("\n") && r.chance(70) { text += r.pick(statementStarts) + " " }
+        text += r.pick(vocabulary) + (r.chance(70) ? " " : "")
+      }
+      return ("tokens", fuzzPath, Array(text.utf8))
+    default:
+      guard !corpus.isEmpty else { return ("bytes", fuzzPath, []) }
+      let sample = corpus[k / 10 % corpus.count]
+      var bytes = sample.bytes
+      for _ in 0..<(1 + r.below(3)) { mutate(&bytes, &r) }
+      return ("mutation", sample.path, bytes)
+    }
+  }
+
+  static func mutate(_ bytes: inout [UInt8], _ r: inout SplitMix) {
+    let n = bytes.count
+    switch r.below(9) {
+    case 0 where n > 0:  // flip one bit
+      bytes[r.below(n)] ^= UInt8(1) << UInt8(r.below(8))
+    case 1 where n > 0:  // replace a byte by a printable one
+      bytes[r.below(n)] = UInt8(32 + r.below(95))
+    case 2 where n > 0:  // delete a short run
+      let at = r.below(n)
+      bytes.removeSubrange(at..<min(n, at + 1 + r.below(8)))
+    case 3, 4:  // insert a token
+      bytes.insert(contentsOf: Array((r.pick(vocabulary) + (r.chance(50) ? " " : "")).utf8), at: r.below(n + 1))
+    case 5, 6:  // duplicate or swap lines
+      var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+      guard lines.count > 1 else { return }
+      let a = r.below(lines.count), b = r.below(lines.count)
+      if r.chance(50) { lines.insert(lines[a], at: b) } else { lines.swapAt(a, b) }
+      bytes = Array(lines.joined(separator: [UInt8(ascii: "\n")]))
+    case 7:  // truncate
+      bytes.removeSubrange(r.below(n + 1)...)
+    default:  // replace a number by another
+      guard let at = bytes.indices.filter({ (48...57).contains(bytes[$0]) }).randomElement(using: &r) else { return }
+      bytes.replaceSubrange(at...at, with: Array(r.pick(["0", "9", "-1", "1e9", "3000", "1.5", "100000"]).utf8))
+    }
+  }
+
+  struct Outcome {
+    var accepted = false
+    var problems: [String] = []
+  }
+
+  /// The whole front half on one input; problems are located-ness failures.
+  static func check(path: String, bytes: [UInt8], files: FileCache) -> Outcome {
+    var outcome = Outcome()
+    let file = SourceFile(path: path, bytes: bytes)
+    let (source, syntax) = Parser.parse(file)
+    var diagnostics = syntax
+    var program: Program? = nil
+    if syntax.isEmpty {
+      _ = ASTPrinter.print(source)
+      var options = CompileOptions()
+      options.maximumTensorElements = 20_000
+      options.readFile = { files.read($0) }
+      let result = Elaborator.elaborate(source, options: options)
+      diagnostics += result.diagnostics
+      program = result.program
+    }
+    for d in diagnostics { outcome.problems += problems(d, path: path) }
+    guard let program, !diagnostics.contains(where: { $0.severity == .error }) else { return outcome }
+    outcome.accepted = true
+    let (simple, _) = program.simplified()
+    _ = simple.dump(title: path)
+    let evaluation = ProgramEvaluation(initialPointOf: simple)
+    let roots = [simple.innerLoss, simple.innerFixpoint?.map, simple.outerLoss].compactMap { $0 }
+    for root in roots {
+      if evaluation.isPerTask(root) {
+        for t in 0..<evaluation.taskCount { _ = evaluation.evaluate(root, task: t) }
+      } else {
+        _ = evaluation.evaluate(root)
+      }
+    }
+    return outcome
+  }
+
+  static func problems(_ d: Diagnostic, path: String) -> [String] {
+    var out: [String] = []
+    guard let range = d.range else { return ["no location: \(d.severity.rawValue): \(d.message)"] }
+    let rendered = DiagnosticRenderer.render([Diagnostic(d.severity, Message(d.message), at: range)])
+    let head = String(rendered.prefix { $0 != "\n" })
+    let prefix = "\(range.file.path):"
+    let rest = head.hasPrefix(prefix) ? String(head.dropFirst(prefix.count)) : ""
+    if rest.range(of: #"^\d+:\d+: (error|warning|note): "#, options: .regularExpression) == nil {
+      out.append("badly rendered: \(head)")
+    }
+    for n in d.notes where n.range == nil { out.append("note without a location: \(n.message)") }
+    return out
+  }
+
+  @Test func fuzzTheFrontHalf() throws {
+    #expect(!Self.corpus.isEmpty)
+    final class Results: @unchecked Sendable {
+      let lock = NSLock()
+      var accepted = 0, rejected = 0
+      var byKind: [String: (accepted: Int, rejected: Int)] = [:]
+      var problems: [String] = []
+    }
+    let results = Results()
+    let files = FileCache()
+    let trace = ProcessInfo.processInfo.environment["BILEVELC_FUZZ_TRACE"]
+    let workers = trace == nil ? 2 : 1
+    let started = Date()
+    let group = DispatchGroup()
+    for w in 0..<workers {
+      group.enter()
+      let thread = Thread {
+        for k in stride(from: w, to: Self.inputCount, by: workers) {
+          let (kind, path, bytes) = Self.input(k)
+          if let trace { _ = FileManager.default.createFile(atPath: trace, contents: Data(bytes)) }
+          let outcome = Self.check(path: path, bytes: bytes, files: files)
+          results.lock.lock()
+          if outcome.accepted { results.accepted += 1 } else { results.rejected += 1 }
+          results.byKind[kind, default: (0, 0)].accepted += outcome.accepted ? 1 : 0
+          results.byKind[kind, default: (0, 0)].rejected += outcome.accepted ? 0 : 1
+          let text = String(decoding: bytes, as: UTF8.self)
+          results.problems += outcome.problems.map { "input \(k) (\(kind) of \(path)): \($0)\n--- input:\n\(text)\n---" }
+          results.lock.unlock()
+        }
+        group.leave()
+      }
+      thread.stackSize = 512 << 20
+      thread.start()
+    }
+    group.wait()
+    let seconds = Date().timeIntervalSince(started)
+    let kinds = results.byKind.keys.sorted().map { "\($0) \(results.byKind[$0]!.accepted)/\(results.byKind[$0]!.rejected)" }
+    let summary = "fuzz: \(Self.inputCount) inputs, \(results.accepted) accepted, \(results.rejected) rejected "
+      + "(accepted/rejected: \(kinds.joined(separator: ", "))) in \(String(format: "%.1f", seconds)) s"
+    print(summary)
+    #expect(results.accepted + results.rejected == Self.inputCount, Comment(rawValue: summary))
+    #expect(results.problems.isEmpty, Comment(rawValue: results.problems.prefix(5).joined(separator: "\n")))
+  }
+}

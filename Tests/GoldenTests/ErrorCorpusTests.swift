@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Invalid programs under samples/errors/: each must produce exactly the
+/// diagnostics its `#!` annotations name, every one with a line and column,
+/// and exit 1 (or 0 when it expects only warnings).
+@Suite struct ErrorCorpusTests {
+  static let files = PackagePaths.files(under: PackagePaths.samples + "/errors", withExtension: "blv")
+
+  @Test(arguments: files.map { String($0.dropFirst(PackagePaths.samples.count + 1)) })
+  func diagnostics(_ relative: String) throws {
+    let path = PackagePaths.samples + "/" + relative
+    let directory = (path as NSString).deletingLastPathComponent
+    let name = (path as NSString).lastPathComponent
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    let expected = ExpectedDiagnostics.expectations(in: text, file: name)
+    #expect(!expected.isEmpty, "\(relative) has no #! annotations")
+    let run = DriverRunner.run(["check", name], in: directory)
+    let (actual, unlocated) = ExpectedDiagnostics.actuals(in: run.errors)
+    let problems = ExpectedDiagnostics.verify(expected: expected, actual: actual, unlocated: unlocated)
+    #expect(problems.isEmpty, Comment(rawValue: problems.joined(separator: "\n") + "\n--- output:\n" + run.errors))
+    let expectsError = expected.contains { $0.severity == "error" }
+    #expect(run.status == (expectsError ? 1 : 0), "exit status \(run.status)")
+  }
+
+  @Test func corpusCoversEveryCategory() {
+    for category in ["syntax", "names", "shapes", "structure", "solvers", "data"] {
+      #expect(Self.files.contains { $0.contains("/errors/\(category)/") }, "no error case in \(category)")
+    }
+    #expect(Self.files.count >= 40, "only \(Self.files.count) error cases")
+  }
+}

@@ -1,0 +1,53 @@
+import BilevelCore
+import BilevelFrontEnd
+
+/// Builds graphs from .blv text, for tests: data bound to given tensors,
+/// then one expression, through the same elaborator the compiler uses.
+public enum TestPrograms {
+  public struct Built {
+    public let program: Program
+    public let node: NodeID
+    public let diagnostics: [Diagnostic]
+    /// The expression's value at the data's values.
+    public var value: Tensor { ProgramEvaluation(initialPointOf: program).evaluate(node) }
+  }
+
+  /// `data` statements for the bindings, then `expression`; nil node on error.
+  public static func expression(_ expression: String, data: [(String, Tensor)] = []) -> (built: Built?, diagnostics: [Diagnostic]) {
+    var e = Elaborator(file: SourceFile(path: "<test>", text: ""), options: CompileOptions())
+    var diagnostics: [Diagnostic] = []
+    for (name, tensor) in data {
+      let line = "data \(name) = \(literal(tensor))"
+      let (input, syntax) = Parser.parseREPLLine(SourceFile(path: "<test>", text: line))
+      diagnostics += syntax
+      if case .statement(let s)? = input { e.statement(s) }
+    }
+    let file = SourceFile(path: "<test>", text: expression)
+    let (input, syntax) = Parser.parseREPLLine(file)
+    diagnostics += syntax
+    guard case .expression(let expr)? = input else { return (nil, diagnostics) }
+    let node = e.expressionNode(expr)
+    diagnostics += e.takeDiagnostics()
+    guard let node else { return (nil, diagnostics) }
+    return (Built(program: e.program, node: node, diagnostics: diagnostics), diagnostics)
+  }
+
+  /// A tensor as an exact .blv literal (shortest round-trip digits).
+  public static func literal(_ t: Tensor) -> String {
+    switch t.shape.rank {
+    case 0: return "(\(formatNumber(t.scalar)))"
+    case 1: return "[" + t.scalars.map(formatNumber).joined(separator: ", ") + "]"
+    default:
+      return "[" + (0..<t.shape.rows).map { i in
+        "[" + (0..<t.shape.columns).map { formatNumber(t[i, $0]) }.joined(separator: ", ") + "]"
+      }.joined(separator: ", ") + "]"
+    }
+  }
+
+  /// Seeded test tensors (the compiler's own generator).
+  public static func random(_ shape: Shape, seed: UInt64, positive: Bool = false) -> Tensor {
+    var t = RandomStream.normal(shape: shape, seed: seed)
+    if positive { t.scalars = t.scalars.map { abs($0) + 0.5 } }
+    return t
+  }
+}
