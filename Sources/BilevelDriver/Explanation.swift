@@ -43,7 +43,8 @@ enum Explanation {
       if case .real(let b)? = m.value("budget_mb") { budgetMB = b }
     }
     out += "sizes: d = \(sizes.inner), m = \(sizes.outer), unrolled state = \(sizes.state) doubles"
-    out += sizes.steps.map { ", T = \($0) inner steps" } ?? ", inner steps until tolerance"
+    out += sizes.steps.map { ", T = \($0) inner step\($0 == 1 ? "" : "s")" }
+      ?? (sizes.innerSolver == "none" ? ", no inner iterations" : ", inner steps until tolerance")
     out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
     let chosen = method?.name ?? "auto"
     var autoPick: String? = nil

@@ -30,6 +30,7 @@ import TestSupport
     .abs: { Swift.abs($0) }, .tanh: { Foundation.tanh($0) }, .sigmoid: { 1 / (1 + Foundation.exp(-$0)) },
     .relu: { Swift.max($0, 0) }, .softplus: { Foundation.log(1 + Foundation.exp($0)) },
     .sin: { Foundation.sin($0) }, .cos: { Foundation.cos($0) },
+    .sign: { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 }, .step: { $0 > 0 ? 1 : 0 },
   ]
 
   @Test(arguments: UnaryFunction.allCases)

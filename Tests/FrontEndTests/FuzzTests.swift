@@ -8,11 +8,13 @@ import TestSupport
 /// Seeded fuzzing of the whole front half (parse, elaborate, simplify, dump,
 /// evaluate the losses). A crash kills the test process; every diagnostic
 /// must carry a location and render as `path:line:col: severity:`.
-/// `BILEVELC_FUZZ_TRACE=FILE` writes each input to FILE before it runs, so
-/// the input that crashed can be recovered.
+/// `BILEVELC_FUZZ_TRACE=FILE` writes each input to FILE before it runs (one
+/// worker), so the input that crashed can be recovered;
+/// `BILEVELC_FUZZ_STATS=1` prints the commonest first errors of mutations.
 @Suite struct FuzzTests {
-  static let seed: UInt64 = 0x5EED_B11E_7E1C
-  static let inputCount = 10_000
+  /// `BILEVELC_FUZZ_SEED` and `BILEVELC_FUZZ_COUNT` override these for a longer hunt.
+  static let seed: UInt64 = ProcessInfo.processInfo.environment["BILEVELC_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_B11E_7E1C
+  static let inputCount = ProcessInfo.processInfo.environment["BILEVELC_FUZZ_COUNT"].flatMap { Int($0) } ?? 10_000
 
   /// SplitMix64: tiny, and the same on every platform.
   struct SplitMix: RandomNumberGenerator {
@@ -93,16 +95,23 @@ import TestSupport
       return ("tokens", fuzzPath, Array(text.utf8))
     default:
       guard !corpus.isEmpty else { return ("bytes", fuzzPath, []) }
-      let sample = corpus[k / 10 % corpus.count]
+      // Valid programs two times in three: their mutations reach deeper.
+      let valid = corpus.filter { !$0.path.contains("/errors/") }
+      let pool = valid.isEmpty || r.chance(33) ? corpus : valid
+      let sample = pool[r.below(pool.count)]
       var bytes = sample.bytes
-      for _ in 0..<(1 + r.below(3)) { mutate(&bytes, &r) }
+      for _ in 0..<(r.chance(30) ? 2 + r.below(3) : 1) { mutate(&bytes, &r) }
       return ("mutation", sample.path, bytes)
     }
   }
 
+  static let identifiers = vocabulary.filter { $0.first.map { $0.isLetter || $0 == "_" } == true && Keyword(rawValue: $0) == nil }
+  static let numbers = ["0", "1", "2", "3", "9", "-1", "0.5", "1e9", "1e-9", "3000", "100000", "1e999", "20"]
+  static let operators = ["+", "-", "*", "/", "@", "^"]
+
   static func mutate(_ bytes: inout [UInt8], _ r: inout SplitMix) {
     let n = bytes.count
-    switch r.below(9) {
+    switch r.below(12) {
     case 0 where n > 0:  // flip one bit
       bytes[r.below(n)] ^= UInt8(1) << UInt8(r.below(8))
     case 1 where n > 0:  // replace a byte by a printable one
@@ -110,23 +119,51 @@ import TestSupport
     case 2 where n > 0:  // delete a short run
       let at = r.below(n)
       bytes.removeSubrange(at..<min(n, at + 1 + r.below(8)))
-    case 3, 4:  // insert a token
+    case 3:  // insert a token
       bytes.insert(contentsOf: Array((r.pick(vocabulary) + (r.chance(50) ? " " : "")).utf8), at: r.below(n + 1))
-    case 5, 6:  // duplicate or swap lines
+    case 4, 5:  // duplicate, swap or delete lines
       var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
       guard lines.count > 1 else { return }
       let a = r.below(lines.count), b = r.below(lines.count)
-      if r.chance(50) { lines.insert(lines[a], at: b) } else { lines.swapAt(a, b) }
+      switch r.below(3) {
+      case 0: lines.insert(lines[a], at: b)
+      case 1: lines.swapAt(a, b)
+      default: lines.remove(at: a)
+      }
       bytes = Array(lines.joined(separator: [UInt8(ascii: "\n")]))
-    case 7:  // truncate
+    case 6 where r.chance(30):  // truncate
       bytes.removeSubrange(r.below(n + 1)...)
-    default:  // replace a number by another
-      guard let at = bytes.indices.filter({ (48...57).contains(bytes[$0]) }).randomElement(using: &r) else { return }
-      bytes.replaceSubrange(at...at, with: Array(r.pick(["0", "9", "-1", "1e9", "3000", "1.5", "100000"]).utf8))
+    default:  // replace one token by another of its kind: mostly still parses
+      let tokens = Lexer.tokenize(SourceFile(path: "", bytes: bytes)).tokens
+      // Prefer a token that has same-kind substitutes.
+      var t = tokens[r.below(tokens.count)]
+      for _ in 0..<6 {
+        if case .symbol(let s) = t.kind, !operators.contains(s.rawValue) {
+          t = tokens[r.below(tokens.count)]
+        } else if [.newline, .end, .string, .invalid].contains(t.kind) {
+          t = tokens[r.below(tokens.count)]
+        } else {
+          break
+        }
+      }
+      let replacement: String
+      switch t.kind {
+      case .identifier:
+        let own = tokens.filter { $0.kind == .identifier }.map(\.text)
+        replacement = r.chance(50) ? r.pick(own) : r.pick(identifiers)
+      case .number: replacement = r.pick(numbers)
+      case .symbol(let s) where operators.contains(s.rawValue): replacement = r.pick(operators)
+      case .keyword(.inner), .keyword(.outer): replacement = r.pick(["inner", "outer"])
+      case .keyword(.scalar), .keyword(.vector), .keyword(.matrix):
+        replacement = r.pick(["scalar", "vector[2]", "matrix[2, 3]", "vector[n]", "matrix[n, d]"])
+      default: replacement = r.pick(vocabulary)
+      }
+      bytes.replaceSubrange(t.range.start..<t.range.end, with: Array(replacement.utf8))
     }
   }
 
   struct Outcome {
+    var firstError = ""
     var accepted = false
     var problems: [String] = []
   }
@@ -148,6 +185,7 @@ import TestSupport
       program = result.program
     }
     for d in diagnostics { outcome.problems += problems(d, path: path) }
+    outcome.firstError = diagnostics.first { $0.severity == .error }.map { String($0.message.prefix(45)) } ?? ""
     guard let program, !diagnostics.contains(where: { $0.severity == .error }) else { return outcome }
     outcome.accepted = true
     let (simple, _) = program.simplified()
@@ -167,6 +205,9 @@ import TestSupport
   static func problems(_ d: Diagnostic, path: String) -> [String] {
     var out: [String] = []
     guard let range = d.range else { return ["no location: \(d.severity.rawValue): \(d.message)"] }
+    if range.start > range.file.bytes.count || range.end > range.file.bytes.count {
+      out.append("range \(range.start)..<\(range.end) outside its file: \(d.message)")
+    }
     let rendered = DiagnosticRenderer.render([Diagnostic(d.severity, Message(d.message), at: range)])
     let head = String(rendered.prefix { $0 != "\n" })
     let prefix = "\(range.file.path):"
@@ -185,6 +226,7 @@ import TestSupport
       var accepted = 0, rejected = 0
       var byKind: [String: (accepted: Int, rejected: Int)] = [:]
       var problems: [String] = []
+      var histogram: [String: Int] = [:]
     }
     let results = Results()
     let files = FileCache()
@@ -200,6 +242,7 @@ import TestSupport
           if let trace { _ = FileManager.default.createFile(atPath: trace, contents: Data(bytes)) }
           let outcome = Self.check(path: path, bytes: bytes, files: files)
           results.lock.lock()
+          if kind == "mutation" { results.histogram[outcome.firstError, default: 0] += 1 }
           if outcome.accepted { results.accepted += 1 } else { results.rejected += 1 }
           results.byKind[kind, default: (0, 0)].accepted += outcome.accepted ? 1 : 0
           results.byKind[kind, default: (0, 0)].rejected += outcome.accepted ? 0 : 1
@@ -218,6 +261,9 @@ import TestSupport
     let summary = "fuzz: \(Self.inputCount) inputs, \(results.accepted) accepted, \(results.rejected) rejected "
       + "(accepted/rejected: \(kinds.joined(separator: ", "))) in \(String(format: "%.1f", seconds)) s"
     print(summary)
+    if ProcessInfo.processInfo.environment["BILEVELC_FUZZ_STATS"] != nil {
+      for (m, c) in results.histogram.sorted(by: { $0.value > $1.value }).prefix(40) { print("\(c)\t\(m)") }
+    }
     #expect(results.accepted + results.rejected == Self.inputCount, Comment(rawValue: summary))
     #expect(results.problems.isEmpty, Comment(rawValue: results.problems.prefix(5).joined(separator: "\n")))
   }

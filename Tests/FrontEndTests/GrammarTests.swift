@@ -17,7 +17,8 @@ import TestSupport
   }
 
   /// A small EBNF reader: `name = ... ;` or `name ::= ...`, comments `(* *)`,
-  /// `#` or `//` to end of line, terminals in double or single quotes. A rule
+  /// `#` or `//` to end of line, special sequences `? ... ?`, terminals in
+  /// double or single quotes. A rule
   /// starts at a name that begins a line and is followed by `=` or `::=`;
   /// it ends at `;` or where the next rule starts.
   static func rules(_ text: String) -> [Rule] {
@@ -46,6 +47,12 @@ import TestSupport
         i += 2
         while i + 1 < s.count && !(s[i] == "*" && s[i + 1] == ")") { i += 1 }
         i += 2
+        continue
+      }
+      if c == "?" {  // an ISO special sequence, `? any character ?`
+        i += 1
+        while i < s.count && s[i] != "?" { i += 1 }
+        i += 1
         continue
       }
       if c == "#" || (c == "/" && i + 1 < s.count && s[i + 1] == "/") {
@@ -113,12 +120,14 @@ import TestSupport
       sum = product { ("+" | "-") product } ;
       product ::= unary { ( "*" | "/" | "@" ) unary }
       # a comment "%"
+      string = '"' , { ? any character but '"' ? } , '"' ;
       postfix = primary { "'" | "[" index { "," index } "]" | "(" args ")" } ;
       """)
-    #expect(rules.map(\.name) == ["sum", "product", "postfix"])
+    #expect(rules.map(\.name) == ["sum", "product", "string", "postfix"])
+    #expect(rules[2].terminals == ["\"", "\""])
     #expect(rules[0].terminals == ["+", "-"])
     #expect(rules[1].terminals == ["*", "/", "@"])
-    #expect(Set(rules[2].terminals).intersection(Self.operatorSymbols) == ["'", "[", "("])
+    #expect(Set(rules[3].terminals).intersection(Self.operatorSymbols) == ["'", "[", "("])
   }
 
   @Test func operatorTableMatchesTheGrammar() throws {

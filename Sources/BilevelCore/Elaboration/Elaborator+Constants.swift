@@ -12,7 +12,7 @@ extension Elaborator {
   func isConstant(_ node: NodeID) -> Bool {
     !program.graph.reachable(from: [node]).contains { id in
       switch program.graph[id].op {
-      case .variable: return true
+      case .variable, .input: return true
       case .data(let i): return program.data[i].perTask
       case .taskReduce: return true
       default: return false

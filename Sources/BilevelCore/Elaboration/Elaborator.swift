@@ -215,9 +215,14 @@ public struct Elaborator {
   mutating func elaborateLoss(level: Level, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {
     if level == .inner && (program.innerLoss != nil || program.innerFixpoint != nil) {
       let what = program.innerLoss != nil ? "the inner loss" : nil
-      throw error(what.map { .duplicateStatement($0) } ?? .lossAndFixpoint, at: s.keywordRange)
+      let previous = program.innerLossRange ?? program.innerFixpoint?.range
+      throw error(what.map { .duplicateStatement($0) } ?? .lossAndFixpoint, at: s.keywordRange,
+                  notes: previous.map { [.note(.previousDefinition, at: $0)] } ?? [])
     }
-    if level == .outer && program.outerLoss != nil { throw error(.duplicateStatement("the outer loss"), at: s.keywordRange) }
+    if level == .outer && program.outerLoss != nil {
+      throw error(.duplicateStatement("the outer loss"), at: s.keywordRange,
+                  notes: program.outerLossRange.map { [.note(.previousDefinition, at: $0)] } ?? [])
+    }
     if level == .outer, let task { throw error(.perTaskInGlobal("the outer loss"), at: task.range) }
     try checkTaskSuffix(task)
     if task != nil { taskMode = .template }
@@ -226,7 +231,13 @@ public struct Elaborator {
     if v.perTask && task == nil { throw error(.perTaskInGlobal("the \(which)"), at: value.range) }
     let shape = program.graph.shape(v.node)
     if !shape.isScalar { throw error(.lossNotScalar(which, shape.description), at: value.range) }
-    if level == .inner { program.innerLoss = v.node } else { program.outerLoss = v.node }
+    if level == .inner {
+      program.innerLoss = v.node
+      program.innerLossRange = value.range
+    } else {
+      program.outerLoss = v.node
+      program.outerLossRange = value.range
+    }
   }
 
   mutating func elaborateFixpoint(variable: Identifier, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {

@@ -6,6 +6,10 @@ import BilevelFrontEnd
 extension Elaborator {
   mutating func checkStructure() {
     let start = SourceRange(file: program.file, start: 0, end: 0)
+    if program.variables.isEmpty && program.innerLoss == nil && program.outerLoss == nil && program.innerFixpoint == nil {
+      diagnostics.append(.error(.emptyProgram, at: start))
+      return
+    }
     let inner = program.variables(.inner)
     let outer = program.variables(.outer)
     if inner.isEmpty { diagnostics.append(.error(.noInnerVariables, at: start)) }
@@ -13,6 +17,7 @@ extension Elaborator {
     // A missing statement is reported where it is needed (the first variable
     // of its level, or its loss), not at line 1, which is usually a comment.
     let maybeInnerRoot = program.innerLoss ?? program.innerFixpoint?.map
+    let innerRootRange = program.innerLossRange ?? maybeInnerRoot.flatMap { program.graph.origin($0) }
     let innerAt = inner.first.map { program.variables[$0].range } ?? start
     let outerAt = outer.first.map { program.variables[$0].range } ?? start
     if maybeInnerRoot == nil {
@@ -21,13 +26,14 @@ extension Elaborator {
     if program.outerLoss == nil {
       diagnostics.append(.error(.missingStatement("outer loss", example: "outer loss = mean((X @ w - y)^2)"), at: outerAt))
     }
-    if program.innerSolver == nil {
+    // closed_form never iterates, so it needs no inner solver.
+    if program.innerSolver == nil && program.hypergradient?.name != "closed_form" {
       diagnostics.append(.error(.missingStatement("inner solver", example: "solve inner with gd(lr: 0.1, steps: 100)"),
-                                at: maybeInnerRoot.flatMap { program.graph.origin($0) } ?? innerAt))
+                                at: innerRootRange ?? innerAt))
     }
     if program.outerSolver == nil {
       diagnostics.append(.error(.missingStatement("outer solver", example: "solve outer with adam(lr: 0.1, steps: 40)"),
-                                at: program.outerLoss.flatMap { program.graph.origin($0) } ?? outerAt))
+                                at: program.outerLossRange ?? outerAt))
     }
     if hasErrors { return }
     let graph = program.graph
@@ -49,19 +55,31 @@ extension Elaborator {
     }
     // What the inner problem sees of φ: its loss, its starting point, its solver settings.
     var innerRoots = [innerRoot] + inner.map { program.variables[$0].initial }
-    for s in program.innerSolver!.settings { if case .expression(let id) = s.value { innerRoots.append(id) } }
+    var settingRoots: [NodeID] = []
+    for s in program.innerSolver?.settings ?? [] { if case .expression(let id) = s.value { settingRoots.append(id) } }
+    innerRoots += settingRoots
     let reachedByInnerProblem = variablesReached(from: innerRoots)
     let reachedByOuter = variablesReached(from: [program.outerLoss!])
     for i in outer where !reachedByInnerProblem.contains(i) && !reachedByOuter.contains(i) {
       warning(.outerVariableUnused(program.variables[i].name), at: program.variables[i].range)
     }
     if !inner.contains(where: reachedByOuter.contains) {
-      warning(.outerLossIgnoresInner, at: graph.origin(program.outerLoss!))
+      warning(.outerLossIgnoresInner, at: program.outerLossRange ?? graph.origin(program.outerLoss!))
     }
     if !outer.contains(where: reachedByInnerProblem.contains) {
-      warning(.innerIgnoresOuter, at: graph.origin(innerRoot))
+      warning(.innerIgnoresOuter, at: innerRootRange ?? graph.origin(innerRoot))
     }
-    checkSolverFits()
+    // Methods that differentiate the inner solution (not the iterations)
+    // cannot see an outer variable that only sets the solver or its start.
+    if let method = program.hypergradient, ["implicit", "closed_form", "evograd", "first_order"].contains(method.name) {
+      let viaSettings = variablesReached(from: settingRoots)
+      let viaStart = variablesReached(from: inner.map { program.variables[$0].initial })
+      for i in outer where !reachedByInner.contains(i) && !reachedByOuter.contains(i) {
+        let hidden = viaSettings.contains(i) || (method.name != "first_order" && viaStart.contains(i))
+        if hidden { warning(.invisibleToMethod(program.variables[i].name, method: methodTitle(method)), at: program.variables[i].range) }
+      }
+    }
+    if program.innerSolver != nil { checkSolverFits() }
     if !hasErrors { checkMethodApplies() }
   }
 
@@ -78,8 +96,7 @@ extension Elaborator {
 
   /// A hypergradient method the program's inner problem cannot support is an error now, not at run time.
   mutating func checkMethodApplies() {
-    guard let method = program.hypergradient else { return }
-    let solver = program.innerSolver!
+    guard let method = program.hypergradient, let solver = program.innerSolver else { return }
     let fixedSteps: Int? = ["gd", "momentum", "adam"].contains(solver.name)
       ? { if case .integer(let n)? = solver.value("steps") { return n } else { return nil } }() : nil
     let name = methodTitle(method)
@@ -146,7 +163,7 @@ public enum PolynomialDegree {
       let d = node.inputs.map { degree[$0.index] }
       let v: Int
       switch node.op {
-      case .constant, .literal, .data: v = 0
+      case .constant, .literal, .data, .input: v = 0
       case .variable: v = isVariable(node.op) ? 1 : 0
       case .unary(.negate): v = d[0]
       case .unary, .softmax, .logSoftmax: v = d[0] == 0 ? 0 : notPolynomial

@@ -27,7 +27,7 @@ public enum OpSyntax {
       return Rendered("\(Rendered(formatNumber(v), v < 0 ? Rendered.unary : Rendered.atom).at(Rendered.product)) * ones(\(dims))", Rendered.product)
     case .literal(let i):
       return Rendered(literalText(graph.literals[i], index: i), Rendered.atom)
-    case .data, .variable:
+    case .data, .variable, .input:
       return Rendered(leafName(node.op), Rendered.atom)
     case .unary(.negate):
       return Rendered("-" + x[0].at(Rendered.power), Rendered.unary)
@@ -150,6 +150,7 @@ extension Program {
     switch op {
     case .data(let i): return data[i].perTask && data[i].name != t ? "\(data[i].name)[\(t)]" : data[i].name
     case .variable(let i): return variables[i].perTask ? "\(variables[i].name)[\(t)]" : variables[i].name
+    case .input(let i): return inputs[i].perTask ? "\(inputs[i].name)[\(t)]" : inputs[i].name
     default: return "?"
     }
   }

@@ -12,9 +12,15 @@ public struct Program: Sendable {
   public var innerLoss: NodeID?
   public var innerFixpoint: Fixpoint?
   public var outerLoss: NodeID?
+  /// Where each loss is written: the graph is hash-consed, so a loss node's
+  /// origin may be an identical expression written earlier.
+  public var innerLossRange: SourceRange?
+  public var outerLossRange: SourceRange?
   public var innerSolver: SolverSetting?
   public var hypergradient: SolverSetting?
   public var outerSolver: SolverSetting?
+  /// Values supplied at evaluation time (directions, cotangents).
+  public var inputs: [InputEntry] = []
   /// Named subexpressions, for printing and the REPL.
   public var lets: [(name: String, node: NodeID, perTask: Bool)] = []
 
@@ -43,6 +49,17 @@ public struct Program: Sendable {
   /// Total entries of the inner (d) or outer (m) variables, per task.
   public func size(_ level: Level) -> Int {
     variables(level).reduce(0) { $0 + variables[$1].shape.count }
+  }
+}
+
+public struct InputEntry: Sendable {
+  public let name: String
+  public let shape: Shape
+  public let perTask: Bool
+  public init(name: String, shape: Shape, perTask: Bool) {
+    self.name = name
+    self.shape = shape
+    self.perTask = perTask
   }
 }
 

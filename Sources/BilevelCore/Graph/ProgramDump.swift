@@ -36,6 +36,7 @@ extension Program {
       switch node.op {
       case .data: text = "data " + leafName(node.op)
       case .variable(let i): text = "\(variables[i].level.rawValue) " + leafName(node.op)
+      case .input: text = "input " + leafName(node.op)
       default: text = OpSyntax.render(node, operands, graph: graph, leafName: leafName, taskIndex: taskIndex).text
       }
       var line = "\(ref(id)) = \(text) : \(node.shape)"
@@ -57,13 +58,7 @@ extension Program {
 
   func perTaskSuffix(_ root: NodeID) -> String {
     guard let t = tasks?.index else { return "" }
-    let perTask = graph.reachable(from: [root]).contains { id in
-      switch graph[id].op {
-      case .data(let i): return data[i].perTask
-      case .variable(let i): return variables[i].perTask
-      default: return false
-      }
-    }
+    let perTask = ReferenceEvaluator.taskVarying(graph, graph.reachable(from: [root]), isPerTaskLeaf: isPerTaskLeaf)[root.index]
     return perTask ? "[\(t)]" : ""
   }
 

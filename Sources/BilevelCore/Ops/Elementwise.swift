@@ -3,6 +3,10 @@ import Foundation
 /// Elementwise functions of one argument.
 public enum UnaryFunction: String, Hashable, Sendable, CaseIterable {
   case negate, exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, sin, cos
+  /// -1, 0 or 1; the derivative of abs.
+  case sign
+  /// Heaviside: 1 for x > 0, else 0 (so step(0) = 0); the derivative of relu.
+  case step
 
   /// The language's name for it (`negate` is spelled with a prefix minus).
   public var name: String { rawValue }
@@ -24,6 +28,8 @@ public enum UnaryFunction: String, Hashable, Sendable, CaseIterable {
     case .softplus: return Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
     case .sin: return Foundation.sin(x)
     case .cos: return Foundation.cos(x)
+    case .sign: return x.isNaN ? x : x > 0 ? 1 : x < 0 ? -1 : 0
+    case .step: return x.isNaN ? x : x > 0 ? 1 : 0
     }
   }
 }
@@ -67,13 +73,19 @@ public enum BroadcastRole: Sendable {
 
   /// The role of an operand of shape `from` in a result of shape `to`, or nil
   /// when it does not broadcast. A vector matches a matrix's columns first
-  /// (as numpy does), then its rows.
+  /// (as numpy does), then its rows; a one-row or one-column matrix repeats
+  /// along its axis of size 1.
   public static func of(_ from: Shape, in to: Shape) -> BroadcastRole? {
     if from == to { return .same }
-    if from.isScalar { return .scalar }
-    if from.isVector && to.isMatrix {
+    if from.count == 1 && from.rank <= to.rank { return .scalar }
+    guard to.isMatrix else { return nil }
+    if from.isVector {
       if from.rows == to.columns { return .row }
       if from.rows == to.rows { return .column }
+    }
+    if from.isMatrix {
+      if from.rows == 1 && from.columns == to.columns { return .row }
+      if from.columns == 1 && from.rows == to.rows { return .column }
     }
     return nil
   }
@@ -95,6 +107,11 @@ func broadcastShape(_ a: Shape, _ b: Shape) throws(ShapeError) -> Shape {
   if a == b { return a }
   if BroadcastRole.of(a, in: b) != nil { return b }
   if BroadcastRole.of(b, in: a) != nil { return a }
+  // A column against a row: both repeat (numpy's outer broadcasting).
+  if a.isMatrix && b.isMatrix {
+    let result = Shape.matrix(max(a.rows, b.rows), max(a.columns, b.columns))
+    if BroadcastRole.of(a, in: result) != nil && BroadcastRole.of(b, in: result) != nil { return result }
+  }
   throw ShapeError("cannot combine \(a) and \(b) elementwise")
 }
 

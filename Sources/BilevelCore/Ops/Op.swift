@@ -13,6 +13,9 @@ public enum Op: Hashable, Sendable {
   case data(Int)
   /// An inner or outer variable of the program.
   case variable(Int)
+  /// A value supplied when the graph is evaluated: a direction `v` of a
+  /// Hessian-vector product, a cotangent. Named in `Program.inputs`.
+  case input(Int)
 
   case unary(UnaryFunction)
   case binary(BinaryFunction)
@@ -60,7 +63,7 @@ public enum OpFamily: String, Sendable {
 extension Op {
   public var family: OpFamily {
     switch self {
-    case .constant, .literal, .data, .variable: return .leaf
+    case .constant, .literal, .data, .variable, .input: return .leaf
     case .unary, .binary: return .elementwise
     case .broadcast, .transpose, .reshape, .slice, .concat, .diag: return .structural
     case .matmul, .solve: return .linearAlgebra
@@ -77,7 +80,7 @@ extension Op {
   /// reshape, slice) take it as `declared`.
   public func resultShape(_ inputs: [Shape], declared: Shape?) throws(ShapeError) -> Shape {
     switch self {
-    case .constant, .literal, .data, .variable:
+    case .constant, .literal, .data, .variable, .input:
       guard let declared else { throw ShapeError("a leaf needs a declared shape") }
       return declared
     case .unary: return inputs[0]
@@ -95,7 +98,7 @@ extension Op {
   /// Number of inputs the op takes; nil when variadic (concat).
   public var arity: Int? {
     switch self {
-    case .constant, .literal, .data, .variable: return 0
+    case .constant, .literal, .data, .variable, .input: return 0
     case .unary, .broadcast, .transpose, .reshape, .slice, .diag, .reduce, .softmax, .logSoftmax, .taskReduce:
       return 1
     case .binary, .matmul, .solve: return 2
@@ -115,7 +118,7 @@ extension Op {
   /// against. Leaves and task reductions are the evaluator's business.
   public func evaluateReference(_ inputs: [Tensor], shape: Shape) -> Tensor {
     switch self {
-    case .constant, .literal, .data, .variable, .taskReduce:
+    case .constant, .literal, .data, .variable, .input, .taskReduce:
       preconditionFailure("\(self) is evaluated by the evaluator, not as a kernel")
     case .unary(let f): return inputs[0].map(f.apply)
     case .binary(let f): return evaluateBinary(f, inputs[0], inputs[1], shape: shape)

@@ -3,31 +3,45 @@
 public struct LeafValues {
   public let data: (Int, Int?) -> Tensor
   public let variable: (Int, Int?) -> Tensor
+  public let input: (Int, Int?) -> Tensor
   /// Whether a leaf has one value per task.
   public let isPerTask: (Op) -> Bool
   public init(data: @escaping (Int, Int?) -> Tensor, variable: @escaping (Int, Int?) -> Tensor,
+              input: @escaping (Int, Int?) -> Tensor = { i, _ in preconditionFailure("input \(i) has no value") },
               isPerTask: @escaping (Op) -> Bool = { _ in false }) {
     self.data = data
     self.variable = variable
+    self.input = input
     self.isPerTask = isPerTask
   }
 }
 
 extension Program {
   /// The program's data, with variables valued by `variable`.
-  public func leafValues(variable: @escaping (Int, Int?) -> Tensor) -> LeafValues {
+  public func leafValues(variable: @escaping (Int, Int?) -> Tensor,
+                         input: @escaping (Int, Int?) -> Tensor = { i, _ in preconditionFailure("input \(i) has no value") })
+    -> LeafValues
+  {
     let data = self.data
-    let variables = self.variables
+    let perTask = isPerTaskLeaf
     return LeafValues(
       data: { i, t in data[i].perTask ? data[i].values[t!] : data[i].values[0] },
-      variable: variable,
-      isPerTask: { op in
-        switch op {
-        case .data(let i): return data[i].perTask
-        case .variable(let i): return variables[i].perTask
-        default: return false
-        }
-      })
+      variable: variable, input: input, isPerTask: perTask)
+  }
+
+  /// Whether a leaf has one value per task.
+  public var isPerTaskLeaf: @Sendable (Op) -> Bool {
+    let data = self.data.map(\.perTask)
+    let variables = self.variables.map(\.perTask)
+    let inputs = self.inputs.map(\.perTask)
+    return { op in
+      switch op {
+      case .data(let i): return data[i]
+      case .variable(let i): return variables[i]
+      case .input(let i): return inputs[i]
+      default: return false
+      }
+    }
   }
 }
 
@@ -45,7 +59,7 @@ public enum ReferenceEvaluator {
   /// Values of every node the roots need (nil for the rest), in ID order.
   public static func evaluateAll(_ graph: Graph, roots: [NodeID], leaves: LeafValues, taskCount: Int, task: Int?) -> [Tensor?] {
     let needed = graph.reachable(from: roots)
-    let varying = taskVarying(graph, needed, leaves: leaves)
+    let varying = taskVarying(graph, needed, isPerTaskLeaf: leaves.isPerTask)
     var values = [Tensor?](repeating: nil, count: graph.count)
     for id in needed {
       let node = graph[id]
@@ -74,13 +88,13 @@ public enum ReferenceEvaluator {
 
   /// Nodes whose value depends on the task (through per-task leaves), not
   /// counting what a task reduction folds away.
-  static func taskVarying(_ graph: Graph, _ needed: [NodeID], leaves: LeafValues) -> [Bool] {
+  public static func taskVarying(_ graph: Graph, _ needed: [NodeID], isPerTaskLeaf: (Op) -> Bool) -> [Bool] {
     var varying = [Bool](repeating: false, count: graph.count)
     for id in needed {
       let node = graph[id]
       switch node.op {
       case .taskReduce: varying[id.index] = false
-      default: varying[id.index] = node.inputs.contains { varying[$0.index] } || leaves.isPerTask(node.op)
+      default: varying[id.index] = node.inputs.contains { varying[$0.index] } || isPerTaskLeaf(node.op)
       }
     }
     return varying
@@ -93,6 +107,7 @@ public enum ReferenceEvaluator {
     case .literal(let i): return graph.literals[i]
     case .data(let i): return leaves.data(i, task)
     case .variable(let i): return leaves.variable(i, task)
+    case .input(let i): return leaves.input(i, task)
     case .taskReduce: preconditionFailure("task reductions are evaluated by evaluateAll")
     default: return node.op.evaluateReference(node.inputs.map(input), shape: node.shape)
     }

@@ -151,6 +151,11 @@ extension Message {
     "the outer loss does not depend on any inner variable; the problem is single-level")
   public static let innerIgnoresOuter = Message(
     "the inner problem does not depend on any outer variable; the hypergradient is only ∂L_out/∂φ")
+  public static let emptyProgram = Message(
+    "the program states no bilevel problem: declare inner and outer variables, an inner loss, an outer loss and the solvers (see samples/quickstart.blv)")
+  public static func invisibleToMethod(_ name: String, method: String) -> Message {
+    Message("outer variable '\(name)' reaches the inner problem only through its solver settings or starting point; \(method) differentiates the inner solution, which depends on neither, so its hypergradient is zero (unroll(reverse) sees it)")
+  }
   public static let noInnerVariables = Message("the program has no inner variables; declare one, as in 'inner w: vector[d] = 0'")
   public static let noOuterVariables = Message("the program has no outer variables; declare one, as in 'outer lam: scalar = 0'")
 }

@@ -53,6 +53,8 @@ public enum SolverBinder {
     }
     // Choices decide which conditional settings exist.
     var choices: [String: String] = [:]
+    // Settings that depend on a misspelled choice are not reported again.
+    var failedChoices: Set<String> = []
     for s in schema.settings {
       guard case .choice(let options) = s.kind else { continue }
       if let arg = given[s.name] {
@@ -60,6 +62,7 @@ public enum SolverBinder {
           let written = arg.value.range.text
           diagnostics.append(.error(.unknownChoice(written, setting: s.name, solver: name, options: options,
                                                    hint: Suggestions.hint(for: written, among: options)), at: arg.value.range))
+          failedChoices.insert(s.name)
           continue
         }
         choices[s.name] = v
@@ -72,6 +75,7 @@ public enum SolverBinder {
       let arg = given[key]!
       let range = arg.label?.range ?? arg.range
       if let conditional = schema.settings.first(where: { $0.name == key }), let c = conditional.condition {
+        if failedChoices.contains(c.setting) { continue }
         let owners = schema.settings.filter { $0.name == key }.compactMap { $0.condition?.value }
         diagnostics.append(.error(.settingNeedsChoice(key, solver: name, choiceSetting: c.setting, values: owners), at: range))
       } else {

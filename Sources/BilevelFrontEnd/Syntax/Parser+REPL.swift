@@ -18,7 +18,9 @@ extension Parser {
     if !lexDiagnostics.isEmpty { return (nil, lexDiagnostics) }
     var input: REPLInput? = nil
     do {
-      let keywordCall = { if case .keyword(let k) = parser.current.kind { return keywordIsCall(k, next: parser.peek(1)) }; return false }()
+      // `outer(u, v)` at the start of a line is a call, not an `outer` declaration.
+      var keywordCall = false
+      if case .keyword(let k) = parser.current.kind { keywordCall = keywordIsCall(k, next: parser.peek(1)) }
       if startsStatement(parser.current) && !keywordCall {
         input = .statement(try parser.parseStatement())
       } else {

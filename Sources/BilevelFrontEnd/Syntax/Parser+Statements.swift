@@ -17,9 +17,14 @@ extension Parser {
       let name = try expectIdentifier("a name after 'data'")
       let task = try parseTaskSuffix()
       var type: TypeExpr? = nil
-      if eat(.colon) { type = try parseType() }
+      // `data x := ...` is the walrus, not a missing type.
+      if at(.colon), peek(1).kind != .symbol(.equals) {
+        _ = advance()
+        type = try parseType()
+      }
       _ = try expectDefinitionEquals(name)
-      return finish(.data(name: name, task: task, type: type, value: try parseExpression()), start)
+      let value = try parseExpression()
+      return finish(.data(name: name, task: task, type: type, value: value), start)
     case .keyword(.inner), .keyword(.outer):
       return try parseLevelStatement()
     case .keyword(.let):
@@ -27,7 +32,8 @@ extension Parser {
       let name = try expectIdentifier("a name after 'let'")
       let task = try parseTaskSuffix()
       _ = try expectDefinitionEquals(name)
-      return finish(.letBinding(name: name, task: task, value: try parseExpression()), start)
+      let value = try parseExpression()
+      return finish(.letBinding(name: name, task: task, value: value), start)
     case .keyword(.def):
       _ = advance()
       let name = try expectIdentifier("a function name after 'def'")
@@ -35,13 +41,20 @@ extension Parser {
         throw fail(.expected("'(' and the parameters of '\(name.name)'", found: Parser.describe(current)), at: current.range)
       }
       _ = advance()
+      bracketDepth += 1
+      skipContinuationNewlines()
       var parameters: [Identifier] = []
       if !at(.rightParen) {
         repeat { parameters.append(try expectIdentifier("a parameter name")) } while eat(.comma)
       }
-      _ = try expect(.rightParen, "after the parameters of '\(name.name)'")
+      guard at(.rightParen) else {
+        throw fail(.expected("')' after the parameters of '\(name.name)'", found: Parser.describe(current)), at: current.range)
+      }
+      bracketDepth -= 1
+      _ = advance()
       _ = try expectDefinitionEquals(name)
-      return finish(.function(name: name, parameters: parameters, body: try parseExpression()), start)
+      let value = try parseExpression()
+      return finish(.function(name: name, parameters: parameters, body: value), start)
     case .keyword(.solve):
       _ = advance()
       let level: Level
@@ -53,11 +66,13 @@ extension Parser {
         throw fail(.expected("'inner' or 'outer' after 'solve'", found: Parser.describe(current)), at: current.range)
       }
       _ = try expect(.with, "after 'solve \(level.rawValue)'")
-      return finish(.solve(level: level, try parseSolverCall()), start)
+      let value = try parseSolverCall()
+      return finish(.solve(level: level, value), start)
     case .keyword(.hypergradient):
       _ = advance()
       _ = try expect(.with, "after 'hypergradient'")
-      return finish(.hypergradient(try parseSolverCall()), start)
+      let value = try parseSolverCall()
+      return finish(.hypergradient(value), start)
     case .identifier:
       // `x = ...` or `var x = ...`: say which statement keywords exist.
       if peek(1).kind == .symbol(.equals) || peek(1).kind == .symbol(.colon) {
@@ -72,6 +87,8 @@ extension Parser {
     }
   }
 
+  /// Call it after parsing the statement's last part, not inside the call's
+  /// arguments: `self` (and so the current token) is read before them.
   func finish(_ kind: Statement.Kind, _ start: Token) -> Statement {
     Statement(kind: kind, range: range(from: start.range), keywordRange: start.range)
   }
@@ -109,7 +126,8 @@ extension Parser {
     if eat(.loss) {
       let task = try parseTaskSuffix()
       _ = try expect(.equals, "after '\(level.rawValue) loss'")
-      return finish(.loss(level: level, task: task, value: try parseExpression()), start)
+      let value = try parseExpression()
+      return finish(.loss(level: level, task: task, value: value), start)
     }
     if at(.fixpoint) {
       if level == .outer { throw fail(.outerFixpoint, at: current.range) }
@@ -117,7 +135,8 @@ extension Parser {
       let variable = try expectIdentifier("the fixpoint variable")
       let task = try parseTaskSuffix()
       _ = try expect(.equals, "after 'inner fixpoint \(variable.name)'")
-      return finish(.fixpoint(variable: variable, task: task, value: try parseExpression()), start)
+      let value = try parseExpression()
+      return finish(.fixpoint(variable: variable, task: task, value: value), start)
     }
     let name = try expectIdentifier("a variable name (or 'loss') after '\(level.rawValue)'")
     let task = try parseTaskSuffix()
@@ -132,6 +151,7 @@ extension Parser {
     if eat(.in) {
       let open = try expect(.leftBracket, "to start the bounds '[lower, upper]'")
       bracketDepth += 1
+      skipContinuationNewlines()
       let lower = try parseExpression()
       _ = try expect(.comma, "between the lower and upper bound")
       let upper = try parseExpression()
@@ -162,6 +182,7 @@ extension Parser {
       if at(.leftParen) { throw fail(.typeSizesUseBrackets(kind.rawValue), at: current.range) }
       let open = try expect(.leftBracket, "and the size after '\(kind.rawValue)'")
       bracketDepth += 1
+      skipContinuationNewlines()
       repeat { sizes.append(try parseExpression()) } while eat(.comma)
       guard at(.rightBracket) else {
         throw fail(.unclosed("[", opened: open.range.location, found: Parser.describe(current)), at: current.range)

@@ -41,13 +41,14 @@ public struct Parser {
     return t
   }
 
-  /// Blank lines count too: an unclosed bracket before a blank line and a
-  /// statement is reported at the end of its own line, not on the blank one.
+  /// Blank lines count too: a bracket left open before blank lines and then
+  /// a statement (or the end of the file) is reported at the end of its own
+  /// line, not on a blank one.
   mutating func skipContinuationNewlines() {
     guard bracketDepth > 0, current.kind == .newline else { return }
     var k = index
     while k < tokens.count - 1, tokens[k].kind == .newline { k += 1 }
-    if !Parser.startsStatement(tokens[k]) { index = k }
+    if !Parser.startsStatement(tokens[k]) && tokens[k].kind != .end { index = k }
   }
 
   static func startsStatement(_ t: Token) -> Bool {

@@ -21,7 +21,7 @@ public struct ProblemSizes: Sendable {
     inner = program.size(.inner)
     outer = program.size(.outer)
     tasks = program.tasks?.count ?? 1
-    let solver = program.innerSolver?.name ?? "gd"
+    let solver = program.innerSolver?.name ?? "none"
     innerSolver = solver
     let copies = solver == "momentum" ? 2 : solver == "adam" ? 3 : 1
     state = inner * copies + (solver == "adam" ? 1 : 0)
@@ -64,34 +64,40 @@ public enum MethodEstimates {
     var out: [MethodEstimate] = []
     let fixedSteps = s.steps
     func needSteps(_ name: String) -> String? {
-      fixedSteps == nil ? "'\(s.innerSolver)' stops at a tolerance, so there is no fixed unroll" : nil
+      guard fixedSteps == nil else { return nil }
+      return s.innerSolver == "none"
+        ? "the program names no inner solver to unroll" : "'\(s.innerSolver)' stops at a tolerance, so there is no fixed unroll"
     }
     let T = fixedSteps ?? 0
+    func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
     let stateBytes = s.state * doubleBytes
     // unroll(reverse): every state is kept.
     let tape = (T + 1) * stateBytes * M
-    out.append(MethodEstimate(method: "unroll(reverse)", time: "\(T) steps forward + \(T) vector-Jacobian products (≈ 2·T·c)",
+    out.append(MethodEstimate(method: "unroll(reverse)", time: "\(count(T, "step")) forward + \(count(T, "vector-Jacobian product")) (≈ 2·T·c)",
                               memoryBytes: tape, memory: "\(T + 1) states × \(formatBytes(stateBytes))\(perTask) = \(formatBytes(tape)) tape",
                               unavailable: needSteps("unroll")))
     let k = checkpoints ?? max(1, Int(Double(max(T, 1)).squareRoot().rounded(.up)))
     let checkpointed = (k + 2) * stateBytes * M
-    out.append(MethodEstimate(method: "unroll(reverse, checkpoints: \(k))", time: "≤ 2 × unroll(reverse): steps are recomputed from \(k) snapshots",
+    out.append(MethodEstimate(method: fixedSteps == nil ? "unroll(reverse, checkpoints: k)" : "unroll(reverse, checkpoints: \(k))",
+                              time: "≤ 2 × unroll(reverse): steps are recomputed from \(count(k, "snapshot"))",
                               memoryBytes: checkpointed, memory: "\(k + 2) states × \(formatBytes(stateBytes))\(perTask) = \(formatBytes(checkpointed))",
                               unavailable: needSteps("unroll")))
     let forward = s.state * s.outer * doubleBytes * M
-    out.append(MethodEstimate(method: "unroll(forward)", time: "\(T) steps × \(s.outer) Jacobian-vector products (≈ T·m·c)",
+    out.append(MethodEstimate(method: "unroll(forward)", time: "\(count(T, "step")) × \(count(s.outer, "Jacobian-vector product")) (≈ T·m·c)",
                               memoryBytes: forward, memory: "state × m = \(s.state) × \(s.outer) doubles\(perTask) = \(formatBytes(forward))",
                               unavailable: needSteps("unroll")))
     let K = truncation ?? min(T, 10)
     let truncated = (K + 1) * stateBytes * M
-    out.append(MethodEstimate(method: "truncated(\(K))", time: "\(T) steps forward + \(K) back (≈ (T + K)·c)",
+    out.append(MethodEstimate(method: fixedSteps == nil ? "truncated(K)" : "truncated(\(K))",
+                              time: "\(count(T, "step")) forward + \(K) back (≈ (T + K)·c)",
                               memoryBytes: truncated, memory: "\(K + 1) states × \(formatBytes(stateBytes))\(perTask) = \(formatBytes(truncated))",
                               unavailable: needSteps("truncated")))
-    let small = (s.inner + s.outer) * doubleBytes * M
+    let small = (s.inner * M + s.outer) * doubleBytes
+    let dm = M > 1 ? "d × \(M) tasks + m" : "d + m"
     out.append(MethodEstimate(method: "first_order", time: "the inner solve + one outer gradient",
-                              memoryBytes: small, memory: "d + m doubles = \(formatBytes(small))", unavailable: nil))
+                              memoryBytes: small, memory: "\(dm) doubles = \(formatBytes(small))", unavailable: nil))
     out.append(MethodEstimate(method: "finite_difference", time: "the inner solve + 2 extra inner gradients",
-                              memoryBytes: 3 * small, memory: "3 (d + m) doubles = \(formatBytes(3 * small))",
+                              memoryBytes: 3 * small, memory: "3 (\(dm)) doubles = \(formatBytes(3 * small))",
                               unavailable: s.innerSolver == "gd" ? nil : "it approximates one gradient-descent step, and the inner solver is '\(s.innerSolver)'"))
     let evo = samples * s.inner * doubleBytes * M
     out.append(MethodEstimate(method: "evograd(\(samples))", time: "the inner solve + \(samples) inner-loss evaluations",
