@@ -33,6 +33,12 @@ struct Commands {
     case .emit(.graph):
       out(program.dump(title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: fired))
       return 0
+    case .emit(.grad):
+      let derivatives = c.timed("differentiate") { ProgramDerivatives(program) }
+      let method = program.hypergradient.map { program.settingText($0, { "\($0)" }) } ?? "auto"
+      out(derivatives.dump(title: path, method: method))
+      if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
+      return 0
     case .explain:
       out(Explanation.text(program, title: path))
       return 0

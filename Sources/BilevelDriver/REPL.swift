@@ -14,6 +14,9 @@ struct REPL {
     variables take their initial values.
       :type EXPR        the type only
       :simplify EXPR    the simplified form only
+      :grad EXPR wrt x[, y]                 gradient of a scalar expression
+      :jvp EXPR wrt x[, y] along v[, u]     Jacobian-vector product (forward mode)
+      :hvp EXPR wrt x[, y] along v[, u]     Hessian-vector product (forward over reverse)
       :help             this text
       :quit             leave (so does end of input)
 
@@ -58,6 +61,8 @@ struct REPL {
         } else {
           evaluate(file, startingAt: offset, show: command == ":type" ? [.type] : [.simplified])
         }
+      case ":grad", ":jvp", ":hvp":
+        derivative(file, startingAt: offset, command: command)
       default:
         report([.error(.unknownREPLCommand(command), at: SourceRange(file: file, start: 0, end: offset))])
       }

@@ -19,6 +19,8 @@ import TestSupport
     "absorb-negation": "x - -y",
     "negation-into-constant": "-(2 * x)",
     "add-self": "x + x",
+    "multiply-minus-one": "-1 * x",
+    "implicit-broadcast": "A * (sum(x) * ones(3, 3))",
     "transpose-transpose": "(A')'",
     "fold-transpose-into-matmul": "A' @ B",
     "transpose-of-matmul": "(A @ B)'",

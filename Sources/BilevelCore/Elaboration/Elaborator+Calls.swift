@@ -44,6 +44,10 @@ extension Elaborator {
       throw error(.argumentCount(f.name, expected: "\(n) argument\(n == 1 ? "" : "s")", got: args.count), at: range)
     }
     if callStack.count >= 64 { throw error(.callsTooDeep, at: range) }
+    inlinedCalls += 1
+    if inlinedCalls > Elaborator.maximumInlinedCalls {
+      throw error(.tooManyInlinedCalls(Elaborator.maximumInlinedCalls), at: range)
+    }
     var values: [Value] = []
     for a in args { values.append(try expression(a.value)) }
     let saved = scope

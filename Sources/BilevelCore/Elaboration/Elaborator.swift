@@ -19,6 +19,10 @@ public struct Elaborator {
   var allowsDataSources = false
   /// Functions being inlined, innermost last (recursion is an error).
   var callStack: [String] = []
+  /// Calls inlined in the current statement: definitions that each call the
+  /// previous one twice would otherwise expand exponentially.
+  var inlinedCalls = 0
+  static let maximumInlinedCalls = 10_000
   /// Statements (by index) skipped because they redefine a name.
   var skipped: Set<Int> = []
   var firstRange: [String: SourceRange] = [:]
@@ -41,9 +45,19 @@ public struct Elaborator {
 
   /// Elaborates one expression on its own (the REPL); nil after an error.
   public mutating func expressionNode(_ e: Expr) -> NodeID? {
+    inlinedCalls = 0
     context = .model
     taskMode = .none
     return try? expression(e).node
+  }
+
+  /// The leaf node of a data entry or variable, for `wrt` (nil for other names).
+  public mutating func leafNode(named name: String) -> NodeID? {
+    switch scope[name] {
+    case .data(let i)?: return program.graph.make(.data(i), shape: program.data[i].shape)
+    case .variable(let i)?: return program.graph.make(.variable(i), shape: program.variables[i].shape)
+    default: return nil
+    }
   }
 
   /// Hands over the diagnostics gathered so far (the REPL prints them per line).
@@ -94,6 +108,7 @@ public struct Elaborator {
 
   /// Elaborates one statement; errors are recorded, never thrown.
   public mutating func statement(_ s: Statement) {
+    inlinedCalls = 0
     let names = Elaborator.declaredNames(s)
     if options.allowRedefinition {
       for n in names where Builtins.isBuiltin(n.name) {

@@ -141,3 +141,86 @@ func evaluateBinary(_ f: BinaryFunction, _ a: Tensor, _ b: Tensor, shape: Shape)
   for k in 0..<shape.count { out[k] = f.apply(x.scalars[k], y.scalars[k]) }
   return Tensor(shape: shape, scalars: out)
 }
+
+// MARK: Derivative rules
+
+extension UnaryFunction {
+  /// f'(x) as a graph, given x and y = f(x). At kinks the value is finite
+  /// and documented: abs'(0) = sign(0) = 0, relu'(0) = step(0) = 0,
+  /// sqrt'(0) = 0 (the subgradient that keeps Adam's √v finite), and
+  /// sign' = step' = 0 everywhere.
+  func derivative(_ b: inout Rewriter, x: NodeID, y: NodeID) -> NodeID {
+    switch self {
+    case .negate: return b.scalar(-1)
+    case .exp: return y
+    case .log: return b.divide(b.scalar(1), x)
+    // 1/(2√x) written as √x / (2x), with the denominator guarded at 0.
+    case .sqrt: return b.divide(b.multiply(b.scalar(0.5), y), b.guardedDenominator(x))
+    case .abs: return b.apply(.sign, x)
+    case .tanh: return b.subtract(b.scalar(1), b.power(y, b.scalar(2)))
+    case .sigmoid: return b.multiply(y, b.subtract(b.scalar(1), y))
+    case .relu: return b.apply(.step, x)
+    case .softplus: return b.apply(.sigmoid, x)
+    case .sin: return b.apply(.cos, x)
+    case .cos: return b.negate(b.apply(.sin, x))
+    case .sign, .step: return b.zeros(b.graph.shape(x))
+    }
+  }
+
+  func jvp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ t: NodeID) -> NodeID {
+    switch self {
+    case .negate: return b.negate(t)
+    case .sign, .step: return b.zeros(node.shape)
+    default: return b.multiply(derivative(&b, x: node.inputs[0], y: id), t)
+    }
+  }
+
+  func vjp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID) -> NodeID {
+    switch self {
+    case .negate: return b.negate(g)
+    case .sign, .step: return b.zeros(node.shape)
+    default: return b.multiply(derivative(&b, x: node.inputs[0], y: id), g)
+    }
+  }
+}
+
+extension BinaryFunction {
+  /// ∂(a ∘ c)/∂(operand k), broadcast-compatible with the result; y = a ∘ c.
+  func partial(_ b: inout Rewriter, _ k: Int, a: NodeID, c: NodeID, y: NodeID) -> NodeID {
+    switch (self, k) {
+    case (.add, _), (.subtract, 0): return b.scalar(1)
+    case (.subtract, _): return b.scalar(-1)
+    case (.multiply, 0): return c
+    case (.multiply, _): return a
+    case (.divide, 0): return b.divide(b.scalar(1), c)
+    case (.divide, _): return b.negate(b.divide(y, c))
+    case (.power, 0): return b.multiply(c, b.power(a, b.subtract(c, b.scalar(1))))
+    case (.power, _): return b.multiply(y, b.apply(.log, a))
+    }
+  }
+
+  func jvp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ tangents: [NodeID?]) -> NodeID {
+    var total: NodeID? = nil
+    for (k, t) in tangents.enumerated() {
+      guard let t else { continue }
+      let term: NodeID
+      switch (self, k) {
+      case (.add, _), (.subtract, 0): term = t
+      case (.subtract, _): term = b.negate(t)
+      default: term = b.multiply(partial(&b, k, a: node.inputs[0], c: node.inputs[1], y: id), t)
+      }
+      total = total.map { b.add($0, term) } ?? term
+    }
+    return b.broadcast(total!, to: node.shape)
+  }
+
+  func vjp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, input k: Int) -> NodeID {
+    let contribution: NodeID
+    switch (self, k) {
+    case (.add, _), (.subtract, 0): contribution = g
+    case (.subtract, _): contribution = b.negate(g)
+    default: contribution = b.multiply(partial(&b, k, a: node.inputs[0], c: node.inputs[1], y: id), g)
+    }
+    return b.sumTo(contribution, b.graph.shape(node.inputs[k]))
+  }
+}

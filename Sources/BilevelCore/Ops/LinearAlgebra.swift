@@ -80,3 +80,59 @@ func evaluateSolve(_ a: Tensor, _ b: Tensor, shape: Shape) -> Tensor {
   }
   return Tensor(shape: shape, scalars: x)
 }
+
+// MARK: Derivative rules
+
+extension Rewriter {
+  /// u vᵀ for vectors u and v, as a product of a column and a row.
+  mutating func outerProduct(_ u: NodeID, _ v: NodeID) -> NodeID {
+    let (su, sv) = (graph.shape(u), graph.shape(v))
+    return matmul(reshape(u, .matrix(su.count, 1)), reshape(v, .matrix(1, sv.count)))
+  }
+}
+
+/// C = op(A) op(B), op a transpose when flagged. The products are linear in
+/// each operand; cotangents use the same kernel with flipped flags, so no
+/// transpose is ever materialised.
+func matmulJVP(_ b: inout Rewriter, _ node: Node, _ tangents: [NodeID?], _ tl: Bool, _ tr: Bool) -> NodeID {
+  let (A, B) = (node.inputs[0], node.inputs[1])
+  var total: NodeID? = nil
+  if let dA = tangents[0] { total = b.matmul(dA, B, tl, tr) }
+  if let dB = tangents[1] {
+    let term = b.matmul(A, dB, tl, tr)
+    total = total.map { b.add($0, term) } ?? term
+  }
+  return total!
+}
+
+func matmulVJP(_ b: inout Rewriter, _ node: Node, _ g: NodeID, input k: Int, _ tl: Bool, _ tr: Bool) -> NodeID {
+  let (A, B) = (node.inputs[0], node.inputs[1])
+  let (leftIsMatrix, rightIsMatrix) = (b.graph.shape(A).isMatrix, b.graph.shape(B).isMatrix)
+  switch (leftIsMatrix, rightIsMatrix, k) {
+  case (true, true, 0): return tl ? b.matmul(B, g, tr, true) : b.matmul(g, B, false, !tr)
+  case (true, true, _): return tr ? b.matmul(g, A, true, tl) : b.matmul(A, g, !tl, false)
+  case (true, false, 0): return tl ? b.outerProduct(B, g) : b.outerProduct(g, B)
+  case (true, false, _): return b.matmul(A, g, !tl, false)
+  case (false, true, 0): return b.matmul(B, g, tr, false)
+  case (false, true, _): return tr ? b.outerProduct(g, A) : b.outerProduct(A, g)
+  case (false, false, 0): return b.multiply(g, B)
+  case (false, false, _): return b.multiply(g, A)
+  }
+}
+
+/// X = A⁻¹ b: dX = A⁻¹ (db − dA X); b̄ = A⁻ᵀ X̄, Ā = −b̄ Xᵀ.
+func solveJVP(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ tangents: [NodeID?]) -> NodeID {
+  let A = node.inputs[0]
+  var rhs = tangents[1]
+  if let dA = tangents[0] {
+    let term = b.matmul(dA, id)
+    rhs = rhs.map { b.subtract($0, term) } ?? b.negate(term)
+  }
+  return b.node(.solve, [A, rhs!])
+}
+
+func solveVJP(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, input k: Int) -> NodeID {
+  let barB = b.node(.solve, [b.transpose(node.inputs[0]), g])
+  if k == 1 { return barB }
+  return b.negate(b.graph.shape(id).isMatrix ? b.matmul(barB, id, false, true) : b.outerProduct(barB, id))
+}

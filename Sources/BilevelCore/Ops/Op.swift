@@ -132,3 +132,103 @@ extension Op {
     }
   }
 }
+
+// MARK: Derivative rules (dispatch to each family's rules)
+
+extension Op {
+  /// Forward mode: this node's tangent from its inputs' tangents (nil: zero;
+  /// at least one is given). Built from graph ops, so it can be simplified,
+  /// planned and differentiated again.
+  func jvp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ tangents: [NodeID?]) -> NodeID {
+    switch self {
+    case .constant, .literal, .data, .variable, .input:
+      preconditionFailure("leaves have no derivative rule")
+    case .unary(let f): return f.jvp(&b, node, id, tangents[0]!)
+    case .binary(let f): return f.jvp(&b, node, id, tangents)
+    case .broadcast, .transpose, .reshape, .slice, .concat, .diag: return structuralJVP(&b, node, tangents)
+    case .matmul(let tl, let tr): return matmulJVP(&b, node, tangents, tl, tr)
+    case .solve: return solveJVP(&b, node, id, tangents)
+    case .reduce(let r, let axis): return r.jvp(&b, node, id, tangents[0]!, axis)
+    case .softmax: return softmaxJVP(&b, log: false, node, id, tangents[0]!)
+    case .logSoftmax: return softmaxJVP(&b, log: true, node, id, tangents[0]!)
+    case .taskReduce: return b.node(self, [tangents[0]!])
+    }
+  }
+
+  /// Reverse mode: the contribution of this node's cotangent `g` to input `k`.
+  /// For a task mean the body's cotangent is g / M (tasks = M).
+  func vjp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, input k: Int, tasks: Int) -> NodeID {
+    switch self {
+    case .constant, .literal, .data, .variable, .input:
+      preconditionFailure("leaves have no derivative rule")
+    case .unary(let f): return f.vjp(&b, node, id, g)
+    case .binary(let f): return f.vjp(&b, node, id, g, input: k)
+    case .broadcast, .transpose, .reshape, .slice, .concat, .diag: return structuralVJP(&b, node, g, input: k)
+    case .matmul(let tl, let tr): return matmulVJP(&b, node, g, input: k, tl, tr)
+    case .solve: return solveVJP(&b, node, id, g, input: k)
+    case .reduce(let r, let axis): return r.vjp(&b, node, id, g, axis)
+    case .softmax: return softmaxVJP(&b, log: false, node, id, g)
+    case .logSoftmax: return softmaxVJP(&b, log: true, node, id, g)
+    case .taskReduce(let r): return r == .mean ? b.divide(g, b.scalar(Double(tasks))) : g
+    }
+  }
+}
+
+/// One name per kind of op, ignoring parameters: what per-op tests iterate
+/// over. `Op.kind` is an exhaustive switch, so a new op needs a kind, and a
+/// kind without a test fails the derivative suite.
+public enum OpKind: String, CaseIterable, Sendable {
+  case constant, literal, data, variable, input
+  case unary, binary, broadcast, transpose, reshape, slice, concat, diag
+  case matmul, solve, reduce, softmax, logSoftmax, taskReduce
+}
+
+/// Where an op's test inputs are drawn from: the derivative checks need
+/// points where the function is smooth.
+public enum TestDomain: Sendable {
+  /// Any real number, kept away from kinks at 0.
+  case real
+  /// Strictly positive.
+  case positive
+}
+
+extension Op {
+  public var kind: OpKind {
+    switch self {
+    case .constant: return .constant
+    case .literal: return .literal
+    case .data: return .data
+    case .variable: return .variable
+    case .input: return .input
+    case .unary: return .unary
+    case .binary: return .binary
+    case .broadcast: return .broadcast
+    case .transpose: return .transpose
+    case .reshape: return .reshape
+    case .slice: return .slice
+    case .concat: return .concat
+    case .diag: return .diag
+    case .matmul: return .matmul
+    case .solve: return .solve
+    case .reduce: return .reduce
+    case .softmax: return .softmax
+    case .logSoftmax: return .logSoftmax
+    case .taskReduce: return .taskReduce
+    }
+  }
+}
+
+extension UnaryFunction {
+  public var testDomain: TestDomain { self == .log || self == .sqrt ? .positive : .real }
+}
+
+extension BinaryFunction {
+  /// Domains of the two operands.
+  public var testDomains: (TestDomain, TestDomain) {
+    switch self {
+    case .divide: return (.real, .positive)
+    case .power: return (.positive, .real)
+    default: return (.real, .real)
+    }
+  }
+}

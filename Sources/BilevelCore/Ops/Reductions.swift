@@ -54,3 +54,71 @@ func evaluateSoftmax(log: Bool, _ x: Tensor) -> Tensor {
   }
   return Tensor(shape: x.shape, scalars: out)
 }
+
+// MARK: Derivative rules
+
+extension Reduction {
+  /// y = r(x) along `axis`. At ties, max splits the gradient evenly among
+  /// the maximal entries; norm'(0) is taken as 0.
+  func jvp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ t: NodeID, _ axis: Axis) -> NodeID {
+    let x = node.inputs[0]
+    let shape = b.graph.shape(x)
+    switch self {
+    case .sum, .mean: return b.reduce(self, axis, t)
+    case .max:
+      let mask = maxMask(&b, x, id, axis, shape)
+      return b.divide(b.reduce(.sum, axis, b.multiply(mask, t)), b.reduce(.sum, axis, mask))
+    case .logsumexp:
+      return b.reduce(.sum, axis, b.multiply(softmaxWeights(&b, x, id, axis, shape), t))
+    case .norm:
+      return b.divide(b.reduce(.sum, axis, b.multiply(x, t)), b.guardedDenominator(id))
+    }
+  }
+
+  func vjp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, _ axis: Axis) -> NodeID {
+    let x = node.inputs[0]
+    let shape = b.graph.shape(x)
+    switch self {
+    case .sum: return b.expand(g, along: axis, to: shape)
+    case .mean:
+      let n = Double(shape.count / Swift.max(1, node.shape.count))
+      return b.expand(b.divide(g, b.scalar(n)), along: axis, to: shape)
+    case .max:
+      let mask = maxMask(&b, x, id, axis, shape)
+      return b.multiply(b.expand(b.divide(g, b.reduce(.sum, axis, mask)), along: axis, to: shape), mask)
+    case .logsumexp:
+      return b.multiply(b.expand(g, along: axis, to: shape), softmaxWeights(&b, x, id, axis, shape))
+    case .norm:
+      return b.multiply(b.expand(b.divide(g, b.guardedDenominator(id)), along: axis, to: shape), x)
+    }
+  }
+
+  /// 1 where x attains its maximum, else 0: 1 − sign(max − x), as max − x ≥ 0.
+  func maxMask(_ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape) -> NodeID {
+    b.subtract(b.scalar(1), b.apply(.sign, b.subtract(b.expand(y, along: axis, to: shape), x)))
+  }
+
+  /// exp(x − logsumexp(x)): never overflows, as x − lse ≤ 0.
+  func softmaxWeights(_ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape) -> NodeID {
+    b.apply(.exp, b.subtract(x, b.expand(y, along: axis, to: shape)))
+  }
+}
+
+/// softmax: dy = y ⊙ (dx − rowsum(y ⊙ dx)); log_softmax: dy = dx − rowsum(p ⊙ dx), p = softmax(x).
+func softmaxJVP(_ b: inout Rewriter, log: Bool, _ node: Node, _ id: NodeID, _ t: NodeID) -> NodeID {
+  let shape = node.shape
+  let axis = Rewriter.softmaxAxis(shape)
+  let p = log ? b.node(.softmax, [node.inputs[0]]) : id
+  let centred = b.subtract(t, b.expand(b.reduce(.sum, axis, b.multiply(p, t)), along: axis, to: shape))
+  return log ? centred : b.multiply(p, centred)
+}
+
+func softmaxVJP(_ b: inout Rewriter, log: Bool, _ node: Node, _ id: NodeID, _ g: NodeID) -> NodeID {
+  let shape = node.shape
+  let axis = Rewriter.softmaxAxis(shape)
+  if log {
+    let p = b.node(.softmax, [node.inputs[0]])
+    return b.subtract(g, b.multiply(p, b.expand(b.reduce(.sum, axis, g), along: axis, to: shape)))
+  }
+  return b.multiply(id, b.subtract(g, b.expand(b.reduce(.sum, axis, b.multiply(g, id)), along: axis, to: shape)))
+}

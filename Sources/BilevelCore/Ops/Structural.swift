@@ -111,3 +111,64 @@ func evaluateStructural(_ op: Op, _ inputs: [Tensor], shape: Shape) -> Tensor {
     preconditionFailure("not a structural op: \(op)")
   }
 }
+
+// MARK: Derivative rules (every structural op is linear)
+
+extension Op {
+  func structuralJVP(_ b: inout Rewriter, _ node: Node, _ tangents: [NodeID?]) -> NodeID {
+    switch self {
+    case .broadcast: return b.broadcast(tangents[0]!, to: node.shape)
+    case .transpose: return b.transpose(tangents[0]!)
+    case .reshape: return b.reshape(tangents[0]!, node.shape)
+    case .slice, .diag: return b.node(self, [tangents[0]!], shape: node.shape)
+    case .concat:
+      let parts = zip(node.inputs, tangents).map { input, t in t ?? b.zeros(b.graph.shape(input)) }
+      return b.node(self, parts, shape: node.shape)
+    default: preconditionFailure("not a structural op: \(self)")
+    }
+  }
+
+  func structuralVJP(_ b: inout Rewriter, _ node: Node, _ g: NodeID, input k: Int) -> NodeID {
+    let inputShape = b.graph.shape(node.inputs[k])
+    switch self {
+    case .broadcast: return b.sumTo(g, inputShape)
+    case .transpose: return b.transpose(g)
+    case .reshape: return b.reshape(g, inputShape)
+    case .diag: return b.node(.diag, [g])
+    case .slice(let s): return b.pad(g, s, into: inputShape)
+    case .concat(let axis):
+      // The part of g that input k filled.
+      let shapes = node.inputs.map { b.graph.shape($0) }
+      let along = { (s: Shape) -> Int in node.shape.isMatrix ? (axis == 0 ? s.rows : s.columns) : s.count }
+      let start = shapes[..<k].reduce(0) { $0 + along($1) }
+      let range = start..<(start + along(inputShape))
+      let spec = !node.shape.isMatrix ? SliceSpec(rows: range, columns: 0..<1)
+        : axis == 0 ? SliceSpec(rows: range, columns: 0..<node.shape.columns)
+        : SliceSpec(rows: 0..<node.shape.rows, columns: range)
+      return b.node(.slice(spec), [g], shape: inputShape)
+    default: preconditionFailure("not a structural op: \(self)")
+    }
+  }
+}
+
+extension Rewriter {
+  /// The adjoint of a slice: `g` placed in its window of a zero value of
+  /// `shape`, built from concat and zeros so it prints as .blv.
+  mutating func pad(_ g: NodeID, _ s: SliceSpec, into shape: Shape) -> NodeID {
+    func join(_ parts: [NodeID?], axis: Int) -> NodeID {
+      let present = parts.compactMap { $0 }
+      return present.count == 1 ? present[0] : node(.concat(axis: axis), present)
+    }
+    if !shape.isMatrix {
+      let window = reshape(g, .vector(s.rowEnd - s.rowStart))
+      return join([s.rowStart > 0 ? zeros(.vector(s.rowStart)) : nil, window,
+                   s.rowEnd < shape.rows ? zeros(.vector(shape.rows - s.rowEnd)) : nil], axis: 0)
+    }
+    let (r, c) = (s.rowEnd - s.rowStart, s.columnEnd - s.columnStart)
+    let window = reshape(g, .matrix(r, c))
+    let band = join([s.columnStart > 0 ? zeros(.matrix(r, s.columnStart)) : nil, window,
+                     s.columnEnd < shape.columns ? zeros(.matrix(r, shape.columns - s.columnEnd)) : nil], axis: 1)
+    return join([s.rowStart > 0 ? zeros(.matrix(s.rowStart, shape.columns)) : nil, band,
+                 s.rowEnd < shape.rows ? zeros(.matrix(shape.rows - s.rowEnd, shape.columns)) : nil], axis: 0)
+  }
+}

@@ -93,6 +93,28 @@ public enum RewriteRules {
       }
       return nil
     },
+    // -1 * x → -x (negation is exact)
+    RewriteRule(name: "multiply-minus-one", changesIEEEResults: false) { rw, n in
+      guard n.op == .binary(.multiply), rw.isConstant(n.inputs[0], -1), rw.shape(n.inputs[0]).isScalar else { return nil }
+      return rw.broadcast(rw.node(.unary(.negate), [n.inputs[1]]), to: n.shape)
+    },
+    // a ∘ broadcast(s) → a ∘ s, and a ∘ (c filled) → a ∘ c, when the
+    // operator's own broadcasting gives the same shape
+    RewriteRule(name: "implicit-broadcast", changesIEEEResults: false) { rw, n in
+      guard case .binary = n.op else { return nil }
+      for k in 0..<2 {
+        var inputs = n.inputs
+        if rw.op(n.inputs[k]) == .broadcast {
+          inputs[k] = rw.graph[n.inputs[k]].inputs[0]
+        } else if let c = rw.value(n.inputs[k]), !rw.shape(n.inputs[k]).isScalar {
+          inputs[k] = rw.graph.constant(c)
+        } else {
+          continue
+        }
+        if (try? broadcastShape(rw.shape(inputs[0]), rw.shape(inputs[1]))) == n.shape { return rw.node(n.op, inputs) }
+      }
+      return nil
+    },
     // x + x → 2 * x (exact: doubling does not round)
     RewriteRule(name: "add-self", changesIEEEResults: false) { rw, n in
       guard n.op == .binary(.add), n.inputs[0] == n.inputs[1] else { return nil }

@@ -23,6 +23,9 @@ extension Message {
   }
   public static func inCallTo(_ name: String) -> Message { Message("in this call to '\(name)'") }
   public static let callsTooDeep = Message("function calls are nested too deeply")
+  public static func tooManyInlinedCalls(_ limit: Int) -> Message {
+    Message("this statement expands to more than \(limit) function calls; definitions are inlined at every call")
+  }
   public static func argumentCount(_ name: String, expected: String, got: Int) -> Message {
     Message("'\(name)' takes \(expected), given \(got)")
   }
@@ -229,6 +232,18 @@ extension Message {
 extension Message {
   public static func notInREPL(_ what: String) -> Message {
     Message("\(what) belongs in a program file; the REPL takes dim, data, let, def, inner and outer declarations and expressions")
+  }
+  public static func notDifferentiable(_ name: String) -> Message {
+    Message("'\(name)' is not a data or variable name; derivatives are taken with respect to data and variables (define it with 'data \(name) = ...')")
+  }
+  public static func directionShape(_ name: String, variable: String, direction: String) -> Message {
+    Message("the direction for '\(name)' is \(direction), but '\(name)' is \(variable)")
+  }
+  public static func directionCount(_ variables: Int, _ directions: Int) -> Message {
+    Message("give one direction per variable: \(variables) variable\(variables == 1 ? "" : "s"), \(directions) direction\(directions == 1 ? "" : "s")")
+  }
+  public static func gradientOfNonScalar(_ shape: String) -> Message {
+    Message("a gradient needs a scalar expression, not \(shape); use :jvp for a Jacobian-vector product")
   }
   public static func unknownREPLCommand(_ c: String) -> Message { Message("unknown command '\(c)'; type :help for the list") }
   public static func commandNeedsExpression(_ c: String) -> Message { Message("'\(c)' needs an expression, as in \(c) x + 1") }

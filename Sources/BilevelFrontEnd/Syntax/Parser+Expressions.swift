@@ -87,7 +87,7 @@ extension Parser {
       skipContinuationNewlines()
       let inner = try parseExpression(1, depth: depth + 1)
       guard at(.rightParen) else {
-        throw fail(.unclosed("(", opened: t.range.location, found: Parser.describe(current)), at: current.range)
+        throw fail(.unclosed("(", opened: t.range.location, found: describe(current)), at: current.range)
       }
       bracketDepth -= 1
       _ = advance()
@@ -97,7 +97,7 @@ extension Parser {
     case .keyword(.over):
       throw fail(.overNeedsReduction, at: t.range)
     default:
-      throw fail(.expected("an expression", found: Parser.describe(t)), at: t.range)
+      throw fail(.expected("an expression", found: describe(t)), at: t.range)
     }
   }
 
@@ -136,7 +136,7 @@ extension Parser {
       } while eat(.comma)
     }
     guard at(.rightParen) else {
-      throw fail(.unclosed("(", opened: open.range.location, found: Parser.describe(current)), at: current.range)
+      throw fail(.unclosed("(", opened: open.range.location, found: describe(current)), at: current.range)
     }
     bracketDepth -= 1
     _ = advance()
@@ -171,7 +171,7 @@ extension Parser {
       }
     } while eat(.comma)
     guard at(.rightBracket) else {
-      throw fail(.unclosed("[", opened: open.range.location, found: Parser.describe(current)), at: current.range)
+      throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
     }
     bracketDepth -= 1
     _ = advance()
@@ -192,7 +192,7 @@ extension Parser {
       elements.append(e)
     } while eat(.comma)
     guard at(.rightBracket) else {
-      throw fail(.unclosed("[", opened: open.range.location, found: Parser.describe(current)), at: current.range)
+      throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
     }
     bracketDepth -= 1
     _ = advance()

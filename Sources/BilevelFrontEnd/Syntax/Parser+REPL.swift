@@ -14,6 +14,7 @@ extension Parser {
     tokens.removeAll { $0.range.start < offset }
     lexDiagnostics.removeAll { ($0.range?.start ?? 0) < offset }
     var parser = Parser(file: file, tokens: tokens)
+    parser.endOfInput = "end of line"
     parser.diagnostics = lexDiagnostics
     if !lexDiagnostics.isEmpty { return (nil, lexDiagnostics) }
     var input: REPLInput? = nil
@@ -27,11 +28,53 @@ extension Parser {
         input = .expression(try parser.parseExpression())
       }
       if parser.current.kind != .newline && parser.current.kind != .end {
-        throw parser.fail(.expected("end of line", found: describe(parser.current)), at: parser.current.range)
+        throw parser.fail(.expected("end of line", found: parser.describe(parser.current)), at: parser.current.range)
       }
     } catch {
       input = nil
     }
     return (input, parser.diagnostics)
+  }
+}
+
+/// `EXPR wrt x[, y] [along v[, u]]`, as the REPL's :grad, :jvp and :hvp take.
+public struct DerivativeRequest: Sendable {
+  public let expression: Expr
+  public let wrt: [Identifier]
+  public let along: [Expr]
+}
+
+extension Parser {
+  public static func parseDerivativeRequest(_ file: SourceFile, startingAt offset: Int, needsAlong: Bool)
+    -> (request: DerivativeRequest?, diagnostics: [Diagnostic])
+  {
+    var (tokens, lexDiagnostics) = Lexer.tokenize(file)
+    tokens.removeAll { $0.range.start < offset }
+    lexDiagnostics.removeAll { ($0.range?.start ?? 0) < offset }
+    if !lexDiagnostics.isEmpty { return (nil, lexDiagnostics) }
+    var parser = Parser(file: file, tokens: tokens)
+    parser.endOfInput = "end of line"
+    do {
+      let e = try parser.parseExpression()
+      guard parser.current.kind == .identifier, parser.current.text == "wrt" else {
+        throw parser.fail(.expected("'wrt' and the variables, as in ':grad sum(x^2) wrt x'", found: parser.describe(parser.current)), at: parser.current.range)
+      }
+      _ = parser.advance()
+      var wrt: [Identifier] = []
+      repeat { wrt.append(try parser.expectIdentifier("a variable to differentiate with respect to")) } while parser.eat(.comma)
+      var along: [Expr] = []
+      if parser.current.kind == .identifier, parser.current.text == "along" {
+        _ = parser.advance()
+        repeat { along.append(try parser.parseExpression()) } while parser.eat(.comma)
+      } else if needsAlong {
+        throw parser.fail(.expected("'along' and a direction for each variable", found: parser.describe(parser.current)), at: parser.current.range)
+      }
+      if parser.current.kind != .newline && parser.current.kind != .end {
+        throw parser.fail(.expected("end of line", found: parser.describe(parser.current)), at: parser.current.range)
+      }
+      return (DerivativeRequest(expression: e, wrt: wrt, along: along), parser.diagnostics)
+    } catch {
+      return (nil, parser.diagnostics)
+    }
   }
 }

@@ -38,7 +38,7 @@ extension Parser {
       _ = advance()
       let name = try expectIdentifier("a function name after 'def'")
       guard at(.leftParen) else {
-        throw fail(.expected("'(' and the parameters of '\(name.name)'", found: Parser.describe(current)), at: current.range)
+        throw fail(.expected("'(' and the parameters of '\(name.name)'", found: describe(current)), at: current.range)
       }
       _ = advance()
       bracketDepth += 1
@@ -48,7 +48,7 @@ extension Parser {
         repeat { parameters.append(try expectIdentifier("a parameter name")) } while eat(.comma)
       }
       guard at(.rightParen) else {
-        throw fail(.expected("')' after the parameters of '\(name.name)'", found: Parser.describe(current)), at: current.range)
+        throw fail(.expected("')' after the parameters of '\(name.name)'", found: describe(current)), at: current.range)
       }
       bracketDepth -= 1
       _ = advance()
@@ -63,7 +63,7 @@ extension Parser {
       } else if eat(.outer) {
         level = .outer
       } else {
-        throw fail(.expected("'inner' or 'outer' after 'solve'", found: Parser.describe(current)), at: current.range)
+        throw fail(.expected("'inner' or 'outer' after 'solve'", found: describe(current)), at: current.range)
       }
       _ = try expect(.with, "after 'solve \(level.rawValue)'")
       let value = try parseSolverCall()
@@ -81,9 +81,9 @@ extension Parser {
       if peek(1).kind == .identifier {
         throw fail(.unknownStatement(current.text), at: current.range)
       }
-      throw fail(.expected("a statement", found: Parser.describe(current)), at: current.range)
+      throw fail(.expected("a statement", found: describe(current)), at: current.range)
     default:
-      throw fail(.expected("a statement", found: Parser.describe(current)), at: current.range)
+      throw fail(.expected("a statement", found: describe(current)), at: current.range)
     }
   }
 
@@ -156,7 +156,7 @@ extension Parser {
       _ = try expect(.comma, "between the lower and upper bound")
       let upper = try parseExpression()
       guard at(.rightBracket) else {
-        throw fail(.unclosed("[", opened: open.range.location, found: Parser.describe(current)), at: current.range)
+        throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
       }
       bracketDepth -= 1
       _ = advance()
@@ -174,7 +174,7 @@ extension Parser {
     case .keyword(.vector): kind = .vector
     case .keyword(.matrix): kind = .matrix
     default:
-      throw fail(.expected("a type ('scalar', 'vector[n]' or 'matrix[m, n]')", found: Parser.describe(current)), at: current.range)
+      throw fail(.expected("a type ('scalar', 'vector[n]' or 'matrix[m, n]')", found: describe(current)), at: current.range)
     }
     _ = advance()
     var sizes: [Expr] = []
@@ -185,7 +185,7 @@ extension Parser {
       skipContinuationNewlines()
       repeat { sizes.append(try parseExpression()) } while eat(.comma)
       guard at(.rightBracket) else {
-        throw fail(.unclosed("[", opened: open.range.location, found: Parser.describe(current)), at: current.range)
+        throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
       }
       bracketDepth -= 1
       _ = advance()

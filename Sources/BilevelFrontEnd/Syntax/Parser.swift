@@ -8,6 +8,8 @@ public struct Parser {
   /// Open brackets around the current token: newlines inside them continue the line.
   var bracketDepth = 0
   var diagnostics: [Diagnostic] = []
+  /// A REPL entry is one line: its end is the end of the line, not of a file.
+  var endOfInput = "end of file"
   /// Set by an operator that ends a line: the next line is its lost
   /// continuation, so recovery skips it rather than reporting it again.
   var skipContinuationLine = false
@@ -82,12 +84,12 @@ public struct Parser {
 
   mutating func expect(_ s: Symbol, _ context: String) throws -> Token {
     if at(s) { return advance() }
-    throw fail(.expected("'\(s.rawValue)' \(context)", found: Parser.describe(current)), at: current.range)
+    throw fail(.expected("'\(s.rawValue)' \(context)", found: describe(current)), at: current.range)
   }
 
   mutating func expect(_ k: Keyword, _ context: String) throws -> Token {
     if at(k) { return advance() }
-    throw fail(.expected("'\(k.rawValue)' \(context)", found: Parser.describe(current)), at: current.range)
+    throw fail(.expected("'\(k.rawValue)' \(context)", found: describe(current)), at: current.range)
   }
 
   mutating func expectIdentifier(_ what: String) throws -> Identifier {
@@ -98,7 +100,7 @@ public struct Parser {
     if case .keyword(let k) = current.kind {
       throw fail(.reservedWord(k.rawValue, what), at: current.range)
     }
-    throw fail(.expected(what, found: Parser.describe(current)), at: current.range)
+    throw fail(.expected(what, found: describe(current)), at: current.range)
   }
 
   /// Records an error and returns the value to throw, unwinding to the statement loop.
@@ -108,6 +110,10 @@ public struct Parser {
       diagnostics.append(.error(m, at: r))
     }
     return Abort()
+  }
+
+  func describe(_ t: Token) -> String {
+    t.kind == .end ? endOfInput : Parser.describe(t)
   }
 
   static func describe(_ t: Token) -> String {
@@ -138,7 +144,7 @@ public struct Parser {
       do {
         let s = try parseStatement()
         if current.kind != .newline && current.kind != .end {
-          throw fail(.expected("end of line after the statement", found: Parser.describe(current)), at: current.range)
+          throw fail(.expected("end of line after the statement", found: describe(current)), at: current.range)
         }
         statements.append(s)
       } catch {

@@ -1,0 +1,106 @@
+/// Symbolic differentiation: derivative graphs built in the same IR, through
+/// the rewriter, so they are simplified as they are made and can be
+/// differentiated again. Every entry point names what it differentiates
+/// with respect to (`wrt`) and along which direction (`along`); there is no
+/// ambient tape, so nested derivatives cannot confuse their perturbations.
+public struct Differentiator {
+  public private(set) var builder: Rewriter
+  let tasks: Int
+  let isPerTaskLeaf: (Op) -> Bool
+
+  public init(graph: Graph, tasks: Int = 1, unsafeMath: Bool = false, isPerTaskLeaf: @escaping (Op) -> Bool = { _ in false }) {
+    builder = Rewriter(graph: graph, unsafeMath: unsafeMath)
+    self.tasks = tasks
+    self.isPerTaskLeaf = isPerTaskLeaf
+  }
+
+  public var graph: Graph { builder.graph }
+
+  /// Nodes on a path from a `wrt` leaf.
+  func active(_ nodes: [NodeID], wrt: [NodeID]) -> [Bool] {
+    var active = [Bool](repeating: false, count: graph.count)
+    for w in wrt { active[w.index] = true }
+    for id in nodes where !active[id.index] {
+      active[id.index] = graph[id].inputs.contains { active[$0.index] }
+    }
+    return active
+  }
+
+  // MARK: Reverse mode
+
+  /// ∂⟨outputs, cotangents⟩/∂wrt: a vector-Jacobian product. Cotangents have
+  /// the outputs' shapes; results have the `wrt` leaves' shapes.
+  public mutating func vectorJacobianProduct(of outputs: [NodeID], cotangents: [NodeID], wrt: [NodeID]) -> [NodeID] {
+    let order = graph.reachable(from: outputs)
+    let isActive = active(order, wrt: wrt)
+    let varying = ReferenceEvaluator.taskVarying(graph, order, isPerTaskLeaf: isPerTaskLeaf)
+    var adjoint: [Int: NodeID] = [:]
+    for (y, c) in zip(outputs, cotangents) where isActive[y.index] {
+      adjoint[y.index] = adjoint[y.index].map { builder.add($0, c) } ?? c
+    }
+    for id in order.reversed() {
+      guard isActive[id.index], let g = adjoint[id.index] else { continue }
+      let node = graph[id]
+      if node.op.isLeaf { continue }
+      for (k, input) in node.inputs.enumerated() where isActive[input.index] {
+        var contribution = node.op.vjp(&builder, node, id, g, input: k, tasks: tasks)
+        // A structurally zero derivative (sign', step') contributes nothing.
+        if builder.value(contribution) == 0 { continue }
+        // Per-task work flowing into shared values adds up over the tasks.
+        if varying[id.index] && !varying[input.index] {
+          contribution = builder.node(.taskReduce(.sum), [contribution])
+        }
+        builder.graph.inheritOrigin(contribution, from: graph.origin(id))
+        adjoint[input.index] = adjoint[input.index].map { builder.add($0, contribution) } ?? contribution
+      }
+    }
+    return wrt.map { adjoint[$0.index] ?? builder.zeros(graph.shape($0)) }
+  }
+
+  /// ∇_wrt f for a scalar f.
+  public mutating func gradient(of f: NodeID, wrt: [NodeID]) -> [NodeID] {
+    precondition(graph.shape(f).isScalar, "gradient of a non-scalar")
+    return vectorJacobianProduct(of: [f], cotangents: [builder.scalar(1)], wrt: wrt)
+  }
+
+  // MARK: Forward mode
+
+  /// (∂outputs/∂wrt) · along: a Jacobian-vector product. `along` has the
+  /// shapes of `wrt`; results have the outputs' shapes.
+  public mutating func jacobianVectorProduct(of outputs: [NodeID], wrt: [NodeID], along: [NodeID]) -> [NodeID] {
+    let order = graph.reachable(from: outputs)
+    let isActive = active(order, wrt: wrt)
+    var tangent: [Int: NodeID] = [:]
+    for (w, v) in zip(wrt, along) { tangent[w.index] = v }
+    for id in order where isActive[id.index] && tangent[id.index] == nil {
+      let node = graph[id]
+      if node.op.isLeaf { continue }
+      let inputs = node.inputs.map { tangent[$0.index] }
+      // A node whose active inputs all have structurally zero tangents has none.
+      if inputs.allSatisfy({ $0 == nil }) { continue }
+      let t = node.op.jvp(&builder, node, id, inputs)
+      if builder.value(t) == 0 { continue }
+      builder.graph.inheritOrigin(t, from: graph.origin(id))
+      tangent[id.index] = t
+    }
+    return outputs.map { tangent[$0.index] ?? builder.zeros(graph.shape($0)) }
+  }
+
+  // MARK: Second order
+
+  /// H v = ∂/∂wrt ⟨∇_wrt f, v⟩, forward over reverse: one gradient graph and
+  /// its Jacobian-vector product along v.
+  public mutating func hessianVectorProduct(of f: NodeID, wrt: [NodeID], along: [NodeID]) -> [NodeID] {
+    let g = gradient(of: f, wrt: wrt)
+    return jacobianVectorProduct(of: g, wrt: wrt, along: along)
+  }
+
+  /// The mixed product (∂²f/∂second∂first) · along = ∂/∂first ⟨∇_second f⟩ · along:
+  /// the gradient with respect to `second`, differentiated forward along
+  /// `along` in the `first` variables. With first = θ, second = φ this is the
+  /// (∂²L/∂φ∂θ) v of the implicit methods (an m-vector from a d-vector).
+  public mutating func mixedProduct(of f: NodeID, differentiating second: [NodeID], along first: [NodeID], direction along: [NodeID]) -> [NodeID] {
+    let g = gradient(of: f, wrt: second)
+    return jacobianVectorProduct(of: g, wrt: first, along: along)
+  }
+}

@@ -1,0 +1,61 @@
+import BilevelCore
+import BilevelFrontEnd
+
+/// `:grad`, `:jvp`, `:hvp`: the derivative graph, simplified, its type and
+/// its value at the current values.
+extension REPL {
+  mutating func derivative(_ file: SourceFile, startingAt offset: Int, command: String) {
+    let (request, syntax) = Parser.parseDerivativeRequest(file, startingAt: offset, needsAlong: command != ":grad")
+    guard syntax.isEmpty, let request else { return report(syntax) }
+    guard let f = elaborator.expressionNode(request.expression) else { return report(elaborator.takeDiagnostics()) }
+    var wrt: [NodeID] = []
+    for name in request.wrt {
+      guard let leaf = elaborator.leafNode(named: name.name) else {
+        return report([.error(.notDifferentiable(name.name), at: name.range)])
+      }
+      wrt.append(leaf)
+    }
+    var along: [NodeID] = []
+    for e in request.along {
+      guard let v = elaborator.expressionNode(e) else { return report(elaborator.takeDiagnostics()) }
+      along.append(v)
+    }
+    let graph = elaborator.program.graph
+    if command != ":grad" {
+      if along.count != wrt.count {
+        return report([.error(.directionCount(wrt.count, along.count), at: request.along.last?.range ?? request.wrt[0].range)])
+      }
+      for (k, (w, v)) in zip(wrt, along).enumerated() where graph.shape(w) != graph.shape(v) {
+        return report([.error(.directionShape(request.wrt[k].name, variable: graph.shape(w).description,
+                                              direction: graph.shape(v).description), at: request.along[k].range)])
+      }
+    }
+    if command != ":jvp" && !graph.shape(f).isScalar {
+      return report([.error(.gradientOfNonScalar(graph.shape(f).description), at: request.expression.range)])
+    }
+    var d = Differentiator(graph: graph)
+    let results: [NodeID]
+    let label: String
+    switch command {
+    case ":grad":
+      results = d.gradient(of: f, wrt: wrt)
+      label = "gradient"
+    case ":jvp":
+      results = d.jacobianVectorProduct(of: [f], wrt: wrt, along: along)
+      label = "jvp"
+    default:
+      results = d.hessianVectorProduct(of: f, wrt: wrt, along: along)
+      label = "hvp"
+    }
+    var program = elaborator.program
+    program.graph = d.graph
+    let simplified = Simplifier.simplify(d.graph, roots: results)
+    let evaluation = ProgramEvaluation(initialPointOf: program)
+    for (k, r) in results.enumerated() {
+      let suffix = results.count > 1 ? " wrt \(request.wrt[k].name)" : ""
+      out("type\(suffix): \(d.graph.shape(r))\n")
+      out("\(label)\(suffix): \(indentContinuation(program.expressionPrinter(simplified.graph).render(simplified.roots[k])))\n")
+      out("value\(suffix): \(ValueFormatting.text(evaluation.evaluate(r)))\n")
+    }
+  }
+}
