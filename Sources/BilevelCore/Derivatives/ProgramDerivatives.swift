@@ -43,6 +43,18 @@ public struct ProgramDerivatives {
       products.append(Product(name: "mixed product (∂²/∂φ∂θ inner loss) · \(vNames), an m-vector over \(phiNames)",
                               roots: d.mixedProduct(of: loss, differentiating: phi, along: theta, direction: directions), function: loss))
     }
+    // One gradient-descent step Φ(θ, φ) = θ − lr ∇θ L_in and its
+    // vector-Jacobian products: what unrolling gd differentiates per step.
+    if let loss = p.innerLoss, let solver = p.innerSolver, solver.name == "gd", case .expression(let lr)? = solver.value("lr") {
+      let gradient = d.gradient(of: loss, wrt: theta)
+      var step: [NodeID] = []
+      for (t, g) in zip(theta, gradient) { step.append(d.builder.subtract(t, d.builder.multiply(lr, g))) }
+      products.append(Product(name: "one inner step Φ = \(thetaNames) − lr ∇θ inner loss", roots: step, function: loss))
+      products.append(Product(name: "(∂Φ/∂θ)ᵀ \(vNames) of one inner step, over \(thetaNames)",
+                              roots: d.vectorJacobianProduct(of: step, cotangents: directions, wrt: theta), function: loss))
+      products.append(Product(name: "(∂Φ/∂φ)ᵀ \(vNames) of one inner step, over \(phiNames)",
+                              roots: d.vectorJacobianProduct(of: step, cotangents: directions, wrt: phi), function: loss))
+    }
     if let f = p.innerFixpoint, let z = theta.first, let u = directions.first {
       products.append(Product(name: "(∂E/∂\(thetaNames))ᵀ \(vNames) of the fixpoint map",
                               roots: d.vectorJacobianProduct(of: [f.map], cotangents: [u], wrt: [z]), function: f.map))
