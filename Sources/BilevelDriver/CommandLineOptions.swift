@@ -4,7 +4,7 @@ import BilevelCore
 /// the environment.
 struct CommandLineOptions {
   enum Action: Equatable { case help, version, repl, run, check, explain, emit(Emit) }
-  enum Emit: String, CaseIterable { case ast, graph, grad }
+  enum Emit: String, CaseIterable { case ast, graph, grad, plan }
 
   var action: Action = .run
   var file: String? = nil
@@ -13,7 +13,7 @@ struct CommandLineOptions {
 
   struct UsageError: Error { let message: String }
 
-  static let usageLine = "usage: bilevelc [check | explain] FILE | bilevelc --emit ast|graph|grad FILE | bilevelc repl | --help | --version"
+  static let usageLine = "usage: bilevelc [check | explain] FILE | bilevelc --emit ast|graph|grad|plan FILE | bilevelc repl | --help | --version"
 
   static let help = """
     bilevelc — a compiler for gradient-based bilevel optimisation programs (.blv)
@@ -25,11 +25,12 @@ struct CommandLineOptions {
       bilevelc --emit ast FILE      print the syntax tree
       bilevelc --emit graph FILE    print the checked, simplified expression graph
       bilevelc --emit grad FILE     print the derivative graphs the solvers use (gradients, Hessian-vector and mixed products)
+      bilevelc --emit plan FILE     print the execution plan of the losses and those products: instructions, memory, costs
       bilevelc repl                 read statements and expressions from standard input
       bilevelc --help | --version
 
     options:
-      --emit ast|graph|grad         print one stage's output instead of running
+      --emit ast|graph|grad|plan    print one stage's output instead of running
       --unsafe-math                 also apply rewrites that change IEEE results (x/x → 1, log(exp x) → x)
       --timings                     print the time each compiler stage took (to standard error)
 
@@ -50,9 +51,9 @@ struct CommandLineOptions {
       case "--unsafe-math": o.unsafeMath = true
       case "--timings": o.timings = true
       case "--emit":
-        guard i + 1 < args.count else { return .failure(UsageError(message: "--emit needs a stage: ast, graph or grad")) }
+        guard i + 1 < args.count else { return .failure(UsageError(message: "--emit needs a stage: ast, graph, grad or plan")) }
         guard let e = Emit(rawValue: args[i + 1]) else {
-          return .failure(UsageError(message: "unknown stage '\(args[i + 1])' for --emit; expected ast, graph or grad"))
+          return .failure(UsageError(message: "unknown stage '\(args[i + 1])' for --emit; expected ast, graph, grad or plan"))
         }
         o.action = .emit(e)
         i += 1

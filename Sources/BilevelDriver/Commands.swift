@@ -33,6 +33,27 @@ struct Commands {
     case .emit(.graph):
       out(program.dump(title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: fired))
       return 0
+    case .emit(.plan):
+      let derivatives = c.timed("differentiate") { ProgramDerivatives(program) }
+      let p = derivatives.program
+      var roots: [NodeID] = []
+      var names: [String] = []
+      for (name, root) in losses(p) {
+        roots.append(root)
+        names.append(name)
+      }
+      for product in derivatives.products {
+        roots += product.roots
+        names += product.roots.indices.map { product.roots.count > 1 ? "\(product.name) [\($0 + 1)]" : product.name }
+      }
+      let plan = c.timed("plan") { PlanBuilder.build(p, roots: roots, task: p.tasks == nil ? nil : 0) }
+      out(plan.dump(title: path, outputNames: names, leafName: p.leafName) { id in
+        guard let origin = p.graph.origin(id), origin.file === p.file else { return "derived" }
+        let (l, col) = origin.file.lineAndColumn(of: origin.start)
+        return "\(l):\(col)"
+      })
+      if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
+      return 0
     case .emit(.grad):
       let derivatives = c.timed("differentiate") { ProgramDerivatives(program) }
       let method = program.hypergradient.map { program.settingText($0, { "\($0)" }) } ?? "auto"

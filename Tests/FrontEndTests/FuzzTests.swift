@@ -240,9 +240,12 @@ import TestSupport
         for k in stride(from: w, to: Self.inputCount, by: workers) {
           let (kind, path, bytes) = Self.input(k)
           if let trace { _ = FileManager.default.createFile(atPath: trace, contents: Data(bytes)) }
+          let t0 = Date()
           let outcome = Self.check(path: path, bytes: bytes, files: files)
+          let dt = Date().timeIntervalSince(t0)
           results.lock.lock()
           if kind == "mutation" { results.histogram[outcome.firstError, default: 0] += 1 }
+          results.histogram["TIME \(kind) \(outcome.accepted) \((path as NSString).lastPathComponent)", default: 0] += Int(dt * 1_000_000)
           if outcome.accepted { results.accepted += 1 } else { results.rejected += 1 }
           results.byKind[kind, default: (0, 0)].accepted += outcome.accepted ? 1 : 0
           results.byKind[kind, default: (0, 0)].rejected += outcome.accepted ? 0 : 1

@@ -85,6 +85,20 @@ import Testing
     }
   }
 
+  /// Each definition calls the previous one twice: 2^60 inlined calls unless bounded.
+  @Test func exponentialInliningIsAnError() {
+    var source = "dim n = 3\nouter lam: scalar = 0\ninner w: vector[n] = 0\ndef f0(x) = x\n"
+    for k in 1...60 { source += "def f\(k)(x) = f\(k - 1)(x) + f\(k - 1)(x)\n" }
+    source += "inner loss = sum(f60(w)^2) + lam\nouter loss = sum(w)\n"
+    let (program, syntax) = FE.parse(source)
+    #expect(syntax.isEmpty)
+    let (_, diagnostics) = FE.onLargeStack { Elaborator.elaborate(program) }
+    let errors = diagnostics.filter { $0.severity == .error }
+    #expect(errors.count == 1)
+    #expect(errors.first?.message.contains("function calls") == true, Comment(rawValue: DiagnosticRenderer.render(diagnostics)))
+    #expect(errors.allSatisfy { $0.range != nil })
+  }
+
   @Test func emptyAndCommentOnlyFiles() {
     for source in ["", "\n", "\n\n\n", "# just a comment", "# one\n# two\n\n   # three\n", "   \t  ", "\r\n\r\n"] {
       let outcome = Self.run(source)

@@ -1,0 +1,66 @@
+/// Places values in the arena so that values alive at the same time never
+/// overlap, reusing space as values die: greedy by size, best fit (as XLA's
+/// and TFLite's planners do). The result is close to the largest live set.
+public enum MemoryPlanner {
+  public struct Buffer: Sendable {
+    public let size: Int
+    /// First and last instruction that touch it (inclusive).
+    public let firstUse: Int
+    public let lastUse: Int
+  }
+
+  public struct Placement: Sendable {
+    public let offsets: [Int]
+    /// The arena the buffers need.
+    public let size: Int
+    /// The largest total of buffers alive at one instruction: no plan can do better.
+    public let maximumLive: Int
+    /// What one buffer per value would take.
+    public let withoutReuse: Int
+  }
+
+  public static func place(_ buffers: [Buffer]) -> Placement {
+    // Largest first; ties by first use, then index, so the result is deterministic.
+    let order = buffers.indices.sorted {
+      let (a, b) = (buffers[$0], buffers[$1])
+      if a.size != b.size { return a.size > b.size }
+      if a.firstUse != b.firstUse { return a.firstUse < b.firstUse }
+      return $0 < $1
+    }
+    var offsets = [Int](repeating: 0, count: buffers.count)
+    var placed: [Int] = []
+    var arena = 0
+    for i in order {
+      let b = buffers[i]
+      // Occupied intervals of buffers alive at the same time, by offset.
+      let conflicts = placed.filter { buffers[$0].firstUse <= b.lastUse && b.firstUse <= buffers[$0].lastUse }
+        .map { (offsets[$0], offsets[$0] + buffers[$0].size) }.sorted { $0.0 < $1.0 }
+      // Best fit: the smallest gap that holds it; else after the last conflict.
+      var best: (offset: Int, gap: Int)? = nil
+      var cursor = 0
+      for (start, end) in conflicts {
+        if start - cursor >= b.size, best == nil || start - cursor < best!.gap { best = (cursor, start - cursor) }
+        cursor = max(cursor, end)
+      }
+      let offset = best?.offset ?? cursor
+      offsets[i] = offset
+      arena = max(arena, offset + b.size)
+      placed.append(i)
+    }
+    let lastInstruction = buffers.map(\.lastUse).max() ?? -1
+    var live = 0
+    if lastInstruction >= 0 {
+      var delta = [Int](repeating: 0, count: lastInstruction + 2)
+      for b in buffers {
+        delta[b.firstUse] += b.size
+        delta[b.lastUse + 1] -= b.size
+      }
+      var current = 0
+      for d in delta {
+        current += d
+        live = max(live, current)
+      }
+    }
+    return Placement(offsets: offsets, size: arena, maximumLive: live, withoutReuse: buffers.reduce(0) { $0 + $1.size })
+  }
+}

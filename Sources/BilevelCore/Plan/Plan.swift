@@ -1,0 +1,140 @@
+/// A compiled execution plan: instructions over one arena of doubles. The
+/// arena holds, in order, the hoisted constants (data and everything
+/// computed from data alone, evaluated once when the plan is built), the
+/// parameters (variables and inputs, written by the caller), and the work
+/// region, whose buffers are reused as values die.
+///
+/// The tables the interpreter reads are copied into raw memory owned by the
+/// plan, so its loop retains nothing and allocates nothing.
+public final class Plan: @unchecked Sendable {
+  /// A place the caller writes before `run()`: a variable or input, for one task or all.
+  public struct Parameter: Sendable {
+    public let leaf: Op
+    public let task: Int?
+    public let offset: Int
+    public let shape: Shape
+  }
+
+  public struct Output: Sendable {
+    public let node: NodeID
+    public let offset: Int
+    public let shape: Shape
+  }
+
+  public struct Statistics: Sendable {
+    public let constants: Int
+    public let parameters: Int
+    /// The work region as planned, its lower bound (the largest live set)
+    /// and what one buffer per value would take, in doubles.
+    public let work: Int
+    public let maximumLive: Int
+    public let withoutReuse: Int
+    public let scratch: Int
+    public let fusedOps: Int
+  }
+
+  public let instructions: [Instruction]
+  public let fused: [FusedKernel]
+  public let slices: [SliceSpec]
+  public let operandLists: [[Int]]
+  public let parameters: [Parameter]
+  public let outputs: [Output]
+  /// The node each instruction computes (for fused kernels, the chain's last).
+  public let provenance: [NodeID]
+  public let statistics: Statistics
+  /// Where fused kernels keep their block registers.
+  let scratchOffset: Int
+  let arenaCount: Int
+  public let arena: UnsafeMutablePointer<Double>
+
+  // Raw copies for the interpreter.
+  let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
+  let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
+  /// Per fused kernel: first step, step count, rows, columns.
+  let kernelBuffer: UnsafeMutableBufferPointer<(first: Int, count: Int, rows: Int, columns: Int)>
+  let sliceBuffer: UnsafeMutableBufferPointer<SliceSpec>
+  let listStarts: UnsafeMutableBufferPointer<Int>
+  let listBuffer: UnsafeMutableBufferPointer<Int>
+
+  init(instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
+       parameters: [Parameter], outputs: [Output], provenance: [NodeID], statistics: Statistics,
+       constants: [(offset: Int, values: [Double])], scratchOffset: Int, arenaCount: Int) {
+    self.instructions = instructions
+    self.fused = fused
+    self.slices = slices
+    self.operandLists = operandLists
+    self.parameters = parameters
+    self.outputs = outputs
+    self.provenance = provenance
+    self.statistics = statistics
+    self.scratchOffset = scratchOffset
+    self.arenaCount = arenaCount
+    let memory = UnsafeMutablePointer<Double>.allocate(capacity: max(1, arenaCount))
+    memory.initialize(repeating: 0, count: max(1, arenaCount))
+    for c in constants where !c.values.isEmpty {
+      c.values.withUnsafeBufferPointer { (memory + c.offset).update(from: $0.baseAddress!, count: $0.count) }
+    }
+    arena = memory
+    instructionBuffer = Plan.copy(instructions)
+    stepBuffer = Plan.copy(fused.flatMap(\.steps))
+    var first = 0
+    kernelBuffer = Plan.copy(fused.map { k in
+      defer { first += k.steps.count }
+      return (first, k.steps.count, k.rows, k.columns)
+    })
+    sliceBuffer = Plan.copy(slices)
+    var starts: [Int] = []
+    var total = 0
+    for l in operandLists {
+      starts.append(total)
+      total += l.count
+    }
+    listStarts = Plan.copy(starts)
+    listBuffer = Plan.copy(operandLists.flatMap { $0 })
+  }
+
+  deinit {
+    arena.deallocate()
+    instructionBuffer.deallocate()
+    stepBuffer.deallocate()
+    kernelBuffer.deallocate()
+    sliceBuffer.deallocate()
+    listStarts.deallocate()
+    listBuffer.deallocate()
+  }
+
+  static func copy<T>(_ xs: [T]) -> UnsafeMutableBufferPointer<T> {
+    let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, xs.count))
+    _ = b.initialize(from: xs)
+    return b
+  }
+
+  /// Writes a parameter's values (a variable or input, for one task or all).
+  public func write(_ leaf: Op, task: Int? = nil, _ values: [Double]) {
+    for p in parameters where p.leaf == leaf && (p.task == task || p.task == nil) {
+      precondition(values.count == p.shape.count, "\(leaf) takes \(p.shape.count) values")
+      values.withUnsafeBufferPointer { (arena + p.offset).update(from: $0.baseAddress!, count: $0.count) }
+    }
+  }
+
+  public func read(_ output: Int) -> Tensor {
+    let o = outputs[output]
+    return Tensor(shape: o.shape, scalars: Array(UnsafeBufferPointer(start: arena + o.offset, count: o.shape.count)))
+  }
+
+  /// Evaluates with every parameter taken from `leaves`: the convenient,
+  /// allocating form for tests and one-off evaluations.
+  public func evaluate(_ leaves: LeafValues) -> [Tensor] {
+    for p in parameters {
+      let t: Tensor
+      switch p.leaf {
+      case .variable(let i): t = leaves.variable(i, p.task)
+      case .input(let i): t = leaves.input(i, p.task)
+      default: preconditionFailure("\(p.leaf) is not a parameter")
+      }
+      write(p.leaf, task: p.task, t.scalars)
+    }
+    run()
+    return outputs.indices.map(read)
+  }
+}

@@ -1,0 +1,101 @@
+/// Lowers a graph to a plan: instances per task, constants hoisted and
+/// evaluated once, elementwise chains fused, one instruction per remaining
+/// node in topological order, and a memory plan for the work region.
+public struct PlanBuilder {
+  /// A node for one task (task −1: the same for every task).
+  struct Instance: Hashable {
+    let node: Int
+    let task: Int
+  }
+
+  enum Storage {
+    case constant(Int)
+    case parameter(Int)
+    /// Index into the work buffers.
+    case work(Int)
+    /// Inlined into a fused kernel: no storage of its own.
+    case inlined
+  }
+
+  let program: Program
+  var graph: Graph { program.graph }
+  let roots: [NodeID]
+  let task: Int?
+  let tasks: Int
+  var instances: [Instance] = []
+  var index: [Instance: Int] = [:]
+  var inputs: [[Int]] = []
+  var users: [[Int]] = []
+  var isRoot: [Bool] = []
+  var dependsOnParameters: [Bool] = []
+
+  /// Builds the plan that computes `roots` (for `task`, for roots that vary by task).
+  public static func build(_ program: Program, roots: [NodeID], task: Int? = nil) -> Plan {
+    var b = PlanBuilder(program: program, roots: roots, task: task, tasks: program.tasks?.count ?? 1)
+    b.collectInstances()
+    return b.lower()
+  }
+
+  /// Which (node, task) pairs the roots need, in topological order.
+  mutating func collectInstances() {
+    let needed = graph.reachable(from: roots)
+    let varying = ReferenceEvaluator.taskVarying(graph, needed, isPerTaskLeaf: program.isPerTaskLeaf)
+    var tasksOf = [Set<Int>](repeating: [], count: graph.count)
+    for r in roots { tasksOf[r.index].insert(varying[r.index] ? (task ?? 0) : -1) }
+    for id in needed.reversed() {
+      let node = graph[id]
+      for t in tasksOf[id.index] {
+        for input in node.inputs {
+          if case .taskReduce = node.op, varying[input.index] {
+            for k in 0..<tasks { tasksOf[input.index].insert(k) }
+          } else {
+            tasksOf[input.index].insert(varying[input.index] ? t : -1)
+          }
+        }
+      }
+    }
+    for id in needed {
+      for t in tasksOf[id.index].sorted() {
+        index[Instance(node: id.index, task: t)] = instances.count
+        instances.append(Instance(node: id.index, task: t))
+      }
+    }
+    var depends = [Bool](repeating: false, count: graph.count)
+    for id in needed {
+      switch graph[id].op {
+      case .variable, .input: depends[id.index] = true
+      default: depends[id.index] = graph[id].inputs.contains { depends[$0.index] }
+      }
+    }
+    dependsOnParameters = instances.map { depends[$0.node] }
+    inputs = instances.map { inst in
+      let node = graph[NodeID(inst.node)]
+      if case .taskReduce = node.op, varying[node.inputs[0].index] {
+        return (0..<tasks).map { index[Instance(node: node.inputs[0].index, task: $0)]! }
+      }
+      return node.inputs.map { index[Instance(node: $0.index, task: varying[$0.index] ? inst.task : -1)]! }
+    }
+    users = Array(repeating: [], count: instances.count)
+    for (i, ins) in inputs.enumerated() { for j in ins { users[j].append(i) } }
+    isRoot = Array(repeating: false, count: instances.count)
+    for r in roots { isRoot[index[Instance(node: r.index, task: varying[r.index] ? (task ?? 0) : -1)]!] = true }
+  }
+
+  func node(_ i: Int) -> Node { graph[NodeID(instances[i].node)] }
+  func shape(_ i: Int) -> Shape { node(i).shape }
+
+  static func isElementwise(_ op: Op) -> Bool {
+    switch op {
+    case .unary, .binary, .broadcast: return true
+    default: return false
+    }
+  }
+
+  /// Computed values that another fused step can absorb: elementwise, used
+  /// once, by an elementwise op of the same shape, and not an output.
+  func isInlined(_ i: Int) -> Bool {
+    guard dependsOnParameters[i], !isRoot[i], PlanBuilder.isElementwise(node(i).op), users[i].count == 1 else { return false }
+    let u = users[i][0]
+    return PlanBuilder.isElementwise(node(u).op) && shape(u) == shape(i) && dependsOnParameters[u]
+  }
+}

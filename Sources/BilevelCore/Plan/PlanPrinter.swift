@@ -1,0 +1,98 @@
+/// The `--emit plan` text: the arena's regions, then one line per
+/// instruction with its operands (region and offset), sizes, flops and bytes
+/// moved, and the source it came from.
+extension Plan {
+  /// Flops and bytes moved by one instruction (the cost figures the plan reports).
+  public func cost(_ pc: Int) -> (flops: Int, bytes: Int) {
+    let ins = instructions[pc]
+    let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
+    switch ins.opcode {
+    case .fused:
+      let kernel = fused[Int(ins.extra)]
+      let size = kernel.rows * kernel.columns
+      let reads = kernel.steps.flatMap { [$0.a, $0.b] }.filter { if case .operand = $0 { return true } else { return false } }.count
+      return (size * kernel.steps.count, 8 * size * (reads + 1))
+    case .matmul: return (2 * m * n * k, 8 * (m * k + k * n + m * n))
+    case .solve: return (2 * m * m * m / 3 + 2 * m * m * n, 8 * (2 * m * m + 2 * m * n))
+    case .reduce: return (m * n, 8 * (m * n + max(m, n)))
+    case .softmax, .logSoftmax: return (4 * m * n, 16 * m * n)
+    case .copy: return (0, 16 * m)
+    case .transpose: return (0, 16 * m * n)
+    case .slice: let s = slices[Int(ins.extra)]; return (0, 16 * s.count)
+    case .concat, .diag: return (0, 16 * max(m * n, n * n))
+    case .taskSum, .taskMean: return (m * k, 8 * m * (k + 1))
+    }
+  }
+
+  func slot(_ offset: Int) -> String {
+    let s = statistics
+    if offset < s.constants { return "c\(offset)" }
+    if offset < s.constants + s.parameters { return "p\(offset - s.constants)" }
+    return "w\(offset - s.constants - s.parameters)"
+  }
+
+  public func dump(title: String, outputNames: [String], leafName: (Op) -> String, origin: (NodeID) -> String) -> String {
+    let s = statistics
+    var out = "# plan of \(title): \(instructions.count) instructions; \(s.fusedOps) elementwise ops fused into \(fused.count) kernels\n"
+    let ratio = s.maximumLive == 0 ? 1 : Double(s.work) / Double(s.maximumLive)
+    let saving = s.withoutReuse == 0 ? 1 : Double(s.work) / Double(s.withoutReuse)
+    out += "# arena (doubles): constants \(s.constants) (data and what depends on data alone, computed once), parameters \(s.parameters), "
+    out += "work \(s.work), scratch \(s.scratch)\n"
+    out += "# work region: \(s.work) = \(formatValue((ratio * 100).rounded() / 100))× the largest live set (\(s.maximumLive)); "
+    out += "\(formatValue((saving * 100).rounded() / 100))× the \(s.withoutReuse) without reuse\n"
+    for p in parameters { out += "parameter \(leafName(p.leaf))\(p.task.map { " (task \($0 + 1))" } ?? "") at \(slot(p.offset)): \(p.shape)\n" }
+    var totalFlops = 0
+    var totalBytes = 0
+    for (pc, ins) in instructions.enumerated() {
+      let (flops, bytes) = cost(pc)
+      totalFlops += flops
+      totalBytes += bytes
+      out += "\(pc): \(slot(Int(ins.output))) = \(describe(ins))  # \(flops) flops, \(bytes) B; \(origin(provenance[pc]))\n"
+    }
+    out += "# total \(totalFlops) flops, \(totalBytes) B per run\n"
+    for (k, o) in outputs.enumerated() { out += "output \(outputNames[k]) = \(slot(o.offset)) : \(o.shape)\n" }
+    return out
+  }
+
+  func describe(_ ins: Instruction) -> String {
+    let (a, b) = (slot(Int(ins.a)), slot(Int(ins.b)))
+    switch ins.opcode {
+    case .fused:
+      let k = fused[Int(ins.extra)]
+      let steps = k.steps.enumerated().map { i, s -> String in
+        func src(_ x: FusedKernel.Source) -> String {
+          switch x {
+          case .register(let r): return "r\(r)"
+          case .immediate(let v): return formatNumber(v)
+          case .operand(let o, let role): return slot(o) + (role == .same ? "" : "(\(role))")
+          }
+        }
+        switch s.function {
+        case .unary(let f): return "r\(i)=\(f.name)(\(src(s.a)))"
+        case .binary(let f): return "r\(i)=\(src(s.a))\(f.symbol)\(src(s.b))"
+        case .identity: return "r\(i)=\(src(s.a))"
+        }
+      }
+      return "fused[\(k.rows)×\(k.columns)] \(steps.joined(separator: "; "))"
+    case .matmul:
+      let ta = ins.flags & 1 != 0 ? "'" : ""
+      let tb = ins.flags & 2 != 0 ? "'" : ""
+      return "matmul \(a)\(ta) @ \(b)\(tb) [\(ins.m)×\(ins.k) · \(ins.k)×\(ins.n)]"
+    case .solve: return "solve(\(a), \(b)) [\(ins.m)×\(ins.m), \(ins.n) rhs] workspace \(slot(Int(ins.extra)))"
+    case .reduce:
+      let axis = ["", ", axis: 0", ", axis: 1"][Int(ins.flags & 3)]
+      return "\(Reduction.allCases[Int(ins.flags >> 2)].rawValue)(\(a)\(axis)) [\(ins.m)×\(ins.n)]"
+    case .softmax: return "softmax(\(a)) [\(ins.m)×\(ins.n)]"
+    case .logSoftmax: return "log_softmax(\(a)) [\(ins.m)×\(ins.n)]"
+    case .copy: return "copy(\(a)) [\(ins.m)]"
+    case .transpose: return "transpose(\(a)) [\(ins.m)×\(ins.n)]"
+    case .slice:
+      let s = slices[Int(ins.extra)]
+      return "slice(\(a)) rows \(s.rowStart)..<\(s.rowEnd), columns \(s.columnStart)..<\(s.columnEnd)"
+    case .concat: return "concat(\(operandLists[Int(ins.extra)].enumerated().filter { $0.offset % 3 == 0 }.map { slot($0.element) }.joined(separator: ", ")))"
+    case .diag: return "diag(\(a))"
+    case .taskSum, .taskMean:
+      return "\(ins.opcode == .taskSum ? "sum" : "mean") over tasks(\(operandLists[Int(ins.extra)].map(slot).joined(separator: ", ")))"
+    }
+  }
+}

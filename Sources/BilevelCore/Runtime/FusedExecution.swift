@@ -1,0 +1,109 @@
+import Foundation
+
+/// One resolved step operand for a block: a stride-1 run of values, or one
+/// value for the whole block (scalars, immediates, a row's column entry).
+enum BlockOperand {
+  case run(UnsafePointer<Double>)
+  case value(Double)
+}
+
+extension Plan {
+  /// Runs a fused elementwise kernel block by block: each step is one tight
+  /// loop over at most `FusedKernel.block` entries that stay in L1.
+  @inline(__always)
+  func runFused(_ k: Int, into out: UnsafeMutablePointer<Double>) {
+    let kernel = kernelBuffer[k]
+    let scratch = arena + scratchOffset
+    let block = FusedKernel.block
+    let columns = kernel.columns
+    for i in 0..<kernel.rows {
+      var j0 = 0
+      while j0 < columns {
+        let length = min(block, columns - j0)
+        for s in 0..<kernel.count {
+          let step = stepBuffer[kernel.first + s]
+          // The last step writes straight into the output.
+          let destination = s == kernel.count - 1 ? out + i * columns + j0 : scratch + s * block
+          let x = resolve(step.a, row: i, column: j0, columns: columns, scratch: scratch)
+          switch step.function {
+          case .unary(let f): FusedLoops.unary(f, x, destination, length)
+          case .binary(let f):
+            FusedLoops.binary(f, x, resolve(step.b, row: i, column: j0, columns: columns, scratch: scratch), destination, length)
+          case .identity: FusedLoops.unary(.negate, x, destination, length, identity: true)
+          }
+        }
+        j0 += length
+      }
+    }
+  }
+
+  @inline(__always)
+  func resolve(_ source: FusedKernel.Source, row i: Int, column j0: Int, columns: Int,
+               scratch: UnsafeMutablePointer<Double>) -> BlockOperand {
+    switch source {
+    case .register(let r): return .run(UnsafePointer(scratch + r * FusedKernel.block))
+    case .immediate(let v): return .value(v)
+    case .operand(let offset, let role):
+      let p = arena + offset
+      switch role {
+      case .same: return .run(UnsafePointer(p + i * columns + j0))
+      case .row: return .run(UnsafePointer(p + j0))
+      case .column: return .value(p[i])
+      case .scalar: return .value(p[0])
+      }
+    }
+  }
+}
+
+/// The loops of fused kernels, one per function so each compiles to a
+/// straight (vectorisable where the function allows) loop.
+enum FusedLoops {
+  @inline(__always)
+  static func map(_ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int, _ f: (Double) -> Double) {
+    switch x {
+    case .run(let a): for t in 0..<n { d[t] = f(a[t]) }
+    case .value(let v):
+      let y = f(v)
+      for t in 0..<n { d[t] = y }
+    }
+  }
+
+  static func unary(_ f: UnaryFunction, _ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int, identity: Bool = false) {
+    if identity { return map(x, d, n) { $0 } }
+    switch f {
+    case .negate: map(x, d, n) { -$0 }
+    case .exp: map(x, d, n) { Foundation.exp($0) }
+    case .log: map(x, d, n) { Foundation.log($0) }
+    case .sqrt: map(x, d, n) { $0.squareRoot() }
+    case .abs: map(x, d, n) { Swift.abs($0) }
+    case .tanh: map(x, d, n) { Foundation.tanh($0) }
+    case .sin: map(x, d, n) { Foundation.sin($0) }
+    case .cos: map(x, d, n) { Foundation.cos($0) }
+    case .relu: map(x, d, n) { $0 > 0 ? $0 : 0 }
+    case .sigmoid, .softplus, .sign, .step: map(x, d, n) { f.apply($0) }
+    }
+  }
+
+  @inline(__always)
+  static func zip(_ x: BlockOperand, _ y: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int,
+                  _ f: (Double, Double) -> Double) {
+    switch (x, y) {
+    case (.run(let a), .run(let b)): for t in 0..<n { d[t] = f(a[t], b[t]) }
+    case (.run(let a), .value(let v)): for t in 0..<n { d[t] = f(a[t], v) }
+    case (.value(let u), .run(let b)): for t in 0..<n { d[t] = f(u, b[t]) }
+    case (.value(let u), .value(let v)):
+      let z = f(u, v)
+      for t in 0..<n { d[t] = z }
+    }
+  }
+
+  static func binary(_ f: BinaryFunction, _ x: BlockOperand, _ y: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int) {
+    switch f {
+    case .add: zip(x, y, d, n) { $0 + $1 }
+    case .subtract: zip(x, y, d, n) { $0 - $1 }
+    case .multiply: zip(x, y, d, n) { $0 * $1 }
+    case .divide: zip(x, y, d, n) { $0 / $1 }
+    case .power: zip(x, y, d, n) { Foundation.pow($0, $1) }
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// The interpreter: one loop over the plan's instructions, each dispatched
+/// to a kernel on raw arena pointers. Nothing here allocates or retains.
+extension Plan {
+  public func run() {
+    let base = arena
+    let code = UnsafeBufferPointer(instructionBuffer)
+    for pc in 0..<code.count {
+      let ins = code[pc]
+      let out = base + Int(ins.output)
+      let a = UnsafePointer(base + Int(ins.a))
+      let b = UnsafePointer(base + Int(ins.b))
+      let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
+      switch ins.opcode {
+      case .fused:
+        runFused(Int(ins.extra), into: out)
+      case .matmul:
+        BasicKernels.matmul(a, b, out, m: m, n: n, k: k, transposeA: ins.flags & 1 != 0, transposeB: ins.flags & 2 != 0)
+      case .solve:
+        BasicKernels.solve(a, b, out, n: m, columns: n, workspace: base + Int(ins.extra))
+      case .reduce:
+        let kind = Reduction.allCases[Int(ins.flags >> 2)]
+        BasicKernels.reduce(kind, axis: Int(ins.flags & 3), a, out, rows: m, columns: n)
+      case .softmax, .logSoftmax:
+        BasicKernels.softmax(a, out, rows: m, columns: n, log: ins.opcode == .logSoftmax)
+      case .copy:
+        out.update(from: a, count: m)
+      case .transpose:
+        for i in 0..<m { for j in 0..<n { out[j * m + i] = a[i * n + j] } }
+      case .slice:
+        let s = sliceBuffer[Int(ins.extra)]
+        var o = out
+        for i in s.rowStart..<s.rowEnd {
+          let width = s.columnEnd - s.columnStart
+          o.update(from: a + i * n + s.columnStart, count: width)
+          o += width
+        }
+      case .concat:
+        concat(Int(ins.extra), into: out, rows: m, columns: n, byColumns: ins.flags == 1)
+      case .diag:
+        if ins.flags == 0 {
+          out.update(repeating: 0, count: n * n)
+          for i in 0..<n { out[i * n + i] = a[i] }
+        } else {
+          for i in 0..<n { out[i] = a[i * n + i] }
+        }
+      case .taskSum, .taskMean:
+        let start = listStarts[Int(ins.extra)]
+        out.update(repeating: 0, count: m)
+        for t in 0..<k {
+          let src = base + listBuffer[start + t]
+          for e in 0..<m { out[e] += src[e] }
+        }
+        if ins.opcode == .taskMean {
+          let scale = 1 / Double(k)
+          for e in 0..<m { out[e] *= scale }
+        }
+      }
+    }
+  }
+
+  @inline(__always)
+  func concat(_ list: Int, into out: UnsafeMutablePointer<Double>, rows: Int, columns: Int, byColumns: Bool) {
+    let start = listStarts[list]
+    let end = list + 1 < listStarts.count ? listStarts[list + 1] : listBuffer.count
+    var o = out
+    if !byColumns {
+      var p = start
+      while p < end {
+        let count = listBuffer[p + 1] * listBuffer[p + 2]
+        o.update(from: arena + listBuffer[p], count: count)
+        o += count
+        p += 3
+      }
+      return
+    }
+    for i in 0..<rows {
+      var p = start
+      while p < end {
+        let width = listBuffer[p + 2]
+        o.update(from: arena + listBuffer[p] + i * width, count: width)
+        o += width
+        p += 3
+      }
+    }
+  }
+}

@@ -1,0 +1,253 @@
+/// Cache blocking for GEMM, in elements.
+///
+/// The loop nest is the Goto/BLIS one: an `nc`-column panel of op(B) and a
+/// `kc`-deep slice are packed (kc×nc, meant for L3), then `mc`-row blocks of
+/// op(A) are packed (mc×kc, meant for L2) and swept by the 6×8 micro-kernel
+/// with one kc×8 sliver of B̃ resident in L1.
+public struct GEMMBlocking: Sendable, Equatable {
+  /// Rows of op(A) per packed block; rounded down to a multiple of 6.
+  public var mc: Int
+  /// Depth of one packed slice. Fixes the summation grouping, so results
+  /// depend on it (but never on the thread count).
+  public var kc: Int
+  /// Columns of op(B) per packed panel; rounded down to a multiple of 8.
+  public var nc: Int
+  /// Products of fewer flops (2·m·n·k) than this stay on one thread: below
+  /// it the wake-up and the duplicated packing cost more than they save.
+  public var parallelThreshold: Int
+
+  public init(mc: Int, kc: Int, nc: Int, parallelThreshold: Int) {
+    self.mc = mc
+    self.kc = kc
+    self.nc = nc
+    self.parallelThreshold = parallelThreshold
+  }
+
+  /// Measured on a 2-core AMD EPYC (Zen 3, 32 KiB L1d, 512 KiB L2 per core)
+  /// with `bilevelc-bench`; see the README's benchmark section.
+  public static let `default` = GEMMBlocking(mc: 72, kc: 256, nc: 4080, parallelThreshold: 2 * 64 * 64 * 64)
+
+  var mcRounded: Int { max(MicroTile.rows, mc / MicroTile.rows * MicroTile.rows) }
+  var ncRounded: Int { max(MicroTile.columns, nc / MicroTile.columns * MicroTile.columns) }
+  var kcClamped: Int { max(1, kc) }
+}
+
+/// Double-precision matrix product on row-major buffers:
+/// C = alpha·op(A)·op(B) + beta·C, with op(A) m×k and op(B) k×n.
+///
+/// Element (i, j) of a row-major buffer `x` with leading dimension `ldx`
+/// is `x[i·ldx + j]`. A transposed operand is stored as its transpose:
+/// `transposeA` means A is stored k×m (lda ≥ m), `transposeB` that B is
+/// stored n×k (ldb ≥ k). `beta == 0` never reads C.
+public enum GEMM {
+  /// Doubles of workspace `multiply` needs for these sizes with up to
+  /// `threads` threads (default: all the pool's).
+  public static func workspaceSize(
+    m: Int, n: Int, k: Int, blocking: GEMMBlocking = .default,
+    threads: Int = KernelThreadPool.shared.threadCount
+  ) -> Int {
+    if m <= 0 || n <= 0 || k <= 0 { return 0 }
+    return 8 + max(1, threads) * perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
+  }
+
+  static func perThreadWorkspace(m: Int, n: Int, k: Int, blocking: GEMMBlocking) -> Int {
+    let kb = min(blocking.kcClamped, k)
+    let a = roundUp(min(blocking.mcRounded, m), MicroTile.rows) * kb
+    let b = roundUp(min(blocking.ncRounded, n), MicroTile.columns) * kb
+    return roundUp(a, 8) + roundUp(b, 8) + MicroTile.rows * MicroTile.columns
+  }
+
+  /// Threads `multiply` uses for these sizes when `threads` is nil.
+  public static func automaticThreads(m: Int, n: Int, k: Int, blocking: GEMMBlocking = .default) -> Int {
+    let flops = 2.0 * Double(m) * Double(n) * Double(k)
+    return flops >= Double(blocking.parallelThreshold) ? KernelThreadPool.shared.threadCount : 1
+  }
+
+  /// C = alpha·op(A)·op(B) + beta·C. Allocates nothing: packing buffers
+  /// come from `workspace` (at least `workspaceSize(m:n:k:blocking:)`
+  /// doubles). `threads`: nil decides by size; otherwise at most that many
+  /// (clamped to the pool). Results are bit-identical for every thread count.
+  public static func multiply(
+    m: Int, n: Int, k: Int, alpha: Double = 1,
+    a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
+    b: UnsafePointer<Double>, ldb: Int, transposeB: Bool = false,
+    beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int,
+    workspace: UnsafeMutablePointer<Double>,
+    blocking: GEMMBlocking = .default, threads: Int? = nil
+  ) {
+    if m <= 0 || n <= 0 { return }
+    if k <= 0 || alpha == 0 {
+      scale(m: m, n: n, beta: beta, c: c, ldc: ldc)
+      return
+    }
+    let ws = alignedTo64(workspace)
+    let pool = KernelThreadPool.shared
+    let wanted = threads ?? automaticThreads(m: m, n: n, k: k, blocking: blocking)
+    // Split the larger of m and n into tile-aligned parts.
+    let splitN = n >= m
+    let tiles = splitN ? (n + MicroTile.columns - 1) / MicroTile.columns : (m + MicroTile.rows - 1) / MicroTile.rows
+    let parts = max(1, min(wanted, pool.threadCount, tiles))
+    let per = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
+    if parts == 1 {
+      serial(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
+             beta: beta, c: c, ldc: ldc, ws: ws, blocking: blocking)
+      return
+    }
+    var job = Job(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
+                  beta: beta, c: c, ldc: ldc, ws: ws, perThread: per, blocking: blocking, parts: parts, splitN: splitN)
+    withUnsafePointer(to: &job) { jp in
+      pool.run(parts: parts, context: UnsafeRawPointer(jp)) { raw, part in
+        raw.assumingMemoryBound(to: GEMM.Job.self).pointee.runPart(part)
+      }
+    }
+  }
+
+  struct Job {
+    var m, n, k: Int
+    var alpha: Double
+    var a: UnsafePointer<Double>
+    var lda: Int
+    var ta: Bool
+    var b: UnsafePointer<Double>
+    var ldb: Int
+    var tb: Bool
+    var beta: Double
+    var c: UnsafeMutablePointer<Double>
+    var ldc: Int
+    var ws: UnsafeMutablePointer<Double>
+    var perThread: Int
+    var blocking: GEMMBlocking
+    var parts: Int
+    var splitN: Bool
+
+    /// Part `p` owns a contiguous, tile-aligned range of C's columns (or
+    /// rows) and computes it exactly as a one-thread call would.
+    func runPart(_ p: Int) {
+      let ws = self.ws + p * perThread
+      if splitN {
+        let chunk = roundUp((n + parts - 1) / parts, MicroTile.columns)
+        let j0 = p * chunk
+        if j0 >= n { return }
+        let cols = min(chunk, n - j0)
+        let bp = tb ? b + j0 * ldb : b + j0
+        GEMM.serial(m: m, n: cols, k: k, alpha: alpha, a: a, lda: lda, ta: ta, b: bp, ldb: ldb, tb: tb,
+                    beta: beta, c: c + j0, ldc: ldc, ws: ws, blocking: blocking)
+      } else {
+        let chunk = roundUp((m + parts - 1) / parts, MicroTile.rows)
+        let i0 = p * chunk
+        if i0 >= m { return }
+        let rows = min(chunk, m - i0)
+        let ap = ta ? a + i0 : a + i0 * lda
+        GEMM.serial(m: rows, n: n, k: k, alpha: alpha, a: ap, lda: lda, ta: ta, b: b, ldb: ldb, tb: tb,
+                    beta: beta, c: c + i0 * ldc, ldc: ldc, ws: ws, blocking: blocking)
+      }
+    }
+  }
+
+  /// The one-thread blocked product; `ws` holds this thread's packing
+  /// buffers (A block, B panel, one edge tile).
+  static func serial(
+    m: Int, n: Int, k: Int, alpha: Double,
+    a: UnsafePointer<Double>, lda: Int, ta: Bool,
+    b: UnsafePointer<Double>, ldb: Int, tb: Bool,
+    beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int,
+    ws: UnsafeMutablePointer<Double>, blocking: GEMMBlocking
+  ) {
+    let mc = blocking.mcRounded, kc = blocking.kcClamped, nc = blocking.ncRounded
+    let kbMax = min(kc, k)
+    let aBuf = ws
+    let bBuf = aBuf + roundUp(roundUp(min(mc, m), MicroTile.rows) * kbMax, 8)
+    let tile = bBuf + roundUp(roundUp(min(nc, n), MicroTile.columns) * kbMax, 8)
+    var jc = 0
+    while jc < n {
+      let nb = min(nc, n - jc)
+      var pc = 0
+      while pc < k {
+        let kb = min(kc, k - pc)
+        GEMMPacking.packB(tb ? b + jc * ldb + pc : b + pc * ldb + jc, ldb: ldb, transposed: tb,
+                          kb: kb, nb: nb, into: bBuf)
+        let blockBeta = pc == 0 ? beta : 1
+        var ic = 0
+        while ic < m {
+          let mb = min(mc, m - ic)
+          GEMMPacking.packA(ta ? a + pc * lda + ic : a + ic * lda + pc, lda: lda, transposed: ta,
+                            mb: mb, kb: kb, into: aBuf)
+          macroKernel(mb: mb, nb: nb, kb: kb, aBuf: aBuf, bBuf: bBuf, c: c + ic * ldc + jc, ldc: ldc,
+                      alpha: alpha, beta: blockBeta, tile: tile)
+          ic += mc
+        }
+        pc += kc
+      }
+      jc += nc
+    }
+  }
+
+  /// Sweeps one packed A block against one packed B panel. Column slivers
+  /// outside, row slivers inside: the kb×8 B sliver stays in L1 while the
+  /// A block streams from L2.
+  static func macroKernel(
+    mb: Int, nb: Int, kb: Int, aBuf: UnsafePointer<Double>, bBuf: UnsafePointer<Double>,
+    c: UnsafeMutablePointer<Double>, ldc: Int, alpha: Double, beta: Double,
+    tile: UnsafeMutablePointer<Double>
+  ) {
+    let mr = MicroTile.rows, nr = MicroTile.columns
+    var jr = 0
+    while jr < nb {
+      let cols = min(nr, nb - jr)
+      let bp = bBuf + jr * kb
+      var ir = 0
+      while ir < mb {
+        let rows = min(mr, mb - ir)
+        let ap = aBuf + ir * kb
+        let cp = c + ir * ldc + jr
+        if rows == mr && cols == nr {
+          gemmMicroKernel6x8(kb, ap, bp, cp, ldc, alpha: alpha, beta: beta)
+        } else {
+          // Same kernel into a scratch tile, then the same update formula
+          // on the valid part: edge elements get the full-tile bits.
+          gemmMicroKernel6x8(kb, ap, bp, tile, nr, alpha: alpha, beta: 0)
+          storeEdge(tile, cp, rows: rows, cols: cols, ldc: ldc, beta: beta)
+        }
+        ir += mr
+      }
+      jr += nr
+    }
+  }
+
+  @inline(never)
+  static func storeEdge(
+    _ tile: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>, rows: Int, cols: Int, ldc: Int, beta: Double
+  ) {
+    for i in 0..<rows {
+      let t = tile + i * MicroTile.columns
+      let ci = c + i * ldc
+      if beta == 0 {
+        for j in 0..<cols { ci[j] = t[j] }
+      } else {
+        for j in 0..<cols { ci[j] = t[j] + beta * ci[j] }
+      }
+    }
+  }
+
+  /// C = beta·C (the product is empty or scaled away); beta == 0 writes zeros.
+  static func scale(m: Int, n: Int, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+    for i in 0..<m {
+      let ci = c + i * ldc
+      for j in 0..<n { ci[j] = beta == 0 ? 0 : beta * ci[j] }
+    }
+  }
+}
+
+@inline(__always)
+func roundUp(_ x: Int, _ multiple: Int) -> Int {
+  (x + multiple - 1) / multiple * multiple
+}
+
+/// Advances to the next 64-byte boundary (at most 7 doubles, which
+/// `workspaceSize` reserves): packed slivers then start on cache lines.
+@inline(__always)
+func alignedTo64(_ p: UnsafeMutablePointer<Double>) -> UnsafeMutablePointer<Double> {
+  let address = UInt(bitPattern: p)
+  let aligned = (address + 63) & ~UInt(63)
+  return p + Int((aligned - address) / 8)
+}
