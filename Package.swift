@@ -1,6 +1,21 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The numeric kernels (Sources/BilevelCore/Runtime/Kernels) need FMA and
+// AVX2 code generation: without a target ISA, Swift lowers SIMD fused
+// multiply-adds to libm calls (about 0.75 GFLOP/s instead of ~40). The
+// manifest is compiled for the host, so on x86-64 hosts BilevelCore and the
+// benchmark are built for x86-64-v3 (Haswell / Zen and later; swiftc's
+// -target-cpu does not know "x86-64-v3", but the Clang importer's -march,
+// from which Swift takes its code-generation target, does). Other hosts
+// get the portable build with no flags. Built this way the binaries need an
+// x86-64-v3 CPU to run.
+#if arch(x86_64)
+  let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+#else
+  let kernelSettings: [SwiftSetting] = []
+#endif
+
 // Stages as targets so that "a stage never reaches back" is a build error:
 // FrontEnd ← Core ← Solvers ← Driver ← executables.
 let package = Package(
@@ -10,11 +25,12 @@ let package = Package(
   ],
   targets: [
     .target(name: "BilevelFrontEnd"),
-    .target(name: "BilevelCore", dependencies: ["BilevelFrontEnd"]),
+    .target(name: "BilevelCore", dependencies: ["BilevelFrontEnd"], swiftSettings: kernelSettings),
     .target(name: "BilevelSolvers", dependencies: ["BilevelFrontEnd", "BilevelCore"]),
     .target(
       name: "BilevelDriver", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"]),
     .executableTarget(name: "bilevelc", dependencies: ["BilevelDriver"]),
+    .executableTarget(name: "bilevelc-bench", dependencies: ["BilevelCore"], swiftSettings: kernelSettings),
     .target(
       name: "TestSupport",
       dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelDriver"],

@@ -47,11 +47,7 @@ struct Commands {
         names += product.roots.indices.map { product.roots.count > 1 ? "\(product.name) [\($0 + 1)]" : product.name }
       }
       let plan = c.timed("plan") { PlanBuilder.build(p, roots: roots, task: p.tasks == nil ? nil : 0) }
-      out(plan.dump(title: path, outputNames: names, leafName: p.leafName) { id in
-        guard let origin = p.graph.origin(id), origin.file === p.file else { return "derived" }
-        let (l, col) = origin.file.lineAndColumn(of: origin.start)
-        return "\(l):\(col)"
-      })
+      out(plan.dump(title: path, outputNames: names, leafName: p.leafName))
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
       return 0
     case .emit(.grad):

@@ -62,13 +62,14 @@ public struct DerivativeHarness {
     }
     var program = e.program
     var output = node
+    // The initial point, before simplifying renumbers the variables' initial nodes.
+    let evaluation = ProgramEvaluation(initialPointOf: program)
     if simplify {
       let s = Simplifier.simplify(program.graph, roots: [node] + leafNodes)
       program.graph = s.graph
       output = s.roots[0]
       leafNodes = Array(s.roots.dropFirst())
     }
-    let evaluation = ProgramEvaluation(initialPointOf: program)
     var leaves: [Leaf] = []
     var start: [Double] = []
     for (name, id) in zip(wrt, leafNodes) {

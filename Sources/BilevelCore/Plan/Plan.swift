@@ -1,3 +1,5 @@
+import BilevelFrontEnd
+
 /// A compiled execution plan: instructions over one arena of doubles. The
 /// arena holds, in order, the hoisted constants (data and everything
 /// computed from data alone, evaluated once when the plan is built), the
@@ -39,8 +41,10 @@ public final class Plan: @unchecked Sendable {
   public let operandLists: [[Int]]
   public let parameters: [Parameter]
   public let outputs: [Output]
-  /// The node each instruction computes (for fused kernels, the chain's last).
+  /// The node each instruction computes (for fused kernels, the chain's
+  /// last), in the plan's own graph, and the source it came from.
   public let provenance: [NodeID]
+  public let origins: [SourceRange?]
   public let statistics: Statistics
   /// Where fused kernels keep their block registers.
   let scratchOffset: Int
@@ -57,7 +61,7 @@ public final class Plan: @unchecked Sendable {
   let listBuffer: UnsafeMutableBufferPointer<Int>
 
   init(instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
-       parameters: [Parameter], outputs: [Output], provenance: [NodeID], statistics: Statistics,
+       parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?], statistics: Statistics,
        constants: [(offset: Int, values: [Double])], scratchOffset: Int, arenaCount: Int) {
     self.instructions = instructions
     self.fused = fused
@@ -66,6 +70,7 @@ public final class Plan: @unchecked Sendable {
     self.parameters = parameters
     self.outputs = outputs
     self.provenance = provenance
+    self.origins = origins
     self.statistics = statistics
     self.scratchOffset = scratchOffset
     self.arenaCount = arenaCount

@@ -89,7 +89,7 @@ extension PlanBuilder {
                                 maximumLive: placement.maximumLive, withoutReuse: placement.withoutReuse,
                                 scratch: registers * FusedKernel.block, fusedOps: fusedOps)
     return Plan(instructions: instructions, fused: fused, slices: slices, operandLists: lists, parameters: placedParameters,
-                outputs: outputs, provenance: provenance, statistics: stats, constants: constantValues,
+                outputs: outputs, provenance: provenance, origins: provenance.map { graph.origin($0) }, statistics: stats, constants: constantValues,
                 scratchOffset: scratchOffset, arenaCount: arenaCount)
   }
 

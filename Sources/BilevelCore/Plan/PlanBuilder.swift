@@ -29,8 +29,18 @@ public struct PlanBuilder {
   var isRoot: [Bool] = []
   var dependsOnParameters: [Bool] = []
 
-  /// Builds the plan that computes `roots` (for `task`, for roots that vary by task).
-  public static func build(_ program: Program, roots: [NodeID], task: Int? = nil) -> Plan {
+  /// Builds the plan that computes `roots` (for `task`, for roots that vary
+  /// by task). With `reassociate`, products are distributed and reassociated
+  /// so that work on data alone is hoisted (Reassociation.swift).
+  public static func build(_ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true) -> Plan {
+    var program = program
+    var roots = roots
+    if reassociate {
+      let r = Simplifier.simplify(program.graph, roots: program.roots + roots, extraRules: Reassociation.rules)
+      program.graph = r.graph
+      program.remap { r.mapping[$0]! }
+      roots = roots.map { r.mapping[$0]! }
+    }
     var b = PlanBuilder(program: program, roots: roots, task: task, tasks: program.tasks?.count ?? 1)
     b.collectInstances()
     return b.lower()

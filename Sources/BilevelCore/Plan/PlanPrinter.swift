@@ -31,7 +31,7 @@ extension Plan {
     return "w\(offset - s.constants - s.parameters)"
   }
 
-  public func dump(title: String, outputNames: [String], leafName: (Op) -> String, origin: (NodeID) -> String) -> String {
+  public func dump(title: String, outputNames: [String], leafName: (Op) -> String) -> String {
     let s = statistics
     var out = "# plan of \(title): \(instructions.count) instructions; \(s.fusedOps) elementwise ops fused into \(fused.count) kernels\n"
     let ratio = s.maximumLive == 0 ? 1 : Double(s.work) / Double(s.maximumLive)
@@ -47,7 +47,11 @@ extension Plan {
       let (flops, bytes) = cost(pc)
       totalFlops += flops
       totalBytes += bytes
-      out += "\(pc): \(slot(Int(ins.output))) = \(describe(ins))  # \(flops) flops, \(bytes) B; \(origin(provenance[pc]))\n"
+      let place = origins[pc].map { r -> String in
+        let (l, c) = r.file.lineAndColumn(of: r.start)
+        return "\(l):\(c)"
+      } ?? "derived"
+      out += "\(pc): \(slot(Int(ins.output))) = \(describe(ins))  # \(flops) flops, \(bytes) B; \(place)\n"
     }
     out += "# total \(totalFlops) flops, \(totalBytes) B per run\n"
     for (k, o) in outputs.enumerated() { out += "output \(outputNames[k]) = \(slot(o.offset)) : \(o.shape)\n" }

@@ -8,9 +8,27 @@ public struct Rewriter {
   public private(set) var fired: [(rule: String, count: Int)] = []
   var depth = 0
 
-  public init(graph: Graph = Graph(), unsafeMath: Bool = false) {
+  /// Whether each node depends on a variable or input (filled lazily).
+  var parameterDependence: [Bool?] = []
+
+  public init(graph: Graph = Graph(), unsafeMath: Bool = false, extraRules: [RewriteRule] = []) {
     self.graph = graph
-    self.rules = RewriteRules.all.filter { unsafeMath || !$0.changesIEEEResults }
+    self.rules = RewriteRules.all.filter { unsafeMath || !$0.changesIEEEResults } + extraRules
+  }
+
+  /// True when the node reads no variable and no input: it can be computed
+  /// once, before any solver loop.
+  public mutating func isParameterFree(_ id: NodeID) -> Bool {
+    if parameterDependence.count < graph.count {
+      parameterDependence += Array(repeating: nil, count: graph.count - parameterDependence.count)
+    }
+    for i in graph.reachable(from: [id]) where parameterDependence[i.index] == nil {
+      switch graph[i].op {
+      case .variable, .input: parameterDependence[i.index] = true
+      default: parameterDependence[i.index] = graph[i].inputs.contains { parameterDependence[$0.index]! }
+      }
+    }
+    return !parameterDependence[id.index]!
   }
 
   /// The normal form of `op(inputs)`.
@@ -69,8 +87,8 @@ public enum Simplifier {
     public let fired: [(rule: String, count: Int)]
   }
 
-  public static func simplify(_ graph: Graph, roots: [NodeID], unsafeMath: Bool = false) -> Result {
-    var rw = Rewriter(unsafeMath: unsafeMath)
+  public static func simplify(_ graph: Graph, roots: [NodeID], unsafeMath: Bool = false, extraRules: [RewriteRule] = []) -> Result {
+    var rw = Rewriter(unsafeMath: unsafeMath, extraRules: extraRules)
     var map: [NodeID: NodeID] = [:]
     for id in graph.reachable(from: roots) {
       let n = graph[id]

@@ -2,7 +2,7 @@
 ///
 /// The loop nest is the Goto/BLIS one: an `nc`-column panel of op(B) and a
 /// `kc`-deep slice are packed (kc×nc, meant for L3), then `mc`-row blocks of
-/// op(A) are packed (mc×kc, meant for L2) and swept by the 6×8 micro-kernel
+/// op(A) are packed (mc×kc, meant for L2) and swept by the 5×8 micro-kernel
 /// with one kc×8 sliver of B̃ resident in L1.
 public struct GEMMBlocking: Sendable, Equatable {
   /// Rows of op(A) per packed block; rounded down to a multiple of 6.
@@ -201,11 +201,11 @@ public enum GEMM {
         let ap = aBuf + ir * kb
         let cp = c + ir * ldc + jr
         if rows == mr && cols == nr {
-          gemmMicroKernel6x8(kb, ap, bp, cp, ldc, alpha: alpha, beta: beta)
+          gemmMicroKernel(kb, ap, bp, cp, ldc, alpha: alpha, beta: beta)
         } else {
           // Same kernel into a scratch tile, then the same update formula
           // on the valid part: edge elements get the full-tile bits.
-          gemmMicroKernel6x8(kb, ap, bp, tile, nr, alpha: alpha, beta: 0)
+          gemmMicroKernel(kb, ap, bp, tile, nr, alpha: alpha, beta: 0)
           storeEdge(tile, cp, rows: rows, cols: cols, ldc: ldc, beta: beta)
         }
         ir += mr

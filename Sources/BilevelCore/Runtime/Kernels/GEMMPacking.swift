@@ -6,7 +6,7 @@
 enum GEMMPacking {
   /// Packs rows `0..<mb`, columns `0..<kb` of op(A) (already offset to the
   /// block's corner) into slivers of `MicroTile.rows` rows:
-  /// `dst[sliver·6·kb + p·6 + r] = op(A)[sliver·6 + r, p]`.
+  /// `dst[s·mr·kb + p·mr + r] = op(A)[s·mr + r, p]`.
   static func packA(
     _ a: UnsafePointer<Double>, lda: Int, transposed: Bool,
     mb: Int, kb: Int, into dst: UnsafeMutablePointer<Double>
@@ -21,9 +21,7 @@ enum GEMMPacking {
         var src = a + i
         if rows == mr {
           for _ in 0..<kb {
-            storeVector4(loadVector4(src), out)
-            out[4] = src[4]
-            out[5] = src[5]
+            for r in 0..<mr { out[r] = src[r] }
             src += lda
             out += mr
           }
@@ -38,11 +36,9 @@ enum GEMMPacking {
         // op(A)[i, p] = a[i·lda + p]: interleave `rows` row streams.
         let src = a + i * lda
         if rows == mr {
-          let r0 = src, r1 = src + lda, r2 = src + 2 * lda
-          let r3 = src + 3 * lda, r4 = src + 4 * lda, r5 = src + 5 * lda
+          // `mr` is a constant, so this unrolls into `mr` strided loads.
           for p in 0..<kb {
-            out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]
-            out[3] = r3[p]; out[4] = r4[p]; out[5] = r5[p]
+            for r in 0..<mr { out[r] = src[r * lda + p] }
             out += mr
           }
         } else {
@@ -58,7 +54,7 @@ enum GEMMPacking {
 
   /// Packs rows `0..<kb`, columns `0..<nb` of op(B) into slivers of
   /// `MicroTile.columns` columns:
-  /// `dst[sliver·8·kb + p·8 + c] = op(B)[p, sliver·8 + c]`.
+  /// `dst[s·nr·kb + p·nr + c] = op(B)[p, s·nr + c]`.
   static func packB(
     _ b: UnsafePointer<Double>, ldb: Int, transposed: Bool,
     kb: Int, nb: Int, into dst: UnsafeMutablePointer<Double>

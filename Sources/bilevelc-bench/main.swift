@@ -1,0 +1,190 @@
+// bilevelc-bench: kernel and interpreter figures, printed in one run, side
+// by side with numpy on the same machine when python3 + numpy are present.
+//
+//     swift run -c release bilevelc-bench
+//
+// Each figure is the median of several timed samples after a warm-up.
+// Sections are independent functions; add one by writing a function that
+// returns a `Section` and listing it in `main` at the bottom.
+
+import BilevelCore
+import Foundation
+
+// MARK: Output
+
+/// A titled table printed with aligned columns, plus free-form notes.
+struct Section {
+  var title: String
+  var header: [String]
+  var rows: [[String]] = []
+  var notes: [String] = []
+
+  init(_ title: String, header: [String]) {
+    self.title = title
+    self.header = header
+  }
+
+  mutating func add(_ row: [String]) { rows.append(row) }
+  mutating func note(_ text: String) { notes.append(text) }
+
+  func render() -> String {
+    var lines = ["== \(title)"]
+    if !header.isEmpty {
+      let table = [header] + rows
+      let widths = header.indices.map { c in table.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
+      for (r, row) in table.enumerated() {
+        let cells = row.indices.map { c in pad(row[c], widths[c], left: c == 0) }
+        lines.append("  " + cells.joined(separator: "  "))
+        if r == 0 { lines.append("  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+      }
+    }
+    lines += notes.map { "  " + $0 }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  private func pad(_ s: String, _ width: Int, left: Bool) -> String {
+    let fill = String(repeating: " ", count: max(0, width - s.count))
+    return left ? s + fill : fill + s
+  }
+}
+
+func format(_ x: Double, _ digits: Int = 1) -> String {
+  x.isFinite ? String(format: "%.\(digits)f", x) : "-"
+}
+
+func ratio(_ ours: Double, _ theirs: Double?) -> String {
+  guard let theirs, theirs > 0, ours.isFinite else { return "-" }
+  return String(format: "%.0f%%", 100 * ours / theirs)
+}
+
+// MARK: Timing
+
+func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// Median seconds per call of `body`: warm-up and calibration until a
+/// sample lasts at least `sampleTime`, then `samples` timed samples.
+func medianTime(samples: Int = 7, sampleTime: Double = 0.02, _ body: () -> Void) -> Double {
+  body()
+  var reps = 1
+  while true {
+    let t0 = seconds()
+    for _ in 0..<reps { body() }
+    if seconds() - t0 >= sampleTime / 2 { break }
+    reps *= 2
+  }
+  var times: [Double] = []
+  for _ in 0..<samples {
+    let t0 = seconds()
+    for _ in 0..<reps { body() }
+    times.append((seconds() - t0) / Double(reps))
+  }
+  times.sort()
+  return times[times.count / 2]
+}
+
+/// A buffer of `count` doubles, uniform in [-1, 1), deterministic.
+func randomBuffer(_ count: Int, seed: UInt64) -> UnsafeMutablePointer<Double> {
+  var r = RandomStream(seed: seed)
+  let p = UnsafeMutablePointer<Double>.allocate(capacity: max(1, count))
+  for i in 0..<count { p[i] = 2 * r.nextUniform() - 1 }
+  return p
+}
+
+// MARK: Machine
+
+func cpuModel() -> String {
+  guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
+  for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+    if let colon = line.firstIndex(of: ":") {
+      return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+  }
+  return "unknown"
+}
+
+func machineSection(_ numpy: NumpyReport) -> Section {
+  var s = Section("machine", header: [])
+  s.note("CPU: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) online cores; kernel pool: \(KernelThreadPool.shared.threadCount) threads")
+  #if arch(x86_64)
+    s.note("kernels: built for x86-64-v3 (AVX2 + FMA), see Package.swift")
+  #else
+    s.note("kernels: portable build (no target ISA flags)")
+  #endif
+  #if DEBUG
+    s.note("WARNING: debug build; figures are meaningless (use swift run -c release bilevelc-bench)")
+  #endif
+  let b = GEMMBlocking.default
+  s.note("GEMM blocking: mc \(b.mc), kc \(b.kc), nc \(b.nc), 5×8 register tile; threads from \(b.parallelThreshold) flops")
+  s.note("numpy: \(numpy.description)")
+  return s
+}
+
+// MARK: Dense kernels
+
+let denseSizes = [32, 64, 128, 256, 512, 1024]
+
+func gemmSection(_ numpy: NumpyReport) -> Section {
+  var s = Section(
+    "DGEMM C = A·B, n×n×n, GFLOP/s",
+    header: ["n", "ours 1T", "numpy 1T", "ratio 1T", "ours 2T", "numpy 2T", "ratio 2T"])
+  for n in denseSizes {
+    let a = randomBuffer(n * n, seed: 1), b = randomBuffer(n * n, seed: 2)
+    let c = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
+    let wsCount = GEMM.workspaceSize(m: n, n: n, k: n)
+    let ws = UnsafeMutablePointer<Double>.allocate(capacity: wsCount)
+    let flops = 2 * Double(n) * Double(n) * Double(n)
+    var ours: [Double] = []
+    for threads in [1, 2] {
+      let t = medianTime {
+        GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws, threads: threads)
+      }
+      ours.append(flops / t / 1e9)
+    }
+    s.add([
+      "\(n)", format(ours[0]), numpy.figure("gemm", n, threads: 1), ratio(ours[0], numpy.value("gemm", n, threads: 1)),
+      format(ours[1]), numpy.figure("gemm", n, threads: 2), ratio(ours[1], numpy.value("gemm", n, threads: 2)),
+    ])
+    a.deallocate(); b.deallocate(); c.deallocate(); ws.deallocate()
+  }
+  s.note("ratio = ours / numpy (numpy figures include Python's per-call overhead, visible at small n)")
+  return s
+}
+
+func gemvSection(_ numpy: NumpyReport, transposed: Bool) -> Section {
+  let key = transposed ? "gemvT" : "gemv"
+  var s = Section(
+    transposed ? "DGEMV y = Aᵀ·x, n×n, GFLOP/s" : "DGEMV y = A·x, n×n, GFLOP/s",
+    header: ["n", "ours 1T", "numpy 1T", "ratio 1T", "ours 2T", "numpy 2T", "ratio 2T"])
+  for n in denseSizes {
+    let a = randomBuffer(n * n, seed: 3), x = randomBuffer(n, seed: 4)
+    let y = UnsafeMutablePointer<Double>.allocate(capacity: n)
+    let flops = 2 * Double(n) * Double(n)
+    var ours: [Double] = []
+    for threads in [1, 2] {
+      let t = medianTime {
+        GEMV.multiply(m: n, n: n, a: a, lda: n, transposeA: transposed, x: x, y: y, threads: threads)
+      }
+      ours.append(flops / t / 1e9)
+    }
+    s.add([
+      "\(n)", format(ours[0]), numpy.figure(key, n, threads: 1), ratio(ours[0], numpy.value(key, n, threads: 1)),
+      format(ours[1]), numpy.figure(key, n, threads: 2), ratio(ours[1], numpy.value(key, n, threads: 2)),
+    ])
+    a.deallocate(); x.deallocate(); y.deallocate()
+  }
+  return s
+}
+
+// MARK: Main
+
+let numpy = NumpyReport.measure(sizes: denseSizes)
+let sections: [() -> Section] = [
+  { machineSection(numpy) },
+  { gemmSection(numpy) },
+  { gemvSection(numpy, transposed: false) },
+  { gemvSection(numpy, transposed: true) },
+]
+for make in sections {
+  print(make().render())
+  fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6
+}
