@@ -105,8 +105,45 @@ struct Commands {
     }
     if status == 0 {
       out("\(title): ok — \(program.variables.count) variables, \(program.graph.reachable(from: program.roots).count) nodes; the losses are finite at the initial point\n")
+      let agreement = planAgreement(program)
+      out("  plan: \(agreement.instructions) instructions compute the losses and \(agreement.products) derivative products; "
+          + "they agree with the reference evaluator \(agreement.difference < 1e-12 ? "to within 1e-12" : "only to \(formatValue(agreement.difference))")\n")
+      if agreement.difference > 1e-9 {
+        environment.standardError("bilevelc: internal error: the plan disagrees with the reference evaluator\n")
+        status = 1
+      }
     }
     return status
+  }
+
+  /// The losses and every derivative product through the plan, against the
+  /// reference evaluator, at the initial point with seeded directions.
+  func planAgreement(_ program: Program) -> (instructions: Int, products: Int, difference: Double) {
+    let derivatives = ProgramDerivatives(program)
+    let p = derivatives.program
+    let roots = losses(p).map(\.1) + derivatives.products.flatMap(\.roots)
+    let evaluation = ProgramEvaluation(initialPointOf: p)
+    let directions = p.inputs.enumerated().map { k, input in
+      (0..<(input.perTask ? p.tasks!.count : 1)).map { t in RandomStream.normal(shape: input.shape, seed: UInt64(1000 + 10 * k + t)) }
+    }
+    let values = evaluation.variableValues
+    let leaves = p.leafValues(variable: { i, t in values[i][p.variables[i].perTask ? t! : 0] },
+                              input: { i, t in directions[i][p.inputs[i].perTask ? t! : 0] })
+    var difference = 0.0
+    var instructions = 0
+    for task in p.tasks.map({ Array(0..<$0.count) }) ?? [-1] {
+      let t: Int? = task < 0 ? nil : task
+      let plan = PlanBuilder.build(p, roots: roots, task: t)
+      instructions = max(instructions, plan.instructions.count)
+      let got = plan.evaluate(leaves)
+      let expected = ReferenceEvaluator.evaluate(p.graph, roots: roots, leaves: leaves, taskCount: p.tasks?.count ?? 1, task: t)
+      for (g, e) in zip(got, expected) {
+        for (x, y) in zip(g.scalars, e.scalars) where x != y {
+          difference = max(difference, abs(x - y) / max(1, abs(x), abs(y)))
+        }
+      }
+    }
+    return (instructions, derivatives.products.count, difference)
   }
 
   func losses(_ p: Program) -> [(String, NodeID)] {

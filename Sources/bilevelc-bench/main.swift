@@ -114,7 +114,9 @@ func machineSection(_ numpy: NumpyReport) -> Section {
     s.note("WARNING: debug build; figures are meaningless (use swift run -c release bilevelc-bench)")
   #endif
   let b = GEMMBlocking.default
-  s.note("GEMM blocking: mc \(b.mc), kc \(b.kc), nc \(b.nc), 5×8 register tile; threads from \(b.parallelThreshold) flops")
+  let tile = GEMM.registerTile
+  s.note("GEMM: \(tile.rows)×\(tile.columns) register tile, blocking mc \(b.mc) kc \(b.kc) nc \(b.nc); automatic threading from \(b.parallelThreshold) flops")
+  s.note("GEMV: automatic threading from \(GEMV.parallelThreshold) matrix elements")
   s.note("numpy: \(numpy.description)")
   return s
 }

@@ -68,3 +68,24 @@ import TestSupport
     for i in 0..<3 { #expect(placement.offsets[i] != placement.offsets[i + 1]) }
   }
 }
+
+@Suite struct NumericFaultTests {
+  @Test func theFirstNonFiniteStepIsReportedWithItsSource() throws {
+    let (source, _) = Parser.parse(SourceFile(path: "fault.blv", text: """
+      outer a: scalar = 1
+      inner w: vector[3] = [1, 2, 3]
+      inner loss = sum(exp(w) * log(w - 2)) + a * sum(w^2)
+      outer loss = sum(w^2)
+      solve inner with gd(lr: 0.1, steps: 1)
+      solve outer with gd(lr: 0.1, steps: 1)
+      """))
+    let program = try #require(Elaborator.elaborate(source).program).simplified().program
+    let plan = PlanBuilder.build(program, roots: [program.innerLoss!])
+    let e = ProgramEvaluation(initialPointOf: program)
+    _ = plan.evaluate(program.leafValues(variable: { i, _ in e.variableValues[i][0] }))
+    #expect(plan.read(0).scalar.isNaN)
+    let fault = try #require(plan.runChecked())
+    #expect(fault.value.isNaN || fault.value.isInfinite)
+    #expect(fault.origin?.text == "log(w - 2)", "\(fault.origin?.text ?? "nil")")
+  }
+}

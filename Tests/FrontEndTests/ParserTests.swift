@@ -212,7 +212,7 @@ import Testing
     ("outer w = 0", "variable 'w' needs a type, as in 'outer w: vector[n] = 0'", 9),
     ("inner w = 0", "variable 'w' needs a type, as in 'inner w: vector[n] = 0'", 9),
     ("inner v: vector(d) = 0", "sizes are written in brackets, as in 'vector[n]'", 16),
-    ("inner v: matrix(d, d) = 0", "sizes are written in brackets, as in 'matrix[n]'", 16),
+    ("inner v: matrix(d, d) = 0", "sizes are written in brackets, as in 'matrix[m, n]'", 16),
     ("inner v: matrix[d] = 0", "'matrix' takes 2 sizes, found 1", 10),
     ("inner v: vector[d, d] = 0", "'vector' takes 1 size, found 2", 10),
     ("inner u: = 0", "expected a type ('scalar', 'vector[n]' or 'matrix[m, n]'), found '='", 10),

@@ -81,6 +81,8 @@ public struct FusedKernel: Sendable {
   public let rows: Int
   public let columns: Int
   public let steps: [Step]
+  /// The node each step computes (to report a numeric fault precisely).
+  public let nodes: [NodeID]
   /// Each step writes register `index`; the last is the result.
   public var registers: Int { steps.count }
 }

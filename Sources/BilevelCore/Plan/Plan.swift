@@ -45,7 +45,13 @@ public final class Plan: @unchecked Sendable {
   /// last), in the plan's own graph, and the source it came from.
   public let provenance: [NodeID]
   public let origins: [SourceRange?]
+  /// Per fused kernel, the source of each step.
+  public let stepOrigins: [[SourceRange?]]
   public let statistics: Statistics
+  /// The reassociation rules that shaped the plan, and how often.
+  public internal(set) var rewrites: [(rule: String, count: Int)] = []
+  /// Entries each instruction writes (for numeric checks).
+  public let outputCounts: [Int]
   /// Where fused kernels keep their block registers.
   let scratchOffset: Int
   let arenaCount: Int
@@ -61,7 +67,9 @@ public final class Plan: @unchecked Sendable {
   let listBuffer: UnsafeMutableBufferPointer<Int>
 
   init(instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
-       parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?], statistics: Statistics,
+       parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
+       stepOrigins: [[SourceRange?]], outputCounts: [Int],
+       statistics: Statistics,
        constants: [(offset: Int, values: [Double])], scratchOffset: Int, arenaCount: Int) {
     self.instructions = instructions
     self.fused = fused
@@ -71,6 +79,8 @@ public final class Plan: @unchecked Sendable {
     self.outputs = outputs
     self.provenance = provenance
     self.origins = origins
+    self.stepOrigins = stepOrigins
+    self.outputCounts = outputCounts
     self.statistics = statistics
     self.scratchOffset = scratchOffset
     self.arenaCount = arenaCount

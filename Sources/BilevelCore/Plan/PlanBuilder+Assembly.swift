@@ -68,7 +68,8 @@ extension PlanBuilder {
         }
         fusedOps += steps.count
         instructions.append(Instruction(.fused, output: offset(i), extra: fused.count))
-        fused.append(FusedKernel(rows: s.isMatrix ? s.rows : 1, columns: s.isMatrix ? s.columns : s.count, steps: steps))
+        fused.append(FusedKernel(rows: s.isMatrix ? s.rows : 1, columns: s.isMatrix ? s.columns : s.count, steps: steps,
+                                 nodes: members.map { NodeID(instances[$0].node) }))
       case .single(let scratch):
         instructions.append(single(i, offset: offset, workspace: scratch.map { workBase + placement.offsets[$0] },
                                    slices: &slices, lists: &lists))
@@ -89,7 +90,9 @@ extension PlanBuilder {
                                 maximumLive: placement.maximumLive, withoutReuse: placement.withoutReuse,
                                 scratch: registers * FusedKernel.block, fusedOps: fusedOps)
     return Plan(instructions: instructions, fused: fused, slices: slices, operandLists: lists, parameters: placedParameters,
-                outputs: outputs, provenance: provenance, origins: provenance.map { graph.origin($0) }, statistics: stats, constants: constantValues,
+                outputs: outputs, provenance: provenance, origins: provenance.map { graph.origin($0) },
+                stepOrigins: fused.map { $0.nodes.map { graph.origin($0) } },
+                outputCounts: emitted.map { shape($0.instance).count }, statistics: stats, constants: constantValues,
                 scratchOffset: scratchOffset, arenaCount: arenaCount)
   }
 

@@ -35,15 +35,19 @@ public struct PlanBuilder {
   public static func build(_ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true) -> Plan {
     var program = program
     var roots = roots
+    var rewrites: [(rule: String, count: Int)] = []
     if reassociate {
       let r = Simplifier.simplify(program.graph, roots: program.roots + roots, extraRules: Reassociation.rules)
       program.graph = r.graph
       program.remap { r.mapping[$0]! }
       roots = roots.map { r.mapping[$0]! }
+      rewrites = r.fired.filter { f in Reassociation.rules.contains { $0.name == f.rule } }
     }
     var b = PlanBuilder(program: program, roots: roots, task: task, tasks: program.tasks?.count ?? 1)
     b.collectInstances()
-    return b.lower()
+    let plan = b.lower()
+    plan.rewrites = rewrites
+    return plan
   }
 
   /// Which (node, task) pairs the roots need, in topological order.

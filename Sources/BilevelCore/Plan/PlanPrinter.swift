@@ -40,6 +40,9 @@ extension Plan {
     out += "work \(s.work), scratch \(s.scratch)\n"
     out += "# work region: \(s.work) = \(formatValue((ratio * 100).rounded() / 100))× the largest live set (\(s.maximumLive)); "
     out += "\(formatValue((saving * 100).rounded() / 100))× the \(s.withoutReuse) without reuse\n"
+    if !rewrites.isEmpty {
+      out += "# reassociated to hoist work on data alone: " + rewrites.map { "\($0.rule) ×\($0.count)" }.joined(separator: ", ") + "\n"
+    }
     for p in parameters { out += "parameter \(leafName(p.leaf))\(p.task.map { " (task \($0 + 1))" } ?? "") at \(slot(p.offset)): \(p.shape)\n" }
     var totalFlops = 0
     var totalBytes = 0

@@ -1,11 +1,14 @@
+import BilevelFrontEnd
 import Foundation
 
 /// The interpreter: one loop over the plan's instructions, each dispatched
 /// to a kernel on raw arena pointers. Nothing here allocates or retains.
 extension Plan {
-  public func run() {
+  public func run() { runInstructions(instructionBuffer) }
+
+  func runInstructions(_ instructions: UnsafeMutableBufferPointer<Instruction>) {
     let base = arena
-    let code = UnsafeBufferPointer(instructionBuffer)
+    let code = UnsafeBufferPointer(instructions)
     for pc in 0..<code.count {
       let ins = code[pc]
       let out = base + Int(ins.output)
@@ -84,5 +87,66 @@ extension Plan {
         p += 3
       }
     }
+  }
+}
+
+extension Plan {
+  /// Re-evaluates one element of a fused kernel step by step: the first
+  /// step whose value is not finite although its operands are.
+  func faultingStep(_ k: Int, element e: Int) -> (index: Int, value: Double)? {
+    let kernel = fused[k]
+    let (i, j) = (e / kernel.columns, e % kernel.columns)
+    var registers: [Double] = []
+    func value(_ s: FusedKernel.Source) -> Double {
+      switch s {
+      case .register(let r): return registers[r]
+      case .immediate(let v): return v
+      case .operand(let offset, let role): return arena[offset + role.sourceIndex(row: i, column: j, columns: kernel.columns)]
+      }
+    }
+    for (index, step) in kernel.steps.enumerated() {
+      let (a, b) = (value(step.a), value(step.b))
+      let y: Double
+      switch step.function {
+      case .unary(let f): y = f.apply(a)
+      case .binary(let f): y = f.apply(a, b)
+      case .identity: y = a
+      }
+      let operandsFinite = a.isFinite && (b.isFinite || { if case .binary = step.function { return false } else { return true } }())
+      if !y.isFinite && operandsFinite { return (index, y) }
+      registers.append(y)
+    }
+    return nil
+  }
+}
+
+/// Where a run first produced NaN or an infinity.
+public struct NumericFault: Sendable {
+  public let instruction: Int
+  public let node: NodeID
+  public let origin: SourceRange?
+  public let value: Double
+}
+
+extension Plan {
+  /// Runs instruction by instruction and stops at the first one whose
+  /// output is not finite; the arena keeps everything computed so far. The
+  /// fast `run()` has no checks: callers use this to locate a fault after a
+  /// run's outputs came back non-finite.
+  public func runChecked() -> NumericFault? {
+    let saved = instructionBuffer
+    for pc in 0..<saved.count {
+      let one = UnsafeMutableBufferPointer(rebasing: saved[pc..<(pc + 1)])
+      runInstructions(one)
+      let out = UnsafeBufferPointer(start: arena + Int(saved[pc].output), count: outputCounts[pc])
+      if let e = out.firstIndex(where: { !$0.isFinite }) {
+        if saved[pc].opcode == .fused, let step = faultingStep(Int(saved[pc].extra), element: e) {
+          let k = Int(saved[pc].extra)
+          return NumericFault(instruction: pc, node: fused[k].nodes[step.index], origin: stepOrigins[k][step.index], value: step.value)
+        }
+        return NumericFault(instruction: pc, node: provenance[pc], origin: origins[pc], value: out[e])
+      }
+    }
+    return nil
   }
 }

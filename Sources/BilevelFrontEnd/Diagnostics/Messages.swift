@@ -44,7 +44,7 @@ extension Message {
     Message("variable '\(name)' needs a type, as in '\(level) \(name): vector[n] = 0'")
   }
   public static func typeSizesUseBrackets(_ kind: String) -> Message {
-    Message("sizes are written in brackets, as in '\(kind)[n]'")
+    Message("sizes are written in brackets, as in '\(kind == "matrix" ? "matrix[m, n]" : "\(kind)[n]")'")
   }
   public static func typeArity(_ kind: String, expected: Int, got: Int) -> Message {
     Message("'\(kind)' takes \(expected) size\(expected == 1 ? "" : "s"), found \(got)")

@@ -23,9 +23,13 @@ public struct GEMMBlocking: Sendable, Equatable {
     self.parallelThreshold = parallelThreshold
   }
 
-  /// Measured on a 2-core AMD EPYC (Zen 3, 32 KiB L1d, 512 KiB L2 per core)
-  /// with `bilevelc-bench`; see the README's benchmark section.
-  public static let `default` = GEMMBlocking(mc: 72, kc: 256, nc: 4080, parallelThreshold: 2 * 64 * 64 * 64)
+  /// Measured on a 2-core AMD EPYC (Zen 3, 32 KiB L1d, 512 KiB L2 per core).
+  /// Single-thread speed is flat (within the ±5% noise of a shared VM)
+  /// for mc 40–150, kc 128–512, nc 512–4080, as expected of a kernel that
+  /// is FMA-bound once the packed operands sit in L1/L2; these values keep
+  /// the kc×8 B sliver at half of L1 (16 KiB) and the mc×kc A block at a
+  /// third of L2 (160 KiB), leaving room for the streamed B panel.
+  public static let `default` = GEMMBlocking(mc: 80, kc: 256, nc: 2048, parallelThreshold: 2 * 96 * 96 * 96)
 
   var mcRounded: Int { max(MicroTile.rows, mc / MicroTile.rows * MicroTile.rows) }
   var ncRounded: Int { max(MicroTile.columns, nc / MicroTile.columns * MicroTile.columns) }
@@ -40,6 +44,9 @@ public struct GEMMBlocking: Sendable, Equatable {
 /// `transposeA` means A is stored k×m (lda ≥ m), `transposeB` that B is
 /// stored n×k (ldb ≥ k). `beta == 0` never reads C.
 public enum GEMM {
+  /// The register tile (rows × columns of C per micro-kernel call).
+  public static var registerTile: (rows: Int, columns: Int) { (MicroTile.rows, MicroTile.columns) }
+
   /// Doubles of workspace `multiply` needs for these sizes with up to
   /// `threads` threads (default: all the pool's).
   public static func workspaceSize(
