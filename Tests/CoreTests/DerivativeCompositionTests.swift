@@ -115,25 +115,46 @@ import TestSupport
   }
 
   /// The per-task inner loss L_t: its gradient in V is per task (∂L_t/∂V[t]),
-  /// in the shared W it adds over the tasks (Σ_t ∂L_t/∂W).
+  /// in the shared W it adds over the tasks (Σ_t ∂L_t/∂W); likewise the
+  /// products the implicit methods take: H_t v_t per task and the mixed
+  /// product Σ_t (∂²L_t/∂W∂V[t]) v_t.
   @Test func perTaskInnerLoss() throws {
     var h = try DerivativeHarness(statements: Self.taskProgram, expression: "W", wrt: ["W", "V"], simplify: false)
     let loss = try #require(h.program.innerLoss)
-    let leaves = h.leaves.map(\.node)
-    let grad = h.differentiate { $0.gradient(of: loss, wrt: leaves) }
+    let (W, V) = (h.leaves[0].node, h.leaves[1].node)
+    let grad = h.differentiate { $0.gradient(of: loss, wrt: [W, V]) }
+    let dir = h.direction()
+    let hvp = h.differentiate { $0.hessianVectorProduct(of: loss, wrt: [V], along: [dir[1]]) }[0]
+    let mixed = h.differentiate { $0.mixedProduct(of: loss, differentiating: [W], along: [V], direction: [dir[1]]) }[0]
     let e = h
+    let x = e.start
     let total = { (x: [Double]) in (0..<e.taskCount).reduce(0.0) { $0 + e.evaluate([loss], at: x, task: $1)[0].scalar } }
-    let computed = e.leafShaped(grad, at: e.start)
-    let fd = FiniteDifferences.gradient(total, at: e.start)
-    Self.expectPassed([Comparison("∇ Σ_t L_t", computed, fd, tolerance: 1e-6, floor: 1e-10)], "per-task inner loss")
+    let computed = e.leafShaped(grad, at: x)
+    var results = [Comparison("∇ Σ_t L_t", computed, FiniteDifferences.gradient(total, at: x), tolerance: 1e-6, floor: 1e-10)]
     // Task by task: ∂L_t/∂V[s] is 0 for s ≠ t.
+    let range = e.coordinates(of: 1)
     for t in 0..<e.taskCount {
       let one = { (x: [Double]) in e.evaluate([loss], at: x, task: t)[0].scalar }
-      let range = e.coordinates(of: 1)
-      let fdV = FiniteDifferences.gradient(one, at: e.start, indices: Array(range))
       var expected = [Double](repeating: 0, count: range.count)
       for k in (2 * t)..<(2 * t + 2) { expected[k] = computed[range.lowerBound + k] }
-      Self.expectPassed([Comparison("∂L_\(t)/∂V", fdV, expected, tolerance: 1e-6, floor: 1e-10)], "task \(t)")
+      results.append(Comparison("∂L_\(t)/∂V", FiniteDifferences.gradient(one, at: x, indices: Array(range)), expected,
+                                tolerance: 1e-6, floor: 1e-10))
     }
+    // A per-task direction v in V only.
+    var rng = TestRandom(seed: 41)
+    var v = [Double](repeating: 0, count: e.dimension)
+    for i in range { v[i] = rng.normal() }
+    let vIn = e.bind(dir, v)
+    let gradV = { (x: [Double]) in e.shaped(like: 1, grad[1], at: x) }
+    let gradW = { (x: [Double]) in e.shaped(like: 0, grad[0], at: x) }
+    results.append(Comparison("H_t v_t", e.shaped(like: 1, hvp, at: x, inputs: vIn),
+                              FiniteDifferences.directional(gradV, at: x, along: v), tolerance: 1e-6, floor: 1e-10))
+    results.append(Comparison("Σ_t (∂²L_t/∂W∂V[t]) v_t", e.shaped(like: 0, mixed, at: x, inputs: vIn),
+                              FiniteDifferences.directional(gradW, at: x, along: v), tolerance: 1e-6, floor: 1e-10))
+    Self.expectPassed(results, "per-task inner loss")
+
+    // The battery on Σ_t L_t written as a task reduction.
+    h.setOutput(h.graph.make(.taskReduce(.sum), [loss]))
+    Self.expectPassed(DerivativeBattery.run(&h, seed: 42), "battery on sum over t: L_t")
   }
 }

@@ -72,6 +72,23 @@ import TestSupport
     #expect(z.gradient == [0, 0] && z.all.allSatisfy { $0.isFinite }, "\(z.all)")
   }
 
+  /// The guard that makes sqrt'(0) and norm'(0) finite must not touch
+  /// small positive inputs: there the derivatives are exact to rounding.
+  @Test(arguments: forms)
+  func smallPositiveInputsKeepFullPrecision(_ simplify: Bool) throws {
+    let xs: [Double] = [1e-300, 1e-20, 1e-14, 1e-10, 1e-6, 4]
+    let d = try Self.derivatives("sum(sqrt(x))", "x", Self.vector(xs), simplify: simplify)
+    #expect(Self.close(d.gradient, xs.map { 0.5 / $0.squareRoot() }, 1e-14), "\(d.gradient)")
+    // f'' = −x^(−3/2)/4 is finite for x ≥ 1e-200 (it overflows below).
+    #expect(Self.close(Array(d.hvp.dropFirst()), xs.dropFirst().map { -0.25 / ($0 * $0.squareRoot()) }, 1e-14), "\(d.hvp)")
+    for scale in [1e-20, 1e-12, 1e-8] {
+      let n = try Self.derivatives("norm(x)", "x", Self.vector([3 * scale, 4 * scale]), simplify: simplify)
+      #expect(Self.close(n.gradient, [0.6, 0.8], 1e-14), "norm at scale \(scale): \(n.gradient)")
+      let rows = try Self.derivatives("sum(norm(X, axis: 1))", "X", Self.matrix([[3 * scale, 4 * scale], [1, 0]]), simplify: simplify)
+      #expect(Self.close(rows.gradient, [0.6, 0.8, 1, 0], 1e-14), "rows at scale \(scale): \(rows.gradient)")
+    }
+  }
+
   @Test(arguments: forms)
   func normAtZero(_ simplify: Bool) throws {
     let d = try Self.derivatives("norm(x)", "x", Self.vector([0, 0, 0]), simplify: simplify)

@@ -112,12 +112,13 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
 
   /// The graph and starting point for point `p`: its own sizes and seed.
   /// Point 1 differentiates the graph as elaborated (as the REPL does), the
-  /// others its simplified normal form (as the compiler does).
+  /// others its simplified normal form (as the compiler does), point 2 with
+  /// the unsafe-math rewrites on.
   func harness(point p: Int) throws -> DerivativeHarness {
     let s = sizes[p % sizes.count]
     let bindings = operands.enumerated().map { k, o in (o.name, o.sample(s, seed: TestRandom.seed(name, 16 * p + k))) }
     var h = try DerivativeHarness(statements: setup(s) + DerivativeHarness.dataStatements(bindings), expression: text(s),
-                                  wrt: operands.map(\.name), simplify: p != 1)
+                                  wrt: operands.map(\.name), simplify: p != 1, unsafeMath: p == 2)
     if let post {
       let y = h.output
       let z = post(&h.graph, y, s)

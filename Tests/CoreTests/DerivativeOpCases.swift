@@ -6,7 +6,7 @@ import TestSupport
 /// forward rule of its adjoint. `DerivativeOpTests.everyOpHasACase` checks
 /// this table covers every op, function, reduction axis and builtin.
 enum DerivativeOpCases {
-  static let all: [OpCase] = unary + binary + structural + linearAlgebra + reductions + softmax + tasks
+  static let all: [OpCase] = unary + binary + structural + linearAlgebra + reductions + softmax + tasks + sharing
 
   static let unary: [OpCase] = UnaryFunction.allCases.map { f in
     OpCase("unary \(f.name)", [.matrix("X", .m, .n, Domain(f.testDomain))]) { _ in f == .negate ? "-X" : "\(f.name)(X)" }
@@ -31,6 +31,23 @@ enum DerivativeOpCases {
     OpCase("power with a constant exponent", [.matrix("X", .m, .n)]) { _ in "X^3" },
     OpCase("power with a negative constant exponent", [.matrix("X", .m, .n, .positive)]) { _ in "X^-1.5" },
     OpCase("power with a constant base", [.vector("x", .n)]) { _ in "2^x" },
+    // On a square matrix a vector broadcasts as a row (numpy's rule).
+    OpCase("multiply square matrix∘vector", [.matrix("X", .n, .n), .vector("r", .n)], sizes: square) { _ in "X * r" },
+    OpCase("divide vector∘square matrix", [.vector("r", .n), .matrix("X", .n, .n, .positive)], sizes: square) { _ in "r / X" },
+  ]
+
+  static let square = [Sizes(m: 2, n: 2, p: 2), Sizes(m: 3, n: 3, p: 2), Sizes(m: 4, n: 4, p: 3)]
+
+  /// One operand used several times: adjoints add up, and the rewriter's
+  /// x + x, x * x forms meet the derivative rules.
+  static let sharing: [OpCase] = [
+    OpCase("sum of a value with itself", [.vector("x", .n)]) { _ in "sin(x) + sin(x) + x * x" },
+    OpCase("difference of a value with itself", [.vector("x", .n)]) { _ in "tanh(x) - tanh(x) + x / x + x" },
+    OpCase("matmul of a matrix with itself", [.matrix("A", .m, .m)]) { _ in "A @ A + A' @ A" },
+    OpCase("dot of a vector with itself", [.vector("x", .n)]) { _ in "dot(x, x) * x" },
+    OpCase("solve with the same matrix twice", [.matrix("A", .m, .m, .wellConditioned)]) { s in
+      "solve(A, A[:, 1] + 1) + solve(A', sin(A[1, :]))"
+    },
   ]
 
   /// sin(broadcast(tanh(v))) to the given shape: the broadcast op itself.

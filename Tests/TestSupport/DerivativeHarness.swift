@@ -27,6 +27,9 @@ public struct DerivativeHarness {
   public let start: [Double]
   public let taskCount: Int
   public let program: Program
+  /// Rewrites that may change IEEE results, in simplification and in
+  /// derivative graphs (the compiler's unsafe-math mode).
+  public let unsafeMath: Bool
   let variableValues: [[Tensor]]
   var inputs: [(shape: Shape, perTask: Bool)] = []
   let leafIndex: [Op: Int]
@@ -35,7 +38,7 @@ public struct DerivativeHarness {
   /// Elaborates `statements` one by one as the REPL does, then `expression`;
   /// `wrt` names data entries or variables. With `simplify`, the graph is
   /// first brought to the normal form the compiler differentiates.
-  public init(statements: [String], expression: String, wrt: [String], simplify: Bool) throws {
+  public init(statements: [String], expression: String, wrt: [String], simplify: Bool, unsafeMath: Bool = false) throws {
     var e = Elaborator(file: SourceFile(path: "<test>", text: ""), options: CompileOptions())
     var diagnostics: [Diagnostic] = []
     func parse(_ line: String) -> REPLInput? {
@@ -65,7 +68,7 @@ public struct DerivativeHarness {
     // The initial point, before simplifying renumbers the variables' initial nodes.
     let evaluation = ProgramEvaluation(initialPointOf: program)
     if simplify {
-      let s = Simplifier.simplify(program.graph, roots: [node] + leafNodes)
+      let s = Simplifier.simplify(program.graph, roots: [node] + leafNodes, unsafeMath: unsafeMath)
       program.graph = s.graph
       output = s.roots[0]
       leafNodes = Array(s.roots.dropFirst())
@@ -87,6 +90,7 @@ public struct DerivativeHarness {
     self.leaves = leaves
     self.start = start
     self.program = program
+    self.unsafeMath = unsafeMath
     self.taskCount = program.tasks?.count ?? 1
     self.variableValues = evaluation.variableValues
     var index: [Op: Int] = [:]
@@ -162,7 +166,7 @@ public struct DerivativeHarness {
 
   /// Runs derivative builders on this graph and keeps the nodes they add.
   public mutating func differentiate<R>(_ body: (inout Differentiator) -> R) -> R {
-    var d = Differentiator(graph: graph, tasks: taskCount, isPerTaskLeaf: isPerTaskLeaf)
+    var d = Differentiator(graph: graph, tasks: taskCount, unsafeMath: unsafeMath, isPerTaskLeaf: isPerTaskLeaf)
     let result = body(&d)
     graph = d.graph
     return result

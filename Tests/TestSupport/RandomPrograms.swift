@@ -108,22 +108,26 @@ public struct RandomProgram {
     self.shapes = shapes
     self.values = shapes.map { s in Tensor(shape: s, scalars: (0..<s.count).map { _ in rng.uniform(-1.5, 1.5) }) }
     var generator = Generator(shapes: shapes, rng: rng)
-    var e = generator.make(depth: rng.integer(2...5), vector: false)
+    var e = generator.make(depth: rng.integer(3...5), vector: false)
     while e.inputsUsed.isEmpty { e = generator.make(depth: 3, vector: false) }
     expression = e
   }
 
   public var bindings: [(String, Tensor)] { values.enumerated().map { (Self.name($0.offset), $0.element) } }
 
-  /// The oracle's gradient, flattened input by input; nil when the point
-  /// is outside the region the comparison is meant for.
-  public func tapeGradient() -> (value: Double, gradient: [Double])? {
+  /// The oracle's gradient, flattened input by input, and the gradient's
+  /// scale: the same sums over paths with every partial replaced by its
+  /// absolute value, which bounds the terms that cancel in each entry.
+  /// Nil when the point is outside the region the comparison is meant for.
+  public func tapeGradient() -> (value: Double, gradient: [Double], scale: [Double])? {
     let tape = ScalarTape()
     let inputs = values.map { $0.scalars.map(tape.variable) }
     let out = expression.evaluate(tape, inputs)[0]
     guard !tape.outOfDomain else { return nil }
+    tape.backward(from: out, absolute: true)
+    let scale = inputs.flatMap { $0.map(\.adjoint) }
     tape.backward(from: out)
-    return (out.value, inputs.flatMap { $0.map(\.adjoint) })
+    return (out.value, inputs.flatMap { $0.map(\.adjoint) }, scale)
   }
 
   struct Generator {
@@ -139,8 +143,16 @@ public struct RandomProgram {
     mutating func make(depth: Int, vector: Bool) -> RandomExpression {
       if depth <= 1 || rng.chance(0.15) { return leaf(vector: vector) }
       let d = depth - 1
-      switch rng.integer(0...(vector ? 4 : 6)) {
-      case 0: return .unary(rng.pick(RandomExpression.functions), make(depth: d, vector: vector))
+      // Functions twice as likely as each other kind of node.
+      switch rng.pick(vector ? [0, 0, 1, 2, 3, 4] : [0, 0, 1, 2, 3, 4, 5, 6]) {
+      case 0:
+        let f = rng.pick(RandomExpression.functions)
+        let argument = make(depth: d, vector: vector)
+        // log and sqrt mostly of a positive argument, (E)^2 + c, so fewer draws are rejected.
+        if (f == "log" || f == "sqrt") && rng.chance(0.7) {
+          return .unary(f, .binary("+", .power(argument, 2), .constant(rng.pick([0.5, 1.5, 2]))))
+        }
+        return .unary(f, argument)
       case 1: return .power(make(depth: d, vector: vector), rng.pick(RandomExpression.exponents))
       case 2: return .binary(rng.pick(RandomExpression.operators), make(depth: d, vector: vector), make(depth: d, vector: vector))
       case 3:

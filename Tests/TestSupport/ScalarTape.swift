@@ -91,12 +91,14 @@ public final class ScalarTape {
     return record(Foundation.pow(a.value, c), [(a, c * Foundation.pow(a.value, c - 1))])
   }
 
-  /// Adjoints of every node with respect to `output`.
-  public func backward(from output: TapeNode) {
+  /// Adjoints of every node with respect to `output`. With `absolute`,
+  /// each partial counts by its absolute value: Σ over paths of |∏ partials|,
+  /// the magnitude rounding errors in the true adjoint scale with.
+  public func backward(from output: TapeNode, absolute: Bool = false) {
     for n in nodes { n.adjoint = 0 }
     output.adjoint = 1
     for n in nodes.reversed() where n.adjoint != 0 {
-      for (p, d) in n.parents { p.adjoint += n.adjoint * d }
+      for (p, d) in n.parents { p.adjoint += n.adjoint * (absolute ? abs(d) : d) }
     }
   }
 }

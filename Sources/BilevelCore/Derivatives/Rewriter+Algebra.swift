@@ -19,10 +19,12 @@ extension Rewriter {
   }
 
   /// 1 / x where x > 0 is guaranteed except at an exact 0, where the
-  /// result's users multiply by 0: `x + 1 - step(x)` equals x for x > 0 and
-  /// 1 at 0, so derivatives at kinks stay finite (sqrt at 0, norm at 0).
+  /// result's users multiply by 0: `x + (1 - step(x))` is exactly x for
+  /// x > 0 and 1 at 0, so derivatives at kinks stay finite (sqrt at 0, norm
+  /// at 0). Not `(x + 1) - step(x)`: that rounds x + 1, losing x's digits
+  /// below ε (0 for x < 1.1e-16, so sqrt'(1e-20) was inf).
   public mutating func guardedDenominator(_ x: NodeID) -> NodeID {
-    subtract(add(x, scalar(1)), apply(.step, x))
+    add(x, subtract(scalar(1), apply(.step, x)))
   }
 
   /// The adjoint of broadcasting: sums `g` over the axes along which a value

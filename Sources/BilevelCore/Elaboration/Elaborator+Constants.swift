@@ -35,9 +35,9 @@ extension Elaborator {
     let t = try evaluateConstant(v.node)
     guard t.shape.isScalar else { throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range) }
     let x = t.scalar
-    guard x.isFinite, x == x.rounded(), abs(x) < 9.0e15 else {
-      throw error(.notAnInteger(what, formatNumber(x)), at: e.range)
-    }
+    guard x.isFinite, x == x.rounded() else { throw error(.notAnInteger(what, formatNumber(x)), at: e.range) }
+    // Beyond 2^53 doubles skip integers; no size or seed is that large.
+    guard abs(x) < 9.0e15 else { throw error(.numberTooLarge(what, formatNumber(x), limit: "9e15"), at: e.range) }
     if positive && x < 1 { throw error(.notPositive(what, formatNumber(x)), at: e.range) }
     return Int(x)
   }

@@ -84,6 +84,9 @@ extension Message {
   public static func notPositive(_ what: String, _ value: String) -> Message {
     Message("\(what) must be positive, not \(value)")
   }
+  public static func numberTooLarge(_ what: String, _ value: String, limit: String) -> Message {
+    Message("\(what) is \(value), more than the limit of \(limit)")
+  }
   public static func tooLarge(_ what: String, _ count: String, limit: String) -> Message {
     Message("\(what) has \(count) entries, more than the limit of \(limit)")
   }

@@ -126,6 +126,7 @@ public struct Lexer {
     {
       return "'\(s)' (U+\(String(u.value, radix: 16, uppercase: true)))"
     }
-    return "byte 0x" + bytes.map { String($0, radix: 16, uppercase: true) }.joined()
+    let hex = bytes.map { b in (b < 16 ? "0x0" : "0x") + String(b, radix: 16, uppercase: true) }
+    return (bytes.count == 1 ? "byte " : "bytes ") + hex.joined(separator: " ")
   }
 }

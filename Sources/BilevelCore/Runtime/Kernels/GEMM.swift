@@ -160,26 +160,47 @@ public enum GEMM {
     beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int,
     ws: UnsafeMutablePointer<Double>, blocking: GEMMBlocking
   ) {
+    let mr = MicroTile.rows, nr = MicroTile.columns
     let mc = blocking.mcRounded, kc = blocking.kcClamped, nc = blocking.ncRounded
     let kbMax = min(kc, k)
     let aBuf = ws
-    let bBuf = aBuf + roundUp(roundUp(min(mc, m), MicroTile.rows) * kbMax, 8)
-    let tile = bBuf + roundUp(roundUp(min(nc, n), MicroTile.columns) * kbMax, 8)
+    let bBuf = aBuf + roundUp(roundUp(min(mc, m), mr) * kbMax, 8)
+    let tile = bBuf + roundUp(roundUp(min(nc, n), nr) * kbMax, 8)
     var jc = 0
     while jc < n {
       let nb = min(nc, n - jc)
       var pc = 0
       while pc < k {
         let kb = min(kc, k - pc)
-        GEMMPacking.packB(tb ? b + jc * ldb + pc : b + pc * ldb + jc, ldb: ldb, transposed: tb,
-                          kb: kb, nb: nb, into: bBuf)
+        let bSource = tb ? b + jc * ldb + pc : b + pc * ldb + jc
+        let bSlivers: Slivers
+        if !tb && readInPlace(ld: ldb, kb: kb) {
+          let full = nb / nr
+          if full * nr < nb {
+            GEMMPacking.packB(bSource + full * nr, ldb: ldb, transposed: false, kb: kb, nb: nb - full * nr, into: bBuf)
+          }
+          bSlivers = Slivers(base: bSource, step: ldb, stride: nr, full: full, edge: bBuf, edgeStep: nr)
+        } else {
+          GEMMPacking.packB(bSource, ldb: ldb, transposed: tb, kb: kb, nb: nb, into: bBuf)
+          bSlivers = Slivers(packed: bBuf, width: nr, kb: kb)
+        }
         let blockBeta = pc == 0 ? beta : 1
         var ic = 0
         while ic < m {
           let mb = min(mc, m - ic)
-          GEMMPacking.packA(ta ? a + pc * lda + ic : a + ic * lda + pc, lda: lda, transposed: ta,
-                            mb: mb, kb: kb, into: aBuf)
-          macroKernel(mb: mb, nb: nb, kb: kb, aBuf: aBuf, bBuf: bBuf, c: c + ic * ldc + jc, ldc: ldc,
+          let aSource = ta ? a + pc * lda + ic : a + ic * lda + pc
+          let aSlivers: Slivers
+          if ta && readInPlace(ld: lda, kb: kb) {
+            let full = mb / mr
+            if full * mr < mb {
+              GEMMPacking.packA(aSource + full * mr, lda: lda, transposed: true, mb: mb - full * mr, kb: kb, into: aBuf)
+            }
+            aSlivers = Slivers(base: aSource, step: lda, stride: mr, full: full, edge: aBuf, edgeStep: mr)
+          } else {
+            GEMMPacking.packA(aSource, lda: lda, transposed: ta, mb: mb, kb: kb, into: aBuf)
+            aSlivers = Slivers(packed: aBuf, width: mr, kb: kb)
+          }
+          macroKernel(mb: mb, nb: nb, kb: kb, a: aSlivers, b: bSlivers, c: c + ic * ldc + jc, ldc: ldc,
                       alpha: alpha, beta: blockBeta, tile: tile)
           ic += mc
         }
@@ -189,35 +210,79 @@ public enum GEMM {
     }
   }
 
-  /// Sweeps one packed A block against one packed B panel. Column slivers
-  /// outside, row slivers inside: the kb×8 B sliver stays in L1 while the
-  /// A block streams from L2.
+  /// Whether a kb-deep slice of an operand already laid out k-major (A
+  /// transposed, B not) is read in place instead of packed: only when its
+  /// whole span (kb rows of `ld`) is at most 64 KiB, so it stays in L1/L2
+  /// whatever `ld` is. For small products the copy would cost as much as
+  /// the arithmetic; for large ones packing keeps the slivers contiguous
+  /// (a large power-of-two `ld` would map a sliver onto one L1 set).
+  @inline(__always)
+  static func readInPlace(ld: Int, kb: Int) -> Bool { ld * kb <= 8192 }
+
+  /// Sweeps one A block against one B panel. Column slivers outside, row
+  /// slivers inside: the kb×8 B sliver stays in L1 while the A block
+  /// streams from L2.
   static func macroKernel(
-    mb: Int, nb: Int, kb: Int, aBuf: UnsafePointer<Double>, bBuf: UnsafePointer<Double>,
+    mb: Int, nb: Int, kb: Int, a: Slivers, b: Slivers,
     c: UnsafeMutablePointer<Double>, ldc: Int, alpha: Double, beta: Double,
     tile: UnsafeMutablePointer<Double>
   ) {
     let mr = MicroTile.rows, nr = MicroTile.columns
-    var jr = 0
+    var jr = 0, js = 0
     while jr < nb {
       let cols = min(nr, nb - jr)
-      let bp = bBuf + jr * kb
-      var ir = 0
+      let (bp, bStep) = b.sliver(js)
+      var ir = 0, iS = 0
       while ir < mb {
         let rows = min(mr, mb - ir)
-        let ap = aBuf + ir * kb
+        let (ap, aStep) = a.sliver(iS)
         let cp = c + ir * ldc + jr
         if rows == mr && cols == nr {
-          gemmMicroKernel(kb, ap, bp, cp, ldc, alpha: alpha, beta: beta)
+          gemmMicroKernel(kb, ap, aStep, bp, bStep, cp, ldc, alpha: alpha, beta: beta)
         } else {
           // Same kernel into a scratch tile, then the same update formula
           // on the valid part: edge elements get the full-tile bits.
-          gemmMicroKernel(kb, ap, bp, tile, nr, alpha: alpha, beta: 0)
+          gemmMicroKernel(kb, ap, aStep, bp, bStep, tile, nr, alpha: alpha, beta: 0)
           storeEdge(tile, cp, rows: rows, cols: cols, ldc: ldc, beta: beta)
         }
         ir += mr
+        iS += 1
       }
       jr += nr
+      js += 1
+    }
+  }
+
+  /// Where the micro-kernel finds sliver `s` of an operand and the
+  /// distance between its consecutive k steps: packed slivers are
+  /// contiguous blocks; an operand read in place is addressed directly,
+  /// except its trailing partial sliver, packed (zero-padded) into `edge`.
+  /// Either way the kernel sees the same values, so results do not depend
+  /// on the choice.
+  struct Slivers {
+    var base: UnsafePointer<Double>
+    var step: Int
+    var stride: Int
+    var full: Int
+    var edge: UnsafePointer<Double>
+    var edgeStep: Int
+
+    init(base: UnsafePointer<Double>, step: Int, stride: Int, full: Int, edge: UnsafePointer<Double>, edgeStep: Int) {
+      self.base = base
+      self.step = step
+      self.stride = stride
+      self.full = full
+      self.edge = edge
+      self.edgeStep = edgeStep
+    }
+
+    init(packed: UnsafePointer<Double>, width: Int, kb: Int) {
+      self.init(base: packed, step: width, stride: width * kb, full: .max, edge: packed, edgeStep: width)
+    }
+
+    @inline(__always)
+    func sliver(_ s: Int) -> (UnsafePointer<Double>, Int) {
+      s < full ? (base + s * stride, step) : (edge, edgeStep)
     }
   }
 

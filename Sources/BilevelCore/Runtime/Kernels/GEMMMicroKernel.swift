@@ -13,15 +13,16 @@ enum MicroTile {
   static let columns = 8
 }
 
-/// C[0..<5, 0..<8] = alpha·(Ã·B̃) + beta·C, with Ã packed k-major (5 values
-/// per step) and B̃ packed k-major (8 values per step). `beta == 0` never
+/// C[0..<5, 0..<8] = alpha·(Ã·B̃) + beta·C, where step p reads the 5 values
+/// `a[p·aStep ..< p·aStep + 5]` and the 8 values `b[p·bStep ..< p·bStep + 8]`
+/// (steps 5 and 8 when packed, the leading dimension when read in place). `beta == 0` never
 /// reads C, so uninitialised or NaN output memory is overwritten cleanly.
 ///
 /// Every element's sum is the same FMA chain in k order whatever tile or
 /// thread computes it: this is what makes threaded results bit-identical.
 @inline(__always)
 func gemmMicroKernel(
-  _ kc: Int, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+  _ kc: Int, _ a: UnsafePointer<Double>, _ aStep: Int, _ b: UnsafePointer<Double>, _ bStep: Int,
   _ c: UnsafeMutablePointer<Double>, _ ldc: Int, alpha: Double, beta: Double
 ) {
   var c00 = Vector4(), c01 = Vector4()
@@ -50,8 +51,8 @@ func gemmMicroKernel(
     let a4 = Vector4(repeating: pa[4])
     c40 = c40.addingProduct(a4, b0)
     c41 = c41.addingProduct(a4, b1)
-    pa += 5
-    pb += 8
+    pa += aStep
+    pb += bStep
     p += 1
   }
   let va = Vector4(repeating: alpha)

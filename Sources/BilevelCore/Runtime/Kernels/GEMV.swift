@@ -25,8 +25,12 @@ public enum GEMV {
     }
     let pool = KernelThreadPool.shared
     let wanted = threads ?? (m * n >= parallelThreshold ? pool.threadCount : 1)
+    // Several parts per thread, each at least 64 outputs: parts cost
+    // nothing to split here (no packing), and a thread that is preempted
+    // on a busy machine then delays one small part, not half the work.
     let outputs = transposeA ? n : m
-    let parts = max(1, min(wanted, pool.threadCount, outputs / 8))
+    let threadsUsed = min(wanted, pool.threadCount)
+    let parts = threadsUsed <= 1 ? 1 : max(1, min(4 * threadsUsed, outputs / 64))
     var job = Job(m: m, n: n, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y, parts: parts)
     if parts == 1 {
       if transposeA { job.transposedRange(0, n) } else { job.plainRange(0, m) }
