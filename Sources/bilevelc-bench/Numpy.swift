@@ -1,30 +1,79 @@
 import Foundation
 
-/// numpy's figures for the same operations, measured by a python3 child
-/// process in the same run (once with one BLAS thread, once with two).
-struct NumpyReport {
-  /// "gemm" / "gemv" / "gemvT" → threads → n → GFLOP/s.
-  var figures: [String: [Int: [Int: Double]]] = [:]
-  var description = "not measured"
+/// numpy on the same machine, in the same run: one python3 child per BLAS
+/// thread count, kept alive and asked for one timed sample at a time, so
+/// numpy's samples interleave with ours (a machine whose load changes
+/// during the run then skews both sides alike).
+final class Numpy {
+  /// Threads → a running child; empty when python3 or numpy is missing.
+  private var probes: [Int: NumpyProbe] = [:]
+  /// numpy's version and BLAS, or why it is unavailable.
+  private(set) var description = "not measured"
 
-  func value(_ op: String, _ n: Int, threads: Int) -> Double? { figures[op]?[threads]?[n] }
+  var available: Bool { !probes.isEmpty }
 
-  func figure(_ op: String, _ n: Int, threads: Int) -> String {
-    value(op, n, threads: threads).map { format($0) } ?? "-"
+  init(threadCounts: [Int]) {
+    for threads in threadCounts {
+      switch NumpyProbe.start(threads: threads) {
+      case .failure(let message):
+        description = "not available (\(message)); ratios skipped"
+        shutdown()
+        return
+      case .success(let (probe, info)):
+        probes[threads] = probe
+        if threads == threadCounts.first { description = info }
+      }
+    }
   }
 
-  /// Same protocol as the Swift side: warm-up, calibrate to ~20 ms per
-  /// sample, median of 7. Prints one JSON object.
+  /// Ends the children (closing their stdin) and waits for them.
+  func shutdown() {
+    for probe in probes.values { probe.finish() }
+    probes = [:]
+  }
+
+  /// Repetitions per sample of numpy's `op` ("gemm", "gemv" or "gemvT")
+  /// at size n (after a warm-up call); nil without numpy.
+  func calibrate(_ op: String, _ n: Int, threads: Int) -> Int? {
+    probes[threads]?.ask("cal \(op) \(n)").flatMap { Int($0) }
+  }
+
+  /// Seconds per call over one sample of `reps` calls.
+  func sample(_ op: String, _ n: Int, threads: Int, reps: Int) -> Double? {
+    probes[threads]?.ask("run \(op) \(n) \(reps)").flatMap { Double($0) }
+  }
+}
+
+/// One python3 child running `script`: it prints a JSON line describing
+/// numpy, then answers each request line on stdin with one line on stdout.
+final class NumpyProbe {
+  private let process: Process
+  private let input: FileHandle
+  private let output: FileHandle
+  private var buffer = Data()
+
+  private init(process: Process, input: FileHandle, output: FileHandle) {
+    self.process = process
+    self.input = input
+    self.output = output
+  }
+
+  func finish() {
+    try? input.close()
+    process.waitUntilExit()
+  }
+
+  /// Requests: "cal OP N" (warm up; reply the repetitions that make a
+  /// sample last ≥ 10 ms, as the Swift side does) and "run OP N REPS"
+  /// (reply seconds per call over one sample).
   static let script = """
     import json, sys, time
     import numpy as np
-    sizes = [int(s) for s in sys.argv[1].split(",")]
     info = "numpy " + np.__version__
     try:
         import threadpoolctl
-        libs = threadpoolctl.threadpool_info()
         info += "; " + ", ".join("%s %s (%s kernel, %s threads)" % (d.get("internal_api"), d.get("version"),
-            d.get("architecture"), d.get("num_threads")) for d in libs)
+            d.get("architecture"), d.get("num_threads")) for d in threadpoolctl.threadpool_info())
     except Exception:
         try:
             import ctypes, glob, os
@@ -37,91 +86,104 @@ struct NumpyReport {
                     break
         except Exception:
             pass
-    def med(f, flops):
-        f()
-        reps = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(reps): f()
-            if time.perf_counter() - t0 >= 0.01: break
-            reps *= 2
-        ts = []
-        for _ in range(7):
-            t0 = time.perf_counter()
-            for _ in range(reps): f()
-            ts.append((time.perf_counter() - t0) / reps)
-        ts.sort()
-        return flops / ts[3] / 1e9
+    print(json.dumps({"info": info}), flush=True)
     rng = np.random.default_rng(0)
-    out = {"info": info, "gemm": {}, "gemv": {}, "gemvT": {}}
-    for n in sizes:
+    current, f = None, None
+    def setup(op, n):
+        global current, f
+        if current == (op, n): return
         a = rng.uniform(-1, 1, (n, n)); b = rng.uniform(-1, 1, (n, n)); c = np.empty((n, n))
         x = rng.uniform(-1, 1, n); y = np.empty(n); at = a.T
-        out["gemm"][n] = med(lambda: np.matmul(a, b, out=c), 2.0 * n ** 3)
-        out["gemv"][n] = med(lambda: np.matmul(a, x, out=y), 2.0 * n * n)
-        out["gemvT"][n] = med(lambda: np.matmul(at, x, out=y), 2.0 * n * n)
-    print(json.dumps(out))
+        if op == "gemm": f = lambda: np.matmul(a, b, out=c)
+        elif op == "gemv": f = lambda: np.matmul(a, x, out=y)
+        else: f = lambda: np.matmul(at, x, out=y)
+        current = (op, n)
+    while True:
+        line = sys.stdin.readline()
+        if not line: break
+        words = line.split()
+        setup(words[1], int(words[2]))
+        if words[0] == "cal":
+            f()
+            reps = 1
+            while True:
+                t0 = time.perf_counter()
+                for _ in range(reps): f()
+                if time.perf_counter() - t0 >= 0.01: break
+                reps *= 2
+            print(reps, flush=True)
+        else:
+            reps = int(words[3])
+            t0 = time.perf_counter()
+            for _ in range(reps): f()
+            print((time.perf_counter() - t0) / reps, flush=True)
     """
 
-  /// Runs the script with `OPENBLAS_NUM_THREADS` = 1 and then 2. The
-  /// child's environment drops OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE:
-  /// settings meant for older OpenBLAS builds force a slower kernel.
-  static func measure(sizes: [Int]) -> NumpyReport {
-    var report = NumpyReport()
-    for threads in [1, 2] {
-      switch run(sizes: sizes, threads: threads) {
-      case .failure(let message):
-        report.description = "not available (\(message)); ratios skipped"
-        return report
-      case .success(let json):
-        if threads == 1, let info = json["info"] as? String { report.description = info }
-        for op in ["gemm", "gemv", "gemvT"] {
-          guard let table = json[op] as? [String: Any] else { continue }
-          for (key, value) in table {
-            if let n = Int(key), let v = (value as? NSNumber)?.doubleValue {
-              report.figures[op, default: [:]][threads, default: [:]][n] = v
-            }
-          }
-        }
-      }
-    }
-    return report
-  }
-
   enum Outcome {
-    case success([String: Any])
+    case success((NumpyProbe, String))
     case failure(String)
   }
 
-  static func run(sizes: [Int], threads: Int) -> Outcome {
+  /// Starts a child with `OPENBLAS_NUM_THREADS` (and the OpenMP/MKL
+  /// equivalents) = threads. Its environment drops OPENBLAS_CORETYPE and
+  /// OPENBLAS_L2_SIZE: settings meant for older OpenBLAS builds select a
+  /// slower kernel (only the child's environment changes).
+  static func start(threads: Int) -> Outcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, sizes.map(String.init).joined(separator: ",")]
+    process.arguments = ["python3", "-c", script]
     var environment = ProcessInfo.processInfo.environment
     environment["OPENBLAS_CORETYPE"] = nil
     environment["OPENBLAS_L2_SIZE"] = nil
     for name in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"] {
       environment[name] = String(threads)
     }
+    // Idle OpenBLAS helper threads spin for 2^28 cycles (~0.1 s) by
+    // default; with samples alternating, that spinning would run during
+    // our two-thread samples. 2^20 cycles (~0.4 ms) still covers the gaps
+    // between numpy's own back-to-back calls within a sample.
+    environment["OPENBLAS_THREAD_TIMEOUT"] = "20"
     process.environment = environment
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
+    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
     do {
       try process.run()
     } catch {
       return .failure("cannot start python3: \(error.localizedDescription)")
     }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0,
-      let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    let probe = NumpyProbe(
+      process: process, input: stdin.fileHandleForWriting, output: stdout.fileHandleForReading)
+    guard let first = probe.readLine(),
+      let json = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any],
+      let info = json["info"] as? String
     else {
-      let text = String(decoding: errorData, as: UTF8.self)
-      let last = text.split(separator: "\n").last.map(String.init) ?? "python3 exited with \(process.terminationStatus)"
-      return .failure(last)
+      try? stdin.fileHandleForWriting.close()
+      process.waitUntilExit()
+      let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      return .failure(text.split(separator: "\n").last.map(String.init) ?? "python3 exited with \(process.terminationStatus)")
     }
-    return .success(json)
+    return .success((probe, info))
+  }
+
+  /// Sends one request line and returns the reply line (nil if the child died).
+  func ask(_ line: String) -> String? {
+    guard process.isRunning else { return nil }
+    guard (try? input.write(contentsOf: Data((line + "\n").utf8))) != nil else { return nil }
+    return readLine()
+  }
+
+  private func readLine() -> String? {
+    while true {
+      if let newline = buffer.firstIndex(of: 10) {
+        let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+        buffer.removeSubrange(buffer.startIndex...newline)
+        return line
+      }
+      let chunk = output.availableData
+      if chunk.isEmpty { return nil }
+      buffer.append(chunk)
+    }
   }
 }

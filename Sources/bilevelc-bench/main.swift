@@ -3,7 +3,8 @@
 //
 //     swift run -c release bilevelc-bench
 //
-// Each figure is the median of several timed samples after a warm-up.
+// Each figure is the median of several timed samples after a warm-up;
+// numpy's samples alternate with ours (see `pairedMedians`).
 // Sections are independent functions; add one by writing a function that
 // returns a `Section` and listing it in `main` at the bottom.
 
@@ -61,25 +62,48 @@ func ratio(_ ours: Double, _ theirs: Double?) -> String {
 
 func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
-/// Median seconds per call of `body`: warm-up and calibration until a
-/// sample lasts at least `sampleTime`, then `samples` timed samples.
-func medianTime(samples: Int = 7, sampleTime: Double = 0.02, _ body: () -> Void) -> Double {
+/// Repetitions per sample: after a warm-up call, doubled until a sample
+/// lasts at least half of `sampleTime`.
+func calibrate(sampleTime: Double = 0.02, _ body: () -> Void) -> Int {
   body()
   var reps = 1
   while true {
     let t0 = seconds()
     for _ in 0..<reps { body() }
-    if seconds() - t0 >= sampleTime / 2 { break }
+    if seconds() - t0 >= sampleTime / 2 { return reps }
     reps *= 2
   }
-  var times: [Double] = []
+}
+
+/// Seconds per call over one sample of `reps` calls.
+func sample(_ reps: Int, _ body: () -> Void) -> Double {
+  let t0 = seconds()
+  for _ in 0..<reps { body() }
+  return (seconds() - t0) / Double(reps)
+}
+
+func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+/// Median seconds per call of `body`: warm-up, calibration, `samples` samples.
+func medianTime(samples: Int = 7, _ body: () -> Void) -> Double {
+  let reps = calibrate(body)
+  return median((0..<samples).map { _ in sample(reps, body) })
+}
+
+/// Median seconds per call of ours and of numpy's `op` at size n, sampled
+/// alternately (ours, numpy, ours, ...) so that both see the same machine
+/// when other work comes and goes during the run.
+func pairedMedians(
+  samples: Int = 7, numpy: Numpy, op: String, n: Int, threads: Int, _ body: () -> Void
+) -> (ours: Double, numpy: Double?) {
+  let reps = calibrate(body)
+  let theirReps = numpy.calibrate(op, n, threads: threads)
+  var ours: [Double] = [], theirs: [Double] = []
   for _ in 0..<samples {
-    let t0 = seconds()
-    for _ in 0..<reps { body() }
-    times.append((seconds() - t0) / Double(reps))
+    ours.append(sample(reps, body))
+    if let theirReps, let t = numpy.sample(op, n, threads: threads, reps: theirReps) { theirs.append(t) }
   }
-  times.sort()
-  return times[times.count / 2]
+  return (median(ours), theirs.count == samples ? median(theirs) : nil)
 }
 
 /// A buffer of `count` doubles, uniform in [-1, 1), deterministic.
@@ -92,19 +116,27 @@ func randomBuffer(_ count: Int, seed: UInt64) -> UnsafeMutablePointer<Double> {
 
 // MARK: Machine
 
-func cpuModel() -> String {
-  guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
-  for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-    if let colon = line.firstIndex(of: ":") {
-      return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-    }
+/// "model name (family F model M), ISA flags" from /proc/cpuinfo, where present.
+func cpuDescription() -> String {
+  guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+  var fields: [String: String] = [:]
+  for line in text.split(separator: "\n") {
+    guard let colon = line.firstIndex(of: ":") else { continue }
+    let key = line[..<colon].trimmingCharacters(in: .whitespaces)
+    if fields[key] == nil { fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
   }
-  return "unknown"
+  var s = fields["model name"] ?? "unknown CPU"
+  if let family = fields["cpu family"], let model = fields["model"] { s += " (family \(family) model \(model))" }
+  if let flags = fields["flags"]?.split(separator: " ") {
+    let isa = ["avx2", "fma", "avx512f"].filter { flags.contains(Substring($0)) }
+    s += ", " + (isa.isEmpty ? "no AVX2" : isa.joined(separator: " "))
+  }
+  return s
 }
 
-func machineSection(_ numpy: NumpyReport) -> Section {
+func machineSection(_ numpy: Numpy) -> Section {
   var s = Section("machine", header: [])
-  s.note("CPU: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) online cores; kernel pool: \(KernelThreadPool.shared.threadCount) threads")
+  s.note("CPU: \(cpuDescription()); \(ProcessInfo.processInfo.activeProcessorCount) online cores; kernel pool: \(KernelThreadPool.shared.threadCount) threads")
   #if arch(x86_64)
     s.note("kernels: built for x86-64-v3 (AVX2 + FMA), see Package.swift")
   #else
@@ -125,35 +157,31 @@ func machineSection(_ numpy: NumpyReport) -> Section {
 
 let denseSizes = [32, 64, 128, 256, 512, 1024]
 
-func gemmSection(_ numpy: NumpyReport) -> Section {
+func gemmSection(_ numpy: Numpy) -> Section {
   var s = Section(
     "DGEMM C = A·B, n×n×n, GFLOP/s",
     header: ["n", "ours 1T", "numpy 1T", "ratio 1T", "ours 2T", "numpy 2T", "ratio 2T"])
   for n in denseSizes {
     let a = randomBuffer(n * n, seed: 1), b = randomBuffer(n * n, seed: 2)
     let c = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
-    let wsCount = GEMM.workspaceSize(m: n, n: n, k: n)
-    let ws = UnsafeMutablePointer<Double>.allocate(capacity: wsCount)
+    let ws = UnsafeMutablePointer<Double>.allocate(capacity: GEMM.workspaceSize(m: n, n: n, k: n))
     let flops = 2 * Double(n) * Double(n) * Double(n)
-    var ours: [Double] = []
+    var row = ["\(n)"]
     for threads in [1, 2] {
-      let t = medianTime {
+      let t = pairedMedians(numpy: numpy, op: "gemm", n: n, threads: threads) {
         GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws, threads: threads)
       }
-      ours.append(flops / t / 1e9)
+      row += compare(flops / t.ours / 1e9, t.numpy.map { flops / $0 / 1e9 })
     }
-    s.add([
-      "\(n)", format(ours[0]), numpy.figure("gemm", n, threads: 1), ratio(ours[0], numpy.value("gemm", n, threads: 1)),
-      format(ours[1]), numpy.figure("gemm", n, threads: 2), ratio(ours[1], numpy.value("gemm", n, threads: 2)),
-    ])
+    s.add(row)
     a.deallocate(); b.deallocate(); c.deallocate(); ws.deallocate()
   }
-  s.note("ratio = ours / numpy (numpy figures include Python's per-call overhead, visible at small n)")
+  s.note("median of 7 samples of ≥ 10 ms each, ours and numpy's alternating; ratio = ours / numpy")
+  s.note("(numpy's figures include Python's per-call overhead, about a microsecond, which dominates at small n)")
   return s
 }
 
-func gemvSection(_ numpy: NumpyReport, transposed: Bool) -> Section {
-  let key = transposed ? "gemvT" : "gemv"
+func gemvSection(_ numpy: Numpy, transposed: Bool) -> Section {
   var s = Section(
     transposed ? "DGEMV y = Aᵀ·x, n×n, GFLOP/s" : "DGEMV y = A·x, n×n, GFLOP/s",
     header: ["n", "ours 1T", "numpy 1T", "ratio 1T", "ours 2T", "numpy 2T", "ratio 2T"])
@@ -161,25 +189,28 @@ func gemvSection(_ numpy: NumpyReport, transposed: Bool) -> Section {
     let a = randomBuffer(n * n, seed: 3), x = randomBuffer(n, seed: 4)
     let y = UnsafeMutablePointer<Double>.allocate(capacity: n)
     let flops = 2 * Double(n) * Double(n)
-    var ours: [Double] = []
+    var row = ["\(n)"]
     for threads in [1, 2] {
-      let t = medianTime {
+      let t = pairedMedians(numpy: numpy, op: transposed ? "gemvT" : "gemv", n: n, threads: threads) {
         GEMV.multiply(m: n, n: n, a: a, lda: n, transposeA: transposed, x: x, y: y, threads: threads)
       }
-      ours.append(flops / t / 1e9)
+      row += compare(flops / t.ours / 1e9, t.numpy.map { flops / $0 / 1e9 })
     }
-    s.add([
-      "\(n)", format(ours[0]), numpy.figure(key, n, threads: 1), ratio(ours[0], numpy.value(key, n, threads: 1)),
-      format(ours[1]), numpy.figure(key, n, threads: 2), ratio(ours[1], numpy.value(key, n, threads: 2)),
-    ])
+    s.add(row)
     a.deallocate(); x.deallocate(); y.deallocate()
   }
   return s
 }
 
+/// Cells "ours", "numpy", "ratio".
+func compare(_ ours: Double, _ theirs: Double?) -> [String] {
+  [format(ours), theirs.map { format($0) } ?? "-", ratio(ours, theirs)]
+}
+
 // MARK: Main
 
-let numpy = NumpyReport.measure(sizes: denseSizes)
+signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
+let numpy = Numpy(threadCounts: [1, 2])
 let sections: [() -> Section] = [
   { machineSection(numpy) },
   { gemmSection(numpy) },
@@ -190,3 +221,4 @@ for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6
 }
+numpy.shutdown()

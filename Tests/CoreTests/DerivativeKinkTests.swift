@@ -119,6 +119,28 @@ import TestSupport
     #expect((two.all + columns.all + rows.all).allSatisfy { $0.isFinite })
   }
 
+  /// Requests with nothing to differentiate through: the leaf itself, and
+  /// a value that does not depend on it.
+  @Test func trivialRequests() throws {
+    var h = try DerivativeHarness(statements: DerivativeHarness.dataStatements([("x", Self.vector([1, -2])), ("a", Tensor(3))]),
+                                  expression: "a * 2", wrt: ["a", "x"], simplify: false)
+    let (a, x) = (h.leaves[0].node, h.leaves[1].node)
+    let f = h.output
+    let v = h.direction()
+    let selfGradient = h.differentiate { $0.gradient(of: a, wrt: [a, x]) }
+    let gradient = h.differentiate { $0.gradient(of: f, wrt: [a, x]) }
+    let five = h.graph.constant(5)
+    let constant = h.differentiate { $0.gradient(of: five, wrt: [a, x]) }
+    let jvp = h.differentiate { $0.jacobianVectorProduct(of: [x, f], wrt: [a, x], along: v) }
+    let vjp = h.differentiate { $0.vectorJacobianProduct(of: [x], cotangents: [v[1]], wrt: [a, x]) }
+    let along = h.bind(v, [0.5, 7, 9])
+    #expect(h.leafShaped(selfGradient, at: h.start) == [1, 0, 0])
+    #expect(h.leafShaped(gradient, at: h.start) == [2, 0, 0])
+    #expect(h.leafShaped(constant, at: h.start) == [0, 0, 0])
+    #expect(h.evaluate(jvp, at: h.start, inputs: along).map(\.scalars) == [[7, 9], [1]])
+    #expect(h.leafShaped(vjp, at: h.start, inputs: along) == [0, 7, 9])
+  }
+
   /// (expression, expected gradient at x = [−800, 0, 800]).
   static let largeLogits: [(String, [Double])] = [
     ("sum(softmax(x) * [1, 2, 3])", [0, 0, 0]),

@@ -88,6 +88,9 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
   let name: String
   let operands: [Operand]
   let sizes: [Sizes]
+  /// Extra points at degenerate sizes (a dimension of 1), where broadcasting
+  /// and reductions meet their special cases.
+  let edges: [Sizes]
   let setup: @Sendable (Sizes) -> [String]
   let text: @Sendable (Sizes) -> String
   let post: (@Sendable (inout Graph, NodeID, Sizes) -> NodeID)?
@@ -95,30 +98,36 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
   var testDescription: String { name }
   var description: String { name }
 
-  static let points = 3
   static let defaultSizes = [Sizes(m: 2, n: 3, p: 2), Sizes(m: 3, n: 2, p: 4), Sizes(m: 3, n: 4, p: 3)]
+  static let edgeSizes = [Sizes(m: 1, n: 3, p: 1), Sizes(m: 3, n: 1, p: 2)]
 
-  init(_ name: String, _ operands: [Operand], sizes: [Sizes] = OpCase.defaultSizes,
+  var points: Int { sizes.count + edges.count }
+  func sizes(at p: Int) -> Sizes { p < sizes.count ? sizes[p] : edges[p - sizes.count] }
+  /// Point 1 differentiates the graph as elaborated (as the REPL does), the
+  /// others its simplified normal form (as the compiler does), point 2 with
+  /// the unsafe-math rewrites on; edge points alternate.
+  func form(at p: Int) -> (simplify: Bool, unsafeMath: Bool) { (p % 2 == 0, p == 2) }
+
+  init(_ name: String, _ operands: [Operand], sizes: [Sizes] = OpCase.defaultSizes, edges: [Sizes] = OpCase.edgeSizes,
        setup: @escaping @Sendable (Sizes) -> [String] = { _ in [] },
        post: (@Sendable (inout Graph, NodeID, Sizes) -> NodeID)? = nil,
        _ text: @escaping @Sendable (Sizes) -> String) {
     self.name = name
     self.operands = operands
     self.sizes = sizes
+    self.edges = edges
     self.setup = setup
     self.text = text
     self.post = post
   }
 
   /// The graph and starting point for point `p`: its own sizes and seed.
-  /// Point 1 differentiates the graph as elaborated (as the REPL does), the
-  /// others its simplified normal form (as the compiler does), point 2 with
-  /// the unsafe-math rewrites on.
   func harness(point p: Int) throws -> DerivativeHarness {
-    let s = sizes[p % sizes.count]
+    let s = sizes(at: p)
+    let (simplify, unsafeMath) = form(at: p)
     let bindings = operands.enumerated().map { k, o in (o.name, o.sample(s, seed: TestRandom.seed(name, 16 * p + k))) }
     var h = try DerivativeHarness(statements: setup(s) + DerivativeHarness.dataStatements(bindings), expression: text(s),
-                                  wrt: operands.map(\.name), simplify: p != 1, unsafeMath: p == 2)
+                                  wrt: operands.map(\.name), simplify: simplify, unsafeMath: unsafeMath)
     if let post {
       let y = h.output
       let z = post(&h.graph, y, s)

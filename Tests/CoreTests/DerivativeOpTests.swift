@@ -12,11 +12,12 @@ import TestSupport
   func derivativesOf(_ c: OpCase) throws {
     var checks: [Comparison] = []
     defer { CheckTally.opCases.add(checks, of: DerivativeOpCases.all.count) }
-    for p in 0..<OpCase.points {
+    for p in 0..<c.points {
       var h = try c.harness(point: p)
       let results = DerivativeBattery.run(&h, seed: TestRandom.seed(c.name, 1000 + p))
       for r in results where !r.passed {
-        Issue.record("\(c.name) at point \(p) (\(c.sizes[p % c.sizes.count]), \(["simplified", "as elaborated", "simplified, unsafe math"][p % 3])): \(r)")
+        let (simplify, unsafe) = c.form(at: p)
+        Issue.record("\(c.name) at point \(p) (\(c.sizes(at: p)), \(simplify ? "simplified" : "as elaborated")\(unsafe ? ", unsafe math" : "")): \(r)")
       }
       checks += results
     }
@@ -28,10 +29,10 @@ import TestSupport
     var found = Set<String>()
     var texts: [String] = []
     for c in DerivativeOpCases.all {
-      for p in 0..<OpCase.points {
+      for p in 0..<c.points {
         let h = try c.harness(point: p)
         found.formUnion(Self.features(h.graph, root: h.output, wrt: h.leaves.map(\.node)))
-        texts.append(c.text(c.sizes[p % c.sizes.count]))
+        texts.append(c.text(c.sizes(at: p)))
       }
     }
     let leafKinds: Set<OpKind> = [.constant, .literal, .data, .variable, .input]

@@ -7,7 +7,8 @@ import TestSupport
 /// Differentiator → ReferenceEvaluator) against an independent scalar
 /// reverse-mode tape (ScalarTape) on seeded random programs.
 @Suite struct OracleTests {
-  static let programCount = 250
+  /// BILEVELC_ORACLE_PROGRAMS=N compares more programs (a longer search).
+  static let programCount = ProcessInfo.processInfo.environment["BILEVELC_ORACLE_PROGRAMS"].flatMap { Int($0) } ?? 250
   /// Text that shows a function, reduction or operator is used.
   static let markers = RandomExpression.functions.filter { $0 != "-" }.map { $0 + "(" }
     + ["(-", "sum(", "mean(", "dot(", "^", " + ", " - ", " * ", " / "]

@@ -22,6 +22,9 @@ public enum DerivativeBattery {
     public var denseHessianSize = 6
     /// Ordered pairs of distinct leaves for mixed products, among the first few.
     public var mixedLeaves = 3
+    /// Richardson-extrapolated differences (for random compositions, whose
+    /// higher derivatives can be large enough to matter at h = 1e-5).
+    public var extrapolated = false
     public init() {}
   }
 
@@ -70,7 +73,7 @@ public enum DerivativeBattery {
     // ∇s against central differences of s, leaf by leaf.
     for k in h.leaves.indices {
       let r = Array(h.coordinates(of: k))
-      let fd = FiniteDifferences.gradient(sAt, at: x, indices: r)
+      let fd = FiniteDifferences.gradient(sAt, at: x, indices: r, extrapolated: options.extrapolated)
       out.append(Comparison("gradient wrt \(h.leaves[k].name)", Array(g[h.coordinates(of: k)]), fd,
                             tolerance: options.differenceTolerance, floor: noise))
     }
@@ -81,31 +84,37 @@ public enum DerivativeBattery {
     let jt = h.values(jvp, at: x, inputs: tIn)
     let yNoise = 1e-9 * max(1, Dense.maxAbs(h.values(y, at: x)))
     out.append(Comparison("JVP along a random direction", jt,
-                          FiniteDifferences.directional({ h.values(y, at: $0) }, at: x, along: t),
+                          FiniteDifferences.directional({ h.values(y, at: $0) }, at: x, along: t, extrapolated: options.extrapolated),
                           tolerance: options.differenceTolerance, floor: yNoise))
 
-    // ⟨J t, c⟩ = ⟨t, Jᵀ c⟩.
+    // ⟨J t, c⟩ = ⟨t, Jᵀ c⟩. Symbolic-only checks are exact up to rounding:
+    // relative to the terms they add, with a floor of rounding noise
+    // (1e-14 of the gradient's scale) for values that are 0 in exact arithmetic.
     let jtc = h.leafShaped(vjp, at: x, inputs: cIn)
+    let rounding = 1e-14 * max(1, Dense.maxAbs(g))
     out.append(Comparison("⟨J t, c⟩ = ⟨t, Jᵀ c⟩", [Dense.dot(jt, cValue)], [Dense.dot(t, jtc)], tolerance: options.exactTolerance,
-                          scale: max(Dense.absoluteDot(jt, cValue), Dense.absoluteDot(t, jtc)), floor: 0))
+                          scale: max(Dense.absoluteDot(jt, cValue), Dense.absoluteDot(t, jtc)), floor: rounding * Dense.maxAbs(t)))
 
     // H t against differences of ∇s along t; symmetry ⟨u, H t⟩ = ⟨t, H u⟩.
     let hvpAt = { (v: [Double]) in h.leafShaped(hvp, at: x, inputs: with(cIn, h.bind(dir, v))) }
     let ht = hvpAt(t)
     let gNoise = 1e-9 * max(1, Dense.maxAbs(g))
     out.append(Comparison("HVP against differences of the gradient", ht,
-                          FiniteDifferences.directional(gradAt, at: x, along: t), tolerance: options.differenceTolerance, floor: gNoise))
+                          FiniteDifferences.directional(gradAt, at: x, along: t, extrapolated: options.extrapolated),
+                          tolerance: options.differenceTolerance, floor: gNoise))
     let u = rng.normals(n)
     let hu = hvpAt(u)
     out.append(Comparison("HVP symmetry ⟨u, H t⟩ = ⟨t, H u⟩", [Dense.dot(u, ht)], [Dense.dot(t, hu)],
                           tolerance: options.secondOrderTolerance,
-                          scale: max(Dense.absoluteDot(u, ht), Dense.absoluteDot(t, hu)), floor: 0))
+                          scale: max(Dense.absoluteDot(u, ht), Dense.absoluteDot(t, hu)),
+                          floor: rounding * Dense.maxAbs(t) * Dense.maxAbs(u)))
 
     for (a, b, product) in mixed {
       var ta = [Double](repeating: 0, count: n)
       for i in h.coordinates(of: a) { ta[i] = t[i] }
       let value = h.shaped(like: b, product, at: x, inputs: with(cIn, tIn))
-      let fd = FiniteDifferences.directional({ Array(gradAt($0)[h.coordinates(of: b)]) }, at: x, along: ta)
+      let fd = FiniteDifferences.directional({ Array(gradAt($0)[h.coordinates(of: b)]) }, at: x, along: ta,
+                                             extrapolated: options.extrapolated)
       out.append(Comparison("mixed product ∂/∂\(h.leaves[a].name) ∇_\(h.leaves[b].name)", value, fd,
                             tolerance: options.differenceTolerance, floor: gNoise))
     }
@@ -115,7 +124,7 @@ public enum DerivativeBattery {
       let columns = (0..<n).map { j in h.values(jvp, at: x, inputs: h.bind(dir, Dense.unit(j, n))) }
       let rows = (0..<m).map { i in h.leafShaped(vjp, at: x, inputs: h.bind(c, Dense.unit(i, m))) }
       out.append(Comparison("Jacobian by columns (JVP) = by rows (VJP)", Dense.fromColumns(columns).flatMap { $0 },
-                            rows.flatMap { $0 }, tolerance: options.exactTolerance * 10, floor: 0))
+                            rows.flatMap { $0 }, tolerance: options.exactTolerance * 10, floor: rounding))
     }
 
     // A dense Hessian block over up to 6 coordinates, spread over the leaves.
@@ -123,8 +132,10 @@ public enum DerivativeBattery {
     let columns = chosen.map { hvpAt(Dense.unit($0, n)) }
     let block = columns.map { col in chosen.map { col[$0] } }
     out.append(Comparison("dense Hessian block (\(chosen.count)×\(chosen.count)) symmetric", block.flatMap { $0 },
-                          Dense.transpose(block).flatMap { $0 }, tolerance: options.secondOrderTolerance, floor: 0))
-    let fdColumns = chosen.map { FiniteDifferences.directional(gradAt, at: x, along: Dense.unit($0, n)) }
+                          Dense.transpose(block).flatMap { $0 }, tolerance: options.secondOrderTolerance, floor: rounding))
+    let fdColumns = chosen.map {
+      FiniteDifferences.directional(gradAt, at: x, along: Dense.unit($0, n), extrapolated: options.extrapolated)
+    }
     out.append(Comparison("dense Hessian columns against differences of the gradient", columns.flatMap { $0 },
                           fdColumns.flatMap { $0 }, tolerance: options.differenceTolerance, floor: gNoise))
     var v = [Double](repeating: 0, count: n)
@@ -132,7 +143,7 @@ public enum DerivativeBattery {
     for (j, w) in zip(chosen, weights) { v[j] = w }
     let dense = (0..<n).map { i in zip(columns, weights).reduce(0) { $0 + $1.0[i] * $1.1 } }
     out.append(Comparison("HVP = dense Hessian × v", hvpAt(v), dense, tolerance: options.secondOrderTolerance,
-                          scale: Dense.maxAbs(columns.flatMap { $0 }) * Dense.maxAbs(weights), floor: 0))
+                          scale: Dense.maxAbs(columns.flatMap { $0 }) * Dense.maxAbs(weights), floor: rounding * Dense.maxAbs(weights)))
     return out
   }
 

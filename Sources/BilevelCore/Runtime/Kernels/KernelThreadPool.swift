@@ -128,9 +128,14 @@ public struct KernelThreadPool: @unchecked Sendable {
   private func workerLoop() {
     var seen: UInt64 = 0
     while true {
+      // Poll, yielding the core every few polls: on an idle core the yield
+      // returns at once, and on a busy machine this thread then does not
+      // use up its time slice spinning and get preempted in the middle of a
+      // part, which would leave the caller waiting for it.
       var spins = 0
       while ticket.pointee.load(ordering: .acquiring) >> Self.partBits == seen && spins < Self.spinLimit {
         spins += 1
+        if spins & 63 == 0 { sched_yield() }
       }
       if ticket.pointee.load(ordering: .acquiring) >> Self.partBits == seen {
         pthread_mutex_lock(mutex)
