@@ -52,8 +52,9 @@ public final class Plan: @unchecked Sendable {
   public internal(set) var rewrites: [(rule: String, count: Int)] = []
   /// Entries each instruction writes (for numeric checks).
   public let outputCounts: [Int]
-  /// Where fused kernels keep their block registers.
+  /// Where fused kernels keep their block registers, and GEMM its packing buffers.
   let scratchOffset: Int
+  let gemmWorkspaceOffset: Int
   let arenaCount: Int
   public let arena: UnsafeMutablePointer<Double>
 
@@ -70,7 +71,7 @@ public final class Plan: @unchecked Sendable {
        parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
        stepOrigins: [[SourceRange?]], outputCounts: [Int],
        statistics: Statistics,
-       constants: [(offset: Int, values: [Double])], scratchOffset: Int, arenaCount: Int) {
+       constants: [(offset: Int, values: [Double])], scratchOffset: Int, gemmWorkspaceOffset: Int, arenaCount: Int) {
     self.instructions = instructions
     self.fused = fused
     self.slices = slices
@@ -83,6 +84,7 @@ public final class Plan: @unchecked Sendable {
     self.outputCounts = outputCounts
     self.statistics = statistics
     self.scratchOffset = scratchOffset
+    self.gemmWorkspaceOffset = gemmWorkspaceOffset
     self.arenaCount = arenaCount
     let memory = UnsafeMutablePointer<Double>.allocate(capacity: max(1, arenaCount))
     memory.initialize(repeating: 0, count: max(1, arenaCount))

@@ -77,7 +77,11 @@ extension PlanBuilder {
     }
     let registers = fused.map(\.registers).max() ?? 0
     let scratchOffset = workBase + placement.size
-    let arenaCount = scratchOffset + registers * FusedKernel.block
+    // Packing space for the largest matrix–matrix product (both dimensions > 1).
+    let gemmWorkspace = instructions.filter { $0.opcode == .matmul && $0.m > 1 && $0.n > 1 }
+      .map { GEMM.workspaceSize(m: Int($0.m), n: Int($0.n), k: Int($0.k)) }.max() ?? 0
+    let gemmWorkspaceOffset = scratchOffset + registers * FusedKernel.block
+    let arenaCount = gemmWorkspaceOffset + gemmWorkspace
     let placedParameters = parameters.map { i, p in
       Plan.Parameter(leaf: p.leaf, task: p.task, offset: offset(i), shape: p.shape)
     }
@@ -88,12 +92,12 @@ extension PlanBuilder {
     }
     let stats = Plan.Statistics(constants: constantSize, parameters: parameterSize, work: placement.size,
                                 maximumLive: placement.maximumLive, withoutReuse: placement.withoutReuse,
-                                scratch: registers * FusedKernel.block, fusedOps: fusedOps)
+                                scratch: registers * FusedKernel.block + gemmWorkspace, fusedOps: fusedOps)
     return Plan(instructions: instructions, fused: fused, slices: slices, operandLists: lists, parameters: placedParameters,
                 outputs: outputs, provenance: provenance, origins: provenance.map { graph.origin($0) },
                 stepOrigins: fused.map { $0.nodes.map { graph.origin($0) } },
                 outputCounts: emitted.map { shape($0.instance).count }, statistics: stats, constants: constantValues,
-                scratchOffset: scratchOffset, arenaCount: arenaCount)
+                scratchOffset: scratchOffset, gemmWorkspaceOffset: gemmWorkspaceOffset, arenaCount: arenaCount)
   }
 
   /// The instruction for one non-elementwise node.

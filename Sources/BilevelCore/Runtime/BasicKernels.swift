@@ -1,26 +1,8 @@
 import Foundation
 
 /// Straightforward kernels on raw pointers for the ops the tuned kernels
-/// (Kernels/) do not cover, and their fallbacks.
+/// (Kernels/: GEMM, GEMV, dot) do not cover.
 enum BasicKernels {
-  /// C (m×n) = op(A) op(B); A stored m×k (k×m when transposed), B k×n (n×k).
-  static func matmul(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>,
-                     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
-    c.update(repeating: 0, count: m * n)
-    for i in 0..<m {
-      let row = c + i * n
-      for p in 0..<k {
-        let x = transposeA ? a[p * m + i] : a[i * k + p]
-        if transposeB {
-          for j in 0..<n { row[j] += x * b[j * k + p] }
-        } else {
-          let bp = b + p * n
-          for j in 0..<n { row[j] += x * bp[j] }
-        }
-      }
-    }
-  }
-
   /// X = A⁻¹ B by LU with partial pivoting; workspace holds n² + n doubles.
   /// A singular A gives non-finite entries, which the caller reports.
   static func solve(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>,

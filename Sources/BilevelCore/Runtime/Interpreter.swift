@@ -19,7 +19,7 @@ extension Plan {
       case .fused:
         runFused(Int(ins.extra), into: out)
       case .matmul:
-        BasicKernels.matmul(a, b, out, m: m, n: n, k: k, transposeA: ins.flags & 1 != 0, transposeB: ins.flags & 2 != 0)
+        matmul(a, b, out, m: m, n: n, k: k, transposeA: ins.flags & 1 != 0, transposeB: ins.flags & 2 != 0)
       case .solve:
         BasicKernels.solve(a, b, out, n: m, columns: n, workspace: base + Int(ins.extra))
       case .reduce:
@@ -148,5 +148,36 @@ extension Plan {
       }
     }
     return nil
+  }
+}
+
+extension Plan {
+  /// C (m×n) = op(A)·op(B) by the tuned kernels: a dot product, a
+  /// matrix–vector product (either side), or the packed GEMM, whose packing
+  /// buffers live in the plan's arena.
+  @inline(__always)
+  func matmul(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>,
+              m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
+    if m == 1 && n == 1 {
+      c[0] = VectorKernels.dot(k, a, b)
+    } else if n == 1 {
+      // y = op(A) x; A is stored m×k, or k×m when transposed.
+      if transposeA {
+        GEMV.multiply(m: k, n: m, a: a, lda: m, transposeA: true, x: b, y: c)
+      } else {
+        GEMV.multiply(m: m, n: k, a: a, lda: k, transposeA: false, x: b, y: c)
+      }
+    } else if m == 1 {
+      // yᵀ = xᵀ op(B) = op(B)ᵀ x; B is stored k×n, or n×k when transposed.
+      if transposeB {
+        GEMV.multiply(m: n, n: k, a: b, lda: k, transposeA: false, x: a, y: c)
+      } else {
+        GEMV.multiply(m: k, n: n, a: b, lda: n, transposeA: true, x: a, y: c)
+      }
+    } else {
+      GEMM.multiply(m: m, n: n, k: k, a: a, lda: transposeA ? m : k, transposeA: transposeA,
+                    b: b, ldb: transposeB ? k : n, transposeB: transposeB, c: c, ldc: n,
+                    workspace: arena + gemmWorkspaceOffset)
+    }
   }
 }
