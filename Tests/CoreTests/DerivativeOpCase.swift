@@ -88,8 +88,8 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
   let name: String
   let operands: [Operand]
   let sizes: [Sizes]
-  /// Extra points at degenerate sizes (a dimension of 1), where broadcasting
-  /// and reductions meet their special cases.
+  /// Extra points at degenerate sizes (a dimension of 1, square), where
+  /// broadcasting and reductions meet their special cases.
   let edges: [Sizes]
   let setup: @Sendable (Sizes) -> [String]
   let text: @Sendable (Sizes) -> String
@@ -99,7 +99,9 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
   var description: String { name }
 
   static let defaultSizes = [Sizes(m: 2, n: 3, p: 2), Sizes(m: 3, n: 2, p: 4), Sizes(m: 3, n: 4, p: 3)]
-  static let edgeSizes = [Sizes(m: 1, n: 3, p: 1), Sizes(m: 3, n: 1, p: 2)]
+  /// A dimension of 1, and square (where a vector broadcasts as a row and
+  /// an axis mix-up in a rule cannot show through the shapes).
+  static let edgeSizes = [Sizes(m: 1, n: 3, p: 1), Sizes(m: 3, n: 1, p: 2), Sizes(m: 3, n: 3, p: 2)]
 
   var points: Int { sizes.count + edges.count }
   func sizes(at p: Int) -> Sizes { p < sizes.count ? sizes[p] : edges[p - sizes.count] }

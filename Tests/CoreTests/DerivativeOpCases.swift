@@ -117,8 +117,8 @@ enum DerivativeOpCases {
     let d: Domain = r == .max ? .separated : .real
     let f = r.rawValue
     // The norm of one entry is |x|: its Hessian is 0, which a relative
-    // check of rounding noise cannot confirm, so no edge points for norm.
-    let edges = r == .norm ? [] : OpCase.edgeSizes
+    // check of rounding noise cannot confirm, so norm's only edge is square.
+    let edges = r == .norm ? [Sizes(m: 3, n: 3, p: 2)] : OpCase.edgeSizes
     return [
       OpCase("\(f) of a vector", [.vector("x", .n, d)], edges: edges) { _ in "\(f)(x)" },
       OpCase("\(f) of a vector, axis 0", [.vector("x", .n, d)], edges: edges) { _ in "\(f)(x, axis: 0)" },

@@ -147,6 +147,6 @@ final class CheckTally: @unchecked Sendable {
     lock.unlock()
     guard done else { return }
     print("\(label): \(sum) checks over \(count) cases")
-    for (kind, u) in usage.sorted(by: { $0.key < $1.key }) { print("  worst \(kind): \(String(format: "%.2g", u)) of tolerance") }
+    for (kind, u) in usage.sorted(by: { $0.key < $1.key }) { print("  worst \(kind): \(String(format: "%.2g", u)) of the error allowed") }
   }
 }

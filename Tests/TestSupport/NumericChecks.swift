@@ -79,8 +79,11 @@ public struct Comparison: CustomStringConvertible, Sendable {
     return String(k)
   }
 
-  /// How close to failing: relative error over tolerance (above 1 fails).
-  public var usage: Double { tolerance == 0 ? 0 : max(0, difference - floor) / max(tolerance * magnitude, .leastNormalMagnitude) }
+  /// How close to failing: the error over the error allowed (above 1 fails).
+  public var usage: Double {
+    let allowed = tolerance * magnitude + floor
+    return allowed > 0 ? difference / allowed : (difference == 0 ? 0 : .infinity)
+  }
 
   /// The error relative to the magnitude (what the tolerance bounds).
   public var relativeError: Double { magnitude == 0 ? difference : difference / magnitude }

@@ -83,6 +83,9 @@ public struct FusedKernel: Sendable {
   public let steps: [Step]
   /// The node each step computes (to report a numeric fault precisely).
   public let nodes: [NodeID]
+  /// When set, the kernel's result is the sum (or mean) of the last step
+  /// over all entries, accumulated block by block: one scalar output.
+  public let reduction: Reduction?
   /// Each step writes register `index`; the last is the result.
   public var registers: Int { steps.count }
 }

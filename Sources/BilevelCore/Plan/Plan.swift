@@ -61,8 +61,9 @@ public final class Plan: @unchecked Sendable {
   // Raw copies for the interpreter.
   let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
   let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
-  /// Per fused kernel: first step, step count, rows, columns.
-  let kernelBuffer: UnsafeMutableBufferPointer<(first: Int, count: Int, rows: Int, columns: Int)>
+  /// Per fused kernel: first step, step count, rows, columns, and 0 (no
+  /// reduction), 1 (sum) or 2 (mean).
+  let kernelBuffer: UnsafeMutableBufferPointer<(first: Int, count: Int, rows: Int, columns: Int, reduction: Int)>
   let sliceBuffer: UnsafeMutableBufferPointer<SliceSpec>
   let listStarts: UnsafeMutableBufferPointer<Int>
   let listBuffer: UnsafeMutableBufferPointer<Int>
@@ -97,7 +98,7 @@ public final class Plan: @unchecked Sendable {
     var first = 0
     kernelBuffer = Plan.copy(fused.map { k in
       defer { first += k.steps.count }
-      return (first, k.steps.count, k.rows, k.columns)
+      return (first, k.steps.count, k.rows, k.columns, k.reduction == nil ? 0 : k.reduction == .sum ? 1 : 2)
     })
     sliceBuffer = Plan.copy(slices)
     var starts: [Int] = []

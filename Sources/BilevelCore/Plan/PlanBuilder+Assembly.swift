@@ -50,8 +50,12 @@ extension PlanBuilder {
       let i = e.instance
       provenance.append(NodeID(instances[i].node))
       switch e.kind {
-      case .fused(let members):
-        let s = shape(i)
+      case .fused(let all):
+        // A trailing sum or mean is the kernel's reduction, not a step.
+        let reduction: Reduction? = PlanBuilder.isFusibleReduction(node(i).op)
+          ? (node(i).op == .reduce(.sum, .all) ? .sum : .mean) : nil
+        let members = reduction == nil ? all : Array(all.dropLast())
+        let s = shape(members.last!)
         func source(_ j: Int) -> FusedKernel.Source {
           if let r = members.firstIndex(of: j) { return .register(r) }
           if let t = constantValue[j], let v = t.scalars.first, t.scalars.allSatisfy({ $0.bitPattern == v.bitPattern }) {
@@ -69,7 +73,7 @@ extension PlanBuilder {
         fusedOps += steps.count
         instructions.append(Instruction(.fused, output: offset(i), extra: fused.count))
         fused.append(FusedKernel(rows: s.isMatrix ? s.rows : 1, columns: s.isMatrix ? s.columns : s.count, steps: steps,
-                                 nodes: members.map { NodeID(instances[$0].node) }))
+                                 nodes: members.map { NodeID(instances[$0].node) }, reduction: reduction))
       case .single(let scratch):
         instructions.append(single(i, offset: offset, workspace: scratch.map { workBase + placement.offsets[$0] },
                                    slices: &slices, lists: &lists))

@@ -48,7 +48,9 @@ extension PlanBuilder {
       workIndex[i] = workBuffers.count
       storage[i] = .work(workBuffers.count)
       workBuffers.append((i, shape(i).count))
-      if PlanBuilder.isElementwise(node(i).op) {
+      if PlanBuilder.isElementwise(node(i).op)
+        || (PlanBuilder.isFusibleReduction(node(i).op) && isInlined(inputs[i][0]))
+      {
         emitted.append((i, .fused(fusedMembers(i))))
       } else {
         var scratch: Int? = nil

@@ -106,10 +106,17 @@ public struct PlanBuilder {
   }
 
   /// Computed values that another fused step can absorb: elementwise, used
-  /// once, by an elementwise op of the same shape, and not an output.
+  /// once, by an elementwise op of the same shape or by a whole sum or mean
+  /// (which then accumulates block by block), and not an output.
   func isInlined(_ i: Int) -> Bool {
     guard dependsOnParameters[i], !isRoot[i], PlanBuilder.isElementwise(node(i).op), users[i].count == 1 else { return false }
     let u = users[i][0]
-    return PlanBuilder.isElementwise(node(u).op) && shape(u) == shape(i) && dependsOnParameters[u]
+    guard dependsOnParameters[u] else { return false }
+    return (PlanBuilder.isElementwise(node(u).op) && shape(u) == shape(i)) || PlanBuilder.isFusibleReduction(node(u).op)
+  }
+
+  /// Reductions a fused kernel can end with.
+  static func isFusibleReduction(_ op: Op) -> Bool {
+    op == .reduce(.sum, .all) || op == .reduce(.mean, .all)
   }
 }

@@ -10,6 +10,7 @@ extension Plan {
     case .fused:
       let kernel = fused[Int(ins.extra)]
       let size = kernel.rows * kernel.columns
+      if kernel.reduction != nil { return (size * (kernel.steps.count + 1), 8 * size * kernel.steps.count) }
       let reads = kernel.steps.flatMap { [$0.a, $0.b] }.filter { if case .operand = $0 { return true } else { return false } }.count
       return (size * kernel.steps.count, 8 * size * (reads + 1))
     case .matmul: return (2 * m * n * k, 8 * (m * k + k * n + m * n))
@@ -80,7 +81,8 @@ extension Plan {
         case .identity: return "r\(i)=\(src(s.a))"
         }
       }
-      return "fused[\(k.rows)×\(k.columns)] \(steps.joined(separator: "; "))"
+      let reduction = k.reduction.map { "; \($0.rawValue) of r\(k.steps.count - 1)" } ?? ""
+      return "fused[\(k.rows)×\(k.columns)] \(steps.joined(separator: "; "))\(reduction)"
     case .matmul:
       let ta = ins.flags & 1 != 0 ? "'" : ""
       let tb = ins.flags & 2 != 0 ? "'" : ""

@@ -16,14 +16,16 @@ extension Plan {
     let scratch = arena + scratchOffset
     let block = FusedKernel.block
     let columns = kernel.columns
+    let reduces = kernel.reduction != 0
+    var total = 0.0
     for i in 0..<kernel.rows {
       var j0 = 0
       while j0 < columns {
         let length = min(block, columns - j0)
         for s in 0..<kernel.count {
           let step = stepBuffer[kernel.first + s]
-          // The last step writes straight into the output.
-          let destination = s == kernel.count - 1 ? out + i * columns + j0 : scratch + s * block
+          // The last step writes straight into the output, unless it is summed.
+          let destination = s == kernel.count - 1 && !reduces ? out + i * columns + j0 : scratch + s * block
           let x = resolve(step.a, row: i, column: j0, columns: columns, scratch: scratch)
           switch step.function {
           case .unary(let f): FusedLoops.unary(f, x, destination, length)
@@ -32,9 +34,16 @@ extension Plan {
           case .identity: FusedLoops.unary(.negate, x, destination, length, identity: true)
           }
         }
+        if reduces {
+          let last = scratch + (kernel.count - 1) * block
+          var blockSum = 0.0
+          for t in 0..<length { blockSum += last[t] }
+          total += blockSum
+        }
         j0 += length
       }
     }
+    if reduces { out[0] = kernel.reduction == 1 ? total : total / Double(kernel.rows * columns) }
   }
 
   @inline(__always)

@@ -140,9 +140,15 @@ extension Plan {
       runInstructions(one)
       let out = UnsafeBufferPointer(start: arena + Int(saved[pc].output), count: outputCounts[pc])
       if let e = out.firstIndex(where: { !$0.isFinite }) {
-        if saved[pc].opcode == .fused, let step = faultingStep(Int(saved[pc].extra), element: e) {
+        if saved[pc].opcode == .fused {
+          // A reducing kernel has one output: look through all its entries.
           let k = Int(saved[pc].extra)
-          return NumericFault(instruction: pc, node: fused[k].nodes[step.index], origin: stepOrigins[k][step.index], value: step.value)
+          let entries = fused[k].reduction == nil ? e..<(e + 1) : 0..<(fused[k].rows * fused[k].columns)
+          for entry in entries {
+            if let step = faultingStep(k, element: entry) {
+              return NumericFault(instruction: pc, node: fused[k].nodes[step.index], origin: stepOrigins[k][step.index], value: step.value)
+            }
+          }
         }
         return NumericFault(instruction: pc, node: provenance[pc], origin: origins[pc], value: out[e])
       }
