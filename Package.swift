@@ -30,7 +30,7 @@ let package = Package(
     .target(
       name: "BilevelDriver", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"]),
     .executableTarget(name: "bilevelc", dependencies: ["BilevelDriver"]),
-    .executableTarget(name: "bilevelc-bench", dependencies: ["BilevelCore"], swiftSettings: kernelSettings),
+    .executableTarget(name: "bilevelc-bench", dependencies: ["BilevelFrontEnd", "BilevelCore"], swiftSettings: kernelSettings),
     .target(
       name: "TestSupport",
       dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelDriver"],

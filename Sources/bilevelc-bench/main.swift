@@ -209,6 +209,10 @@ func compare(_ ours: Double, _ theirs: Double?) -> [String] {
 
 // MARK: Main
 
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-quickstart" {
+  evaluateQuickstart(Int(CommandLine.arguments[2]) ?? 1)
+  exit(0)
+}
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 let sections: [() -> Section] = [
@@ -216,6 +220,11 @@ let sections: [() -> Section] = [
   { gemmSection(numpy) },
   { gemvSection(numpy, transposed: false) },
   { gemvSection(numpy, transposed: true) },
+  { interpreterSection() },
+  { fusedSection() },
+  { derivativeCostSection() },
+  { memorySection() },
+  { allocationSection() },
 ]
 for make in sections {
   print(make().render())

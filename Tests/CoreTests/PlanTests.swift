@@ -89,3 +89,19 @@ import TestSupport
     #expect(fault.origin?.text == "log(w - 2)", "\(fault.origin?.text ?? "nil")")
   }
 }
+
+@Suite struct EmptyPlanTests {
+  /// A root that needs no work (a constant) gives a plan with no
+  /// instructions, and running it touches nothing.
+  @Test func aPlanWithNoInstructionsRuns() {
+    var g = Graph()
+    let c = g.constant(3)
+    var p = Program(file: SourceFile(path: "<t>", text: ""))
+    p.graph = g
+    let plan = PlanBuilder.build(p, roots: [c])
+    #expect(plan.instructions.isEmpty)
+    #expect(plan.instructionBuffer.count == 0)
+    plan.run()
+    #expect(plan.read(0).scalar == 3)
+  }
+}

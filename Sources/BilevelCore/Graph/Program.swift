@@ -88,6 +88,17 @@ public struct Variable: Sendable {
   public let initial: NodeID
   public let bounds: (lower: NodeID, upper: NodeID)?
   public let range: SourceRange
+
+  public init(name: String, level: Level, shape: Shape, perTask: Bool, initial: NodeID,
+              bounds: (lower: NodeID, upper: NodeID)?, range: SourceRange) {
+    self.name = name
+    self.level = level
+    self.shape = shape
+    self.perTask = perTask
+    self.initial = initial
+    self.bounds = bounds
+    self.range = range
+  }
 }
 
 public struct Fixpoint: Sendable {

@@ -121,8 +121,11 @@ public final class Plan: @unchecked Sendable {
     listBuffer.deallocate()
   }
 
+  /// Exactly `xs.count` initialized elements (an empty table is an empty
+  /// buffer over a one-element allocation, never uninitialized memory).
   static func copy<T>(_ xs: [T]) -> UnsafeMutableBufferPointer<T> {
-    let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, xs.count))
+    let base = UnsafeMutablePointer<T>.allocate(capacity: max(1, xs.count))
+    let b = UnsafeMutableBufferPointer(start: base, count: xs.count)
     _ = b.initialize(from: xs)
     return b
   }

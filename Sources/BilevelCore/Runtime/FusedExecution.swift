@@ -112,7 +112,15 @@ enum FusedLoops {
     case .subtract: zip(x, y, d, n) { $0 - $1 }
     case .multiply: zip(x, y, d, n) { $0 * $1 }
     case .divide: zip(x, y, d, n) { $0 / $1 }
-    case .power: zip(x, y, d, n) { Foundation.pow($0, $1) }
+    case .power:
+      // Common constant exponents as products: pow's cost dominates a
+      // chain, and x·x is the correctly rounded square pow approximates.
+      switch y {
+      case .value(2): zip(x, y, d, n) { a, _ in a * a }
+      case .value(3): zip(x, y, d, n) { a, _ in a * a * a }
+      case .value(1): zip(x, y, d, n) { a, _ in a }
+      default: zip(x, y, d, n) { Foundation.pow($0, $1) }
+      }
     }
   }
 }

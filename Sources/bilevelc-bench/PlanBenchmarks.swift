@@ -1,0 +1,188 @@
+import BilevelCore
+import BilevelFrontEnd
+import Foundation
+
+// The plan and the interpreter: overhead per instruction, fused
+// elementwise throughput against a hand-written loop, derivative-to-function
+// time ratios and the memory plan on the sample losses, and allocations per
+// evaluation.
+
+/// A program of `variables` inner variables over `graph`, for benchmarks
+/// that build graphs directly.
+func benchProgram(_ graph: Graph, variables: [Shape]) -> Program {
+  var p = Program(file: SourceFile(path: "<bench>", text: ""))
+  p.graph = graph
+  let range = SourceRange(file: p.file, start: 0, end: 0)
+  p.variables = variables.enumerated().map { k, s in
+    Variable(name: "v\(k)", level: .inner, shape: s, perTask: false, initial: p.graph.constant(0, shape: s), bounds: nil, range: range)
+  }
+  return p
+}
+
+func interpreterSection() -> Section {
+  var s = Section("interpreter: overhead per instruction on 1-element values (target ≤ 10 ns)",
+                  header: ["instructions", "ns per instruction"])
+  // A chain no fusion can merge: each scalar sum ends a fused kernel.
+  var g = Graph()
+  var y = g.make(.variable(0), shape: .scalar)
+  for k in 0..<500 {
+    y = g.make(.binary(.add), [y, g.constant(Double(k % 7) * 1e-3)])
+    y = g.make(.reduce(.sum, .all), [y])
+  }
+  let plan = PlanBuilder.build(benchProgram(g, variables: [.scalar]), roots: [y], reassociate: false)
+  plan.write(.variable(0), [1])
+  let t = medianTime { plan.run() }
+  s.add(["\(plan.instructions.count)", format(t * 1e9 / Double(plan.instructions.count), 2)])
+  return s
+}
+
+func fusedSection() -> Section {
+  var s = Section("fused elementwise: exp(x)*y + x/(1 + y^2), plan vs hand-written loop (target ≤ 1.5×)",
+                  header: ["n", "plan ns/entry", "loop ns/entry", "plan / loop"])
+  for n in [256, 4096, 65536] {
+    var g = Graph()
+    let x = g.make(.variable(0), shape: .vector(n))
+    let y = g.make(.variable(1), shape: .vector(n))
+    let product = g.make(.binary(.multiply), [g.make(.unary(.exp), [x]), y])
+    let denominator = g.make(.binary(.add), [g.constant(1), g.make(.binary(.power), [y, g.constant(2)])])
+    let root = g.make(.binary(.add), [product, g.make(.binary(.divide), [x, denominator])])
+    let plan = PlanBuilder.build(benchProgram(g, variables: [.vector(n), .vector(n)]), roots: [root], reassociate: false)
+    let xs = RandomStream.normal(shape: .vector(n), seed: 1).scalars
+    let ys = RandomStream.normal(shape: .vector(n), seed: 2).scalars
+    plan.write(.variable(0), xs)
+    plan.write(.variable(1), ys)
+    let planTime = medianTime { plan.run() }
+    let px = UnsafeMutablePointer<Double>.allocate(capacity: n)
+    let py = UnsafeMutablePointer<Double>.allocate(capacity: n)
+    let po = UnsafeMutablePointer<Double>.allocate(capacity: n)
+    px.initialize(from: xs, count: n)
+    py.initialize(from: ys, count: n)
+    let loopTime = medianTime {
+      for i in 0..<n { po[i] = Foundation.exp(px[i]) * py[i] + px[i] / (1 + Foundation.pow(py[i], 2)) }
+    }
+    px.deallocate(); py.deallocate(); po.deallocate()
+    s.add(["\(n)", format(planTime * 1e9 / Double(n), 2), format(loopTime * 1e9 / Double(n), 2), format(planTime / loopTime, 2) + "×"])
+  }
+  return s
+}
+
+/// A sample compiled, differentiated, at its initial point.
+struct CompiledSample {
+  let name: String
+  let derivatives: ProgramDerivatives
+  let leaves: LeafValues
+  var program: Program { derivatives.program }
+
+  init?(_ path: String) {
+    guard let bytes = FileManager.default.contents(atPath: path) else { return nil }
+    let (source, syntax) = Parser.parse(SourceFile(path: path, bytes: [UInt8](bytes)))
+    guard syntax.isEmpty else { return nil }
+    var options = CompileOptions()
+    let directory = (path as NSString).deletingLastPathComponent
+    options.readFile = { p in FileManager.default.contents(atPath: p.hasPrefix("/") ? p : directory + "/" + p).map { [UInt8]($0) } }
+    guard let program = Elaborator.elaborate(source, options: options).program else { return nil }
+    name = (path as NSString).lastPathComponent
+    derivatives = ProgramDerivatives(program.simplified().program)
+    let p = derivatives.program
+    let values = ProgramEvaluation(initialPointOf: p).variableValues
+    let directions = p.inputs.enumerated().map { k, input in
+      (0..<(input.perTask ? p.tasks!.count : 1)).map { t in RandomStream.normal(shape: input.shape, seed: UInt64(7 + 10 * k + t)) }
+    }
+    leaves = p.leafValues(variable: { i, t in values[i][p.variables[i].perTask ? t! : 0] },
+                          input: { i, t in directions[i][p.inputs[i].perTask ? t! : 0] })
+  }
+
+  func plan(_ roots: [NodeID]) -> Plan {
+    let plan = PlanBuilder.build(program, roots: roots, task: program.tasks == nil ? nil : 0)
+    _ = plan.evaluate(leaves)
+    return plan
+  }
+
+  func product(_ prefix: String) -> [NodeID]? { derivatives.products.first { $0.name.hasPrefix(prefix) }?.roots }
+}
+
+func sampleFiles() -> [String] {
+  let directory = "samples"
+  let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+  return names.filter { $0.hasSuffix(".blv") }.sorted().map { directory + "/" + $0 }
+}
+
+func derivativeCostSection() -> Section {
+  var s = Section("derivative cost on the sample inner losses (targets: ∇f ≤ 3× f; Hv and mixed ≤ 2.5× ∇f)",
+                  header: ["sample", "f µs", "∇f / f", "Hv / ∇f", "mixed / ∇f"])
+  for path in sampleFiles() {
+    guard let sample = CompiledSample(path), let loss = sample.program.innerLoss,
+      let gradient = sample.product("gradient of the inner loss wrt"), let hv = sample.product("Hessian-vector"),
+      let mixed = sample.product("mixed product")
+    else { continue }
+    let (f, g, h, m) = (sample.plan([loss]), sample.plan(gradient), sample.plan(hv), sample.plan(mixed))
+    let tf = medianTime(samples: 5) { f.run() }
+    let tg = medianTime(samples: 5) { g.run() }
+    let th = medianTime(samples: 5) { h.run() }
+    let tm = medianTime(samples: 5) { m.run() }
+    s.add([sample.name, format(tf * 1e6, 2), format(tg / tf, 2), format(th / tg, 2), format(tm / tg, 2)])
+  }
+  s.note("each a plan of its own; ∇f is the gradient in the inner variables, mixed the m-vector (∂²f/∂φ∂θ)·v")
+  return s
+}
+
+func memorySection() -> Section {
+  var s = Section("memory plan: losses and all derivative products in one plan (target arena ≤ 1.10× the live-set bound)",
+                  header: ["sample", "arena doubles", "largest live set", "arena / live", "arena / no reuse"])
+  for path in sampleFiles() {
+    guard let sample = CompiledSample(path) else { continue }
+    let p = sample.program
+    let roots = [p.innerLoss, p.innerFixpoint?.map, p.outerLoss].compactMap { $0 } + sample.derivatives.products.flatMap(\.roots)
+    let st = sample.plan(roots).statistics
+    s.add([sample.name, "\(st.work)", "\(st.maximumLive)", format(Double(st.work) / Double(max(1, st.maximumLive)), 2),
+           format(Double(st.work) / Double(max(1, st.withoutReuse)), 2)])
+  }
+  return s
+}
+
+/// The child mode `--evaluate-quickstart N`: builds the quickstart's plan,
+/// evaluates it once, then N more times. Run under valgrind by `allocationSection`.
+func evaluateQuickstart(_ n: Int) {
+  guard let sample = CompiledSample("samples/quickstart.blv") else { return }
+  let p = sample.program
+  let plan = sample.plan([p.innerLoss!, p.outerLoss!] + sample.derivatives.products.flatMap(\.roots))
+  for _ in 0..<n { plan.run() }
+  // The kernel pool's idle worker parks after a while, which allocates once
+  // in that thread; wait for it so both counts include it.
+  Thread.sleep(forTimeInterval: 3)
+}
+
+func allocationSection() -> Section {
+  var s = Section("allocations per evaluation once warm (valgrind memcheck; target 0)",
+                  header: ["runs", "heap allocations", "per extra run"])
+  let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  guard let valgrind else {
+    s.note("valgrind is not installed: skipped")
+    return s
+  }
+  func allocations(_ runs: Int) -> Int? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: valgrind)
+    process.arguments = ["--tool=memcheck", "--leak-check=no", CommandLine.arguments[0], "--evaluate-quickstart", "\(runs)"]
+    let pipe = Pipe()
+    process.standardError = pipe
+    process.standardOutput = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard let line = text.split(separator: "\n").first(where: { $0.contains("total heap usage") }),
+      let count = line.split(separator: ":").last?.split(separator: " ").first
+    else { return nil }
+    return Int(count.replacingOccurrences(of: ",", with: ""))
+  }
+  // Both counts include compiling and a warm-up long enough for the
+  // runtime's one-time lazy work; the difference is what runs allocate.
+  guard let warm = allocations(1001), let many = allocations(9001) else {
+    s.note("valgrind did not report heap usage: skipped")
+    return s
+  }
+  s.add(["1001", "\(warm)", ""])
+  s.add(["9001", "\(many)", format(Double(many - warm) / 8000, 3)])
+  s.note("the quickstart plan (losses, gradients, Hessian-vector, mixed and step products)")
+  return s
+}
