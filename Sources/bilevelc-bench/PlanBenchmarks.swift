@@ -186,3 +186,52 @@ func allocationSection() -> Section {
   s.note("the quickstart plan (losses, gradients, Hessian-vector, mixed and step products)")
   return s
 }
+
+/// Disassembles this binary and counts, in the interpreter loop and every
+/// kernel it calls, calls that would mean ARC, exclusivity checks or heap
+/// traffic. objdump comes with binutils; without it the section says so.
+func hotLoopCallsSection() -> Section {
+  var s = Section("hot loop: runtime calls in the interpreter and its kernels (target 0)",
+                  header: ["functions scanned", "retain/release", "exclusivity checks", "malloc/free"])
+  let objdump = ["/usr/bin/objdump", "/usr/local/bin/objdump"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  guard let objdump else {
+    s.note("objdump is not installed: skipped")
+    return s
+  }
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: objdump)
+  process.arguments = ["-d", "--no-show-raw-insn", CommandLine.arguments[0]]
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = FileHandle.nullDevice
+  guard (try? process.run()) != nil else {
+    s.note("objdump failed to start: skipped")
+    return s
+  }
+  let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  process.waitUntilExit()
+  // Mangled-name pieces of the loop and the kernels it dispatches to.
+  let hot = ["PlanC15runInstructions", "PlanC6matmul", "PlanC5solve", "PlanC8runFused", "PlanC9runScalar", "PlanC6concat",
+             "BasicKernelsO6reduce", "BasicKernelsO7softmax", "FusedLoopsO", "4GEMMO", "4GEMVO", "13VectorKernelsO", "2LUO",
+             "15TriangularSolveO"]
+  var functions = 0
+  var counts = (retain: 0, access: 0, heap: 0)
+  var inHot = false
+  for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    if line.hasSuffix(">:") {
+      // Type metadata accessors (mangled names ending in `Ma`) run once per type, not per call.
+      inHot = hot.contains { line.contains($0) } && !line.hasSuffix("Ma>:")
+      if inHot { functions += 1 }
+      continue
+    }
+    guard inHot, line.contains("call") else { continue }
+    if line.contains("swift_retain") || line.contains("swift_release") || line.contains("swift_bridgeObjectRe") { counts.retain += 1 }
+    if line.contains("swift_beginAccess") || line.contains("swift_endAccess") { counts.access += 1 }
+    if line.contains("<malloc") || line.contains("<free") || line.contains("swift_allocObject") || line.contains("swift_slowAlloc") {
+      counts.heap += 1
+    }
+  }
+  s.add(["\(functions)", "\(counts.retain)", "\(counts.access)", "\(counts.heap)"])
+  s.note("scans Plan.run's loop, fused-kernel execution, reductions, softmax, GEMM, GEMV, LU and the triangular solves in this binary")
+  return s
+}

@@ -225,6 +225,7 @@ let sections: [() -> Section] = [
   { derivativeCostSection() },
   { memorySection() },
   { allocationSection() },
+  { hotLoopCallsSection() },
 ]
 for make in sections {
   print(make().render())

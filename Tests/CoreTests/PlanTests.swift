@@ -105,3 +105,38 @@ import TestSupport
     #expect(plan.read(0).scalar == 3)
   }
 }
+
+@Suite struct PlanSolveTests {
+  /// solve through the plan's blocked LU against the reference evaluator,
+  /// with vector and matrix right-hand sides, sizes on both sides of the
+  /// LU's panel width; a singular matrix gives NaN located at the solve.
+  @Test(arguments: [3, 40, 97])
+  func solveMatchesTheReference(_ n: Int) throws {
+    var g = Graph()
+    let a = g.make(.variable(0), shape: .matrix(n, n))
+    let b = g.make(.variable(1), shape: .vector(n))
+    let c = g.make(.variable(2), shape: .matrix(n, 3))
+    let x = g.make(.solve, [a, b])
+    let y = g.make(.solve, [g.make(.transpose, [a]), c])
+    var p = Program(file: SourceFile(path: "<t>", text: ""))
+    let range = SourceRange(file: p.file, start: 0, end: 0)
+    p.variables = [Shape.matrix(n, n), .vector(n), .matrix(n, 3)].enumerated().map { k, s in
+      Variable(name: "v\(k)", level: .inner, shape: s, perTask: false, initial: g.constant(0, shape: s), bounds: nil, range: range)
+    }
+    p.graph = g
+    var matrix = TestPrograms.random(.matrix(n, n), seed: 5)
+    for i in 0..<n { matrix[i, i] += Double(n) }
+    let values = [matrix, TestPrograms.random(.vector(n), seed: 6), TestPrograms.random(.matrix(n, 3), seed: 7)]
+    let leaves = p.leafValues(variable: { i, _ in values[i] })
+    let plan = PlanBuilder.build(p, roots: [x, y])
+    let got = plan.evaluate(leaves)
+    let expected = ReferenceEvaluator.evaluate(p.graph, roots: [x, y], leaves: leaves, taskCount: 1, task: nil)
+    for (u, v) in zip(got, expected) { #expect(PlanTests.close(u, v)) }
+    // A singular matrix: NaN, reported at the solve.
+    plan.write(.variable(0), [Double](repeating: 1, count: n * n))
+    plan.run()
+    #expect(n == 1 || plan.read(0).scalars.contains { $0.isNaN })
+    let fault = try #require(plan.runChecked())
+    #expect(fault.node == plan.provenance[fault.instruction])
+  }
+}

@@ -57,7 +57,8 @@ extension PlanBuilder {
         if case .solve = node(i).op {
           scratch = workBuffers.count
           let size = shape(inputs[i][0]).rows
-          workBuffers.append((nil, size * size + size))
+          let b = shape(inputs[i][1])
+          workBuffers.append((nil, Plan.solveWorkspace(n: size, rhs: b.isMatrix ? b.columns : 1)))
         }
         emitted.append((i, .single(workspace: scratch)))
       }

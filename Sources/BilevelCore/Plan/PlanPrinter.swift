@@ -62,6 +62,18 @@ extension Plan {
     return out
   }
 
+  /// Which kernel a product runs on and why: the interpreter's own rule.
+  func matmulChoice(_ ins: Instruction) -> String {
+    let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
+    if m == 1 && n == 1 { return "(dot)" }
+    if m == 1 || n == 1 {
+      let threads = m * n * k / max(1, min(m, n)) >= GEMV.parallelThreshold ? KernelThreadPool.shared.threadCount : 1
+      return "(GEMV, \(threads) thread\(threads == 1 ? "" : "s"): a vector operand)"
+    }
+    let threads = GEMM.automaticThreads(m: m, n: n, k: k)
+    return "(GEMM, \(threads) thread\(threads == 1 ? "" : "s"): \(2 * m * n * k) flops \(threads == 1 ? "<" : "≥") the split threshold)"
+  }
+
   func describe(_ ins: Instruction) -> String {
     let (a, b) = (slot(Int(ins.a)), slot(Int(ins.b)))
     switch ins.opcode {
@@ -86,7 +98,7 @@ extension Plan {
     case .matmul:
       let ta = ins.flags & 1 != 0 ? "'" : ""
       let tb = ins.flags & 2 != 0 ? "'" : ""
-      return "matmul \(a)\(ta) @ \(b)\(tb) [\(ins.m)×\(ins.k) · \(ins.k)×\(ins.n)]"
+      return "matmul \(a)\(ta) @ \(b)\(tb) [\(ins.m)×\(ins.k) · \(ins.k)×\(ins.n)] " + matmulChoice(ins)
     case .solve: return "solve(\(a), \(b)) [\(ins.m)×\(ins.m), \(ins.n) rhs] workspace \(slot(Int(ins.extra)))"
     case .reduce:
       let axis = ["", ", axis: 0", ", axis: 1"][Int(ins.flags & 3)]

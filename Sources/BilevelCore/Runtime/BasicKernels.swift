@@ -1,39 +1,8 @@
 import Foundation
 
 /// Straightforward kernels on raw pointers for the ops the tuned kernels
-/// (Kernels/: GEMM, GEMV, dot) do not cover.
+/// (Kernels/: GEMM, GEMV, dot, LU) do not cover.
 enum BasicKernels {
-  /// X = A⁻¹ B by LU with partial pivoting; workspace holds n² + n doubles.
-  /// A singular A gives non-finite entries, which the caller reports.
-  static func solve(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>,
-                    n: Int, columns r: Int, workspace: UnsafeMutablePointer<Double>) {
-    let lu = workspace
-    lu.update(from: a, count: n * n)
-    x.update(from: b, count: n * r)
-    for col in 0..<n {
-      var pivot = col
-      for row in (col + 1)..<max(col + 1, n) where Swift.abs(lu[row * n + col]) > Swift.abs(lu[pivot * n + col]) { pivot = row }
-      if pivot != col {
-        for j in 0..<n { swap(&lu[col * n + j], &lu[pivot * n + j]) }
-        for j in 0..<r { swap(&x[col * r + j], &x[pivot * r + j]) }
-      }
-      let p = lu[col * n + col]
-      for row in (col + 1)..<max(col + 1, n) {
-        let f = lu[row * n + col] / p
-        if f == 0 { continue }
-        for j in col..<n { lu[row * n + j] -= f * lu[col * n + j] }
-        for j in 0..<r { x[row * r + j] -= f * x[col * r + j] }
-      }
-    }
-    for col in stride(from: n - 1, through: 0, by: -1) {
-      for j in 0..<r {
-        var s = x[col * r + j]
-        for q in (col + 1)..<max(col + 1, n) { s -= lu[col * n + q] * x[q * r + j] }
-        x[col * r + j] = s / lu[col * n + col]
-      }
-    }
-  }
-
   /// axis 0: everything; 1: over rows (one result per column); 2: over columns.
   static func reduce(_ r: Reduction, axis: Int, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>,
                      rows: Int, columns: Int) {

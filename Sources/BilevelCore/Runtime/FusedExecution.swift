@@ -14,6 +14,7 @@ extension Plan {
   func runFused(_ k: Int, into out: UnsafeMutablePointer<Double>) {
     let kernel = kernelBuffer[k]
     let scratch = arena + scratchOffset
+    if kernel.rows * kernel.columns == 1 { return runScalar(kernel, into: out, scratch: scratch) }
     let block = FusedKernel.block
     let columns = kernel.columns
     let reduces = kernel.reduction != 0
@@ -44,6 +45,30 @@ extension Plan {
       }
     }
     if reduces { out[0] = kernel.reduction == 1 ? total : total / Double(kernel.rows * columns) }
+  }
+
+  /// One-entry kernels (scalar bookkeeping: step sizes, loss terms) skip
+  /// the block machinery: one scalar per register.
+  @inline(__always)
+  func runScalar(_ kernel: (first: Int, count: Int, rows: Int, columns: Int, reduction: Int),
+                 into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutablePointer<Double>) {
+    @inline(__always) func value(_ s: FusedKernel.Source) -> Double {
+      switch s {
+      case .register(let r): return scratch[r]
+      case .immediate(let v): return v
+      case .operand(let offset, _): return arena[offset]
+      }
+    }
+    for s in 0..<kernel.count {
+      let step = stepBuffer[kernel.first + s]
+      switch step.function {
+      case .unary(let f): scratch[s] = f.apply(value(step.a))
+      case .binary(let f): scratch[s] = f.apply(value(step.a), value(step.b))
+      case .identity: scratch[s] = value(step.a)
+      }
+    }
+    // The sum or mean of one entry is the entry.
+    out[0] = scratch[kernel.count - 1]
   }
 
   @inline(__always)

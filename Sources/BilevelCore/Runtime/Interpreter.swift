@@ -21,7 +21,7 @@ extension Plan {
       case .matmul:
         matmul(a, b, out, m: m, n: n, k: k, transposeA: ins.flags & 1 != 0, transposeB: ins.flags & 2 != 0)
       case .solve:
-        BasicKernels.solve(a, b, out, n: m, columns: n, workspace: base + Int(ins.extra))
+        solve(a, b, out, n: m, rhs: n, workspace: base + Int(ins.extra))
       case .reduce:
         let kind = Reduction.allCases[Int(ins.flags >> 2)]
         BasicKernels.reduce(kind, axis: Int(ins.flags & 3), a, out, rows: m, columns: n)
@@ -184,6 +184,37 @@ extension Plan {
       GEMM.multiply(m: m, n: n, k: k, a: a, lda: transposeA ? m : k, transposeA: transposeA,
                     b: b, ldb: transposeB ? k : n, transposeB: transposeB, c: c, ldc: n,
                     workspace: arena + gemmWorkspaceOffset)
+    }
+  }
+}
+
+extension Plan {
+  /// Doubles a `solve` instruction needs: the factors, the pivots (8 bytes
+  /// each), and the factorisation's and the solve's own workspace.
+  static func solveWorkspace(n: Int, rhs: Int) -> Int {
+    n * n + n + LU.workspaceSize(n: n) + LU.solveWorkspaceSize(n: n, rhs: rhs)
+  }
+
+  /// X = A⁻¹ B by the blocked LU with partial pivoting. A singular A leaves
+  /// NaN in X, which `runChecked` reports at the solve's source.
+  @inline(__always)
+  func solve(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>,
+             n: Int, rhs: Int, workspace: UnsafeMutablePointer<Double>) {
+    let factors = workspace
+    factors.update(from: a, count: n * n)
+    x.update(from: b, count: n * rhs)
+    let scratch = workspace + n * n + n
+    (workspace + n * n).withMemoryRebound(to: Int.self, capacity: n) { pivots in
+      guard LU.factor(n: n, a: factors, lda: n, pivots: pivots, workspace: scratch) == .success else {
+        x.update(repeating: .nan, count: n * rhs)
+        return
+      }
+      if rhs == 1 {
+        LU.solve(n: n, lu: factors, lda: n, pivots: pivots, b: x)
+      } else {
+        LU.solve(n: n, rhs: rhs, lu: factors, lda: n, pivots: pivots, b: x, ldb: rhs,
+                 workspace: scratch + LU.workspaceSize(n: n))
+      }
     }
   }
 }
