@@ -48,19 +48,7 @@ public enum Driver {
   }
 
   /// Runs `body` on a thread with a 512 MB stack and waits for it.
-  public static func runOnLargeStack(_ body: @escaping @Sendable () -> Int32) -> Int32 {
-    final class Box: @unchecked Sendable { var status: Int32 = 0 }
-    let box = Box()
-    let done = DispatchSemaphore(value: 0)
-    let thread = Thread {
-      box.status = body()
-      done.signal()
-    }
-    thread.stackSize = 512 << 20
-    thread.start()
-    done.wait()
-    return box.status
-  }
+  public static func runOnLargeStack(_ body: @escaping @Sendable () -> Int32) -> Int32 { LargeStack.run(body) }
 
   /// Runs one command line (without the program name); returns the exit status.
   public static func run(_ arguments: [String], environment env: Environment) -> Int32 {

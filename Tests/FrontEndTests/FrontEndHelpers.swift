@@ -42,22 +42,7 @@ enum FE {
     Lexer.tokenize(file(text))
   }
 
-  /// Runs `body` on a thread with a 512 MB stack, as the executable does:
-  /// test threads have small stacks and the parser recurses to its depth limit.
-  static func onLargeStack<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-    let box = LargeStackBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    let thread = Thread {
-      box.value = body()
-      done.signal()
-    }
-    thread.stackSize = 512 << 20
-    thread.start()
-    done.wait()
-    return box.value!
-  }
+  /// Runs `body` on a thread with a 512 MB stack, as the executable does.
+  static func onLargeStack<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T { LargeStack.run(body) }
 }
 
-final class LargeStackBox<T>: @unchecked Sendable {
-  var value: T?
-}
