@@ -22,6 +22,10 @@ import TestSupport
     #expect(problems.isEmpty, Comment(rawValue: problems.joined(separator: "\n") + "\n--- output:\n" + run.errors))
     let expectsError = expected.contains { $0.severity == "error" }
     #expect(run.status == (expectsError ? 1 : 0), "exit status \(run.status)")
+    // The rendered form (lines, carets, notes) is golden too, byte for byte.
+    let golden = String(path.dropLast(4)) + ".expected"
+    let outcome = Golden.check(expectedPath: golden, actual: Golden.transcript(["bilevelc check \(name)"], in: directory))
+    #expect(outcome.matches, Comment(rawValue: outcome.message))
   }
 
   @Test func corpusCoversEveryCategory() {
