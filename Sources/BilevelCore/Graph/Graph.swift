@@ -119,9 +119,4 @@ public struct Graph: Sendable {
     }
     return marked.indices.filter { marked[$0] }.map(NodeID.init)
   }
-
-  /// True when any of `leaves` is among the nodes `root` depends on.
-  public func dependsOn(_ root: NodeID, where isTarget: (Op) -> Bool) -> Bool {
-    reachable(from: [root]).contains { isTarget(nodes[$0.index].op) }
-  }
 }
