@@ -90,6 +90,28 @@ import TestSupport
   }
 }
 
+@Suite struct ScalarFaultTests {
+  /// A one-entry kernel (the scalar fast path) that overflows is located too.
+  @Test func anOverflowingScalarStepIsReported() throws {
+    let (source, _) = Parser.parse(SourceFile(path: "scalar.blv", text: """
+      outer a: scalar = 1000
+      inner w: vector[3] = [1, 2, 3]
+      inner loss = exp(a) * sum(w^2) + exp(a)
+      outer loss = sum(w^2)
+      solve inner with gd(lr: 0.1, steps: 1)
+      solve outer with gd(lr: 0.1, steps: 1)
+      """))
+    let program = try #require(Elaborator.elaborate(source).program).simplified().program
+    let plan = PlanBuilder.build(program, roots: [program.innerLoss!])
+    #expect(plan.instructions.contains { $0.opcode == .scalar })
+    let e = ProgramEvaluation(initialPointOf: program)
+    _ = plan.evaluate(program.leafValues(variable: { i, _ in e.variableValues[i][0] }))
+    let fault = try #require(plan.runChecked())
+    #expect(fault.value == .infinity)
+    #expect(fault.origin?.text == "exp(a)")
+  }
+}
+
 @Suite struct EmptyPlanTests {
   /// A root that needs no work (a constant) gives a plan with no
   /// instructions, and running it touches nothing.

@@ -12,6 +12,7 @@ public enum UnaryFunction: String, Hashable, Sendable, CaseIterable {
   public var name: String { rawValue }
 
   /// The reference definition, in numerically stable forms.
+  @inline(__always)
   public func apply(_ x: Double) -> Double {
     switch self {
     case .negate: return -x
@@ -50,6 +51,7 @@ public enum BinaryFunction: String, Hashable, Sendable, CaseIterable {
 
   public var isCommutative: Bool { self == .add || self == .multiply }
 
+  @inline(__always)
   public func apply(_ a: Double, _ b: Double) -> Double {
     switch self {
     case .add: return a + b

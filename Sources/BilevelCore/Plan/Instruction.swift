@@ -3,6 +3,10 @@
 public enum Opcode: UInt8, Sendable {
   /// A fused chain of elementwise ops (`extra` indexes `Plan.fused`).
   case fused
+  /// A fused kernel of one step on one entry (scalar bookkeeping such as
+  /// step sizes and loss terms): `k` is the step's index in the flattened
+  /// step table, so the loop reaches it in one load.
+  case scalar
   /// out = op(a) op(b): m×k by k×n (vectors as one-row or one-column matrices).
   case matmul
   /// out = a⁻¹ b, by LU with partial pivoting (`extra`: workspace offset).

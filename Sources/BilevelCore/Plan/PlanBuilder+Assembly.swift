@@ -46,6 +46,7 @@ extension PlanBuilder {
     var lists: [[Int]] = []
     var provenance: [NodeID] = []
     var fusedOps = 0
+    var stepsBefore = 0
     for e in emitted {
       let i = e.instance
       provenance.append(NodeID(instances[i].node))
@@ -71,7 +72,9 @@ extension PlanBuilder {
           }
         }
         fusedOps += steps.count
-        instructions.append(Instruction(.fused, output: offset(i), extra: fused.count))
+        let isScalar = s.count == 1 && steps.count == 1
+        instructions.append(Instruction(isScalar ? .scalar : .fused, output: offset(i), k: stepsBefore, extra: fused.count))
+        stepsBefore += steps.count
         fused.append(FusedKernel(rows: s.isMatrix ? s.rows : 1, columns: s.isMatrix ? s.columns : s.count, steps: steps,
                                  nodes: members.map { NodeID(instances[$0].node) }, reduction: reduction))
       case .single(let scratch):

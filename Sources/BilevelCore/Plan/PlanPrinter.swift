@@ -7,7 +7,7 @@ extension Plan {
     let ins = instructions[pc]
     let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
     switch ins.opcode {
-    case .fused:
+    case .fused, .scalar:
       let kernel = fused[Int(ins.extra)]
       let size = kernel.rows * kernel.columns
       if kernel.reduction != nil { return (size * (kernel.steps.count + 1), 8 * size * kernel.steps.count) }
@@ -77,7 +77,7 @@ extension Plan {
   func describe(_ ins: Instruction) -> String {
     let (a, b) = (slot(Int(ins.a)), slot(Int(ins.b)))
     switch ins.opcode {
-    case .fused:
+    case .fused, .scalar:
       let k = fused[Int(ins.extra)]
       let steps = k.steps.enumerated().map { i, s -> String in
         func src(_ x: FusedKernel.Source) -> String {

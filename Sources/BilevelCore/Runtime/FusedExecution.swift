@@ -47,6 +47,23 @@ extension Plan {
     if reduces { out[0] = kernel.reduction == 1 ? total : total / Double(kernel.rows * columns) }
   }
 
+  /// One step on one entry: operands are single values (no registers).
+  @inline(__always)
+  func scalarStep(_ step: FusedKernel.Step) -> Double {
+    @inline(__always) func value(_ s: FusedKernel.Source) -> Double {
+      switch s {
+      case .immediate(let v): return v
+      case .operand(let offset, _): return arena[offset]
+      case .register: preconditionFailure("a one-step kernel has no registers")
+      }
+    }
+    switch step.function {
+    case .unary(let f): return f.apply(value(step.a))
+    case .binary(let f): return f.apply(value(step.a), value(step.b))
+    case .identity: return value(step.a)
+    }
+  }
+
   /// One-entry kernels (scalar bookkeeping: step sizes, loss terms) skip
   /// the block machinery: one scalar per register.
   @inline(__always)

@@ -18,6 +18,8 @@ extension Plan {
       switch ins.opcode {
       case .fused:
         runFused(Int(ins.extra), into: out)
+      case .scalar:
+        out[0] = scalarStep(stepBuffer[k])
       case .matmul:
         matmul(a, b, out, m: m, n: n, k: k, transposeA: ins.flags & 1 != 0, transposeB: ins.flags & 2 != 0)
       case .solve:
@@ -140,7 +142,7 @@ extension Plan {
       runInstructions(one)
       let out = UnsafeBufferPointer(start: arena + Int(saved[pc].output), count: outputCounts[pc])
       if let e = out.firstIndex(where: { !$0.isFinite }) {
-        if saved[pc].opcode == .fused {
+        if saved[pc].opcode == .fused || saved[pc].opcode == .scalar {
           // A reducing kernel has one output: look through all its entries.
           let k = Int(saved[pc].extra)
           let entries = fused[k].reduction == nil ? e..<(e + 1) : 0..<(fused[k].rows * fused[k].columns)
