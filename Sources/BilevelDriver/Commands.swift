@@ -122,13 +122,7 @@ struct Commands {
     let derivatives = ProgramDerivatives(program)
     let p = derivatives.program
     let roots = losses(p).map(\.1) + derivatives.products.flatMap(\.roots)
-    let evaluation = ProgramEvaluation(initialPointOf: p)
-    let directions = p.inputs.enumerated().map { k, input in
-      (0..<(input.perTask ? p.tasks!.count : 1)).map { t in RandomStream.normal(shape: input.shape, seed: UInt64(1000 + 10 * k + t)) }
-    }
-    let values = evaluation.variableValues
-    let leaves = p.leafValues(variable: { i, t in values[i][p.variables[i].perTask ? t! : 0] },
-                              input: { i, t in directions[i][p.inputs[i].perTask ? t! : 0] })
+    let leaves = derivatives.leavesAtInitialPoint(directionSeed: 1000)
     var difference = 0.0
     var instructions = 0
     for task in p.tasks.map({ Array(0..<$0.count) }) ?? [-1] {

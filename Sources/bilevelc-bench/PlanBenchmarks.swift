@@ -81,13 +81,7 @@ struct CompiledSample {
     guard let program = Elaborator.elaborate(source, options: CompileOptions()).program else { return nil }
     name = (path as NSString).lastPathComponent
     derivatives = ProgramDerivatives(program.simplified().program)
-    let p = derivatives.program
-    let values = ProgramEvaluation(initialPointOf: p).variableValues
-    let directions = p.inputs.enumerated().map { k, input in
-      (0..<(input.perTask ? p.tasks!.count : 1)).map { t in RandomStream.normal(shape: input.shape, seed: UInt64(7 + 10 * k + t)) }
-    }
-    leaves = p.leafValues(variable: { i, t in values[i][p.variables[i].perTask ? t! : 0] },
-                          input: { i, t in directions[i][p.inputs[i].perTask ? t! : 0] })
+    leaves = derivatives.leavesAtInitialPoint(directionSeed: 7)
   }
 
   func plan(_ roots: [NodeID]) -> Plan {

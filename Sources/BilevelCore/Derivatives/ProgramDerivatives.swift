@@ -107,3 +107,19 @@ public struct ProgramDerivatives {
     return out
   }
 }
+
+extension ProgramDerivatives {
+  /// Leaf values for evaluating the products: variables at the initial
+  /// point, each direction input drawn from the seeded normal generator
+  /// (input k, task t uses seed `seed + 10k + t`), so every caller that
+  /// checks or times the products sees the same point.
+  public func leavesAtInitialPoint(directionSeed seed: UInt64) -> LeafValues {
+    let p = program
+    let values = ProgramEvaluation(initialPointOf: p).variableValues
+    let directions = p.inputs.enumerated().map { k, input in
+      (0..<(input.perTask ? p.tasks!.count : 1)).map { t in RandomStream.normal(shape: input.shape, seed: seed + UInt64(10 * k + t)) }
+    }
+    return p.leafValues(variable: { i, t in values[i][p.variables[i].perTask ? t! : 0] },
+                        input: { i, t in directions[i][p.inputs[i].perTask ? t! : 0] })
+  }
+}

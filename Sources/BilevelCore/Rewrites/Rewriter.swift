@@ -57,11 +57,6 @@ public struct Rewriter {
     }
   }
 
-  /// Copies a leaf or other node unchanged (leaves have nothing to rewrite).
-  public mutating func copy(_ node: Node) -> NodeID {
-    node.op.isLeaf ? graph.make(node.op, shape: node.shape) : self.node(node.op, node.inputs, shape: node.shape)
-  }
-
   // Helpers for rules.
   func value(_ id: NodeID) -> Double? { graph.uniformConstant(id) }
   func isConstant(_ id: NodeID, _ v: Double) -> Bool { value(id).map { $0.bitPattern == v.bitPattern || ($0 == v && v != 0) } ?? false }
