@@ -30,13 +30,15 @@ let package = Package(
     .target(
       name: "BilevelDriver", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"]),
     .executableTarget(name: "bilevelc", dependencies: ["BilevelDriver"]),
-    .executableTarget(name: "bilevelc-bench", dependencies: ["BilevelFrontEnd", "BilevelCore"], swiftSettings: kernelSettings),
+    .executableTarget(
+      name: "bilevelc-bench", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"], swiftSettings: kernelSettings),
     .target(
       name: "TestSupport",
-      dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelDriver"],
+      dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "BilevelDriver"],
       path: "Tests/TestSupport"),
     .testTarget(name: "FrontEndTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
     .testTarget(name: "CoreTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
+    .testTarget(name: "SolverTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "TestSupport"]),
     .testTarget(
       name: "GoldenTests",
       dependencies: ["BilevelDriver", "TestSupport"]),

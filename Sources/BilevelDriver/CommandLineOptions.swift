@@ -10,6 +10,8 @@ struct CommandLineOptions {
   var file: String? = nil
   var unsafeMath = false
   var timings = false
+  /// Memory a hypergradient method may plan to use (auto's budget_mb overrides it).
+  var budgetMB: Double? = nil
 
   struct UsageError: Error { let message: String }
 
@@ -19,8 +21,8 @@ struct CommandLineOptions {
     bilevelc — a compiler for gradient-based bilevel optimisation programs (.blv)
 
     usage:
-      bilevelc FILE                 compile FILE and evaluate it at its initial point
-      bilevelc check FILE           compile FILE and check that its losses evaluate to finite values
+      bilevelc FILE                 compile FILE and solve it: the outer solver's steps, each with a hypergradient
+      bilevelc check FILE           check every hypergradient method against central differences of the bilevel map
       bilevelc explain FILE         show the problem's sizes and what each hypergradient method costs
       bilevelc --emit ast FILE      print the syntax tree
       bilevelc --emit graph FILE    print the checked, simplified expression graph
@@ -33,6 +35,7 @@ struct CommandLineOptions {
       --emit ast|graph|grad|plan    print one stage's output instead of running
       --unsafe-math                 also apply rewrites that change IEEE results (x/x → 1, log(exp x) → x)
       --timings                     print the time each compiler stage took (to standard error)
+      --budget-mb N                 memory a hypergradient method may plan to use (default 1024)
 
     Diagnostics go to standard error as file:line:col: error: message; results go to standard output.
     Exit status: 0 success, 1 errors in the program, 2 a usage error.
@@ -50,6 +53,12 @@ struct CommandLineOptions {
       case "--version": return .success(CommandLineOptions(action: .version))
       case "--unsafe-math": o.unsafeMath = true
       case "--timings": o.timings = true
+      case "--budget-mb":
+        guard i + 1 < args.count, let mb = Double(args[i + 1]), mb > 0 else {
+          return .failure(UsageError(message: "--budget-mb needs a positive number of megabytes"))
+        }
+        o.budgetMB = mb
+        i += 1
       case "--emit":
         guard i + 1 < args.count else { return .failure(UsageError(message: "--emit needs a stage: ast, graph, grad or plan")) }
         guard let e = Emit(rawValue: args[i + 1]) else {

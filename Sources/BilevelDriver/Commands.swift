@@ -62,24 +62,8 @@ struct Commands {
     case .check:
       return check(program, title: path)
     default:
-      return runAtInitialPoint(program, title: path)
+      return solve(program, title: path)
     }
-  }
-
-  /// Until the solvers exist, `bilevelc FILE` shows the compiled problem and
-  /// its losses at the initial point.
-  func runAtInitialPoint(_ program: Program, title: String) -> Int32 {
-    environment.standardError("bilevelc: the solver stage is not built yet; evaluating \(title) at its initial point\n")
-    out(Explanation.header(program, title: title))
-    let evaluation = ProgramEvaluation(initialPointOf: program)
-    out("at the initial point:\n")
-    for (name, root) in losses(program) {
-      out("  \(name) = \(lossValue(evaluation, root))\n")
-    }
-    for i in program.variables(.outer) {
-      out("  \(program.variables[i].name) = \(ValueFormatting.summary(evaluation.variableValues[i][0]))\n")
-    }
-    return 0
   }
 
   /// `check`: the losses must evaluate to finite numbers at the initial point;

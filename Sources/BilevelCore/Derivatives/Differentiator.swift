@@ -4,7 +4,7 @@
 /// with respect to (`wrt`) and along which direction (`along`); there is no
 /// ambient tape, so nested derivatives cannot confuse their perturbations.
 public struct Differentiator {
-  public internal(set) var builder: Rewriter
+  public var builder: Rewriter
   let tasks: Int
   let isPerTaskLeaf: (Op) -> Bool
 

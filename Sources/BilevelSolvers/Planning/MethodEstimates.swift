@@ -105,7 +105,9 @@ public enum MethodEstimates {
                               unavailable: s.innerSolver == "fixpoint" ? "it weighs perturbations by the inner loss, and an 'inner fixpoint' has none" : nil))
     let cg = (4 * s.inner + s.outer) * doubleBytes * M
     out.append(MethodEstimate(method: "implicit(cg, iters: \(implicitIterations))",
-                              time: "the inner solve + \(implicitIterations) Hessian-vector products + 1 mixed product",
+                              time: s.innerSolver == "fixpoint"
+                                ? "the inner solve + up to \(2 * implicitIterations) vector-Jacobian products (BiCGSTAB: a fixpoint's adjoint system is not symmetric) + 1 more for ∂E/∂φ"
+                                : "the inner solve + \(implicitIterations) Hessian-vector products + 1 mixed product",
                               memoryBytes: cg, memory: "4 vectors of d + m = \(formatBytes(cg))", unavailable: nil))
     let neumann = (3 * s.inner + s.outer) * doubleBytes * M
     out.append(MethodEstimate(method: "implicit(neumann, iters: \(implicitIterations))",

@@ -1,0 +1,105 @@
+import BilevelCore
+import BilevelFrontEnd
+import BilevelSolvers
+import Foundation
+
+/// `bilevelc FILE`: solve the bilevel program.
+extension Commands {
+  static let defaultBudgetMB = 1024.0
+
+  /// The method the program selects, with auto resolved and the budget that applies.
+  func selectedMethod(_ program: Program, _ sizes: ProblemSizes) -> (method: HypergradientMethod, reason: String?, budgetBytes: Int) {
+    var budgetMB = options.budgetMB ?? Commands.defaultBudgetMB
+    if let h = program.hypergradient, h.name != "auto", let m = HypergradientMethod(h) {
+      return (m, nil, Int(budgetMB * 1024 * 1024))
+    }
+    if case .real(let b)? = program.hypergradient?.value("budget_mb") { budgetMB = b }
+    let budget = Int(budgetMB * 1024 * 1024)
+    let pick = MethodEstimates.chooseMethod(sizes, budgetBytes: budget)
+    return (pick.method, "auto chooses \(pick.method.description): \(pick.reason)", budget)
+  }
+
+  /// The estimate of the selected method, from the same table `explain` prints.
+  func estimate(_ method: HypergradientMethod, _ sizes: ProblemSizes) -> MethodEstimate? {
+    var checkpoints: Int? = nil, truncation: Int? = nil, iterations = 20, samples = 4
+    switch method {
+    case .unrollReverse(let k): checkpoints = k
+    case .truncated(let k): truncation = k
+    case .implicitConjugateGradient(let k, _), .implicitNeumann(let k, _): iterations = k
+    case .evograd(let k, _, _, _): samples = k
+    default: break
+    }
+    let key = method.description.prefix { $0 != "," && $0 != ")" }
+    return MethodEstimates.all(sizes, checkpoints: checkpoints, truncation: truncation, implicitIterations: iterations, evograd: samples)
+      .first { $0.method.hasPrefix(key) && $0.method.contains("checkpoints") == method.description.contains("checkpoints") }
+  }
+
+  func solve(_ program: Program, title: String) -> Int32 {
+    let clock = ContinuousClock()
+    let started = clock.now
+    let sizes = ProblemSizes(program)
+    let selection = selectedMethod(program, sizes)
+    out(Explanation.header(program, title: title))
+    if let reason = selection.reason { out("  \(reason)\n") }
+    if let e = estimate(selection.method, sizes) {
+      out("  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\n")
+      if e.memoryBytes > selection.budgetBytes {
+        environment.standardError(DiagnosticRenderer.render([
+          .error(Message("\(selection.method.description) needs an estimated \(formatBytes(e.memoryBytes)) (\(e.memory)), over the \(formatBytes(selection.budgetBytes)) budget; "
+                         + "use unroll(reverse, checkpoints: k), truncated(K) or an implicit method, or raise --budget-mb"),
+                 at: program.hypergradient?.range)
+        ]))
+        return 1
+      }
+    }
+    let problem = BilevelProblem(program)
+    let run = BilevelRun(problem: problem, method: selection.method)
+    let terminal = environment.isTerminal
+    let report = run.run { p in
+      guard terminal, p.step % max(1, p.steps / 10) == 0 || p.step == p.steps else { return }
+      environment.standardError("outer step \(p.step)/\(p.steps): outer loss \(formatValue(p.outerLoss)), ‖hypergradient‖ \(formatValue(p.gradientNorm))\n")
+    }
+    if let fault = report.fault {
+      environment.standardError(DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
+    }
+    out(summary(problem, report, method: selection.method))
+    let elapsed = clock.now - started
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    out("  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(Commands.peakResidentBytes()))\n")
+    return report.fault == nil ? 0 : 1
+  }
+
+  func summary(_ problem: BilevelProblem, _ report: BilevelRun.Report, method: HypergradientMethod) -> String {
+    var out = report.fault == nil
+      ? "solved: \(report.stepsDone) outer step\(report.stepsDone == 1 ? "" : "s") (\(problem.source.outerSolver?.name ?? "no outer solver")), hypergradient by \(method.description)\n"
+      : "stopped at outer step \(report.faultStep ?? 0); the last good point:\n"
+    if let l0 = report.initialLoss, let f = report.final {
+      out += "  outer loss: \(formatValue(l0)) → \(formatValue(f.outerLoss))\n"
+    }
+    for (v, offset) in problem.outerBlocks {
+      let values = Array(report.phi[offset..<(offset + v.shape.count)])
+      out += "  \(v.name) = \(ValueFormatting.summary(Tensor(shape: v.shape, scalars: values)))\n"
+    }
+    if let f = report.final {
+      out += "  hypergradient norm: \(formatValue(norm(f.gradient)))\n"
+      let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
+      out += "  inner residual \(what): \(formatValue(f.innerResidual)) after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")\n"
+      if let s = f.linearSolve {
+        out += "  linear solve (\(s.method)): \(s.iterations) iteration\(s.iterations == 1 ? "" : "s"), residual \(formatValue(s.residual)) (relative \(formatValue(s.relativeResidual)))\n"
+        if let c = s.nonPositiveCurvature {
+          out += "  warning: CG met non-positive curvature pᵀHp = \(formatValue(c.curvature)) at iteration \(c.iteration): the inner Hessian is not positive definite there\n"
+        }
+      }
+    }
+    return out
+  }
+
+  /// The process's peak resident set (Linux reports ru_maxrss in KiB).
+  static func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Int(usage.ru_maxrss) * 1024
+  }
+}
+
+func norm(_ x: [Double]) -> Double { x.reduce(0) { $0 + $1 * $1 }.squareRoot() }

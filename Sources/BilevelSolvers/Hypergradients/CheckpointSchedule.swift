@@ -1,0 +1,114 @@
+/// One action of a checkpointed reverse sweep over states s_0 … s_T of a
+/// loop s_{t+1} = Φ(s_t). The executor has `snapshots` snapshot slots, one
+/// working state ("current") and the cotangent.
+public enum CheckpointAction: Equatable, Sendable {
+  /// Copy the working state (which holds s_step) into the slot.
+  case store(slot: Int, step: Int)
+  /// Copy the slot (holding s_step) into the working state.
+  case restore(slot: Int, step: Int)
+  /// Advance the working state from s_from to s_to by (to − from) applications of Φ.
+  case advance(from: Int, to: Int)
+  /// The working state holds s_step: pull the cotangent back through step `step` (s_step → s_{step+1}).
+  case reverse(step: Int)
+}
+
+/// Binomial checkpointing (Griewank & Walther, "revolve") as a pure schedule.
+///
+/// Conventions:
+/// - Cost is the number of Φ applications made during the reverse sweep (the
+///   sum of `advance` lengths). The caller's forward sweep to s_T is not counted,
+///   and neither is the Φ evaluation a `reverse` may do internally.
+/// - The first action (for steps ≥ 1) is `store(slot: 0, step: 0)`; s_0 stays in
+///   slot 0 until step 0 is reversed.
+/// - After `reverse` the schedule never reads the working state again before a
+///   `restore`, so an executor may pull back in place and clobber it.
+/// - Slots are used as a stack: the k-th live snapshot is in slot k − 1.
+///
+/// Optimum (c = snapshots, l = steps, β(c, r) = C(c + r, c)): for l ≤ 1 it is 0;
+/// otherwise with the repetition number r = min{ r : β(c, r) ≥ l },
+///   t(l, c) = r·l − β(c + 1, r − 1) = r·l − C(c + r, c + 1).
+/// With c ≥ l − 1 this gives l − 1 (one pass to s_{l−1}, storing s_0 … s_{l−2});
+/// with c = 1 it gives l(l − 1)/2.
+public enum CheckpointSchedule {
+  /// The schedule that reverses T steps with `snapshots` slots (≥ 1; slot 0 first receives s_0),
+  /// starting from a working state holding s_0 and with the cotangent already at s_T
+  /// (the forward sweep to s_T is NOT part of the schedule; the caller ran it).
+  /// reverse(step:) actions appear for T−1, T−2, …, 0 in that order.
+  /// Recomputation (total advance steps) is the binomial optimum for this number of slots.
+  /// Runs in O(T·r) time, r the repetition number (≈ recomputation / T).
+  public static func binomial(steps: Int, snapshots: Int) -> [CheckpointAction] {
+    precondition(steps >= 0, "steps must be non-negative")
+    precondition(snapshots >= 1, "need at least one snapshot slot")
+    guard steps > 0 else { return [] }
+    var actions: [CheckpointAction] = [.store(slot: 0, step: 0)]
+    var storedSteps: [Int] = [0]  // stack of live snapshots; slot index = position
+    var current = 0  // step held by the working state
+    var end = steps  // steps end−1, …, 0 are still to be reversed
+    while end > 0 {
+      // Working state holds s_current, the top snapshot (or end − 1).
+      while end - current >= 2 {
+        let slotsForRange = snapshots - storedSteps.count + 1  // includes s_current's slot
+        let split = optimalSplit(steps: end - current, snapshots: slotsForRange)
+        actions.append(.advance(from: current, to: current + split))
+        current += split
+        // A single remaining step is reversed straight from the working state.
+        if end - current >= 2 {
+          actions.append(.store(slot: storedSteps.count, step: current))
+          storedSteps.append(current)
+        }
+      }
+      actions.append(.reverse(step: end - 1))
+      end -= 1
+      if storedSteps.last == end { storedSteps.removeLast() }
+      guard let top = storedSteps.last else { break }
+      actions.append(.restore(slot: storedSteps.count - 1, step: top))
+      current = top
+    }
+    return actions
+  }
+
+  /// The minimal number of Φ applications any schedule with `snapshots` slots needs to reverse `steps` steps
+  /// (the Griewank–Walther bound; with one slot, steps·(steps−1)/2), from the closed form above.
+  public static func optimalRecomputation(steps: Int, snapshots: Int) -> Int {
+    precondition(steps >= 0, "steps must be non-negative")
+    precondition(snapshots >= 1, "need at least one snapshot slot")
+    guard steps > 1 else { return 0 }
+    let c = min(snapshots, steps - 1)  // more slots than steps − 1 cannot help
+    var r = 0
+    var beta = 1  // β(c, r)
+    while beta < steps {
+      r += 1
+      beta = beta * (c + r) / r
+    }
+    // C(c + r, c + 1) = C(c + r, c) · r / (c + 1).
+    return r * steps - beta * r / (c + 1)
+  }
+
+  /// Advance steps a schedule performs (sum of to − from over advance actions).
+  public static func recomputation(_ schedule: [CheckpointAction]) -> Int {
+    schedule.reduce(0) { total, action in
+      if case .advance(let from, let to) = action { return total + (to - from) }
+      return total
+    }
+  }
+
+  /// Offset j of the next snapshot when reversing l ≥ 2 steps with c slots (one holding the
+  /// start). The left part [0, j) is advanced once more, so it must fit repetition r − 1 with
+  /// c slots: j ≤ β(c, r − 1); the right part must fit repetition r with c − 1 slots:
+  /// l − j ≥ β(c − 1, r − 1) keeps it on the slope-r piece. The largest such j is optimal.
+  static func optimalSplit(steps l: Int, snapshots: Int) -> Int {
+    let c = min(snapshots, l - 1)
+    if c == 1 { return l - 1 }  // avoids an O(l) search for r
+    var r = 0
+    var beta = 1  // β(c, r)
+    var previousBeta = 0  // β(c, r − 1)
+    while beta < l {
+      r += 1
+      previousBeta = beta
+      beta = beta * (c + r) / r
+    }
+    // β(c − 1, r − 1) = β(c, r − 1) · c / (c + r − 1).
+    let rightMinimum = previousBeta * c / (c + r - 1)
+    return min(previousBeta, l - rightMinimum)
+  }
+}

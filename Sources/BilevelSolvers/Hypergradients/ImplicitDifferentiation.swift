@@ -1,0 +1,135 @@
+import BilevelCore
+
+/// `implicit(cg | neumann | exact)`: at the inner solution, solve the
+/// adjoint system H v = ∂L_out/∂θ and take dL_out/dφ = ∂L_out/∂φ −
+/// (∂²L_in/∂φ∂θ) v. For an inner fixpoint z = E(z, φ) the system is
+/// (I − ∂E/∂z)ᵀ v = ∂L_out/∂z and the gradient ∂L_out/∂φ + (∂E/∂φ)ᵀ v; that
+/// system is not symmetric, so `cg` runs BiCGSTAB there.
+struct ImplicitDifferentiation {
+  let problem: BilevelProblem
+  let method: HypergradientMethod
+
+  func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
+    let solution = try InnerSolver(problem).solve(phi)
+    return try differentiate(at: solution, phi)
+  }
+
+  /// The hypergradient at a given inner solution.
+  func differentiate(at solution: InnerSolution, _ phi: [Double], factorisations: [DenseSolver]? = nil) throws(SolverFault) -> HypergradientResult {
+    var (loss, g) = try problem.outerGradientOuter(solution.theta, phi)
+    let rhs = try problem.outerGradientsInner(solution.theta, phi)
+    var worst: LinearSolveReport?
+    for t in 0..<problem.tasks {
+      let (v, report) = try adjoint(rhs[t], theta: solution.theta[t], phi, task: t, factorisation: factorisations?[t])
+      if worst == nil || report.relativeResidual > worst!.relativeResidual || report.nonPositiveCurvature != nil { worst = report }
+      if problem.hasFixpoint {
+        let f = problem.fixpointPullback(t)
+        f.load(0, solution.theta[t])
+        f.load(1, phi)
+        f.load(2, v)
+        f.run()
+        f.accumulate(1, into: &g)
+      } else {
+        let f = problem.mixed(t)
+        f.load(0, solution.theta[t])
+        f.load(1, phi)
+        f.load(2, v)
+        f.run()
+        f.accumulate(0, into: &g, scale: -1)
+      }
+    }
+    guard allFinite(g) else { throw SolverFault("the implicit hypergradient is not finite (the adjoint solve failed)") }
+    loss = loss.isFinite ? loss : .nan
+    return HypergradientResult(gradient: g, outerLoss: loss, theta: solution.theta, innerSteps: solution.steps,
+                               innerResidual: solution.residual, linearSolve: worst, forwardSteps: solution.steps, peakStates: 1)
+  }
+
+  /// A·x for the adjoint system: H x, or x − (∂E/∂z)ᵀ x for a fixpoint.
+  func operator_(_ theta: [Double], _ phi: [Double], task t: Int) -> (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void {
+    let f = problem.hasFixpoint ? problem.fixpointPullback(t) : problem.hessianVector(t)
+    let fixpoint = problem.hasFixpoint
+    let problem = self.problem
+    return { (x: [Double], y: inout [Double]) throws(SolverFault) in
+      f.load(0, theta)
+      f.load(1, phi)
+      f.load(2, x)
+      f.run()
+      f.store(0, into: &y)
+      if fixpoint { for i in y.indices { y[i] = x[i] - y[i] } }
+      guard allFinite(y) else {
+        throw SolverFault.nonFinite("a \(fixpoint ? "fixpoint vector-Jacobian" : "Hessian-vector") product of the adjoint solve (\(problem.taskLabel(t))implicit) is not finite",
+                                    in: f, problem: problem)
+      }
+    }
+  }
+
+  func adjoint(_ rhs: [Double], theta: [Double], _ phi: [Double], task t: Int, factorisation: DenseSolver?) throws(SolverFault)
+    -> (x: [Double], report: LinearSolveReport)
+  {
+    let apply = operator_(theta, phi, task: t)
+    switch method {
+    case .implicitConjugateGradient(let iterations, let tolerance):
+      return problem.hasFixpoint
+        ? try IterativeSolvers.biconjugateGradientStabilized(rhs, iterations: iterations, tolerance: tolerance, apply: apply)
+        : try IterativeSolvers.conjugateGradient(rhs, iterations: iterations, tolerance: tolerance, apply: apply)
+    case .implicitNeumann(let iterations, let alpha):
+      return try IterativeSolvers.neumann(rhs, iterations: iterations, alpha: alpha, apply: apply)
+    default:
+      let solver: DenseSolver
+      if let f = factorisation {
+        solver = f
+      } else {
+        solver = try factorise(theta, phi, task: t)
+      }
+      let v = solver.solve(rhs)
+      var check = [Double](repeating: 0, count: rhs.count)
+      try apply(v, &check)
+      var r = 0.0
+      for i in rhs.indices { r += (rhs[i] - check[i]) * (rhs[i] - check[i]) }
+      let b = norm(rhs)
+      return (v, LinearSolveReport(iterations: 1, residual: r.squareRoot(), relativeResidual: b == 0 ? 0 : r.squareRoot() / b,
+                                   nonPositiveCurvature: nil, method: solver.usedCholesky ? "Cholesky" : "LU"))
+    }
+  }
+
+  /// The adjoint matrix formed from d products and factorised.
+  func factorise(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> DenseSolver {
+    let n = theta.count
+    let apply = operator_(theta, phi, task: t)
+    var unit = [Double](repeating: 0, count: n)
+    let a = try DenseSolver.assemble(n: n, symmetric: !problem.hasFixpoint) { (j: Int, out: inout [Double]) throws(SolverFault) in
+      unit[j] = 1
+      try apply(unit, &out)
+      unit[j] = 0
+    }
+    guard let solver = DenseSolver(a, n: n, trySymmetric: !problem.hasFixpoint) else {
+      throw SolverFault("implicit(exact): the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))")
+    }
+    return solver
+  }
+}
+
+/// `closed_form`: the inner loss is quadratic in θ, so θ* = θ₀ − H⁻¹ ∇θ L_in(θ₀)
+/// exactly, from one d×d factorisation that the exact adjoint solve reuses.
+struct ClosedForm {
+  let problem: BilevelProblem
+
+  func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
+    let implicit = ImplicitDifferentiation(problem: problem, method: .implicitExact)
+    var theta: [[Double]] = []
+    var factors: [DenseSolver] = []
+    var residual = 0.0
+    for t in 0..<problem.tasks {
+      let start = problem.initial(t)(phi)[0]
+      let solver = try implicit.factorise(start, phi, task: t)
+      let step = solver.solve(problem.innerGradient(t)(start, phi)[0])
+      let x = zip(start, step).map { $0 - $1 }
+      guard allFinite(x) else { throw SolverFault("closed_form: the solution of the quadratic inner problem is not finite") }
+      theta.append(x)
+      factors.append(solver)
+      residual = max(residual, try InnerSolver(problem).residual(x, phi, task: t))
+    }
+    let solution = InnerSolution(theta: theta, steps: 0, residual: residual)
+    return try implicit.differentiate(at: solution, phi, factorisations: factors)
+  }
+}

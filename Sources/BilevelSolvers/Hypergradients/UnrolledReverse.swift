@@ -1,0 +1,136 @@
+import BilevelCore
+
+/// `unroll(reverse)`, `unroll(reverse, checkpoints: k)` and `truncated(K)`:
+/// reverse mode through the inner solver's steps. The cotangent u on the
+/// state walks back, u_k = (∂Φ/∂s)ᵀ u_{k+1}, while g gathers (∂Φ/∂φ)ᵀ u_{k+1};
+/// through every step the θ₀(φ) term closes the sum. Checkpointing replays
+/// steps from k snapshots by the binomial schedule, with the same
+/// arithmetic, so its result is bit-identical.
+struct UnrolledReverse {
+  let problem: BilevelProblem
+  /// Reverse through only the last K steps (nil: all).
+  let truncation: Int?
+  let checkpoints: Int?
+
+  /// One task's forward sweep: what the reverse sweep needs.
+  final class Sweep {
+    let runner: FixedStepRunner
+    /// Plain: s_{T−K} … s_{T−1}. Checkpointed: unused.
+    var tape: [[Double]] = []
+    var final: [Double] = []
+    // Checkpointed replay state.
+    var schedule: [CheckpointAction] = []
+    var position = 0
+    var slots: [[Double]?] = []
+    var working: [Double] = []
+    var forwardSteps = 0
+    var peakStates = 0
+    init(_ runner: FixedStepRunner) { self.runner = runner }
+  }
+
+  func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
+    let solver = InnerSolver(problem)
+    let T = solver.fixedSteps ?? 0
+    let K = min(truncation ?? T, T)
+    var sweeps: [Sweep] = []
+    for t in 0..<problem.tasks {
+      let sweep = Sweep(FixedStepRunner(problem, task: t, steps: T))
+      if let k = checkpoints, K == T, T > 0 {
+        try forwardCheckpointed(sweep, phi, snapshots: k)
+      } else {
+        try forwardTaped(sweep, phi, keep: K)
+      }
+      sweeps.append(sweep)
+    }
+    let theta = sweeps.map { Array($0.final.prefix(problem.innerSize)) }
+    var (loss, g) = try problem.outerGradientOuter(theta, phi)
+    let thetaGradients = try problem.outerGradientsInner(theta, phi)
+    var initialCotangents: [[Double]] = []
+    for t in 0..<problem.tasks {
+      let sweep = sweeps[t]
+      let pullback = problem.stepPullback(t)
+      pullback.load(1, phi)
+      var u = thetaGradients[t] + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
+      func reverse(_ state: [Double], step k: Int) throws(SolverFault) {
+        pullback.load(0, state)
+        pullback.load(2, sweep.runner.biasValues(k))
+        pullback.load(3, u)
+        pullback.run()
+        pullback.store(0, into: &u)
+        pullback.accumulate(1, into: &g)
+        guard allFinite(u) else {
+          throw SolverFault.nonFinite("the reverse sweep through inner step \(k + 1) (\(problem.taskLabel(t))unroll) produced a non-finite value",
+                                      in: pullback, problem: problem)
+        }
+      }
+      if sweep.schedule.isEmpty {
+        for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, step: T - K + j) }
+      } else {
+        try replay(sweep) { state, k throws(SolverFault) in try reverse(state, step: k) }
+      }
+      initialCotangents.append(Array(u.prefix(problem.innerSize)))
+    }
+    if K == T { problem.addInitialPullback(&g, phi, cotangents: initialCotangents) }
+    guard allFinite(g) else { throw SolverFault("the hypergradient is not finite") }
+    var residual = 0.0
+    for t in 0..<problem.tasks { residual = max(residual, try solver.residual(theta[t], phi, task: t)) }
+    loss = loss.isFinite ? loss : .nan
+    return HypergradientResult(gradient: g, outerLoss: loss, theta: theta, innerSteps: T, innerResidual: residual,
+                               linearSolve: nil, forwardSteps: sweeps.map(\.forwardSteps).max() ?? 0,
+                               peakStates: sweeps.map(\.peakStates).max() ?? 0)
+  }
+
+  /// Runs all T steps, keeping the states the last K steps start from.
+  func forwardTaped(_ sweep: Sweep, _ phi: [Double], keep K: Int) throws(SolverFault) {
+    let T = sweep.runner.steps
+    var s = sweep.runner.start(phi)
+    sweep.tape.reserveCapacity(K)
+    for k in 0..<T {
+      if k >= T - K { sweep.tape.append(s) }
+      try sweep.runner.advance(&s, step: k)
+    }
+    sweep.final = s
+    sweep.forwardSteps = T
+    // The tape, the working state and the cotangent.
+    sweep.peakStates = K + 2
+  }
+
+  /// Follows the binomial schedule up to its first reverse action (the
+  /// working state then holds s_{T−1}), and takes one more step for s_T,
+  /// which the outer gradient needs before any step can be reversed.
+  func forwardCheckpointed(_ sweep: Sweep, _ phi: [Double], snapshots: Int) throws(SolverFault) {
+    let T = sweep.runner.steps
+    sweep.schedule = CheckpointSchedule.binomial(steps: T, snapshots: snapshots)
+    sweep.slots = Array(repeating: nil, count: snapshots)
+    sweep.working = sweep.runner.start(phi)
+    try execute(sweep, until: { if case .reverse = $0 { return true } else { return false } }, reverse: { _, _ throws(SolverFault) in })
+    var last = sweep.working
+    try sweep.runner.advance(&last, step: T - 1)
+    sweep.forwardSteps += 1
+    sweep.final = last
+  }
+
+  func replay(_ sweep: Sweep, reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
+    try execute(sweep, until: { _ in false }, reverse: reverse)
+  }
+
+  /// Executes schedule actions from the sweep's position until `stop` says so.
+  func execute(_ sweep: Sweep, until stop: (CheckpointAction) -> Bool,
+               reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
+    while sweep.position < sweep.schedule.count {
+      let action = sweep.schedule[sweep.position]
+      if stop(action) { return }
+      switch action {
+      case .store(let slot, _): sweep.slots[slot] = sweep.working
+      case .restore(let slot, _): sweep.working = sweep.slots[slot]!
+      case .advance(let from, let to):
+        for k in from..<to { try sweep.runner.advance(&sweep.working, step: k) }
+        sweep.forwardSteps += to - from
+      case .reverse(let k): try reverse(sweep.working, k)
+      }
+      // Snapshots in use, the working state and the cotangent.
+      sweep.peakStates = max(sweep.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
+      sweep.position += 1
+    }
+  }
+}

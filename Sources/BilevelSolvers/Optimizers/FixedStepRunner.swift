@@ -1,0 +1,82 @@
+import BilevelCore
+import Foundation
+
+/// Runs one task's fixed-step inner solver (gd, momentum, adam) one step at
+/// a time over the whole unrolled state s = (θ, optimizer state):
+/// s_{k+1} = Φ(s_k, φ). The unrolled methods drive it to record, replay or
+/// differentiate the steps.
+public final class FixedStepRunner {
+  let problem: BilevelProblem
+  let task: Int
+  let function: CompiledFunction
+  public let steps: Int
+  var bias: [Double]
+  let betas: (Double, Double)?
+  /// The inner loss at the first step, for the divergence bound.
+  var firstLoss: Double?
+  public private(set) var lastLoss = Double.nan
+
+  public init(_ problem: BilevelProblem, task: Int, steps: Int) {
+    self.problem = problem
+    self.task = task
+    self.steps = steps
+    function = problem.step(task)
+    if case .adam(_, let b1, let b2, _)? = problem.stepRule {
+      betas = (b1, b2)
+      bias = [1, 1]
+    } else {
+      betas = nil
+      bias = []
+    }
+  }
+
+  /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0).
+  public func start(_ phi: [Double]) -> [Double] {
+    function.load(1, phi)
+    firstLoss = nil
+    let theta0 = problem.initial(task)(phi)[0]
+    return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
+  }
+
+  /// Adam's bias corrections for step k (0-based), as inputs of the step plan.
+  func setBias(_ k: Int) {
+    guard let (b1, b2) = betas else { return }
+    bias[0] = 1 / (1 - pow(b1, Double(k + 1)))
+    bias[1] = 1 / (1 - pow(b2, Double(k + 1)))
+    function.load(2, bias)
+  }
+
+  /// The bias-correction input of step k, for the step's derivative plans.
+  func biasValues(_ k: Int) -> [Double] {
+    guard let (b1, b2) = betas else { return [] }
+    return [1 / (1 - pow(b1, Double(k + 1))), 1 / (1 - pow(b2, Double(k + 1)))]
+  }
+
+  /// s ← Φ(s) for step k (0-based). Stops with the step and the source
+  /// expression when the state or the loss becomes non-finite, or the loss
+  /// grows past 10¹⁰ times its first value.
+  public func advance(_ s: inout [Double], step k: Int) throws(SolverFault) {
+    setBias(k)
+    function.load(0, s)
+    function.run()
+    let loss = function.scalar(1)
+    let where_ = "inner step \(k + 1) of \(steps) (\(problem.taskLabel(task))\(problem.source.innerSolver?.name ?? "gd"))"
+    function.store(0, into: &s)
+    guard loss.isFinite, allFinite(s) else {
+      throw SolverFault.nonFinite("\(where_) produced a non-finite value", in: function, problem: problem)
+    }
+    if firstLoss == nil { firstLoss = loss }
+    if abs(loss) > 1e10 * max(1, abs(firstLoss!)) {
+      throw SolverFault("\(where_): the inner loss grew from \(formatValue(firstLoss!)) to \(formatValue(loss)); "
+                        + "the inner solver diverges (try a smaller learning rate)", origin: problem.source.innerSolver?.range)
+    }
+    lastLoss = loss
+  }
+
+  /// Runs all steps from s₀(φ) and returns s_T.
+  public func run(_ phi: [Double]) throws(SolverFault) -> [Double] {
+    var s = start(phi)
+    for k in 0..<steps { try advance(&s, step: k) }
+    return s
+  }
+}

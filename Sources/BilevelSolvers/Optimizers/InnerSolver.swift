@@ -1,0 +1,197 @@
+import BilevelCore
+import BilevelFrontEnd
+
+/// θ(φ) for every task, with how well it solves the inner problem.
+public struct InnerSolution: Sendable {
+  public var theta: [[Double]]
+  /// Steps run (the most over tasks).
+  public var steps: Int
+  /// Largest over tasks of ‖∇θ L_in‖ (or ‖E(z) − z‖ for a fixpoint).
+  public var residual: Double
+}
+
+/// The program's inner solver, whichever it is: fixed steps (gd, momentum,
+/// adam), Newton-CG, or fixed-point iteration; and a tight solve (for
+/// implicit methods' checks) that polishes with Newton-CG.
+public struct InnerSolver {
+  let problem: BilevelProblem
+
+  public init(_ problem: BilevelProblem) { self.problem = problem }
+
+  var setting: SolverSetting? { problem.source.innerSolver }
+
+  func integer(_ name: String, _ fallback: Int) -> Int {
+    if case .integer(let k)? = setting?.value(name) { return k }
+    return fallback
+  }
+
+  func real(_ name: String, _ fallback: Double) -> Double {
+    switch setting?.value(name) {
+    case .real(let r)?: return r
+    case .integer(let k)?: return Double(k)
+    default: return fallback
+    }
+  }
+
+  /// Fixed steps T of gd, momentum or adam; nil for solvers that stop at a tolerance.
+  public var fixedSteps: Int? { problem.stepRule == nil ? nil : integer("steps", 0) }
+
+  public func solve(_ phi: [Double]) throws(SolverFault) -> InnerSolution {
+    var thetas: [[Double]] = []
+    var steps = 0
+    var residual = 0.0
+    for t in 0..<problem.tasks {
+      let r = try solve(phi, task: t)
+      thetas.append(r.theta)
+      steps = max(steps, r.steps)
+      residual = max(residual, r.residual)
+    }
+    return InnerSolution(theta: thetas, steps: steps, residual: residual)
+  }
+
+  public func solve(_ phi: [Double], task t: Int) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
+    if let T = fixedSteps {
+      let s = try FixedStepRunner(problem, task: t, steps: T).run(phi)
+      let theta = Array(s.prefix(problem.innerSize))
+      return (theta, T, try residual(theta, phi, task: t))
+    }
+    let start = problem.initial(t)(phi)[0]
+    switch setting?.name {
+    case "newton":
+      return try newton(start, phi, task: t, tolerance: real("tol", 1e-10), maxSteps: integer("max_steps", 50), cgIterations: integer("cg_iters", 100))
+    case "fixpoint":
+      return try fixpoint(start, phi, task: t, tolerance: real("tol", 1e-10), maxSteps: integer("max_steps", 100))
+    default:
+      // closed_form: no inner solver; the method solves the quadratic itself.
+      return (start, 0, .nan)
+    }
+  }
+
+  /// ‖∇θ L_in‖ at θ, or ‖E(z) − z‖ for a fixpoint.
+  public func residual(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> Double {
+    if problem.hasFixpoint {
+      let e = problem.fixpoint(t)(theta, phi)[0]
+      var s = 0.0
+      for k in e.indices { s += (e[k] - theta[k]) * (e[k] - theta[k]) }
+      return s.squareRoot()
+    }
+    guard problem.source.innerLoss != nil else { return .nan }
+    return norm(problem.innerGradient(t)(theta, phi)[0])
+  }
+
+  /// The inner problem solved as tightly as rounding allows: the program's
+  /// own solver, then Newton-CG (or more fixed-point iterations) until the
+  /// residual stops falling. What the implicit methods' checks differentiate.
+  public func solveTightly(_ phi: [Double]) throws(SolverFault) -> InnerSolution {
+    var solution = try solve(phi)
+    for t in 0..<problem.tasks {
+      let r = problem.hasFixpoint
+        ? try fixpoint(solution.theta[t], phi, task: t, tolerance: 1e-15, maxSteps: 5000)
+        : try newton(solution.theta[t], phi, task: t, tolerance: 1e-13, maxSteps: 100, cgIterations: max(200, 2 * problem.innerSize), quiet: true)
+      solution.theta[t] = r.theta
+    }
+    solution.residual = 0
+    for t in 0..<problem.tasks { solution.residual = max(solution.residual, try residual(solution.theta[t], phi, task: t)) }
+    return solution
+  }
+
+  /// Newton-CG: the step solves H p = −g by CG (truncated at a residual
+  /// min(½, √‖g‖)·‖g‖, or at non-positive curvature), then a backtracking
+  /// (Armijo) line search on L_in. With `quiet`, stalls end the polish
+  /// instead of failing.
+  func newton(_ start: [Double], _ phi: [Double], task t: Int, tolerance: Double, maxSteps: Int, cgIterations: Int,
+              quiet: Bool = false) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double)
+  {
+    let gradient = problem.innerGradient(t)
+    let hessian = problem.hessianVector(t)
+    gradient.load(1, phi)
+    hessian.load(1, phi)
+    var theta = start
+    var g = [Double](repeating: 0, count: theta.count)
+    func evaluate(_ x: [Double], _ g: inout [Double]) throws(SolverFault) -> Double {
+      gradient.load(0, x)
+      gradient.run()
+      gradient.store(0, into: &g)
+      let loss = gradient.scalar(1)
+      guard loss.isFinite, allFinite(g) else {
+        throw SolverFault.nonFinite("Newton step (\(problem.taskLabel(t))inner loss) produced a non-finite value", in: gradient, problem: problem)
+      }
+      return loss
+    }
+    var loss = try evaluate(theta, &g)
+    var steps = 0
+    var trial = g
+    while steps < maxSteps {
+      let gNorm = norm(g)
+      if gNorm <= tolerance { break }
+      hessian.load(0, theta)
+      let forcing = min(0.5, gNorm.squareRoot()) * gNorm
+      let (p0, report) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: cgIterations, tolerance: forcing / gNorm) {
+        (x: [Double], y: inout [Double]) throws(SolverFault) in
+        hessian.load(2, x)
+        hessian.run()
+        hessian.store(0, into: &y)
+      }
+      // A first direction of non-positive curvature leaves p = 0: fall back to steepest descent.
+      var p = p0
+      var slope = dot(g, p)
+      if report.nonPositiveCurvature != nil && norm(p) == 0 || !(slope < 0) {
+        p = g.map { -$0 }
+        slope = -gNorm * gNorm
+      }
+      var alpha = 1.0
+      var accepted = false
+      for _ in 0..<60 {
+        let x = zip(theta, p).map { $0 + alpha * $1 }
+        if let l = try? evaluate(x, &trial), l <= loss + 1e-4 * alpha * slope {
+          theta = x
+          loss = l
+          swap(&g, &trial)
+          accepted = true
+          break
+        }
+        alpha *= 0.5
+      }
+      steps += 1
+      if !accepted {
+        if quiet { break }
+        throw SolverFault("Newton step \(steps) (\(problem.taskLabel(t))inner loss): the line search found no decrease from \(formatValue(loss)); ‖∇θ L_in‖ = \(formatValue(gNorm))",
+                        origin: problem.source.innerSolver?.range)
+      }
+    }
+    return (theta, steps, norm(g))
+  }
+
+  /// z ← E(z, φ) until ‖E(z) − z‖ ≤ tol.
+  func fixpoint(_ start: [Double], _ phi: [Double], task t: Int, tolerance: Double, maxSteps: Int) throws(SolverFault)
+    -> (theta: [Double], steps: Int, residual: Double)
+  {
+    let map = problem.fixpoint(t)
+    map.load(1, phi)
+    var z = start
+    var next = z
+    var residual = Double.infinity
+    var first = 0.0
+    var steps = 0
+    while steps < maxSteps {
+      map.load(0, z)
+      map.run()
+      map.store(0, into: &next)
+      steps += 1
+      guard allFinite(next) else {
+        throw SolverFault.nonFinite("fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map) produced a non-finite value", in: map, problem: problem)
+      }
+      var s = 0.0
+      for k in z.indices { s += (next[k] - z[k]) * (next[k] - z[k]) }
+      residual = s.squareRoot()
+      if steps == 1 { first = residual }
+      swap(&z, &next)
+      if residual <= tolerance { break }
+      if residual > 1e10 * max(1, first) {
+        throw SolverFault("fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map): ‖E(z) − z‖ = \(formatValue(residual)) grows; the map is not a contraction here",
+                          origin: problem.source.innerFixpoint?.range)
+      }
+    }
+    return (z, steps, residual)
+  }
+}

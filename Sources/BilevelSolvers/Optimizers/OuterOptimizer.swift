@@ -1,0 +1,142 @@
+import BilevelCore
+import BilevelFrontEnd
+import Foundation
+
+/// The outer solver: gradient descent or Adam on the hypergradient, each
+/// step followed by projection onto the box bounds of the outer variables.
+public struct OuterOptimizer: Sendable {
+  public let name: String
+  public let learningRate: Double
+  public let steps: Int
+  let beta1: Double, beta2: Double, eps: Double
+  let bounds: (lower: [Double], upper: [Double])?
+  var first: [Double] = []
+  var second: [Double] = []
+  var count = 0
+
+  public init(_ setting: SolverSetting?, bounds: (lower: [Double], upper: [Double])?) {
+    func real(_ n: String, _ d: Double) -> Double {
+      switch setting?.value(n) {
+      case .real(let r)?: return r
+      case .integer(let k)?: return Double(k)
+      default: return d
+      }
+    }
+    name = setting?.name ?? "none"
+    learningRate = real("lr", 0)
+    if case .integer(let k)? = setting?.value("steps") { steps = k } else { steps = 0 }
+    beta1 = real("beta1", 0.9)
+    beta2 = real("beta2", 0.999)
+    eps = real("eps", 1e-8)
+    self.bounds = bounds
+  }
+
+  /// Clamps φ into its box.
+  public func project(_ phi: inout [Double]) {
+    guard let b = bounds else { return }
+    for i in phi.indices { phi[i] = min(max(phi[i], b.lower[i]), b.upper[i]) }
+  }
+
+  /// One step along −g, then the projection.
+  public mutating func step(_ phi: inout [Double], gradient g: [Double]) {
+    if name == "adam" {
+      if first.isEmpty {
+        first = Array(repeating: 0, count: phi.count)
+        second = first
+      }
+      count += 1
+      let c1 = 1 / (1 - pow(beta1, Double(count)))
+      let c2 = 1 / (1 - pow(beta2, Double(count)))
+      for i in phi.indices {
+        first[i] = beta1 * first[i] + (1 - beta1) * g[i]
+        second[i] = beta2 * second[i] + (1 - beta2) * g[i] * g[i]
+        phi[i] -= learningRate * (first[i] * c1) / ((second[i] * c2).squareRoot() + eps)
+      }
+    } else {
+      for i in phi.indices { phi[i] -= learningRate * g[i] }
+    }
+    project(&phi)
+  }
+}
+
+/// The whole bilevel optimisation: the outer solver's steps, each with a
+/// hypergradient, then the final point's figures. A fault keeps the last
+/// good point and everything measured before it.
+public struct BilevelRun {
+  public struct Progress: Sendable {
+    public let step: Int
+    public let steps: Int
+    public let outerLoss: Double
+    public let gradientNorm: Double
+  }
+
+  public struct Report: Sendable {
+    public var initialPhi: [Double] = []
+    public var phi: [Double] = []
+    public var initialLoss: Double?
+    public var final: HypergradientResult?
+    public var stepsDone = 0
+    public var fault: SolverFault?
+    public var faultStep: Int?
+  }
+
+  public let problem: BilevelProblem
+  public let method: HypergradientMethod
+
+  public init(problem: BilevelProblem, method: HypergradientMethod) {
+    self.problem = problem
+    self.method = method
+  }
+
+  public func run(progress: (Progress) -> Void = { _ in }) -> Report {
+    var report = Report()
+    var optimizer = OuterOptimizer(problem.source.outerSolver, bounds: problem.outerBounds())
+    var phi = problem.initialOuter()
+    optimizer.project(&phi)
+    report.initialPhi = phi
+    report.phi = phi
+    for k in 0...optimizer.steps {
+      let result: HypergradientResult
+      do {
+        result = try problem.hypergradient(method, at: phi)
+      } catch {
+        report.fault = error
+        report.faultStep = k
+        return report
+      }
+      if k == 0 { report.initialLoss = result.outerLoss }
+      report.final = result
+      report.phi = phi
+      report.stepsDone = k
+      progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: norm(result.gradient)))
+      if k == optimizer.steps { break }
+      optimizer.step(&phi, gradient: result.gradient)
+      if !allFinite(phi) {
+        report.fault = SolverFault("outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)")
+        report.faultStep = k + 1
+        return report
+      }
+    }
+    return report
+  }
+}
+
+extension MethodEstimates {
+  /// `auto`'s pick as a method to run.
+  public static func chooseMethod(_ s: ProblemSizes, budgetBytes: Int) -> (method: HypergradientMethod, reason: String) {
+    let pick = choose(s, budgetBytes: budgetBytes)
+    let method: HypergradientMethod
+    if pick.method == "closed_form" {
+      method = .closedForm
+    } else if pick.method.hasPrefix("implicit(cg") {
+      method = .implicitConjugateGradient(iterations: 20, tolerance: 1e-10)
+    } else if pick.method == "unroll(forward)" {
+      method = .unrollForward
+    } else if pick.method.contains("checkpoints") {
+      method = .unrollReverse(checkpoints: Int(pick.method.filter(\.isNumber)))
+    } else {
+      method = .unrollReverse(checkpoints: nil)
+    }
+    return (method, pick.reason)
+  }
+}

@@ -1,0 +1,53 @@
+import BilevelCore
+import BilevelFrontEnd
+
+/// Numerical trouble that stops a run: where (which solver, step and task),
+/// what (non-finite value, divergence, failed line search), and the source
+/// expression the first bad value came from when a plan could locate it.
+public struct SolverFault: Error, Sendable {
+  public let message: String
+  public let origin: SourceRange?
+  /// The expression as written, when the fault was traced to one.
+  public let expression: String?
+
+  public init(_ message: String, origin: SourceRange? = nil, expression: String? = nil) {
+    self.message = message
+    self.origin = origin
+    self.expression = expression
+  }
+
+  /// Traces a non-finite result of `function` back to the instruction that
+  /// produced it (the arena still holds the arguments of the failed run).
+  static func nonFinite(_ what: String, in function: CompiledFunction, problem: BilevelProblem) -> SolverFault {
+    guard let fault = function.locateFault() else { return SolverFault(what) }
+    let text = problem.program.expressionPrinter().render(fault.node, maximumLength: 120)
+    return SolverFault("\(what): \(text) gives \(formatValue(fault.value))", origin: fault.origin, expression: text)
+  }
+}
+
+/// Whether every entry is finite.
+@inline(__always)
+func allFinite(_ x: [Double]) -> Bool {
+  x.withUnsafeBufferPointer { b in
+    var ok = true
+    for v in b where !v.isFinite { ok = false }
+    return ok
+  }
+}
+
+func norm(_ x: [Double]) -> Double {
+  var s = 0.0
+  for v in x { s += v * v }
+  return s.squareRoot()
+}
+
+func dot(_ a: [Double], _ b: [Double]) -> Double {
+  var s = 0.0
+  for k in a.indices { s += a[k] * b[k] }
+  return s
+}
+
+extension BilevelProblem {
+  /// "task 3, " in a multi-task program; nothing otherwise.
+  func taskLabel(_ t: Int) -> String { tasks > 1 ? "task \(t + 1), " : "" }
+}

@@ -1,0 +1,123 @@
+import BilevelCore
+
+/// A leaf a solver writes: a variable or an input, for one task or shared.
+public struct Leaf: Sendable, Equatable {
+  public let op: Op
+  public let task: Int?
+  public let count: Int
+  public init(_ op: Op, task: Int?, count: Int) {
+    self.op = op
+    self.task = task
+    self.count = count
+  }
+}
+
+/// A plan seen as a function of flat vectors: each argument concatenates
+/// some leaves, each result some roots. Loading and reading are copies
+/// between caller-owned memory and the plan's arena, so a solver loop that
+/// keeps its vectors allocates nothing.
+public final class CompiledFunction: @unchecked Sendable {
+  struct Copy {
+    let vector: Int
+    let arena: Int
+    let count: Int
+  }
+
+  public let plan: Plan
+  public let argumentSizes: [Int]
+  public let resultSizes: [Int]
+  let loads: [[Copy]]
+  let stores: [[Copy]]
+
+  /// Builds the plan of `results` (for `task`, when they vary by task) and
+  /// binds every parameter it reads to a place in one of the arguments.
+  public init(_ program: Program, arguments: [[Leaf]], results: [[NodeID]], task: Int?) {
+    let roots = results.flatMap { $0 }
+    plan = PlanBuilder.build(program, roots: roots, task: task)
+    argumentSizes = arguments.map { $0.reduce(0) { $0 + $1.count } }
+    var loads = [[Copy]](repeating: [], count: arguments.count)
+    for p in plan.parameters {
+      var bound = false
+      for (a, leaves) in arguments.enumerated() {
+        var offset = 0
+        for leaf in leaves {
+          if leaf.op == p.leaf && leaf.task == p.task {
+            precondition(leaf.count == p.shape.count, "\(p.leaf) has \(p.shape.count) entries, not \(leaf.count)")
+            loads[a].append(Copy(vector: offset, arena: p.offset, count: leaf.count))
+            bound = true
+          }
+          offset += leaf.count
+        }
+      }
+      precondition(bound, "the plan reads \(p.leaf)\(p.task.map { " of task \($0)" } ?? "") but no argument supplies it")
+    }
+    self.loads = loads
+    var stores: [[Copy]] = []
+    var output = 0
+    for group in results {
+      var copies: [Copy] = []
+      var offset = 0
+      for _ in group {
+        let o = plan.outputs[output]
+        copies.append(Copy(vector: offset, arena: o.offset, count: o.shape.count))
+        offset += o.shape.count
+        output += 1
+      }
+      stores.append(copies)
+    }
+    self.stores = stores
+    resultSizes = stores.map { $0.reduce(0) { $0 + $1.count } }
+  }
+
+  public func load(_ argument: Int, _ values: UnsafePointer<Double>) {
+    for c in loads[argument] { (plan.arena + c.arena).update(from: values + c.vector, count: c.count) }
+  }
+
+  public func load(_ argument: Int, _ values: [Double]) {
+    precondition(values.count == argumentSizes[argument])
+    if values.isEmpty { return }
+    values.withUnsafeBufferPointer { load(argument, $0.baseAddress!) }
+  }
+
+  public func run() { plan.run() }
+
+  /// Reruns instruction by instruction to find where a non-finite value starts.
+  public func locateFault() -> NumericFault? { plan.runChecked() }
+
+  public func store(_ result: Int, into values: UnsafeMutablePointer<Double>) {
+    for c in stores[result] { (values + c.vector).update(from: plan.arena + c.arena, count: c.count) }
+  }
+
+  public func store(_ result: Int, into values: inout [Double]) {
+    precondition(values.count == resultSizes[result])
+    values.withUnsafeMutableBufferPointer { store(result, into: $0.baseAddress!) }
+  }
+
+  /// Adds the result to `values` (accumulating contributions).
+  public func accumulate(_ result: Int, into values: inout [Double], scale: Double = 1) {
+    precondition(values.count == resultSizes[result])
+    values.withUnsafeMutableBufferPointer { v in
+      for c in stores[result] {
+        let source = plan.arena + c.arena
+        for k in 0..<c.count { v[c.vector + k] += scale * source[k] }
+      }
+    }
+  }
+
+  public func result(_ k: Int) -> [Double] {
+    var out = [Double](repeating: 0, count: resultSizes[k])
+    store(k, into: &out)
+    return out
+  }
+
+  /// The first entry of a result (for scalar results such as losses).
+  public func scalar(_ k: Int) -> Double { plan.arena[stores[k][0].arena] }
+
+  /// Loads the arguments, runs, and returns every result: the convenient,
+  /// allocating form.
+  public func callAsFunction(_ arguments: [Double]...) -> [[Double]] {
+    for (k, a) in arguments.enumerated() { load(k, a) }
+    run()
+    return resultSizes.indices.map(result)
+  }
+}

@@ -1,0 +1,198 @@
+import BilevelCore
+
+/// Which fixed-step inner solver a program unrolls, with its settings as graph nodes.
+public enum StepRule: Sendable {
+  case gd(lr: NodeID)
+  case momentum(lr: NodeID, momentum: NodeID)
+  case adam(lr: NodeID, beta1: Double, beta2: Double, eps: Double)
+
+  /// Copies of θ in the unrolled state: θ, velocity; or θ and both moments.
+  var copies: Int {
+    switch self {
+    case .gd: return 1
+    case .momentum: return 2
+    case .adam: return 3
+    }
+  }
+}
+
+/// Every graph the solvers evaluate, derived symbolically into one program:
+/// the losses and their gradients, the inner Hessian-vector and mixed
+/// products, one step of the inner solver over its whole state (θ plus
+/// optimizer state) with its vector-Jacobian and Jacobian-vector products,
+/// the fixpoint map's products, and the initial point θ₀(φ) with its products.
+///
+/// Products of the inner problem are per task: they are differentiated as if
+/// each task were alone, so their φ parts are one task's contribution, which
+/// the solvers add up over tasks in a fixed order. The outer loss is
+/// differentiated over all tasks.
+struct SolverGraphs {
+  var program: Program
+  let innerVariables: [Int]
+  let outerVariables: [Int]
+  /// Input leaves, one per inner variable unless said otherwise.
+  var direction: [NodeID] = []  // v of H v and of the mixed product
+  var optimizerState: [NodeID] = []  // velocity, or first then second moments
+  var cotangent: [NodeID] = []  // over the step state
+  var stateTangent: [NodeID] = []  // over the step state
+  var outerTangent: [NodeID] = []  // one per outer variable
+  var biasCorrection: [NodeID] = []  // Adam's 1/(1 − β^k), two scalars
+  var theta: [NodeID] = []
+  var phi: [NodeID] = []
+
+  // Derived roots (empty when the program has no such part).
+  var innerLoss: [NodeID] = []
+  var innerGradient: [NodeID] = []
+  var innerGradientOuter: [NodeID] = []
+  var hessianVector: [NodeID] = []
+  var mixed: [NodeID] = []
+  var stepRule: StepRule?
+  var step: [NodeID] = []
+  var stepPullback: [NodeID] = []  // (∂Φ/∂s)ᵀ u
+  var stepOuterPullback: [NodeID] = []  // (∂Φ/∂φ)ᵀ u
+  var stepTangent: [NodeID] = []  // (∂Φ/∂s) ṡ + (∂Φ/∂φ) φ̇
+  var fixpointMap: [NodeID] = []
+  var fixpointPullback: [NodeID] = []
+  var fixpointOuterPullback: [NodeID] = []
+  var initial: [NodeID] = []
+  var learningRate: [NodeID] = []  // gd's lr and ∇φ lr, for finite_difference
+  var learningRateGradient: [NodeID] = []
+  var initialOuterPullback: [NodeID] = []
+  var initialTangent: [NodeID] = []
+  var outerLoss: [NodeID] = []
+  var outerGradientInner: [NodeID] = []
+  var outerGradientOuter: [NodeID] = []
+
+  init(_ source: Program) {
+    program = source
+    innerVariables = source.variables(.inner)
+    outerVariables = source.variables(.outer)
+    theta = innerVariables.map { program.graph.make(.variable($0), shape: program.variables[$0].shape) }
+    phi = outerVariables.map { program.graph.make(.variable($0), shape: program.variables[$0].shape) }
+    stepRule = Self.stepRule(&program)
+    direction = innerInputs("v")
+    switch stepRule {
+    case .momentum: optimizerState = innerInputs("velocity")
+    case .adam:
+      optimizerState = innerInputs("first_moment") + innerInputs("second_moment")
+      biasCorrection = [input("bias_correction_1", .scalar, perTask: false), input("bias_correction_2", .scalar, perTask: false)]
+    default: break
+    }
+    let state = theta + optimizerState
+    cotangent = state.enumerated().map { k, s in input("u\(k)", program.graph.shape(s), perTask: isPerTask(k % theta.count)) }
+    stateTangent = state.enumerated().map { k, s in input("tangent\(k)", program.graph.shape(s), perTask: isPerTask(k % theta.count)) }
+    outerTangent = outerVariables.map { input("outer_tangent_" + program.variables[$0].name, program.variables[$0].shape, perTask: false) }
+    deriveInner()
+    deriveOuter()
+  }
+
+  func isPerTask(_ innerIndex: Int) -> Bool { program.variables[innerVariables[innerIndex]].perTask }
+
+  mutating func input(_ name: String, _ shape: Shape, perTask: Bool) -> NodeID {
+    program.inputs.append(InputEntry(name: name, shape: shape, perTask: perTask))
+    return program.graph.make(.input(program.inputs.count - 1), shape: shape)
+  }
+
+  mutating func innerInputs(_ prefix: String) -> [NodeID] {
+    innerVariables.map { i in
+      let v = program.variables[i]
+      return input("\(prefix)_\(v.name)", v.shape, perTask: v.perTask)
+    }
+  }
+
+  static func stepRule(_ p: inout Program) -> StepRule? {
+    guard let s = p.innerSolver, p.innerLoss != nil else { return nil }
+    func node(_ name: String) -> NodeID? {
+      switch s.value(name) {
+      case .expression(let id)?: return id
+      case .real(let r)?: return p.graph.constant(r)
+      case .integer(let k)?: return p.graph.constant(Double(k))
+      default: return nil
+      }
+    }
+    func real(_ name: String, _ fallback: Double) -> Double {
+      switch s.value(name) {
+      case .real(let r)?: return r
+      case .integer(let k)?: return Double(k)
+      default: return fallback
+      }
+    }
+    switch s.name {
+    case "gd": return node("lr").map { .gd(lr: $0) }
+    case "momentum":
+      guard let lr = node("lr") else { return nil }
+      return .momentum(lr: lr, momentum: node("momentum") ?? p.graph.constant(0.9))
+    case "adam":
+      guard let lr = node("lr") else { return nil }
+      return .adam(lr: lr, beta1: real("beta1", 0.9), beta2: real("beta2", 0.999), eps: real("eps", 1e-8))
+    default: return nil
+    }
+  }
+
+  /// The per-task products: inner loss, its gradients and second-order
+  /// products, the solver step, the fixpoint map and the initial point.
+  mutating func deriveInner() {
+    var d = Differentiator(graph: program.graph)
+    if let loss = program.innerLoss {
+      innerLoss = [loss]
+      innerGradient = d.gradient(of: loss, wrt: theta)
+      innerGradientOuter = d.gradient(of: loss, wrt: phi)
+      hessianVector = d.jacobianVectorProduct(of: innerGradient, wrt: theta, along: direction)
+      mixed = d.jacobianVectorProduct(of: innerGradientOuter, wrt: theta, along: direction)
+    }
+    if let rule = stepRule {
+      step = Self.step(rule, &d.builder, theta: theta, gradient: innerGradient, state: optimizerState, bias: biasCorrection)
+      let state = theta + optimizerState
+      stepPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: state)
+      stepOuterPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: phi)
+      stepTangent = d.jacobianVectorProduct(of: step, wrt: state + phi, along: stateTangent + outerTangent)
+      if case .gd(let lr) = rule {
+        learningRate = [lr]
+        learningRateGradient = d.gradient(of: lr, wrt: phi)
+      }
+    }
+    if let f = program.innerFixpoint, let z = theta.first, let u = cotangent.first {
+      fixpointMap = [f.map]
+      fixpointPullback = d.vectorJacobianProduct(of: [f.map], cotangents: [u], wrt: [z])
+      fixpointOuterPullback = d.vectorJacobianProduct(of: [f.map], cotangents: [u], wrt: phi)
+    }
+    initial = innerVariables.map { program.variables[$0].initial }
+    let u = Array(cotangent.prefix(theta.count))
+    initialOuterPullback = d.vectorJacobianProduct(of: initial, cotangents: u, wrt: phi)
+    initialTangent = d.jacobianVectorProduct(of: initial, wrt: phi, along: outerTangent)
+    program.graph = d.graph
+  }
+
+  /// One inner step as graph nodes: the new state from the old.
+  static func step(_ rule: StepRule, _ b: inout Rewriter, theta: [NodeID], gradient g: [NodeID], state: [NodeID], bias: [NodeID]) -> [NodeID] {
+    let n = theta.count
+    switch rule {
+    case .gd(let lr):
+      return (0..<n).map { b.subtract(theta[$0], b.multiply(lr, g[$0])) }
+    case .momentum(let lr, let mu):
+      let velocity = (0..<n).map { b.add(b.multiply(mu, state[$0]), g[$0]) }
+      return (0..<n).map { b.subtract(theta[$0], b.multiply(lr, velocity[$0])) } + velocity
+    case .adam(let lr, let beta1, let beta2, let eps):
+      let first = (0..<n).map { b.add(b.multiply(b.scalar(beta1), state[$0]), b.multiply(b.scalar(1 - beta1), g[$0])) }
+      let second = (0..<n).map { k in
+        b.add(b.multiply(b.scalar(beta2), state[n + k]), b.multiply(b.scalar(1 - beta2), b.multiply(g[k], g[k])))
+      }
+      let next = (0..<n).map { k -> NodeID in
+        let mHat = b.multiply(first[k], bias[0])
+        let root = b.apply(.sqrt, b.multiply(second[k], bias[1]))
+        return b.subtract(theta[k], b.multiply(lr, b.divide(mHat, b.add(root, b.scalar(eps)))))
+      }
+      return next + first + second
+    }
+  }
+
+  /// The outer loss and its gradients, over all tasks.
+  mutating func deriveOuter() {
+    guard let loss = program.outerLoss else { return }
+    var d = Differentiator(graph: program.graph, tasks: program.tasks?.count ?? 1, isPerTaskLeaf: program.isPerTaskLeaf)
+    outerLoss = [loss]
+    outerGradientInner = d.gradient(of: loss, wrt: theta)
+    outerGradientOuter = d.gradient(of: loss, wrt: phi)
+    program.graph = d.graph
+  }
+}
