@@ -11,10 +11,14 @@ import PackageDescription
 // get the portable build with no flags. Built this way the binaries need an
 // x86-64-v3 CPU to run.
 #if arch(x86_64)
-  let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+  let targetSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 #else
-  let kernelSettings: [SwiftSetting] = []
+  let targetSettings: [SwiftSetting] = []
 #endif
+// The numeric stages are optimised in debug builds too: the solvers run
+// thousands of plan evaluations per test, 20–60× slower unoptimised, and the
+// tests exercise them. The front end and the driver stay debuggable.
+let kernelSettings = targetSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 // Stages as targets so that "a stage never reaches back" is a build error:
 // FrontEnd ← Core ← Solvers ← Driver ← executables.
@@ -26,7 +30,7 @@ let package = Package(
   targets: [
     .target(name: "BilevelFrontEnd"),
     .target(name: "BilevelCore", dependencies: ["BilevelFrontEnd"], swiftSettings: kernelSettings),
-    .target(name: "BilevelSolvers", dependencies: ["BilevelFrontEnd", "BilevelCore"]),
+    .target(name: "BilevelSolvers", dependencies: ["BilevelFrontEnd", "BilevelCore"], swiftSettings: kernelSettings),
     .target(
       name: "BilevelDriver", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"]),
     .executableTarget(name: "bilevelc", dependencies: ["BilevelDriver"]),

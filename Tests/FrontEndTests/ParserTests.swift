@@ -155,6 +155,21 @@ import Testing
       """)
   }
 
+  /// `outer(` and `solve(` at the start of a continuation line are calls,
+  /// not the statements their keywords would start.
+  @Test func keywordCallsContinueInsideBrackets() {
+    let source = """
+      let b = concat(e,
+        outer(u, v), axis: 0)
+      let c = f(1,
+        solve(A, b))
+
+      """
+    let (program, diagnostics) = FE.parse(source)
+    #expect(diagnostics.isEmpty, "\(diagnostics.map(\.message))")
+    #expect(program.statements.count == 2)
+  }
+
   @Test func newlineEndsAStatementOutsideBrackets() {
     let (program, diagnostics) = FE.parse("let a = x\n+ y\n")
     #expect(program.statements.count == 1)

@@ -50,7 +50,10 @@ public struct Parser {
     guard bracketDepth > 0, current.kind == .newline else { return }
     var k = index
     while k < tokens.count - 1, tokens[k].kind == .newline { k += 1 }
-    if !Parser.startsStatement(tokens[k]) && tokens[k].kind != .end { index = k }
+    // `outer(u, v)` and `solve(A, b)` continue an expression; `outer x: ...` starts a statement.
+    let call = k + 1 < tokens.count && tokens[k + 1].kind == .symbol(.leftParen)
+      && (tokens[k].kind == .keyword(.outer) || tokens[k].kind == .keyword(.solve))
+    if (call || !Parser.startsStatement(tokens[k])) && tokens[k].kind != .end { index = k }
   }
 
   static func startsStatement(_ t: Token) -> Bool {
