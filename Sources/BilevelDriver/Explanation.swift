@@ -46,6 +46,7 @@ enum Explanation {
     out += sizes.steps.map { ", T = \($0) inner step\($0 == 1 ? "" : "s")" }
       ?? (sizes.innerSolver == "none" ? ", no inner iterations" : ", inner steps until tolerance")
     out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
+    out += planCosts(p)
     let chosen = method?.name ?? "auto"
     var autoPick: String? = nil
     if chosen == "auto" {
@@ -69,6 +70,27 @@ enum Explanation {
       }
     }
     return out
+  }
+
+  /// What one inner step (c) and the products the methods use cost, read
+  /// from their plans: the figures every estimate below is a multiple of.
+  static func planCosts(_ p: Program) -> String {
+    let problem = BilevelProblem(p)
+    func flops(_ f: CompiledFunction) -> Int { f.plan.instructions.indices.reduce(0) { $0 + f.plan.cost($1).flops } }
+    var parts: [String] = []
+    if problem.stepRule != nil { parts.append("c = \(flops(problem.step(0))) (one \(p.innerSolver!.name) step)") }
+    if p.innerLoss != nil {
+      parts.append("∇θ L_in \(flops(problem.innerGradient(0)))")
+      parts.append("H v \(flops(problem.hessianVector(0)))")
+      parts.append("mixed product \(flops(problem.mixed(0)))")
+    }
+    if p.innerFixpoint != nil {
+      parts.append("E \(flops(problem.fixpoint(0)))")
+      parts.append("(∂E/∂z)ᵀ u with (∂E/∂φ)ᵀ u \(flops(problem.fixpointPullback(0)))")
+    }
+    if problem.stepRule != nil { parts.append("(∂Φ/∂s)ᵀ u with (∂Φ/∂φ)ᵀ u \(flops(problem.stepPullback(0)))") }
+    guard !parts.isEmpty else { return "" }
+    return "flops per evaluation\(p.tasks != nil ? " and task" : ""), from the plans: " + parts.joined(separator: ", ") + "\n"
   }
 
   /// A method's name and mode without its counts: "unroll(reverse, checkpoints: 7)" → "unroll(reverse+checkpoints".

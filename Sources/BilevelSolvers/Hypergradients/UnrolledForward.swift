@@ -35,11 +35,12 @@ struct UnrolledForward {
           tangentStep.load(4, units[j])
           tangentStep.run()
           tangentStep.store(0, into: &z[j])
+          guard allFinite(z[j]) else {
+            throw SolverFault.nonFinite("the forward tangent of inner step \(k + 1) of \(T) (\(problem.taskLabel(t))unroll(forward)) is not finite",
+                                        in: tangentStep, problem: problem)
+          }
         }
         try runner.advance(&s, step: k)
-      }
-      for j in 0..<m where !allFinite(z[j]) {
-        throw SolverFault.nonFinite("the forward tangent of \(problem.taskLabel(t))inner step \(T) is not finite", in: tangentStep, problem: problem)
       }
       theta.append(Array(s.prefix(problem.innerSize)))
       tangents.append(z)

@@ -114,8 +114,11 @@ public enum MethodEstimates {
                               time: "the inner solve + \(implicitIterations) Hessian-vector products + 1 mixed product",
                               memoryBytes: neumann, memory: "3 vectors of d + m = \(formatBytes(neumann))", unavailable: nil))
     let dense = s.inner * s.inner * doubleBytes * M
-    out.append(MethodEstimate(method: "implicit(exact)", time: "the inner solve + \(s.inner) Hessian-vector products + a Cholesky factorisation (d³/3 flops)",
-                              memoryBytes: dense, memory: "d × d Hessian = \(formatBytes(dense))", unavailable: nil))
+    let exactTime = s.innerSolver == "fixpoint"
+      ? "the inner solve + \(s.inner) vector-Jacobian products + an LU factorisation of I − ∂E/∂z (2d³/3 flops)"
+      : "the inner solve + \(s.inner) Hessian-vector products + a Cholesky factorisation (d³/3 flops)"
+    out.append(MethodEstimate(method: "implicit(exact)", time: exactTime,
+                              memoryBytes: dense, memory: "\(s.innerSolver == "fixpoint" ? "d × d matrix" : "d × d Hessian") = \(formatBytes(dense))", unavailable: nil))
     out.append(MethodEstimate(method: "closed_form", time: "no inner iterations: \(s.inner) Hessian-vector products + one d × d solve",
                               memoryBytes: dense, memory: "d × d Hessian = \(formatBytes(dense))",
                               unavailable: s.quadratic ? nil : s.innerSolver == "fixpoint" ? "it needs an inner loss, not an 'inner fixpoint'"
