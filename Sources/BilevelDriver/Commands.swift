@@ -68,6 +68,8 @@ struct Commands {
 
   /// `check`: the losses must evaluate to finite numbers at the initial point;
   /// where one does not, the first non-finite node is reported at its source.
+  /// Then the plan against the reference evaluator, and every applicable
+  /// hypergradient method against central differences and each other.
   func check(_ program: Program, title: String) -> Int32 {
     let evaluation = ProgramEvaluation(initialPointOf: program)
     var status: Int32 = 0
@@ -96,6 +98,7 @@ struct Commands {
         environment.standardError("bilevelc: internal error: the plan disagrees with the reference evaluator\n")
         status = 1
       }
+      if checkHypergradients(program) != 0 { status = 1 }
     }
     return status
   }

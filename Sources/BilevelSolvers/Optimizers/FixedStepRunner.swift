@@ -73,6 +73,17 @@ public final class FixedStepRunner {
     lastLoss = loss
   }
 
+  /// Runs the steps `range` (0-based indices, which set Adam's bias
+  /// corrections) from a given state with φ loaded afresh: e.g. the last K
+  /// steps T−K..T−1 of a truncated unroll from a stored s_{T−K}.
+  public func run(from state: [Double], _ phi: [Double], steps range: Range<Int>) throws(SolverFault) -> [Double] {
+    function.load(1, phi)
+    firstLoss = nil
+    var s = state
+    for k in range { try advance(&s, step: k) }
+    return s
+  }
+
   /// Runs all steps from s₀(φ) and returns s_T.
   public func run(_ phi: [Double]) throws(SolverFault) -> [Double] {
     var s = start(phi)

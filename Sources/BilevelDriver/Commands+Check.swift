@@ -1,0 +1,101 @@
+import BilevelCore
+import BilevelFrontEnd
+import BilevelSolvers
+import Foundation
+
+/// `bilevelc check FILE`, the hypergradient part: the table of every
+/// applicable method against central differences and against each other.
+/// Deterministic (no timings): it is part of the golden transcripts.
+extension Commands {
+  /// Prints the table; 1 when a method is out of tolerance.
+  func checkHypergradients(_ program: Program) -> Int32 {
+    guard program.outerLoss != nil, program.size(.outer) > 0, program.size(.inner) > 0 else { return 0 }
+    let sizes = ProblemSizes(program)
+    let method = selectedMethod(program, sizes).method
+    let problem = BilevelProblem(program)
+    let report = HypergradientCheck(problem: problem, programMethod: method).run()
+    out(Commands.checkTable(report, problem: problem))
+    let failures = report.failures
+    let checked = report.checked.count
+    if failures.isEmpty {
+      out("all \(checked) methods checked are within tolerance\n")
+      return 0
+    }
+    // One line per reason: a failed inner solve fails every method alike.
+    var reasons: [(String, [String])] = []
+    for row in failures {
+      if let i = reasons.firstIndex(where: { $0.0 == row.failure! }) { reasons[i].1.append(row.label) } else { reasons.append((row.failure!, [row.label])) }
+    }
+    for (why, labels) in reasons { out("  FAIL \(labels.joined(separator: ", ")): \(why)\n") }
+    out("\(failures.count) of \(checked) methods checked failed: \(failures.map(\.label).joined(separator: ", "))\n")
+    return 1
+  }
+
+  /// Two significant digits, or the words a comparison calls for.
+  static func errorText(_ x: Double) -> String {
+    if x.isNaN { return "nan" }
+    if x.isInfinite { return "inf" }
+    if x == 0 { return "0" }
+    return String(format: "%.1e", x)
+  }
+
+  /// 1e-3 rather than 0.001.
+  static func stepText(_ h: Double) -> String {
+    let e = Int((RandomStream.log(h) / RandomStream.log(10)).rounded())
+    let mantissa = h / pow(10, Double(e))
+    return abs(mantissa - 1) < 1e-12 ? "1e\(e)" : formatValue(h)
+  }
+
+  static func checkTable(_ report: CheckReport, problem: BilevelProblem) -> String {
+    let m = report.outerSize
+    let directions = report.randomDirections
+      ? "\(report.directionCount) seeded random unit directions"
+      : "\(m) coordinate\(m == 1 ? "" : "s")"
+    var text = "hypergradients at the initial point (m = \(m); directions: \(directions); "
+      + "central differences, h = \(stepText(report.step)), Richardson):\n"
+    var lines: [[String]] = [["method", "", "map differentiated", "vs differences", "vs reference"]]
+    for row in report.rows {
+      var reference: String
+      switch row.reference {
+      case .none: reference = "—"
+      case .isReference: reference = "reference"
+      case .bitIdentical: reference = "bit-identical"
+      case .error(let e): reference = errorText(e)
+      case .unavailable: reference = "unavailable"
+      }
+      if let name = row.referenceName, case .error = row.reference { reference += " vs \(name)" }
+      if let r = row.linearResidual { reference += " (linear residual \(errorText(r)))" }
+      var differences = row.differencesError.map(errorText) ?? "—"
+      if row.notApplicable != nil { differences = "not applicable" }
+      if row.failure != nil {
+        if row.differencesError == nil { differences = "failed" }
+        reference += "   FAIL"
+      }
+      lines.append([row.label, row.isProgramMethod ? "*" : "", row.mapDescription, differences, reference])
+    }
+    let widths = (0..<4).map { c in lines.map { $0[c].count }.max()! }
+    for line in lines {
+      var s = "  "
+      for c in 0..<4 { s += line[c].padding(toLength: widths[c], withPad: " ", startingAt: 0) + (c == 0 ? " " : "   ") }
+      s += line[4]
+      while s.hasSuffix(" ") { s.removeLast() }
+      text += s + "\n"
+    }
+    text += "  (* the program's method)\n"
+    if let r = report.tightResidual, report.tightProblem == nil {
+      let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
+      text += "  the implicit methods' inner problem, solved tightly: \(what) = \(errorText(r))\n"
+    }
+    if report.outerIgnoresInnerHere {
+      text += "  note: ∂L_out/∂θ = 0 at the initial point, so every method reduces to ∂L_out/∂φ there; the inner path is not exercised\n"
+    }
+    // Reasons once each, with the methods they rule out.
+    var reasons: [(String, [String])] = []
+    for row in report.rows {
+      guard let why = row.notApplicable else { continue }
+      if let i = reasons.firstIndex(where: { $0.0 == why }) { reasons[i].1.append(row.label) } else { reasons.append((why, [row.label])) }
+    }
+    for (why, labels) in reasons { text += "  not applicable here: \(labels.joined(separator: ", ")): \(why)\n" }
+    return text
+  }
+}

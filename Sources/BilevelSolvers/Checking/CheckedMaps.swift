@@ -1,0 +1,238 @@
+import BilevelCore
+
+/// The scalar map φ ↦ F(φ) that a hypergradient method differentiates
+/// exactly (METHODS.md, "Checking"), recomputed from scratch at any φ so
+/// that central differences can be taken of it.
+public enum CheckedMap: Hashable, Sendable {
+  /// L_out(θ_T(φ), φ): T steps of the program's fixed-step solver from θ₀(φ).
+  case unrolled
+  /// The last K steps from s_{T−K} held at its value at φ₀ (K < T).
+  case truncated(Int)
+  /// L_out(θ(φ₀) + θ₀(φ) − θ₀(φ₀), φ).
+  case firstOrder
+  /// L_out(Σ softmax(−L_in(θ_k, φ)/τ)_k θ_k, φ), θ_k fixed perturbations of θ(φ₀).
+  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int)
+  /// L_out(θ*(φ), φ) with the inner problem solved tightly.
+  case tight
+
+  /// The map `method` differentiates, for an unroll of T steps.
+  public static func of(_ method: HypergradientMethod, steps T: Int?) -> CheckedMap {
+    switch method {
+    case .unrollReverse, .unrollForward: return .unrolled
+    case .truncated(let k): return k >= (T ?? 0) ? .unrolled : .truncated(k)
+    case .finiteDifference: return 1 >= (T ?? 1) ? .unrolled : .truncated(1)
+    case .firstOrder: return .firstOrder
+    case .evograd(let k, let s, let t, let seed): return .evograd(samples: k, sigma: s, tau: t, seed: seed)
+    case .implicitConjugateGradient, .implicitNeumann, .implicitExact, .closedForm: return .tight
+    }
+  }
+
+  /// What the table says the map is.
+  public func description(steps T: Int?) -> String {
+    switch self {
+    case .unrolled: return "unrolled inner solver (T = \(T ?? 0))"
+    case .truncated(let k): return "last \(k) of \(T ?? 0) steps, s_{T-\(k)} fixed"
+    case .firstOrder: return "inner solution fixed (+ θ₀(φ))"
+    case .evograd: return "softmax-weighted perturbations of θ"
+    case .tight: return "inner problem solved tightly"
+    }
+  }
+}
+
+/// Evaluates the checked maps. Everything that is held fixed at φ₀ (the
+/// inner solution, the stored state s_{T−K}, the perturbed copies, the
+/// tight solution the polish starts from) is computed once.
+final class CheckedMapEvaluator {
+  let problem: BilevelProblem
+  let phi0: [Double]
+  let solver: InnerSolver
+  let steps: Int?
+  var solutionCache: InnerSolution?
+  var tightCache: InnerSolution?
+  var truncatedStates: [Int: [[Double]]] = [:]
+  var initialCache: [[Double]]?
+
+  init(problem: BilevelProblem, phi0: [Double]) {
+    self.problem = problem
+    self.phi0 = phi0
+    solver = InnerSolver(problem)
+    steps = solver.fixedSteps
+  }
+
+  /// The program's inner solver at φ₀.
+  func solution() throws(SolverFault) -> InnerSolution {
+    if let s = solutionCache { return s }
+    let s = try solver.solve(phi0)
+    solutionCache = s
+    return s
+  }
+
+  /// The inner problem solved tightly at φ₀: the program's solver, then
+  /// the polish, then full Newton steps while they reduce ‖∇θ L_in‖.
+  func tight() throws(SolverFault) -> InnerSolution {
+    if let s = tightCache { return s }
+    var s = try solver.solveTightly(phi0)
+    if !problem.hasFixpoint {
+      s.residual = 0
+      for t in 0..<problem.tasks {
+        s.theta[t] = try refine(s.theta[t], phi0, task: t)
+        s.residual = max(s.residual, try solver.residual(s.theta[t], phi0, task: t))
+      }
+    }
+    tightCache = s
+    return s
+  }
+
+  /// What "tight" means here: ‖∇θ L_in‖ (‖E(z) − z‖) at most 1e-8 of its
+  /// value at θ₀(φ₀) (or absolute, when that is below 1).
+  func tightThreshold() throws(SolverFault) -> Double {
+    var scale = 1.0
+    let initial = initialAtPhi0()
+    for t in 0..<problem.tasks { scale = max(scale, try solver.residual(initial[t], phi0, task: t)) }
+    return 1e-8 * scale
+  }
+
+  func outerLoss(_ theta: [[Double]], _ phi: [Double]) throws(SolverFault) -> Double {
+    let f = problem.outerLoss
+    f.load(0, theta.flatMap { $0 })
+    f.load(1, phi)
+    f.run()
+    let l = f.scalar(0)
+    guard l.isFinite else { throw SolverFault.nonFinite("the outer loss is not finite near the initial point", in: f, problem: problem) }
+    return l
+  }
+
+  func evaluate(_ map: CheckedMap, at phi: [Double]) throws(SolverFault) -> Double {
+    let d = problem.innerSize
+    var theta: [[Double]] = []
+    switch map {
+    case .unrolled:
+      for t in 0..<problem.tasks {
+        theta.append(Array(try FixedStepRunner(problem, task: t, steps: steps ?? 0).run(phi).prefix(d)))
+      }
+    case .truncated(let k):
+      let T = steps ?? 0
+      let start = try truncatedStart(k)
+      for t in 0..<problem.tasks {
+        let s = try FixedStepRunner(problem, task: t, steps: T).run(from: start[t], phi, steps: (T - k)..<T)
+        theta.append(Array(s.prefix(d)))
+      }
+    case .firstOrder:
+      let solution = try solution()
+      let initial0 = initialAtPhi0()
+      for t in 0..<problem.tasks {
+        let now = problem.initial(t)(phi)[0]
+        theta.append((0..<d).map { solution.theta[t][$0] + (now[$0] - initial0[t][$0]) })
+      }
+    case .evograd(let samples, let sigma, let tau, let seed):
+      let solution = try solution()
+      for t in 0..<problem.tasks {
+        let copies = evogradCopies(solution.theta[t], task: t, samples: samples, sigma: sigma, seed: seed)
+        let f = problem.innerGradientOuter(t)
+        var losses: [Double] = []
+        for x in copies {
+          f.load(0, x)
+          f.load(1, phi)
+          f.run()
+          losses.append(f.scalar(1))
+        }
+        let top = losses.map { -$0 / tau }.max()!
+        let exps = losses.map { (-$0 / tau - top).exp }
+        let total = exps.reduce(0, +)
+        var average = [Double](repeating: 0, count: d)
+        for k in 0..<samples { for i in 0..<d { average[i] += exps[k] / total * copies[k][i] } }
+        theta.append(average)
+      }
+    case .tight:
+      let base = try tight()
+      for t in 0..<problem.tasks { theta.append(try polish(base.theta[t], phi, task: t)) }
+    }
+    return try outerLoss(theta, phi)
+  }
+
+  /// s_{T−K} at φ₀ for every task.
+  func truncatedStart(_ k: Int) throws(SolverFault) -> [[Double]] {
+    if let s = truncatedStates[k] { return s }
+    let T = steps ?? 0
+    var states: [[Double]] = []
+    for t in 0..<problem.tasks {
+      let runner = FixedStepRunner(problem, task: t, steps: T)
+      states.append(try runner.run(from: runner.start(phi0), phi0, steps: 0..<(T - k)))
+    }
+    truncatedStates[k] = states
+    return states
+  }
+
+  func initialAtPhi0() -> [[Double]] {
+    if let c = initialCache { return c }
+    let c = (0..<problem.tasks).map { problem.initial($0)(phi0)[0] }
+    initialCache = c
+    return c
+  }
+
+  /// evograd's draws, as EvolutionaryProxy makes them (fixed by seed and task).
+  func evogradCopies(_ theta: [Double], task t: Int, samples: Int, sigma: Double, seed: Int) -> [[Double]] {
+    (0..<samples).map { k in
+      let e = RandomStream.normal(shape: Shape([problem.innerSize]), seed: UInt64(seed) &* 1_000_003 &+ UInt64(t * samples + k)).scalars
+      return zip(theta, e).map { $0 + sigma * $1 }
+    }
+  }
+
+  /// θ*(φ) solved tightly, starting from the tight solution at φ₀: the same
+  /// branch of solutions (and far fewer steps than the program's solver
+  /// from θ₀(φ) followed by the polish).
+  func polish(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
+    if problem.hasFixpoint {
+      return try solver.fixpoint(start, phi, task: t, tolerance: 1e-15, maxSteps: 5000).theta
+    }
+    let polished = try solver.newton(start, phi, task: t, tolerance: 1e-13, maxSteps: 100,
+                                     cgIterations: max(200, 2 * problem.innerSize), quiet: true).theta
+    return try refine(polished, phi, task: t)
+  }
+
+  /// Newton steps judged by ‖∇θ L_in‖ rather than by L_in (whose test
+  /// stalls at rounding long before the gradient does), each a CG solve of
+  /// (H + μI) p = −g: the shift μ, 1e-8 of H's mean eigenvalue, keeps flat
+  /// directions of a singular Hessian (invariances such as rigid motions or
+  /// a shared offset of logits) from amplifying rounding. The full step or
+  /// a shorter one, while each cuts the gradient by half at least.
+  func refine(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
+    let gradient = problem.innerGradient(t)
+    let hessian = problem.hessianVector(t)
+    var x = start
+    var g = gradient(x, phi)[0]
+    var gNorm = norm(g)
+    guard gNorm > 0, allFinite(g) else { return x }
+    let probe = RandomStream.normal(shape: Shape([x.count]), seed: 4242).scalars
+    let meanEigenvalue = abs(dot(probe, hessian(x, phi, probe)[0])) / dot(probe, probe)
+    let shift = 1e-8 * meanEigenvalue
+    for _ in 0..<10 {
+      hessian.load(0, x)
+      hessian.load(1, phi)
+      let (p, _) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 1000), tolerance: 1e-10) {
+        (v: [Double], y: inout [Double]) throws(SolverFault) in
+        hessian.load(2, v)
+        hessian.run()
+        hessian.store(0, into: &y)
+        for i in y.indices { y[i] += shift * v[i] }
+      }
+      var best: (x: [Double], g: [Double], norm: Double)?
+      var alpha = 1.0
+      for _ in 0..<4 {
+        let y = (0..<x.count).map { x[$0] + alpha * p[$0] }
+        let gy = gradient(y, phi)[0]
+        let n = norm(gy)
+        if n < gNorm && allFinite(gy) {
+          best = (y, gy, n)
+          break
+        }
+        alpha *= 0.5
+      }
+      guard let b = best else { break }
+      let enough = b.norm <= 0.5 * gNorm
+      (x, g, gNorm) = (b.x, b.g, b.norm)
+      if !enough || gNorm == 0 { break }
+    }
+    return x
+  }
+}

@@ -1,0 +1,335 @@
+import BilevelCore
+
+/// One method's line in `bilevelc check`'s table.
+public struct CheckRow: Sendable {
+  public enum Reference: Sendable, Equatable {
+    /// No reference to compare with (the method has no family).
+    case none
+    /// This row is its family's reference.
+    case isReference
+    case bitIdentical
+    case error(Double)
+    /// The reference itself failed.
+    case unavailable
+  }
+
+  public let method: HypergradientMethod
+  public let isProgramMethod: Bool
+  public let map: CheckedMap
+  public let mapDescription: String
+  /// ‖g·U − differences‖ / ‖differences‖ over all directions; nil when not computed.
+  public internal(set) var differencesError: Double?
+  public internal(set) var reference: Reference = .none
+  /// The reference's name when it is not a row of the table (finite_difference's truncated(1)).
+  public internal(set) var referenceName: String?
+  /// Approximate implicit methods: their linear solve's relative residual.
+  public internal(set) var linearResidual: Double?
+  /// What was out of tolerance (or failed); nil when the row passes.
+  public internal(set) var failure: String?
+  /// Why the method does not apply at this point (a singular inner Hessian,
+  /// an inner problem that cannot be solved tightly): not a failure, except
+  /// for the program's own method.
+  public internal(set) var notApplicable: String?
+  public internal(set) var gradient: [Double] = []
+
+  public var label: String { method.description }
+}
+
+/// What `bilevelc check` found at the initial point.
+public struct CheckReport: Sendable {
+  public let outerSize: Int
+  public let directionCount: Int
+  public let randomDirections: Bool
+  public let step: Double
+  public internal(set) var rows: [CheckRow] = []
+  /// ‖∇θ L_in‖ (or ‖E(z) − z‖) after the tight solve, when implicit rows needed it.
+  public internal(set) var tightResidual: Double?
+  /// Why the tight map could not be checked, when it could not.
+  public internal(set) var tightProblem: String?
+  /// ∂L_out/∂θ is exactly 0 at the inner solver's θ(φ₀): every method then
+  /// returns ∂L_out/∂φ alone, and the table cannot tell them apart.
+  public internal(set) var outerIgnoresInnerHere = false
+  public var failures: [CheckRow] { rows.filter { $0.failure != nil } }
+  public var checked: [CheckRow] { rows.filter { $0.notApplicable == nil } }
+}
+
+/// `bilevelc check`'s hypergradient part (METHODS.md, "Checking"): every
+/// method that applies to the program, each against central differences
+/// (4-point Richardson) of the map it differentiates exactly, and the
+/// unrolled and implicit families against their references.
+public struct HypergradientCheck {
+  public static let step = 1e-3
+  public static let exactTolerance = 1e-6
+  /// The largest relative residual an approximate implicit solve may stop at.
+  public static let convergedResidual = 1e-2
+  public static let roundingTolerance = 1e-10
+  public static let finiteDifferenceTolerance = 1e-3
+  /// Above this many outer entries, seeded random unit directions replace coordinates.
+  public static let coordinateLimit = 10
+  public static let randomDirections = 4
+  /// implicit(exact) forms d × d matrices: skipped above this d.
+  public static let denseLimit = 2000
+
+  enum Kind {
+    /// Exact for its map; unroll(reverse) (the reference) and the rows that must match it to rounding.
+    case unrolledReference, unrolled
+    case exact
+    case implicitReference
+    /// Exact to its convergent settings: within 1e-6 of implicit(exact).
+    case implicit
+    /// The program's own cg or neumann settings: judged by its residual.
+    case approximateImplicit
+    case finiteDifference
+  }
+
+  struct Spec {
+    let method: HypergradientMethod
+    let kind: Kind
+  }
+
+  let problem: BilevelProblem
+  let programMethod: HypergradientMethod
+  let sizes: ProblemSizes
+
+  public init(problem: BilevelProblem, programMethod: HypergradientMethod) {
+    self.problem = problem
+    self.programMethod = programMethod
+    sizes = ProblemSizes(problem.source)
+  }
+
+  /// The methods checked, in table order, with the program's settings where it names the method.
+  func specs() -> [Spec] {
+    var out: [Spec] = []
+    let T = InnerSolver(problem).fixedSteps
+    let d = problem.innerSize
+    if let T {
+      out.append(Spec(method: .unrollReverse(checkpoints: nil), kind: .unrolledReference))
+      var k = max(1, Int(Double(T).squareRoot().rounded(.up)))
+      if case .unrollReverse(let p?) = programMethod { k = p }
+      out.append(Spec(method: .unrollReverse(checkpoints: min(k, T)), kind: .unrolled))
+      out.append(Spec(method: .unrollForward, kind: .unrolled))
+      var K = min(T, 5)
+      if case .truncated(let p) = programMethod { K = p }
+      out.append(Spec(method: .truncated(steps: K), kind: .exact))
+    }
+    out.append(Spec(method: .firstOrder, kind: .exact))
+    if case .gd? = problem.stepRule {
+      var eps = 0.01
+      if case .finiteDifference(let e) = programMethod { eps = e }
+      out.append(Spec(method: .finiteDifference(eps: eps), kind: .finiteDifference))
+    }
+    if !problem.hasFixpoint {
+      // σ = 0.1 rather than evograd's usual 0.01: the map's slope in φ grows
+      // with σ while its rounding does not (at 0.01, poisoning_box's check
+      // came within 2× of the tolerance).
+      var evograd = HypergradientMethod.evograd(samples: 4, sigma: 0.1, tau: 0.1, seed: 1)
+      if case .evograd = programMethod { evograd = programMethod }
+      out.append(Spec(method: evograd, kind: .exact))
+    }
+    if d <= Self.denseLimit || programMethod == .implicitExact { out.append(Spec(method: .implicitExact, kind: .implicitReference)) }
+    let cg = HypergradientMethod.implicitConjugateGradient(iterations: min(4 * d, 500), tolerance: 1e-12)
+    out.append(Spec(method: cg, kind: .implicit))
+    switch programMethod {
+    case .implicitConjugateGradient, .implicitNeumann:
+      if programMethod != cg { out.append(Spec(method: programMethod, kind: .approximateImplicit)) }
+    default: break
+    }
+    if sizes.quadratic && !problem.hasFixpoint { out.append(Spec(method: .closedForm, kind: .implicit)) }
+    if !out.contains(where: { $0.method == programMethod }) { out.append(Spec(method: programMethod, kind: .exact)) }
+    return out
+  }
+
+  /// φ₀: the program's initial outer point, in its box.
+  func initialPoint() -> [Double] {
+    var phi = problem.initialOuter()
+    OuterOptimizer(problem.source.outerSolver, bounds: problem.outerBounds()).project(&phi)
+    return phi
+  }
+
+  func directions() -> [[Double]] {
+    let m = problem.outerSize
+    if m <= Self.coordinateLimit { return (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } } }
+    return (0..<Self.randomDirections).map { k in
+      let u = RandomStream.normal(shape: Shape([m]), seed: UInt64(7001 + k)).scalars
+      let n = norm(u)
+      return u.map { $0 / n }
+    }
+  }
+
+  public func run() -> CheckReport {
+    let phi0 = initialPoint()
+    let maps = CheckedMapEvaluator(problem: problem, phi0: phi0)
+    let units = directions()
+    let T = InnerSolver(problem).fixedSteps
+    var report = CheckReport(outerSize: problem.outerSize, directionCount: units.count,
+                             randomDirections: problem.outerSize > Self.coordinateLimit, step: Self.step)
+    let specs = specs()
+    if specs.contains(where: { CheckedMap.of($0.method, steps: T) == .tight }) {
+      do {
+        let tight = try maps.tight()
+        report.tightResidual = tight.residual
+        let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
+        let threshold = try maps.tightThreshold()
+        if !(tight.residual <= threshold) {
+          report.tightProblem = "the inner problem could not be solved tightly (\(what) = \(formatValue(tight.residual)) > \(formatValue(threshold)))"
+        }
+      } catch {
+        report.tightProblem = "the tight inner solve failed: \(error.message)"
+      }
+    }
+    if let solution = try? maps.solution(), let c = try? problem.outerGradientsInner(solution.theta, phi0) {
+      report.outerIgnoresInnerHere = c.allSatisfy { $0.allSatisfy { $0 == 0 } }
+    }
+    var differences: [CheckedMap: Result<[Double], SolverFault>] = [:]
+    for spec in specs {
+      let map = CheckedMap.of(spec.method, steps: T)
+      let mine = spec.method == programMethod
+      var row = CheckRow(method: spec.method, isProgramMethod: mine, map: map, mapDescription: map.description(steps: T))
+      defer { report.rows.append(row) }
+      if map == .tight, let why = report.tightProblem {
+        if mine { row.failure = why } else { row.notApplicable = why }
+        continue
+      }
+      do {
+        let result = try gradient(spec.method, maps: maps, phi0)
+        row.gradient = result.gradient
+        let residual = result.linearSolve?.relativeResidual
+        if spec.kind == .approximateImplicit { row.linearResidual = residual }
+        // A convergent solver that cannot reach a small residual meets a singular, inconsistent adjoint system.
+        if spec.kind == .implicit, spec.method != .closedForm, let r = residual, !(r <= Self.exactTolerance) {
+          let why = "its linear solve stops at a relative residual of \(formatValue(r)): the inner Hessian is singular or too ill-conditioned here"
+          if mine { row.failure = why } else { row.notApplicable = why }
+          continue
+        }
+      } catch {
+        if !mine && error.message.contains("singular") { row.notApplicable = Self.withoutMethodName(error.message) } else { row.failure = error.message }
+        continue
+      }
+      if differences[map] == nil {
+        do {
+          differences[map] = .success(try centralDifferences(map, maps: maps, phi0, units))
+        } catch {
+          differences[map] = .failure(error)
+        }
+      }
+      switch differences[map]! {
+      case .success(let fd):
+        row.differencesError = relativeError(units.map { dot(row.gradient, $0) }, fd)
+      case .failure(let e):
+        row.failure = "differences of its map failed: \(e.message)"
+      }
+    }
+    compareWithReferences(&report, specs, phi0)
+    for (i, spec) in specs.enumerated() where report.rows[i].failure == nil && report.rows[i].notApplicable == nil {
+      judge(&report.rows[i], spec.kind)
+    }
+    return report
+  }
+
+  /// "implicit(exact): the inner Hessian is …" without the method's name,
+  /// which the table gives already (closed_form reports implicit(exact)'s).
+  static func withoutMethodName(_ message: String) -> String {
+    guard let colon = message.range(of: ": ") else { return message }
+    let head = message[..<colon.lowerBound]
+    return head.allSatisfy({ $0.isLetter || $0 == "_" || $0 == "(" || $0 == ")" }) ? String(message[colon.upperBound...]) : message
+  }
+
+  /// The method's gradient at φ₀; implicit methods (but closed_form, which
+  /// solves its quadratic itself) at the tight inner solution.
+  func gradient(_ method: HypergradientMethod, maps: CheckedMapEvaluator, _ phi0: [Double]) throws(SolverFault) -> HypergradientResult {
+    if method.isImplicit && method != .closedForm {
+      return try ImplicitDifferentiation(problem: problem, method: method).differentiate(at: try maps.tight(), phi0)
+    }
+    return try problem.hypergradient(method, at: phi0)
+  }
+
+  /// (8(F(φ+hu) − F(φ−hu)) − (F(φ+2hu) − F(φ−2hu))) / 12h along each u.
+  func centralDifferences(_ map: CheckedMap, maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]]) throws(SolverFault) -> [Double] {
+    let h = Self.step
+    var out: [Double] = []
+    for u in units {
+      var f: [Double] = []
+      for s in [1.0, -1.0, 2.0, -2.0] {
+        let phi = (0..<phi0.count).map { phi0[$0] + (s * h) * u[$0] }
+        f.append(try maps.evaluate(map, at: phi))
+      }
+      out.append((8 * (f[0] - f[1]) - (f[2] - f[3])) / (12 * h))
+    }
+    return out
+  }
+
+  func relativeError(_ x: [Double], _ reference: [Double]) -> Double {
+    var diff = 0.0
+    for i in x.indices { diff += (x[i] - reference[i]) * (x[i] - reference[i]) }
+    return diff.squareRoot() / max(norm(reference), 1e-300)
+  }
+
+  func compareWithReferences(_ report: inout CheckReport, _ specs: [Spec], _ phi0: [Double]) {
+    func referenceGradient(_ kind: Kind) -> [Double]? {
+      guard let i = specs.firstIndex(where: { $0.kind == kind }), report.rows[i].notApplicable == nil else { return nil }
+      return report.rows[i].failure == nil ? report.rows[i].gradient : []
+    }
+    let unrolled = referenceGradient(.unrolledReference)
+    let implicit = referenceGradient(.implicitReference)
+    for (i, spec) in specs.enumerated() where report.rows[i].failure == nil && report.rows[i].notApplicable == nil {
+      let g = report.rows[i].gradient
+      func compare(_ reference: [Double]?) {
+        guard let reference else { return }
+        if reference.isEmpty {
+          report.rows[i].reference = .unavailable
+        } else {
+          report.rows[i].reference = g == reference ? .bitIdentical : .error(relativeError(g, reference))
+        }
+      }
+      switch spec.kind {
+      case .unrolledReference, .implicitReference: report.rows[i].reference = .isReference
+      case .unrolled: compare(unrolled)
+      case .implicit, .approximateImplicit: compare(implicit)
+      case .finiteDifference:
+        report.rows[i].referenceName = "truncated(1)"
+        let exact = try? problem.hypergradient(.truncated(steps: 1), at: phi0).gradient
+        compare(exact ?? [])
+      case .exact: break
+      }
+    }
+  }
+
+  func judge(_ row: inout CheckRow, _ kind: Kind) {
+    let fd = row.differencesError ?? .infinity
+    func within(_ x: Double, _ limit: Double) -> Bool { x <= limit }
+    func text(_ x: Double) -> String { formatValue(x) }
+    var referenceError: Double? {
+      switch row.reference {
+      case .bitIdentical: return 0
+      case .error(let e): return e
+      default: return nil
+      }
+    }
+    switch kind {
+    case .unrolledReference, .exact, .implicitReference:
+      if !within(fd, Self.exactTolerance) { row.failure = "differs from central differences by \(text(fd)) > \(text(Self.exactTolerance))" }
+    case .unrolled, .implicit:
+      let limit = kind == .unrolled ? Self.roundingTolerance : Self.exactTolerance
+      if !within(fd, Self.exactTolerance) {
+        row.failure = "differs from central differences by \(text(fd)) > \(text(Self.exactTolerance))"
+      } else if let e = referenceError, !within(e, limit) {
+        row.failure = "differs from its reference by \(text(e)) > \(text(limit))"
+      }
+    case .finiteDifference:
+      if !within(fd, Self.finiteDifferenceTolerance) {
+        row.failure = "differs from central differences of truncated(1)'s map by \(text(fd)) > \(text(Self.finiteDifferenceTolerance))"
+      }
+    case .approximateImplicit:
+      let residual = row.linearResidual ?? .infinity
+      let limit = max(Self.exactTolerance, 10 * residual)
+      if !(residual <= Self.convergedResidual) {
+        // An unconverged solve would pass almost any error under the 10× rule.
+        row.failure = "its linear solve stops at a relative residual of \(text(residual)) > \(text(Self.convergedResidual)): raise its iterations"
+      } else if let e = referenceError {
+        if !within(e, limit) { row.failure = "differs from implicit(exact) by \(text(e)) > max(1e-6, 10 × its relative residual \(text(residual)))" }
+      } else if !within(fd, limit) {
+        row.failure = "differs from central differences by \(text(fd)) > max(1e-6, 10 × its relative residual \(text(residual)))"
+      }
+    }
+  }
+}
