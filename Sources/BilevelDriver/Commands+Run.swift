@@ -83,9 +83,12 @@ extension Commands {
     if let f = report.final {
       out += "  hypergradient norm: \(formatValue(norm(f.gradient)))\n"
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
-      out += "  inner residual \(what): \(formatValue(f.innerResidual)) after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")\n"
+      let how = method == .closedForm ? "solved in closed form" : "after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")"
+      out += "  inner residual \(what): \(formatValue(f.innerResidual)) \(how)\n"
       if let s = f.linearSolve {
-        out += "  linear solve (\(s.method)): \(s.iterations) iteration\(s.iterations == 1 ? "" : "s"), residual \(formatValue(s.residual)) (relative \(formatValue(s.relativeResidual)))\n"
+        let dense = s.method == "Cholesky" || s.method == "LU"
+        let iterations = dense ? "dense" : "\(s.iterations) iteration\(s.iterations == 1 ? "" : "s")"
+        out += "  linear solve (\(s.method)): \(iterations), residual \(formatValue(s.residual)) (relative \(formatValue(s.relativeResidual)))\n"
         if let c = s.nonPositiveCurvature {
           out += "  warning: CG met non-positive curvature pᵀHp = \(formatValue(c.curvature)) at iteration \(c.iteration): the inner Hessian is not positive definite there\n"
         }

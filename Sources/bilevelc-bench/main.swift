@@ -226,6 +226,10 @@ let sections: [() -> Section] = [
   { memorySection() },
   { allocationSection() },
   { hotLoopCallsSection() },
+  { unrollCostSection() },
+  { implicitCostSection() },
+  { checkpointSection() },
+  { sampleHypergradientSection() },
 ]
 for make in sections {
   print(make().render())

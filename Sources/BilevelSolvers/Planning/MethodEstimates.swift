@@ -115,11 +115,11 @@ public enum MethodEstimates {
                               memoryBytes: neumann, memory: "3 vectors of d + m = \(formatBytes(neumann))", unavailable: nil))
     let dense = s.inner * s.inner * doubleBytes * M
     let exactTime = s.innerSolver == "fixpoint"
-      ? "the inner solve + \(s.inner) vector-Jacobian products + an LU factorisation of I − ∂E/∂z (2d³/3 flops)"
-      : "the inner solve + \(s.inner) Hessian-vector products + a Cholesky factorisation (d³/3 flops)"
+      ? "the inner solve + \(count(s.inner, "vector-Jacobian product")) + an LU factorisation of I − ∂E/∂z (2d³/3 flops)"
+      : "the inner solve + \(count(s.inner, "Hessian-vector product")) + a Cholesky factorisation (d³/3 flops)"
     out.append(MethodEstimate(method: "implicit(exact)", time: exactTime,
                               memoryBytes: dense, memory: "\(s.innerSolver == "fixpoint" ? "d × d matrix" : "d × d Hessian") = \(formatBytes(dense))", unavailable: nil))
-    out.append(MethodEstimate(method: "closed_form", time: "no inner iterations: \(s.inner) Hessian-vector products + one d × d solve",
+    out.append(MethodEstimate(method: "closed_form", time: "no inner iterations: \(count(s.inner, "Hessian-vector product")) + one d × d solve",
                               memoryBytes: dense, memory: "d × d Hessian = \(formatBytes(dense))",
                               unavailable: s.quadratic ? nil : s.innerSolver == "fixpoint" ? "it needs an inner loss, not an 'inner fixpoint'"
                                 : "the inner loss is not quadratic in the inner variables"))
