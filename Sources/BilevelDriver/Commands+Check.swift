@@ -10,9 +10,8 @@ extension Commands {
   /// Prints the table; 1 when a method is out of tolerance.
   func checkHypergradients(_ program: Program) -> Int32 {
     guard program.outerLoss != nil, program.size(.outer) > 0, program.size(.inner) > 0 else { return 0 }
-    let sizes = ProblemSizes(program)
-    let method = selectedMethod(program, sizes).method
     let problem = BilevelProblem(program)
+    let method = MethodSelection(problem, budgetMB: options.budgetMB).method
     let report = HypergradientCheck(problem: problem, programMethod: method).run()
     out(Commands.checkTable(report, problem: problem))
     let failures = report.failures

@@ -5,20 +5,6 @@ import Foundation
 
 /// `bilevelc FILE`: solve the bilevel program.
 extension Commands {
-  static let defaultBudgetMB = 1024.0
-
-  /// The method the program selects, with auto resolved and the budget that applies.
-  func selectedMethod(_ program: Program, _ sizes: ProblemSizes) -> (method: HypergradientMethod, reason: String?, budgetBytes: Int) {
-    var budgetMB = options.budgetMB ?? Commands.defaultBudgetMB
-    if let h = program.hypergradient, h.name != "auto", let m = HypergradientMethod(h) {
-      return (m, nil, Int(budgetMB * 1024 * 1024))
-    }
-    if case .real(let b)? = program.hypergradient?.value("budget_mb") { budgetMB = b }
-    let budget = Int(budgetMB * 1024 * 1024)
-    let pick = MethodEstimates.chooseMethod(sizes, budgetBytes: budget)
-    return (pick.method, "auto chooses \(pick.method.description): \(pick.reason)", budget)
-  }
-
   /// The estimate of the selected method, from the same table `explain` prints.
   func estimate(_ method: HypergradientMethod, _ sizes: ProblemSizes) -> MethodEstimate? {
     var checkpoints: Int? = nil, truncation: Int? = nil, iterations = 20, samples = 4
@@ -37,8 +23,9 @@ extension Commands {
   func solve(_ program: Program, title: String) -> Int32 {
     let clock = ContinuousClock()
     let started = clock.now
-    let sizes = ProblemSizes(program)
-    let selection = selectedMethod(program, sizes)
+    let problem = BilevelProblem(program)
+    let sizes = ProblemSizes(problem)
+    let selection = MethodSelection(problem, budgetMB: options.budgetMB)
     out(Explanation.header(program, title: title))
     if let reason = selection.reason { out("  \(reason)\n") }
     if let e = estimate(selection.method, sizes) {
@@ -52,7 +39,6 @@ extension Commands {
         return 1
       }
     }
-    let problem = BilevelProblem(program)
     let run = BilevelRun(problem: problem, method: selection.method)
     let terminal = environment.isTerminal
     let report = run.run { p in

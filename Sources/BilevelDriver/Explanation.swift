@@ -28,7 +28,8 @@ enum Explanation {
 
   static func text(_ p: Program, title: String) -> String {
     var out = header(p, title: title)
-    let sizes = ProblemSizes(p)
+    let problem = BilevelProblem(p)
+    let sizes = ProblemSizes(problem)
     let method = p.hypergradient
     var checkpoints: Int? = nil
     var truncation: Int? = nil
@@ -46,7 +47,7 @@ enum Explanation {
     out += sizes.steps.map { ", T = \($0) inner step\($0 == 1 ? "" : "s")" }
       ?? (sizes.innerSolver == "none" ? ", no inner iterations" : ", inner steps until tolerance")
     out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
-    out += planCosts(p)
+    out += planCosts(problem)
     let chosen = method?.name ?? "auto"
     var autoPick: String? = nil
     if chosen == "auto" {
@@ -74,8 +75,8 @@ enum Explanation {
 
   /// What one inner step (c) and the products the methods use cost, read
   /// from their plans: the figures every estimate below is a multiple of.
-  static func planCosts(_ p: Program) -> String {
-    let problem = BilevelProblem(p)
+  static func planCosts(_ problem: BilevelProblem) -> String {
+    let p = problem.source
     func flops(_ f: CompiledFunction) -> Int { f.plan.instructions.indices.reduce(0) { $0 + f.plan.cost($1).flops } }
     var parts: [String] = []
     if problem.stepRule != nil { parts.append("c = \(flops(problem.step(0))) (one \(p.innerSolver!.name) step)") }

@@ -144,7 +144,7 @@ func unrollCostSection() -> Section {
     ])
     let r = pairedRatio(t[1], t[0])
     // One step's plan and its pullback's, on the arguments the last sweep left loaded.
-    let step = b.problem.step(0), pullback = b.problem.stepPullback(0)
+    let step = b.problem.step(0), pullback = b.problem.tapedPullback(0)
     let plans = alternating(rounds: 5, [{ for _ in 0..<20 { step.run() } }, { for _ in 0..<20 { pullback.run() } }])
     s.add([label, "\(b.problem.innerSize)", "\(b.problem.stateSize)", "\(b.problem.outerSize)", "\(T)", ms(median(t[0])),
            ms(median(t[1])), times(r), r <= 2.5 ? "≤ 2.5× ok" : "≤ 2.5× MISSED",
@@ -152,7 +152,7 @@ func unrollCostSection() -> Section {
   }
   s.note("reverse = problem.hypergradient(unroll(reverse)): taped forward sweep + outer gradients + T step pullbacks + θ₀ pullback;")
   s.note("  forward = FixedStepRunner.run alone; medians of 7 alternating calls, the ratio the median of the 7 paired ratios")
-  s.note("Φ, VJP: one run of the step plan [s, φ] → Φ(s), L_in and of its pullback [s, φ, u] → (∂Φ/∂s)ᵀu, (∂Φ/∂φ)ᵀu;")
+  s.note("Φ, VJP: one run of the step plan [s, φ] → Φ(s), L_in, residuals and of its taped pullback [s, φ, u, residuals] → (∂Φ/∂s)ᵀu, (∂Φ/∂φ)ᵀu;")
   s.note("  reverse / forward ≈ 1 + VJP / Φ, so the target needs VJP ≤ 1.5 Φ")
   return s
 }
@@ -279,7 +279,7 @@ func peakResidentGrowth(_ body: () -> Void) -> Int? {
 func checkpointSection() -> Section {
   let T = 1000
   var s = Section("unroll(reverse, checkpoints: k) at T = \(T): memory, recomputation (target ≤ 1.1× optimal), time",
-                  header: ["method", "peak states", "state bytes held", "RSS growth", "recomputed", "optimal", "ratio", "target",
+                  header: ["method", "peak states", "bytes held", "RSS growth", "recomputed", "optimal", "ratio", "target",
                            "time ms", "time / plain"])
   guard let b = BenchProblem("logistic", logisticText(n: 200, d: 1000, solver: "gd", steps: T)) else {
     s.note("the benchmark program does not compile")
@@ -307,7 +307,7 @@ func checkpointSection() -> Section {
   let reference = results[0].gradient
   for (i, k) in ks.enumerated() {
     let r = results[i]
-    let bytes = formatBytes(r.peakStates * stateBytes)
+    let bytes = formatBytes(r.peakDoubles * 8)
     let heap = growth[i].map { formatBytes(max(0, $0)) } ?? "-"
     let time = median(t[i])
     guard let k else {
@@ -321,8 +321,8 @@ func checkpointSection() -> Section {
            ratio <= 1.1 ? "≤ 1.1 ok" : "≤ 1.1 MISSED", ms(time), times(pairedRatio(t[i], t[0]))])
     if r.gradient != reference { s.note("checkpoints: \(k): the gradient is not bit-identical to plain reverse's") }
   }
-  s.note("logistic d = \(b.problem.innerSize), gd: state \(b.problem.stateSize) doubles = \(formatBytes(stateBytes)); state bytes held = peakStates × stateSize × 8")
-  s.note("peakStates as the engine reports it (tape or snapshots + working state + cotangent); recomputed = forwardSteps − 1")
+  s.note("logistic d = \(b.problem.innerSize), gd: state \(b.problem.stateSize) doubles = \(formatBytes(stateBytes)), residuals \(b.problem.residualSize) doubles per taped step; bytes held = states and residuals at the peak")
+  s.note("peakStates as the engine reports it (tape or snapshots + working state + cotangent; checkpointing adds one retaken step's residuals); recomputed = forwardSteps − 1")
   s.note("RSS growth: peak resident set during one call (VmHWM, reset by /proc/self/clear_refs after malloc_trim) minus VmRSS before it;")
   s.note("  all the call's memory (schedule, results, page granularity), not only states")
   s.note("time: median of 3 alternating calls; time / plain the median of the paired ratios")
@@ -331,27 +331,18 @@ func checkpointSection() -> Section {
 
 // MARK: 4. One hypergradient per sample
 
-/// The method the program selects, `auto` resolved as the driver resolves it.
-func selectedMethod(_ program: Program) -> HypergradientMethod? {
-  if let h = program.hypergradient, h.name != "auto" { return HypergradientMethod(h) }
-  var budgetMB = 1024.0
-  if case .real(let b)? = program.hypergradient?.value("budget_mb") { budgetMB = b }
-  return MethodEstimates.chooseMethod(ProblemSizes(program), budgetBytes: Int(budgetMB * 1024 * 1024)).method
-}
-
 func sampleHypergradientSection() -> Section {
   var s = Section("one hypergradient per sample at the initial point (after a first call that builds the plans)",
                   header: ["sample", "method", "d", "m", "problem ms", "first call ms", "hypergradient ms", "outer loss"])
   for path in sampleFiles() {
     let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-    guard let bytes = FileManager.default.contents(atPath: path), let program = compileBilevel(path: path, bytes: [UInt8](bytes)),
-      let method = selectedMethod(program)
-    else {
+    guard let bytes = FileManager.default.contents(atPath: path), let program = compileBilevel(path: path, bytes: [UInt8](bytes)) else {
       s.add([name, "does not compile", "", "", "", "", "", ""])
       continue
     }
     var problem: BilevelProblem!
     let build = once { problem = BilevelProblem(program) }
+    let method = MethodSelection(problem).method
     let phi = problem.initialOuter()
     do throws(SolverFault) {
       var result: HypergradientResult!

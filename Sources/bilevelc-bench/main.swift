@@ -215,7 +215,15 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-qui
 }
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
-let sections: [() -> Section] = [
+// `bilevelc-bench solvers` runs only the solver sections (after the machine's).
+let solversOnly = CommandLine.arguments.dropFirst().first == "solvers"
+let sections: [() -> Section] = solversOnly ? [
+  { machineSection(numpy) },
+  { unrollCostSection() },
+  { implicitCostSection() },
+  { checkpointSection() },
+  { sampleHypergradientSection() },
+] : [
   { machineSection(numpy) },
   { gemmSection(numpy) },
   { gemvSection(numpy, transposed: false) },

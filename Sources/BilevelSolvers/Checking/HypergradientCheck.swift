@@ -94,7 +94,7 @@ public struct HypergradientCheck {
   public init(problem: BilevelProblem, programMethod: HypergradientMethod) {
     self.problem = problem
     self.programMethod = programMethod
-    sizes = ProblemSizes(problem.source)
+    sizes = ProblemSizes(problem)
   }
 
   /// The methods checked, in table order, with the program's settings where it names the method.

@@ -95,6 +95,8 @@ public struct HypergradientResult: Sendable {
   public var forwardSteps = 0
   /// States the method held at once (tape, snapshots), for the memory figures.
   public var peakStates = 0
+  /// Doubles those states and the taped steps' residuals took at the peak.
+  public var peakDoubles = 0
 }
 
 extension BilevelProblem {

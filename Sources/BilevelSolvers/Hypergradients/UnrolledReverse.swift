@@ -15,8 +15,9 @@ struct UnrolledReverse {
   /// One task's forward sweep: what the reverse sweep needs.
   final class Sweep {
     let runner: FixedStepRunner
-    /// Plain: s_{T−K} … s_{T−1}. Checkpointed: unused.
+    /// Plain: s_{T−K} … s_{T−1} and each step's residuals. Checkpointed: unused.
     var tape: [[Double]] = []
+    var residualTape: [[Double]] = []
     var final: [Double] = []
     // Checkpointed replay state.
     var schedule: [CheckpointAction] = []
@@ -25,6 +26,7 @@ struct UnrolledReverse {
     var working: [Double] = []
     var forwardSteps = 0
     var peakStates = 0
+    var peakDoubles = 0
     init(_ runner: FixedStepRunner) { self.runner = runner }
   }
 
@@ -48,13 +50,15 @@ struct UnrolledReverse {
     var initialCotangents: [[Double]] = []
     for t in 0..<problem.tasks {
       let sweep = sweeps[t]
-      let pullback = problem.stepPullback(t)
+      let pullback = problem.tapedPullback(t)
       pullback.load(1, phi)
       var u = thetaGradients[t] + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
-      func reverse(_ state: [Double], step k: Int) throws(SolverFault) {
+      var residuals = [Double](repeating: 0, count: problem.residualSize)
+      func reverse(_ state: [Double], _ residuals: [Double], step k: Int) throws(SolverFault) {
         pullback.load(0, state)
         pullback.load(2, sweep.runner.biasValues(k))
         pullback.load(3, u)
+        pullback.load(4, residuals)
         pullback.run()
         pullback.store(0, into: &u)
         pullback.accumulate(1, into: &g)
@@ -64,9 +68,13 @@ struct UnrolledReverse {
         }
       }
       if sweep.schedule.isEmpty {
-        for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, step: T - K + j) }
+        for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, sweep.residualTape[j], step: T - K + j) }
       } else {
-        try replay(sweep) { state, k throws(SolverFault) in try reverse(state, step: k) }
+        // Each reverse step first retakes its step for the residuals (revolve's "youturn").
+        try replay(sweep) { state, k throws(SolverFault) in
+          sweep.runner.residuals(at: state, step: k, into: &residuals)
+          try reverse(state, residuals, step: k)
+        }
       }
       initialCotangents.append(Array(u.prefix(problem.innerSize)))
     }
@@ -77,7 +85,7 @@ struct UnrolledReverse {
     loss = loss.isFinite ? loss : .nan
     return HypergradientResult(gradient: g, outerLoss: loss, theta: theta, innerSteps: T, innerResidual: residual,
                                linearSolve: nil, forwardSteps: sweeps.map(\.forwardSteps).max() ?? 0,
-                               peakStates: sweeps.map(\.peakStates).max() ?? 0)
+                               peakStates: sweeps.map(\.peakStates).max() ?? 0, peakDoubles: sweeps.reduce(0) { $0 + $1.peakDoubles })
   }
 
   /// Runs all T steps, keeping the states the last K steps start from.
@@ -85,14 +93,21 @@ struct UnrolledReverse {
     let T = sweep.runner.steps
     var s = sweep.runner.start(phi)
     sweep.tape.reserveCapacity(K)
+    var residuals = [Double](repeating: 0, count: problem.residualSize)
     for k in 0..<T {
-      if k >= T - K { sweep.tape.append(s) }
+      let taped = k >= T - K
+      if taped { sweep.tape.append(s) }
       try sweep.runner.advance(&s, step: k)
+      if taped {
+        sweep.runner.storeResiduals(into: &residuals)
+        sweep.residualTape.append(residuals)
+      }
     }
     sweep.final = s
     sweep.forwardSteps = T
     // The tape, the working state and the cotangent.
     sweep.peakStates = K + 2
+    sweep.peakDoubles = K * (problem.stateSize + problem.residualSize) + 2 * problem.stateSize
   }
 
   /// Follows the binomial schedule up to its first reverse action (the
@@ -130,6 +145,8 @@ struct UnrolledReverse {
       }
       // Snapshots in use, the working state and the cotangent.
       sweep.peakStates = max(sweep.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
+      // … and one retaken step's residuals.
+      sweep.peakDoubles = sweep.peakStates * problem.stateSize + problem.residualSize
       sweep.position += 1
     }
   }

@@ -84,6 +84,22 @@ public final class FixedStepRunner {
     return s
   }
 
+  /// The residuals (the step's matrix products, for the taped pullback) of
+  /// the step just taken by `advance`.
+  public func storeResiduals(into r: inout [Double]) {
+    if !r.isEmpty { function.store(2, into: &r) }
+  }
+
+  /// Runs step k at s without keeping its result, for its residuals: the
+  /// taping half of a checkpointed reverse step.
+  public func residuals(at s: [Double], step k: Int, into r: inout [Double]) {
+    guard !r.isEmpty else { return }
+    setBias(k)
+    function.load(0, s)
+    function.run()
+    function.store(2, into: &r)
+  }
+
   /// Runs all steps from s₀(φ) and returns s_T.
   public func run(_ phi: [Double]) throws(SolverFault) -> [Double] {
     var s = start(phi)

@@ -120,23 +120,3 @@ public struct BilevelRun {
     return report
   }
 }
-
-extension MethodEstimates {
-  /// `auto`'s pick as a method to run.
-  public static func chooseMethod(_ s: ProblemSizes, budgetBytes: Int) -> (method: HypergradientMethod, reason: String) {
-    let pick = choose(s, budgetBytes: budgetBytes)
-    let method: HypergradientMethod
-    if pick.method == "closed_form" {
-      method = .closedForm
-    } else if pick.method.hasPrefix("implicit(cg") {
-      method = .implicitConjugateGradient(iterations: 20, tolerance: 1e-10)
-    } else if pick.method == "unroll(forward)" {
-      method = .unrollForward
-    } else if pick.method.contains("checkpoints") {
-      method = .unrollReverse(checkpoints: Int(pick.method.filter(\.isNumber)))
-    } else {
-      method = .unrollReverse(checkpoints: nil)
-    }
-    return (method, pick.reason)
-  }
-}

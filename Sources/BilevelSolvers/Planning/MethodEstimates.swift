@@ -16,6 +16,9 @@ public struct ProblemSizes: Sendable {
   public let innerSolver: String
   /// Whether the inner loss is exactly quadratic in θ (closed_form applies).
   public let quadratic: Bool
+  /// Entries a taped step keeps beyond its state (the matrix products its
+  /// pullback reads); known once the solver graphs are derived.
+  public var residuals = 0
 
   public init(_ program: Program) {
     inner = program.size(.inner)
@@ -71,26 +74,36 @@ public enum MethodEstimates {
     let T = fixedSteps ?? 0
     func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
     let stateBytes = s.state * doubleBytes
+    // One taped step: its state and the matrix products its pullback reads.
+    let stepBytes = (s.state + s.residuals) * doubleBytes
+    func tapeText(_ steps: Int) -> String {
+      s.residuals == 0
+        ? "\(steps + 1) states × \(formatBytes(stateBytes))\(perTask)"
+        : "\(count(steps, "step")) × \(formatBytes(stepBytes)) (\(s.state) state + \(s.residuals) residual doubles) + 1 state\(perTask)"
+    }
     // unroll(reverse): every state is kept.
-    let tape = (T + 1) * stateBytes * M
+    let tape = (T * stepBytes + stateBytes) * M
     out.append(MethodEstimate(method: "unroll(reverse)", time: "\(count(T, "step")) forward + \(count(T, "vector-Jacobian product")) (≈ 2·T·c)",
-                              memoryBytes: tape, memory: "\(T + 1) states × \(formatBytes(stateBytes))\(perTask) = \(formatBytes(tape)) tape",
+                              memoryBytes: tape, memory: "\(tapeText(T)) = \(formatBytes(tape)) tape",
                               unavailable: needSteps("unroll")))
     let k = checkpoints ?? max(1, Int(Double(max(T, 1)).squareRoot().rounded(.up)))
-    let checkpointed = (k + 2) * stateBytes * M
+    let checkpointed = ((k + 2) * stateBytes + s.residuals * doubleBytes) * M
+    let recomputed = T > 0 ? CheckpointSchedule.optimalRecomputation(steps: T, snapshots: k) : 0
     out.append(MethodEstimate(method: fixedSteps == nil ? "unroll(reverse, checkpoints: k)" : "unroll(reverse, checkpoints: \(k))",
-                              time: "≤ 2 × unroll(reverse): steps are recomputed from \(count(k, "snapshot"))",
-                              memoryBytes: checkpointed, memory: "\(k + 2) states × \(formatBytes(stateBytes))\(perTask) = \(formatBytes(checkpointed))",
+                              time: "\(count(T, "step")) forward + \(recomputed) recomputed (the binomial optimum for \(count(k, "snapshot"))) "
+                                + "+ \(T) retaken + \(count(T, "vector-Jacobian product"))",
+                              memoryBytes: checkpointed,
+                              memory: "\(k + 2) states × \(formatBytes(stateBytes))\(s.residuals > 0 ? " + one step's residuals" : "")\(perTask) = \(formatBytes(checkpointed))",
                               unavailable: needSteps("unroll")))
     let forward = s.state * s.outer * doubleBytes * M
     out.append(MethodEstimate(method: "unroll(forward)", time: "\(count(T, "step")) × \(count(s.outer, "Jacobian-vector product")) (≈ T·m·c)",
                               memoryBytes: forward, memory: "state × m = \(s.state) × \(s.outer) doubles\(perTask) = \(formatBytes(forward))",
                               unavailable: needSteps("unroll")))
     let K = truncation ?? min(T, 10)
-    let truncated = (K + 1) * stateBytes * M
+    let truncated = (K * stepBytes + stateBytes) * M
     out.append(MethodEstimate(method: fixedSteps == nil ? "truncated(K)" : "truncated(\(K))",
                               time: "\(count(T, "step")) forward + \(K) back (≈ (T + K)·c)",
-                              memoryBytes: truncated, memory: "\(K + 1) states × \(formatBytes(stateBytes))\(perTask) = \(formatBytes(truncated))",
+                              memoryBytes: truncated, memory: "\(tapeText(K)) = \(formatBytes(truncated))",
                               unavailable: needSteps("truncated")))
     let small = (s.inner * M + s.outer) * doubleBytes
     let dm = M > 1 ? "d × \(M) tasks + m" : "d + m"
@@ -136,15 +149,16 @@ public enum MethodEstimates {
       return ("implicit(cg, iters: 20)", "'\(s.innerSolver)' solves to a tolerance, so the implicit function theorem applies at its solution")
     }
     let stateBytes = s.state * doubleBytes * s.tasks
-    let tape = (T + 1) * stateBytes
+    let residualBytes = s.residuals * doubleBytes * s.tasks
+    let tape = T * (stateBytes + residualBytes) + stateBytes
     if tape <= budgetBytes {
-      return ("unroll(reverse)", "the tape of \(T + 1) states (\(formatBytes(tape))) fits the \(formatBytes(budgetBytes)) budget; reverse mode is exact for the unrolled map")
+      return ("unroll(reverse)", "the tape of \(T) steps (\(formatBytes(tape))) fits the \(formatBytes(budgetBytes)) budget; reverse mode is exact for the unrolled map")
     }
     let forward = s.state * s.outer * doubleBytes * s.tasks
     if s.outer <= 8 && forward <= budgetBytes {
       return ("unroll(forward)", "the tape (\(formatBytes(tape))) exceeds the budget, and m = \(s.outer) is small: forward mode carries a \(formatBytes(forward)) tangent")
     }
-    let k = max(1, budgetBytes / max(1, stateBytes) - 2)
+    let k = max(1, (budgetBytes - residualBytes) / max(1, stateBytes) - 2)
     return ("unroll(reverse, checkpoints: \(min(k, T)))", "the tape (\(formatBytes(tape))) exceeds the budget; \(min(k, T)) checkpoints fit in it")
   }
 }

@@ -63,6 +63,7 @@ public final class BilevelProblem: @unchecked Sendable {
     var mixed: CompiledFunction?
     var step: CompiledFunction?
     var stepPullback: CompiledFunction?
+    var tapedPullback: CompiledFunction?
     var stepTangent: CompiledFunction?
     var fixpoint: CompiledFunction?
     var fixpointPullback: CompiledFunction?
@@ -113,10 +114,23 @@ public final class BilevelProblem: @unchecked Sendable {
 
   var biasLeaves: [Leaf] { leaves(graphs.biasCorrection, task: 0) }
 
-  /// [s, φ, bias] → [Φ(s), L_in(θ)].
+  /// [s, φ, bias] → [Φ(s), L_in(θ), residuals (what the taped pullback reads)].
   public func step(_ t: Int) -> CompiledFunction {
     build(&functions[t].step) {
-      CompiledFunction(program, arguments: [state(t), phi, biasLeaves], results: [graphs.step, graphs.innerLoss], task: planTask(t))
+      CompiledFunction(program, arguments: [state(t), phi, biasLeaves], results: [graphs.step, graphs.innerLoss, graphs.residuals],
+                       task: planTask(t))
+    }
+  }
+
+  /// Entries of the residuals one step keeps for its taped pullback.
+  public var residualSize: Int { graphs.residuals.reduce(0) { $0 + program.graph.shape($1).count } }
+
+  /// [s, φ, bias, u, residuals] → [(∂Φ/∂s)ᵀ u, (∂Φ/∂φ)ᵀ u], reading the step's
+  /// matrix products from the tape.
+  public func tapedPullback(_ t: Int) -> CompiledFunction {
+    build(&functions[t].tapedPullback) {
+      CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.cotangent, task: t), leaves(graphs.residualInputs, task: t)],
+                       results: [graphs.tapedPullback, graphs.tapedOuterPullback], task: planTask(t))
     }
   }
 
@@ -238,5 +252,13 @@ public final class BilevelProblem: @unchecked Sendable {
       defer { offset += v.shape.count }
       return (v, offset)
     }
+  }
+}
+
+extension ProblemSizes {
+  /// The sizes with the taped step's residuals, which only the derived solver graphs know.
+  public init(_ problem: BilevelProblem) {
+    self.init(problem.source)
+    if problem.stepRule != nil { residuals = problem.residualSize }
   }
 }

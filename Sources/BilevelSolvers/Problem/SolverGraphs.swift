@@ -51,6 +51,13 @@ struct SolverGraphs {
   var stepPullback: [NodeID] = []  // (∂Φ/∂s)ᵀ u
   var stepOuterPullback: [NodeID] = []  // (∂Φ/∂φ)ᵀ u
   var stepTangent: [NodeID] = []  // (∂Φ/∂s) ṡ + (∂Φ/∂φ) φ̇
+  /// Products of the step that its pullback would compute again (X θ, Xᵀ r):
+  /// the step plan outputs them, the tape keeps them, and the taped
+  /// pullback reads them as inputs instead of recomputing them.
+  var residuals: [NodeID] = []
+  var residualInputs: [NodeID] = []
+  var tapedPullback: [NodeID] = []
+  var tapedOuterPullback: [NodeID] = []
   var fixpointMap: [NodeID] = []
   var fixpointPullback: [NodeID] = []
   var fixpointOuterPullback: [NodeID] = []
@@ -146,6 +153,7 @@ struct SolverGraphs {
       stepPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: state)
       stepOuterPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: phi)
       stepTangent = d.jacobianVectorProduct(of: step, wrt: state + phi, along: stateTangent + outerTangent)
+      cutResiduals(&d.builder, state: state)
       if case .gd(let lr) = rule {
         learningRate = [lr]
         learningRateGradient = d.gradient(of: lr, wrt: phi)
@@ -161,6 +169,54 @@ struct SolverGraphs {
     initialOuterPullback = d.vectorJacobianProduct(of: initial, cotangents: u, wrt: phi)
     initialTangent = d.jacobianVectorProduct(of: initial, wrt: phi, along: outerTangent)
     program.graph = d.graph
+  }
+
+  /// Rebuilds the step's pullback with the costly matrix products and solves
+  /// that the step itself computes from the state replaced by input leaves.
+  mutating func cutResiduals(_ b: inout Rewriter, state: [NodeID]) {
+    let forward = Set(b.graph.reachable(from: step + innerLoss))
+    let pullbackRoots = stepPullback + stepOuterPullback
+    let order = b.graph.reachable(from: pullbackRoots)
+    let leaves = Set(state)
+    var dependsOnState = [Bool](repeating: false, count: b.graph.count)
+    for id in b.graph.reachable(from: step + innerLoss + pullbackRoots) {
+      dependsOnState[id.index] = leaves.contains(id) || b.graph[id].inputs.contains { dependsOnState[$0.index] }
+    }
+    let varying = ReferenceEvaluator.taskVarying(b.graph, order, isPerTaskLeaf: program.isPerTaskLeaf)
+    var mapped: [NodeID: NodeID] = [:]
+    var cut: [(node: NodeID, input: NodeID)] = []
+    for id in order {
+      let node = b.graph[id]
+      // Worth a place on the tape: a solve, or a product that costs at least
+      // 32 flops per entry it stores (inner dimension k ≥ 16, from
+      // |A|·|B|/|C| = k²); cheaper products are recomputed.
+      let heavy: Bool
+      switch node.op {
+      case .solve: heavy = true
+      case .matmul:
+        let k2 = Double(b.graph.shape(node.inputs[0]).count) * Double(b.graph.shape(node.inputs[1]).count) / Double(max(1, node.shape.count))
+        heavy = k2 >= 256
+      default: heavy = false
+      }
+      if heavy && forward.contains(id) && dependsOnState[id.index] {
+        program.inputs.append(InputEntry(name: "residual\(cut.count)", shape: node.shape, perTask: program.tasks != nil && varying[id.index]))
+        let leaf = b.node(.input(program.inputs.count - 1), [], shape: node.shape)
+        cut.append((id, leaf))
+        mapped[id] = leaf
+      } else if node.op.isLeaf {
+        mapped[id] = id
+      } else {
+        mapped[id] = b.node(node.op, node.inputs.map { mapped[$0]! }, shape: node.shape)
+      }
+    }
+    tapedPullback = stepPullback.map { mapped[$0]! }
+    tapedOuterPullback = stepOuterPullback.map { mapped[$0]! }
+    // Keep only the residuals the rebuilt pullback still reads.
+    let used = Set(b.graph.reachable(from: tapedPullback + tapedOuterPullback))
+    for c in cut where used.contains(c.input) {
+      residuals.append(c.node)
+      residualInputs.append(c.input)
+    }
   }
 
   /// One inner step as graph nodes: the new state from the old.
