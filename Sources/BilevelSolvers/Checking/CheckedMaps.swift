@@ -67,18 +67,10 @@ final class CheckedMapEvaluator {
     return s
   }
 
-  /// The inner problem solved tightly at φ₀: the program's solver, then
-  /// the polish, then full Newton steps while they reduce ‖∇θ L_in‖.
+  /// The inner problem solved tightly at φ₀.
   func tight() throws(SolverFault) -> InnerSolution {
     if let s = tightCache { return s }
-    var s = try solver.solveTightly(phi0)
-    if !problem.hasFixpoint {
-      s.residual = 0
-      for t in 0..<problem.tasks {
-        s.theta[t] = try refine(s.theta[t], phi0, task: t)
-        s.residual = max(s.residual, try solver.residual(s.theta[t], phi0, task: t))
-      }
-    }
+    let s = try solver.solveTightly(phi0)
     tightCache = s
     return s
   }
@@ -172,67 +164,13 @@ final class CheckedMapEvaluator {
 
   /// evograd's draws, as EvolutionaryProxy makes them (fixed by seed and task).
   func evogradCopies(_ theta: [Double], task t: Int, samples: Int, sigma: Double, seed: Int) -> [[Double]] {
-    (0..<samples).map { k in
-      let e = RandomStream.normal(shape: Shape([problem.innerSize]), seed: UInt64(seed) &* 1_000_003 &+ UInt64(t * samples + k)).scalars
-      return zip(theta, e).map { $0 + sigma * $1 }
-    }
+    EvolutionaryProxy.copies(of: theta, task: t, samples: samples, sigma: sigma, seed: seed)
   }
 
   /// θ*(φ) solved tightly, starting from the tight solution at φ₀: the same
   /// branch of solutions (and far fewer steps than the program's solver
   /// from θ₀(φ) followed by the polish).
   func polish(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
-    if problem.hasFixpoint {
-      return try solver.fixpoint(start, phi, task: t, tolerance: 1e-15, maxSteps: 5000).theta
-    }
-    let polished = try solver.newton(start, phi, task: t, tolerance: 1e-13, maxSteps: 100,
-                                     cgIterations: max(200, 2 * problem.innerSize), quiet: true).theta
-    return try refine(polished, phi, task: t)
-  }
-
-  /// Newton steps judged by ‖∇θ L_in‖ rather than by L_in (whose test
-  /// stalls at rounding long before the gradient does), each a CG solve of
-  /// (H + μI) p = −g: the shift μ, 1e-8 of H's mean eigenvalue, keeps flat
-  /// directions of a singular Hessian (invariances such as rigid motions or
-  /// a shared offset of logits) from amplifying rounding. The full step or
-  /// a shorter one, while each cuts the gradient by half at least.
-  func refine(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
-    let gradient = problem.innerGradient(t)
-    let hessian = problem.hessianVector(t)
-    var x = start
-    var g = gradient(x, phi)[0]
-    var gNorm = norm(g)
-    guard gNorm > 0, allFinite(g) else { return x }
-    let probe = RandomStream.normal(shape: Shape([x.count]), seed: 4242).scalars
-    let meanEigenvalue = abs(dot(probe, hessian(x, phi, probe)[0])) / dot(probe, probe)
-    let shift = 1e-8 * meanEigenvalue
-    for _ in 0..<10 {
-      hessian.load(0, x)
-      hessian.load(1, phi)
-      let (p, _) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 1000), tolerance: 1e-10) {
-        (v: [Double], y: inout [Double]) throws(SolverFault) in
-        hessian.load(2, v)
-        hessian.run()
-        hessian.store(0, into: &y)
-        for i in y.indices { y[i] += shift * v[i] }
-      }
-      var best: (x: [Double], g: [Double], norm: Double)?
-      var alpha = 1.0
-      for _ in 0..<4 {
-        let y = (0..<x.count).map { x[$0] + alpha * p[$0] }
-        let gy = gradient(y, phi)[0]
-        let n = norm(gy)
-        if n < gNorm && allFinite(gy) {
-          best = (y, gy, n)
-          break
-        }
-        alpha *= 0.5
-      }
-      guard let b = best else { break }
-      let enough = b.norm <= 0.5 * gNorm
-      (x, g, gNorm) = (b.x, b.g, b.norm)
-      if !enough || gNorm == 0 { break }
-    }
-    return x
+    try solver.tighten(start, phi, task: t)
   }
 }

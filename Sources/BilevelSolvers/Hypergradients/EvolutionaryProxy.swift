@@ -13,6 +13,15 @@ struct EvolutionaryProxy {
   let tau: Double
   let seed: Int
 
+  /// θ + σ ε_k, k = 1…K, with ε_k drawn from the seeded normal stream
+  /// seed·1000003 + task·K + k: the same draws at every φ.
+  static func copies(of theta: [Double], task t: Int, samples: Int, sigma: Double, seed: Int) -> [[Double]] {
+    (0..<samples).map { k in
+      let e = RandomStream.normal(shape: Shape([theta.count]), seed: UInt64(seed) &* 1_000_003 &+ UInt64(t * samples + k)).scalars
+      return zip(theta, e).map { $0 + sigma * $1 }
+    }
+  }
+
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
     let solver = InnerSolver(problem)
     let solution = try solver.solve(phi)
@@ -21,10 +30,7 @@ struct EvolutionaryProxy {
     var mixed: [[Double]] = []
     for t in 0..<problem.tasks {
       let f = problem.innerGradientOuter(t)
-      let copies = (0..<samples).map { k in
-        let e = RandomStream.normal(shape: Shape([problem.innerSize]), seed: UInt64(seed) &* 1_000_003 &+ UInt64(t * samples + k)).scalars
-        return zip(solution.theta[t], e).map { $0 + sigma * $1 }
-      }
+      let copies = Self.copies(of: solution.theta[t], task: t, samples: samples, sigma: sigma, seed: seed)
       let losses = try copies.map { x throws(SolverFault) -> Double in
         f.load(0, x)
         f.load(1, phi)

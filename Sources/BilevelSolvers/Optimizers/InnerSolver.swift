@@ -81,18 +81,23 @@ public struct InnerSolver {
 
   /// The inner problem solved as tightly as rounding allows: the program's
   /// own solver, then Newton-CG (or more fixed-point iterations) until the
-  /// residual stops falling. What the implicit methods' checks differentiate.
+  /// loss stops falling, then steps judged by the gradient itself. What the
+  /// implicit methods' checks differentiate.
   public func solveTightly(_ phi: [Double]) throws(SolverFault) -> InnerSolution {
     var solution = try solve(phi)
-    for t in 0..<problem.tasks {
-      let r = problem.hasFixpoint
-        ? try fixpoint(solution.theta[t], phi, task: t, tolerance: 1e-15, maxSteps: 5000)
-        : try newton(solution.theta[t], phi, task: t, tolerance: 1e-13, maxSteps: 100, cgIterations: max(200, 2 * problem.innerSize), quiet: true)
-      solution.theta[t] = r.theta
-    }
+    for t in 0..<problem.tasks { solution.theta[t] = try tighten(solution.theta[t], phi, task: t) }
     solution.residual = 0
     for t in 0..<problem.tasks { solution.residual = max(solution.residual, try residual(solution.theta[t], phi, task: t)) }
     return solution
+  }
+
+  /// From a point near the solution, as tight as rounding allows: more
+  /// fixed-point iterations, or Newton-CG judged by the loss and then by the gradient.
+  public func tighten(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
+    if problem.hasFixpoint { return try fixpoint(start, phi, task: t, tolerance: 1e-15, maxSteps: 5000).theta }
+    let polished = try newton(start, phi, task: t, tolerance: 1e-13, maxSteps: 100,
+                              cgIterations: max(200, 2 * problem.innerSize), quiet: true).theta
+    return try refine(polished, phi, task: t)
   }
 
   /// Newton-CG: the step solves H p = −g by CG (truncated at a residual
@@ -193,5 +198,51 @@ public struct InnerSolver {
       }
     }
     return (z, steps, residual)
+  }
+
+  /// Newton steps judged by ‖∇θ L_in‖ rather than by L_in (whose test
+  /// stalls at rounding long before the gradient does), each a CG solve of
+  /// (H + μI) p = −g: the shift μ, 1e-8 of H's mean eigenvalue, keeps flat
+  /// directions of a singular Hessian (invariances such as rigid motions or
+  /// a shared offset of logits) from amplifying rounding. The full step or
+  /// a shorter one, while each cuts the gradient by half at least.
+  public func refine(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
+    let gradient = problem.innerGradient(t)
+    let hessian = problem.hessianVector(t)
+    var x = start
+    var g = gradient(x, phi)[0]
+    var gNorm = norm(g)
+    guard gNorm > 0, allFinite(g) else { return x }
+    let probe = RandomStream.normal(shape: Shape([x.count]), seed: 4242).scalars
+    let meanEigenvalue = abs(dot(probe, hessian(x, phi, probe)[0])) / dot(probe, probe)
+    let shift = 1e-8 * meanEigenvalue
+    for _ in 0..<10 {
+      hessian.load(0, x)
+      hessian.load(1, phi)
+      let (p, _) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 1000), tolerance: 1e-10) {
+        (v: [Double], y: inout [Double]) throws(SolverFault) in
+        hessian.load(2, v)
+        hessian.run()
+        hessian.store(0, into: &y)
+        for i in y.indices { y[i] += shift * v[i] }
+      }
+      var best: (x: [Double], g: [Double], norm: Double)?
+      var alpha = 1.0
+      for _ in 0..<4 {
+        let y = (0..<x.count).map { x[$0] + alpha * p[$0] }
+        let gy = gradient(y, phi)[0]
+        let n = norm(gy)
+        if n < gNorm && allFinite(gy) {
+          best = (y, gy, n)
+          break
+        }
+        alpha *= 0.5
+      }
+      guard let b = best else { break }
+      let enough = b.norm <= 0.5 * gNorm
+      (x, g, gNorm) = (b.x, b.g, b.norm)
+      if !enough || gNorm == 0 { break }
+    }
+    return x
   }
 }
