@@ -42,14 +42,40 @@ extension Elaborator {
       return .real(x)
     case .expression:
       guard let e = s.value else { return .expression(program.graph.constant(s.schema.defaultValue!)) }
+      // A learned rule's update is per entry of its one inner variable, may
+      // read it and 'grad' (its gradient), and varies by task as they do.
+      let isUpdate = role == .inner && solver == "rule" && s.name == "update"
+      let inner = program.variables.indices.filter { program.variables[$0].level == .inner }
+      if isUpdate {
+        guard inner.count == 1 else { throw error(.ruleNeedsOneInnerVariable, at: e.range) }
+        let w = program.variables[inner[0]]
+        program.inputs.append(InputEntry(name: "grad", shape: w.shape, perTask: w.perTask))
+        program.ruleGradientInput = program.inputs.count - 1
+        scope["grad"] = .letNode(program.graph.make(.input(program.inputs.count - 1), shape: w.shape), perTask: w.perTask)
+      }
+      // In a program with tasks the update is a per-task template: 'grad[t]', 'w[t]'.
+      if isUpdate && program.tasks != nil { taskMode = .template }
+      defer {
+        if isUpdate {
+          scope["grad"] = nil
+          taskMode = .none
+        }
+      }
       let v = try expression(e)
       let shape = program.graph.shape(v.node)
-      if !shape.isScalar { throw error(.settingNotScalar(s.name, shape.description), at: e.range) }
-      if v.perTask { throw error(.perTaskInGlobal(what), at: e.range) }
+      if isUpdate || (role == .inner && s.name == "lr" && !shape.isScalar) {
+        // Per entry (Meta-SGD's learning rates, a rule's update): the shape of every inner variable.
+        for i in inner where program.variables[i].shape != shape {
+          throw error(.settingShape(s.name, shape.description, program.variables[i].name, program.variables[i].shape.description), at: e.range)
+        }
+      } else if !shape.isScalar {
+        throw error(.settingNotScalar(s.name, shape.description), at: e.range)
+      }
+      if v.perTask && !isUpdate { throw error(.perTaskInGlobal(what), at: e.range) }
       for leaf in program.graph.reachable(from: [v.node]) {
         guard case .variable(let j) = program.graph[leaf].op else { continue }
         let variable = program.variables[j]
-        if variable.level == .inner || role != .inner {
+        if (variable.level == .inner && !isUpdate) || role != .inner {
           let why = role == .inner ? "solver settings may use outer variables and data, not inner variables" : "outer solver settings are fixed"
           throw error(.settingUsesVariable(s.name, variable.name, why), at: e.range)
         }

@@ -97,7 +97,7 @@ extension Elaborator {
   /// A hypergradient method the program's inner problem cannot support is an error now, not at run time.
   mutating func checkMethodApplies() {
     guard let method = program.hypergradient, let solver = program.innerSolver else { return }
-    let fixedSteps: Int? = ["gd", "momentum", "adam"].contains(solver.name)
+    let fixedSteps: Int? = SolverCatalogue.fixedStepSolvers.contains(solver.name)
       ? { if case .integer(let n)? = solver.value("steps") { return n } else { return nil } }() : nil
     let name = methodTitle(method)
     func fail(_ why: String) { diagnostics.append(.error(.methodDoesNotApply(name, why), at: method.range)) }
@@ -115,6 +115,8 @@ extension Elaborator {
     case "finite_difference":
       if solver.name != "gd" {
         fail("it approximates the mixed product of one gradient-descent step (DARTS), but the inner solver is '\(solver.name)'")
+      } else if case .expression(let lr)? = solver.value("lr"), !program.graph.shape(lr).isScalar {
+        fail("it scales one difference of gradients by the learning rate, which here is per entry; use unroll(reverse)")
       }
     case "evograd":
       if program.innerFixpoint != nil { fail("it weighs perturbations by the inner loss, and an 'inner fixpoint' has none") }

@@ -21,6 +21,9 @@ public struct Program: Sendable {
   public var outerSolver: SolverSetting?
   /// Values supplied at evaluation time (directions, cotangents).
   public var inputs: [InputEntry] = []
+  /// The input (an index into `inputs`) that stands for ∇θ L_in in a
+  /// `rule` solver's update.
+  public var ruleGradientInput: Int?
   /// Named subexpressions, for printing and the REPL.
   public var lets: [(name: String, node: NodeID, perTask: Bool)] = []
 

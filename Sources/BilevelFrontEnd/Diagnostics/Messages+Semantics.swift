@@ -199,6 +199,12 @@ extension Message {
   public static func settingNotScalar(_ name: String, _ shape: String) -> Message {
     Message("setting '\(name)' must be a scalar, not \(shape)")
   }
+  public static func settingShape(_ name: String, _ shape: String, _ variable: String, _ variableShape: String) -> Message {
+    Message("setting '\(name)' is \(shape), but the inner variable '\(variable)' is \(variableShape); a per-entry '\(name)' must have the shape of every inner variable")
+  }
+  public static var ruleNeedsOneInnerVariable: Message {
+    Message("'rule' updates one inner variable, declared before this statement: 'grad' in its update is that variable's gradient")
+  }
   public static func settingUsesVariable(_ name: String, _ v: String, _ why: String) -> Message {
     Message("setting '\(name)' cannot use '\(v)': \(why)")
   }

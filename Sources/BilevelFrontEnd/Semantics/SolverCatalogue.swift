@@ -65,6 +65,9 @@ public enum SolverCatalogue {
     SolverSchema(name: "adam", role: .inner, settings: [
       SettingSchema("lr", .expression, required: true), SettingSchema("steps", .count, required: true),
     ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
+    SolverSchema(name: "rule", role: .inner, settings: [
+      SettingSchema("update", .expression, required: true), SettingSchema("steps", .count, required: true),
+    ], summary: "a learned update rule θ ← θ + update, where 'grad' is ∇θ L_in and the rule's parameters are outer variables"),
     SolverSchema(name: "newton", role: .inner, settings: [
       SettingSchema("tol", .real, default: 1e-10), SettingSchema("max_steps", .count, default: 50),
       SettingSchema("cg_iters", .count, default: 100),
@@ -110,6 +113,9 @@ public enum SolverCatalogue {
       SettingSchema("budget_mb", .real, default: 1024)
     ], summary: "pick a method from the plan's cost figures"),
   ]
+
+  /// Inner solvers that run a fixed number of steps: the ones unrolled methods differentiate.
+  public static let fixedStepSolvers = ["gd", "momentum", "adam", "rule"]
 
   public static func schemas(_ role: SolverRole) -> [SolverSchema] { all.filter { $0.role == role } }
 

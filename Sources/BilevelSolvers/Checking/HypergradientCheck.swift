@@ -113,7 +113,7 @@ public struct HypergradientCheck {
       out.append(Spec(method: .truncated(steps: K), kind: .exact))
     }
     out.append(Spec(method: .firstOrder, kind: .exact))
-    if case .gd? = problem.stepRule {
+    if problem.supportsFiniteDifference {
       var eps = 0.01
       if case .finiteDifference(let e) = programMethod { eps = e }
       out.append(Spec(method: .finiteDifference(eps: eps), kind: .finiteDifference))

@@ -28,7 +28,7 @@ public struct ProblemSizes: Sendable {
     innerSolver = solver
     let copies = solver == "momentum" ? 2 : solver == "adam" ? 3 : 1
     state = inner * copies + (solver == "adam" ? 1 : 0)
-    if ["gd", "momentum", "adam"].contains(solver), case .integer(let t)? = program.innerSolver?.value("steps") {
+    if SolverCatalogue.fixedStepSolvers.contains(solver), case .integer(let t)? = program.innerSolver?.value("steps") {
       steps = t
     } else {
       steps = nil

@@ -1,5 +1,6 @@
 import BilevelCore
 import BilevelFrontEnd
+import Foundation
 
 /// A program compiled for the solvers: flat layouts of θ (per task), of the
 /// unrolled state and of φ, and the compiled functions every solver and
@@ -19,7 +20,13 @@ public final class BilevelProblem: @unchecked Sendable {
   public let outerSize: Int
   public let stateSize: Int
   public var stepRule: StepRule? { graphs.stepRule }
+  /// finite_difference approximates one gd step with one scalar learning rate.
+  public var supportsFiniteDifference: Bool { !graphs.learningRate.isEmpty }
   public var hasFixpoint: Bool { source.innerFixpoint != nil }
+  /// Threads the methods run tasks on (TaskParallel); 1: plain sequential
+  /// loops. Results are bit-identical for every value. Set it between
+  /// calls, not during one.
+  public var threads = KernelThreadPool.onlineCores
 
   public init(_ program: Program) {
     source = program
@@ -56,7 +63,8 @@ public final class BilevelProblem: @unchecked Sendable {
 
   // MARK: Compiled functions
 
-  final class TaskFunctions {
+  final class TaskFunctions: @unchecked Sendable {
+    let lock = NSLock()
     var innerGradient: CompiledFunction?
     var innerGradientOuter: CompiledFunction?
     var hessianVector: CompiledFunction?
@@ -72,42 +80,52 @@ public final class BilevelProblem: @unchecked Sendable {
     var initialTangent: CompiledFunction?
     var learningRate: CompiledFunction?
     var outerGradientInner: CompiledFunction?
+    // Only in `outerFunctions`:
+    var outerLoss: CompiledFunction?
+    var outerGradient: CompiledFunction?
   }
-  var functions: [TaskFunctions]
-  var outerFunction: CompiledFunction?
-  var outerGradientFunction: CompiledFunction?
+  let functions: [TaskFunctions]
+  /// The outer loss and its gradient (global: all tasks in one plan).
+  let outerFunctions = TaskFunctions()
 
-  func build(_ cache: inout CompiledFunction?, _ make: () -> CompiledFunction) -> CompiledFunction {
-    if let f = cache { return f }
+  /// The cached function, made on first use under the owner's lock: the
+  /// methods run tasks on several threads (TaskParallel), and two threads may
+  /// ask for the same shared function (task 0's, the outer ones) at once.
+  /// Different tasks' functions are built concurrently.
+  func build(_ owner: TaskFunctions, _ slot: ReferenceWritableKeyPath<TaskFunctions, CompiledFunction?>,
+             _ make: () -> CompiledFunction) -> CompiledFunction {
+    owner.lock.lock()
+    defer { owner.lock.unlock() }
+    if let f = owner[keyPath: slot] { return f }
     let f = make()
-    cache = f
+    owner[keyPath: slot] = f
     return f
   }
 
   /// [θ, φ] → [∇θ L_in, L_in].
   public func innerGradient(_ t: Int) -> CompiledFunction {
-    build(&functions[t].innerGradient) {
+    build(functions[t], \.innerGradient) {
       CompiledFunction(program, arguments: [theta(t), phi], results: [graphs.innerGradient, graphs.innerLoss], task: planTask(t))
     }
   }
 
   /// [θ, φ] → [∇φ L_in (this task's part), L_in].
   public func innerGradientOuter(_ t: Int) -> CompiledFunction {
-    build(&functions[t].innerGradientOuter) {
+    build(functions[t], \.innerGradientOuter) {
       CompiledFunction(program, arguments: [theta(t), phi], results: [graphs.innerGradientOuter, graphs.innerLoss], task: planTask(t))
     }
   }
 
   /// [θ, φ, v] → [H v].
   public func hessianVector(_ t: Int) -> CompiledFunction {
-    build(&functions[t].hessianVector) {
+    build(functions[t], \.hessianVector) {
       CompiledFunction(program, arguments: [theta(t), phi, leaves(graphs.direction, task: t)], results: [graphs.hessianVector], task: planTask(t))
     }
   }
 
   /// [θ, φ, v] → [(∂²L_in/∂φ∂θ) v].
   public func mixed(_ t: Int) -> CompiledFunction {
-    build(&functions[t].mixed) {
+    build(functions[t], \.mixed) {
       CompiledFunction(program, arguments: [theta(t), phi, leaves(graphs.direction, task: t)], results: [graphs.mixed], task: planTask(t))
     }
   }
@@ -116,7 +134,7 @@ public final class BilevelProblem: @unchecked Sendable {
 
   /// [s, φ, bias] → [Φ(s), L_in(θ), residuals (what the taped pullback reads)].
   public func step(_ t: Int) -> CompiledFunction {
-    build(&functions[t].step) {
+    build(functions[t], \.step) {
       CompiledFunction(program, arguments: [state(t), phi, biasLeaves], results: [graphs.step, graphs.innerLoss, graphs.residuals],
                        task: planTask(t))
     }
@@ -128,7 +146,7 @@ public final class BilevelProblem: @unchecked Sendable {
   /// [s, φ, bias, u, residuals] → [(∂Φ/∂s)ᵀ u, (∂Φ/∂φ)ᵀ u], reading the step's
   /// matrix products from the tape.
   public func tapedPullback(_ t: Int) -> CompiledFunction {
-    build(&functions[t].tapedPullback) {
+    build(functions[t], \.tapedPullback) {
       CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.cotangent, task: t), leaves(graphs.residualInputs, task: t)],
                        results: [graphs.tapedPullback, graphs.tapedOuterPullback], task: planTask(t))
     }
@@ -136,7 +154,7 @@ public final class BilevelProblem: @unchecked Sendable {
 
   /// [s, φ, bias, u] → [(∂Φ/∂s)ᵀ u, (∂Φ/∂φ)ᵀ u].
   public func stepPullback(_ t: Int) -> CompiledFunction {
-    build(&functions[t].stepPullback) {
+    build(functions[t], \.stepPullback) {
       CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.cotangent, task: t)],
                        results: [graphs.stepPullback, graphs.stepOuterPullback], task: planTask(t))
     }
@@ -144,7 +162,7 @@ public final class BilevelProblem: @unchecked Sendable {
 
   /// [s, φ, bias, ṡ, φ̇] → [(∂Φ/∂s) ṡ + (∂Φ/∂φ) φ̇].
   public func stepTangent(_ t: Int) -> CompiledFunction {
-    build(&functions[t].stepTangent) {
+    build(functions[t], \.stepTangent) {
       CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.stateTangent, task: t), leaves(graphs.outerTangent, task: 0)],
                        results: [graphs.stepTangent], task: planTask(t))
     }
@@ -152,14 +170,14 @@ public final class BilevelProblem: @unchecked Sendable {
 
   /// [z, φ] → [E(z, φ)].
   public func fixpoint(_ t: Int) -> CompiledFunction {
-    build(&functions[t].fixpoint) {
+    build(functions[t], \.fixpoint) {
       CompiledFunction(program, arguments: [theta(t), phi], results: [graphs.fixpointMap], task: planTask(t))
     }
   }
 
   /// [z, φ, u] → [(∂E/∂z)ᵀ u, (∂E/∂φ)ᵀ u].
   public func fixpointPullback(_ t: Int) -> CompiledFunction {
-    build(&functions[t].fixpointPullback) {
+    build(functions[t], \.fixpointPullback) {
       CompiledFunction(program, arguments: [theta(t), phi, leaves([graphs.cotangent[0]], task: t)],
                        results: [graphs.fixpointPullback, graphs.fixpointOuterPullback], task: planTask(t))
     }
@@ -167,12 +185,12 @@ public final class BilevelProblem: @unchecked Sendable {
 
   /// [φ] → [θ₀(φ)].
   public func initial(_ t: Int) -> CompiledFunction {
-    build(&functions[t].initial) { CompiledFunction(program, arguments: [phi], results: [graphs.initial], task: planTask(t)) }
+    build(functions[t], \.initial) { CompiledFunction(program, arguments: [phi], results: [graphs.initial], task: planTask(t)) }
   }
 
   /// [φ, u] → [(∂θ₀/∂φ)ᵀ u].
   public func initialPullback(_ t: Int) -> CompiledFunction {
-    build(&functions[t].initialPullback) {
+    build(functions[t], \.initialPullback) {
       CompiledFunction(program, arguments: [phi, leaves(Array(graphs.cotangent.prefix(graphs.theta.count)), task: t)],
                        results: [graphs.initialOuterPullback], task: planTask(t))
     }
@@ -180,37 +198,35 @@ public final class BilevelProblem: @unchecked Sendable {
 
   /// [φ, φ̇] → [(∂θ₀/∂φ) φ̇].
   public func initialTangent(_ t: Int) -> CompiledFunction {
-    build(&functions[t].initialTangent) {
+    build(functions[t], \.initialTangent) {
       CompiledFunction(program, arguments: [phi, leaves(graphs.outerTangent, task: 0)], results: [graphs.initialTangent], task: planTask(t))
     }
   }
 
   /// [φ] → [lr, ∇φ lr] of gradient descent.
   public var learningRate: CompiledFunction {
-    build(&functions[0].learningRate) {
+    build(functions[0], \.learningRate) {
       CompiledFunction(program, arguments: [phi], results: [graphs.learningRate, graphs.learningRateGradient], task: nil)
     }
   }
 
   /// [θ of every task, φ] → [L_out, ∂L_out/∂φ].
   public var outerGradient: CompiledFunction {
-    if let f = outerGradientFunction { return f }
-    let f = CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerLoss, graphs.outerGradientOuter], task: nil)
-    outerGradientFunction = f
-    return f
+    build(outerFunctions, \.outerGradient) {
+      CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerLoss, graphs.outerGradientOuter], task: nil)
+    }
   }
 
   /// [θ of every task, φ] → [L_out].
   public var outerLoss: CompiledFunction {
-    if let f = outerFunction { return f }
-    let f = CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerLoss], task: nil)
-    outerFunction = f
-    return f
+    build(outerFunctions, \.outerLoss) {
+      CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerLoss], task: nil)
+    }
   }
 
   /// [θ of every task, φ] → [∂L_out/∂θ of task t].
   public func outerGradientInner(_ t: Int) -> CompiledFunction {
-    build(&functions[t].outerGradientInner) {
+    build(functions[t], \.outerGradientInner) {
       CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerGradientInner], task: planTask(t))
     }
   }

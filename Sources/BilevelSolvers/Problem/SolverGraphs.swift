@@ -5,11 +5,13 @@ public enum StepRule: Sendable {
   case gd(lr: NodeID)
   case momentum(lr: NodeID, momentum: NodeID)
   case adam(lr: NodeID, beta1: Double, beta2: Double, eps: Double)
+  /// θ ← θ + update, with the input `gradient` in the update standing for ∇θ L_in.
+  case rule(update: NodeID, gradient: NodeID)
 
   /// Copies of θ in the unrolled state: θ, velocity; or θ and both moments.
   var copies: Int {
     switch self {
-    case .gd: return 1
+    case .gd, .rule: return 1
     case .momentum: return 2
     case .adam: return 3
     }
@@ -132,6 +134,9 @@ struct SolverGraphs {
     case "adam":
       guard let lr = node("lr") else { return nil }
       return .adam(lr: lr, beta1: real("beta1", 0.9), beta2: real("beta2", 0.999), eps: real("eps", 1e-8))
+    case "rule":
+      guard let update = node("update"), let k = p.ruleGradientInput else { return nil }
+      return .rule(update: update, gradient: p.graph.make(.input(k), shape: p.inputs[k].shape))
     default: return nil
     }
   }
@@ -154,7 +159,7 @@ struct SolverGraphs {
       stepOuterPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: phi)
       stepTangent = d.jacobianVectorProduct(of: step, wrt: state + phi, along: stateTangent + outerTangent)
       cutResiduals(&d.builder, state: state)
-      if case .gd(let lr) = rule {
+      if case .gd(let lr) = rule, d.graph.shape(lr).isScalar {
         learningRate = [lr]
         learningRateGradient = d.gradient(of: lr, wrt: phi)
       }
@@ -239,7 +244,21 @@ struct SolverGraphs {
         return b.subtract(theta[k], b.multiply(lr, b.divide(mHat, b.add(root, b.scalar(eps)))))
       }
       return next + first + second
+    case .rule(let update, let input):
+      // The update as written, with ∇θ L_in in place of its 'grad'.
+      return [b.add(theta[0], substitute(update, [input: g[0]], &b))]
     }
+  }
+
+  /// `root` rebuilt with some nodes replaced (derivative graphs are plain
+  /// nodes, so a placeholder leaf can stand for one until it is known).
+  static func substitute(_ root: NodeID, _ replacements: [NodeID: NodeID], _ b: inout Rewriter) -> NodeID {
+    var mapped = replacements
+    for id in b.graph.reachable(from: [root]) where mapped[id] == nil {
+      let node = b.graph[id]
+      mapped[id] = node.op.isLeaf ? id : b.node(node.op, node.inputs.map { mapped[$0]! }, shape: node.shape)
+    }
+    return mapped[root]!
   }
 
   /// The outer loss and its gradients, over all tasks.
