@@ -9,15 +9,16 @@ import Foundation
 extension Commands {
   /// Prints the table; 1 when a method is out of tolerance.
   func checkHypergradients(_ program: Program) -> Int32 {
-    guard program.outerLoss != nil, program.size(.outer) > 0, program.size(.inner) > 0 else { return 0 }
+    guard program.outerLoss != nil, program.size(.outer) > 0, program.size(.inner) > 0 || program.isSingleLevel else { return 0 }
     let problem = BilevelProblem(program)
     let method = MethodSelection(problem, budgetMB: options.budgetMB).method
     let report = HypergradientCheck(problem: problem, programMethod: method).run()
     out(Commands.checkTable(report, problem: problem))
     let failures = report.failures
+    let taskFailures = report.taskFailures
     let checked = report.checked.count
-    if failures.isEmpty {
-      out("all \(checked) methods checked are within tolerance\n")
+    if failures.isEmpty && taskFailures.isEmpty {
+      out("all \(checked) methods checked are within tolerance\(report.taskChecks.isEmpty ? "" : ", in aggregate and per task")\n")
       return 0
     }
     // One line per reason: a failed inner solve fails every method alike.
@@ -26,7 +27,11 @@ extension Commands {
       if let i = reasons.firstIndex(where: { $0.0 == row.failure! }) { reasons[i].1.append(row.label) } else { reasons.append((row.failure!, [row.label])) }
     }
     for (why, labels) in reasons { out("  FAIL \(labels.joined(separator: ", ")): \(why)\n") }
-    out("\(failures.count) of \(checked) methods checked failed: \(failures.map(\.label).joined(separator: ", "))\n")
+    for check in taskFailures { out("  FAIL \(check.label) per task: \(check.failure!)\n") }
+    if !failures.isEmpty { out("\(failures.count) of \(checked) methods checked failed: \(failures.map(\.label).joined(separator: ", "))\n") }
+    if !taskFailures.isEmpty {
+      out("\(taskFailures.count) of \(report.taskChecks.count) methods checked per task failed: \(taskFailures.map(\.label).joined(separator: ", "))\n")
+    }
     return 1
   }
 
@@ -85,6 +90,7 @@ extension Commands {
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
       text += "  the implicit methods' inner problem, solved tightly: \(what) = \(errorText(r))\n"
     }
+    for why in report.skipped { text += "  not checked: \(why)\n" }
     if report.outerIgnoresInnerHere {
       text += "  note: ∂L_out/∂θ = 0 at the initial point, so every method reduces to ∂L_out/∂φ there; the inner path is not exercised\n"
     }
@@ -95,6 +101,28 @@ extension Commands {
       if let i = reasons.firstIndex(where: { $0.0 == why }) { reasons[i].1.append(row.label) } else { reasons.append((why, [row.label])) }
     }
     for (why, labels) in reasons { text += "  not applicable here: \(labels.joined(separator: ", ")): \(why)\n" }
+    if !report.taskChecks.isEmpty { text += taskTable(report, tasks: problem.tasks) }
+    return text
+  }
+
+  /// Programs with tasks: a row per task, a column per method checked per task.
+  static func taskTable(_ report: CheckReport, tasks: Int) -> String {
+    var text = "per task: task t's part of the hypergradient (∂L_out/∂φ + task t's path) vs central differences of\n"
+      + "  F_t(φ) = the outer loss with task t's θ_t(φ) and every other task's θ held at φ₀:\n"
+    var lines: [[String]] = [["task"] + report.taskChecks.map { $0.label + ($0.isProgramMethod ? " *" : "") }]
+    for t in 0..<tasks {
+      lines.append(["\(t + 1)"] + report.taskChecks.map { check in
+        guard t < check.errors.count else { return "failed" }
+        return errorText(check.errors[t]) + (check.failedTasks.contains(t) ? " FAIL" : "")
+      })
+    }
+    let widths = lines[0].indices.map { c in lines.map { $0[c].count }.max()! }
+    for line in lines {
+      var s = "  "
+      for c in line.indices { s += line[c].padding(toLength: widths[c], withPad: " ", startingAt: 0) + "   " }
+      while s.hasSuffix(" ") { s.removeLast() }
+      text += s + "\n"
+    }
     return text
   }
 }

@@ -27,8 +27,8 @@ extension Commands {
     let sizes = ProblemSizes(problem)
     let selection = MethodSelection(problem, budgetMB: options.budgetMB)
     out(Explanation.header(program, title: title))
-    if let reason = selection.reason { out("  \(reason)\n") }
-    if let e = estimate(selection.method, sizes) {
+    if let reason = selection.reason, !program.isSingleLevel { out("  \(reason)\n") }
+    if !program.isSingleLevel, let e = estimate(selection.method, sizes) {
       out("  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\n")
       if e.memoryBytes > selection.budgetBytes {
         environment.standardError(DiagnosticRenderer.render([
@@ -57,7 +57,7 @@ extension Commands {
 
   func summary(_ problem: BilevelProblem, _ report: BilevelRun.Report, method: HypergradientMethod) -> String {
     var out = report.fault == nil
-      ? "solved: \(report.stepsDone) outer step\(report.stepsDone == 1 ? "" : "s") (\(problem.source.outerSolver?.name ?? "no outer solver")), hypergradient by \(method.description)\n"
+      ? "solved: \(report.stepsDone) outer step\(report.stepsDone == 1 ? "" : "s") (\(problem.source.outerSolver?.name ?? "no outer solver")), \(problem.source.isSingleLevel ? "the gradient of the outer loss" : "hypergradient by " + method.description)\n"
       : "stopped at outer step \(report.faultStep ?? 0); the last good point:\n"
     if let l0 = report.initialLoss, let f = report.final {
       out += "  outer loss: \(formatValue(l0)) → \(formatValue(f.outerLoss))\n"
@@ -67,10 +67,10 @@ extension Commands {
       out += "  \(v.name) = \(ValueFormatting.summary(Tensor(shape: v.shape, scalars: values)))\n"
     }
     if let f = report.final {
-      out += "  hypergradient norm: \(formatValue(norm(f.gradient)))\n"
+      out += "  \(problem.source.isSingleLevel ? "gradient" : "hypergradient") norm: \(formatValue(norm(f.gradient)))\n"
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
       let how = method == .closedForm ? "solved in closed form" : "after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")"
-      out += "  inner residual \(what): \(formatValue(f.innerResidual)) \(how)\n"
+      if !problem.source.isSingleLevel { out += "  inner residual \(what): \(formatValue(f.innerResidual)) \(how)\n" }
       if let s = f.linearSolve {
         let dense = s.method == "Cholesky" || s.method == "LU"
         let iterations = dense ? "dense" : "\(s.iterations) iteration\(s.iterations == 1 ? "" : "s")"

@@ -8,7 +8,7 @@ enum Explanation {
   static func header(_ p: Program, title: String) -> String {
     var out = "program \(title)\n"
     if let t = p.tasks { out += "  tasks: \(t.index) in 1..\(t.count)\n" }
-    for level in [Level.outer, .inner] {
+    for level in p.isSingleLevel ? [Level.outer] : [Level.outer, .inner] {
       let vars = p.variables(level).map { i -> String in
         let v = p.variables[i]
         return "\(v.name)\(v.perTask ? "[\(p.tasks!.index)]" : ""): \(v.shape)"
@@ -21,13 +21,16 @@ enum Explanation {
       let problem = p.innerFixpoint != nil ? "solve the inner fixpoint" : "minimise the inner loss"
       out += "  inner solver: \(p.settingText(s, ref)) — \(problem)\n"
     }
-    out += "  hypergradient: \(p.hypergradient.map { p.settingText($0, ref) } ?? "auto")\n"
+    out += p.isSingleLevel
+      ? "  no inner problem: the outer loss is minimised directly\n"
+      : "  hypergradient: \(p.hypergradient.map { p.settingText($0, ref) } ?? "auto")\n"
     if let s = p.outerSolver { out += "  outer solver: \(p.settingText(s, ref))\n" }
     return out
   }
 
   static func text(_ p: Program, title: String) -> String {
     var out = header(p, title: title)
+    if p.isSingleLevel { return out + "single level: each outer step takes the exact gradient ∇φ L_out; there is no hypergradient method to choose\n" }
     let problem = BilevelProblem(p)
     let sizes = ProblemSizes(problem)
     let method = p.hypergradient

@@ -215,14 +215,19 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-qui
 }
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
-// `bilevelc-bench solvers` runs only the solver sections (after the machine's).
-let solversOnly = CommandLine.arguments.dropFirst().first == "solvers"
-let sections: [() -> Section] = solversOnly ? [
+// `bilevelc-bench solvers` runs only the solver sections (after the machine's),
+// `bilevelc-bench tasks` only the meta-learning one.
+let only = CommandLine.arguments.dropFirst().first
+let sections: [() -> Section] = only == "tasks" ? [
+  { machineSection(numpy) },
+  { mamlTasksSection() },
+] : only == "solvers" ? [
   { machineSection(numpy) },
   { unrollCostSection() },
   { implicitCostSection() },
   { checkpointSection() },
   { sampleHypergradientSection() },
+  { mamlTasksSection() },
 ] : [
   { machineSection(numpy) },
   { gemmSection(numpy) },
@@ -238,6 +243,7 @@ let sections: [() -> Section] = solversOnly ? [
   { implicitCostSection() },
   { checkpointSection() },
   { sampleHypergradientSection() },
+  { mamlTasksSection() },
 ]
 for make in sections {
   print(make().render())

@@ -12,6 +12,10 @@ extension Elaborator {
     }
     let inner = program.variables(.inner)
     let outer = program.variables(.outer)
+    if program.isSingleLevel {
+      checkSingleLevel(start)
+      return
+    }
     if inner.isEmpty { diagnostics.append(.error(.noInnerVariables, at: start)) }
     if outer.isEmpty { diagnostics.append(.error(.noOuterVariables, at: start)) }
     // A missing statement is reported where it is needed (the first variable
@@ -81,6 +85,29 @@ extension Elaborator {
     }
     if program.innerSolver != nil { checkSolverFits() }
     if !hasErrors { checkMethodApplies() }
+  }
+
+  /// No inner problem at all: the base learner is solved in the program
+  /// itself (a ridge head through `solve`, as R2D2 does), and the outer loss
+  /// is minimised directly; its gradient is the exact hypergradient.
+  mutating func checkSingleLevel(_ start: SourceRange) {
+    let outer = program.variables(.outer)
+    if outer.isEmpty { diagnostics.append(.error(.noOuterVariables, at: start)) }
+    let outerAt = outer.first.map { program.variables[$0].range } ?? start
+    guard let loss = program.outerLoss else {
+      diagnostics.append(.error(.missingStatement("outer loss", example: "outer loss = mean((X @ w - y)^2)"), at: outerAt))
+      return
+    }
+    if program.outerSolver == nil {
+      diagnostics.append(.error(.missingStatement("outer solver", example: "solve outer with adam(lr: 0.1, steps: 40)"),
+                                at: program.outerLossRange ?? outerAt))
+    }
+    if let method = program.hypergradient { diagnostics.append(.error(.singleLevelMethod, at: method.range)) }
+    var reached = Set<Int>()
+    for id in program.graph.reachable(from: [loss]) { if case .variable(let i) = program.graph[id].op { reached.insert(i) } }
+    for i in outer where !reached.contains(i) {
+      warning(.outerVariableUnused(program.variables[i].name), at: program.variables[i].range)
+    }
   }
 
   mutating func checkSolverFits() {

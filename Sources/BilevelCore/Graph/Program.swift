@@ -49,6 +49,12 @@ public struct Program: Sendable {
     variables.indices.filter { variables[$0].level == level }
   }
 
+  /// No inner variables, loss, fixpoint or solver: the outer loss is
+  /// minimised directly (any base learner is solved in the program itself).
+  public var isSingleLevel: Bool {
+    variables(.inner).isEmpty && innerLoss == nil && innerFixpoint == nil && innerSolver == nil
+  }
+
   /// Total entries of the inner (d) or outer (m) variables, per task.
   public func size(_ level: Level) -> Int {
     variables(level).reduce(0) { $0 + variables[$1].shape.count }

@@ -162,6 +162,8 @@ extension Message {
   public static func invisibleToMethod(_ name: String, method: String) -> Message {
     Message("outer variable '\(name)' reaches the inner problem only through its solver settings or starting point; \(method) differentiates the inner solution, which depends on neither, so its hypergradient is zero (unroll(reverse) sees it)")
   }
+  public static let singleLevelMethod = Message(
+    "a program without an inner problem has no hypergradient method to choose: the gradient of the outer loss is exact; remove this statement")
   public static let noInnerVariables = Message("the program has no inner variables; declare one, as in 'inner w: vector[d] = 0'")
   public static let noOuterVariables = Message("the program has no outer variables; declare one, as in 'outer lam: scalar = 0'")
 }

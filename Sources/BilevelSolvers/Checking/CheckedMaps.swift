@@ -51,6 +51,7 @@ final class CheckedMapEvaluator {
   var tightCache: InnerSolution?
   var truncatedStates: [Int: [[Double]]] = [:]
   var initialCache: [[Double]]?
+  var heldCache: [CheckedMap: [[Double]]] = [:]
 
   init(problem: BilevelProblem, phi0: [Double]) {
     self.problem = problem
@@ -95,61 +96,99 @@ final class CheckedMapEvaluator {
   }
 
   func evaluate(_ map: CheckedMap, at phi: [Double]) throws(SolverFault) -> Double {
+    try outerLoss(thetas(map, at: phi), phi)
+  }
+
+  /// Every task's θ under the map at φ, the tasks in parallel.
+  func thetas(_ map: CheckedMap, at phi: [Double]) throws(SolverFault) -> [[Double]] {
+    try prepare(map)
+    return try problem.eachTask { t throws(SolverFault) in try theta(map, at: phi, task: t) }
+  }
+
+  /// Computes what the map holds at φ₀, so that the per-task work (on
+  /// several threads) only reads the caches.
+  func prepare(_ map: CheckedMap) throws(SolverFault) {
+    switch map {
+    case .unrolled: break
+    case .truncated(let k): _ = try truncatedStart(k)
+    case .firstOrder:
+      _ = try solution()
+      _ = initialAtPhi0()
+    case .evograd: _ = try solution()
+    case .tight: _ = try tight()
+    }
+  }
+
+  /// Task t's θ under the map at φ (after `prepare(map)`).
+  func theta(_ map: CheckedMap, at phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
     let d = problem.innerSize
-    var theta: [[Double]] = []
     switch map {
     case .unrolled:
-      for t in 0..<problem.tasks {
-        theta.append(Array(try FixedStepRunner(problem, task: t, steps: steps ?? 0).run(phi).prefix(d)))
-      }
+      return Array(try FixedStepRunner(problem, task: t, steps: steps ?? 0).run(phi).prefix(d))
     case .truncated(let k):
       let T = steps ?? 0
-      let start = try truncatedStart(k)
-      for t in 0..<problem.tasks {
-        let s = try FixedStepRunner(problem, task: t, steps: T).run(from: start[t], phi, steps: (T - k)..<T)
-        theta.append(Array(s.prefix(d)))
-      }
+      let s = try FixedStepRunner(problem, task: t, steps: T).run(from: truncatedStates[k]![t], phi, steps: (T - k)..<T)
+      return Array(s.prefix(d))
     case .firstOrder:
-      let solution = try solution()
-      let initial0 = initialAtPhi0()
-      for t in 0..<problem.tasks {
-        let now = problem.initial(t)(phi)[0]
-        theta.append((0..<d).map { solution.theta[t][$0] + (now[$0] - initial0[t][$0]) })
-      }
+      let base = solutionCache!.theta[t]
+      let initial0 = initialCache![t]
+      let now = problem.initial(t)(phi)[0]
+      return (0..<d).map { base[$0] + (now[$0] - initial0[$0]) }
     case .evograd(let samples, let sigma, let tau, let seed):
-      let solution = try solution()
-      for t in 0..<problem.tasks {
-        let copies = evogradCopies(solution.theta[t], task: t, samples: samples, sigma: sigma, seed: seed)
-        let f = problem.innerGradientOuter(t)
-        var losses: [Double] = []
-        for x in copies {
-          f.load(0, x)
-          f.load(1, phi)
-          f.run()
-          losses.append(f.scalar(1))
-        }
-        let top = losses.map { -$0 / tau }.max()!
-        let exps = losses.map { (-$0 / tau - top).exp }
-        let total = exps.reduce(0, +)
-        var average = [Double](repeating: 0, count: d)
-        for k in 0..<samples { for i in 0..<d { average[i] += exps[k] / total * copies[k][i] } }
-        theta.append(average)
+      let copies = evogradCopies(solutionCache!.theta[t], task: t, samples: samples, sigma: sigma, seed: seed)
+      let f = problem.innerGradientOuter(t)
+      var losses: [Double] = []
+      for x in copies {
+        f.load(0, x)
+        f.load(1, phi)
+        f.run()
+        losses.append(f.scalar(1))
       }
+      let top = losses.map { -$0 / tau }.max()!
+      let exps = losses.map { (-$0 / tau - top).exp }
+      let total = exps.reduce(0, +)
+      var average = [Double](repeating: 0, count: d)
+      for k in 0..<samples { for i in 0..<d { average[i] += exps[k] / total * copies[k][i] } }
+      return average
     case .tight:
-      let base = try tight()
-      for t in 0..<problem.tasks { theta.append(try polish(base.theta[t], phi, task: t)) }
+      return try polish(tightCache!.theta[t], phi, task: t)
     }
-    return try outerLoss(theta, phi)
+  }
+
+  /// The per-task maps F_t(φ) = L_out(θ_1(φ₀), …, θ_t(φ), …, θ_M(φ₀), φ) at
+  /// each of `points`: [task][point]. Each task's θ_t at the points on its
+  /// own thread, then the outer losses (one global plan) in order.
+  func taskValues(_ map: CheckedMap, at points: [[Double]]) throws(SolverFault) -> [[Double]] {
+    let held = try heldThetas(map)
+    let moved = try problem.eachTask { t throws(SolverFault) in
+      try points.map { phi throws(SolverFault) in try theta(map, at: phi, task: t) }
+    }
+    var values: [[Double]] = []
+    for t in 0..<problem.tasks {
+      var theta = held
+      values.append(try points.indices.map { p throws(SolverFault) in
+        theta[t] = moved[t][p]
+        return try outerLoss(theta, points[p])
+      })
+    }
+    return values
+  }
+
+  /// The map's θ of every task at φ₀: what the per-task maps hold.
+  func heldThetas(_ map: CheckedMap) throws(SolverFault) -> [[Double]] {
+    if let h = heldCache[map] { return h }
+    let h = try thetas(map, at: phi0)
+    heldCache[map] = h
+    return h
   }
 
   /// s_{T−K} at φ₀ for every task.
   func truncatedStart(_ k: Int) throws(SolverFault) -> [[Double]] {
     if let s = truncatedStates[k] { return s }
     let T = steps ?? 0
-    var states: [[Double]] = []
-    for t in 0..<problem.tasks {
+    let states = try problem.eachTask { t throws(SolverFault) in
       let runner = FixedStepRunner(problem, task: t, steps: T)
-      states.append(try runner.run(from: runner.start(phi0), phi0, steps: 0..<(T - k)))
+      return try runner.run(from: runner.start(phi0), phi0, steps: 0..<(T - k))
     }
     truncatedStates[k] = states
     return states
@@ -157,7 +196,7 @@ final class CheckedMapEvaluator {
 
   func initialAtPhi0() -> [[Double]] {
     if let c = initialCache { return c }
-    let c = (0..<problem.tasks).map { problem.initial($0)(phi0)[0] }
+    let c = problem.eachTask { problem.initial($0)(phi0)[0] }
     initialCache = c
     return c
   }

@@ -31,6 +31,8 @@ public struct CheckRow: Sendable {
   /// for the program's own method.
   public internal(set) var notApplicable: String?
   public internal(set) var gradient: [Double] = []
+  /// Per task, the gradient of the method's per-task map (HypergradientResult.taskGradient).
+  var taskGradients: [[Double]] = []
 
   public var label: String { method.description }
 }
@@ -49,7 +51,12 @@ public struct CheckReport: Sendable {
   /// ∂L_out/∂θ is exactly 0 at the inner solver's θ(φ₀): every method then
   /// returns ∂L_out/∂φ alone, and the table cannot tell them apart.
   public internal(set) var outerIgnoresInnerHere = false
+  /// Programs with tasks: the program's method and the references, per task.
+  public internal(set) var taskChecks: [TaskCheck] = []
+  /// Methods left out of the table, and why.
+  public internal(set) var skipped: [String] = []
   public var failures: [CheckRow] { rows.filter { $0.failure != nil } }
+  public var taskFailures: [TaskCheck] { taskChecks.filter { $0.failure != nil } }
   public var checked: [CheckRow] { rows.filter { $0.notApplicable == nil } }
 }
 
@@ -59,6 +66,8 @@ public struct CheckReport: Sendable {
 /// unrolled and implicit families against their references.
 public struct HypergradientCheck {
   public static let step = 1e-3
+  /// Tangent steps (T·m·M) beyond which unroll(forward) is left out unless it is the program's method.
+  public static let forwardLimit = 2000
   public static let exactTolerance = 1e-6
   /// The largest relative residual an approximate implicit solve may stop at.
   public static let convergedResidual = 1e-2
@@ -98,8 +107,11 @@ public struct HypergradientCheck {
   }
 
   /// The methods checked, in table order, with the program's settings where it names the method.
-  func specs() -> [Spec] {
+  func specs() -> (specs: [Spec], skipped: [String]) {
+    // Without an inner problem the outer loss's gradient is the only method.
+    if problem.source.isSingleLevel { return ([Spec(method: .firstOrder, kind: .exact)], []) }
     var out: [Spec] = []
+    var skipped: [String] = []
     let T = InnerSolver(problem).fixedSteps
     let d = problem.innerSize
     if let T {
@@ -107,7 +119,13 @@ public struct HypergradientCheck {
       var k = max(1, Int(Double(T).squareRoot().rounded(.up)))
       if case .unrollReverse(let p?) = programMethod { k = p }
       out.append(Spec(method: .unrollReverse(checkpoints: min(k, T)), kind: .unrolled))
-      out.append(Spec(method: .unrollForward, kind: .unrolled))
+      // Forward mode costs T·m tangent steps: checked where it is the program's choice or cheap.
+      let tangentSteps = T * problem.outerSize * problem.tasks
+      if tangentSteps <= Self.forwardLimit || programMethod == .unrollForward {
+        out.append(Spec(method: .unrollForward, kind: .unrolled))
+      } else {
+        skipped.append("unroll(forward): T·m·M = \(tangentSteps) tangent steps (over \(Self.forwardLimit)); forward mode is for small m")
+      }
       var K = min(T, 5)
       if case .truncated(let p) = programMethod { K = p }
       out.append(Spec(method: .truncated(steps: K), kind: .exact))
@@ -136,7 +154,7 @@ public struct HypergradientCheck {
     }
     if sizes.quadratic && !problem.hasFixpoint { out.append(Spec(method: .closedForm, kind: .implicit)) }
     if !out.contains(where: { $0.method == programMethod }) { out.append(Spec(method: programMethod, kind: .exact)) }
-    return out
+    return (out, skipped)
   }
 
   /// φ₀: the program's initial outer point, in its box.
@@ -163,7 +181,8 @@ public struct HypergradientCheck {
     let T = InnerSolver(problem).fixedSteps
     var report = CheckReport(outerSize: problem.outerSize, directionCount: units.count,
                              randomDirections: problem.outerSize > Self.coordinateLimit, step: Self.step)
-    let specs = specs()
+    let (specs, skipped) = specs()
+    report.skipped = skipped
     if specs.contains(where: { CheckedMap.of($0.method, steps: T) == .tight }) {
       do {
         let tight = try maps.tight()
@@ -177,14 +196,14 @@ public struct HypergradientCheck {
         report.tightProblem = "the tight inner solve failed: \(error.message)"
       }
     }
-    if let solution = try? maps.solution(), let c = try? problem.outerGradientsInner(solution.theta, phi0) {
+    if !problem.source.isSingleLevel, let solution = try? maps.solution(), let c = try? problem.outerGradientsInner(solution.theta, phi0) {
       report.outerIgnoresInnerHere = c.allSatisfy { $0.allSatisfy { $0 == 0 } }
     }
     var differences: [CheckedMap: Result<[Double], SolverFault>] = [:]
     for spec in specs {
       let map = CheckedMap.of(spec.method, steps: T)
       let mine = spec.method == programMethod
-      var row = CheckRow(method: spec.method, isProgramMethod: mine, map: map, mapDescription: map.description(steps: T))
+      var row = CheckRow(method: spec.method, isProgramMethod: mine, map: map, mapDescription: problem.source.isSingleLevel ? "the outer loss (no inner problem)" : map.description(steps: T))
       defer { report.rows.append(row) }
       if map == .tight, let why = report.tightProblem {
         if mine { row.failure = why } else { row.notApplicable = why }
@@ -193,6 +212,7 @@ public struct HypergradientCheck {
       do {
         let result = try gradient(spec.method, maps: maps, phi0)
         row.gradient = result.gradient
+        if problem.tasks > 1 { row.taskGradients = (0..<problem.tasks).map(result.taskGradient) }
         let residual = result.linearSolve?.relativeResidual
         if spec.kind == .approximateImplicit { row.linearResidual = residual }
         // A convergent solver that cannot reach a small residual meets a singular, inconsistent adjoint system.
@@ -223,6 +243,8 @@ public struct HypergradientCheck {
     for (i, spec) in specs.enumerated() where report.rows[i].failure == nil && report.rows[i].notApplicable == nil {
       judge(&report.rows[i], spec.kind)
     }
+    // Per-task parts exist where each task has an inner solution of its own.
+    if problem.tasks > 1 && !problem.source.isSingleLevel { report.taskChecks = checkTasks(report.rows, specs, maps: maps, phi0, units) }
     return report
   }
 

@@ -25,10 +25,8 @@ struct EvolutionaryProxy {
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
     let solver = InnerSolver(problem)
     let solution = try solver.solve(phi)
-    var perturbed: [[[Double]]] = []
-    var weights: [[Double]] = []
-    var mixed: [[Double]] = []
-    for t in 0..<problem.tasks {
+    // Per task: the copies, their softmax weights and the weighted mean θ̄.
+    let proxies = try problem.eachTask { t throws(SolverFault) -> (copies: [[Double]], weights: [Double], mean: [Double]) in
       let f = problem.innerGradientOuter(t)
       let copies = Self.copies(of: solution.theta[t], task: t, samples: samples, sigma: sigma, seed: seed)
       let losses = try copies.map { x throws(SolverFault) -> Double in
@@ -45,31 +43,30 @@ struct EvolutionaryProxy {
       let w = exps.map { $0 / total }
       var average = [Double](repeating: 0, count: problem.innerSize)
       for k in 0..<samples { for i in average.indices { average[i] += w[k] * copies[k][i] } }
-      perturbed.append(copies)
-      weights.append(w)
-      mixed.append(average)
+      return (copies, w, average)
     }
-    var (loss, g) = try problem.outerGradientOuter(mixed, phi)
+    let mixed = proxies.map(\.mean)
+    let (loss, g0) = try problem.outerGradientOuter(mixed, phi)
     let c = try problem.outerGradientsInner(mixed, phi)
-    for t in 0..<problem.tasks {
+    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+      var part = problem.accumulator(t, explicit: g0)
       let f = problem.innerGradientOuter(t)
-      let w = weights[t]
-      let scores = perturbed[t].map { dot(c[t], $0) }
+      let (copies, w, _) = proxies[t]
+      let scores = copies.map { dot(c[t], $0) }
       let mean = zip(w, scores).reduce(0) { $0 + $1.0 * $1.1 }
       for k in 0..<samples {
         // ∂w_k/∂l_j = −w_k(δ_kj − w_j)/τ, so ∂L/∂l_k = −w_k (score_k − mean)/τ.
         let a = -w[k] * (scores[k] - mean) / tau
-        f.load(0, perturbed[t][k])
+        f.load(0, copies[k])
         f.load(1, phi)
         f.run()
-        f.accumulate(0, into: &g, scale: a)
+        f.accumulate(0, into: &part, scale: a)
       }
+      return (part, try solver.residual(solution.theta[t], phi, task: t))
     }
-    var residual = 0.0
-    for t in 0..<problem.tasks { residual = max(residual, try solver.residual(solution.theta[t], phi, task: t)) }
-    loss = loss.isFinite ? loss : .nan
-    return HypergradientResult(gradient: g, outerLoss: loss, theta: mixed, innerSteps: solution.steps, innerResidual: residual,
-                               linearSolve: nil, forwardSteps: solution.steps, peakStates: samples + 1)
+    return HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: mixed,
+                               innerSteps: solution.steps, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+                               forwardSteps: solution.steps, peakStates: samples + 1)
   }
 }
 

@@ -10,11 +10,16 @@ struct FirstOrder {
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
     let solver = InnerSolver(problem)
     let solution = try solver.solve(phi)
-    var (loss, g) = try problem.outerGradientOuter(solution.theta, phi)
-    problem.addInitialPullback(&g, phi, cotangents: try problem.outerGradientsInner(solution.theta, phi))
-    loss = loss.isFinite ? loss : .nan
-    return HypergradientResult(gradient: g, outerLoss: loss, theta: solution.theta, innerSteps: solution.steps,
-                               innerResidual: solution.residual, linearSolve: nil, forwardSteps: solution.steps, peakStates: 1)
+    let (loss, g0) = try problem.outerGradientOuter(solution.theta, phi)
+    let cotangents = try problem.outerGradientsInner(solution.theta, phi)
+    let parts = problem.eachTask { t in
+      var part = problem.accumulator(t, explicit: g0)
+      problem.addInitialPullback(&part, phi, cotangent: cotangents[t], task: t)
+      return part
+    }
+    return HypergradientResult(parts: parts, explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
+                               innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: nil,
+                               forwardSteps: solution.steps, peakStates: 1)
   }
 }
 
@@ -29,52 +34,53 @@ struct FiniteDifferenceStep {
   let eps: Double
 
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
-    let T = InnerSolver(problem).fixedSteps ?? 1
+    let solver = InnerSolver(problem)
+    let T = solver.fixedSteps ?? 1
     let rate = problem.learningRate(phi)
     let lr = rate[0][0]
     let lrGradient = rate[1]
-    var before: [[Double]] = []
-    var theta: [[Double]] = []
-    for t in 0..<problem.tasks {
+    // θ_{T−1} and θ_T of every task.
+    let runs = try problem.eachTask { t throws(SolverFault) -> (before: [Double], theta: [Double]) in
       let runner = FixedStepRunner(problem, task: t, steps: T)
       var s = runner.start(phi)
       for k in 0..<(T - 1) { try runner.advance(&s, step: k) }
-      before.append(s)
+      let before = s
       try runner.advance(&s, step: T - 1)
-      theta.append(s)
+      return (before, s)
     }
-    var (loss, g) = try problem.outerGradientOuter(theta, phi)
+    let theta = runs.map(\.theta)
+    let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let v = try problem.outerGradientsInner(theta, phi)
-    var initialCotangents: [[Double]] = []
-    for t in 0..<problem.tasks {
+    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+      var part = problem.accumulator(t, explicit: g0)
+      let before = runs[t].before
       let vNorm = norm(v[t])
       let gradientOuter = problem.innerGradientOuter(t)
       let gradientInner = problem.innerGradient(t)
       // ⟨∇θ L_in, v⟩ ∇φ η: the learning rate's own dependence on φ, exact.
-      let slope = dot(gradientInner(before[t], phi)[0], v[t])
-      for j in g.indices { g[j] -= slope * lrGradient[j] }
-      guard vNorm > 0 else {
-        initialCotangents.append(v[t])
-        continue
+      let slope = dot(gradientInner(before, phi)[0], v[t])
+      for j in part.indices { part[j] -= slope * lrGradient[j] }
+      var initialCotangent = v[t]
+      if vNorm > 0 {
+        let e = eps / vNorm
+        let plus = zip(before, v[t]).map { $0 + e * $1 }
+        let minus = zip(before, v[t]).map { $0 - e * $1 }
+        let up = gradientOuter(plus, phi)[0]
+        let down = gradientOuter(minus, phi)[0]
+        for j in part.indices { part[j] -= lr * (up[j] - down[j]) / (2 * e) }
+        if T == 1 {
+          let hvUp = gradientInner(plus, phi)[0]
+          let hvDown = gradientInner(minus, phi)[0]
+          initialCotangent = (0..<v[t].count).map { v[t][$0] - lr * (hvUp[$0] - hvDown[$0]) / (2 * e) }
+        }
       }
-      let e = eps / vNorm
-      let plus = zip(before[t], v[t]).map { $0 + e * $1 }
-      let minus = zip(before[t], v[t]).map { $0 - e * $1 }
-      let up = gradientOuter(plus, phi)[0]
-      let down = gradientOuter(minus, phi)[0]
-      for j in g.indices { g[j] -= lr * (up[j] - down[j]) / (2 * e) }
-      if T == 1 {
-        let hvUp = gradientInner(plus, phi)[0]
-        let hvDown = gradientInner(minus, phi)[0]
-        initialCotangents.append((0..<v[t].count).map { v[t][$0] - lr * (hvUp[$0] - hvDown[$0]) / (2 * e) })
-      }
+      if T == 1 { problem.addInitialPullback(&part, phi, cotangent: initialCotangent, task: t) }
+      return (part, try solver.residual(theta[t], phi, task: t))
     }
-    if T == 1 { problem.addInitialPullback(&g, phi, cotangents: initialCotangents) }
-    guard allFinite(g) else { throw SolverFault("the finite-difference hypergradient is not finite") }
-    var residual = 0.0
-    for t in 0..<problem.tasks { residual = max(residual, try InnerSolver(problem).residual(theta[t], phi, task: t)) }
-    loss = loss.isFinite ? loss : .nan
-    return HypergradientResult(gradient: g, outerLoss: loss, theta: theta, innerSteps: T, innerResidual: residual,
-                               linearSolve: nil, forwardSteps: T, peakStates: 4)
+    let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
+                                     innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+                                     forwardSteps: T, peakStates: 4)
+    guard allFinite(result.gradient) else { throw SolverFault("the finite-difference hypergradient is not finite") }
+    return result
   }
 }

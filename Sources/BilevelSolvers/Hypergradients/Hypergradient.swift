@@ -97,6 +97,33 @@ public struct HypergradientResult: Sendable {
   public var peakStates = 0
   /// Doubles those states and the taped steps' residuals took at the peak.
   public var peakDoubles = 0
+  /// ∂L_out/∂φ at the method's θ: the explicit term.
+  public var explicitGradient: [Double] = []
+  /// Each task's contribution, in task order; task 0's includes the explicit term.
+  var taskParts: [[Double]] = []
+
+  /// The gradient of F_t(φ) = L_out(θ_1(φ₀), …, θ_t(φ), …, θ_M(φ₀), φ), the
+  /// method's map with every other task's θ held: ∂L_out/∂φ plus task t's
+  /// path through its inner solve. The gradient is Σ_t of these less
+  /// (M − 1)·∂L_out/∂φ.
+  public func taskGradient(_ t: Int) -> [Double] {
+    if taskParts.isEmpty { return gradient }
+    if t == 0 { return taskParts[0] }
+    return zip(explicitGradient, taskParts[t]).map { $0 + $1 }
+  }
+}
+
+extension HypergradientResult {
+  /// The gradient from per-task contributions made by `accumulator`: their
+  /// sum in task order, the same bits whatever the threads.
+  init(parts: [[Double]], explicit: [Double], outerLoss: Double, theta: [[Double]], innerSteps: Int, innerResidual: Double,
+       linearSolve: LinearSolveReport?, forwardSteps: Int, peakStates: Int, peakDoubles: Int = 0) {
+    self.init(gradient: TaskParallel.sum(parts), outerLoss: outerLoss, theta: theta, innerSteps: innerSteps,
+              innerResidual: innerResidual, linearSolve: linearSolve, forwardSteps: forwardSteps, peakStates: peakStates,
+              peakDoubles: peakDoubles)
+    explicitGradient = explicit
+    taskParts = parts
+  }
 }
 
 extension BilevelProblem {
@@ -112,31 +139,27 @@ extension BilevelProblem {
     return (loss, g)
   }
 
-  /// ∂L_out/∂θ of every task.
+  /// ∂L_out/∂θ of every task (one plan per task, so in parallel).
   func outerGradientsInner(_ theta: [[Double]], _ phi: [Double]) throws(SolverFault) -> [[Double]] {
     let all = theta.flatMap { $0 }
-    var out: [[Double]] = []
-    for t in 0..<tasks {
+    return try eachTask { t throws(SolverFault) in
       let f = outerGradientInner(t)
       f.load(0, all)
       f.load(1, phi)
       f.run()
       let g = f.result(0)
       guard allFinite(g) else { throw SolverFault.nonFinite("the outer loss's gradient in θ is not finite", in: f, problem: self) }
-      out.append(g)
+      return g
     }
-    return out
   }
 
-  /// g += (∂θ₀/∂φ)ᵀ u for each task's cotangent u on θ₀.
-  func addInitialPullback(_ g: inout [Double], _ phi: [Double], cotangents: [[Double]]) {
-    for t in 0..<tasks {
-      let f = initialPullback(t)
-      f.load(0, phi)
-      f.load(1, cotangents[t])
-      f.run()
-      f.accumulate(0, into: &g)
-    }
+  /// g += (∂θ₀/∂φ)ᵀ u for task t's cotangent u on θ₀.
+  func addInitialPullback(_ g: inout [Double], _ phi: [Double], cotangent: [Double], task t: Int) {
+    let f = initialPullback(t)
+    f.load(0, phi)
+    f.load(1, cotangent)
+    f.run()
+    f.accumulate(0, into: &g)
   }
 
   public func hypergradient(_ method: HypergradientMethod, at phi: [Double]) throws(SolverFault) -> HypergradientResult {

@@ -16,32 +16,38 @@ struct ImplicitDifferentiation {
 
   /// The hypergradient at a given inner solution.
   func differentiate(at solution: InnerSolution, _ phi: [Double], factorisations: [DenseSolver]? = nil) throws(SolverFault) -> HypergradientResult {
-    var (loss, g) = try problem.outerGradientOuter(solution.theta, phi)
+    let (loss, g0) = try problem.outerGradientOuter(solution.theta, phi)
     let rhs = try problem.outerGradientsInner(solution.theta, phi)
-    var worst: LinearSolveReport?
-    for t in 0..<problem.tasks {
+    // Each task's adjoint solve and its φ-part, in parallel.
+    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], report: LinearSolveReport) in
+      var part = problem.accumulator(t, explicit: g0)
       let (v, report) = try adjoint(rhs[t], theta: solution.theta[t], phi, task: t, factorisation: factorisations?[t])
-      if worst == nil || report.relativeResidual > worst!.relativeResidual || report.nonPositiveCurvature != nil { worst = report }
       if problem.hasFixpoint {
         let f = problem.fixpointPullback(t)
         f.load(0, solution.theta[t])
         f.load(1, phi)
         f.load(2, v)
         f.run()
-        f.accumulate(1, into: &g)
+        f.accumulate(1, into: &part)
       } else {
         let f = problem.mixed(t)
         f.load(0, solution.theta[t])
         f.load(1, phi)
         f.load(2, v)
         f.run()
-        f.accumulate(0, into: &g, scale: -1)
+        f.accumulate(0, into: &part, scale: -1)
       }
+      return (part, report)
     }
-    guard allFinite(g) else { throw SolverFault("the implicit hypergradient is not finite (the adjoint solve failed)") }
-    loss = loss.isFinite ? loss : .nan
-    return HypergradientResult(gradient: g, outerLoss: loss, theta: solution.theta, innerSteps: solution.steps,
-                               innerResidual: solution.residual, linearSolve: worst, forwardSteps: solution.steps, peakStates: 1)
+    var worst: LinearSolveReport?
+    for (_, report) in perTask where worst == nil || report.relativeResidual > worst!.relativeResidual || report.nonPositiveCurvature != nil {
+      worst = report
+    }
+    let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
+                                     innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: worst,
+                                     forwardSteps: solution.steps, peakStates: 1)
+    guard allFinite(result.gradient) else { throw SolverFault("the implicit hypergradient is not finite (the adjoint solve failed)") }
+    return result
   }
 
   /// A·x for the adjoint system: H x, or x − (∂E/∂z)ᵀ x for a fixpoint.
@@ -116,20 +122,16 @@ struct ClosedForm {
 
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
     let implicit = ImplicitDifferentiation(problem: problem, method: .implicitExact)
-    var theta: [[Double]] = []
-    var factors: [DenseSolver] = []
-    var residual = 0.0
-    for t in 0..<problem.tasks {
+    let solver = InnerSolver(problem)
+    let perTask = try problem.eachTask { t throws(SolverFault) -> (theta: [Double], factors: DenseSolver, residual: Double) in
       let start = problem.initial(t)(phi)[0]
-      let solver = try implicit.factorise(start, phi, task: t)
-      let step = solver.solve(problem.innerGradient(t)(start, phi)[0])
+      let factors = try implicit.factorise(start, phi, task: t)
+      let step = factors.solve(problem.innerGradient(t)(start, phi)[0])
       let x = zip(start, step).map { $0 - $1 }
       guard allFinite(x) else { throw SolverFault("closed_form: the solution of the quadratic inner problem is not finite") }
-      theta.append(x)
-      factors.append(solver)
-      residual = max(residual, try InnerSolver(problem).residual(x, phi, task: t))
+      return (x, factors, try solver.residual(x, phi, task: t))
     }
-    let solution = InnerSolution(theta: theta, steps: 0, residual: residual)
-    return try implicit.differentiate(at: solution, phi, factorisations: factors)
+    let solution = InnerSolution(theta: perTask.map(\.theta), steps: 0, residual: perTask.reduce(0) { max($0, $1.residual) })
+    return try implicit.differentiate(at: solution, phi, factorisations: perTask.map(\.factors))
   }
 }

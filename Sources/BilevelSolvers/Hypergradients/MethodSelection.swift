@@ -14,6 +14,13 @@ public struct MethodSelection: Sendable {
   public init(_ problem: BilevelProblem, budgetMB: Double? = nil) {
     var mb = budgetMB ?? MethodSelection.defaultBudgetMB
     let program = problem.source
+    if program.isSingleLevel {
+      // Nothing to differentiate through: first_order is the exact gradient of the outer loss.
+      method = .firstOrder
+      reason = "no inner problem: the gradient of the outer loss is exact"
+      budgetBytes = Int(mb * 1024 * 1024)
+      return
+    }
     if let h = program.hypergradient, h.name != "auto", let m = HypergradientMethod(h) {
       method = m
       reason = nil

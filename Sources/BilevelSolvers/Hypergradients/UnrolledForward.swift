@@ -12,10 +12,9 @@ struct UnrolledForward {
     let T = solver.fixedSteps ?? 0
     let m = problem.outerSize
     let extra = [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
-    var theta: [[Double]] = []
-    var tangents: [[[Double]]] = []
     let units = (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
-    for t in 0..<problem.tasks {
+    // Each task's θ_T and tangents Z_T e_j, in parallel.
+    let sweeps = try problem.eachTask { t throws(SolverFault) -> (theta: [Double], tangents: [[Double]]) in
       let runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
@@ -42,22 +41,22 @@ struct UnrolledForward {
         }
         try runner.advance(&s, step: k)
       }
-      theta.append(Array(s.prefix(problem.innerSize)))
-      tangents.append(z)
+      return (Array(s.prefix(problem.innerSize)), z)
     }
-    var (loss, g) = try problem.outerGradientOuter(theta, phi)
+    let theta = sweeps.map(\.theta)
+    let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let thetaGradients = try problem.outerGradientsInner(theta, phi)
-    for t in 0..<problem.tasks {
+    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+      var part = problem.accumulator(t, explicit: g0)
       for j in 0..<m {
         var s = 0.0
-        for i in 0..<problem.innerSize { s += thetaGradients[t][i] * tangents[t][j][i] }
-        g[j] += s
+        for i in 0..<problem.innerSize { s += thetaGradients[t][i] * sweeps[t].tangents[j][i] }
+        part[j] += s
       }
+      return (part, try solver.residual(theta[t], phi, task: t))
     }
-    var residual = 0.0
-    for t in 0..<problem.tasks { residual = max(residual, try solver.residual(theta[t], phi, task: t)) }
-    loss = loss.isFinite ? loss : .nan
-    return HypergradientResult(gradient: g, outerLoss: loss, theta: theta, innerSteps: T, innerResidual: residual,
-                               linearSolve: nil, forwardSteps: T, peakStates: m + 1)
+    return HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
+                               innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+                               forwardSteps: T, peakStates: m + 1)
   }
 }

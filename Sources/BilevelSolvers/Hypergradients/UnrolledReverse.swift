@@ -34,58 +34,66 @@ struct UnrolledReverse {
     let solver = InnerSolver(problem)
     let T = solver.fixedSteps ?? 0
     let K = min(truncation ?? T, T)
-    var sweeps: [Sweep] = []
-    for t in 0..<problem.tasks {
+    // Forward sweeps, then (after the global outer gradient) reverse sweeps, each task on its own.
+    let sweeps = try problem.eachTask { t throws(SolverFault) -> Sweep in
       let sweep = Sweep(FixedStepRunner(problem, task: t, steps: T))
       if let k = checkpoints, K == T, T > 0 {
         try forwardCheckpointed(sweep, phi, snapshots: k)
       } else {
         try forwardTaped(sweep, phi, keep: K)
       }
-      sweeps.append(sweep)
+      return sweep
     }
     let theta = sweeps.map { Array($0.final.prefix(problem.innerSize)) }
-    var (loss, g) = try problem.outerGradientOuter(theta, phi)
+    let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let thetaGradients = try problem.outerGradientsInner(theta, phi)
-    var initialCotangents: [[Double]] = []
-    for t in 0..<problem.tasks {
-      let sweep = sweeps[t]
-      let pullback = problem.tapedPullback(t)
-      pullback.load(1, phi)
-      var u = thetaGradients[t] + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
-      var residuals = [Double](repeating: 0, count: problem.residualSize)
-      func reverse(_ state: [Double], _ residuals: [Double], step k: Int) throws(SolverFault) {
-        pullback.load(0, state)
-        pullback.load(2, sweep.runner.biasValues(k))
-        pullback.load(3, u)
-        pullback.load(4, residuals)
-        pullback.run()
-        pullback.store(0, into: &u)
-        pullback.accumulate(1, into: &g)
-        guard allFinite(u) else {
-          throw SolverFault.nonFinite("the reverse sweep through inner step \(k + 1) (\(problem.taskLabel(t))unroll) produced a non-finite value",
-                                      in: pullback, problem: problem)
-        }
-      }
-      if sweep.schedule.isEmpty {
-        for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, sweep.residualTape[j], step: T - K + j) }
-      } else {
-        // Each reverse step first retakes its step for the residuals (revolve's "youturn").
-        try replay(sweep) { state, k throws(SolverFault) in
-          sweep.runner.residuals(at: state, step: k, into: &residuals)
-          try reverse(state, residuals, step: k)
-        }
-      }
-      initialCotangents.append(Array(u.prefix(problem.innerSize)))
+    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+      let part = try reverseSweep(sweeps[t], task: t, phi, cotangent: thetaGradients[t], into: problem.accumulator(t, explicit: g0),
+                                  steps: T, keep: K)
+      return (part, try solver.residual(theta[t], phi, task: t))
     }
-    if K == T { problem.addInitialPullback(&g, phi, cotangents: initialCotangents) }
-    guard allFinite(g) else { throw SolverFault("the hypergradient is not finite") }
-    var residual = 0.0
-    for t in 0..<problem.tasks { residual = max(residual, try solver.residual(theta[t], phi, task: t)) }
-    loss = loss.isFinite ? loss : .nan
-    return HypergradientResult(gradient: g, outerLoss: loss, theta: theta, innerSteps: T, innerResidual: residual,
-                               linearSolve: nil, forwardSteps: sweeps.map(\.forwardSteps).max() ?? 0,
-                               peakStates: sweeps.map(\.peakStates).max() ?? 0, peakDoubles: sweeps.reduce(0) { $0 + $1.peakDoubles })
+    let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
+                                     innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+                                     forwardSteps: sweeps.map(\.forwardSteps).max() ?? 0, peakStates: sweeps.map(\.peakStates).max() ?? 0,
+                                     peakDoubles: sweeps.reduce(0) { $0 + $1.peakDoubles })
+    guard allFinite(result.gradient) else { throw SolverFault("the hypergradient is not finite") }
+    return result
+  }
+
+  /// Task t's reverse sweep from the cotangent ∂L_out/∂θ_T: its steps' (∂Φ/∂φ)ᵀ u
+  /// added to `part` in the order the steps are reversed, then (through all
+  /// T steps) the θ₀(φ) term.
+  func reverseSweep(_ sweep: Sweep, task t: Int, _ phi: [Double], cotangent: [Double], into part: [Double], steps T: Int,
+                    keep K: Int) throws(SolverFault) -> [Double] {
+    var g = part
+    let pullback = problem.tapedPullback(t)
+    pullback.load(1, phi)
+    var u = cotangent + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
+    var residuals = [Double](repeating: 0, count: problem.residualSize)
+    func reverse(_ state: [Double], _ residuals: [Double], step k: Int) throws(SolverFault) {
+      pullback.load(0, state)
+      pullback.load(2, sweep.runner.biasValues(k))
+      pullback.load(3, u)
+      pullback.load(4, residuals)
+      pullback.run()
+      pullback.store(0, into: &u)
+      pullback.accumulate(1, into: &g)
+      guard allFinite(u) else {
+        throw SolverFault.nonFinite("the reverse sweep through inner step \(k + 1) (\(problem.taskLabel(t))unroll) produced a non-finite value",
+                                    in: pullback, problem: problem)
+      }
+    }
+    if sweep.schedule.isEmpty {
+      for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, sweep.residualTape[j], step: T - K + j) }
+    } else {
+      // Each reverse step first retakes its step for the residuals (revolve's "youturn").
+      try replay(sweep) { state, k throws(SolverFault) in
+        sweep.runner.residuals(at: state, step: k, into: &residuals)
+        try reverse(state, residuals, step: k)
+      }
+    }
+    if K == T { problem.addInitialPullback(&g, phi, cotangent: Array(u.prefix(problem.innerSize)), task: t) }
+    return g
   }
 
   /// Runs all T steps, keeping the states the last K steps start from.

@@ -36,17 +36,16 @@ public struct InnerSolver {
   /// Fixed steps T of gd, momentum or adam; nil for solvers that stop at a tolerance.
   public var fixedSteps: Int? { problem.stepRule == nil ? nil : integer("steps", 0) }
 
+  /// Every task's inner problem, solved in parallel (TaskParallel).
   public func solve(_ phi: [Double]) throws(SolverFault) -> InnerSolution {
-    var thetas: [[Double]] = []
+    let solutions = try problem.eachTask { t throws(SolverFault) in try solve(phi, task: t) }
     var steps = 0
     var residual = 0.0
-    for t in 0..<problem.tasks {
-      let r = try solve(phi, task: t)
-      thetas.append(r.theta)
+    for r in solutions {
       steps = max(steps, r.steps)
       residual = max(residual, r.residual)
     }
-    return InnerSolution(theta: thetas, steps: steps, residual: residual)
+    return InnerSolution(theta: solutions.map(\.theta), steps: steps, residual: residual)
   }
 
   public func solve(_ phi: [Double], task t: Int) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
@@ -84,11 +83,12 @@ public struct InnerSolver {
   /// loss stops falling, then steps judged by the gradient itself. What the
   /// implicit methods' checks differentiate.
   public func solveTightly(_ phi: [Double]) throws(SolverFault) -> InnerSolution {
-    var solution = try solve(phi)
-    for t in 0..<problem.tasks { solution.theta[t] = try tighten(solution.theta[t], phi, task: t) }
-    solution.residual = 0
-    for t in 0..<problem.tasks { solution.residual = max(solution.residual, try residual(solution.theta[t], phi, task: t)) }
-    return solution
+    let first = try solve(phi)
+    let tight = try problem.eachTask { t throws(SolverFault) in
+      let x = try tighten(first.theta[t], phi, task: t)
+      return (x, try residual(x, phi, task: t))
+    }
+    return InnerSolution(theta: tight.map(\.0), steps: first.steps, residual: tight.reduce(0) { max($0, $1.1) })
   }
 
   /// From a point near the solution, as tight as rounding allows: more
@@ -96,7 +96,7 @@ public struct InnerSolver {
   public func tighten(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
     if problem.hasFixpoint { return try fixpoint(start, phi, task: t, tolerance: 1e-15, maxSteps: 5000).theta }
     let polished = try newton(start, phi, task: t, tolerance: 1e-13, maxSteps: 100,
-                              cgIterations: max(200, 2 * problem.innerSize), quiet: true).theta
+                              cgIterations: min(max(200, 2 * problem.innerSize), 500), quiet: true).theta
     return try refine(polished, phi, task: t)
   }
 
@@ -219,7 +219,7 @@ public struct InnerSolver {
     for _ in 0..<10 {
       hessian.load(0, x)
       hessian.load(1, phi)
-      let (p, _) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 1000), tolerance: 1e-10) {
+      let (p, _) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 500), tolerance: 1e-10) {
         (v: [Double], y: inout [Double]) throws(SolverFault) in
         hessian.load(2, v)
         hessian.run()

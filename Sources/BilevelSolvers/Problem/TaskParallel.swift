@@ -31,17 +31,22 @@ public enum TaskParallel {
       results.deallocate()
     }
     let claims = Claims()
-    // Tasks are claimed one at a time (their costs differ), each written to its own slot.
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
-      while true {
-        let t = claims.next.wrappingAdd(1, ordering: .relaxed).oldValue
-        if t >= count { return }
-        if t > claims.failed.load(ordering: .relaxed) { continue }
-        do throws(E) {
-          results[t] = .success(try body(t))
-        } catch {
-          results[t] = .failure(error)
-          claims.fail(t)
+    withoutActuallyEscaping(body) { body in
+      // The closure and the slots cross to the workers: each slot is written by one thread, and
+      // concurrentPerform returns after all have finished.
+      let shared = Shared(body: body, results: results)
+      // Tasks are claimed one at a time (their costs differ).
+      DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        while true {
+          let t = claims.next.wrappingAdd(1, ordering: .relaxed).oldValue
+          if t >= count { return }
+          if t > claims.failed.load(ordering: .relaxed) { continue }
+          do throws(E) {
+            shared.results[t] = .success(try shared.body(t))
+          } catch {
+            shared.results[t] = .failure(error)
+            claims.fail(t)
+          }
         }
       }
     }
@@ -54,6 +59,11 @@ public enum TaskParallel {
       }
     }
     return out
+  }
+
+  struct Shared<T, E: Error>: @unchecked Sendable {
+    let body: (Int) throws(E) -> T
+    let results: UnsafeMutableBufferPointer<Result<T, E>?>
   }
 
   final class Claims: Sendable {
