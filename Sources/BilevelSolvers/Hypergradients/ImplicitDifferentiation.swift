@@ -88,13 +88,10 @@ struct ImplicitDifferentiation {
         solver = try factorise(theta, phi, task: t)
       }
       let v = solver.solve(rhs)
-      var check = [Double](repeating: 0, count: rhs.count)
-      try apply(v, &check)
-      var r = 0.0
-      for i in rhs.indices { r += (rhs[i] - check[i]) * (rhs[i] - check[i]) }
-      let b = norm(rhs)
-      return (v, LinearSolveReport(iterations: 1, residual: r.squareRoot(), relativeResidual: b == 0 ? 0 : r.squareRoot() / b,
-                                   nonPositiveCurvature: nil, method: solver.usedCholesky ? "Cholesky" : "LU"))
+      var scratch = [Double](repeating: 0, count: rhs.count)
+      var report = LinearSolveReport(iterations: 1, residual: 0, relativeResidual: 0, method: solver.usedCholesky ? "Cholesky" : "LU")
+      try report.measure(rhs, v, scratch: &scratch, apply: apply)
+      return (v, report)
     }
   }
 
