@@ -12,6 +12,9 @@ struct CommandLineOptions {
   var timings = false
   /// Memory a hypergradient method may plan to use (auto's budget_mb overrides it).
   var budgetMB: Double? = nil
+  /// Where a run writes its result as JSON, and its outer steps as CSV.
+  var jsonPath: String? = nil
+  var tracePath: String? = nil
 
   struct UsageError: Error { let message: String }
 
@@ -36,6 +39,8 @@ struct CommandLineOptions {
       --unsafe-math                 also apply rewrites that change IEEE results (x/x → 1, log(exp x) → x)
       --timings                     print the time each compiler stage took (to standard error)
       --budget-mb N                 memory a hypergradient method may plan to use (default 1024)
+      --json FILE                   also write the run's result as JSON (bilevelc FILE)
+      --trace FILE                  also write one CSV row per outer step: loss, hypergradient norm, inner residual, φ
 
     Diagnostics go to standard error as file:line:col: error: message; results go to standard output.
     Exit status: 0 success, 1 errors in the program, 2 a usage error.
@@ -53,6 +58,10 @@ struct CommandLineOptions {
       case "--version": return .success(CommandLineOptions(action: .version))
       case "--unsafe-math": o.unsafeMath = true
       case "--timings": o.timings = true
+      case "--json", "--trace":
+        guard i + 1 < args.count, !args[i + 1].hasPrefix("-") else { return .failure(UsageError(message: "\(a) needs a file name")) }
+        if a == "--json" { o.jsonPath = args[i + 1] } else { o.tracePath = args[i + 1] }
+        i += 1
       case "--budget-mb":
         guard i + 1 < args.count, let mb = Double(args[i + 1]), mb > 0 else {
           return .failure(UsageError(message: "--budget-mb needs a positive number of megabytes"))

@@ -41,7 +41,10 @@ extension Commands {
     }
     let run = BilevelRun(problem: problem, method: selection.method)
     let terminal = environment.isTerminal
+    var trace: [BilevelRun.Progress] = []
+    let tracing = options.tracePath != nil
     let report = run.run { p in
+      if tracing { trace.append(p) }
       guard terminal, p.step % max(1, p.steps / 10) == 0 || p.step == p.steps else { return }
       environment.standardError("outer step \(p.step)/\(p.steps): outer loss \(formatValue(p.outerLoss)), ‖hypergradient‖ \(formatValue(p.gradientNorm))\n")
     }
@@ -51,8 +54,15 @@ extension Commands {
     out(summary(problem, report, method: selection.method))
     let elapsed = clock.now - started
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    out("  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(Commands.peakResidentBytes()))\n")
-    return report.fault == nil ? 0 : 1
+    let peak = Commands.peakResidentBytes()
+    out("  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(peak))\n")
+    var written = true
+    if let path = options.tracePath { written = write(RunRecords.trace(trace, problem), to: path) && written }
+    if let path = options.jsonPath {
+      let json = RunRecords.json(problem, report, method: selection.method, title: title, seconds: seconds, peakBytes: peak)
+      written = write(json, to: path) && written
+    }
+    return report.fault == nil && written ? 0 : 1
   }
 
   func summary(_ problem: BilevelProblem, _ report: BilevelRun.Report, method: HypergradientMethod) -> String {
@@ -81,6 +91,17 @@ extension Commands {
       }
     }
     return out
+  }
+
+  /// Writes a result file (relative to the working directory); a failure is reported, not fatal to the run.
+  func write(_ text: String, to path: String) -> Bool {
+    do {
+      try text.write(toFile: environment.resolve(path), atomically: true, encoding: .utf8)
+      return true
+    } catch {
+      environment.standardError("bilevelc: error: cannot write \(path): \(error.localizedDescription)\n")
+      return false
+    }
   }
 
   /// The process's peak resident set (Linux reports ru_maxrss in KiB).

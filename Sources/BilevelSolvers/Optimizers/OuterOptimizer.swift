@@ -68,6 +68,9 @@ public struct BilevelRun {
     public let steps: Int
     public let outerLoss: Double
     public let gradientNorm: Double
+    public let innerResidual: Double
+    /// φ at this step (before the step's update).
+    public let phi: [Double]
   }
 
   public struct Report: Sendable {
@@ -108,7 +111,8 @@ public struct BilevelRun {
       report.final = result
       report.phi = phi
       report.stepsDone = k
-      progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: norm(result.gradient)))
+      progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: norm(result.gradient),
+                        innerResidual: result.innerResidual, phi: phi))
       if k == optimizer.steps { break }
       optimizer.step(&phi, gradient: result.gradient)
       if !allFinite(phi) {
