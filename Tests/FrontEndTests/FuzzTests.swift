@@ -16,21 +16,6 @@ import TestSupport
   static let seed: UInt64 = ProcessInfo.processInfo.environment["BILEVELC_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_B11E_7E1C
   static let inputCount = ProcessInfo.processInfo.environment["BILEVELC_FUZZ_COUNT"].flatMap { Int($0) } ?? 10_000
 
-  /// SplitMix64: tiny, and the same on every platform.
-  struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
-  }
-
   static let vocabulary: [String] =
     Keyword.allCases.map(\.rawValue) + Symbol.allCases.map(\.rawValue)
     + [

@@ -13,18 +13,6 @@ import TestSupport
 @Suite struct SolverFuzzTests {
   static let replacements = ["0", "1", "2", "3", "0.5", "1e-3", "1e3", "-1", "10", "0.01", "7"]
 
-  struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-  }
-
   static let samples = PackagePaths.files(under: PackagePaths.samples, withExtension: "blv").filter { !$0.contains("/errors/") }
 
   /// The text with one to three numeric literals (outside comments) replaced.
