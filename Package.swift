@@ -4,8 +4,8 @@ import PackageDescription
 // The numeric kernels (Sources/BilevelCore/Runtime/Kernels) need FMA and
 // AVX2 code generation: without a target ISA, Swift lowers SIMD fused
 // multiply-adds to libm calls (about 0.75 GFLOP/s instead of ~40). The
-// manifest is compiled for the host, so on x86-64 hosts BilevelCore and the
-// benchmark are built for x86-64-v3 (Haswell / Zen and later; swiftc's
+// manifest is compiled for the host, so on x86-64 hosts BilevelCore,
+// BilevelSolvers and the benchmark are built for x86-64-v3 (Haswell / Zen and later; swiftc's
 // -target-cpu does not know "x86-64-v3", but the Clang importer's -march,
 // from which Swift takes its code-generation target, does). Other hosts
 // get the portable build with no flags. Built this way the binaries need an
