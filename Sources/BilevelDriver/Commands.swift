@@ -134,13 +134,4 @@ struct Commands {
     if let l = p.outerLoss { r.append(("outer loss", l)) }
     return r
   }
-
-  /// A loss's value; per-task losses as their mean over tasks.
-  func lossValue(_ e: ProgramEvaluation, _ root: NodeID) -> String {
-    guard e.isPerTask(root) else { return ValueFormatting.summary(e.evaluate(root)) }
-    let values = (0..<e.taskCount).map { e.evaluate(root, task: $0) }
-    if !values[0].shape.isScalar { return ValueFormatting.summary(values[0]) + " (task 1)" }
-    let mean = values.reduce(0) { $0 + $1.scalar } / Double(values.count)
-    return "\(formatValue(mean)) (mean over \(values.count) tasks)"
-  }
 }

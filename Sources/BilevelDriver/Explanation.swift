@@ -92,7 +92,7 @@ enum Explanation {
       parts.append("E \(flops(problem.fixpoint(0)))")
       parts.append("(∂E/∂z)ᵀ u with (∂E/∂φ)ᵀ u \(flops(problem.fixpointPullback(0)))")
     }
-    if problem.stepRule != nil { parts.append("(∂Φ/∂s)ᵀ u with (∂Φ/∂φ)ᵀ u \(flops(problem.stepPullback(0)))") }
+    if problem.stepRule != nil { parts.append("(∂Φ/∂s)ᵀ u with (∂Φ/∂φ)ᵀ u, reading the tape \(flops(problem.tapedPullback(0)))") }
     guard !parts.isEmpty else { return "" }
     return "flops per evaluation\(p.tasks != nil ? " and task" : ""), from the plans: " + parts.joined(separator: ", ") + "\n"
   }

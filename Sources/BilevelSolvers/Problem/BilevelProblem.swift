@@ -70,7 +70,6 @@ public final class BilevelProblem: @unchecked Sendable {
     var hessianVector: CompiledFunction?
     var mixed: CompiledFunction?
     var step: CompiledFunction?
-    var stepPullback: CompiledFunction?
     var tapedPullback: CompiledFunction?
     var stepTangent: CompiledFunction?
     var fixpoint: CompiledFunction?
@@ -149,14 +148,6 @@ public final class BilevelProblem: @unchecked Sendable {
     build(functions[t], \.tapedPullback) {
       CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.cotangent, task: t), leaves(graphs.residualInputs, task: t)],
                        results: [graphs.tapedPullback, graphs.tapedOuterPullback], task: planTask(t))
-    }
-  }
-
-  /// [s, φ, bias, u] → [(∂Φ/∂s)ᵀ u, (∂Φ/∂φ)ᵀ u].
-  public func stepPullback(_ t: Int) -> CompiledFunction {
-    build(functions[t], \.stepPullback) {
-      CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.cotangent, task: t)],
-                       results: [graphs.stepPullback, graphs.stepOuterPullback], task: planTask(t))
     }
   }
 
