@@ -5,21 +5,6 @@ import Foundation
 
 /// `bilevelc FILE`: solve the bilevel program.
 extension Commands {
-  /// The estimate of the selected method, from the same table `explain` prints.
-  func estimate(_ method: HypergradientMethod, _ sizes: ProblemSizes) -> MethodEstimate? {
-    var checkpoints: Int? = nil, truncation: Int? = nil, iterations = 20, samples = 4
-    switch method {
-    case .unrollReverse(let k): checkpoints = k
-    case .truncated(let k): truncation = k
-    case .implicitConjugateGradient(let k, _), .implicitNeumann(let k, _): iterations = k
-    case .evograd(let k, _, _, _): samples = k
-    default: break
-    }
-    let key = method.description.prefix { $0 != "," && $0 != ")" }
-    return MethodEstimates.all(sizes, checkpoints: checkpoints, truncation: truncation, implicitIterations: iterations, evograd: samples)
-      .first { $0.method.hasPrefix(key) && $0.method.contains("checkpoints") == method.description.contains("checkpoints") }
-  }
-
   func solve(_ program: Program, title: String) -> Int32 {
     let clock = ContinuousClock()
     let started = clock.now
@@ -28,7 +13,7 @@ extension Commands {
     let selection = MethodSelection(problem, budgetMB: options.budgetMB)
     out(Explanation.header(program, title: title))
     if let reason = selection.reason, !program.isSingleLevel { out("  \(reason)\n") }
-    if !program.isSingleLevel, let e = estimate(selection.method, sizes) {
+    if !program.isSingleLevel, let e = MethodEstimates.estimate(sizes, of: selection.method) {
       out("  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\n")
       if e.memoryBytes > selection.budgetBytes {
         environment.standardError(DiagnosticRenderer.render([
@@ -77,7 +62,7 @@ extension Commands {
       out += "  \(v.name) = \(ValueFormatting.summary(Tensor(shape: v.shape, scalars: values)))\n"
     }
     if let f = report.final {
-      out += "  \(problem.source.isSingleLevel ? "gradient" : "hypergradient") norm: \(formatValue(norm(f.gradient)))\n"
+      out += "  \(problem.source.isSingleLevel ? "gradient" : "hypergradient") norm: \(formatValue(f.gradientNorm))\n"
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
       let how = method == .closedForm ? "solved in closed form" : "after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")"
       if !problem.source.isSingleLevel { out += "  inner residual \(what): \(formatValue(f.innerResidual)) \(how)\n" }
@@ -112,4 +97,3 @@ extension Commands {
   }
 }
 
-func norm(_ x: [Double]) -> Double { x.reduce(0) { $0 + $1 * $1 }.squareRoot() }

@@ -57,7 +57,7 @@ struct Commands {
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
       return 0
     case .explain:
-      out(Explanation.text(program, title: path))
+      out(Explanation.text(program, title: path, budgetMB: options.budgetMB))
       return 0
     case .check:
       return check(program, title: path)

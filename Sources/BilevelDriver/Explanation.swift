@@ -28,45 +28,23 @@ enum Explanation {
     return out
   }
 
-  static func text(_ p: Program, title: String) -> String {
+  static func text(_ p: Program, title: String, budgetMB: Double? = nil) -> String {
     var out = header(p, title: title)
     if p.isSingleLevel { return out + "single level: each outer step takes the exact gradient ∇φ L_out; there is no hypergradient method to choose\n" }
     let problem = BilevelProblem(p)
     let sizes = ProblemSizes(problem)
-    let method = p.hypergradient
-    var checkpoints: Int? = nil
-    var truncation: Int? = nil
-    var iterations = 20
-    var samples = 4
-    var budgetMB = 1024.0
-    if let m = method {
-      if case .integer(let k)? = m.value("checkpoints") { checkpoints = k }
-      if m.name == "truncated", case .integer(let k)? = m.value("steps") { truncation = k }
-      if case .integer(let k)? = m.value("iters") { iterations = k }
-      if case .integer(let k)? = m.value("samples") { samples = k }
-      if case .real(let b)? = m.value("budget_mb") { budgetMB = b }
-    }
+    let selection = MethodSelection(problem, budgetMB: budgetMB)
     out += "sizes: d = \(sizes.inner), m = \(sizes.outer), unrolled state = \(sizes.state) doubles"
     out += sizes.steps.map { ", T = \($0) inner step\($0 == 1 ? "" : "s")" }
       ?? (sizes.innerSolver == "none" ? ", no inner iterations" : ", inner steps until tolerance")
     out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
     out += planCosts(problem)
-    let chosen = method?.name ?? "auto"
-    var autoPick: String? = nil
-    if chosen == "auto" {
-      let pick = MethodEstimates.choose(sizes, budgetBytes: Int(budgetMB * 1024 * 1024))
-      out += "auto chooses \(pick.method): \(pick.reason)\n"
-      autoPick = pick.method
-      // Cost the checkpoint count auto picked, so its starred line agrees.
-      if pick.method.contains("checkpoints") { checkpoints = Int(pick.method.filter(\.isNumber)) }
-    }
+    if let reason = selection.reason { out += reason + "\n" }
     out += "methods (time in inner steps c and derivative products; memory beyond the inner solve):\n"
-    let estimates = MethodEstimates.all(sizes, checkpoints: checkpoints, truncation: truncation,
-                                        implicitIterations: iterations, evograd: samples)
+    let estimates = MethodEstimates.all(sizes, costing: selection.method)
     for e in estimates {
-      // Under auto, the star marks the method auto picked.
-      let selected = autoPick.map { methodKey(e.method) == methodKey($0) } ?? isSelected(e.method, method)
-      let mark = selected ? "*" : " "
+      // The star marks the program's method (or auto's pick).
+      let mark = MethodEstimates.describes(e, selection.method) ? "*" : " "
       if let why = e.unavailable {
         out += "  \(mark) \(e.method): not applicable: \(why)\n"
       } else {
@@ -95,22 +73,5 @@ enum Explanation {
     if problem.stepRule != nil { parts.append("(∂Φ/∂s)ᵀ u with (∂Φ/∂φ)ᵀ u, reading the tape \(flops(problem.tapedPullback(0)))") }
     guard !parts.isEmpty else { return "" }
     return "flops per evaluation\(p.tasks != nil ? " and task" : ""), from the plans: " + parts.joined(separator: ", ") + "\n"
-  }
-
-  /// A method's name and mode without its counts: "unroll(reverse, checkpoints: 7)" → "unroll(reverse+checkpoints".
-  static func methodKey(_ m: String) -> String {
-    String(m.prefix { $0 != "," && $0 != ")" }) + (m.contains("checkpoints") ? "+checkpoints" : "")
-  }
-
-  /// Whether an estimate's method is the one the program asks for.
-  static func isSelected(_ estimate: String, _ method: SolverSetting?) -> Bool {
-    guard let method, estimate.prefix(while: { $0 != "(" }) == method.name else { return false }
-    switch method.value("mode") ?? method.value("solver") {
-    case .symbol("forward")?: return estimate == "unroll(forward)"
-    case .symbol("reverse")?:
-      return estimate.hasPrefix("unroll(reverse") && estimate.contains("checkpoints") == (method.value("checkpoints") != nil)
-    case .symbol(let s)?: return estimate.hasPrefix("\(method.name)(\(s)")
-    default: return true
-    }
   }
 }

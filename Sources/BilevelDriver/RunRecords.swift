@@ -44,7 +44,7 @@ enum RunRecords {
     fields.append(("outer_variables", "{\n" + variables.joined(separator: ",\n") + "\n  }"))
     if let f = report.final {
       fields.append(("hypergradient", array(f.gradient)))
-      fields.append(("hypergradient_norm", number(f.gradient.reduce(0) { $0 + $1 * $1 }.squareRoot())))
+      fields.append(("hypergradient_norm", number(f.gradientNorm)))
       fields.append(("inner_residual", p.isSingleLevel ? "null" : number(f.innerResidual)))
       fields.append(("inner_steps", "\(f.innerSteps)"))
       if let s = f.linearSolve {

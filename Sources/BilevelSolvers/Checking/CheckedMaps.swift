@@ -135,21 +135,8 @@ final class CheckedMapEvaluator {
       let now = problem.initial(t)(phi)[0]
       return (0..<d).map { base[$0] + (now[$0] - initial0[$0]) }
     case .evograd(let samples, let sigma, let tau, let seed):
-      let copies = evogradCopies(solutionCache!.theta[t], task: t, samples: samples, sigma: sigma, seed: seed)
-      let f = problem.innerGradientOuter(t)
-      var losses: [Double] = []
-      for x in copies {
-        f.load(0, x)
-        f.load(1, phi)
-        f.run()
-        losses.append(f.scalar(1))
-      }
-      let top = losses.map { -$0 / tau }.max()!
-      let exps = losses.map { (-$0 / tau - top).exp }
-      let total = exps.reduce(0, +)
-      var average = [Double](repeating: 0, count: d)
-      for k in 0..<samples { for i in 0..<d { average[i] += exps[k] / total * copies[k][i] } }
-      return average
+      let proxy = EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed)
+      return try proxy.proxy(solutionCache!.theta[t], phi, task: t).mean
     case .tight:
       return try polish(tightCache!.theta[t], phi, task: t)
     }
@@ -199,11 +186,6 @@ final class CheckedMapEvaluator {
     let c = problem.eachTask { problem.initial($0)(phi0)[0] }
     initialCache = c
     return c
-  }
-
-  /// evograd's draws, as EvolutionaryProxy makes them (fixed by seed and task).
-  func evogradCopies(_ theta: [Double], task t: Int, samples: Int, sigma: Double, seed: Int) -> [[Double]] {
-    EvolutionaryProxy.copies(of: theta, task: t, samples: samples, sigma: sigma, seed: seed)
   }
 
   /// θ*(φ) solved tightly, starting from the tight solution at φ₀: the same

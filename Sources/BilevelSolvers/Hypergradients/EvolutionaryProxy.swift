@@ -22,29 +22,33 @@ struct EvolutionaryProxy {
     }
   }
 
+  /// One task's proxy at φ: the copies, their weights
+  /// softmax(−L_in(θ_k, φ)/τ) and the weighted mean θ̄.
+  func proxy(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> (copies: [[Double]], weights: [Double], mean: [Double]) {
+    let f = problem.innerGradientOuter(t)
+    let copies = Self.copies(of: theta, task: t, samples: samples, sigma: sigma, seed: seed)
+    let losses = try copies.map { x throws(SolverFault) -> Double in
+      f.load(0, x)
+      f.load(1, phi)
+      f.run()
+      let l = f.scalar(1)
+      guard l.isFinite else { throw SolverFault.nonFinite("evograd: the inner loss of a perturbed copy is not finite", in: f, problem: problem) }
+      return l
+    }
+    let top = losses.map { -$0 / tau }.max()!
+    let exps = losses.map { Foundation.exp(-$0 / tau - top) }
+    let total = exps.reduce(0, +)
+    let w = exps.map { $0 / total }
+    var average = [Double](repeating: 0, count: theta.count)
+    for k in 0..<samples { for i in average.indices { average[i] += w[k] * copies[k][i] } }
+    return (copies, w, average)
+  }
+
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
     let solver = InnerSolver(problem)
     let solution = try solver.solve(phi)
     // Per task: the copies, their softmax weights and the weighted mean θ̄.
-    let proxies = try problem.eachTask { t throws(SolverFault) -> (copies: [[Double]], weights: [Double], mean: [Double]) in
-      let f = problem.innerGradientOuter(t)
-      let copies = Self.copies(of: solution.theta[t], task: t, samples: samples, sigma: sigma, seed: seed)
-      let losses = try copies.map { x throws(SolverFault) -> Double in
-        f.load(0, x)
-        f.load(1, phi)
-        f.run()
-        let l = f.scalar(1)
-        guard l.isFinite else { throw SolverFault.nonFinite("evograd: the inner loss of a perturbed copy is not finite", in: f, problem: problem) }
-        return l
-      }
-      let top = losses.map { -$0 / tau }.max()!
-      let exps = losses.map { (-$0 / tau - top).exp }
-      let total = exps.reduce(0, +)
-      let w = exps.map { $0 / total }
-      var average = [Double](repeating: 0, count: problem.innerSize)
-      for k in 0..<samples { for i in average.indices { average[i] += w[k] * copies[k][i] } }
-      return (copies, w, average)
-    }
+    let proxies = try problem.eachTask { t throws(SolverFault) in try proxy(solution.theta[t], phi, task: t) }
     let mixed = proxies.map(\.mean)
     let (loss, g0) = try problem.outerGradientOuter(mixed, phi)
     let c = try problem.outerGradientsInner(mixed, phi)
@@ -68,8 +72,4 @@ struct EvolutionaryProxy {
                                innerSteps: solution.steps, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
                                forwardSteps: solution.steps, peakStates: samples + 1)
   }
-}
-
-extension Double {
-  var exp: Double { Foundation.exp(self) }
 }

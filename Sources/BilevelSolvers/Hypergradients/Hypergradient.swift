@@ -83,6 +83,7 @@ public enum HypergradientMethod: Sendable, Equatable {
 public struct HypergradientResult: Sendable {
   /// dL_out/dφ (its estimate), in φ's layout.
   public var gradient: [Double]
+  public var gradientNorm: Double { norm(gradient) }
   /// L_out at the θ the method used.
   public var outerLoss: Double
   public var theta: [[Double]]

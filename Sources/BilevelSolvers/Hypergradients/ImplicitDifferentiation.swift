@@ -51,7 +51,7 @@ struct ImplicitDifferentiation {
   }
 
   /// A·x for the adjoint system: H x, or x − (∂E/∂z)ᵀ x for a fixpoint.
-  func operator_(_ theta: [Double], _ phi: [Double], task t: Int) -> (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void {
+  func adjointOperator(_ theta: [Double], _ phi: [Double], task t: Int) -> MatrixProduct {
     let f = problem.hasFixpoint ? problem.fixpointPullback(t) : problem.hessianVector(t)
     let fixpoint = problem.hasFixpoint
     let problem = self.problem
@@ -72,7 +72,7 @@ struct ImplicitDifferentiation {
   func adjoint(_ rhs: [Double], theta: [Double], _ phi: [Double], task t: Int, factorisation: DenseSolver?) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
-    let apply = operator_(theta, phi, task: t)
+    let apply = adjointOperator(theta, phi, task: t)
     switch method {
     case .implicitConjugateGradient(let iterations, let tolerance):
       return problem.hasFixpoint
@@ -98,7 +98,7 @@ struct ImplicitDifferentiation {
   /// The adjoint matrix formed from d products and factorised.
   func factorise(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> DenseSolver {
     let n = theta.count
-    let apply = operator_(theta, phi, task: t)
+    let apply = adjointOperator(theta, phi, task: t)
     var unit = [Double](repeating: 0, count: n)
     let a = try DenseSolver.assemble(n: n, symmetric: !problem.hasFixpoint) { (j: Int, out: inout [Double]) throws(SolverFault) in
       unit[j] = 1

@@ -54,3 +54,38 @@ extension MethodEstimates {
     return (method, pick.reason)
   }
 }
+
+extension MethodEstimates {
+  /// Every method's estimate, with the counts `method` names (its
+  /// checkpoints, K, iterations or samples) and the defaults elsewhere.
+  public static func all(_ s: ProblemSizes, costing method: HypergradientMethod) -> [MethodEstimate] {
+    var checkpoints: Int? = nil, truncation: Int? = nil, iterations = 20, samples = 4
+    switch method {
+    case .unrollReverse(let k): checkpoints = k
+    case .truncated(let k): truncation = k
+    case .implicitConjugateGradient(let k, _), .implicitNeumann(let k, _): iterations = k
+    case .evograd(let k, _, _, _): samples = k
+    default: break
+    }
+    return all(s, checkpoints: checkpoints, truncation: truncation, implicitIterations: iterations, evograd: samples)
+  }
+
+  /// Whether a row of the table is `method`'s: the same name and the same
+  /// mode or linear solver (counts aside).
+  public static func describes(_ e: MethodEstimate, _ method: HypergradientMethod) -> Bool {
+    kind(e.method) == kind(method.description)
+  }
+
+  /// `method`'s own row, costed with its counts.
+  public static func estimate(_ s: ProblemSizes, of method: HypergradientMethod) -> MethodEstimate? {
+    all(s, costing: method).first { describes($0, method) }
+  }
+
+  /// "unroll(reverse, checkpoints: 7)" → "unroll reverse checkpoints"; "implicit(cg, iters: 20)" → "implicit cg"; "evograd(4)" → "evograd".
+  static func kind(_ text: String) -> String {
+    let name = String(text.prefix { $0 != "(" })
+    guard name == "unroll" || name == "implicit", let open = text.firstIndex(of: "(") else { return name }
+    let argument = text[text.index(after: open)...].prefix { $0 != "," && $0 != ")" }
+    return "\(name) \(argument)" + (text.contains("checkpoints") ? " checkpoints" : "")
+  }
+}

@@ -28,7 +28,7 @@ struct UnrolledForward {
       tangentStep.load(1, phi)
       for k in 0..<T {
         tangentStep.load(0, s)
-        tangentStep.load(2, runner.biasValues(k))
+        runner.loadBias(k, into: tangentStep)
         for j in 0..<m {
           tangentStep.load(3, z[j])
           tangentStep.load(4, units[j])

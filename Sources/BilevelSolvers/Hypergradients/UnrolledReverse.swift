@@ -72,7 +72,7 @@ struct UnrolledReverse {
     var residuals = [Double](repeating: 0, count: problem.residualSize)
     func reverse(_ state: [Double], _ residuals: [Double], step k: Int) throws(SolverFault) {
       pullback.load(0, state)
-      pullback.load(2, sweep.runner.biasValues(k))
+      sweep.runner.loadBias(k, into: pullback)
       pullback.load(3, u)
       pullback.load(4, residuals)
       pullback.run()

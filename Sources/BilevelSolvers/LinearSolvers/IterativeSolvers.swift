@@ -1,3 +1,7 @@
+/// y = A x for a matrix known only through its products (a Hessian, the
+/// adjoint of a fixpoint): the one shape every solver here takes.
+public typealias MatrixProduct = (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void
+
 /// What an iterative linear solve reached: the residual ‖b − A x‖ it
 /// measured, relative to ‖b‖, and why it stopped.
 public struct LinearSolveReport: Sendable {
@@ -14,7 +18,7 @@ extension LinearSolveReport {
   /// Measures ‖b − A x‖ with one more product: the recurrences' own
   /// residuals drift from the true one, and a dense solve has none.
   mutating func measure(_ b: [Double], _ x: [Double], scratch: inout [Double],
-                        apply: (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void) throws(SolverFault) {
+                        apply: MatrixProduct) throws(SolverFault) {
     try apply(x, &scratch)
     var r = 0.0
     for i in b.indices { r += (b[i] - scratch[i]) * (b[i] - scratch[i]) }
@@ -30,7 +34,7 @@ public enum IterativeSolvers {
   /// Stops after `iterations` or when ‖r‖ ≤ tolerance·‖b‖, and on
   /// non-positive curvature (reported, never silently continued).
   public static func conjugateGradient(_ b: [Double], iterations: Int, tolerance: Double,
-                                       apply: (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void) throws(SolverFault)
+                                       apply: MatrixProduct) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
     let n = b.count
@@ -68,7 +72,7 @@ public enum IterativeSolvers {
   /// The truncated Neumann series x = α Σ_{j=0..K} (I − αA)^j b, which
   /// converges when the spectrum of αA lies in (0, 2).
   public static func neumann(_ b: [Double], iterations: Int, alpha: Double,
-                             apply: (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void) throws(SolverFault)
+                             apply: MatrixProduct) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
     let n = b.count
@@ -92,7 +96,7 @@ public enum IterativeSolvers {
   /// BiCGSTAB (van der Vorst) for a nonsymmetric A, such as the adjoint
   /// system (I − ∂E/∂z)ᵀ v = g of a fixpoint: two products per iteration.
   public static func biconjugateGradientStabilized(_ b: [Double], iterations: Int, tolerance: Double,
-                                                   apply: (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void) throws(SolverFault)
+                                                   apply: MatrixProduct) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
     let n = b.count

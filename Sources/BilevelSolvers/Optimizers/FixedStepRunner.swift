@@ -38,36 +38,35 @@ public final class FixedStepRunner {
     return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
   }
 
-  /// Adam's bias corrections for step k (0-based), as inputs of the step plan.
-  func setBias(_ k: Int) {
+  /// Adam's bias corrections for step k (0-based) into argument 2 of the
+  /// step plan or of one of its derivative plans (nothing for other solvers).
+  func loadBias(_ k: Int, into f: CompiledFunction) {
     guard let (b1, b2) = betas else { return }
     bias[0] = 1 / (1 - pow(b1, Double(k + 1)))
     bias[1] = 1 / (1 - pow(b2, Double(k + 1)))
-    function.load(2, bias)
+    f.load(2, bias)
   }
 
-  /// The bias-correction input of step k, for the step's derivative plans.
-  func biasValues(_ k: Int) -> [Double] {
-    guard let (b1, b2) = betas else { return [] }
-    return [1 / (1 - pow(b1, Double(k + 1))), 1 / (1 - pow(b2, Double(k + 1)))]
+  /// "inner step 7 of 50 (task 2, gd)", for faults.
+  func stepLabel(_ k: Int) -> String {
+    "inner step \(k + 1) of \(steps) (\(problem.taskLabel(task))\(problem.source.innerSolver?.name ?? "gd"))"
   }
 
   /// s ← Φ(s) for step k (0-based). Stops with the step and the source
   /// expression when the state or the loss becomes non-finite, or the loss
   /// grows past 10¹⁰ times its first value.
   public func advance(_ s: inout [Double], step k: Int) throws(SolverFault) {
-    setBias(k)
+    loadBias(k, into: function)
     function.load(0, s)
     function.run()
     let loss = function.scalar(1)
-    let where_ = "inner step \(k + 1) of \(steps) (\(problem.taskLabel(task))\(problem.source.innerSolver?.name ?? "gd"))"
     function.store(0, into: &s)
     guard loss.isFinite, allFinite(s) else {
-      throw SolverFault.nonFinite("\(where_) produced a non-finite value", in: function, problem: problem)
+      throw SolverFault.nonFinite("\(stepLabel(k)) produced a non-finite value", in: function, problem: problem)
     }
     if firstLoss == nil { firstLoss = loss }
     if abs(loss) > 1e10 * max(1, abs(firstLoss!)) {
-      throw SolverFault("\(where_): the inner loss grew from \(formatValue(firstLoss!)) to \(formatValue(loss)); "
+      throw SolverFault("\(stepLabel(k)): the inner loss grew from \(formatValue(firstLoss!)) to \(formatValue(loss)); "
                         + "the inner solver diverges (try a smaller learning rate)", origin: problem.source.innerSolver?.range)
     }
     lastLoss = loss
@@ -94,7 +93,7 @@ public final class FixedStepRunner {
   /// taping half of a checkpointed reverse step.
   public func residuals(at s: [Double], step k: Int, into r: inout [Double]) {
     guard !r.isEmpty else { return }
-    setBias(k)
+    loadBias(k, into: function)
     function.load(0, s)
     function.run()
     function.store(2, into: &r)

@@ -111,7 +111,7 @@ public struct BilevelRun {
       report.final = result
       report.phi = phi
       report.stepsDone = k
-      progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: norm(result.gradient),
+      progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: result.gradientNorm,
                         innerResidual: result.innerResidual, phi: phi))
       if k == optimizer.steps { break }
       optimizer.step(&phi, gradient: result.gradient)

@@ -188,7 +188,6 @@ struct SolverGraphs {
       dependsOnState[id.index] = leaves.contains(id) || b.graph[id].inputs.contains { dependsOnState[$0.index] }
     }
     let varying = ReferenceEvaluator.taskVarying(b.graph, order, isPerTaskLeaf: program.isPerTaskLeaf)
-    var mapped: [NodeID: NodeID] = [:]
     var cut: [(node: NodeID, input: NodeID)] = []
     for id in order {
       let node = b.graph[id]
@@ -203,19 +202,13 @@ struct SolverGraphs {
         heavy = k2 >= 256
       default: heavy = false
       }
-      if heavy && forward.contains(id) && dependsOnState[id.index] {
-        program.inputs.append(InputEntry(name: "residual\(cut.count)", shape: node.shape, perTask: program.tasks != nil && varying[id.index]))
-        let leaf = b.node(.input(program.inputs.count - 1), [], shape: node.shape)
-        cut.append((id, leaf))
-        mapped[id] = leaf
-      } else if node.op.isLeaf {
-        mapped[id] = id
-      } else {
-        mapped[id] = b.node(node.op, node.inputs.map { mapped[$0]! }, shape: node.shape)
-      }
+      guard heavy && forward.contains(id) && dependsOnState[id.index] else { continue }
+      program.inputs.append(InputEntry(name: "residual\(cut.count)", shape: node.shape, perTask: program.tasks != nil && varying[id.index]))
+      cut.append((id, b.node(.input(program.inputs.count - 1), [], shape: node.shape)))
     }
-    tapedPullback = stepPullback.map { mapped[$0]! }
-    tapedOuterPullback = stepOuterPullback.map { mapped[$0]! }
+    let replacements = Dictionary(uniqueKeysWithValues: cut.map { ($0.node, $0.input) })
+    tapedPullback = Self.substitute(stepPullback, replacements, &b)
+    tapedOuterPullback = Self.substitute(stepOuterPullback, replacements, &b)
     // Keep only the residuals the rebuilt pullback still reads.
     let used = Set(b.graph.reachable(from: tapedPullback + tapedOuterPullback))
     for c in cut where used.contains(c.input) {
@@ -246,19 +239,19 @@ struct SolverGraphs {
       return next + first + second
     case .rule(let update, let input):
       // The update as written, with ∇θ L_in in place of its 'grad'.
-      return [b.add(theta[0], substitute(update, [input: g[0]], &b))]
+      return [b.add(theta[0], substitute([update], [input: g[0]], &b)[0])]
     }
   }
 
   /// `root` rebuilt with some nodes replaced (derivative graphs are plain
   /// nodes, so a placeholder leaf can stand for one until it is known).
-  static func substitute(_ root: NodeID, _ replacements: [NodeID: NodeID], _ b: inout Rewriter) -> NodeID {
+  static func substitute(_ roots: [NodeID], _ replacements: [NodeID: NodeID], _ b: inout Rewriter) -> [NodeID] {
     var mapped = replacements
-    for id in b.graph.reachable(from: [root]) where mapped[id] == nil {
+    for id in b.graph.reachable(from: roots) where mapped[id] == nil {
       let node = b.graph[id]
       mapped[id] = node.op.isLeaf ? id : b.node(node.op, node.inputs.map { mapped[$0]! }, shape: node.shape)
     }
-    return mapped[root]!
+    return roots.map { mapped[$0]! }
   }
 
   /// The outer loss and its gradients, over all tasks.
