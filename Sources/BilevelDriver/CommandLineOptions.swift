@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// The parsed command line. Options are values handed down; no stage reads
 /// the environment.

@@ -13,7 +13,8 @@ extension Commands {
     let selection = MethodSelection(problem, budgetMB: options.budgetMB)
     out(Explanation.header(program, title: title))
     if let reason = selection.reason, !program.isSingleLevel { out("  \(reason)\n") }
-    if !program.isSingleLevel, let e = MethodEstimates.estimate(sizes, of: selection.method) {
+    if !program.isSingleLevel {
+      let e = MethodEstimates.estimate(sizes, of: selection.method)
       out("  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\n")
       if e.memoryBytes > selection.budgetBytes {
         environment.standardError(DiagnosticRenderer.render([

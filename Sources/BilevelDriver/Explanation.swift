@@ -36,7 +36,7 @@ enum Explanation {
     let selection = MethodSelection(problem, budgetMB: budgetMB)
     out += "sizes: d = \(sizes.inner), m = \(sizes.outer), unrolled state = \(sizes.state) doubles"
     out += sizes.steps.map { ", T = \($0) inner step\($0 == 1 ? "" : "s")" }
-      ?? (sizes.innerSolver == "none" ? ", no inner iterations" : ", inner steps until tolerance")
+      ?? (sizes.innerSolver == nil ? ", no inner iterations" : ", inner steps until tolerance")
     out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
     out += planCosts(problem)
     if let reason = selection.reason { out += reason + "\n" }
@@ -44,11 +44,11 @@ enum Explanation {
     let estimates = MethodEstimates.all(sizes, costing: selection.method)
     for e in estimates {
       // The star marks the program's method (or auto's pick).
-      let mark = MethodEstimates.describes(e, selection.method) ? "*" : " "
+      let mark = e.method.sameVariant(selection.method) ? "*" : " "
       if let why = e.unavailable {
-        out += "  \(mark) \(e.method): not applicable: \(why)\n"
+        out += "  \(mark) \(e.label): not applicable: \(why)\n"
       } else {
-        out += "  \(mark) \(e.method): time \(e.time); memory \(e.memory)\n"
+        out += "  \(mark) \(e.label): time \(e.time); memory \(e.memory)\n"
       }
     }
     return out

@@ -1,5 +1,6 @@
 import BilevelCore
 import BilevelFrontEnd
+import BilevelSolvers
 import Foundation
 
 enum FileContents {
@@ -33,7 +34,7 @@ struct Compilation {
     c.source = source
     c.diagnostics = syntaxDiagnostics
     if parseOnly || !syntaxDiagnostics.isEmpty { return c }
-    let (program, diagnostics) = c.timed("elaborate") { Elaborator.elaborate(source, options: options) }
+    let (program, diagnostics) = c.timed("elaborate") { MethodDiagnostics.elaborate(source, options: options) }
     c.diagnostics += diagnostics
     c.program = program
     return c

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// Values as the REPL and reports print them: scalars in full, vectors and
 /// matrices abbreviated past a few entries.

@@ -1,5 +1,6 @@
 import BilevelCore
 import BilevelFrontEnd
+import BilevelSolvers
 import Foundation
 
 // The plan and the interpreter: overhead per instruction, fused
@@ -78,7 +79,7 @@ struct CompiledSample {
     let (source, syntax) = Parser.parse(SourceFile(path: path, bytes: [UInt8](bytes)))
     guard syntax.isEmpty else { return nil }
     // Data paths arrive resolved against the program's folder; the default reader takes them as they are.
-    guard let program = Elaborator.elaborate(source, options: CompileOptions()).program else { return nil }
+    guard let program = MethodDiagnostics.elaborate(source, options: CompileOptions()).program else { return nil }
     name = (path as NSString).lastPathComponent
     derivatives = ProgramDerivatives(program.simplified().program)
     leaves = derivatives.leavesAtInitialPoint(directionSeed: 7)

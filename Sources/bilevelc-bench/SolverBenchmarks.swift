@@ -14,7 +14,7 @@ import Foundation
 /// Parse, elaborate and simplify, as the driver does before solving.
 func compileBilevel(path: String, bytes: [UInt8]) -> Program? {
   let (source, syntax) = Parser.parse(SourceFile(path: path, bytes: bytes))
-  guard syntax.isEmpty, let program = Elaborator.elaborate(source, options: CompileOptions()).program else { return nil }
+  guard syntax.isEmpty, let program = MethodDiagnostics.elaborate(source, options: CompileOptions()).program else { return nil }
   return program.simplified().program
 }
 
@@ -213,8 +213,7 @@ func implicitCostSection() -> Section {
     configs.append((name, FileManager.default.contents(atPath: path).flatMap { compileBilevel(path: path, bytes: [UInt8]($0)) }))
   }
   for (label, program) in configs {
-    guard let program, let setting = program.hypergradient,
-      case .implicitConjugateGradient(let iterations, let tolerance)? = HypergradientMethod(setting)
+    guard let program, case .method(.implicitConjugateGradient(let iterations, let tolerance))? = program.hypergradient?.spec
     else {
       s.note("\(label): does not compile to an implicit(cg) program")
       continue

@@ -9,6 +9,7 @@
 // returns a `Section` and listing it in `main` at the bottom.
 
 import BilevelCore
+import BilevelFrontEnd
 import Foundation
 
 // MARK: Output

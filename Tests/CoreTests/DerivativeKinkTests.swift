@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 import Foundation
 import Testing
 import TestSupport

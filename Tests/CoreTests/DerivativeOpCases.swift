@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 import TestSupport
 
 /// The per-op derivative cases. Linear ops are wrapped as sin(op(...)) so

@@ -105,20 +105,6 @@ import TestSupport
     #expect(!m.contains { $0.hasPrefix("error") }, "\(m)")
   }
 
-  @Test func closedFormOnANonQuadraticLossIsAnErrorAtTheTerm() {
-    let (_, ds) = Self.compile(Self.header + """
-      inner loss = sum((X @ w - y)^2) + sum(exp(w))
-      outer loss = sum(w^2) + lam
-      solve inner with gd(lr: 0.1, steps: 10)
-      hypergradient with closed_form
-      solve outer with gd(lr: 0.1, steps: 3)
-      """)
-    let errors = ds.filter { $0.severity == .error }
-    #expect(errors.count == 1)
-    #expect(errors.first?.message.contains("this term is not: exp(w)") == true)
-    #expect(errors.first?.range?.text == "exp(w)")
-  }
-
   @Test func threeMistakesGiveThreeErrors() {
     let (_, ds) = Self.compile("""
       data X = randn(3, 2, seed: 1)

@@ -1,3 +1,4 @@
+import BilevelFrontEnd
 import BilevelSolvers
 import Testing
 import TestSupport

@@ -1,3 +1,4 @@
+import BilevelFrontEnd
 import BilevelSolvers
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 import BilevelSolvers
 import Foundation
 import Testing

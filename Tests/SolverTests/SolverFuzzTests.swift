@@ -40,7 +40,7 @@ import TestSupport
     guard syntax.isEmpty else { return nil }
     var options = CompileOptions()
     options.readFile = { p in FileManager.default.contents(atPath: p.hasPrefix("/") ? p : directory + "/" + p).map { [UInt8]($0) } }
-    let (program, diagnostics) = Elaborator.elaborate(source, options: options)
+    let (program, diagnostics) = MethodDiagnostics.elaborate(source, options: options)
     guard let program, !diagnostics.contains(where: { $0.severity == .error }) else { return nil }
     return program.simplified().program
   }

@@ -1,3 +1,4 @@
+import BilevelFrontEnd
 import BilevelSolvers
 import Testing
 import TestSupport
@@ -55,7 +56,7 @@ import TestSupport
     let problem = try SolverFixtures.problem(Self.text(method: method, inner: inner))
     let program = problem.source
     let setting = try #require(program.hypergradient)
-    let hypergradient = try #require(HypergradientMethod(setting))
+    let hypergradient = try #require(setting.spec.method)
     var losses: [Double] = []
     let report = BilevelRun(problem: problem, method: hypergradient).run { losses.append($0.outerLoss) }
     #expect(report.fault == nil, "\(report.fault?.message ?? "")")

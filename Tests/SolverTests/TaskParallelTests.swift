@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
+import BilevelFrontEnd
 @testable import BilevelSolvers
 
 /// Tasks run in parallel (TaskParallel) and their contributions are reduced

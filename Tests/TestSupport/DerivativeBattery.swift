@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// The standard derivative checks for y = f(leaves) at the harness's start
 /// point, with s = sum(c ⊙ y) for a random c:

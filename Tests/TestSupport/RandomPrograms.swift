@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 import Foundation
 
 /// Random scalar expressions over a few vector and scalar inputs, written

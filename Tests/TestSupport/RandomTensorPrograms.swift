@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// Random well-shaped .blv expressions mixing every family of ops (matmul
 /// with transposes, broadcasting, reductions along axes, softmax, slices,

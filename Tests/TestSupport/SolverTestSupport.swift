@@ -13,7 +13,7 @@ public enum SolverFixtures {
   public static func program(_ text: String, path: String = "solver-test.blv") throws -> Program {
     let (source, syntax) = Parser.parse(SourceFile(path: path, text: text))
     guard syntax.isEmpty else { throw CompileError(description: "syntax: \(syntax.map(\.message))") }
-    let (program, diagnostics) = Elaborator.elaborate(source, options: CompileOptions())
+    let (program, diagnostics) = MethodDiagnostics.elaborate(source, options: CompileOptions())
     let errors = diagnostics.filter { $0.severity == .error }
     guard let program, errors.isEmpty else { throw CompileError(description: "\(errors.map(\.message))") }
     return program.simplified().program

@@ -45,7 +45,7 @@ public struct ProgramDerivatives {
     }
     // One gradient-descent step Φ(θ, φ) = θ − lr ∇θ L_in and its
     // vector-Jacobian products: what unrolling gd differentiates per step.
-    if let loss = p.innerLoss, let solver = p.innerSolver, solver.name == "gd", case .expression(let lr)? = solver.value("lr") {
+    if let loss = p.innerLoss, let solver = p.innerSolver, case .gd(let lr, _) = solver.spec {
       let gradient = d.gradient(of: loss, wrt: theta)
       var step: [NodeID] = []
       for (t, g) in zip(theta, gradient) { step.append(d.builder.subtract(t, d.builder.multiply(lr, g))) }

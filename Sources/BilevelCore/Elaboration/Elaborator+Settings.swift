@@ -1,9 +1,34 @@
 import BilevelFrontEnd
 
 extension Elaborator {
+  /// `solve inner with ...`: checked against the catalogue and bound to its typed spec.
+  mutating func innerSolverStatement(_ call: SolverCall) throws(Poisoned) -> SolverStatement<InnerSolverSpec<NodeID>> {
+    let (schema, values) = try boundSettings(call, role: .inner)
+    guard case .inner(let kind) = schema.kind else { preconditionFailure("an inner-solver schema") }
+    let spec = InnerSolverSpec(kind, SettingValues(schema: schema, values: values))
+    return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
+  }
+
+  mutating func outerSolverStatement(_ call: SolverCall) throws(Poisoned) -> SolverStatement<OuterSolverSpec> {
+    let (schema, values) = try boundSettings(call, role: .outer)
+    guard case .outer(let kind) = schema.kind else { preconditionFailure("an outer-solver schema") }
+    let spec = OuterSolverSpec(kind, SettingValues(schema: schema, values: values))
+    return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
+  }
+
+  mutating func methodStatement(_ call: SolverCall) throws(Poisoned) -> SolverStatement<MethodChoice> {
+    let (schema, values) = try boundSettings(call, role: .method)
+    guard case .method(let kind) = schema.kind else { preconditionFailure("a method schema") }
+    let spec = MethodChoice(kind, SettingValues(schema: schema, values: values))
+    return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
+  }
+
   /// Checks a solver call against the catalogue, then elaborates each value
-  /// by its kind. Inner-solver expressions may use outer variables and data.
-  mutating func solverSetting(_ call: SolverCall, role: SolverRole) throws(Poisoned) -> SolverSetting {
+  /// by its kind, defaults included. Inner-solver expressions may use outer
+  /// variables and data.
+  mutating func boundSettings(_ call: SolverCall, role: SolverRole) throws(Poisoned)
+    -> (SolverSchema, [(name: String, value: SettingValue)])
+  {
     let bound: BoundSolverCall
     switch SolverBinder.bind(call, role: role) {
     case .success(let b): bound = b
@@ -23,7 +48,7 @@ extension Elaborator {
       }
     }
     if failed { throw Poisoned() }
-    return SolverSetting(name: call.name.name, settings: settings, range: call.range)
+    return (bound.schema, settings)
   }
 
   mutating func settingValue(_ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange) throws(Poisoned) -> SettingValue {
@@ -40,11 +65,11 @@ extension Elaborator {
       let x = try real(e, what: what)
       if !x.isFinite { throw error(.notCompileTime(what), at: e.range) }
       return .real(x)
-    case .expression:
+    case .expression, .update:
       guard let e = s.value else { return .expression(program.graph.constant(s.schema.defaultValue!)) }
       // A learned rule's update is per entry of its one inner variable, may
       // read it and 'grad' (its gradient), and varies by task as they do.
-      let isUpdate = role == .inner && solver == "rule" && s.name == "update"
+      let isUpdate = s.schema.kind == .update
       let inner = program.variables.indices.filter { program.variables[$0].level == .inner }
       if isUpdate {
         guard inner.count == 1 else { throw error(.ruleNeedsOneInnerVariable, at: e.range) }
@@ -63,7 +88,7 @@ extension Elaborator {
       }
       let v = try expression(e)
       let shape = program.graph.shape(v.node)
-      if isUpdate || (role == .inner && s.name == "lr" && !shape.isScalar) {
+      if isUpdate || (s.schema.perEntry && !shape.isScalar) {
         // Per entry (Meta-SGD's learning rates, a rule's update): the shape of every inner variable.
         for i in inner where program.variables[i].shape != shape {
           throw error(.settingShape(s.name, shape.description, program.variables[i].name, program.variables[i].shape.description), at: e.range)

@@ -164,14 +164,16 @@ public struct Elaborator {
     case .fixpoint(let variable, let task, let value):
       try elaborateFixpoint(variable: variable, task: task, value: value, statement: s)
     case .solve(let level, let call):
-      let role: SolverRole = level == .inner ? .inner : .outer
-      let existing = level == .inner ? program.innerSolver : program.outerSolver
-      if existing != nil { throw error(.duplicateStatement("'solve \(level.rawValue)'"), at: s.keywordRange) }
-      let setting = try solverSetting(call, role: role)
-      if level == .inner { program.innerSolver = setting } else { program.outerSolver = setting }
+      let exists = level == .inner ? program.innerSolver != nil : program.outerSolver != nil
+      if exists { throw error(.duplicateStatement("'solve \(level.rawValue)'"), at: s.keywordRange) }
+      if level == .inner {
+        program.innerSolver = try innerSolverStatement(call)
+      } else {
+        program.outerSolver = try outerSolverStatement(call)
+      }
     case .hypergradient(let call):
       if program.hypergradient != nil { throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange) }
-      program.hypergradient = try solverSetting(call, role: .method)
+      program.hypergradient = try methodStatement(call)
     }
   }
 

@@ -31,7 +31,7 @@ extension Elaborator {
       diagnostics.append(.error(.missingStatement("outer loss", example: "outer loss = mean((X @ w - y)^2)"), at: outerAt))
     }
     // closed_form never iterates, so it needs no inner solver.
-    if program.innerSolver == nil && program.hypergradient?.name != "closed_form" {
+    if program.innerSolver == nil && program.hypergradient?.spec.method?.needsInnerSolver != false {
       diagnostics.append(.error(.missingStatement("inner solver", example: "solve inner with gd(lr: 0.1, steps: 100)"),
                                 at: innerRootRange ?? innerAt))
     }
@@ -59,9 +59,7 @@ extension Elaborator {
     }
     // What the inner problem sees of φ: its loss, its starting point, its solver settings.
     var innerRoots = [innerRoot] + inner.map { program.variables[$0].initial }
-    var settingRoots: [NodeID] = []
-    for s in program.innerSolver?.settings ?? [] { if case .expression(let id) = s.value { settingRoots.append(id) } }
-    innerRoots += settingRoots
+    innerRoots += program.innerSolver?.spec.expressions ?? []
     let reachedByInnerProblem = variablesReached(from: innerRoots)
     let reachedByOuter = variablesReached(from: [program.outerLoss!])
     for i in outer where !reachedByInnerProblem.contains(i) && !reachedByOuter.contains(i) {
@@ -73,18 +71,7 @@ extension Elaborator {
     if !outer.contains(where: reachedByInnerProblem.contains) {
       warning(.innerIgnoresOuter, at: innerRootRange ?? graph.origin(innerRoot))
     }
-    // Methods that differentiate the inner solution (not the iterations)
-    // cannot see an outer variable that only sets the solver or its start.
-    if let method = program.hypergradient, ["implicit", "closed_form", "evograd", "first_order"].contains(method.name) {
-      let viaSettings = variablesReached(from: settingRoots)
-      let viaStart = variablesReached(from: inner.map { program.variables[$0].initial })
-      for i in outer where !reachedByInner.contains(i) && !reachedByOuter.contains(i) {
-        let hidden = viaSettings.contains(i) || (method.name != "first_order" && viaStart.contains(i))
-        if hidden { warning(.invisibleToMethod(program.variables[i].name, method: methodTitle(method)), at: program.variables[i].range) }
-      }
-    }
     if program.innerSolver != nil { checkSolverFits() }
-    if !hasErrors { checkMethodApplies() }
   }
 
   /// No inner problem at all: the base learner is solved in the program
@@ -113,68 +100,11 @@ extension Elaborator {
   mutating func checkSolverFits() {
     let solver = program.innerSolver!
     let isFixpoint = program.innerFixpoint != nil
-    if isFixpoint && solver.name != "fixpoint" {
+    if isFixpoint && !solver.spec.solvesFixpoint {
       diagnostics.append(.error(.solverDoesNotFit(solver.name, "minimises an inner loss; an 'inner fixpoint' is solved with fixpoint(tol: 1e-10, max_steps: 100)"), at: solver.range))
     }
-    if !isFixpoint && solver.name == "fixpoint" {
-      diagnostics.append(.error(.solverDoesNotFit("fixpoint", "solves an 'inner fixpoint'; minimise an inner loss with gd, momentum, adam or newton"), at: solver.range))
-    }
-  }
-
-  /// A hypergradient method the program's inner problem cannot support is an error now, not at run time.
-  mutating func checkMethodApplies() {
-    guard let method = program.hypergradient, let solver = program.innerSolver else { return }
-    let fixedSteps: Int? = SolverCatalogue.fixedStepSolvers.contains(solver.name)
-      ? { if case .integer(let n)? = solver.value("steps") { return n } else { return nil } }() : nil
-    let name = methodTitle(method)
-    func fail(_ why: String) { diagnostics.append(.error(.methodDoesNotApply(name, why), at: method.range)) }
-    switch method.name {
-    case "unroll", "truncated":
-      guard let steps = fixedSteps else {
-        return fail("it differentiates through a fixed number of inner steps, but '\(solver.name)' stops at a tolerance; use gd, momentum or adam, or implicit(cg)")
-      }
-      if case .integer(let k)? = method.value("checkpoints"), k > steps {
-        fail("\(k) checkpoints exceed the \(steps) inner steps")
-      }
-      if case .integer(let k)? = method.value("steps"), k > steps {
-        fail("it truncates to the last \(k) steps, but the inner solver runs only \(steps); use unroll(reverse)")
-      }
-    case "finite_difference":
-      if solver.name != "gd" {
-        fail("it approximates the mixed product of one gradient-descent step (DARTS), but the inner solver is '\(solver.name)'")
-      } else if case .expression(let lr)? = solver.value("lr"), !program.graph.shape(lr).isScalar {
-        fail("it scales one difference of gradients by the learning rate, which here is per entry; use unroll(reverse)")
-      }
-    case "evograd":
-      if program.innerFixpoint != nil { fail("it weighs perturbations by the inner loss, and an 'inner fixpoint' has none") }
-    case "closed_form":
-      checkQuadratic(method)
-    default:
-      break
-    }
-  }
-
-  func methodTitle(_ m: SolverSetting) -> String {
-    if case .symbol(let s)? = m.settings.first?.value { return "\(m.name)(\(s))" }
-    return m.name
-  }
-
-  mutating func checkQuadratic(_ method: SolverSetting) {
-    guard let loss = program.innerLoss else {
-      diagnostics.append(.error(.methodDoesNotApply("closed_form", "it needs an inner loss, not an 'inner fixpoint'"), at: method.range))
-      return
-    }
-    let names = program.variables(.inner).map { "'\(program.variables[$0].name)'" }.joined(separator: ", ")
-    let analysis = PolynomialDegree.analyse(program.graph, root: loss) { op in
-      if case .variable(let i) = op { return program.variables[i].level == .inner }
-      return false
-    }
-    if let term = analysis.firstNonQuadratic {
-      let range = program.graph.origin(term) ?? method.range
-      diagnostics.append(.error(.notQuadratic(names, term: range.text), at: range,
-                                notes: [.note(Message("closed_form was asked for here"), at: method.range)]))
-    } else if analysis.degree < 2 {
-      diagnostics.append(.error(.linearInnerLoss(names), at: program.graph.origin(loss) ?? method.range))
+    if !isFixpoint && solver.spec.solvesFixpoint {
+      diagnostics.append(.error(.solverDoesNotFit(solver.name, "solves an 'inner fixpoint'; minimise an inner loss with gd, momentum, adam or newton"), at: solver.range))
     }
   }
 }

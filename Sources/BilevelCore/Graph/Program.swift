@@ -16,9 +16,9 @@ public struct Program: Sendable {
   /// origin may be an identical expression written earlier.
   public var innerLossRange: SourceRange?
   public var outerLossRange: SourceRange?
-  public var innerSolver: SolverSetting?
-  public var hypergradient: SolverSetting?
-  public var outerSolver: SolverSetting?
+  public var innerSolver: SolverStatement<InnerSolverSpec<NodeID>>?
+  public var hypergradient: SolverStatement<MethodChoice>?
+  public var outerSolver: SolverStatement<OuterSolverSpec>?
   /// Values supplied at evaluation time (directions, cotangents).
   public var inputs: [InputEntry] = []
   /// The input (an index into `inputs`) that stands for ∇θ L_in in a
@@ -39,9 +39,7 @@ public struct Program: Sendable {
     if let l = innerLoss { r.append(l) }
     if let f = innerFixpoint { r.append(f.map) }
     if let l = outerLoss { r.append(l) }
-    for s in [innerSolver, hypergradient, outerSolver].compactMap({ $0 }) {
-      for setting in s.settings { if case .expression(let id) = setting.value { r.append(id) } }
-    }
+    r += innerSolver?.spec.expressions ?? []
     return r
   }
 
@@ -116,19 +114,20 @@ public struct Fixpoint: Sendable {
   public let range: SourceRange
 }
 
-/// A validated `solve ... with` or `hypergradient with` statement.
-public struct SolverSetting: Sendable {
+/// A validated `solve ... with` or `hypergradient with` statement: its
+/// typed spec, and every setting as bound (defaults included), for printing.
+public struct SolverStatement<Spec: Sendable>: Sendable {
+  public let spec: Spec
   public let name: String
   public let settings: [(name: String, value: SettingValue)]
   public let range: SourceRange
 
-  public func value(_ name: String) -> SettingValue? { settings.first { $0.name == name }?.value }
+  public init(spec: Spec, name: String, settings: [(name: String, value: SettingValue)], range: SourceRange) {
+    self.spec = spec
+    self.name = name
+    self.settings = settings
+    self.range = range
+  }
 }
 
-public enum SettingValue: Sendable {
-  /// A scalar node; may depend on outer variables (a learned learning rate).
-  case expression(NodeID)
-  case integer(Int)
-  case real(Double)
-  case symbol(String)
-}
+public typealias SettingValue = BoundValue<NodeID>

@@ -63,7 +63,7 @@ extension Program {
   }
 
   /// `name(choice, setting: value, ...)`, every setting with its value, defaults included.
-  public func settingText(_ s: SolverSetting, _ ref: (NodeID) -> String) -> String {
+  public func settingText<Spec>(_ s: SolverStatement<Spec>, _ ref: (NodeID) -> String) -> String {
     let parts = s.settings.map { entry -> String in
       switch entry.value {
       case .symbol(let v): return v

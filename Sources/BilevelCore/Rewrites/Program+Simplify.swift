@@ -20,16 +20,11 @@ extension Program {
     innerLoss = innerLoss.map(f)
     outerLoss = outerLoss.map(f)
     innerFixpoint = innerFixpoint.map { Fixpoint(variable: $0.variable, map: f($0.map), range: $0.range) }
-    func remapSetting(_ s: SolverSetting?) -> SolverSetting? {
-      s.map { s in
-        SolverSetting(name: s.name, settings: s.settings.map { entry in
-          if case .expression(let id) = entry.value { return (entry.name, .expression(f(id))) }
-          return entry
-        }, range: s.range)
-      }
+    innerSolver = innerSolver.map { s in
+      SolverStatement(spec: s.spec.map(f), name: s.name, settings: s.settings.map { entry in
+        if case .expression(let id) = entry.value { return (entry.name, .expression(f(id))) }
+        return entry
+      }, range: s.range)
     }
-    innerSolver = remapSetting(innerSolver)
-    hypergradient = remapSetting(hypergradient)
-    outerSolver = remapSetting(outerSolver)
   }
 }

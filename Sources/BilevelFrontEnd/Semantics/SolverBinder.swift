@@ -127,7 +127,7 @@ public enum SolverBinder {
       switch s.kind {
       case .choice(let options): return choices[s.name] ?? options[0]
       case .count: return "\(s.name): 100"
-      case .real, .expression: return "\(s.name): 0.1"
+      case .real, .expression, .update: return "\(s.name): 0.1"
       }
     }
     return "\(schema.name)(\(parts.joined(separator: ", ")))"

@@ -14,6 +14,9 @@ public enum SettingKind: Sendable, Equatable {
   case real
   /// One of a few names, written bare: `implicit(cg)`.
   case choice([String])
+  /// A learned rule's update: per entry of the one inner variable, reading
+  /// it and 'grad' (∇θ L_in).
+  case update
 }
 
 public struct SettingSchema: Sendable {
@@ -26,9 +29,12 @@ public struct SettingSchema: Sendable {
   public let defaultChoice: String?
   /// The setting exists only when another setting has this value.
   public let condition: (setting: String, value: String)?
+  /// An expression that may instead have the shape of every inner variable,
+  /// one value per entry (Meta-SGD's learning rates).
+  public let perEntry: Bool
 
   init(_ name: String, _ kind: SettingKind, positional: Bool = false, required: Bool = false,
-       default d: Double? = nil, choice: String? = nil, when condition: (String, String)? = nil) {
+       default d: Double? = nil, choice: String? = nil, when condition: (String, String)? = nil, perEntry: Bool = false) {
     self.name = name
     self.kind = kind
     self.positional = positional
@@ -36,14 +42,61 @@ public struct SettingSchema: Sendable {
     self.defaultValue = d
     self.defaultChoice = choice
     self.condition = condition.map { (setting: $0.0, value: $0.1) }
+    self.perEntry = perEntry
+  }
+}
+
+/// The solvers and methods the language has: the catalogue's names, one
+/// case each, so every switch over them is exhaustive.
+public enum InnerSolverKind: String, Sendable, CaseIterable {
+  case gd, momentum, adam, rule, newton, fixpoint
+}
+
+public enum OuterSolverKind: String, Sendable, CaseIterable {
+  case gd, adam
+}
+
+public enum MethodKind: String, Sendable, CaseIterable {
+  case unroll, truncated
+  case firstOrder = "first_order"
+  case finiteDifference = "finite_difference"
+  case evograd, implicit
+  case closedForm = "closed_form"
+  case auto
+}
+
+public enum SolverKind: Sendable, Equatable {
+  case inner(InnerSolverKind), outer(OuterSolverKind), method(MethodKind)
+
+  public var name: String {
+    switch self {
+    case .inner(let k): return k.rawValue
+    case .outer(let k): return k.rawValue
+    case .method(let k): return k.rawValue
+    }
+  }
+
+  public var role: SolverRole {
+    switch self {
+    case .inner: return .inner
+    case .outer: return .outer
+    case .method: return .method
+    }
   }
 }
 
 public struct SolverSchema: Sendable {
-  public let name: String
-  public let role: SolverRole
+  public let kind: SolverKind
   public let settings: [SettingSchema]
   public let summary: String
+  public var name: String { kind.name }
+  public var role: SolverRole { kind.role }
+
+  init(_ kind: SolverKind, settings: [SettingSchema], summary: String) {
+    self.kind = kind
+    self.settings = settings
+    self.summary = summary
+  }
 }
 
 public enum SolverCatalogue {
@@ -55,71 +108,70 @@ public enum SolverCatalogue {
 
   public static let all: [SolverSchema] = [
     // Inner solvers.
-    SolverSchema(name: "gd", role: .inner, settings: [
-      SettingSchema("lr", .expression, required: true), SettingSchema("steps", .count, required: true),
+    SolverSchema(.inner(.gd), settings: [
+      SettingSchema("lr", .expression, required: true, perEntry: true), SettingSchema("steps", .count, required: true),
     ], summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
-    SolverSchema(name: "momentum", role: .inner, settings: [
-      SettingSchema("lr", .expression, required: true), SettingSchema("steps", .count, required: true),
+    SolverSchema(.inner(.momentum), settings: [
+      SettingSchema("lr", .expression, required: true, perEntry: true), SettingSchema("steps", .count, required: true),
       SettingSchema("momentum", .expression, default: 0.9),
     ], summary: "heavy-ball momentum; the velocity is part of the unrolled state"),
-    SolverSchema(name: "adam", role: .inner, settings: [
-      SettingSchema("lr", .expression, required: true), SettingSchema("steps", .count, required: true),
+    SolverSchema(.inner(.adam), settings: [
+      SettingSchema("lr", .expression, required: true, perEntry: true), SettingSchema("steps", .count, required: true),
     ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
-    SolverSchema(name: "rule", role: .inner, settings: [
-      SettingSchema("update", .expression, required: true), SettingSchema("steps", .count, required: true),
+    SolverSchema(.inner(.rule), settings: [
+      SettingSchema("update", .update, required: true), SettingSchema("steps", .count, required: true),
     ], summary: "a learned update rule θ ← θ + update, where 'grad' is ∇θ L_in and the rule's parameters are outer variables"),
-    SolverSchema(name: "newton", role: .inner, settings: [
+    SolverSchema(.inner(.newton), settings: [
       SettingSchema("tol", .real, default: 1e-10), SettingSchema("max_steps", .count, default: 50),
       SettingSchema("cg_iters", .count, default: 100),
     ], summary: "Newton-CG with Hessian-vector products and a line search"),
-    SolverSchema(name: "fixpoint", role: .inner, settings: [
+    SolverSchema(.inner(.fixpoint), settings: [
       SettingSchema("tol", .real, default: 1e-10), SettingSchema("max_steps", .count, default: 100),
     ], summary: "fixed-point iteration z ← E(z, φ) for an 'inner fixpoint'"),
     // Outer solvers.
-    SolverSchema(name: "gd", role: .outer, settings: [
+    SolverSchema(.outer(.gd), settings: [
       SettingSchema("lr", .real, required: true), SettingSchema("steps", .count, required: true),
     ], summary: "gradient descent on the hypergradient"),
-    SolverSchema(name: "adam", role: .outer, settings: [
+    SolverSchema(.outer(.adam), settings: [
       SettingSchema("lr", .real, required: true), SettingSchema("steps", .count, required: true),
     ] + adamMoments, summary: "Adam on the hypergradient"),
     // Hypergradient methods (METHODS.md).
-    SolverSchema(name: "unroll", role: .method, settings: [
+    SolverSchema(.method(.unroll), settings: [
       SettingSchema("mode", .choice(["reverse", "forward"]), positional: true, choice: "reverse"),
       SettingSchema("checkpoints", .count, when: ("mode", "reverse")),
     ], summary: "differentiate through every inner step"),
-    SolverSchema(name: "truncated", role: .method, settings: [
+    SolverSchema(.method(.truncated), settings: [
       SettingSchema("steps", .count, positional: true, required: true)
     ], summary: "reverse through only the last K inner steps"),
-    SolverSchema(name: "first_order", role: .method, settings: [],
+    SolverSchema(.method(.firstOrder), settings: [],
                  summary: "treat dθ/dφ as zero except where θ₀ = φ passes through"),
-    SolverSchema(name: "finite_difference", role: .method, settings: [
+    SolverSchema(.method(.finiteDifference), settings: [
       SettingSchema("eps", .real, default: 0.01)
     ], summary: "DARTS' finite-difference mixed product for a one-step unroll"),
-    SolverSchema(name: "evograd", role: .method, settings: [
+    SolverSchema(.method(.evograd), settings: [
       SettingSchema("samples", .count, positional: true, required: true),
       SettingSchema("sigma", .real, default: 0.001), SettingSchema("tau", .real, default: 0.05),
       SettingSchema("seed", .count, default: 1),
     ], summary: "evolutionary proxy: a softmax-weighted mix of perturbed inner solutions"),
-    SolverSchema(name: "implicit", role: .method, settings: [
+    SolverSchema(.method(.implicit), settings: [
       SettingSchema("solver", .choice(["cg", "neumann", "exact"]), positional: true, required: true),
       SettingSchema("iters", .count, default: 20, when: ("solver", "cg")),
       SettingSchema("tol", .real, default: 1e-10, when: ("solver", "cg")),
       SettingSchema("iters", .count, default: 20, when: ("solver", "neumann")),
       SettingSchema("alpha", .real, required: true, when: ("solver", "neumann")),
     ], summary: "implicit function theorem at the inner solution"),
-    SolverSchema(name: "closed_form", role: .method, settings: [],
+    SolverSchema(.method(.closedForm), settings: [],
                  summary: "exact solve of a quadratic inner problem"),
-    SolverSchema(name: "auto", role: .method, settings: [
+    SolverSchema(.method(.auto), settings: [
       SettingSchema("budget_mb", .real, default: 1024)
     ], summary: "pick a method from the plan's cost figures"),
   ]
-
-  /// Inner solvers that run a fixed number of steps: the ones unrolled methods differentiate.
-  public static let fixedStepSolvers = ["gd", "momentum", "adam", "rule"]
 
   public static func schemas(_ role: SolverRole) -> [SolverSchema] { all.filter { $0.role == role } }
 
   public static func schema(_ name: String, _ role: SolverRole) -> SolverSchema? {
     all.first { $0.role == role && $0.name == name }
   }
+
+  public static func schema(_ kind: SolverKind) -> SolverSchema { all.first { $0.kind == kind }! }
 }

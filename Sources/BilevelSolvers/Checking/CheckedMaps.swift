@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// The scalar map φ ↦ F(φ) that a hypergradient method differentiates
 /// exactly (METHODS.md, "Checking"), recomputed from scratch at any φ so
@@ -14,18 +15,6 @@ public enum CheckedMap: Hashable, Sendable {
   case evograd(samples: Int, sigma: Double, tau: Double, seed: Int)
   /// L_out(θ*(φ), φ) with the inner problem solved tightly.
   case tight
-
-  /// The map `method` differentiates, for an unroll of T steps.
-  public static func of(_ method: HypergradientMethod, steps T: Int?) -> CheckedMap {
-    switch method {
-    case .unrollReverse, .unrollForward: return .unrolled
-    case .truncated(let k): return k >= (T ?? 0) ? .unrolled : .truncated(k)
-    case .finiteDifference: return 1 >= (T ?? 1) ? .unrolled : .truncated(1)
-    case .firstOrder: return .firstOrder
-    case .evograd(let k, let s, let t, let seed): return .evograd(samples: k, sigma: s, tau: t, seed: seed)
-    case .implicitConjugateGradient, .implicitNeumann, .implicitExact, .closedForm: return .tight
-    }
-  }
 
   /// What the table says the map is.
   public func description(steps T: Int?) -> String {

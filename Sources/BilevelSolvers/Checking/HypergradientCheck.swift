@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// One method's line in `bilevelc check`'s table.
 public struct CheckRow: Sendable {
@@ -79,21 +80,15 @@ public struct HypergradientCheck {
   /// implicit(exact) forms d × d matrices: skipped above this d.
   public static let denseLimit = 2000
 
-  enum Kind {
-    /// Exact for its map; unroll(reverse) (the reference) and the rows that must match it to rounding.
-    case unrolledReference, unrolled
-    case exact
-    case implicitReference
-    /// Exact to its convergent settings: within 1e-6 of implicit(exact).
-    case implicit
-    /// The program's own cg or neumann settings: judged by its residual.
-    case approximateImplicit
-    case finiteDifference
-  }
+  typealias Kind = CheckFamily
 
   struct Spec {
     let method: HypergradientMethod
     let kind: Kind
+    init(method: HypergradientMethod, kind: Kind? = nil) {
+      self.method = method
+      self.kind = kind ?? method.record.checkFamily
+    }
   }
 
   let problem: BilevelProblem
@@ -106,53 +101,52 @@ public struct HypergradientCheck {
     sizes = ProblemSizes(problem)
   }
 
-  /// The methods checked, in table order, with the program's settings where it names the method.
+  /// The methods checked, in table order, with the program's settings where
+  /// it names the method; each where its record says it applies.
   func specs() -> (specs: [Spec], skipped: [String]) {
     // Without an inner problem the outer loss's gradient is the only method.
     if problem.source.isSingleLevel { return ([Spec(method: .firstOrder, kind: .exact)], []) }
     var out: [Spec] = []
     var skipped: [String] = []
-    let T = InnerSolver(problem).fixedSteps
+    func add(_ method: HypergradientMethod, _ kind: Kind? = nil) {
+      if method.record.inapplicable(sizes) == nil { out.append(Spec(method: method, kind: kind)) }
+    }
     let d = problem.innerSize
-    if let T {
-      out.append(Spec(method: .unrollReverse(checkpoints: nil), kind: .unrolledReference))
+    if let T = sizes.steps {
+      add(.unrollReverse(checkpoints: nil))
       var k = max(1, Int(Double(T).squareRoot().rounded(.up)))
       if case .unrollReverse(let p?) = programMethod { k = p }
-      out.append(Spec(method: .unrollReverse(checkpoints: min(k, T)), kind: .unrolled))
+      add(.unrollReverse(checkpoints: min(k, T)))
       // Forward mode costs T·m tangent steps: checked where it is the program's choice or cheap.
       let tangentSteps = T * problem.outerSize * problem.tasks
       if tangentSteps <= Self.forwardLimit || programMethod == .unrollForward {
-        out.append(Spec(method: .unrollForward, kind: .unrolled))
+        add(.unrollForward)
       } else {
         skipped.append("unroll(forward): T·m·M = \(tangentSteps) tangent steps (over \(Self.forwardLimit)); forward mode is for small m")
       }
       var K = min(T, 5)
       if case .truncated(let p) = programMethod { K = p }
-      out.append(Spec(method: .truncated(steps: K), kind: .exact))
+      add(.truncated(steps: K))
     }
-    out.append(Spec(method: .firstOrder, kind: .exact))
-    if problem.supportsFiniteDifference {
-      var eps = 0.01
-      if case .finiteDifference(let e) = programMethod { eps = e }
-      out.append(Spec(method: .finiteDifference(eps: eps), kind: .finiteDifference))
-    }
-    if !problem.hasFixpoint {
-      // σ = 0.1 rather than evograd's usual 0.01: the map's slope in φ grows
-      // with σ while its rounding does not (at 0.01, poisoning_box's check
-      // came within 2× of the tolerance).
-      var evograd = HypergradientMethod.evograd(samples: 4, sigma: 0.1, tau: 0.1, seed: 1)
-      if case .evograd = programMethod { evograd = programMethod }
-      out.append(Spec(method: evograd, kind: .exact))
-    }
-    if d <= Self.denseLimit || programMethod == .implicitExact { out.append(Spec(method: .implicitExact, kind: .implicitReference)) }
+    add(.firstOrder)
+    var eps = 0.01
+    if case .finiteDifference(let e) = programMethod { eps = e }
+    add(.finiteDifference(eps: eps))
+    // σ = 0.1 rather than evograd's usual 0.01: the map's slope in φ grows
+    // with σ while its rounding does not (at 0.01, poisoning_box's check
+    // came within 2× of the tolerance).
+    var evograd = HypergradientMethod.evograd(samples: 4, sigma: 0.1, tau: 0.1, seed: 1)
+    if case .evograd = programMethod { evograd = programMethod }
+    add(evograd)
+    if d <= Self.denseLimit || programMethod == .implicitExact { add(.implicitExact) }
     let cg = HypergradientMethod.implicitConjugateGradient(iterations: min(4 * d, 500), tolerance: 1e-12)
-    out.append(Spec(method: cg, kind: .implicit))
+    add(cg)
     switch programMethod {
     case .implicitConjugateGradient, .implicitNeumann:
-      if programMethod != cg { out.append(Spec(method: programMethod, kind: .approximateImplicit)) }
+      if programMethod != cg { add(programMethod, .approximateImplicit) }
     default: break
     }
-    if sizes.quadratic && !problem.hasFixpoint { out.append(Spec(method: .closedForm, kind: .implicit)) }
+    add(.closedForm)
     if !out.contains(where: { $0.method == programMethod }) { out.append(Spec(method: programMethod, kind: .exact)) }
     return (out, skipped)
   }
@@ -183,7 +177,7 @@ public struct HypergradientCheck {
                              randomDirections: problem.outerSize > Self.coordinateLimit, step: Self.step)
     let (specs, skipped) = specs()
     report.skipped = skipped
-    if specs.contains(where: { CheckedMap.of($0.method, steps: T) == .tight }) {
+    if specs.contains(where: { $0.method.record.checkedMap(T) == .tight }) {
       do {
         let tight = try maps.tight()
         report.tightResidual = tight.residual
@@ -201,7 +195,7 @@ public struct HypergradientCheck {
     }
     var differences: [CheckedMap: Result<[Double], SolverFault>] = [:]
     for spec in specs {
-      let map = CheckedMap.of(spec.method, steps: T)
+      let map = spec.method.record.checkedMap(T)
       let mine = spec.method == programMethod
       var row = CheckRow(method: spec.method, isProgramMethod: mine, map: map, mapDescription: problem.source.isSingleLevel ? "the outer loss (no inner problem)" : map.description(steps: T))
       defer { report.rows.append(row) }

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// One method's per-task check in a program with tasks: each task's part of
 /// the hypergradient against central differences of its per-task map
@@ -46,7 +47,7 @@ extension HypergradientCheck {
       let row = rows[i]
       var check = TaskCheck(method: row.method, isProgramMethod: row.isProgramMethod)
       check.tolerance = taskTolerance(specs[i].kind, row)
-      let map = CheckedMap.of(row.method, steps: T)
+      let map = row.method.record.checkedMap(T)
       if differences[map] == nil {
         do {
           differences[map] = .success(try taskDifferences(map, maps: maps, phi0, units))

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 import Foundation
 
 /// `evograd(K, sigma: σ, tau: τ, seed: s)` (Bohdal et al. 2020): K perturbed

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// `first_order`: dθ/dφ is taken as zero except through the initial point
 /// θ₀(φ) (first-order MAML: θ₀ = φ passes straight through; first-order

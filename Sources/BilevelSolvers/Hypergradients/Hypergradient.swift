@@ -1,84 +1,6 @@
 import BilevelCore
 import BilevelFrontEnd
 
-/// A hypergradient method as the program selects it (METHODS.md).
-public enum HypergradientMethod: Sendable, Equatable {
-  case unrollReverse(checkpoints: Int?)
-  case unrollForward
-  case truncated(steps: Int)
-  case firstOrder
-  case finiteDifference(eps: Double)
-  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int)
-  case implicitConjugateGradient(iterations: Int, tolerance: Double)
-  case implicitNeumann(iterations: Int, alpha: Double)
-  case implicitExact
-  case closedForm
-
-  /// The method a `hypergradient with ...` statement names; `auto` is
-  /// resolved by the caller (it needs the problem's figures).
-  public init?(_ s: SolverSetting) {
-    func integer(_ n: String, _ d: Int) -> Int {
-      if case .integer(let k)? = s.value(n) { return k }
-      return d
-    }
-    func real(_ n: String, _ d: Double) -> Double {
-      switch s.value(n) {
-      case .real(let r)?: return r
-      case .integer(let k)?: return Double(k)
-      default: return d
-      }
-    }
-    func symbol(_ n: String) -> String? {
-      if case .symbol(let v)? = s.value(n) { return v }
-      return nil
-    }
-    switch s.name {
-    case "unroll":
-      if symbol("mode") == "forward" { self = .unrollForward } else {
-        if case .integer(let k)? = s.value("checkpoints") { self = .unrollReverse(checkpoints: k) } else { self = .unrollReverse(checkpoints: nil) }
-      }
-    case "truncated": self = .truncated(steps: integer("steps", 1))
-    case "first_order": self = .firstOrder
-    case "finite_difference": self = .finiteDifference(eps: real("eps", 0.01))
-    case "evograd":
-      self = .evograd(samples: integer("samples", 4), sigma: real("sigma", 0.001), tau: real("tau", 0.05), seed: integer("seed", 1))
-    case "implicit":
-      switch symbol("solver") {
-      case "cg": self = .implicitConjugateGradient(iterations: integer("iters", 20), tolerance: real("tol", 1e-10))
-      case "neumann": self = .implicitNeumann(iterations: integer("iters", 20), alpha: real("alpha", 1))
-      default: self = .implicitExact
-      }
-    case "closed_form": self = .closedForm
-    default: return nil
-    }
-  }
-
-  /// As written in a program, with every setting.
-  public var description: String {
-    switch self {
-    case .unrollReverse(let k): return k.map { "unroll(reverse, checkpoints: \($0))" } ?? "unroll(reverse)"
-    case .unrollForward: return "unroll(forward)"
-    case .truncated(let k): return "truncated(\(k))"
-    case .firstOrder: return "first_order"
-    case .finiteDifference(let e): return "finite_difference(eps: \(formatValue(e)))"
-    case .evograd(let k, let s, let t, let seed): return "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed))"
-    case .implicitConjugateGradient(let k, let tol): return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
-    case .implicitNeumann(let k, let a): return "implicit(neumann, iters: \(k), alpha: \(formatValue(a)))"
-    case .implicitExact: return "implicit(exact)"
-    case .closedForm: return "closed_form"
-    }
-  }
-
-  /// Whether it solves the inner problem and differentiates the solution
-  /// (rather than the unrolled steps).
-  public var isImplicit: Bool {
-    switch self {
-    case .implicitConjugateGradient, .implicitNeumann, .implicitExact, .closedForm: return true
-    default: return false
-    }
-  }
-}
-
 /// What a method computed at one φ.
 public struct HypergradientResult: Sendable {
   /// dL_out/dφ (its estimate), in φ's layout.
@@ -164,17 +86,6 @@ extension BilevelProblem {
   }
 
   public func hypergradient(_ method: HypergradientMethod, at phi: [Double]) throws(SolverFault) -> HypergradientResult {
-    switch method {
-    case .unrollReverse(let k): return try UnrolledReverse(problem: self, truncation: nil, checkpoints: k).compute(phi)
-    case .truncated(let k): return try UnrolledReverse(problem: self, truncation: k, checkpoints: nil).compute(phi)
-    case .unrollForward: return try UnrolledForward(problem: self).compute(phi)
-    case .firstOrder: return try FirstOrder(problem: self).compute(phi)
-    case .finiteDifference(let eps): return try FiniteDifferenceStep(problem: self, eps: eps).compute(phi)
-    case .evograd(let k, let sigma, let tau, let seed):
-      return try EvolutionaryProxy(problem: self, samples: k, sigma: sigma, tau: tau, seed: seed).compute(phi)
-    case .implicitConjugateGradient, .implicitNeumann, .implicitExact:
-      return try ImplicitDifferentiation(problem: self, method: method).compute(phi)
-    case .closedForm: return try ClosedForm(problem: self).compute(phi)
-    }
+    try method.record.compute(self, phi)
   }
 }

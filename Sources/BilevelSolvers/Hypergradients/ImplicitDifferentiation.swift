@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// `implicit(cg | neumann | exact)`: at the inner solution, solve the
 /// adjoint system H v = ∂L_out/∂θ and take dL_out/dφ = ∂L_out/∂φ −

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// `unroll(forward)`: carries Z = ds/dφ (one tangent column per outer entry)
 /// along the steps, Z_{k+1} = (∂Φ/∂s) Z_k + ∂Φ/∂φ from Z₀ = (∂θ₀/∂φ, 0), then

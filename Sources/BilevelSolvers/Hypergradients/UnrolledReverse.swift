@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// `unroll(reverse)`, `unroll(reverse, checkpoints: k)` and `truncated(K)`:
 /// reverse mode through the inner solver's steps. The cotangent u on the

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// A dense n×n system built column by column from matrix-vector products,
 /// factorised once (Cholesky when symmetric positive definite, otherwise

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 import Foundation
 
 /// Runs one task's fixed-step inner solver (gd, momentum, adam) one step at
@@ -49,7 +50,7 @@ public final class FixedStepRunner {
 
   /// "inner step 7 of 50 (task 2, gd)", for faults.
   func stepLabel(_ k: Int) -> String {
-    "inner step \(k + 1) of \(steps) (\(problem.taskLabel(task))\(problem.source.innerSolver?.name ?? "gd"))"
+    "inner step \(k + 1) of \(steps) (\(problem.taskLabel(task))\(problem.source.innerSolver?.name ?? InnerSolverKind.gd.rawValue))"
   }
 
   /// s ← Φ(s) for step k (0-based). Stops with the step and the source

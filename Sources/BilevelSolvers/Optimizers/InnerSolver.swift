@@ -18,23 +18,10 @@ public struct InnerSolver {
 
   public init(_ problem: BilevelProblem) { self.problem = problem }
 
-  var setting: SolverSetting? { problem.source.innerSolver }
+  var spec: InnerSolverSpec<NodeID>? { problem.source.innerSolver?.spec }
 
-  func integer(_ name: String, _ fallback: Int) -> Int {
-    if case .integer(let k)? = setting?.value(name) { return k }
-    return fallback
-  }
-
-  func real(_ name: String, _ fallback: Double) -> Double {
-    switch setting?.value(name) {
-    case .real(let r)?: return r
-    case .integer(let k)?: return Double(k)
-    default: return fallback
-    }
-  }
-
-  /// Fixed steps T of gd, momentum or adam; nil for solvers that stop at a tolerance.
-  public var fixedSteps: Int? { problem.stepRule == nil ? nil : integer("steps", 0) }
+  /// Fixed steps T of gd, momentum, adam or a rule; nil for solvers that stop at a tolerance.
+  public var fixedSteps: Int? { problem.stepRule == nil ? nil : spec?.fixedSteps }
 
   /// Every task's inner problem, solved in parallel (TaskParallel).
   public func solve(_ phi: [Double]) throws(SolverFault) -> InnerSolution {
@@ -55,14 +42,16 @@ public struct InnerSolver {
       return (theta, T, try residual(theta, phi, task: t))
     }
     let start = problem.initial(t)(phi)[0]
-    switch setting?.name {
-    case "newton":
-      return try newton(start, phi, task: t, tolerance: real("tol", 1e-10), maxSteps: integer("max_steps", 50), cgIterations: integer("cg_iters", 100))
-    case "fixpoint":
-      return try fixpoint(start, phi, task: t, tolerance: real("tol", 1e-10), maxSteps: integer("max_steps", 100))
-    default:
+    switch spec {
+    case .newton(let tolerance, let maxSteps, let cgIterations)?:
+      return try newton(start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps, cgIterations: cgIterations)
+    case .fixpoint(let tolerance, let maxSteps)?:
+      return try fixpoint(start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps)
+    case nil:
       // closed_form: no inner solver; the method solves the quadratic itself.
       return (start, 0, .nan)
+    case .gd?, .momentum?, .adam?, .rule?:
+      preconditionFailure("fixed-step solvers run above")
     }
   }
 

@@ -5,31 +5,20 @@ import Foundation
 /// The outer solver: gradient descent or Adam on the hypergradient, each
 /// step followed by projection onto the box bounds of the outer variables.
 public struct OuterOptimizer: Sendable {
-  public let name: String
-  public let learningRate: Double
-  public let steps: Int
-  let beta1: Double, beta2: Double, eps: Double
+  public let spec: OuterSolverSpec?
   let bounds: (lower: [Double], upper: [Double])?
   var first: [Double] = []
   var second: [Double] = []
   var count = 0
 
-  public init(_ setting: SolverSetting?, bounds: (lower: [Double], upper: [Double])?) {
-    func real(_ n: String, _ d: Double) -> Double {
-      switch setting?.value(n) {
-      case .real(let r)?: return r
-      case .integer(let k)?: return Double(k)
-      default: return d
-      }
-    }
-    name = setting?.name ?? "none"
-    learningRate = real("lr", 0)
-    if case .integer(let k)? = setting?.value("steps") { steps = k } else { steps = 0 }
-    beta1 = real("beta1", 0.9)
-    beta2 = real("beta2", 0.999)
-    eps = real("eps", 1e-8)
+  public init(_ statement: SolverStatement<OuterSolverSpec>?, bounds: (lower: [Double], upper: [Double])?) {
+    spec = statement?.spec
     self.bounds = bounds
   }
+
+  public var name: String { spec?.name ?? "none" }
+  public var learningRate: Double { spec?.learningRate ?? 0 }
+  public var steps: Int { spec?.steps ?? 0 }
 
   /// Clamps φ into its box.
   public func project(_ phi: inout [Double]) {
@@ -39,7 +28,9 @@ public struct OuterOptimizer: Sendable {
 
   /// One step along −g, then the projection.
   public mutating func step(_ phi: inout [Double], gradient g: [Double]) {
-    if name == "adam" {
+    let learningRate = self.learningRate
+    if case .adam(_, let moments, _)? = spec {
+      let beta1 = moments.beta1, beta2 = moments.beta2, eps = moments.eps
       if first.isEmpty {
         first = Array(repeating: 0, count: phi.count)
         second = first

@@ -20,8 +20,6 @@ public final class BilevelProblem: @unchecked Sendable {
   public let outerSize: Int
   public let stateSize: Int
   public var stepRule: StepRule? { graphs.stepRule }
-  /// finite_difference approximates one gd step with one scalar learning rate.
-  public var supportsFiniteDifference: Bool { !graphs.learningRate.isEmpty }
   public var hasFixpoint: Bool { source.innerFixpoint != nil }
   /// Threads the methods run tasks on (TaskParallel); 1: plain sequential
   /// loops. Results are bit-identical for every value. Set it between

@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// A leaf a solver writes: a variable or an input, for one task or shared.
 public struct Leaf: Sendable, Equatable {

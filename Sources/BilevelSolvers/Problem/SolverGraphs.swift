@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 
 /// Which fixed-step inner solver a program unrolls, with its settings as graph nodes.
 public enum StepRule: Sendable {
@@ -110,34 +111,15 @@ struct SolverGraphs {
   }
 
   static func stepRule(_ p: inout Program) -> StepRule? {
-    guard let s = p.innerSolver, p.innerLoss != nil else { return nil }
-    func node(_ name: String) -> NodeID? {
-      switch s.value(name) {
-      case .expression(let id)?: return id
-      case .real(let r)?: return p.graph.constant(r)
-      case .integer(let k)?: return p.graph.constant(Double(k))
-      default: return nil
-      }
-    }
-    func real(_ name: String, _ fallback: Double) -> Double {
-      switch s.value(name) {
-      case .real(let r)?: return r
-      case .integer(let k)?: return Double(k)
-      default: return fallback
-      }
-    }
-    switch s.name {
-    case "gd": return node("lr").map { .gd(lr: $0) }
-    case "momentum":
-      guard let lr = node("lr") else { return nil }
-      return .momentum(lr: lr, momentum: node("momentum") ?? p.graph.constant(0.9))
-    case "adam":
-      guard let lr = node("lr") else { return nil }
-      return .adam(lr: lr, beta1: real("beta1", 0.9), beta2: real("beta2", 0.999), eps: real("eps", 1e-8))
-    case "rule":
-      guard let update = node("update"), let k = p.ruleGradientInput else { return nil }
+    guard let s = p.innerSolver?.spec, p.innerLoss != nil else { return nil }
+    switch s {
+    case .gd(let lr, _): return .gd(lr: lr)
+    case .momentum(let lr, let mu, _): return .momentum(lr: lr, momentum: mu)
+    case .adam(let lr, let m, _): return .adam(lr: lr, beta1: m.beta1, beta2: m.beta2, eps: m.eps)
+    case .rule(let update, _):
+      guard let k = p.ruleGradientInput else { return nil }
       return .rule(update: update, gradient: p.graph.make(.input(k), shape: p.inputs[k].shape))
-    default: return nil
+    case .newton, .fixpoint: return nil
     }
   }
 

@@ -1,0 +1,65 @@
+import BilevelCore
+import BilevelFrontEnd
+
+/// The records of the methods that approximate the hypergradient without
+/// second derivatives of the whole solve: first order, DARTS' finite
+/// difference and EvoGrad.
+extension ProblemSizes {
+  /// θ of every task plus φ, the vectors a method without a tape holds.
+  var smallBytes: Int { (inner * tasks + outer) * Bytes.double }
+  var smallText: String { tasks > 1 ? "d × \(tasks) tasks + m" : "d + m" }
+}
+
+extension FirstOrder {
+  static let record = MethodRecord(
+    inapplicable: { _ in nil },
+    view: .solutionAndStart,
+    cost: { s in
+      MethodCost(label: "first_order", time: "the inner solve + one outer gradient",
+                 memoryBytes: s.smallBytes, memory: "\(s.smallText) doubles = \(formatBytes(s.smallBytes))")
+    },
+    checkedMap: { _ in .firstOrder },
+    checkFamily: .exact,
+    compute: { problem, phi throws(SolverFault) in try FirstOrder(problem: problem).compute(phi) })
+}
+
+extension FiniteDifferenceStep {
+  static func record(eps: Double) -> MethodRecord {
+    MethodRecord(
+      inapplicable: { s in
+        guard case .gd? = s.innerSolver else {
+          return "it approximates the mixed product of one gradient-descent step (DARTS), but the inner solver is '\(s.innerSolverName)'"
+        }
+        if !s.scalarLearningRate {
+          return "it scales one difference of gradients by the learning rate, which here is per entry; use unroll(reverse)"
+        }
+        return nil
+      },
+      view: .iterations,
+      cost: { s in
+        MethodCost(label: "finite_difference", time: "the inner solve + 2 extra inner gradients",
+                   memoryBytes: 3 * s.smallBytes, memory: "3 (\(s.smallText)) doubles = \(formatBytes(3 * s.smallBytes))")
+      },
+      checkedMap: { T in 1 >= (T ?? 1) ? .unrolled : .truncated(1) },
+      checkFamily: .finiteDifference,
+      compute: { problem, phi throws(SolverFault) in try FiniteDifferenceStep(problem: problem, eps: eps).compute(phi) })
+  }
+}
+
+extension EvolutionaryProxy {
+  static func record(samples: Int, sigma: Double, tau: Double, seed: Int) -> MethodRecord {
+    MethodRecord(
+      inapplicable: { s in s.hasFixpoint ? "it weighs perturbations by the inner loss, and an 'inner fixpoint' has none" : nil },
+      view: .solution,
+      cost: { s in
+        let bytes = samples * s.inner * Bytes.double * s.tasks
+        return MethodCost(label: "evograd(\(samples))", time: "the inner solve + \(samples) inner-loss evaluations",
+                          memoryBytes: bytes, memory: "\(samples) perturbed copies of θ = \(formatBytes(bytes))")
+      },
+      checkedMap: { _ in .evograd(samples: samples, sigma: sigma, tau: tau, seed: seed) },
+      checkFamily: .exact,
+      compute: { problem, phi throws(SolverFault) in
+        try EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed).compute(phi)
+      })
+  }
+}

@@ -1,0 +1,171 @@
+import BilevelCore
+import BilevelFrontEnd
+
+/// One hypergradient method's rules, kept together as an op keeps its shape
+/// rule, kernel and derivative rules (ARCHITECTURE.md): when it applies, what
+/// it costs, the map `check` differentiates, how `check` judges it, and the
+/// computation. The compile-time check, `auto`, `explain`, the run header,
+/// `check` and the benchmark read these records and nothing else.
+struct MethodRecord: Sendable {
+  /// Why the method cannot run on this program (nil: it can), stated once:
+  /// the compile-time error and explain's "not applicable" say the same.
+  let inapplicable: @Sendable (ProblemSizes) -> String?
+  /// What the method differentiates of the inner problem.
+  let view: MethodView
+  /// Explain's row: the label (with the counts that set the cost), time and memory.
+  let cost: @Sendable (ProblemSizes) -> MethodCost
+  /// The map whose central differences the method's gradient must match, for an unroll of T steps.
+  let checkedMap: @Sendable (_ steps: Int?) -> CheckedMap
+  /// How `check` judges the method's row.
+  let checkFamily: CheckFamily
+  let compute: @Sendable (BilevelProblem, [Double]) throws(SolverFault) -> HypergradientResult
+  /// Compile-time diagnostics that locate the trouble better than the
+  /// statement does (closed_form points at the non-quadratic term).
+  var diagnose: (@Sendable (Program, SourceRange) -> [Diagnostic])? = nil
+}
+
+/// Which paths from φ to the inner solution a method sees.
+enum MethodView: Sendable {
+  /// Every path: the unrolled iterations, their settings and start.
+  case iterations
+  /// The inner solution alone (implicit, closed form, evograd): φ that only
+  /// sets the solver or its start is invisible.
+  case solution
+  /// The inner solution held, plus θ₀(φ) (first order).
+  case solutionAndStart
+}
+
+/// How `check` judges a method (METHODS.md, "Checking").
+enum CheckFamily: Sendable, Equatable {
+  /// unroll(reverse): the unrolled family's reference.
+  case unrolledReference
+  /// Must match unroll(reverse) to rounding.
+  case unrolled
+  /// Exact for its own map.
+  case exact
+  /// implicit(exact): the implicit family's reference.
+  case implicitReference
+  /// Exact to its convergent settings: within 1e-6 of implicit(exact).
+  case implicit
+  /// The program's own cg or neumann settings: judged by its residual.
+  case approximateImplicit
+  /// finite_difference: within 1e-3 of central differences of truncated(1)'s map.
+  case finiteDifference
+}
+
+/// What one method costs on a problem, in inner steps (c), derivative
+/// products and bytes (survey §4.5, Table 6).
+struct MethodCost: Sendable {
+  let label: String
+  let time: String
+  let memoryBytes: Int
+  let memory: String
+}
+
+extension HypergradientMethod {
+  /// The method's record: every case has one, so a new method does not build until it is written.
+  var record: MethodRecord {
+    switch self {
+    case .unrollReverse(let k): return UnrolledReverse.record(checkpoints: k)
+    case .unrollForward: return UnrolledForward.record
+    case .truncated(let k): return UnrolledReverse.truncatedRecord(steps: k)
+    case .firstOrder: return FirstOrder.record
+    case .finiteDifference(let eps): return FiniteDifferenceStep.record(eps: eps)
+    case .evograd(let k, let sigma, let tau, let seed):
+      return EvolutionaryProxy.record(samples: k, sigma: sigma, tau: tau, seed: seed)
+    case .implicitConjugateGradient, .implicitNeumann, .implicitExact: return ImplicitDifferentiation.record(self)
+    case .closedForm: return ClosedForm.record
+    }
+  }
+
+  /// As written in a program, with every setting.
+  public var description: String {
+    switch self {
+    case .unrollReverse(let k): return k.map { "unroll(reverse, checkpoints: \($0))" } ?? "unroll(reverse)"
+    case .unrollForward: return "unroll(forward)"
+    case .truncated(let k): return "truncated(\(k))"
+    case .firstOrder: return "first_order"
+    case .finiteDifference(let e): return "finite_difference(eps: \(formatValue(e)))"
+    case .evograd(let k, let s, let t, let seed): return "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed))"
+    case .implicitConjugateGradient(let k, let tol): return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
+    case .implicitNeumann(let k, let a): return "implicit(neumann, iters: \(k), alpha: \(formatValue(a)))"
+    case .implicitExact: return "implicit(exact)"
+    case .closedForm: return "closed_form"
+    }
+  }
+
+  /// The method's name with its mode or linear solver, as errors name it: `implicit(cg)`.
+  public var title: String {
+    switch self {
+    case .unrollReverse: return "unroll(reverse)"
+    case .unrollForward: return "unroll(forward)"
+    case .implicitConjugateGradient: return "implicit(cg)"
+    case .implicitNeumann: return "implicit(neumann)"
+    case .implicitExact: return "implicit(exact)"
+    default: return kind.rawValue
+    }
+  }
+
+  /// Whether it solves the inner problem and differentiates the solution
+  /// (rather than the unrolled steps).
+  public var isImplicit: Bool { record.checkedMap(nil) == .tight }
+
+  /// The same method up to its counts (explain's rows are costed with the program's).
+  public func sameVariant(_ other: HypergradientMethod) -> Bool {
+    switch (self, other) {
+    case (.unrollReverse(let a), .unrollReverse(let b)): return (a == nil) == (b == nil)
+    default: return title == other.title
+    }
+  }
+}
+
+/// Every method once, in explain's order, costed with the counts the
+/// program's method names where it is of the same kind (its checkpoints, K,
+/// iterations or samples) and the defaults elsewhere.
+enum MethodTable {
+  static func rows(_ s: ProblemSizes, costing method: HypergradientMethod?) -> [HypergradientMethod] {
+    let T = s.steps ?? 0
+    var checkpoints = max(1, Int(Double(max(T, 1)).squareRoot().rounded(.up)))
+    var truncation = min(T, 10)
+    var iterations = 20
+    var samples = 4
+    switch method {
+    case .unrollReverse(let k?)?: checkpoints = k
+    case .truncated(let k)?: truncation = k
+    case .implicitConjugateGradient(let k, _)?, .implicitNeumann(let k, _)?: iterations = k
+    case .evograd(let k, _, _, _)?: samples = k
+    default: break
+    }
+    let rows: [HypergradientMethod] = [
+      .unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: checkpoints), .unrollForward,
+      .truncated(steps: truncation), .firstOrder, .finiteDifference(eps: 0.01),
+      .evograd(samples: samples, sigma: 0.001, tau: 0.05, seed: 1),
+      .implicitConjugateGradient(iterations: iterations, tolerance: 1e-10),
+      .implicitNeumann(iterations: iterations, alpha: 1), .implicitExact, .closedForm,
+    ]
+    // The program's own settings where it names a row's method.
+    return rows.map { row in method.map { row.sameVariant($0) ? $0 : row } ?? row }
+  }
+}
+
+/// A method's row in explain's table: its cost, or why it does not apply.
+public struct MethodEstimate: Sendable {
+  public let method: HypergradientMethod
+  public let label: String
+  public let time: String
+  public let memoryBytes: Int
+  public let memory: String
+  /// Nil when the method applies; otherwise why not.
+  public let unavailable: String?
+
+  init(_ method: HypergradientMethod, _ s: ProblemSizes) {
+    let record = method.record
+    let cost = record.cost(s)
+    self.method = method
+    label = cost.label
+    time = cost.time
+    memoryBytes = cost.memoryBytes
+    memory = cost.memory
+    unavailable = record.inapplicable(s)
+  }
+}
