@@ -35,14 +35,6 @@ extension Commands {
     return 1
   }
 
-  /// Two significant digits, or the words a comparison calls for.
-  static func errorText(_ x: Double) -> String {
-    if x.isNaN { return "nan" }
-    if x.isInfinite { return "inf" }
-    if x == 0 { return "0" }
-    return String(format: "%.1e", x)
-  }
-
   /// 1e-3 rather than 0.001.
   static func stepText(_ h: Double) -> String {
     let e = Int((RandomStream.log(h) / RandomStream.log(10)).rounded())
@@ -64,12 +56,12 @@ extension Commands {
       case .none: reference = "—"
       case .isReference: reference = "reference"
       case .bitIdentical: reference = "bit-identical"
-      case .error(let e): reference = errorText(e)
+      case .error(let e): reference = ErrorFigure.rounding.text(e)
       case .unavailable: reference = "unavailable"
       }
       if let name = row.referenceName, case .error = row.reference { reference += " vs \(name)" }
-      if let r = row.linearResidual { reference += " (linear residual \(errorText(r)))" }
-      var differences = row.differencesError.map(errorText) ?? "—"
+      if let r = row.linearResidual { reference += " (linear residual \(ErrorFigure.rounding.text(r)))" }
+      var differences = row.differencesError.map(ErrorFigure.differences.text) ?? "—"
       if row.notApplicable != nil { differences = "not applicable" }
       if row.failure != nil {
         if row.differencesError == nil { differences = "failed" }
@@ -88,7 +80,7 @@ extension Commands {
     text += "  (* the program's method)\n"
     if let r = report.tightResidual, report.tightProblem == nil {
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
-      text += "  the implicit methods' inner problem, solved tightly: \(what) = \(errorText(r))\n"
+      text += "  the implicit methods' inner problem, solved tightly: \(what) \(ErrorFigure.rounding.text(r))\n"
     }
     for why in report.skipped { text += "  not checked: \(why)\n" }
     if report.outerIgnoresInnerHere {
@@ -113,7 +105,7 @@ extension Commands {
     for t in 0..<tasks {
       lines.append(["\(t + 1)"] + report.taskChecks.map { check in
         guard t < check.errors.count else { return "failed" }
-        return errorText(check.errors[t]) + (check.failedTasks.contains(t) ? " FAIL" : "")
+        return ErrorFigure.differences.text(check.errors[t]) + (check.failedTasks.contains(t) ? " FAIL" : "")
       })
     }
     let widths = lines[0].indices.map { c in lines.map { $0[c].count }.max()! }

@@ -66,11 +66,11 @@ extension Commands {
       out += "  \(problem.source.isSingleLevel ? "gradient" : "hypergradient") norm: \(formatValue(f.gradientNorm))\n"
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
       let how = method == .closedForm ? "solved in closed form" : "after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")"
-      if !problem.source.isSingleLevel { out += "  inner residual \(what): \(formatValue(f.innerResidual)) \(how)\n" }
+      if !problem.source.isSingleLevel { out += "  inner residual \(what) \(ErrorFigure.rounding.text(f.innerResidual)) \(how)\n" }
       if let s = f.linearSolve {
         let dense = s.method == "Cholesky" || s.method == "LU"
         let iterations = dense ? "dense" : "\(s.iterations) iteration\(s.iterations == 1 ? "" : "s")"
-        out += "  linear solve (\(s.method)): \(iterations), residual \(formatValue(s.residual)) (relative \(formatValue(s.relativeResidual)))\n"
+        out += "  linear solve (\(s.method)): \(iterations), residual \(ErrorFigure.rounding.text(s.residual)) (relative \(ErrorFigure.rounding.text(s.relativeResidual)))\n"
         if let c = s.nonPositiveCurvature {
           out += "  warning: CG met non-positive curvature pᵀHp = \(formatValue(c.curvature)) at iteration \(c.iteration): the inner Hessian is not positive definite there\n"
         }

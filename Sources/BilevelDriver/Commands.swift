@@ -92,8 +92,9 @@ struct Commands {
     if status == 0 {
       out("\(title): ok — \(program.variables.count) variables, \(program.graph.reachable(from: program.roots).count) nodes; the losses are finite at the initial point\n")
       let agreement = planAgreement(program)
+      let bound = ErrorFigure.planAgreement.exponent(agreement.difference)
       out("  plan: \(agreement.instructions) instructions compute the losses and \(agreement.products) derivative products; "
-          + "they agree with the reference evaluator \(agreement.difference < 1e-12 ? "to within 1e-12" : "only to \(formatValue(agreement.difference))")\n")
+          + "they agree with the reference evaluator \(bound == ErrorFigure.planAgreement.floorExponent ? "" : "only ")to within \(ErrorFigure.power(bound))\n")
       if agreement.difference > 1e-9 {
         environment.standardError("bilevelc: internal error: the plan disagrees with the reference evaluator\n")
         status = 1

@@ -4,6 +4,7 @@ import Foundation
 /// `formatNumber`: exact and shortest (round-trips), for constants in dumps.
 /// `formatValue`: 6 significant digits, for computed results, so outputs do
 /// not hinge on the last bits of a libm call.
+/// Error and residual figures in text output go through `ErrorFigure`.
 public func formatNumber(_ x: Double) -> String {
   if x.isNaN { return "nan" }
   if x.isInfinite { return x < 0 ? "-inf" : "inf" }

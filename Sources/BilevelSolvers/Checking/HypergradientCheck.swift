@@ -184,7 +184,7 @@ public struct HypergradientCheck {
         let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
         let threshold = try maps.tightThreshold()
         if !(tight.residual <= threshold) {
-          report.tightProblem = "the inner problem could not be solved tightly (\(what) = \(formatValue(tight.residual)) > \(formatValue(threshold)))"
+          report.tightProblem = "the inner problem could not be solved tightly (\(what) is \(ErrorFigure.exceeding(tight.residual)), over \(formatValue(threshold)))"
         }
       } catch {
         report.tightProblem = "the tight inner solve failed: \(error.message)"
@@ -211,7 +211,7 @@ public struct HypergradientCheck {
         if spec.kind == .approximateImplicit { row.linearResidual = residual }
         // A convergent solver that cannot reach a small residual meets a singular, inconsistent adjoint system.
         if spec.kind == .implicit, spec.method != .closedForm, let r = residual, !(r <= Self.exactTolerance) {
-          let why = "its linear solve stops at a relative residual of \(formatValue(r)): the inner Hessian is singular or too ill-conditioned here"
+          let why = "its linear solve stops at a relative residual of \(ErrorFigure.exceeding(r)): the inner Hessian is singular or too ill-conditioned here"
           if mine { row.failure = why } else { row.notApplicable = why }
           continue
         }
@@ -313,7 +313,8 @@ public struct HypergradientCheck {
   func judge(_ row: inout CheckRow, _ kind: Kind) {
     let fd = row.differencesError ?? .infinity
     func within(_ x: Double, _ limit: Double) -> Bool { x <= limit }
-    func text(_ x: Double) -> String { formatValue(x) }
+    // The figure as a bound (it is over its limit), the limit as set.
+    func over(_ x: Double, _ limit: Double) -> String { "\(ErrorFigure.exceeding(x)), over \(formatValue(limit))" }
     var referenceError: Double? {
       switch row.reference {
       case .bitIdentical: return 0
@@ -323,28 +324,28 @@ public struct HypergradientCheck {
     }
     switch kind {
     case .unrolledReference, .exact, .implicitReference:
-      if !within(fd, Self.exactTolerance) { row.failure = "differs from central differences by \(text(fd)) > \(text(Self.exactTolerance))" }
+      if !within(fd, Self.exactTolerance) { row.failure = "differs from central differences by \(over(fd, Self.exactTolerance))" }
     case .unrolled, .implicit:
       let limit = kind == .unrolled ? Self.roundingTolerance : Self.exactTolerance
       if !within(fd, Self.exactTolerance) {
-        row.failure = "differs from central differences by \(text(fd)) > \(text(Self.exactTolerance))"
+        row.failure = "differs from central differences by \(over(fd, Self.exactTolerance))"
       } else if let e = referenceError, !within(e, limit) {
-        row.failure = "differs from its reference by \(text(e)) > \(text(limit))"
+        row.failure = "differs from its reference by \(over(e, limit))"
       }
     case .finiteDifference:
       if !within(fd, Self.finiteDifferenceTolerance) {
-        row.failure = "differs from central differences of truncated(1)'s map by \(text(fd)) > \(text(Self.finiteDifferenceTolerance))"
+        row.failure = "differs from central differences of truncated(1)'s map by \(over(fd, Self.finiteDifferenceTolerance))"
       }
     case .approximateImplicit:
       let residual = row.linearResidual ?? .infinity
       let limit = max(Self.exactTolerance, 10 * residual)
       if !(residual <= Self.convergedResidual) {
         // An unconverged solve would pass almost any error under the 10× rule.
-        row.failure = "its linear solve stops at a relative residual of \(text(residual)) > \(text(Self.convergedResidual)): raise its iterations"
+        row.failure = "its linear solve stops at a relative residual of \(over(residual, Self.convergedResidual)): raise its iterations"
       } else if let e = referenceError {
-        if !within(e, limit) { row.failure = "differs from implicit(exact) by \(text(e)) > max(1e-6, 10 × its relative residual \(text(residual)))" }
+        if !within(e, limit) { row.failure = "differs from implicit(exact) by \(ErrorFigure.exceeding(e)), over max(1e-6, 10 × its relative residual)" }
       } else if !within(fd, limit) {
-        row.failure = "differs from central differences by \(text(fd)) > max(1e-6, 10 × its relative residual \(text(residual)))"
+        row.failure = "differs from central differences by \(ErrorFigure.exceeding(fd)), over max(1e-6, 10 × its relative residual)"
       }
     }
   }

@@ -62,7 +62,7 @@ extension HypergradientCheck {
         if !check.failedTasks.isEmpty {
           let worst = check.failedTasks.map { check.errors[$0] }.max()!
           let which = check.failedTasks.map { "\($0 + 1)" }.joined(separator: ", ")
-          check.failure = "task\(check.failedTasks.count == 1 ? "" : "s") \(which) differ\(check.failedTasks.count == 1 ? "s" : "") from central differences of the per-task map by up to \(formatValue(worst)) > \(formatValue(check.tolerance))"
+          check.failure = "task\(check.failedTasks.count == 1 ? "" : "s") \(which) differ\(check.failedTasks.count == 1 ? "s" : "") from central differences of the per-task map, the worst by \(ErrorFigure.exceeding(worst)), over \(formatValue(check.tolerance))"
         }
       case .failure(let e):
         check.failure = "differences of the per-task maps failed: \(e.message)"
