@@ -16,12 +16,8 @@ extension Commands {
     if !program.isSingleLevel {
       let e = MethodEstimates.estimate(sizes, of: selection.method)
       out("  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\n")
-      if e.memoryBytes > selection.budgetBytes {
-        environment.standardError(DiagnosticRenderer.render([
-          .error(Message("\(selection.method.description) needs an estimated \(formatBytes(e.memoryBytes)) (\(e.memory)), over the \(formatBytes(selection.budgetBytes)) budget; "
-                         + "use unroll(reverse, checkpoints: k), truncated(K) or an implicit method, or raise --budget-mb"),
-                 at: program.hypergradient?.range)
-        ]))
+      if let fault = selection.budgetFault(e, at: program.hypergradient?.range) {
+        environment.standardError(DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
         return 1
       }
     }

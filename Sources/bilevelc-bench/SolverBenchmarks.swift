@@ -186,7 +186,7 @@ func implicitAdjoint(_ problem: BilevelProblem, _ solution: InnerSolution, _ phi
       hv.load(2, x)
       hv.run()
       hv.store(0, into: &y)
-      guard y.allSatisfy(\.isFinite) else { throw SolverFault("non-finite Hessian-vector product") }
+      guard y.allSatisfy(\.isFinite) else { throw SolverFault(.nonFinite, "non-finite Hessian-vector product") }
     }
     worst = max(worst, report.iterations)
     let mixed = problem.mixed(t)

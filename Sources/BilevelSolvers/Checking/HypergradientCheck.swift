@@ -216,7 +216,7 @@ public struct HypergradientCheck {
           continue
         }
       } catch {
-        if !mine && error.message.contains("singular") { row.notApplicable = Self.withoutMethodName(error.message) } else { row.failure = error.message }
+        if !mine && error.kind == .singularSystem { row.notApplicable = Self.withoutMethodName(error.message) } else { row.failure = error.message }
         continue
       }
       if differences[map] == nil {

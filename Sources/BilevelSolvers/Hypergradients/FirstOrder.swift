@@ -81,7 +81,7 @@ struct FiniteDifferenceStep {
     let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
                                      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
                                      forwardSteps: T, peakStates: 4)
-    guard allFinite(result.gradient) else { throw SolverFault("the finite-difference hypergradient is not finite") }
+    guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the finite-difference hypergradient is not finite") }
     return result
   }
 }

@@ -47,7 +47,7 @@ struct ImplicitDifferentiation {
     let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
                                      innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: worst,
                                      forwardSteps: solution.steps, peakStates: 1)
-    guard allFinite(result.gradient) else { throw SolverFault("the implicit hypergradient is not finite (the adjoint solve failed)") }
+    guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the implicit hypergradient is not finite (the adjoint solve failed)") }
     return result
   }
 
@@ -107,7 +107,7 @@ struct ImplicitDifferentiation {
       unit[j] = 0
     }
     guard let solver = DenseSolver(a, n: n, trySymmetric: !problem.hasFixpoint) else {
-      throw SolverFault("implicit(exact): the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))")
+      throw SolverFault(.singularSystem, "implicit(exact): the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))")
     }
     return solver
   }
@@ -126,7 +126,7 @@ struct ClosedForm {
       let factors = try implicit.factorise(start, phi, task: t)
       let step = factors.solve(problem.innerGradient(t)(start, phi)[0])
       let x = zip(start, step).map { $0 - $1 }
-      guard allFinite(x) else { throw SolverFault("closed_form: the solution of the quadratic inner problem is not finite") }
+      guard allFinite(x) else { throw SolverFault(.nonFinite, "closed_form: the solution of the quadratic inner problem is not finite") }
       return (x, factors, try solver.residual(x, phi, task: t))
     }
     let solution = InnerSolution(theta: perTask.map(\.theta), steps: 0, residual: perTask.reduce(0) { max($0, $1.residual) })

@@ -36,4 +36,14 @@ public struct MethodSelection: Sendable {
     method = pick.method
     reason = "auto chooses \(pick.method.description): \(pick.reason)"
   }
+
+  /// The run stops before starting when the method's estimate exceeds the budget.
+  public func budgetFault(_ e: MethodEstimate, at range: SourceRange?) -> SolverFault? {
+    guard e.memoryBytes > budgetBytes else { return nil }
+    return SolverFault(
+      .overBudget,
+      "\(method.description) needs an estimated \(formatBytes(e.memoryBytes)) (\(e.memory)), over the \(formatBytes(budgetBytes)) budget; "
+        + "use unroll(reverse, checkpoints: k), truncated(K) or an implicit method, or raise --budget-mb",
+      origin: range)
+  }
 }

@@ -57,7 +57,7 @@ struct UnrolledReverse {
                                      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
                                      forwardSteps: sweeps.map(\.forwardSteps).max() ?? 0, peakStates: sweeps.map(\.peakStates).max() ?? 0,
                                      peakDoubles: sweeps.reduce(0) { $0 + $1.peakDoubles })
-    guard allFinite(result.gradient) else { throw SolverFault("the hypergradient is not finite") }
+    guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the hypergradient is not finite") }
     return result
   }
 

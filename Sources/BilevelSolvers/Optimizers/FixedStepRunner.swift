@@ -67,7 +67,7 @@ public final class FixedStepRunner {
     }
     if firstLoss == nil { firstLoss = loss }
     if abs(loss) > 1e10 * max(1, abs(firstLoss!)) {
-      throw SolverFault("\(stepLabel(k)): the inner loss grew from \(formatValue(firstLoss!)) to \(formatValue(loss)); "
+      throw SolverFault(.diverged, "\(stepLabel(k)): the inner loss grew from \(formatValue(firstLoss!)) to \(formatValue(loss)); "
                         + "the inner solver diverges (try a smaller learning rate)", origin: problem.source.innerSolver?.range)
     }
     lastLoss = loss

@@ -149,7 +149,7 @@ public struct InnerSolver {
       steps += 1
       if !accepted {
         if quiet { break }
-        throw SolverFault("Newton step \(steps) (\(problem.taskLabel(t))inner loss): the line search found no decrease from \(formatValue(loss)); ‖∇θ L_in‖ = \(formatValue(gNorm))",
+        throw SolverFault(.lineSearchFailed, "Newton step \(steps) (\(problem.taskLabel(t))inner loss): the line search found no decrease from \(formatValue(loss)); ‖∇θ L_in‖ = \(formatValue(gNorm))",
                         origin: problem.source.innerSolver?.range)
       }
     }
@@ -182,7 +182,7 @@ public struct InnerSolver {
       swap(&z, &next)
       if residual <= tolerance { break }
       if residual > 1e10 * max(1, first) {
-        throw SolverFault("fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map): ‖E(z) − z‖ = \(formatValue(residual)) grows; the map is not a contraction here",
+        throw SolverFault(.notAContraction, "fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map): ‖E(z) − z‖ = \(formatValue(residual)) grows; the map is not a contraction here",
                           origin: problem.source.innerFixpoint?.range)
       }
     }

@@ -107,7 +107,7 @@ public struct BilevelRun {
       if k == optimizer.steps { break }
       optimizer.step(&phi, gradient: result.gradient)
       if !allFinite(phi) {
-        report.fault = SolverFault("outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)")
+        report.fault = SolverFault(.nonFinite, "outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)")
         report.faultStep = k + 1
         return report
       }

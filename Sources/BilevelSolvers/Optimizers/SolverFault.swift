@@ -5,12 +5,31 @@ import BilevelFrontEnd
 /// what (non-finite value, divergence, failed line search), and the source
 /// expression the first bad value came from when a plan could locate it.
 public struct SolverFault: Error, Sendable {
+  /// What went wrong, for callers that react to it (check treats a singular
+  /// system as "does not apply here"); the message is for people.
+  public enum Kind: Sendable, Equatable {
+    /// A value became NaN or infinite.
+    case nonFinite
+    /// The inner loss grew by orders of magnitude.
+    case diverged
+    /// Newton's line search found no decrease.
+    case lineSearchFailed
+    /// The fixed-point residual grew: the map is not a contraction there.
+    case notAContraction
+    /// The adjoint or inner system is singular.
+    case singularSystem
+    /// The method's memory estimate exceeds the budget.
+    case overBudget
+  }
+
+  public let kind: Kind
   public let message: String
   public let origin: SourceRange?
   /// The expression as written, when the fault was traced to one.
   public let expression: String?
 
-  public init(_ message: String, origin: SourceRange? = nil, expression: String? = nil) {
+  public init(_ kind: Kind, _ message: String, origin: SourceRange? = nil, expression: String? = nil) {
+    self.kind = kind
     self.message = message
     self.origin = origin
     self.expression = expression
@@ -19,9 +38,9 @@ public struct SolverFault: Error, Sendable {
   /// Traces a non-finite result of `function` back to the instruction that
   /// produced it (the arena still holds the arguments of the failed run).
   static func nonFinite(_ what: String, in function: CompiledFunction, problem: BilevelProblem) -> SolverFault {
-    guard let fault = function.locateFault() else { return SolverFault(what) }
+    guard let fault = function.locateFault() else { return SolverFault(.nonFinite, what) }
     let text = problem.program.expressionPrinter().render(fault.node, maximumLength: 120)
-    return SolverFault("\(what): \(text) gives \(formatValue(fault.value))", origin: fault.origin, expression: text)
+    return SolverFault(.nonFinite, "\(what): \(text) gives \(formatValue(fault.value))", origin: fault.origin, expression: text)
   }
 }
 
