@@ -34,7 +34,7 @@ struct Commands {
       out(program.dump(title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: fired))
       return 0
     case .emit(.plan):
-      let derivatives = c.timed("differentiate") { ProgramDerivatives(program) }
+      let derivatives = c.timed("differentiate") { SolverProducts(program) }
       let p = derivatives.program
       var roots: [NodeID] = []
       var names: [String] = []
@@ -51,7 +51,7 @@ struct Commands {
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
       return 0
     case .emit(.grad):
-      let derivatives = c.timed("differentiate") { ProgramDerivatives(program) }
+      let derivatives = c.timed("differentiate") { SolverProducts(program) }
       let method = program.hypergradient.map { program.settingText($0, { "\($0)" }) } ?? "auto"
       out(derivatives.dump(title: path, method: method))
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
@@ -107,10 +107,10 @@ struct Commands {
   /// The losses and every derivative product through the plan, against the
   /// reference evaluator, at the initial point with seeded directions.
   func planAgreement(_ program: Program) -> (instructions: Int, products: Int, difference: Double) {
-    let derivatives = ProgramDerivatives(program)
+    let derivatives = SolverProducts(program)
     let p = derivatives.program
     let roots = losses(p).map(\.1) + derivatives.products.flatMap(\.roots)
-    let leaves = derivatives.leavesAtInitialPoint(directionSeed: 1000)
+    let leaves = derivatives.leavesAtInitialPoint(seed: 1000)
     var difference = 0.0
     var instructions = 0
     for task in p.tasks.map({ Array(0..<$0.count) }) ?? [-1] {

@@ -70,7 +70,7 @@ func fusedSection() -> Section {
 /// A sample compiled, differentiated, at its initial point.
 struct CompiledSample {
   let name: String
-  let derivatives: ProgramDerivatives
+  let derivatives: SolverProducts
   let leaves: LeafValues
   var program: Program { derivatives.program }
 
@@ -81,8 +81,8 @@ struct CompiledSample {
     // Data paths arrive resolved against the program's folder; the default reader takes them as they are.
     guard let program = MethodDiagnostics.elaborate(source, options: CompileOptions()).program else { return nil }
     name = (path as NSString).lastPathComponent
-    derivatives = ProgramDerivatives(program.simplified().program)
-    leaves = derivatives.leavesAtInitialPoint(directionSeed: 7)
+    derivatives = SolverProducts(program.simplified().program)
+    leaves = derivatives.leavesAtInitialPoint(seed: 7)
   }
 
   func plan(_ roots: [NodeID]) -> Plan {
@@ -107,7 +107,7 @@ func derivativeCostSection() -> Section {
     guard let sample = CompiledSample(path), let loss = sample.program.innerLoss,
       sample.derivatives.products.count >= 4
     else { continue }
-    // ProgramDerivatives lists ∇θ, ∇φ, Hv and the mixed product first, in that order.
+    // SolverProducts lists ∇θ, ∇φ, Hv and the mixed product first, in that order.
     let products = sample.derivatives.products
     let plans = [[loss], products[0].roots, products[1].roots, products[2].roots, products[3].roots].map(sample.plan)
     let t = plans.map { p in medianTime(samples: 5) { p.run() } }
@@ -115,7 +115,7 @@ func derivativeCostSection() -> Section {
            format(t[4] / t[2], 2)])
   }
   s.note("each a plan of its own; the mixed product (∂²f/∂φ∂θ)·v is the derivative of ∇φf along v, so it is set against ∇φf")
-  s.note("per-task programs (tasks t in 1..M) time one task's ∇θf and Hv but all M tasks' ∇φf and mixed product")
+  s.note("per-task programs (tasks t in 1..M) time one task's products, as the solvers run them")
   return s
 }
 

@@ -5,53 +5,9 @@ import TestSupport
 
 @testable import BilevelCore
 
-/// Every sample's losses and derivative products through the plan and the
-/// interpreter, against the reference evaluator.
+/// The plan's memory planner and fused kernels (every sample's products
+/// through the plan are checked in SolverTests' SolverProductPlanTests).
 @Suite struct PlanTests {
-  static let samples = PackagePaths.files(under: PackagePaths.samples, withExtension: "blv")
-    .filter { !$0.contains("/errors/") }.map { String($0.dropFirst(PackagePaths.samples.count + 1)) }
-
-  static func compile(_ relative: String) throws -> Program {
-    let path = PackagePaths.samples + "/" + relative
-    let directory = (path as NSString).deletingLastPathComponent
-    let file = SourceFile(path: path, bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
-    let (source, syntax) = Parser.parse(file)
-    #expect(syntax.isEmpty)
-    var options = CompileOptions()
-    options.readFile = { p in FileManager.default.contents(atPath: p.hasPrefix("/") ? p : directory + "/" + p).map { [UInt8]($0) } }
-    let (program, diagnostics) = Elaborator.elaborate(source, options: options)
-    return try #require(program, "\(diagnostics.map(\.message))")
-  }
-
-  static func close(_ a: Tensor, _ b: Tensor) -> Bool {
-    a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { x, y in
-      x == y || abs(x - y) <= 1e-10 * max(1, abs(x), abs(y)) || (x.isNaN && y.isNaN)
-    }
-  }
-
-  @Test(arguments: samples)
-  func planMatchesTheReferenceEvaluator(_ relative: String) throws {
-    let program = try Self.compile(relative).simplified().program
-    let derived = ProgramDerivatives(program)
-    let p = derived.program
-    let roots = [p.innerLoss, p.innerFixpoint?.map, p.outerLoss].compactMap { $0 } + derived.products.flatMap(\.roots)
-    let leaves = derived.leavesAtInitialPoint(directionSeed: 100)
-    let tasks = p.tasks.map { [0, $0.count - 1] } ?? [nil]
-    for task in tasks {
-      let plan = PlanBuilder.build(p, roots: roots, task: task)
-      let got = plan.evaluate(leaves)
-      let expected = ReferenceEvaluator.evaluate(p.graph, roots: roots, leaves: leaves, taskCount: p.tasks?.count ?? 1, task: task)
-      for (k, (g, e)) in zip(got, expected).enumerated() {
-        #expect(Self.close(g, e), "\(relative) task \(task ?? -1) root \(k): \(g.scalars.prefix(4)) vs \(e.scalars.prefix(4))")
-      }
-      // Running again gives the same bits: nothing depends on stale arena contents.
-      plan.run()
-      for k in roots.indices { #expect(plan.read(k) == got[k]) }
-      #expect(plan.statistics.work <= plan.statistics.withoutReuse)
-      #expect(plan.statistics.work >= plan.statistics.maximumLive)
-    }
-  }
-
   @Test func memoryPlannerReusesDeadBuffers() {
     // A chain a → b → c → d: only two buffers are ever alive together.
     let buffers = (0..<4).map { MemoryPlanner.Buffer(size: 100, firstUse: $0, lastUse: $0 + 1) }
@@ -147,7 +103,7 @@ import TestSupport
     let plan = PlanBuilder.build(p, roots: [x, y])
     let got = plan.evaluate(leaves)
     let expected = ReferenceEvaluator.evaluate(p.graph, roots: [x, y], leaves: leaves, taskCount: 1, task: nil)
-    for (u, v) in zip(got, expected) { #expect(PlanTests.close(u, v)) }
+    for (u, v) in zip(got, expected) { #expect(Tensor.closeForPlanTests(u, v)) }
     // A singular matrix: NaN, reported at the solve.
     plan.write(.variable(0), [Double](repeating: 1, count: n * n))
     plan.run()

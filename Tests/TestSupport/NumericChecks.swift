@@ -1,3 +1,4 @@
+import BilevelCore
 import Foundation
 
 /// Dense vector arithmetic for derivative checks: every value is flattened
@@ -191,5 +192,15 @@ public struct TestRandom {
       h = h &* 0x100_0000_01b3
     }
     return h ^ UInt64(salt) &* 0x9E37_79B9
+  }
+}
+
+extension Tensor {
+  /// Plan against reference evaluator: equal shapes, entries within 1e-10
+  /// relative (or both NaN).
+  public static func closeForPlanTests(_ a: Tensor, _ b: Tensor) -> Bool {
+    a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { x, y in
+      x == y || abs(x - y) <= 1e-10 * max(1, abs(x), abs(y)) || (x.isNaN && y.isNaN)
+    }
   }
 }
