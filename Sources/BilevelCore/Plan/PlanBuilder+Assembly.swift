@@ -44,6 +44,7 @@ extension PlanBuilder {
     var fused: [FusedKernel] = []
     var slices: [SliceSpec] = []
     var lists: [[Int]] = []
+    var concatLists: [[ConcatPart]] = []
     var provenance: [NodeID] = []
     var fusedOps = 0
     var stepsBefore = 0
@@ -73,19 +74,21 @@ extension PlanBuilder {
         }
         fusedOps += steps.count
         let isScalar = s.count == 1 && steps.count == 1
-        instructions.append(Instruction(isScalar ? .scalar : .fused, output: offset(i), k: stepsBefore, extra: fused.count))
+        let kernel = Int32(fused.count)
+        instructions.append(Instruction(isScalar ? .scalar(kernel: kernel, step: Int32(stepsBefore)) : .fused(kernel: kernel),
+                                        output: offset(i)))
         stepsBefore += steps.count
         fused.append(FusedKernel(rows: s.isMatrix ? s.rows : 1, columns: s.isMatrix ? s.columns : s.count, steps: steps,
                                  nodes: members.map { NodeID(instances[$0].node) }, reduction: reduction))
       case .single(let scratch):
         instructions.append(single(i, offset: offset, workspace: scratch.map { workBase + placement.offsets[$0] },
-                                   slices: &slices, lists: &lists))
+                                   slices: &slices, lists: &lists, concatLists: &concatLists))
       }
     }
     let registers = fused.map(\.registers).max() ?? 0
     let scratchOffset = workBase + placement.size
     // Packing space for the largest matrix–matrix product (both dimensions > 1).
-    let gemmWorkspace = instructions.filter { $0.opcode == .matmul && $0.m > 1 && $0.n > 1 }
+    let gemmWorkspace = instructions.filter { if case .matmul = $0.opcode { $0.m > 1 && $0.n > 1 } else { false } }
       .map { GEMM.workspaceSize(m: Int($0.m), n: Int($0.n), k: Int($0.k)) }.max() ?? 0
     let gemmWorkspaceOffset = scratchOffset + registers * FusedKernel.block
     let arenaCount = gemmWorkspaceOffset + gemmWorkspace
@@ -100,7 +103,7 @@ extension PlanBuilder {
     let stats = Plan.Statistics(constants: constantSize, parameters: parameterSize, work: placement.size,
                                 maximumLive: placement.maximumLive, withoutReuse: placement.withoutReuse,
                                 scratch: registers * FusedKernel.block + gemmWorkspace, fusedOps: fusedOps)
-    return Plan(instructions: instructions, fused: fused, slices: slices, operandLists: lists, parameters: placedParameters,
+    return Plan(instructions: instructions, fused: fused, slices: slices, operandLists: lists, concatLists: concatLists, parameters: placedParameters,
                 outputs: outputs, provenance: provenance, origins: provenance.map { graph.origin($0) },
                 stepOrigins: fused.map { $0.nodes.map { graph.origin($0) } },
                 outputCounts: emitted.map { shape($0.instance).count }, statistics: stats, constants: constantValues,
@@ -108,7 +111,8 @@ extension PlanBuilder {
   }
 
   /// The instruction for one non-elementwise node.
-  func single(_ i: Int, offset: (Int) -> Int, workspace: Int?, slices: inout [SliceSpec], lists: inout [[Int]]) -> Instruction {
+  func single(_ i: Int, offset: (Int) -> Int, workspace: Int?, slices: inout [SliceSpec], lists: inout [[Int]],
+              concatLists: inout [[ConcatPart]]) -> Instruction {
     let out = offset(i)
     let x = inputs[i]
     let s = shape(i)
@@ -117,18 +121,17 @@ extension PlanBuilder {
       let (a, b) = (shape(x[0]), shape(x[1]))
       let (m, k) = a.isMatrix ? (tl ? (a.columns, a.rows) : (a.rows, a.columns)) : (1, a.count)
       let n = b.isMatrix ? (tr ? b.rows : b.columns) : 1
-      let flags: UInt8 = (a.isMatrix && tl ? 1 : 0) | (b.isMatrix && tr ? 2 : 0)
-      return Instruction(.matmul, output: out, a: offset(x[0]), b: offset(x[1]), m: m, n: n, k: k, flags: flags)
+      return Instruction(.matmul(transposeA: a.isMatrix && tl, transposeB: b.isMatrix && tr), output: out,
+                         a: offset(x[0]), b: offset(x[1]), m: m, n: n, k: k)
     case .solve:
       let b = shape(x[1])
-      return Instruction(.solve, output: out, a: offset(x[0]), b: offset(x[1]), m: shape(x[0]).rows,
-                         n: b.isMatrix ? b.columns : 1, extra: workspace!)
+      return Instruction(.solve(workspace: Int32(workspace!)), output: out, a: offset(x[0]), b: offset(x[1]),
+                         m: shape(x[0]).rows, n: b.isMatrix ? b.columns : 1)
     case .reduce(let r, let axis):
       let input = shape(x[0])
       let (rows, columns) = input.isMatrix ? (input.rows, input.columns) : (1, input.count)
-      let axisCode: UInt8 = !input.isMatrix || axis == .all ? 0 : axis == .rows ? 1 : 2
-      let kind = UInt8(Reduction.allCases.firstIndex(of: r)!)
-      return Instruction(.reduce, output: out, a: offset(x[0]), m: rows, n: columns, flags: kind << 2 | axisCode)
+      // A vector's reduction along any axis is its whole reduction.
+      return Instruction(.reduce(r, input.isMatrix ? axis : .all), output: out, a: offset(x[0]), m: rows, n: columns)
     case .softmax, .logSoftmax:
       let rows = s.isMatrix ? s.rows : 1
       return Instruction(node(i).op == .softmax ? .softmax : .logSoftmax, output: out, a: offset(x[0]),
@@ -142,24 +145,24 @@ extension PlanBuilder {
     case .slice(let spec):
       let input = shape(x[0])
       slices.append(spec)
-      return Instruction(.slice, output: out, a: offset(x[0]), m: input.isMatrix ? input.rows : input.count,
-                         n: input.isMatrix ? input.columns : 1, extra: slices.count - 1)
+      return Instruction(.slice(Int32(slices.count - 1)), output: out, a: offset(x[0]),
+                         m: input.isMatrix ? input.rows : input.count, n: input.isMatrix ? input.columns : 1)
     case .concat(let axis):
-      // Each part: offset, rows, columns; vectors and scalars are columns.
-      lists.append(x.flatMap { j -> [Int] in
+      // Vectors and scalars are one column.
+      concatLists.append(x.map { j in
         let p = shape(j)
-        return [offset(j), p.isMatrix ? p.rows : p.count, p.isMatrix ? p.columns : 1]
+        return ConcatPart(offset: offset(j), rows: p.isMatrix ? p.rows : p.count, columns: p.isMatrix ? p.columns : 1)
       })
-      let byColumns = s.isMatrix && axis == 1
-      return Instruction(.concat, output: out, m: s.isMatrix ? s.rows : s.count, n: s.isMatrix ? s.columns : 1,
-                         flags: byColumns ? 1 : 0, extra: lists.count - 1)
+      return Instruction(.concat(list: Int32(concatLists.count - 1), byColumns: s.isMatrix && axis == 1), output: out,
+                         m: s.isMatrix ? s.rows : s.count, n: s.isMatrix ? s.columns : 1)
     case .diag:
       let input = shape(x[0])
-      return Instruction(.diag, output: out, a: offset(x[0]), n: input.rows, flags: input.isVector ? 0 : 1)
+      return Instruction(.diag(input.isVector ? .vectorToMatrix : .matrixToVector), output: out, a: offset(x[0]), n: input.rows)
     case .taskReduce(let r):
       let operands = x.count == 1 ? Array(repeating: offset(x[0]), count: tasks) : x.map(offset)
       lists.append(operands)
-      return Instruction(r == .mean ? .taskMean : .taskSum, output: out, m: s.count, k: operands.count, extra: lists.count - 1)
+      let list = Int32(lists.count - 1)
+      return Instruction(r == .mean ? .taskMean(list: list) : .taskSum(list: list), output: out, m: s.count, k: operands.count)
     case .constant, .literal, .data, .variable, .input, .unary, .binary, .broadcast:
       preconditionFailure("\(node(i).op) is not lowered to a single instruction")
     }
