@@ -59,6 +59,8 @@ public final class Plan: @unchecked Sendable {
   let scratchOffset: Int
   let gemmWorkspaceOffset: Int
   let arenaCount: Int
+  /// Where each hoisted constant sits (what the verifier reads them against).
+  let constantExtents: [Range<Int>]
   public let arena: UnsafeMutablePointer<Double>
 
   // Raw copies for the interpreter.
@@ -94,6 +96,7 @@ public final class Plan: @unchecked Sendable {
     self.scratchOffset = scratchOffset
     self.gemmWorkspaceOffset = gemmWorkspaceOffset
     self.arenaCount = arenaCount
+    constantExtents = constants.map { $0.offset..<($0.offset + $0.values.count) }
     let memory = UnsafeMutablePointer<Double>.allocate(capacity: max(1, arenaCount))
     memory.initialize(repeating: 0, count: max(1, arenaCount))
     for c in constants where !c.values.isEmpty {

@@ -82,6 +82,8 @@ struct PlanVerifier {
   /// Per instruction, the result it wrote.
   var results: [Access] = []
   let firstSteps: [Int]
+  /// The constants' and parameters' extents: a read there takes one whole.
+  let leaves: Set<Range<Int>>
 
   init(plan: Plan) {
     self.plan = plan
@@ -91,6 +93,7 @@ struct PlanVerifier {
     work = parameters.upperBound..<(parameters.upperBound + s.work)
     writer = Array(repeating: -1, count: s.work)
     firstSteps = Plan.starts(plan.fused.map(\.steps))
+    leaves = Set(plan.constantExtents + plan.parameters.map { $0.offset..<($0.offset + $0.shape.count) })
   }
 
   func fail(_ pc: Int?, _ message: String) -> PlanVerificationError {
@@ -145,6 +148,9 @@ struct PlanVerifier {
     if constants.contains(r.offset) || parameters.contains(r.offset) {
       let region = constants.contains(r.offset) ? constants : parameters
       guard r.end <= region.upperBound else { throw fail(pc, "\(range) runs past its region \(region)") }
+      guard leaves.contains(r.offset..<r.end) else {
+        throw fail(pc, "\(range) is not one whole \(region == constants ? "constant" : "parameter")")
+      }
       return
     }
     guard work.contains(r.offset), r.end <= work.upperBound else {
