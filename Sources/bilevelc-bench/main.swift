@@ -217,9 +217,16 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-qui
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench solvers` runs only the solver sections (after the machine's),
-// `bilevelc-bench tasks` only the meta-learning one.
+// `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench
+// interpreter` only the interpreter's (overhead, fusion, allocations, calls).
 let only = CommandLine.arguments.dropFirst().first
-let sections: [() -> Section] = only == "tasks" ? [
+let sections: [() -> Section] = only == "interpreter" ? [
+  { machineSection(numpy) },
+  { interpreterSection() },
+  { fusedSection() },
+  { allocationSection() },
+  { hotLoopCallsSection() },
+] : only == "tasks" ? [
   { machineSection(numpy) },
   { mamlTasksSection() },
 ] : only == "solvers" ? [

@@ -34,6 +34,7 @@ import TestSupport
     let tasks = p.tasks.map { [0, $0.count - 1] } ?? [nil]
     for task in tasks {
       let plan = PlanBuilder.build(p, roots: roots, task: task)
+      try plan.verify()
       let got = plan.evaluate(leaves)
       let expected = ReferenceEvaluator.evaluate(p.graph, roots: roots, leaves: leaves, taskCount: p.tasks?.count ?? 1, task: task)
       for (k, (g, e)) in zip(got, expected).enumerated() {

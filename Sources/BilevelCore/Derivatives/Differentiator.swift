@@ -54,7 +54,9 @@ public struct Differentiator {
         adjoint[input.index] = adjoint[input.index].map { builder.add($0, contribution) } ?? contribution
       }
     }
-    return wrt.map { adjoint[$0.index] ?? builder.zeros(graph.shape($0)) }
+    let results = wrt.map { adjoint[$0.index] ?? builder.zeros(graph.shape($0)) }
+    graph.verifyInDebugBuilds(after: "reverse-mode differentiation")
+    return results
   }
 
   /// ∇_wrt f for a scalar f.
@@ -83,7 +85,9 @@ public struct Differentiator {
       builder.graph.inheritOrigin(t, from: graph.origin(id))
       tangent[id.index] = t
     }
-    return outputs.map { tangent[$0.index] ?? builder.zeros(graph.shape($0)) }
+    let results = outputs.map { tangent[$0.index] ?? builder.zeros(graph.shape($0)) }
+    graph.verifyInDebugBuilds(after: "forward-mode differentiation")
+    return results
   }
 
   // MARK: Second order

@@ -20,13 +20,13 @@ public struct Node: Hashable, Sendable {
 /// The expression graph: immutable nodes, hash-consed, with side tables for
 /// what is not part of a node's identity (source ranges, literal tensors).
 public struct Graph: Sendable {
-  public private(set) var nodes: [Node] = []
-  private var interned: [Node: NodeID] = [:]
+  public internal(set) var nodes: [Node] = []
+  var interned: [Node: NodeID] = [:]
   /// Non-uniform constants, referenced by `.literal(index)`.
-  public private(set) var literals: [Tensor] = []
+  public internal(set) var literals: [Tensor] = []
   private var literalIndex: [Tensor: Int] = [:]
   /// Where each node came from: the first source range that produced it.
-  public private(set) var origins: [SourceRange?] = []
+  public internal(set) var origins: [SourceRange?] = []
 
   public init() {}
 

@@ -1,56 +1,79 @@
-/// What one plan step does. A plan is a flat array of these over one arena:
-/// no classes, no existentials, nothing for the interpreter's loop to retain.
-public enum Opcode: UInt8, Sendable {
-  /// A fused chain of elementwise ops (`extra` indexes `Plan.fused`).
-  case fused
+/// What one plan step does, with what only that kind of step needs (table
+/// indices, transposes, axes) as typed payloads. Every payload is a plain
+/// value, so an instruction stays a trivial struct: a plan is a flat array of
+/// them over one arena, with nothing for the interpreter's loop to retain.
+public enum Opcode: Sendable, Equatable {
+  /// A fused chain of elementwise ops: `kernel` indexes `Plan.fused`.
+  case fused(kernel: Int32)
   /// A fused kernel of one step on one entry (scalar bookkeeping such as
-  /// step sizes and loss terms): `k` is the step's index in the flattened
-  /// step table, so the loop reaches it in one load.
-  case scalar
+  /// step sizes and loss terms): `step` is that step's index in the
+  /// flattened step table, so the loop reaches it in one load.
+  case scalar(kernel: Int32, step: Int32)
   /// out = op(a) op(b): m×k by k×n (vectors as one-row or one-column matrices).
-  case matmul
-  /// out = a⁻¹ b, by LU with partial pivoting (`extra`: workspace offset).
-  case solve
-  /// A reduction along all axes, rows or columns (`extra`: Reduction, axis).
-  case reduce
+  case matmul(transposeA: Bool, transposeB: Bool)
+  /// out = a⁻¹ b, by LU with partial pivoting, with its scratch at `workspace`.
+  case solve(workspace: Int32)
+  /// A reduction of an m×n input along all axes, rows or columns.
+  case reduce(Reduction, Axis)
   case softmax, logSoftmax
-  /// Contiguous copy (reshape into a new buffer).
+  /// Contiguous copy of m entries (reshape into a new buffer).
   case copy
   case transpose
-  /// Gather a window (`extra` indexes `Plan.slices`).
-  case slice
-  /// Append operands (`extra` indexes `Plan.operandLists`) along an axis.
-  case concat
+  /// Gather a window of an m×n input: `slice` indexes `Plan.slices`.
+  case slice(Int32)
+  /// Append the parts `list` (indexes `Plan.concatLists`), by rows or by columns.
+  case concat(list: Int32, byColumns: Bool)
   /// Vector → diagonal matrix, or the diagonal of a square matrix.
-  case diag
-  /// Sum or mean of task instances (`extra` indexes `Plan.operandLists`).
-  case taskSum, taskMean
+  case diag(DiagonalDirection)
+  /// Sum or mean of task instances: `list` indexes `Plan.operandLists`.
+  case taskSum(list: Int32), taskMean(list: Int32)
+}
+
+/// Which way a `diag` instruction goes.
+public enum DiagonalDirection: UInt8, Sendable {
+  /// An n-vector becomes an n×n diagonal matrix.
+  case vectorToMatrix
+  /// An n×n matrix gives its diagonal.
+  case matrixToVector
+}
+
+/// One part of a `concat`: a value at `offset`, as rows × columns (vectors
+/// and scalars are one column).
+public struct ConcatPart: Sendable, Equatable {
+  public let offset: Int
+  public let rows: Int
+  public let columns: Int
+  public var count: Int { rows * columns }
 }
 
 /// One step: an opcode and offsets into the arena (in doubles). `m`, `n`,
-/// `k` are the sizes the kernel needs; `flags` carries transposes and axes.
+/// `k` are the sizes the kernel needs (per opcode, as documented there);
+/// `a` and `b` are the operands its kernel reads, where it has them.
 public struct Instruction: Sendable {
   public var opcode: Opcode
-  public var flags: UInt8
   public var output: Int32
   public var a: Int32
   public var b: Int32
   public var m: Int32
   public var n: Int32
   public var k: Int32
-  public var extra: Int32
 
-  public init(_ opcode: Opcode, output: Int, a: Int = 0, b: Int = 0, m: Int = 0, n: Int = 0, k: Int = 0,
-              flags: UInt8 = 0, extra: Int = 0) {
+  public init(_ opcode: Opcode, output: Int, a: Int = 0, b: Int = 0, m: Int = 0, n: Int = 0, k: Int = 0) {
     self.opcode = opcode
-    self.flags = flags
     self.output = Int32(output)
     self.a = Int32(a)
     self.b = Int32(b)
     self.m = Int32(m)
     self.n = Int32(n)
     self.k = Int32(k)
-    self.extra = Int32(extra)
+  }
+
+  /// The fused kernel a `fused` or `scalar` instruction runs.
+  public var fusedKernel: Int? {
+    switch opcode {
+    case .fused(let k), .scalar(let k, _): return Int(k)
+    default: return nil
+    }
   }
 }
 
@@ -81,6 +104,17 @@ public struct FusedKernel: Sendable {
     public let b: Source
   }
 
+  /// What the interpreter reads per kernel, from raw memory: where its steps
+  /// start in the flattened step table, how many, the output's rows ×
+  /// columns, and the trailing reduction if any.
+  struct Header {
+    let first: Int
+    let count: Int
+    let rows: Int
+    let columns: Int
+    let reduction: Reduction?
+  }
+
   /// The output as rows × columns (a vector is one row).
   public let rows: Int
   public let columns: Int
@@ -92,4 +126,6 @@ public struct FusedKernel: Sendable {
   public let reduction: Reduction?
   /// Each step writes register `index`; the last is the result.
   public var registers: Int { steps.count }
+  /// Entries the kernel writes: one when it reduces.
+  public var outputCount: Int { reduction == nil ? rows * columns : 1 }
 }

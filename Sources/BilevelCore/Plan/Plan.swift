@@ -38,7 +38,10 @@ public final class Plan: @unchecked Sendable {
   public let instructions: [Instruction]
   public let fused: [FusedKernel]
   public let slices: [SliceSpec]
+  /// The operands of each task sum or mean (arena offsets).
   public let operandLists: [[Int]]
+  /// The parts of each concat.
+  public let concatLists: [[ConcatPart]]
   public let parameters: [Parameter]
   public let outputs: [Output]
   /// The node each instruction computes (for fused kernels, the chain's
@@ -56,19 +59,24 @@ public final class Plan: @unchecked Sendable {
   let scratchOffset: Int
   let gemmWorkspaceOffset: Int
   let arenaCount: Int
+  /// Where each hoisted constant sits (what the verifier reads them against).
+  let constantExtents: [Range<Int>]
   public let arena: UnsafeMutablePointer<Double>
 
   // Raw copies for the interpreter.
   let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
   let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
-  /// Per fused kernel: first step, step count, rows, columns, and 0 (no
-  /// reduction), 1 (sum) or 2 (mean).
-  let kernelBuffer: UnsafeMutableBufferPointer<(first: Int, count: Int, rows: Int, columns: Int, reduction: Int)>
+  let kernelBuffer: UnsafeMutableBufferPointer<FusedKernel.Header>
   let sliceBuffer: UnsafeMutableBufferPointer<SliceSpec>
+  /// Operand lists and concat parts flattened: list `l` is
+  /// `buffer[starts[l]..<starts[l + 1]]` (the starts end with the total).
   let listStarts: UnsafeMutableBufferPointer<Int>
   let listBuffer: UnsafeMutableBufferPointer<Int>
+  let concatStarts: UnsafeMutableBufferPointer<Int>
+  let concatBuffer: UnsafeMutableBufferPointer<ConcatPart>
 
   init(instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
+       concatLists: [[ConcatPart]],
        parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
        stepOrigins: [[SourceRange?]], outputCounts: [Int],
        statistics: Statistics,
@@ -77,6 +85,7 @@ public final class Plan: @unchecked Sendable {
     self.fused = fused
     self.slices = slices
     self.operandLists = operandLists
+    self.concatLists = concatLists
     self.parameters = parameters
     self.outputs = outputs
     self.provenance = provenance
@@ -87,6 +96,7 @@ public final class Plan: @unchecked Sendable {
     self.scratchOffset = scratchOffset
     self.gemmWorkspaceOffset = gemmWorkspaceOffset
     self.arenaCount = arenaCount
+    constantExtents = constants.map { $0.offset..<($0.offset + $0.values.count) }
     let memory = UnsafeMutablePointer<Double>.allocate(capacity: max(1, arenaCount))
     memory.initialize(repeating: 0, count: max(1, arenaCount))
     for c in constants where !c.values.isEmpty {
@@ -98,17 +108,13 @@ public final class Plan: @unchecked Sendable {
     var first = 0
     kernelBuffer = Plan.copy(fused.map { k in
       defer { first += k.steps.count }
-      return (first, k.steps.count, k.rows, k.columns, k.reduction == nil ? 0 : k.reduction == .sum ? 1 : 2)
+      return FusedKernel.Header(first: first, count: k.steps.count, rows: k.rows, columns: k.columns, reduction: k.reduction)
     })
     sliceBuffer = Plan.copy(slices)
-    var starts: [Int] = []
-    var total = 0
-    for l in operandLists {
-      starts.append(total)
-      total += l.count
-    }
-    listStarts = Plan.copy(starts)
+    listStarts = Plan.copy(Plan.starts(operandLists))
     listBuffer = Plan.copy(operandLists.flatMap { $0 })
+    concatStarts = Plan.copy(Plan.starts(concatLists))
+    concatBuffer = Plan.copy(concatLists.flatMap { $0 })
   }
 
   deinit {
@@ -119,6 +125,15 @@ public final class Plan: @unchecked Sendable {
     sliceBuffer.deallocate()
     listStarts.deallocate()
     listBuffer.deallocate()
+    concatStarts.deallocate()
+    concatBuffer.deallocate()
+  }
+
+  /// Where each list starts in the flattened table, then the total.
+  static func starts<T>(_ lists: [[T]]) -> [Int] {
+    var starts = [0]
+    for l in lists { starts.append(starts.last! + l.count) }
+    return starts
   }
 
   /// Exactly `xs.count` initialized elements (an empty table is an empty

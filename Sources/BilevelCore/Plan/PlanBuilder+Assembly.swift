@@ -1,16 +1,34 @@
 extension PlanBuilder {
-  /// Places every value and encodes the instructions.
-  func assemble(storage: [Storage?], emitted: [(instance: Int, kind: Emission)], workBuffers: [(instance: Int?, size: Int)],
-                constantValues: [(offset: Int, values: [Double])], constantSize: Int, constantValue: [Tensor?],
-                parameters: [(Int, Plan.Parameter)], parameterSize: Int) -> Plan {
-    // Liveness of work buffers, by instruction.
-    var first = [Int](repeating: Int.max, count: workBuffers.count)
-    var last = [Int](repeating: -1, count: workBuffers.count)
+  /// Where the work buffers go: the memory plan and each buffer's liveness.
+  struct WorkPlacement {
+    let buffers: [MemoryPlanner.Buffer]
+    let placement: MemoryPlanner.Placement
+  }
+
+  /// The encoded program and the tables its instructions index.
+  struct Code {
+    var instructions: [Instruction] = []
+    var fused: [FusedKernel] = []
+    var slices: [SliceSpec] = []
+    var operandLists: [[Int]] = []
+    var concatLists: [[ConcatPart]] = []
+    var provenance: [NodeID] = []
+    var fusedOps = 0
+    /// Steps of the kernels emitted so far (a scalar kernel's index in the flattened table).
+    var steps = 0
+  }
+
+  /// Computes each work buffer's liveness (first and last instruction that
+  /// touches it; outputs live to the end) and places the buffers.
+  func allocateWork(_ schedule: Schedule) -> WorkPlacement {
+    let count = schedule.workBuffers.count
+    var first = [Int](repeating: Int.max, count: count)
+    var last = [Int](repeating: -1, count: count)
     func workBuffer(_ j: Int) -> Int? {
-      if case .work(let w)? = storage[j] { return w }
+      if case .work(let w)? = schedule.storage[j] { return w }
       return nil
     }
-    for (k, e) in emitted.enumerated() {
+    for (k, e) in schedule.emitted.enumerated() {
       let w = workBuffer(e.instance)!
       first[w] = min(first[w], k)
       last[w] = max(last[w], k)
@@ -23,145 +41,79 @@ extension PlanBuilder {
       }
       for j in reads { if let r = workBuffer(j) { last[r] = max(last[r], k) } }
     }
-    for (w, b) in workBuffers.enumerated() {
-      if let i = b.instance, isRoot[i] { last[w] = emitted.count - 1 }
+    for (w, b) in schedule.workBuffers.enumerated() {
+      if let i = b.instance, isRoot[i] { last[w] = schedule.emitted.count - 1 }
       if first[w] == Int.max { first[w] = 0 }
       last[w] = max(last[w], first[w])
     }
-    let placement = MemoryPlanner.place(workBuffers.indices.map {
-      MemoryPlanner.Buffer(size: workBuffers[$0].size, firstUse: first[$0], lastUse: last[$0])
-    })
-    let workBase = constantSize + parameterSize
+    let buffers = schedule.workBuffers.indices.map {
+      MemoryPlanner.Buffer(size: schedule.workBuffers[$0].size, firstUse: first[$0], lastUse: last[$0])
+    }
+    let placement = MemoryPlanner.place(buffers)
+    #if DEBUG
+      if let fault = MemoryPlanner.overlap(buffers, placement) {
+        preconditionFailure("memory planning: \(fault)")
+      }
+    #endif
+    return WorkPlacement(buffers: buffers, placement: placement)
+  }
+
+  /// Encodes the scheduled values as instructions over the placed arena,
+  /// lays out the scratch region after the work region, and builds the plan.
+  func emit(_ schedule: Schedule, placement work: WorkPlacement, constants: ConstantLayout,
+            parameters: ParameterLayout) -> Plan {
+    let workBase = constants.size + parameters.size
     func offset(_ j: Int) -> Int {
-      switch storage[j]! {
+      switch schedule.storage[j]! {
       case .constant(let c): return c
-      case .parameter(let p): return constantSize + p
-      case .work(let w): return workBase + placement.offsets[w]
+      case .parameter(let p): return constants.size + p
+      case .work(let w): return workBase + work.placement.offsets[w]
       case .inlined: preconditionFailure("an inlined value has no storage")
       }
     }
-    var instructions: [Instruction] = []
-    var fused: [FusedKernel] = []
-    var slices: [SliceSpec] = []
-    var lists: [[Int]] = []
-    var provenance: [NodeID] = []
-    var fusedOps = 0
-    var stepsBefore = 0
-    for e in emitted {
+    var code = Code()
+    for e in schedule.emitted {
       let i = e.instance
-      provenance.append(NodeID(instances[i].node))
+      code.provenance.append(NodeID(instances[i].node))
       switch e.kind {
-      case .fused(let all):
-        // A trailing sum or mean is the kernel's reduction, not a step.
-        let reduction: Reduction? = PlanBuilder.isFusibleReduction(node(i).op)
-          ? (node(i).op == .reduce(.sum, .all) ? .sum : .mean) : nil
-        let members = reduction == nil ? all : Array(all.dropLast())
-        let s = shape(members.last!)
-        func source(_ j: Int) -> FusedKernel.Source {
-          if let r = members.firstIndex(of: j) { return .register(r) }
-          if let t = constantValue[j], let v = t.scalars.first, t.scalars.allSatisfy({ $0.bitPattern == v.bitPattern }) {
-            return .immediate(v)
-          }
-          return .operand(offset: offset(j), role: BroadcastRole.of(shape(j), in: s)!)
-        }
-        let steps = members.map { m -> FusedKernel.Step in
-          switch node(m).op {
-          case .unary(let f): return FusedKernel.Step(function: .unary(f), a: source(inputs[m][0]), b: .immediate(0))
-          case .binary(let f): return FusedKernel.Step(function: .binary(f), a: source(inputs[m][0]), b: source(inputs[m][1]))
-          default: return FusedKernel.Step(function: .identity, a: source(inputs[m][0]), b: .immediate(0))
-          }
-        }
-        fusedOps += steps.count
-        let isScalar = s.count == 1 && steps.count == 1
-        instructions.append(Instruction(isScalar ? .scalar : .fused, output: offset(i), k: stepsBefore, extra: fused.count))
-        stepsBefore += steps.count
-        fused.append(FusedKernel(rows: s.isMatrix ? s.rows : 1, columns: s.isMatrix ? s.columns : s.count, steps: steps,
-                                 nodes: members.map { NodeID(instances[$0].node) }, reduction: reduction))
+      case .fused(let members):
+        code.instructions.append(fusedKernel(i, members: members, offset: offset, constantValue: constants.value, code: &code))
       case .single(let scratch):
-        instructions.append(single(i, offset: offset, workspace: scratch.map { workBase + placement.offsets[$0] },
-                                   slices: &slices, lists: &lists))
+        code.instructions.append(single(i, offset: offset, workspace: scratch.map { workBase + work.placement.offsets[$0] },
+                                        code: &code))
       }
     }
-    let registers = fused.map(\.registers).max() ?? 0
-    let scratchOffset = workBase + placement.size
-    // Packing space for the largest matrix–matrix product (both dimensions > 1).
-    let gemmWorkspace = instructions.filter { $0.opcode == .matmul && $0.m > 1 && $0.n > 1 }
-      .map { GEMM.workspaceSize(m: Int($0.m), n: Int($0.n), k: Int($0.k)) }.max() ?? 0
-    let gemmWorkspaceOffset = scratchOffset + registers * FusedKernel.block
-    let arenaCount = gemmWorkspaceOffset + gemmWorkspace
-    let placedParameters = parameters.map { i, p in
+    let scratch = layOutScratch(code, after: workBase + work.placement.size)
+    let placedParameters = parameters.parameters.map { i, p in
       Plan.Parameter(leaf: p.leaf, task: p.task, offset: offset(i), shape: p.shape)
     }
-    let outputs = roots.map { r -> Plan.Output in
+    let stats = Plan.Statistics(constants: constants.size, parameters: parameters.size, work: work.placement.size,
+                                maximumLive: work.placement.maximumLive, withoutReuse: work.placement.withoutReuse,
+                                scratch: scratch.registers + scratch.gemmWorkspace, fusedOps: code.fusedOps)
+    return Plan(instructions: code.instructions, fused: code.fused, slices: code.slices, operandLists: code.operandLists,
+                concatLists: code.concatLists, parameters: placedParameters, outputs: outputs(offset: offset),
+                provenance: code.provenance, origins: code.provenance.map { graph.origin($0) },
+                stepOrigins: code.fused.map { $0.nodes.map { graph.origin($0) } },
+                outputCounts: schedule.emitted.map { shape($0.instance).count }, statistics: stats,
+                constants: constants.values, scratchOffset: scratch.offset,
+                gemmWorkspaceOffset: scratch.offset + scratch.registers, arenaCount: scratch.offset + scratch.registers + scratch.gemmWorkspace)
+  }
+
+  /// The scratch region: the fused kernels' block registers, then packing
+  /// space for the largest matrix–matrix product (both dimensions > 1).
+  func layOutScratch(_ code: Code, after offset: Int) -> (offset: Int, registers: Int, gemmWorkspace: Int) {
+    let registers = (code.fused.map(\.registers).max() ?? 0) * FusedKernel.block
+    let gemmWorkspace = code.instructions.filter { if case .matmul = $0.opcode { $0.m > 1 && $0.n > 1 } else { false } }
+      .map { GEMM.workspaceSize(m: Int($0.m), n: Int($0.n), k: Int($0.k)) }.max() ?? 0
+    return (offset, registers, gemmWorkspace)
+  }
+
+  /// Where each root's value is read after a run.
+  func outputs(offset: (Int) -> Int) -> [Plan.Output] {
+    roots.map { r -> Plan.Output in
       let varying = instances.firstIndex { $0.node == r.index }.map { instances[$0].task >= 0 } ?? false
       let i = index[Instance(node: r.index, task: varying ? (task ?? 0) : -1)]!
       return Plan.Output(node: r, offset: offset(i), shape: shape(i))
-    }
-    let stats = Plan.Statistics(constants: constantSize, parameters: parameterSize, work: placement.size,
-                                maximumLive: placement.maximumLive, withoutReuse: placement.withoutReuse,
-                                scratch: registers * FusedKernel.block + gemmWorkspace, fusedOps: fusedOps)
-    return Plan(instructions: instructions, fused: fused, slices: slices, operandLists: lists, parameters: placedParameters,
-                outputs: outputs, provenance: provenance, origins: provenance.map { graph.origin($0) },
-                stepOrigins: fused.map { $0.nodes.map { graph.origin($0) } },
-                outputCounts: emitted.map { shape($0.instance).count }, statistics: stats, constants: constantValues,
-                scratchOffset: scratchOffset, gemmWorkspaceOffset: gemmWorkspaceOffset, arenaCount: arenaCount)
-  }
-
-  /// The instruction for one non-elementwise node.
-  func single(_ i: Int, offset: (Int) -> Int, workspace: Int?, slices: inout [SliceSpec], lists: inout [[Int]]) -> Instruction {
-    let out = offset(i)
-    let x = inputs[i]
-    let s = shape(i)
-    switch node(i).op {
-    case .matmul(let tl, let tr):
-      let (a, b) = (shape(x[0]), shape(x[1]))
-      let (m, k) = a.isMatrix ? (tl ? (a.columns, a.rows) : (a.rows, a.columns)) : (1, a.count)
-      let n = b.isMatrix ? (tr ? b.rows : b.columns) : 1
-      let flags: UInt8 = (a.isMatrix && tl ? 1 : 0) | (b.isMatrix && tr ? 2 : 0)
-      return Instruction(.matmul, output: out, a: offset(x[0]), b: offset(x[1]), m: m, n: n, k: k, flags: flags)
-    case .solve:
-      let b = shape(x[1])
-      return Instruction(.solve, output: out, a: offset(x[0]), b: offset(x[1]), m: shape(x[0]).rows,
-                         n: b.isMatrix ? b.columns : 1, extra: workspace!)
-    case .reduce(let r, let axis):
-      let input = shape(x[0])
-      let (rows, columns) = input.isMatrix ? (input.rows, input.columns) : (1, input.count)
-      let axisCode: UInt8 = !input.isMatrix || axis == .all ? 0 : axis == .rows ? 1 : 2
-      let kind = UInt8(Reduction.allCases.firstIndex(of: r)!)
-      return Instruction(.reduce, output: out, a: offset(x[0]), m: rows, n: columns, flags: kind << 2 | axisCode)
-    case .softmax, .logSoftmax:
-      let rows = s.isMatrix ? s.rows : 1
-      return Instruction(node(i).op == .softmax ? .softmax : .logSoftmax, output: out, a: offset(x[0]),
-                         m: rows, n: s.count / rows)
-    case .reshape:
-      return Instruction(.copy, output: out, a: offset(x[0]), m: s.count)
-    case .transpose:
-      let input = shape(x[0])
-      guard input.isMatrix else { return Instruction(.copy, output: out, a: offset(x[0]), m: s.count) }
-      return Instruction(.transpose, output: out, a: offset(x[0]), m: input.rows, n: input.columns)
-    case .slice(let spec):
-      let input = shape(x[0])
-      slices.append(spec)
-      return Instruction(.slice, output: out, a: offset(x[0]), m: input.isMatrix ? input.rows : input.count,
-                         n: input.isMatrix ? input.columns : 1, extra: slices.count - 1)
-    case .concat(let axis):
-      // Each part: offset, rows, columns; vectors and scalars are columns.
-      lists.append(x.flatMap { j -> [Int] in
-        let p = shape(j)
-        return [offset(j), p.isMatrix ? p.rows : p.count, p.isMatrix ? p.columns : 1]
-      })
-      let byColumns = s.isMatrix && axis == 1
-      return Instruction(.concat, output: out, m: s.isMatrix ? s.rows : s.count, n: s.isMatrix ? s.columns : 1,
-                         flags: byColumns ? 1 : 0, extra: lists.count - 1)
-    case .diag:
-      let input = shape(x[0])
-      return Instruction(.diag, output: out, a: offset(x[0]), n: input.rows, flags: input.isVector ? 0 : 1)
-    case .taskReduce(let r):
-      let operands = x.count == 1 ? Array(repeating: offset(x[0]), count: tasks) : x.map(offset)
-      lists.append(operands)
-      return Instruction(r == .mean ? .taskMean : .taskSum, output: out, m: s.count, k: operands.count, extra: lists.count - 1)
-    case .constant, .literal, .data, .variable, .input, .unary, .binary, .broadcast:
-      preconditionFailure("\(node(i).op) is not lowered to a single instruction")
     }
   }
 }

@@ -1,76 +1,116 @@
 extension PlanBuilder {
-  /// Storage, fusion, instruction selection and the memory plan.
-  mutating func lower() -> Plan {
-    let n = instances.count
-    var storage = [Storage?](repeating: nil, count: n)
-    // Constants: evaluated now, by task, with the reference evaluator. Only
-    // those a computed value or an output reads need a place in the arena.
-    var constantValues: [(offset: Int, values: [Double])] = []
-    var constantSize = 0
-    var constantValue = [Tensor?](repeating: nil, count: n)
-    let neededConstants = (0..<n).filter { i in
-      !dependsOnParameters[i] && (isRoot[i] || users[i].contains { dependsOnParameters[$0] })
-    }
-    let leaves = program.leafValues(variable: { _, _ in preconditionFailure("constants do not read variables") })
-    for t in Set(neededConstants.map { instances[$0].task }).sorted() {
-      let group = neededConstants.filter { instances[$0].task == t }
-      let values = ReferenceEvaluator.evaluateAll(graph, roots: group.map { NodeID(instances[$0].node) }, leaves: leaves,
-                                                  taskCount: tasks, task: t < 0 ? nil : t)
-      for i in group { constantValue[i] = values[instances[i].node] }
-    }
-    for i in neededConstants {
-      storage[i] = .constant(constantSize)
-      constantValues.append((constantSize, constantValue[i]!.scalars))
-      constantSize += shape(i).count
-    }
-    // Parameters: variables and inputs, one slot per instance.
-    var parameters: [(Int, Plan.Parameter)] = []
-    var parameterSize = 0
-    for i in 0..<n {
-      switch node(i).op {
-      case .variable, .input:
-        storage[i] = .parameter(parameterSize)
-        parameters.append((i, Plan.Parameter(leaf: node(i).op, task: instances[i].task < 0 ? nil : instances[i].task,
-                                             offset: 0, shape: shape(i))))
-        parameterSize += shape(i).count
-      default: break
-      }
-    }
-    // Computed values: fused chains and single ops.
+  /// Hoisted constants: where each sits in the constants region and its values.
+  struct ConstantLayout {
+    var storage: [Int: Int] = [:]
+    var values: [(offset: Int, values: [Double])] = []
+    /// Per instance, its value when it is a needed constant (fused kernels
+    /// turn uniform ones into immediates).
+    var value: [Tensor?]
+    var size = 0
+  }
+
+  /// Variables and inputs, one slot per instance, in the parameters region.
+  struct ParameterLayout {
+    var storage: [Int: Int] = [:]
+    var parameters: [(instance: Int, parameter: Plan.Parameter)] = []
+    var size = 0
+  }
+
+  /// The computed values in execution order: what each instruction emits and
+  /// the work buffers (one per value, plus solve workspaces) it needs.
+  struct Schedule {
+    var storage: [Storage?]
     var emitted: [(instance: Int, kind: Emission)] = []
     var workBuffers: [(instance: Int?, size: Int)] = []
-    var workIndex = [Int?](repeating: nil, count: n)
-    for i in 0..<n where dependsOnParameters[i] && storage[i] == nil {
-      if isInlined(i) {
-        storage[i] = .inlined
-        continue
-      }
-      workIndex[i] = workBuffers.count
-      storage[i] = .work(workBuffers.count)
-      workBuffers.append((i, shape(i).count))
-      if PlanBuilder.isElementwise(node(i).op)
-        || (PlanBuilder.isFusibleReduction(node(i).op) && isInlined(inputs[i][0]))
-      {
-        emitted.append((i, .fused(fusedMembers(i))))
-      } else {
-        var scratch: Int? = nil
-        if case .solve = node(i).op {
-          scratch = workBuffers.count
-          let size = shape(inputs[i][0]).rows
-          let b = shape(inputs[i][1])
-          workBuffers.append((nil, Plan.solveWorkspace(n: size, rhs: b.isMatrix ? b.columns : 1)))
-        }
-        emitted.append((i, .single(workspace: scratch)))
-      }
-    }
-    return assemble(storage: storage, emitted: emitted, workBuffers: workBuffers, constantValues: constantValues,
-                    constantSize: constantSize, constantValue: constantValue, parameters: parameters, parameterSize: parameterSize)
   }
 
   enum Emission {
     /// The chain's members in topological order, the root last.
     case fused([Int])
     case single(workspace: Int?)
+  }
+
+  /// Lowers the collected instances to a plan, pass by pass; in verifying
+  /// builds each pass's result is checked before the next reads it.
+  mutating func lower() -> Plan {
+    let constants = hoistConstants()
+    let parameters = placeParameters()
+    let schedule = scheduleComputations(constants: constants, parameters: parameters)
+    let placement = allocateWork(schedule)
+    let plan = emit(schedule, placement: placement, constants: constants, parameters: parameters)
+    plan.verifyInDebugBuilds("plan building")
+    return plan
+  }
+
+  /// Evaluates, with the reference evaluator and by task, the constants a
+  /// computed value or an output reads, and lays them out.
+  func hoistConstants() -> ConstantLayout {
+    let n = instances.count
+    var layout = ConstantLayout(value: [Tensor?](repeating: nil, count: n))
+    let needed = (0..<n).filter { i in
+      !dependsOnParameters[i] && (isRoot[i] || users[i].contains { dependsOnParameters[$0] })
+    }
+    let leaves = program.leafValues(variable: { _, _ in preconditionFailure("constants do not read variables") })
+    for t in Set(needed.map { instances[$0].task }).sorted() {
+      let group = needed.filter { instances[$0].task == t }
+      let values = ReferenceEvaluator.evaluateAll(graph, roots: group.map { NodeID(instances[$0].node) }, leaves: leaves,
+                                                  taskCount: tasks, task: t < 0 ? nil : t)
+      for i in group { layout.value[i] = values[instances[i].node] }
+    }
+    for i in needed {
+      layout.storage[i] = layout.size
+      layout.values.append((layout.size, layout.value[i]!.scalars))
+      layout.size += shape(i).count
+    }
+    return layout
+  }
+
+  /// Gives every variable and input instance its slot.
+  func placeParameters() -> ParameterLayout {
+    var layout = ParameterLayout()
+    for i in instances.indices {
+      switch node(i).op {
+      case .variable, .input:
+        layout.storage[i] = layout.size
+        layout.parameters.append((i, Plan.Parameter(leaf: node(i).op, task: instances[i].task < 0 ? nil : instances[i].task,
+                                                    offset: 0, shape: shape(i))))
+        layout.size += shape(i).count
+      default: break
+      }
+    }
+    return layout
+  }
+
+  /// Orders the computed values (topologically), fuses elementwise chains
+  /// and gives every emitted value (and solve workspace) a work buffer.
+  func scheduleComputations(constants: ConstantLayout, parameters: ParameterLayout) -> Schedule {
+    var schedule = Schedule(storage: instances.indices.map { i in
+      if let c = constants.storage[i] { return .constant(c) }
+      return parameters.storage[i].map { .parameter($0) }
+    })
+    for i in instances.indices where dependsOnParameters[i] && schedule.storage[i] == nil {
+      if isInlined(i) {
+        schedule.storage[i] = .inlined
+        continue
+      }
+      schedule.storage[i] = .work(schedule.workBuffers.count)
+      schedule.workBuffers.append((i, shape(i).count))
+      if PlanBuilder.isElementwise(node(i).op)
+        || (PlanBuilder.isFusibleReduction(node(i).op) && isInlined(inputs[i][0]))
+      {
+        schedule.emitted.append((i, .fused(fusedMembers(i))))
+      } else {
+        var scratch: Int? = nil
+        if case .solve = node(i).op {
+          scratch = schedule.workBuffers.count
+          let size = shape(inputs[i][0]).rows
+          let b = shape(inputs[i][1])
+          schedule.workBuffers.append((nil, Plan.solveWorkspace(n: size, rhs: b.isMatrix ? b.columns : 1)))
+        }
+        schedule.emitted.append((i, .single(workspace: scratch)))
+      }
+    }
+    return schedule
   }
 
   /// The instances one fused kernel computes, ending with `root`.

@@ -7,8 +7,8 @@ extension Plan {
     let ins = instructions[pc]
     let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
     switch ins.opcode {
-    case .fused, .scalar:
-      let kernel = fused[Int(ins.extra)]
+    case .fused(let k), .scalar(let k, _):
+      let kernel = fused[Int(k)]
       let size = kernel.rows * kernel.columns
       if kernel.reduction != nil { return (size * (kernel.steps.count + 1), 8 * size * kernel.steps.count) }
       let reads = kernel.steps.flatMap { [$0.a, $0.b] }.filter { if case .operand = $0 { return true } else { return false } }.count
@@ -19,7 +19,7 @@ extension Plan {
     case .softmax, .logSoftmax: return (4 * m * n, 16 * m * n)
     case .copy: return (0, 16 * m)
     case .transpose: return (0, 16 * m * n)
-    case .slice: let s = slices[Int(ins.extra)]; return (0, 16 * s.count)
+    case .slice(let index): let s = slices[Int(index)]; return (0, 16 * s.count)
     case .concat, .diag: return (0, 16 * max(m * n, n * n))
     case .taskSum, .taskMean: return (m * k, 8 * m * (k + 1))
     }
@@ -77,8 +77,8 @@ extension Plan {
   func describe(_ ins: Instruction) -> String {
     let (a, b) = (slot(Int(ins.a)), slot(Int(ins.b)))
     switch ins.opcode {
-    case .fused, .scalar:
-      let k = fused[Int(ins.extra)]
+    case .fused(let kernel), .scalar(let kernel, _):
+      let k = fused[Int(kernel)]
       let steps = k.steps.enumerated().map { i, s -> String in
         func src(_ x: FusedKernel.Source) -> String {
           switch x {
@@ -95,25 +95,25 @@ extension Plan {
       }
       let reduction = k.reduction.map { "; \($0.rawValue) of r\(k.steps.count - 1)" } ?? ""
       return "fused[\(k.rows)×\(k.columns)] \(steps.joined(separator: "; "))\(reduction)"
-    case .matmul:
-      let ta = ins.flags & 1 != 0 ? "'" : ""
-      let tb = ins.flags & 2 != 0 ? "'" : ""
+    case .matmul(let transposeA, let transposeB):
+      let ta = transposeA ? "'" : ""
+      let tb = transposeB ? "'" : ""
       return "matmul \(a)\(ta) @ \(b)\(tb) [\(ins.m)×\(ins.k) · \(ins.k)×\(ins.n)] " + matmulChoice(ins)
-    case .solve: return "solve(\(a), \(b)) [\(ins.m)×\(ins.m), \(ins.n) rhs] workspace \(slot(Int(ins.extra)))"
-    case .reduce:
-      let axis = ["", ", axis: 0", ", axis: 1"][Int(ins.flags & 3)]
-      return "\(Reduction.allCases[Int(ins.flags >> 2)].rawValue)(\(a)\(axis)) [\(ins.m)×\(ins.n)]"
+    case .solve(let workspace): return "solve(\(a), \(b)) [\(ins.m)×\(ins.m), \(ins.n) rhs] workspace \(slot(Int(workspace)))"
+    case .reduce(let kind, let axis):
+      let axisText = axis == .all ? "" : axis == .rows ? ", axis: 0" : ", axis: 1"
+      return "\(kind.rawValue)(\(a)\(axisText)) [\(ins.m)×\(ins.n)]"
     case .softmax: return "softmax(\(a)) [\(ins.m)×\(ins.n)]"
     case .logSoftmax: return "log_softmax(\(a)) [\(ins.m)×\(ins.n)]"
     case .copy: return "copy(\(a)) [\(ins.m)]"
     case .transpose: return "transpose(\(a)) [\(ins.m)×\(ins.n)]"
-    case .slice:
-      let s = slices[Int(ins.extra)]
+    case .slice(let index):
+      let s = slices[Int(index)]
       return "slice(\(a)) rows \(s.rowStart)..<\(s.rowEnd), columns \(s.columnStart)..<\(s.columnEnd)"
-    case .concat: return "concat(\(operandLists[Int(ins.extra)].enumerated().filter { $0.offset % 3 == 0 }.map { slot($0.element) }.joined(separator: ", ")))"
+    case .concat(let list, _): return "concat(\(concatLists[Int(list)].map { slot($0.offset) }.joined(separator: ", ")))"
     case .diag: return "diag(\(a))"
-    case .taskSum, .taskMean:
-      return "\(ins.opcode == .taskSum ? "sum" : "mean") over tasks(\(operandLists[Int(ins.extra)].map(slot).joined(separator: ", ")))"
+    case .taskSum(let list): return "sum over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
+    case .taskMean(let list): return "mean over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
     }
   }
 }

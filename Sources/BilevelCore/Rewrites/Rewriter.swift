@@ -83,6 +83,7 @@ public enum Simplifier {
   }
 
   public static func simplify(_ graph: Graph, roots: [NodeID], unsafeMath: Bool = false, extraRules: [RewriteRule] = []) -> Result {
+    graph.verifyInDebugBuilds(after: "graph construction (before simplification)")
     var rw = Rewriter(unsafeMath: unsafeMath, extraRules: extraRules)
     var map: [NodeID: NodeID] = [:]
     for id in graph.reachable(from: roots) {
@@ -99,6 +100,7 @@ public enum Simplifier {
       rw.graph.inheritOrigin(new, from: graph.origin(id))
       map[id] = new
     }
+    rw.graph.verifyInDebugBuilds(after: "simplification")
     return Result(graph: rw.graph, roots: roots.map { map[$0]! }, mapping: map, fired: rw.fired)
   }
 }

@@ -3,13 +3,13 @@ import Foundation
 /// Straightforward kernels on raw pointers for the ops the tuned kernels
 /// (Kernels/: GEMM, GEMV, dot, LU) do not cover.
 enum BasicKernels {
-  /// axis 0: everything; 1: over rows (one result per column); 2: over columns.
-  static func reduce(_ r: Reduction, axis: Int, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>,
+  /// Over everything, over rows (one result per column) or over columns (one per row).
+  static func reduce(_ r: Reduction, axis: Axis, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>,
                      rows: Int, columns: Int) {
     switch axis {
-    case 0: out[0] = fold(r, x, count: rows * columns, stride: 1)
-    case 1: for j in 0..<columns { out[j] = fold(r, x + j, count: rows, stride: columns) }
-    default: for i in 0..<rows { out[i] = fold(r, x + i * columns, count: columns, stride: 1) }
+    case .all: out[0] = fold(r, x, count: rows * columns, stride: 1)
+    case .rows: for j in 0..<columns { out[j] = fold(r, x + j, count: rows, stride: columns) }
+    case .columns: for i in 0..<rows { out[i] = fold(r, x + i * columns, count: columns, stride: 1) }
     }
   }
 

@@ -17,7 +17,7 @@ extension Plan {
     if kernel.rows * kernel.columns == 1 { return runScalar(kernel, into: out, scratch: scratch) }
     let block = FusedKernel.block
     let columns = kernel.columns
-    let reduces = kernel.reduction != 0
+    let reduces = kernel.reduction != nil
     var total = 0.0
     for i in 0..<kernel.rows {
       var j0 = 0
@@ -44,7 +44,7 @@ extension Plan {
         j0 += length
       }
     }
-    if reduces { out[0] = kernel.reduction == 1 ? total : total / Double(kernel.rows * columns) }
+    if reduces { out[0] = kernel.reduction == .sum ? total : total / Double(kernel.rows * columns) }
   }
 
   /// One step on one entry: operands are single values (no registers).
@@ -67,7 +67,7 @@ extension Plan {
   /// One-entry kernels (scalar bookkeeping: step sizes, loss terms) skip
   /// the block machinery: one scalar per register.
   @inline(__always)
-  func runScalar(_ kernel: (first: Int, count: Int, rows: Int, columns: Int, reduction: Int),
+  func runScalar(_ kernel: FusedKernel.Header,
                  into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutablePointer<Double>) {
     @inline(__always) func value(_ s: FusedKernel.Source) -> Double {
       switch s {

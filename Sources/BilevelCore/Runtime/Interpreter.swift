@@ -16,77 +16,76 @@ extension Plan {
       let b = UnsafePointer(base + Int(ins.b))
       let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
       switch ins.opcode {
-      case .fused:
-        runFused(Int(ins.extra), into: out)
-      case .scalar:
-        out[0] = scalarStep(stepBuffer[k])
-      case .matmul:
-        matmul(a, b, out, m: m, n: n, k: k, transposeA: ins.flags & 1 != 0, transposeB: ins.flags & 2 != 0)
-      case .solve:
-        solve(a, b, out, n: m, rhs: n, workspace: base + Int(ins.extra))
-      case .reduce:
-        let kind = Reduction.allCases[Int(ins.flags >> 2)]
-        BasicKernels.reduce(kind, axis: Int(ins.flags & 3), a, out, rows: m, columns: n)
-      case .softmax, .logSoftmax:
-        BasicKernels.softmax(a, out, rows: m, columns: n, log: ins.opcode == .logSoftmax)
+      case .fused(let kernel):
+        runFused(Int(kernel), into: out)
+      case .scalar(_, let step):
+        out[0] = scalarStep(stepBuffer[Int(step)])
+      case .matmul(let transposeA, let transposeB):
+        matmul(a, b, out, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+      case .solve(let workspace):
+        solve(a, b, out, n: m, rhs: n, workspace: base + Int(workspace))
+      case .reduce(let kind, let axis):
+        BasicKernels.reduce(kind, axis: axis, a, out, rows: m, columns: n)
+      case .softmax:
+        BasicKernels.softmax(a, out, rows: m, columns: n, log: false)
+      case .logSoftmax:
+        BasicKernels.softmax(a, out, rows: m, columns: n, log: true)
       case .copy:
         out.update(from: a, count: m)
       case .transpose:
         for i in 0..<m { for j in 0..<n { out[j * m + i] = a[i * n + j] } }
-      case .slice:
-        let s = sliceBuffer[Int(ins.extra)]
+      case .slice(let index):
+        let s = sliceBuffer[Int(index)]
         var o = out
         for i in s.rowStart..<s.rowEnd {
           let width = s.columnEnd - s.columnStart
           o.update(from: a + i * n + s.columnStart, count: width)
           o += width
         }
-      case .concat:
-        concat(Int(ins.extra), into: out, rows: m, columns: n, byColumns: ins.flags == 1)
-      case .diag:
-        if ins.flags == 0 {
-          out.update(repeating: 0, count: n * n)
-          for i in 0..<n { out[i * n + i] = a[i] }
-        } else {
-          for i in 0..<n { out[i] = a[i * n + i] }
-        }
-      case .taskSum, .taskMean:
-        let start = listStarts[Int(ins.extra)]
-        out.update(repeating: 0, count: m)
-        for t in 0..<k {
-          let src = base + listBuffer[start + t]
-          for e in 0..<m { out[e] += src[e] }
-        }
-        if ins.opcode == .taskMean {
-          let scale = 1 / Double(k)
-          for e in 0..<m { out[e] *= scale }
-        }
+      case .concat(let list, let byColumns):
+        concat(Int(list), into: out, rows: m, byColumns: byColumns)
+      case .diag(.vectorToMatrix):
+        out.update(repeating: 0, count: n * n)
+        for i in 0..<n { out[i * n + i] = a[i] }
+      case .diag(.matrixToVector):
+        for i in 0..<n { out[i] = a[i * n + i] }
+      case .taskSum(let list):
+        taskSum(Int(list), into: out, count: m, tasks: k, scale: 1)
+      case .taskMean(let list):
+        taskSum(Int(list), into: out, count: m, tasks: k, scale: 1 / Double(k))
       }
     }
   }
 
+  /// out = scale · Σ over the list's task instances (each `count` entries).
   @inline(__always)
-  func concat(_ list: Int, into out: UnsafeMutablePointer<Double>, rows: Int, columns: Int, byColumns: Bool) {
+  func taskSum(_ list: Int, into out: UnsafeMutablePointer<Double>, count m: Int, tasks: Int, scale: Double) {
     let start = listStarts[list]
-    let end = list + 1 < listStarts.count ? listStarts[list + 1] : listBuffer.count
+    out.update(repeating: 0, count: m)
+    for t in 0..<tasks {
+      let src = arena + listBuffer[start + t]
+      for e in 0..<m { out[e] += src[e] }
+    }
+    if scale != 1 { for e in 0..<m { out[e] *= scale } }
+  }
+
+  @inline(__always)
+  func concat(_ list: Int, into out: UnsafeMutablePointer<Double>, rows: Int, byColumns: Bool) {
+    let (start, end) = (concatStarts[list], concatStarts[list + 1])
     var o = out
     if !byColumns {
-      var p = start
-      while p < end {
-        let count = listBuffer[p + 1] * listBuffer[p + 2]
-        o.update(from: arena + listBuffer[p], count: count)
-        o += count
-        p += 3
+      for p in start..<end {
+        let part = concatBuffer[p]
+        o.update(from: arena + part.offset, count: part.count)
+        o += part.count
       }
       return
     }
     for i in 0..<rows {
-      var p = start
-      while p < end {
-        let width = listBuffer[p + 2]
-        o.update(from: arena + listBuffer[p] + i * width, count: width)
-        o += width
-        p += 3
+      for p in start..<end {
+        let part = concatBuffer[p]
+        o.update(from: arena + part.offset + i * part.columns, count: part.columns)
+        o += part.columns
       }
     }
   }
@@ -142,9 +141,8 @@ extension Plan {
       runInstructions(one)
       let out = UnsafeBufferPointer(start: arena + Int(saved[pc].output), count: outputCounts[pc])
       if let e = out.firstIndex(where: { !$0.isFinite }) {
-        if saved[pc].opcode == .fused || saved[pc].opcode == .scalar {
+        if let k = saved[pc].fusedKernel {
           // A reducing kernel has one output: look through all its entries.
-          let k = Int(saved[pc].extra)
           let entries = fused[k].reduction == nil ? e..<(e + 1) : 0..<(fused[k].rows * fused[k].columns)
           for entry in entries {
             if let step = faultingStep(k, element: entry) {
