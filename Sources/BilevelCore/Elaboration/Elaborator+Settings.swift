@@ -3,7 +3,7 @@ import BilevelFrontEnd
 extension Elaborator {
   /// Checks a solver call against the catalogue, then elaborates each value
   /// by its kind. Inner-solver expressions may use outer variables and data.
-  mutating func solverSetting(_ call: SolverCall, role: SolverRole) throws(Poisoned) -> SolverSetting {
+  mutating func solverSetting(_ call: SolverCall, role: SolverRole, in model: ElaborationContext) throws(Poisoned) -> SolverSetting {
     let bound: BoundSolverCall
     switch SolverBinder.bind(call, role: role) {
     case .success(let b): bound = b
@@ -17,7 +17,7 @@ extension Elaborator {
       // An optional setting without a default (unroll's checkpoints) is simply absent.
       if s.value == nil && s.schema.defaultValue == nil && s.schema.defaultChoice == nil { continue }
       do {
-        settings.append((s.name, try settingValue(s, role: role, solver: call.name.name, at: call.range)))
+        settings.append((s.name, try settingValue(s, role: role, solver: call.name.name, at: call.range, in: model)))
       } catch {
         failed = true
       }
@@ -26,7 +26,8 @@ extension Elaborator {
     return SolverSetting(name: call.name.name, settings: settings, range: call.range)
   }
 
-  mutating func settingValue(_ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange) throws(Poisoned) -> SettingValue {
+  mutating func settingValue(_ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange,
+                             in model: ElaborationContext) throws(Poisoned) -> SettingValue {
     let what = "setting '\(s.name)' of '\(solver)'"
     switch s.schema.kind {
     case .choice:
@@ -34,10 +35,10 @@ extension Elaborator {
       return .symbol(s.schema.defaultChoice!)
     case .count:
       guard let e = s.value else { return .integer(Int(s.schema.defaultValue!)) }
-      return .integer(try integer(e, what: what, positive: true))
+      return .integer(try integer(e, what: what, positive: true, in: model))
     case .real:
       guard let e = s.value else { return .real(s.schema.defaultValue!) }
-      let x = try real(e, what: what)
+      let x = try real(e, what: what, in: model)
       if !x.isFinite { throw error(.notCompileTime(what), at: e.range) }
       return .real(x)
     case .expression:
@@ -46,22 +47,17 @@ extension Elaborator {
       // read it and 'grad' (its gradient), and varies by task as they do.
       let isUpdate = role == .inner && solver == "rule" && s.name == "update"
       let inner = program.variables.indices.filter { program.variables[$0].level == .inner }
+      var context = model
       if isUpdate {
         guard inner.count == 1 else { throw error(.ruleNeedsOneInnerVariable, at: e.range) }
         let w = program.variables[inner[0]]
         program.inputs.append(InputEntry(name: "grad", shape: w.shape, perTask: w.perTask))
         program.ruleGradientInput = program.inputs.count - 1
-        scope["grad"] = .letNode(program.graph.make(.input(program.inputs.count - 1), shape: w.shape), perTask: w.perTask)
+        let grad = program.graph.make(.input(program.inputs.count - 1), shape: w.shape)
+        // In a program with tasks the update is a per-task template: 'grad[t]', 'w[t]'.
+        context = model.binding("grad", to: .letNode(grad, perTask: w.perTask)).with(task: program.tasks != nil ? .template : .none)
       }
-      // In a program with tasks the update is a per-task template: 'grad[t]', 'w[t]'.
-      if isUpdate && program.tasks != nil { taskMode = .template }
-      defer {
-        if isUpdate {
-          scope["grad"] = nil
-          taskMode = .none
-        }
-      }
-      let v = try expression(e)
+      let v = try expression(e, in: context)
       let shape = program.graph.shape(v.node)
       if isUpdate || (role == .inner && s.name == "lr" && !shape.isScalar) {
         // Per entry (Meta-SGD's learning rates, a rule's update): the shape of every inner variable.

@@ -12,13 +12,6 @@ public struct Elaborator {
   var scope: [String: Binding] = [:]
   /// Every name the file declares, at its first declaration (for "used before definition").
   var declared: [String: SourceRange] = [:]
-  var context: Context = .model
-  var taskMode: TaskMode = .none
-  /// Initial values and bounds are fixed before solving, so they may draw
-  /// random numbers or load files, as data do.
-  var allowsDataSources = false
-  /// Functions being inlined, innermost last (recursion is an error).
-  var callStack: [String] = []
   /// Calls inlined in the current statement: definitions that each call the
   /// previous one twice would otherwise expand exponentially.
   var inlinedCalls = 0
@@ -46,9 +39,7 @@ public struct Elaborator {
   /// Elaborates one expression on its own (the REPL); nil after an error.
   public mutating func expressionNode(_ e: Expr) -> NodeID? {
     inlinedCalls = 0
-    context = .model
-    taskMode = .none
-    return try? expression(e).node
+    return try? expression(e, in: .model(scope)).node
   }
 
   /// The leaf node of a data entry or variable, for `wrt` (nil for other names).
@@ -124,31 +115,29 @@ public struct Elaborator {
   }
 
   mutating func elaborateStatement(_ s: Statement) throws(Poisoned) {
-    context = .model
-    taskMode = .none
-    allowsDataSources = false
+    let model = ElaborationContext.model(scope)
     switch s.kind {
     case .dims(let dims):
       for (name, value) in dims {
-        let n = try integer(value, what: "dimension '\(name.name)'", positive: true)
+        // Each sees the dimensions before it: `dim n = 3, m = 2 * n`.
+        let n = try integer(value, what: "dimension '\(name.name)'", positive: true, in: .model(scope))
         program.dims.append((name.name, n))
         scope[name.name] = .dim(n)
       }
     case .tasks(let index, let lower, let upper):
       if program.tasks != nil { throw error(.duplicateTasks, at: s.keywordRange) }
-      let lo = try integer(lower, what: "the first task")
+      let lo = try integer(lower, what: "the first task", in: model)
       if lo != 1 { throw error(.tasksStartAtOne, at: lower.range) }
-      let count = try integer(upper, what: "the number of tasks", positive: true)
+      let count = try integer(upper, what: "the number of tasks", positive: true, in: model)
       if count > 1_000_000 { throw error(.tooLarge("the task range", "\(count)", limit: "1000000"), at: upper.range) }
       program.tasks = TaskRange(index: index.name, count: count)
     case .data(let name, let task, let type, let value):
-      try elaborateData(name: name, task: task, type: type, value: value, statement: s)
+      try elaborateData(name: name, task: task, type: type, value: value, in: model)
     case .variable(let level, let name, let task, let type, let initial, let bounds):
-      try elaborateVariable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds)
+      try elaborateVariable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds, in: model)
     case .letBinding(let name, let task, let value):
       try checkTaskSuffix(task)
-      if task != nil { taskMode = .template }
-      let v = try expression(value)
+      let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
       if v.perTask && task == nil {
         throw error(.perTaskInGlobal("let '\(name.name)'"), at: value.range)
       }
@@ -160,18 +149,18 @@ public struct Elaborator {
       }
       scope[name.name] = .function(FunctionDefinition(name: name.name, parameters: parameters, body: body, scope: scope))
     case .loss(let level, let task, let value):
-      try elaborateLoss(level: level, task: task, value: value, statement: s)
+      try elaborateLoss(level: level, task: task, value: value, statement: s, in: model)
     case .fixpoint(let variable, let task, let value):
-      try elaborateFixpoint(variable: variable, task: task, value: value, statement: s)
+      try elaborateFixpoint(variable: variable, task: task, value: value, statement: s, in: model)
     case .solve(let level, let call):
       let role: SolverRole = level == .inner ? .inner : .outer
       let existing = level == .inner ? program.innerSolver : program.outerSolver
       if existing != nil { throw error(.duplicateStatement("'solve \(level.rawValue)'"), at: s.keywordRange) }
-      let setting = try solverSetting(call, role: role)
+      let setting = try solverSetting(call, role: role, in: model)
       if level == .inner { program.innerSolver = setting } else { program.outerSolver = setting }
     case .hypergradient(let call):
       if program.hypergradient != nil { throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange) }
-      program.hypergradient = try solverSetting(call, role: .method)
+      program.hypergradient = try solverSetting(call, role: .method, in: model)
     }
   }
 
@@ -183,13 +172,11 @@ public struct Elaborator {
   }
 
   mutating func elaborateVariable(level: Level, name: Identifier, task: Identifier?, type: TypeExpr,
-                                  initial: Expr, bounds: (lower: Expr, upper: Expr)?) throws(Poisoned) {
+                                  initial: Expr, bounds: (lower: Expr, upper: Expr)?, in model: ElaborationContext) throws(Poisoned) {
     try checkTaskSuffix(task)
-    let shape = try typeShape(type)
-    if task != nil { taskMode = .template }
-    allowsDataSources = true
-    defer { allowsDataSources = false }
-    var value = try expression(initial)
+    let shape = try typeShape(type, in: model)
+    let start = model.with(task: task != nil ? .template : .none).allowingDataSources()
+    var value = try expression(initial, in: start)
     if value.perTask && task == nil {
       throw error(.perTaskInGlobal("the initial value of '\(name.name)'"), at: initial.range)
     }
@@ -206,8 +193,8 @@ public struct Elaborator {
     var boundNodes: (NodeID, NodeID)? = nil
     if let bounds {
       if level == .inner { throw error(.boundsOnInner(name.name), at: bounds.lower.range.union(bounds.upper.range)) }
-      let lo = try conform(try compileTime(bounds.lower, what: "a bound"), to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
-      let hi = try conform(try compileTime(bounds.upper, what: "a bound"), to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
+      let lo = try conform(try compileTime(bounds.lower, what: "a bound", in: start), to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
+      let hi = try conform(try compileTime(bounds.upper, what: "a bound", in: start), to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
       let l = try evaluateConstant(lo.node)
       let h = try evaluateConstant(hi.node)
       if zip(l.scalars, h.scalars).contains(where: { $0 > $1 }) {
@@ -227,7 +214,8 @@ public struct Elaborator {
     scope[name.name] = .variable(index)
   }
 
-  mutating func elaborateLoss(level: Level, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {
+  mutating func elaborateLoss(level: Level, task: Identifier?, value: Expr, statement s: Statement,
+                             in model: ElaborationContext) throws(Poisoned) {
     if level == .inner && (program.innerLoss != nil || program.innerFixpoint != nil) {
       let what = program.innerLoss != nil ? "the inner loss" : nil
       let previous = program.innerLossRange ?? program.innerFixpoint?.range
@@ -240,8 +228,7 @@ public struct Elaborator {
     }
     if level == .outer, let task { throw error(.perTaskInGlobal("the outer loss"), at: task.range) }
     try checkTaskSuffix(task)
-    if task != nil { taskMode = .template }
-    let v = try expression(value)
+    let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
     let which = "\(level.rawValue) loss"
     if v.perTask && task == nil { throw error(.perTaskInGlobal("the \(which)"), at: value.range) }
     let shape = program.graph.shape(v.node)
@@ -255,7 +242,8 @@ public struct Elaborator {
     }
   }
 
-  mutating func elaborateFixpoint(variable: Identifier, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {
+  mutating func elaborateFixpoint(variable: Identifier, task: Identifier?, value: Expr, statement s: Statement,
+                                 in model: ElaborationContext) throws(Poisoned) {
     if program.innerLoss != nil { throw error(.lossAndFixpoint, at: s.keywordRange) }
     if program.innerFixpoint != nil { throw error(.duplicateStatement("the inner fixpoint"), at: s.keywordRange) }
     guard case .variable(let index)? = scope[variable.name], program.variables[index].level == .inner else {
@@ -263,8 +251,7 @@ public struct Elaborator {
       throw error(.fixpointNeedsInnerVariable(variable.name), at: variable.range)
     }
     try checkTaskSuffix(task)
-    if task != nil { taskMode = .template }
-    let v = try expression(value)
+    let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
     let z = program.variables[index]
     if v.perTask && task == nil { throw error(.perTaskInGlobal("the fixpoint map"), at: value.range) }
     let shape = program.graph.shape(v.node)
