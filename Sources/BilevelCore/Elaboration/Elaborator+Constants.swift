@@ -10,14 +10,14 @@ extension Elaborator {
 
   /// True when the node depends on no variable and no per-task value.
   func isConstant(_ node: NodeID) -> Bool {
-    !program.graph.reachable(from: [node]).contains { id in
-      switch program.graph[id].op {
-      case .variable, .input: return true
-      case .data(let i): return program.data[i].perTask
-      case .taskReduce: return true
+    let data = program.data
+    return !program.graph.dependence { op in
+      switch op {
+      case .variable, .input, .taskReduce: return true
+      case .data(let i): return data[i].perTask
       default: return false
       }
-    }
+    }[node]
   }
 
   /// The value of a constant node, by the reference evaluator.
