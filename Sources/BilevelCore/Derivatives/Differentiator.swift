@@ -14,6 +14,11 @@ public struct Differentiator {
     self.isPerTaskLeaf = isPerTaskLeaf
   }
 
+  /// Over a program's graph, with its tasks and per-task leaves.
+  public init(program: Program, unsafeMath: Bool = false) {
+    self.init(graph: program.graph, tasks: program.tasks?.count ?? 1, unsafeMath: unsafeMath, isPerTaskLeaf: program.isPerTaskLeaf)
+  }
+
   public var graph: Graph { builder.graph }
 
   // MARK: Reverse mode

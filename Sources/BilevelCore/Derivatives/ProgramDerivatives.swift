@@ -17,7 +17,6 @@ public struct ProgramDerivatives {
 
   public init(_ source: Program) {
     var p = source
-    let tasks = p.tasks?.count ?? 1
     let inner = p.variables(.inner)
     let outer = p.variables(.outer)
     func leaf(_ i: Int) -> NodeID { p.graph.make(.variable(i), shape: p.variables[i].shape) }
@@ -30,7 +29,7 @@ public struct ProgramDerivatives {
       p.inputs.append(InputEntry(name: "v_\(v.name)", shape: v.shape, perTask: v.perTask))
       directions.append(p.graph.make(.input(p.inputs.count - 1), shape: v.shape))
     }
-    var d = Differentiator(graph: p.graph, tasks: tasks, isPerTaskLeaf: p.isPerTaskLeaf)
+    var d = Differentiator(program: p)
     var products: [Product] = []
     let thetaNames = inner.map { p.variables[$0].name }.joined(separator: ", ")
     let phiNames = outer.map { p.variables[$0].name }.joined(separator: ", ")
