@@ -1,7 +1,8 @@
 import BilevelFrontEnd
 
 extension Elaborator {
-  mutating func call(_ callee: Identifier, _ args: [Argument], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func call(_ callee: Identifier, _ args: [Argument], at range: SourceRange,
+                     in context: ElaborationContext) throws(Poisoned) -> Value {
     switch context.names[callee.name] {
     case .function(let f)?: return try inline(f, args, at: range, in: context)
     case .poisoned?: throw Poisoned()
@@ -35,7 +36,8 @@ extension Elaborator {
     return try builtin(callee.name, positional, labeled, at: range, in: context)
   }
 
-  mutating func inline(_ f: FunctionDefinition, _ args: [Argument], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func inline(_ f: FunctionDefinition, _ args: [Argument], at range: SourceRange,
+                       in context: ElaborationContext) throws(Poisoned) -> Value {
     if let labeled = args.first(where: { $0.label != nil }) {
       throw error(.labeledArgumentToDef(f.name), at: labeled.label!.range)
     }
@@ -70,7 +72,8 @@ extension Elaborator {
     }
   }
 
-  mutating func builtin(_ name: String, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func builtin(_ name: String, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange,
+                        in context: ElaborationContext) throws(Poisoned) -> Value {
     if let f = UnaryFunction(rawValue: name) {
       return try apply(.unary(f), [try expression(args[0], in: context)], at: range)
     }
@@ -133,7 +136,8 @@ extension Elaborator {
   /// cross_entropy(logits, labels): one loss per row (a vector) for matrix
   /// logits, a scalar for vector logits. Labels are probabilities of the
   /// logits' shape, or class numbers (1-based) known at compile time.
-  mutating func crossEntropy(_ logitsExpr: Expr, _ labelsExpr: Expr, at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func crossEntropy(_ logitsExpr: Expr, _ labelsExpr: Expr, at range: SourceRange,
+                             in context: ElaborationContext) throws(Poisoned) -> Value {
     let z = try expression(logitsExpr, in: context)
     var y = try expression(labelsExpr, in: context)
     let zs = program.graph.shape(z.node)

@@ -36,7 +36,8 @@ extension Elaborator {
   }
 
   /// csv("..."), npy("..."), randn(...), rand(...): constant tensors.
-  mutating func dataSource(_ callee: Identifier, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func dataSource(_ callee: Identifier, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange,
+                           in context: ElaborationContext) throws(Poisoned) -> Value {
     let tensor: Tensor
     switch callee.name {
     case "csv", "npy":

@@ -116,7 +116,8 @@ extension Elaborator {
       return error(.usedBeforeDefinition(name, line: line), at: range)
     }
     if function {
-      let candidates = Builtins.names + context.names.keys.sorted().filter { if case .function? = context.names[$0] { return true } else { return false } }
+      let functions = context.names.keys.sorted().filter { if case .function? = context.names[$0] { return true } else { return false } }
+      let candidates = Builtins.names + functions
       return error(.undefinedFunction(name, hint: Suggestions.hint(for: name, among: candidates)), at: range)
     }
     if Builtins.isBuiltin(name) { return error(.functionUsedAsValue(name), at: range) }
@@ -124,7 +125,8 @@ extension Elaborator {
   }
 
   /// `mean over t: body`.
-  mutating func over(_ reduction: Identifier, _ index: Identifier, _ body: Expr, at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func over(_ reduction: Identifier, _ index: Identifier, _ body: Expr, at range: SourceRange,
+                     in context: ElaborationContext) throws(Poisoned) -> Value {
     guard let tasks = program.tasks else { throw error(.noTasksDeclared, at: index.range) }
     if index.name != tasks.index { throw error(.taskIndexMismatch(index.name, declared: tasks.index), at: index.range) }
     let r: Reduction
@@ -179,7 +181,8 @@ extension Elaborator {
   }
 
   /// `xs[t]` where `xs` is per task: the current task's value.
-  mutating func taskSelection(_ name: String, _ items: [IndexItem], base: Expr, at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value? {
+  mutating func taskSelection(_ name: String, _ items: [IndexItem], base: Expr, at range: SourceRange,
+                              in context: ElaborationContext) throws(Poisoned) -> Value? {
     guard let tasks = program.tasks, items.count == 1, case .at(let e) = items[0], case .name(let t) = e.kind,
       t == tasks.index
     else {

@@ -182,8 +182,7 @@ public struct Elaborator {
     }
     value = try conform(value, to: shape, what: "'\(name.name)'", declared: type, at: initial.range)
     // An outer start is fixed; an inner start may use outer variables (MAML).
-    for leaf in program.graph.reachable(from: [value.node]) {
-      guard case .variable(let j) = program.graph[leaf].op else { continue }
+    for j in program.graph.variables(readBy: [value.node]) {
       let v = program.variables[j]
       if level == .outer || v.level == .inner {
         let why = level == .outer ? "outer variables start from constants and data" : "inner variables start from data and outer variables"
@@ -193,8 +192,10 @@ public struct Elaborator {
     var boundNodes: (NodeID, NodeID)? = nil
     if let bounds {
       if level == .inner { throw error(.boundsOnInner(name.name), at: bounds.lower.range.union(bounds.upper.range)) }
-      let lo = try conform(try compileTime(bounds.lower, what: "a bound", in: start), to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
-      let hi = try conform(try compileTime(bounds.upper, what: "a bound", in: start), to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
+      let lower = try compileTime(bounds.lower, what: "a bound", in: start)
+      let upper = try compileTime(bounds.upper, what: "a bound", in: start)
+      let lo = try conform(lower, to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
+      let hi = try conform(upper, to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
       let l = try evaluateConstant(lo.node)
       let h = try evaluateConstant(hi.node)
       if zip(l.scalars, h.scalars).contains(where: { $0 > $1 }) {
