@@ -9,6 +9,7 @@ public struct Elaborator {
   public internal(set) var program: Program
   public internal(set) var diagnostics: [Diagnostic] = []
   let options: CompileOptions
+  /// The file's names so far; an expression sees them through its `ElaborationContext`.
   var scope: [String: Binding] = [:]
   /// Every name the file declares, at its first declaration (for "used before definition").
   var declared: [String: SourceRange] = [:]
