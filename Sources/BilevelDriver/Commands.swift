@@ -26,12 +26,11 @@ struct Commands {
     }
     var c = Compilation.compile(path, environment: environment, options: compileOptions)
     c.report(environment)
-    guard !c.failed, let raw = c.program else { return 1 }
-    let (program, fired) = c.timed("simplify") { raw.simplified(unsafeMath: options.unsafeMath) }
+    guard !c.failed, let raw = c.elaborated, let program = c.program else { return 1 }
     if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
     switch options.action {
     case .emit(.graph):
-      out(program.dump(title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: fired))
+      out(program.dump(title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: c.fired))
       return 0
     case .emit(.plan):
       let derivatives = c.timed("differentiate") { SolverProducts(program) }

@@ -12,15 +12,21 @@ enum FileContents {
   }
 }
 
-/// The front half of every command: read, parse, elaborate.
+/// The front half of every command: read, parse, elaborate, simplify. The
+/// REPL runs the same `simplify` on each line, and differentiates as
+/// the solvers do (SolverProducts), with `Differentiator(program:)`.
 struct Compilation {
   var source: SourceProgram?
+  /// As elaborated, before rewriting (for node counts).
+  var elaborated: Program?
+  /// Simplified: what every later stage works on.
   var program: Program?
+  var fired: [(rule: String, count: Int)] = []
   var diagnostics: [Diagnostic] = []
   /// Wall time per stage, in order, for `--timings`.
   var timings: [(stage: String, seconds: Double)] = []
 
-  var failed: Bool { diagnostics.contains { $0.severity == .error } || program == nil }
+  var failed: Bool { diagnostics.contains { $0.severity == .error } || elaborated == nil }
 
   /// Stops after parsing when `parseOnly`, or at the first stage with errors.
   static func compile(_ path: String, environment env: Environment, options: CompileOptions, parseOnly: Bool = false) -> Compilation {
@@ -36,9 +42,22 @@ struct Compilation {
     if parseOnly || !syntaxDiagnostics.isEmpty { return c }
     let (program, diagnostics) = c.timed("elaborate") { MethodDiagnostics.elaborate(source, options: options) }
     c.diagnostics += diagnostics
-    c.program = program
+    c.elaborated = program
+    guard let program, !c.failed else { return c }
+    let simplified = c.timed("simplify") { simplify(program, options: options) }
+    c.program = simplified.program
+    c.fired = simplified.fired
     return c
   }
+
+  /// The rewriting stage: the program in normal form, and where `nodes`
+  /// (the REPL's expression) went.
+  static func simplify(_ program: Program, keeping nodes: [NodeID] = [], options: CompileOptions)
+    -> (program: Program, kept: [NodeID], fired: [(rule: String, count: Int)])
+  {
+    program.simplified(unsafeMath: options.unsafeMath, keeping: nodes)
+  }
+
 
   mutating func timed<T>(_ stage: String, _ body: () -> T) -> T {
     let start = ContinuousClock.now

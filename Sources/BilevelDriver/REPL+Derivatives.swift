@@ -2,7 +2,8 @@ import BilevelCore
 import BilevelFrontEnd
 
 /// `:grad`, `:jvp`, `:hvp`: the derivative graph, simplified, its type and
-/// its value at the current values.
+/// its value at the current values. As for a file, the program is simplified
+/// first and then differentiated with its tasks and per-task leaves.
 extension REPL {
   mutating func derivative(_ file: SourceFile, startingAt offset: Int, command: String) {
     let (request, syntax) = Parser.parseDerivativeRequest(file, startingAt: offset, needsAlong: command != ":grad")
@@ -33,28 +34,31 @@ extension REPL {
     if command != ":jvp" && !graph.shape(f).isScalar {
       return report([.error(.gradientOfNonScalar(graph.shape(f).description), at: request.expression.range)])
     }
-    var d = Differentiator(graph: graph)
+    let simplified = Compilation.simplify(elaborator.program, keeping: [f] + along + wrt, options: options)
+    var program = simplified.program
+    let function = simplified.kept[0]
+    let directions = Array(simplified.kept[1..<1 + along.count])
+    let leaves = Array(simplified.kept.suffix(wrt.count))
+    var d = Differentiator(program: program)
     let results: [NodeID]
     let label: String
     switch command {
     case ":grad":
-      results = d.gradient(of: f, wrt: wrt)
+      results = d.gradient(of: function, wrt: leaves)
       label = "gradient"
     case ":jvp":
-      results = d.jacobianVectorProduct(of: [f], wrt: wrt, along: along)
+      results = d.jacobianVectorProduct(of: [function], wrt: leaves, along: directions)
       label = "jvp"
     default:
-      results = d.hessianVectorProduct(of: f, wrt: wrt, along: along)
+      results = d.hessianVectorProduct(of: function, wrt: leaves, along: directions)
       label = "hvp"
     }
-    var program = elaborator.program
     program.graph = d.graph
-    let simplified = Simplifier.simplify(d.graph, roots: results)
     let evaluation = ProgramEvaluation(initialPointOf: program)
     for (k, r) in results.enumerated() {
       let suffix = results.count > 1 ? " wrt \(request.wrt[k].name)" : ""
       out("type\(suffix): \(d.graph.shape(r))\n")
-      out("\(label)\(suffix): \(indentContinuation(program.expressionPrinter(simplified.graph).render(simplified.roots[k])))\n")
+      out("\(label)\(suffix): \(indentContinuation(program.expressionPrinter().render(r)))\n")
       out("value\(suffix): \(ValueFormatting.text(evaluation.evaluate(r)))\n")
     }
   }

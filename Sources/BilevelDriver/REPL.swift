@@ -2,9 +2,12 @@ import BilevelCore
 import BilevelFrontEnd
 
 /// `bilevelc repl`: statements and expressions, one per line, from a
-/// terminal or a pipe. An error is printed and the session goes on.
+/// terminal or a pipe. An error is printed and the session goes on. Each
+/// line goes through a file's stages (elaborate, simplify, differentiate),
+/// so it shows what the same expression gives in a file.
 struct REPL {
   let environment: Environment
+  let options: CompileOptions
   var elaborator: Elaborator
   var lineNumber = 0
 
@@ -26,6 +29,7 @@ struct REPL {
     self.environment = environment
     var o = options
     o.allowRedefinition = true
+    self.options = o
     elaborator = Elaborator(file: SourceFile(path: "<repl>", text: ""), options: o)
   }
 
@@ -85,17 +89,16 @@ struct REPL {
       let node = elaborator.expressionNode(e)
       report(elaborator.takeDiagnostics())
       guard let node else { return }
-      let program = elaborator.program
-      let shape = program.graph.shape(node)
-      if show.contains(.type) { out("type: \(shape)\n") }
+      let simplified = Compilation.simplify(elaborator.program, keeping: [node], options: options)
+      let (program, root) = (simplified.program, simplified.kept[0])
+      if show.contains(.type) { out("type: \(program.graph.shape(root))\n") }
       if show.contains(.simplified) {
-        let s = Simplifier.simplify(program.graph, roots: [node])
-        out("simplified: \(indentContinuation(program.expressionPrinter(s.graph).render(s.roots[0])))\n")
+        out("simplified: \(indentContinuation(program.expressionPrinter().render(root)))\n")
       }
       if show.contains(.value) {
         let evaluation = ProgramEvaluation(initialPointOf: program)
-        out("value: \(ValueFormatting.text(evaluation.evaluate(node)))\n")
-        if let bad = evaluation.firstNonFinite(node) {
+        out("value: \(ValueFormatting.text(evaluation.evaluate(root)))\n")
+        if let bad = evaluation.firstNonFinite(root) {
           report([.warning(Message("\(program.expressionPrinter().render(bad, maximumLength: 120)) is not finite here"),
                            at: program.graph.origin(bad))])
         }

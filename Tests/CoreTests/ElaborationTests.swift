@@ -118,4 +118,29 @@ import TestSupport
       "error: axis must be 0 or 1, not 2",
     ])
   }
+
+  /// A name bound for one sub-expression (a rule's 'grad') is gone after it,
+  /// and the file's own binding of that name is untouched; the dimensions of
+  /// one statement see each other.
+  @Test func namesBoundForASubexpressionEndWithIt() throws {
+    let (p, ds) = Self.compile("""
+      dim n = 3, d = 2 * n - 3
+      data X = randn(n, d, seed: 1)
+      data y = randn(n, seed: 2)
+      data grad = 2
+      outer lam: scalar = 0
+      inner w: vector[d] = 0
+      inner loss = sum((X @ w - y)^2) + exp(lam) * sum(w^2)
+      solve inner with rule(update: -0.1 * grad, steps: 5)
+      outer loss = grad * sum(w^2)
+      hypergradient with unroll(reverse)
+      solve outer with gd(lr: 0.1, steps: 3)
+      """)
+    #expect(ds.isEmpty, "\(Self.messages(ds))")
+    let program = try #require(p)
+    #expect(program.variables[1].shape == .vector(3))
+    let outerLeaves = program.graph.reachable(from: [program.outerLoss!]).map { program.graph[$0].op }
+    #expect(outerLeaves.contains(.data(2)))
+    #expect(!outerLeaves.contains { if case .input = $0 { return true } else { return false } })
+  }
 }

@@ -14,17 +14,12 @@ public struct Differentiator {
     self.isPerTaskLeaf = isPerTaskLeaf
   }
 
-  public var graph: Graph { builder.graph }
-
-  /// Nodes on a path from a `wrt` leaf.
-  func active(_ nodes: [NodeID], wrt: [NodeID]) -> [Bool] {
-    var active = [Bool](repeating: false, count: graph.count)
-    for w in wrt { active[w.index] = true }
-    for id in nodes where !active[id.index] {
-      active[id.index] = graph[id].inputs.contains { active[$0.index] }
-    }
-    return active
+  /// Over a program's graph, with its tasks and per-task leaves.
+  public init(program: Program, unsafeMath: Bool = false) {
+    self.init(graph: program.graph, tasks: program.tasks?.count ?? 1, unsafeMath: unsafeMath, isPerTaskLeaf: program.isPerTaskLeaf)
   }
+
+  public var graph: Graph { builder.graph }
 
   // MARK: Reverse mode
 
@@ -32,22 +27,23 @@ public struct Differentiator {
   /// the outputs' shapes; results have the `wrt` leaves' shapes.
   public mutating func vectorJacobianProduct(of outputs: [NodeID], cotangents: [NodeID], wrt: [NodeID]) -> [NodeID] {
     let order = graph.reachable(from: outputs)
-    let isActive = active(order, wrt: wrt)
-    let varying = ReferenceEvaluator.taskVarying(graph, order, isPerTaskLeaf: isPerTaskLeaf)
+    // Active: on a path from a `wrt` leaf.
+    let isActive = graph.dependence(onNodes: wrt)
+    let varying = graph.taskVarying(isPerTaskLeaf: isPerTaskLeaf)
     var adjoint: [Int: NodeID] = [:]
-    for (y, c) in zip(outputs, cotangents) where isActive[y.index] {
+    for (y, c) in zip(outputs, cotangents) where isActive[y] {
       adjoint[y.index] = adjoint[y.index].map { builder.add($0, c) } ?? c
     }
     for id in order.reversed() {
-      guard isActive[id.index], let g = adjoint[id.index] else { continue }
+      guard isActive[id], let g = adjoint[id.index] else { continue }
       let node = graph[id]
       if node.op.isLeaf { continue }
-      for (k, input) in node.inputs.enumerated() where isActive[input.index] {
+      for (k, input) in node.inputs.enumerated() where isActive[input] {
         var contribution = node.op.vjp(&builder, node, id, g, input: k, tasks: tasks)
         // A structurally zero derivative (sign', step') contributes nothing.
         if builder.value(contribution) == 0 { continue }
         // Per-task work flowing into shared values adds up over the tasks.
-        if varying[id.index] && !varying[input.index] {
+        if varying[id] && !varying[input] {
           contribution = builder.node(.taskReduce(.sum), [contribution])
         }
         builder.graph.inheritOrigin(contribution, from: graph.origin(id))
@@ -71,10 +67,10 @@ public struct Differentiator {
   /// shapes of `wrt`; results have the outputs' shapes.
   public mutating func jacobianVectorProduct(of outputs: [NodeID], wrt: [NodeID], along: [NodeID]) -> [NodeID] {
     let order = graph.reachable(from: outputs)
-    let isActive = active(order, wrt: wrt)
+    let isActive = graph.dependence(onNodes: wrt)
     var tangent: [Int: NodeID] = [:]
     for (w, v) in zip(wrt, along) { tangent[w.index] = v }
-    for id in order where isActive[id.index] && tangent[id.index] == nil {
+    for id in order where isActive[id] && tangent[id.index] == nil {
       let node = graph[id]
       if node.op.isLeaf { continue }
       let inputs = node.inputs.map { tangent[$0.index] }

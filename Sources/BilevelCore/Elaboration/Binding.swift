@@ -29,20 +29,3 @@ struct Value {
 
 /// Thrown after a diagnostic is recorded, to abandon the current statement.
 struct Poisoned: Error {}
-
-/// Where an expression is being elaborated.
-enum Context: Equatable {
-  /// Losses, lets, initial values, solver settings.
-  case model
-  /// A data definition: evaluated now, in a scratch graph.
-  case data(String)
-}
-
-/// How the task index is bound.
-enum TaskMode: Equatable {
-  case none
-  /// A per-task template: per-task names refer to "the current task".
-  case template
-  /// Data for one task (0-based): the index is a number.
-  case concrete(Int)
-}

@@ -1,16 +1,17 @@
 import BilevelFrontEnd
 
 extension Elaborator {
-  mutating func call(_ callee: Identifier, _ args: [Argument], at range: SourceRange) throws(Poisoned) -> Value {
-    switch scope[callee.name] {
-    case .function(let f)?: return try inline(f, args, at: range)
+  mutating func call(_ callee: Identifier, _ args: [Argument], at range: SourceRange,
+                     in context: ElaborationContext) throws(Poisoned) -> Value {
+    switch context.names[callee.name] {
+    case .function(let f)?: return try inline(f, args, at: range, in: context)
     case .poisoned?: throw Poisoned()
     case .some: throw error(.notAFunction(callee.name, "a value"), at: callee.range)
     case nil: break
     }
-    if callStack.contains(callee.name) { throw error(.recursiveFunction(callee.name), at: callee.range) }
+    if context.callStack.contains(callee.name) { throw error(.recursiveFunction(callee.name), at: callee.range) }
     guard let signature = Builtins.signature(callee.name) else {
-      throw undefined(callee.name, at: callee.range, function: true)
+      throw undefined(callee.name, at: callee.range, function: true, in: context)
     }
     let positional = args.filter { $0.label == nil }.map(\.value)
     var labeled: [String: Expr] = [:]
@@ -29,13 +30,14 @@ extension Elaborator {
       throw error(.argumentCount(callee.name, expected: expected, got: positional.count), at: range)
     }
     if signature.dataOnly {
-      if case .model = context, !allowsDataSources { throw error(.dataOnlyFunction(callee.name), at: callee.range) }
-      return try dataSource(callee, positional, labeled, at: range)
+      if !context.allowsDataSources { throw error(.dataOnlyFunction(callee.name), at: callee.range) }
+      return try dataSource(callee, positional, labeled, at: range, in: context)
     }
-    return try builtin(callee.name, positional, labeled, at: range)
+    return try builtin(callee.name, positional, labeled, at: range, in: context)
   }
 
-  mutating func inline(_ f: FunctionDefinition, _ args: [Argument], at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func inline(_ f: FunctionDefinition, _ args: [Argument], at range: SourceRange,
+                       in context: ElaborationContext) throws(Poisoned) -> Value {
     if let labeled = args.first(where: { $0.label != nil }) {
       throw error(.labeledArgumentToDef(f.name), at: labeled.label!.range)
     }
@@ -43,24 +45,16 @@ extension Elaborator {
       let n = f.parameters.count
       throw error(.argumentCount(f.name, expected: "\(n) argument\(n == 1 ? "" : "s")", got: args.count), at: range)
     }
-    if callStack.count >= 64 { throw error(.callsTooDeep, at: range) }
+    if context.callStack.count >= 64 { throw error(.callsTooDeep, at: range) }
     inlinedCalls += 1
     if inlinedCalls > Elaborator.maximumInlinedCalls {
       throw error(.tooManyInlinedCalls(Elaborator.maximumInlinedCalls), at: range)
     }
     var values: [Value] = []
-    for a in args { values.append(try expression(a.value)) }
-    let saved = scope
-    scope = f.scope
-    for (p, v) in zip(f.parameters, values) { scope[p.name] = .value(v) }
-    callStack.append(f.name)
+    for a in args { values.append(try expression(a.value, in: context)) }
     let before = diagnostics.count
-    defer {
-      scope = saved
-      callStack.removeLast()
-    }
     do {
-      return try expression(f.body)
+      return try expression(f.body, in: context.inlining(f, arguments: values))
     } catch {
       // Point from the error inside the body back to this call.
       if diagnostics.count > before { diagnostics[diagnostics.count - 1].notes.append(.note(.inCallTo(f.name), at: range)) }
@@ -68,9 +62,9 @@ extension Elaborator {
     }
   }
 
-  mutating func axis(_ labeled: [String: Expr]) throws(Poisoned) -> Axis {
+  mutating func axis(_ labeled: [String: Expr], in context: ElaborationContext) throws(Poisoned) -> Axis {
     guard let e = labeled["axis"] else { return .all }
-    let a = try integer(e, what: "axis")
+    let a = try integer(e, what: "axis", in: context)
     switch a {
     case 0: return .rows
     case 1: return .columns
@@ -78,33 +72,34 @@ extension Elaborator {
     }
   }
 
-  mutating func builtin(_ name: String, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func builtin(_ name: String, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange,
+                        in context: ElaborationContext) throws(Poisoned) -> Value {
     if let f = UnaryFunction(rawValue: name) {
-      return try apply(.unary(f), [try expression(args[0])], at: range)
+      return try apply(.unary(f), [try expression(args[0], in: context)], at: range)
     }
     if let r = Reduction(rawValue: name) {
-      let x = try expression(args[0])
-      return try apply(.reduce(r, try axis(labeled)), [x], at: range)
+      let x = try expression(args[0], in: context)
+      return try apply(.reduce(r, try axis(labeled, in: context)), [x], at: range)
     }
     switch name {
     case "dot":
-      let a = try expression(args[0])
-      let b = try expression(args[1])
+      let a = try expression(args[0], in: context)
+      let b = try expression(args[1], in: context)
       let (sa, sb) = (program.graph.shape(a.node), program.graph.shape(b.node))
       guard sa.isVector, sb.isVector else {
         throw error(.shapeMismatch("dot takes two vectors, not \(sa) and \(sb); use '@' for matrices"), at: range)
       }
       return try apply(.matmul(transposeLeft: false, transposeRight: false), [a, b], at: range)
-    case "softmax": return try apply(.softmax, [try expression(args[0])], at: range)
-    case "log_softmax": return try apply(.logSoftmax, [try expression(args[0])], at: range)
-    case "cross_entropy": return try crossEntropy(args[0], args[1], at: range)
+    case "softmax": return try apply(.softmax, [try expression(args[0], in: context)], at: range)
+    case "log_softmax": return try apply(.logSoftmax, [try expression(args[0], in: context)], at: range)
+    case "cross_entropy": return try crossEntropy(args[0], args[1], at: range, in: context)
     case "logistic_loss":
       // log(1 + exp(-m)), stable for any margin.
-      let m = try apply(.unary(.negate), [try expression(args[0])], at: range)
+      let m = try apply(.unary(.negate), [try expression(args[0], in: context)], at: range)
       return try apply(.unary(.softplus), [m], at: range)
-    case "solve": return try apply(.solve, [try expression(args[0]), try expression(args[1])], at: range)
+    case "solve": return try apply(.solve, [try expression(args[0], in: context), try expression(args[1], in: context)], at: range)
     case "eye":
-      let n = try size(args[0])
+      let n = try size(args[0], in: context)
       if n * n > options.maximumTensorElements {
         throw error(.tooLarge("eye(\(n))", "\(n * n)", limit: "\(options.maximumTensorElements)"), at: range)
       }
@@ -112,12 +107,12 @@ extension Elaborator {
       for i in 0..<n { t[i, i] = 1 }
       return Value(node: program.graph.literal(t, at: range), perTask: false)
     case "zeros", "ones":
-      let s = try shape(args, at: range)
+      let s = try shape(args, at: range, in: context)
       return Value(node: program.graph.make(.constant(name == "zeros" ? 0 : 1), shape: s, at: range), perTask: false)
-    case "diag": return try apply(.diag, [try expression(args[0])], at: range)
+    case "diag": return try apply(.diag, [try expression(args[0], in: context)], at: range)
     case "outer":
-      let u = try expression(args[0])
-      let v = try expression(args[1])
+      let u = try expression(args[0], in: context)
+      let v = try expression(args[1], in: context)
       let (su, sv) = (program.graph.shape(u.node), program.graph.shape(v.node))
       guard su.isVector, sv.isVector else {
         throw error(.shapeMismatch("outer takes two vectors, not \(su) and \(sv)"), at: range)
@@ -127,12 +122,12 @@ extension Elaborator {
       return try apply(.matmul(transposeLeft: false, transposeRight: false), [column, row], at: range)
     case "concat":
       var parts: [Value] = []
-      for a in args { parts.append(try expression(a)) }
-      let ax = try axis(labeled)
+      for a in args { parts.append(try expression(a, in: context)) }
+      let ax = try axis(labeled, in: context)
       return try apply(.concat(axis: ax == .columns ? 1 : 0), parts, at: range)
     case "reshape":
-      let x = try expression(args[0])
-      return try apply(.reshape, [x], shape: try shape(Array(args.dropFirst()), at: range), at: range)
+      let x = try expression(args[0], in: context)
+      return try apply(.reshape, [x], shape: try shape(Array(args.dropFirst()), at: range, in: context), at: range)
     default:
       preconditionFailure("builtin \(name) has a signature but no elaboration")
     }
@@ -141,9 +136,10 @@ extension Elaborator {
   /// cross_entropy(logits, labels): one loss per row (a vector) for matrix
   /// logits, a scalar for vector logits. Labels are probabilities of the
   /// logits' shape, or class numbers (1-based) known at compile time.
-  mutating func crossEntropy(_ logitsExpr: Expr, _ labelsExpr: Expr, at range: SourceRange) throws(Poisoned) -> Value {
-    let z = try expression(logitsExpr)
-    var y = try expression(labelsExpr)
+  mutating func crossEntropy(_ logitsExpr: Expr, _ labelsExpr: Expr, at range: SourceRange,
+                             in context: ElaborationContext) throws(Poisoned) -> Value {
+    let z = try expression(logitsExpr, in: context)
+    var y = try expression(labelsExpr, in: context)
     let zs = program.graph.shape(z.node)
     let ys = program.graph.shape(y.node)
     guard !zs.isScalar else { throw error(.shapeMismatch("cross_entropy needs vector or matrix logits, not a scalar"), at: logitsExpr.range) }

@@ -2,22 +2,22 @@ import BilevelFrontEnd
 
 extension Elaborator {
   /// Elaborates an expression that must be known now (sizes, indices, bounds).
-  mutating func compileTime(_ e: Expr, what: String) throws(Poisoned) -> Value {
-    let v = try expression(e)
+  mutating func compileTime(_ e: Expr, what: String, in context: ElaborationContext) throws(Poisoned) -> Value {
+    let v = try expression(e, in: context)
     if v.perTask || !isConstant(v.node) { throw error(.notCompileTime(what), at: e.range) }
     return v
   }
 
   /// True when the node depends on no variable and no per-task value.
   func isConstant(_ node: NodeID) -> Bool {
-    !program.graph.reachable(from: [node]).contains { id in
-      switch program.graph[id].op {
-      case .variable, .input: return true
-      case .data(let i): return program.data[i].perTask
-      case .taskReduce: return true
+    let data = program.data
+    return !program.graph.dependence { op in
+      switch op {
+      case .variable, .input, .taskReduce: return true
+      case .data(let i): return data[i].perTask
       default: return false
       }
-    }
+    }[node]
   }
 
   /// The value of a constant node, by the reference evaluator.
@@ -30,8 +30,8 @@ extension Elaborator {
   }
 
   /// A whole number known at compile time.
-  mutating func integer(_ e: Expr, what: String, positive: Bool = false) throws(Poisoned) -> Int {
-    let v = try compileTime(e, what: what)
+  mutating func integer(_ e: Expr, what: String, positive: Bool = false, in context: ElaborationContext) throws(Poisoned) -> Int {
+    let v = try compileTime(e, what: what, in: context)
     let t = try evaluateConstant(v.node)
     guard t.shape.isScalar else { throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range) }
     let x = t.scalar
@@ -43,8 +43,8 @@ extension Elaborator {
   }
 
   /// A number known at compile time.
-  mutating func real(_ e: Expr, what: String) throws(Poisoned) -> Double {
-    let v = try compileTime(e, what: what)
+  mutating func real(_ e: Expr, what: String, in context: ElaborationContext) throws(Poisoned) -> Double {
+    let v = try compileTime(e, what: what, in: context)
     let t = try evaluateConstant(v.node)
     guard t.shape.isScalar else { throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range) }
     return t.scalar
@@ -52,17 +52,17 @@ extension Elaborator {
 
   /// A size argument (zeros(n), randn(m, n), reshape(x, m, n)), bounded so
   /// that products cannot overflow.
-  mutating func size(_ e: Expr, what: String = "a size") throws(Poisoned) -> Int {
-    let n = try integer(e, what: what, positive: true)
+  mutating func size(_ e: Expr, what: String = "a size", in context: ElaborationContext) throws(Poisoned) -> Int {
+    let n = try integer(e, what: what, positive: true, in: context)
     if n > options.maximumTensorElements {
       throw error(.tooLarge(what, "\(n)", limit: "\(options.maximumTensorElements)"), at: e.range)
     }
     return n
   }
 
-  mutating func shape(_ sizes: [Expr], at range: SourceRange) throws(Poisoned) -> Shape {
+  mutating func shape(_ sizes: [Expr], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Shape {
     var dims: [Int] = []
-    for s in sizes { dims.append(try size(s)) }
+    for s in sizes { dims.append(try size(s, in: context)) }
     if dims.count > 2 { throw error(.shapeMismatch("values have at most two axes, given \(dims.count) sizes"), at: range) }
     let count = dims.reduce(1, *)
     if count > options.maximumTensorElements {

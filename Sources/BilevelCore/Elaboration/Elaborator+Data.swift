@@ -4,22 +4,18 @@ import BilevelFrontEnd
 extension Elaborator {
   /// `data NAME[t]: TYPE = EXPR`: evaluated now, once per task, in a scratch
   /// graph; the program keeps only the values.
-  mutating func elaborateData(name: Identifier, task: Identifier?, type: TypeExpr?, value: Expr, statement: Statement) throws(Poisoned) {
+  mutating func elaborateData(name: Identifier, task: Identifier?, type: TypeExpr?, value: Expr,
+                              in model: ElaborationContext) throws(Poisoned) {
     try checkTaskSuffix(task)
-    let declaredShape = try type.map { (t) throws(Poisoned) in try typeShape(t) }
+    let declaredShape = try type.map { (t) throws(Poisoned) in try typeShape(t, in: model) }
     let count = task != nil ? program.tasks!.count : 1
     var values: [Tensor] = []
     for k in 0..<count {
       let saved = program.graph
       program.graph = Graph()
-      context = .data(name.name)
-      taskMode = task != nil ? .concrete(k) : .none
-      defer {
-        program.graph = saved
-        context = .model
-        taskMode = .none
-      }
-      let v = try expression(value)
+      defer { program.graph = saved }
+      let context = ElaborationContext.data(name.name, task: task != nil ? .concrete(k) : .none, names: model.names)
+      let v = try expression(value, in: context)
       var t = try evaluateConstant(v.node)
       if let declaredShape, t.shape != declaredShape {
         // A one-column or one-row file fits a vector annotation.
@@ -40,12 +36,13 @@ extension Elaborator {
   }
 
   /// csv("..."), npy("..."), randn(...), rand(...): constant tensors.
-  mutating func dataSource(_ callee: Identifier, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func dataSource(_ callee: Identifier, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange,
+                           in context: ElaborationContext) throws(Poisoned) -> Value {
     let tensor: Tensor
     switch callee.name {
     case "csv", "npy":
       guard case .string(let raw) = args[0].kind else { throw error(.pathNotString(callee.name), at: args[0].range) }
-      let path = try interpolateTask(raw, at: args[0].range)
+      let path = try interpolateTask(raw, at: args[0].range, in: context)
       let directory = program.file.directory
       let resolved = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
       guard let bytes = options.readFile(resolved) else { throw error(.unreadableFile(resolved), at: args[0].range) }
@@ -53,7 +50,7 @@ extension Elaborator {
         switch CSVReader.read(SourceFile(path: resolved, bytes: bytes)) {
         case .success(let t): tensor = t
         case .failure(var d):
-          d.notes.append(.note(.whileLoading(contextName), at: args[0].range))
+          d.notes.append(.note(.whileLoading(context.placeName), at: args[0].range))
           diagnostics.append(d)
           throw Poisoned()
         }
@@ -67,9 +64,9 @@ extension Elaborator {
         throw error(.tooLarge("'\(resolved)'", "\(tensor.shape.count)", limit: "\(options.maximumTensorElements)"), at: args[0].range)
       }
     default:
-      let shape = try shape(args, at: range)
+      let shape = try shape(args, at: range, in: context)
       guard let seedExpr = labeled["seed"] else { throw error(.needsSeed(callee.name), at: range) }
-      let seed = try integer(seedExpr, what: "a seed")
+      let seed = try integer(seedExpr, what: "a seed", in: context)
       if seed < 0 { throw error(.negativeSeed(seed), at: seedExpr.range) }
       tensor = callee.name == "randn"
         ? RandomStream.normal(shape: shape, seed: UInt64(seed)) : RandomStream.uniform(shape: shape, seed: UInt64(seed))
@@ -78,12 +75,12 @@ extension Elaborator {
   }
 
   /// Replaces `{t}` in a path by the task number (per-task data only).
-  mutating func interpolateTask(_ raw: String, at range: SourceRange) throws(Poisoned) -> String {
+  mutating func interpolateTask(_ raw: String, at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> String {
     guard let t = program.tasks?.index, raw.contains("{\(t)}") else {
       if raw.contains("{") && raw.contains("}") && program.tasks == nil { throw error(.taskPathOutsideTasks, at: range) }
       return raw
     }
-    guard case .concrete(let k) = taskMode else { throw error(.taskPathOutsideTasks, at: range) }
+    guard case .concrete(let k) = context.task else { throw error(.taskPathOutsideTasks, at: range) }
     return raw.replacingOccurrences(of: "{\(t)}", with: "\(k + 1)")
   }
 }

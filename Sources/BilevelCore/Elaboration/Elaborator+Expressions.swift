@@ -1,21 +1,21 @@
 import BilevelFrontEnd
 
 extension Elaborator {
-  /// Elaborates an expression in the current context.
-  mutating func expression(_ e: Expr) throws(Poisoned) -> Value {
+  /// Elaborates an expression in `context`.
+  mutating func expression(_ e: Expr, in context: ElaborationContext) throws(Poisoned) -> Value {
     switch e.kind {
     case .number(let v, _):
       return Value(node: program.graph.constant(v), perTask: false)
     case .string(let s):
       throw error(.stringNotValue("\"\(s)\""), at: e.range)
     case .name(let name):
-      return try lookup(name, at: e.range)
+      return try lookup(name, at: e.range, in: context)
     case .negate(let x):
-      let v = try expression(x)
+      let v = try expression(x, in: context)
       return try apply(.unary(.negate), [v], at: e.range)
     case .binary(let op, let l, let r):
-      let a = try expression(l)
-      let b = try expression(r)
+      let a = try expression(l, in: context)
+      let b = try expression(r, in: context)
       switch op {
       case .add: return try apply(.binary(.add), [a, b], at: e.range)
       case .subtract: return try apply(.binary(.subtract), [a, b], at: e.range)
@@ -25,15 +25,15 @@ extension Elaborator {
       case .matmul: return try apply(.matmul(transposeLeft: false, transposeRight: false), [a, b], at: e.range)
       }
     case .transpose(let x):
-      return try apply(.transpose, [try expression(x)], at: e.range)
+      return try apply(.transpose, [try expression(x, in: context)], at: e.range)
     case .call(let callee, let arguments):
-      return try call(callee, arguments, at: e.range)
+      return try call(callee, arguments, at: e.range, in: context)
     case .index(let base, let items):
-      return try index(base, items, at: e.range)
+      return try index(base, items, at: e.range, in: context)
     case .array(let elements):
-      return try array(elements, at: e.range)
+      return try array(elements, at: e.range, in: context)
     case .over(let reduction, let index, let body):
-      return try over(reduction, index, body, at: e.range)
+      return try over(reduction, index, body, at: e.range, in: context)
     }
   }
 
@@ -56,15 +56,15 @@ extension Elaborator {
     Value(node: program.graph.make(op, shape: shape, at: range), perTask: perTask)
   }
 
-  mutating func lookup(_ name: String, at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func lookup(_ name: String, at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
     if let tasks = program.tasks, name == tasks.index {
-      switch taskMode {
+      switch context.task {
       case .none: throw error(.taskIndexOutsideTasks(name), at: range)
       case .concrete(let t): return Value(node: program.graph.constant(Double(t + 1)), perTask: false)
       case .template: return taskIndexValue(at: range)
       }
     }
-    guard let binding = scope[name] else { throw undefined(name, at: range, function: false) }
+    guard let binding = context.names[name] else { throw undefined(name, at: range, function: false, in: context) }
     switch binding {
     case .dim(let n):
       return Value(node: program.graph.constant(Double(n)), perTask: false)
@@ -74,11 +74,11 @@ extension Elaborator {
       return leaf(.data(i), shape: d.shape, perTask: false, at: range)
     case .variable(let i):
       let v = program.variables[i]
-      if case .data(let dataName) = context { throw error(.dataUsesVariable(dataName, name), at: range) }
+      if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: range) }
       if v.perTask { throw error(.perTaskNeedsIndex(name, program.tasks!.index), at: range) }
       return leaf(.variable(i), shape: v.shape, perTask: false, at: range)
     case .letNode(let node, let perTask):
-      if case .data(let dataName) = context { throw error(.dataUsesVariable(dataName, name), at: range) }
+      if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: range) }
       if perTask { throw error(.perTaskNeedsIndex(name, program.tasks!.index), at: range) }
       return Value(node: node, perTask: false)
     case .value(let v):
@@ -105,26 +105,28 @@ extension Elaborator {
     return leaf(.data(index), shape: .scalar, perTask: true, at: range)
   }
 
-  func undefinedCandidates() -> [String] {
+  func undefinedCandidates(_ names: [String: Binding]) -> [String] {
     // Sorted, so suggestions do not depend on dictionary order.
-    (scope.keys.sorted() + (program.tasks.map { [$0.index] } ?? []))
+    (names.keys.sorted() + (program.tasks.map { [$0.index] } ?? []))
   }
 
-  mutating func undefined(_ name: String, at range: SourceRange, function: Bool) -> Poisoned {
+  mutating func undefined(_ name: String, at range: SourceRange, function: Bool, in context: ElaborationContext) -> Poisoned {
     if let declaredAt = declared[name], declaredAt.start > range.start || declaredAt.file !== range.file {
       let line = declaredAt.file.lineAndColumn(of: declaredAt.start).line
       return error(.usedBeforeDefinition(name, line: line), at: range)
     }
     if function {
-      let candidates = Builtins.names + scope.keys.sorted().filter { if case .function? = scope[$0] { return true } else { return false } }
+      let functions = context.names.keys.sorted().filter { if case .function? = context.names[$0] { return true } else { return false } }
+      let candidates = Builtins.names + functions
       return error(.undefinedFunction(name, hint: Suggestions.hint(for: name, among: candidates)), at: range)
     }
     if Builtins.isBuiltin(name) { return error(.functionUsedAsValue(name), at: range) }
-    return error(.undefinedName(name, hint: Suggestions.hint(for: name, among: undefinedCandidates())), at: range)
+    return error(.undefinedName(name, hint: Suggestions.hint(for: name, among: undefinedCandidates(context.names))), at: range)
   }
 
   /// `mean over t: body`.
-  mutating func over(_ reduction: Identifier, _ index: Identifier, _ body: Expr, at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func over(_ reduction: Identifier, _ index: Identifier, _ body: Expr, at range: SourceRange,
+                     in context: ElaborationContext) throws(Poisoned) -> Value {
     guard let tasks = program.tasks else { throw error(.noTasksDeclared, at: index.range) }
     if index.name != tasks.index { throw error(.taskIndexMismatch(index.name, declared: tasks.index), at: index.range) }
     let r: Reduction
@@ -133,20 +135,18 @@ extension Elaborator {
     case "sum": r = .sum
     default: throw error(.overReduction(reduction.name), at: reduction.range)
     }
-    if taskMode != .none { throw error(.nestedOver, at: reduction.range) }
-    taskMode = .template
-    defer { taskMode = .none }
-    let v = try expression(body)
+    if context.task != .none { throw error(.nestedOver, at: reduction.range) }
+    let v = try expression(body, in: context.with(task: .template))
     let result = try apply(.taskReduce(r), [v], at: range)
     return Value(node: result.node, perTask: false)
   }
 
   /// `x[i]`, `A[i, :]`, `x[a:b]` (1-based, inclusive), and `xs[t]` for per-task names.
-  mutating func index(_ base: Expr, _ items: [IndexItem], at range: SourceRange) throws(Poisoned) -> Value {
-    if case .name(let name) = base.kind, let selected = try taskSelection(name, items, base: base, at: range) {
+  mutating func index(_ base: Expr, _ items: [IndexItem], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+    if case .name(let name) = base.kind, let selected = try taskSelection(name, items, base: base, at: range, in: context) {
       return selected
     }
-    let v = try expression(base)
+    let v = try expression(base, in: context)
     let shape = program.graph.shape(v.node)
     if shape.isScalar { throw error(.scalarIndexed, at: range) }
     if items.count > shape.rank { throw error(.tooManyIndices(shape.description, items.count), at: range) }
@@ -161,12 +161,12 @@ extension Elaborator {
       switch items[axis] {
       case .all: windows.append((0..<size, true))
       case .at(let e):
-        let i = try integer(e, what: "an index")
+        let i = try integer(e, what: "an index", in: context)
         if i < 1 || i > size { throw error(.indexOutOfRange(i, size: size, axis: axisName), at: e.range) }
         windows.append(((i - 1)..<i, false))
       case .slice(let lower, let upper, let r):
-        let lo = try lower.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound") } ?? 1
-        let hi = try upper.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound") } ?? size
+        let lo = try lower.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound", in: context) } ?? 1
+        let hi = try upper.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound", in: context) } ?? size
         if lo < 1 || lo > size { throw error(.indexOutOfRange(lo, size: size, axis: axisName), at: lower?.range ?? r) }
         if hi < 1 || hi > size { throw error(.indexOutOfRange(hi, size: size, axis: axisName), at: upper?.range ?? r) }
         if hi < lo { throw error(.emptySlice(lo, hi), at: r) }
@@ -181,14 +181,15 @@ extension Elaborator {
   }
 
   /// `xs[t]` where `xs` is per task: the current task's value.
-  mutating func taskSelection(_ name: String, _ items: [IndexItem], base: Expr, at range: SourceRange) throws(Poisoned) -> Value? {
+  mutating func taskSelection(_ name: String, _ items: [IndexItem], base: Expr, at range: SourceRange,
+                              in context: ElaborationContext) throws(Poisoned) -> Value? {
     guard let tasks = program.tasks, items.count == 1, case .at(let e) = items[0], case .name(let t) = e.kind,
       t == tasks.index
     else {
       return nil
     }
     let perTask: Bool
-    switch scope[name] {
+    switch context.names[name] {
     case .data(let i)?: perTask = program.data[i].perTask
     case .variable(let i)?: perTask = program.variables[i].perTask
     case .letNode(_, let p)?: perTask = p
@@ -196,22 +197,22 @@ extension Elaborator {
     default: perTask = false
     }
     if !perTask {
-      if scope[name] == nil { return nil }
+      if context.names[name] == nil { return nil }
       throw error(.notPerTask(name), at: base.range)
     }
-    switch taskMode {
+    switch context.task {
     case .none: throw error(.taskIndexOutsideTasks(t), at: e.range)
     case .concrete(let k):
-      guard case .data(let i)? = scope[name] else { throw error(.dataUsesVariable(contextName, name), at: base.range) }
+      guard case .data(let i)? = context.names[name] else { throw error(.dataUsesVariable(context.placeName, name), at: base.range) }
       // In per-task data the task is fixed: the entry's value for task k.
       return Value(node: program.graph.literal(program.data[i].values[k], at: range), perTask: false)
     case .template:
-      switch scope[name]! {
+      switch context.names[name]! {
       case .data(let i):
-        if case .data(let dataName) = context { throw error(.dataUsesVariable(dataName, name), at: base.range) }
+        if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: base.range) }
         return leaf(.data(i), shape: program.data[i].shape, perTask: true, at: range)
       case .variable(let i):
-        if case .data(let dataName) = context { throw error(.dataUsesVariable(dataName, name), at: base.range) }
+        if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: base.range) }
         return leaf(.variable(i), shape: program.variables[i].shape, perTask: true, at: range)
       case .letNode(let node, _):
         return Value(node: node, perTask: true)
@@ -221,18 +222,13 @@ extension Elaborator {
     }
   }
 
-  var contextName: String {
-    if case .data(let n) = context { return n }
-    return "this expression"
-  }
-
   /// `[1, 2]` and `[[1, 2], [3, 4]]`; entries may be expressions.
-  mutating func array(_ elements: [Expr], at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func array(_ elements: [Expr], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
     let isMatrix = elements.contains { if case .array = $0.kind { return true } else { return false } }
     if !isMatrix {
       var values: [Value] = []
       for e in elements {
-        let v = try expression(e)
+        let v = try expression(e, in: context)
         if !program.graph.shape(v.node).isScalar {
           throw error(.shapeMismatch("entries of a vector literal must be scalars, not \(program.graph.shape(v.node))"), at: e.range)
         }
@@ -253,7 +249,7 @@ extension Elaborator {
       for x in inner { if case .array = x.kind { throw error(.arrayTooDeep, at: x.range) } }
       if let w = width, w != inner.count { throw error(.raggedArray(w, inner.count), at: e.range) }
       width = inner.count
-      let row = try array(inner, at: e.range)
+      let row = try array(inner, at: e.range, in: context)
       rows.append(try apply(.reshape, [row], shape: .matrix(1, inner.count), at: e.range))
     }
     let joined = try apply(.concat(axis: 0), rows, at: range)
@@ -271,9 +267,9 @@ extension Elaborator {
     throw error(.typeMismatch(what, declared: shape.description, actual: actual.description), at: range)
   }
 
-  mutating func typeShape(_ t: TypeExpr) throws(Poisoned) -> Shape {
+  mutating func typeShape(_ t: TypeExpr, in context: ElaborationContext) throws(Poisoned) -> Shape {
     var dims: [Int] = []
-    for s in t.sizes { dims.append(try integer(s, what: "a size", positive: true)) }
+    for s in t.sizes { dims.append(try integer(s, what: "a size", positive: true, in: context)) }
     let count = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
     if count > options.maximumTensorElements {
       throw error(.tooLarge("type \(t.range.text)", "\(count)", limit: "\(options.maximumTensorElements)"), at: t.range)

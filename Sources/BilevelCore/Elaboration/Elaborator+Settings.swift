@@ -2,22 +2,22 @@ import BilevelFrontEnd
 
 extension Elaborator {
   /// `solve inner with ...`: checked against the catalogue and bound to its typed spec.
-  mutating func innerSolverStatement(_ call: SolverCall) throws(Poisoned) -> SolverStatement<InnerSolverSpec<NodeID>> {
-    let (schema, values) = try boundSettings(call, role: .inner)
+  mutating func innerSolverStatement(_ call: SolverCall, in model: ElaborationContext) throws(Poisoned) -> SolverStatement<InnerSolverSpec<NodeID>> {
+    let (schema, values) = try boundSettings(call, role: .inner, in: model)
     guard case .inner(let kind) = schema.kind else { preconditionFailure("an inner-solver schema") }
     let spec = InnerSolverSpec(kind, SettingValues(schema: schema, values: values))
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }
 
-  mutating func outerSolverStatement(_ call: SolverCall) throws(Poisoned) -> SolverStatement<OuterSolverSpec> {
-    let (schema, values) = try boundSettings(call, role: .outer)
+  mutating func outerSolverStatement(_ call: SolverCall, in model: ElaborationContext) throws(Poisoned) -> SolverStatement<OuterSolverSpec> {
+    let (schema, values) = try boundSettings(call, role: .outer, in: model)
     guard case .outer(let kind) = schema.kind else { preconditionFailure("an outer-solver schema") }
     let spec = OuterSolverSpec(kind, SettingValues(schema: schema, values: values))
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }
 
-  mutating func methodStatement(_ call: SolverCall) throws(Poisoned) -> SolverStatement<MethodChoice> {
-    let (schema, values) = try boundSettings(call, role: .method)
+  mutating func methodStatement(_ call: SolverCall, in model: ElaborationContext) throws(Poisoned) -> SolverStatement<MethodChoice> {
+    let (schema, values) = try boundSettings(call, role: .method, in: model)
     guard case .method(let kind) = schema.kind else { preconditionFailure("a method schema") }
     let spec = MethodChoice(kind, SettingValues(schema: schema, values: values))
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
@@ -26,7 +26,7 @@ extension Elaborator {
   /// Checks a solver call against the catalogue, then elaborates each value
   /// by its kind, defaults included. Inner-solver expressions may use outer
   /// variables and data.
-  mutating func boundSettings(_ call: SolverCall, role: SolverRole) throws(Poisoned)
+  mutating func boundSettings(_ call: SolverCall, role: SolverRole, in model: ElaborationContext) throws(Poisoned)
     -> (SolverSchema, [(name: String, value: SettingValue)])
   {
     let bound: BoundSolverCall
@@ -42,7 +42,7 @@ extension Elaborator {
       // An optional setting without a default (unroll's checkpoints) is simply absent.
       if s.value == nil && s.schema.defaultValue == nil && s.schema.defaultChoice == nil { continue }
       do {
-        settings.append((s.name, try settingValue(s, role: role, solver: call.name.name, at: call.range)))
+        settings.append((s.name, try settingValue(s, role: role, solver: call.name.name, at: call.range, in: model)))
       } catch {
         failed = true
       }
@@ -51,7 +51,8 @@ extension Elaborator {
     return (bound.schema, settings)
   }
 
-  mutating func settingValue(_ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange) throws(Poisoned) -> SettingValue {
+  mutating func settingValue(_ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange,
+                             in model: ElaborationContext) throws(Poisoned) -> SettingValue {
     let what = "setting '\(s.name)' of '\(solver)'"
     switch s.schema.kind {
     case .choice:
@@ -59,10 +60,10 @@ extension Elaborator {
       return .symbol(s.schema.defaultChoice!)
     case .count:
       guard let e = s.value else { return .integer(Int(s.schema.defaultValue!)) }
-      return .integer(try integer(e, what: what, positive: true))
+      return .integer(try integer(e, what: what, positive: true, in: model))
     case .real:
       guard let e = s.value else { return .real(s.schema.defaultValue!) }
-      let x = try real(e, what: what)
+      let x = try real(e, what: what, in: model)
       if !x.isFinite { throw error(.notCompileTime(what), at: e.range) }
       return .real(x)
     case .expression, .update:
@@ -71,22 +72,17 @@ extension Elaborator {
       // read it and 'grad' (its gradient), and varies by task as they do.
       let isUpdate = s.schema.kind == .update
       let inner = program.variables.indices.filter { program.variables[$0].level == .inner }
+      var context = model
       if isUpdate {
         guard inner.count == 1 else { throw error(.ruleNeedsOneInnerVariable, at: e.range) }
         let w = program.variables[inner[0]]
         program.inputs.append(InputEntry(name: "grad", shape: w.shape, perTask: w.perTask))
         program.ruleGradientInput = program.inputs.count - 1
-        scope["grad"] = .letNode(program.graph.make(.input(program.inputs.count - 1), shape: w.shape), perTask: w.perTask)
+        let grad = program.graph.make(.input(program.inputs.count - 1), shape: w.shape)
+        // In a program with tasks the update is a per-task template: 'grad[t]', 'w[t]'.
+        context = model.binding("grad", to: .letNode(grad, perTask: w.perTask)).with(task: program.tasks != nil ? .template : .none)
       }
-      // In a program with tasks the update is a per-task template: 'grad[t]', 'w[t]'.
-      if isUpdate && program.tasks != nil { taskMode = .template }
-      defer {
-        if isUpdate {
-          scope["grad"] = nil
-          taskMode = .none
-        }
-      }
-      let v = try expression(e)
+      let v = try expression(e, in: context)
       let shape = program.graph.shape(v.node)
       if isUpdate || (s.schema.perEntry && !shape.isScalar) {
         // Per entry (Meta-SGD's learning rates, a rule's update): the shape of every inner variable.

@@ -9,16 +9,10 @@ public struct Elaborator {
   public internal(set) var program: Program
   public internal(set) var diagnostics: [Diagnostic] = []
   let options: CompileOptions
+  /// The file's names so far; an expression sees them through its `ElaborationContext`.
   var scope: [String: Binding] = [:]
   /// Every name the file declares, at its first declaration (for "used before definition").
   var declared: [String: SourceRange] = [:]
-  var context: Context = .model
-  var taskMode: TaskMode = .none
-  /// Initial values and bounds are fixed before solving, so they may draw
-  /// random numbers or load files, as data do.
-  var allowsDataSources = false
-  /// Functions being inlined, innermost last (recursion is an error).
-  var callStack: [String] = []
   /// Calls inlined in the current statement: definitions that each call the
   /// previous one twice would otherwise expand exponentially.
   var inlinedCalls = 0
@@ -46,9 +40,7 @@ public struct Elaborator {
   /// Elaborates one expression on its own (the REPL); nil after an error.
   public mutating func expressionNode(_ e: Expr) -> NodeID? {
     inlinedCalls = 0
-    context = .model
-    taskMode = .none
-    return try? expression(e).node
+    return try? expression(e, in: .model(scope)).node
   }
 
   /// The leaf node of a data entry or variable, for `wrt` (nil for other names).
@@ -124,31 +116,29 @@ public struct Elaborator {
   }
 
   mutating func elaborateStatement(_ s: Statement) throws(Poisoned) {
-    context = .model
-    taskMode = .none
-    allowsDataSources = false
+    let model = ElaborationContext.model(scope)
     switch s.kind {
     case .dims(let dims):
       for (name, value) in dims {
-        let n = try integer(value, what: "dimension '\(name.name)'", positive: true)
+        // Each sees the dimensions before it: `dim n = 3, m = 2 * n`.
+        let n = try integer(value, what: "dimension '\(name.name)'", positive: true, in: .model(scope))
         program.dims.append((name.name, n))
         scope[name.name] = .dim(n)
       }
     case .tasks(let index, let lower, let upper):
       if program.tasks != nil { throw error(.duplicateTasks, at: s.keywordRange) }
-      let lo = try integer(lower, what: "the first task")
+      let lo = try integer(lower, what: "the first task", in: model)
       if lo != 1 { throw error(.tasksStartAtOne, at: lower.range) }
-      let count = try integer(upper, what: "the number of tasks", positive: true)
+      let count = try integer(upper, what: "the number of tasks", positive: true, in: model)
       if count > 1_000_000 { throw error(.tooLarge("the task range", "\(count)", limit: "1000000"), at: upper.range) }
       program.tasks = TaskRange(index: index.name, count: count)
     case .data(let name, let task, let type, let value):
-      try elaborateData(name: name, task: task, type: type, value: value, statement: s)
+      try elaborateData(name: name, task: task, type: type, value: value, in: model)
     case .variable(let level, let name, let task, let type, let initial, let bounds):
-      try elaborateVariable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds)
+      try elaborateVariable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds, in: model)
     case .letBinding(let name, let task, let value):
       try checkTaskSuffix(task)
-      if task != nil { taskMode = .template }
-      let v = try expression(value)
+      let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
       if v.perTask && task == nil {
         throw error(.perTaskInGlobal("let '\(name.name)'"), at: value.range)
       }
@@ -160,20 +150,20 @@ public struct Elaborator {
       }
       scope[name.name] = .function(FunctionDefinition(name: name.name, parameters: parameters, body: body, scope: scope))
     case .loss(let level, let task, let value):
-      try elaborateLoss(level: level, task: task, value: value, statement: s)
+      try elaborateLoss(level: level, task: task, value: value, statement: s, in: model)
     case .fixpoint(let variable, let task, let value):
-      try elaborateFixpoint(variable: variable, task: task, value: value, statement: s)
+      try elaborateFixpoint(variable: variable, task: task, value: value, statement: s, in: model)
     case .solve(let level, let call):
       let exists = level == .inner ? program.innerSolver != nil : program.outerSolver != nil
       if exists { throw error(.duplicateStatement("'solve \(level.rawValue)'"), at: s.keywordRange) }
       if level == .inner {
-        program.innerSolver = try innerSolverStatement(call)
+        program.innerSolver = try innerSolverStatement(call, in: model)
       } else {
-        program.outerSolver = try outerSolverStatement(call)
+        program.outerSolver = try outerSolverStatement(call, in: model)
       }
     case .hypergradient(let call):
       if program.hypergradient != nil { throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange) }
-      program.hypergradient = try methodStatement(call)
+      program.hypergradient = try methodStatement(call, in: model)
     }
   }
 
@@ -185,20 +175,17 @@ public struct Elaborator {
   }
 
   mutating func elaborateVariable(level: Level, name: Identifier, task: Identifier?, type: TypeExpr,
-                                  initial: Expr, bounds: (lower: Expr, upper: Expr)?) throws(Poisoned) {
+                                  initial: Expr, bounds: (lower: Expr, upper: Expr)?, in model: ElaborationContext) throws(Poisoned) {
     try checkTaskSuffix(task)
-    let shape = try typeShape(type)
-    if task != nil { taskMode = .template }
-    allowsDataSources = true
-    defer { allowsDataSources = false }
-    var value = try expression(initial)
+    let shape = try typeShape(type, in: model)
+    let start = model.with(task: task != nil ? .template : .none).allowingDataSources()
+    var value = try expression(initial, in: start)
     if value.perTask && task == nil {
       throw error(.perTaskInGlobal("the initial value of '\(name.name)'"), at: initial.range)
     }
     value = try conform(value, to: shape, what: "'\(name.name)'", declared: type, at: initial.range)
     // An outer start is fixed; an inner start may use outer variables (MAML).
-    for leaf in program.graph.reachable(from: [value.node]) {
-      guard case .variable(let j) = program.graph[leaf].op else { continue }
+    for j in program.graph.variables(readBy: [value.node]) {
       let v = program.variables[j]
       if level == .outer || v.level == .inner {
         let why = level == .outer ? "outer variables start from constants and data" : "inner variables start from data and outer variables"
@@ -208,8 +195,10 @@ public struct Elaborator {
     var boundNodes: (NodeID, NodeID)? = nil
     if let bounds {
       if level == .inner { throw error(.boundsOnInner(name.name), at: bounds.lower.range.union(bounds.upper.range)) }
-      let lo = try conform(try compileTime(bounds.lower, what: "a bound"), to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
-      let hi = try conform(try compileTime(bounds.upper, what: "a bound"), to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
+      let lower = try compileTime(bounds.lower, what: "a bound", in: start)
+      let upper = try compileTime(bounds.upper, what: "a bound", in: start)
+      let lo = try conform(lower, to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
+      let hi = try conform(upper, to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
       let l = try evaluateConstant(lo.node)
       let h = try evaluateConstant(hi.node)
       if zip(l.scalars, h.scalars).contains(where: { $0 > $1 }) {
@@ -229,7 +218,8 @@ public struct Elaborator {
     scope[name.name] = .variable(index)
   }
 
-  mutating func elaborateLoss(level: Level, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {
+  mutating func elaborateLoss(level: Level, task: Identifier?, value: Expr, statement s: Statement,
+                             in model: ElaborationContext) throws(Poisoned) {
     if level == .inner && (program.innerLoss != nil || program.innerFixpoint != nil) {
       let what = program.innerLoss != nil ? "the inner loss" : nil
       let previous = program.innerLossRange ?? program.innerFixpoint?.range
@@ -242,8 +232,7 @@ public struct Elaborator {
     }
     if level == .outer, let task { throw error(.perTaskInGlobal("the outer loss"), at: task.range) }
     try checkTaskSuffix(task)
-    if task != nil { taskMode = .template }
-    let v = try expression(value)
+    let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
     let which = "\(level.rawValue) loss"
     if v.perTask && task == nil { throw error(.perTaskInGlobal("the \(which)"), at: value.range) }
     let shape = program.graph.shape(v.node)
@@ -257,7 +246,8 @@ public struct Elaborator {
     }
   }
 
-  mutating func elaborateFixpoint(variable: Identifier, task: Identifier?, value: Expr, statement s: Statement) throws(Poisoned) {
+  mutating func elaborateFixpoint(variable: Identifier, task: Identifier?, value: Expr, statement s: Statement,
+                                 in model: ElaborationContext) throws(Poisoned) {
     if program.innerLoss != nil { throw error(.lossAndFixpoint, at: s.keywordRange) }
     if program.innerFixpoint != nil { throw error(.duplicateStatement("the inner fixpoint"), at: s.keywordRange) }
     guard case .variable(let index)? = scope[variable.name], program.variables[index].level == .inner else {
@@ -265,8 +255,7 @@ public struct Elaborator {
       throw error(.fixpointNeedsInnerVariable(variable.name), at: variable.range)
     }
     try checkTaskSuffix(task)
-    if task != nil { taskMode = .template }
-    let v = try expression(value)
+    let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
     let z = program.variables[index]
     if v.perTask && task == nil { throw error(.perTaskInGlobal("the fixpoint map"), at: value.range) }
     let shape = program.graph.shape(v.node)

@@ -41,11 +41,7 @@ extension Elaborator {
     }
     if hasErrors { return }
     let graph = program.graph
-    func variablesReached(from roots: [NodeID]) -> Set<Int> {
-      var s = Set<Int>()
-      for id in graph.reachable(from: roots) { if case .variable(let i) = graph[id].op { s.insert(i) } }
-      return s
-    }
+    func variablesReached(from roots: [NodeID]) -> Set<Int> { Set(graph.variables(readBy: roots)) }
     let innerRoot = maybeInnerRoot!
     let reachedByInner = variablesReached(from: [innerRoot])
     if let f = program.innerFixpoint {
@@ -90,8 +86,7 @@ extension Elaborator {
                                 at: program.outerLossRange ?? outerAt))
     }
     if let method = program.hypergradient { diagnostics.append(.error(.singleLevelMethod, at: method.range)) }
-    var reached = Set<Int>()
-    for id in program.graph.reachable(from: [loss]) { if case .variable(let i) = program.graph[id].op { reached.insert(i) } }
+    let reached = Set(program.graph.variables(readBy: [loss]))
     for i in outer where !reached.contains(i) {
       warning(.outerVariableUnused(program.variables[i].name), at: program.variables[i].range)
     }

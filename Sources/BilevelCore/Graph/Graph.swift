@@ -119,4 +119,12 @@ public struct Graph: Sendable {
     }
     return marked.indices.filter { marked[$0] }.map(NodeID.init)
   }
+
+  /// The variables (by index) the roots read, in node order.
+  public func variables(readBy roots: [NodeID]) -> [Int] {
+    reachable(from: roots).compactMap { id in
+      if case .variable(let i) = self[id].op { return i }
+      return nil
+    }
+  }
 }

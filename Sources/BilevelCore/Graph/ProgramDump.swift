@@ -58,7 +58,7 @@ extension Program {
 
   func perTaskSuffix(_ root: NodeID) -> String {
     guard let t = tasks?.index else { return "" }
-    let perTask = ReferenceEvaluator.taskVarying(graph, graph.reachable(from: [root]), isPerTaskLeaf: isPerTaskLeaf)[root.index]
+    let perTask = graph.taskVarying(isPerTaskLeaf: isPerTaskLeaf)[root]
     return perTask ? "[\(t)]" : ""
   }
 

@@ -53,17 +53,17 @@ public struct PlanBuilder {
   /// Which (node, task) pairs the roots need, in topological order.
   mutating func collectInstances() {
     let needed = graph.reachable(from: roots)
-    let varying = ReferenceEvaluator.taskVarying(graph, needed, isPerTaskLeaf: program.isPerTaskLeaf)
+    let varying = graph.taskVarying(isPerTaskLeaf: program.isPerTaskLeaf)
     var tasksOf = [Set<Int>](repeating: [], count: graph.count)
-    for r in roots { tasksOf[r.index].insert(varying[r.index] ? (task ?? 0) : -1) }
+    for r in roots { tasksOf[r.index].insert(varying[r] ? (task ?? 0) : -1) }
     for id in needed.reversed() {
       let node = graph[id]
       for t in tasksOf[id.index] {
         for input in node.inputs {
-          if case .taskReduce = node.op, varying[input.index] {
+          if case .taskReduce = node.op, varying[input] {
             for k in 0..<tasks { tasksOf[input.index].insert(k) }
           } else {
-            tasksOf[input.index].insert(varying[input.index] ? t : -1)
+            tasksOf[input.index].insert(varying[input] ? t : -1)
           }
         }
       }
@@ -74,25 +74,19 @@ public struct PlanBuilder {
         instances.append(Instance(node: id.index, task: t))
       }
     }
-    var depends = [Bool](repeating: false, count: graph.count)
-    for id in needed {
-      switch graph[id].op {
-      case .variable, .input: depends[id.index] = true
-      default: depends[id.index] = graph[id].inputs.contains { depends[$0.index] }
-      }
-    }
-    dependsOnParameters = instances.map { depends[$0.node] }
+    let depends = graph.parameterDependence()
+    dependsOnParameters = instances.map { depends[NodeID($0.node)] }
     inputs = instances.map { inst in
       let node = graph[NodeID(inst.node)]
-      if case .taskReduce = node.op, varying[node.inputs[0].index] {
+      if case .taskReduce = node.op, varying[node.inputs[0]] {
         return (0..<tasks).map { index[Instance(node: node.inputs[0].index, task: $0)]! }
       }
-      return node.inputs.map { index[Instance(node: $0.index, task: varying[$0.index] ? inst.task : -1)]! }
+      return node.inputs.map { index[Instance(node: $0.index, task: varying[$0] ? inst.task : -1)]! }
     }
     users = Array(repeating: [], count: instances.count)
     for (i, ins) in inputs.enumerated() { for j in ins { users[j].append(i) } }
     isRoot = Array(repeating: false, count: instances.count)
-    for r in roots { isRoot[index[Instance(node: r.index, task: varying[r.index] ? (task ?? 0) : -1)]!] = true }
+    for r in roots { isRoot[index[Instance(node: r.index, task: varying[r] ? (task ?? 0) : -1)]!] = true }
   }
 
   func node(_ i: Int) -> Node { graph[NodeID(instances[i].node)] }

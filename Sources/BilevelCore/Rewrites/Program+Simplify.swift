@@ -2,13 +2,22 @@ extension Program {
   /// The program with its graph rewritten to normal form; every node the
   /// program refers to is remapped.
   public func simplified(unsafeMath: Bool = false) -> (program: Program, fired: [(rule: String, count: Int)]) {
-    let result = Simplifier.simplify(graph, roots: roots, unsafeMath: unsafeMath)
+    let result = simplified(unsafeMath: unsafeMath, keeping: [])
+    return (result.program, result.fired)
+  }
+
+  /// The same rewriting, keeping `nodes` as well (expressions outside the
+  /// program's statements, as the REPL's): `kept` is where each went.
+  public func simplified(unsafeMath: Bool = false, keeping nodes: [NodeID])
+    -> (program: Program, kept: [NodeID], fired: [(rule: String, count: Int)])
+  {
+    let result = Simplifier.simplify(graph, roots: roots + nodes, unsafeMath: unsafeMath)
     var p = self
     p.graph = result.graph
     p.remap { result.mapping[$0]! }
     // Lets are names only; one the roots do not reach is dropped.
     p.lets = lets.compactMap { l in result.mapping[l.node].map { (l.name, $0, l.perTask) } }
-    return (p, result.fired)
+    return (p, nodes.map { result.mapping[$0]! }, result.fired)
   }
 
   /// Applies `f` to every node reference the program holds.

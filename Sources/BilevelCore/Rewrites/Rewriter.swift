@@ -8,8 +8,8 @@ public struct Rewriter {
   public private(set) var fired: [(rule: String, count: Int)] = []
   var depth = 0
 
-  /// Whether each node depends on a variable or input (filled lazily).
-  var parameterDependence: [Bool?] = []
+  /// Whether each node depends on a variable or input (extended as the graph grows).
+  var parameterDependence = Dependence.onParameters
 
   public init(graph: Graph = Graph(), unsafeMath: Bool = false, extraRules: [RewriteRule] = []) {
     self.graph = graph
@@ -19,16 +19,8 @@ public struct Rewriter {
   /// True when the node reads no variable and no input: it can be computed
   /// once, before any solver loop.
   public mutating func isParameterFree(_ id: NodeID) -> Bool {
-    if parameterDependence.count < graph.count {
-      parameterDependence += Array(repeating: nil, count: graph.count - parameterDependence.count)
-    }
-    for i in graph.reachable(from: [id]) where parameterDependence[i.index] == nil {
-      switch graph[i].op {
-      case .variable, .input: parameterDependence[i.index] = true
-      default: parameterDependence[i.index] = graph[i].inputs.contains { parameterDependence[$0.index]! }
-      }
-    }
-    return !parameterDependence[id.index]!
+    parameterDependence.extend(to: graph)
+    return !parameterDependence[id]
   }
 
   /// The normal form of `op(inputs)`.

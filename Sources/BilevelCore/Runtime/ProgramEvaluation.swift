@@ -35,7 +35,7 @@ public struct ProgramEvaluation {
 
   /// Whether a node varies by task (depends on per-task leaves outside a task reduction).
   public func isPerTask(_ node: NodeID) -> Bool {
-    ReferenceEvaluator.taskVarying(program.graph, program.graph.reachable(from: [node]), isPerTaskLeaf: program.isPerTaskLeaf)[node.index]
+    program.graph.taskVarying(isPerTaskLeaf: program.isPerTaskLeaf)[node]
   }
 
   /// The first node, in evaluation order, whose value is NaN or infinite

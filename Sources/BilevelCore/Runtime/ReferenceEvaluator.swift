@@ -59,17 +59,17 @@ public enum ReferenceEvaluator {
   /// Values of every node the roots need (nil for the rest), in ID order.
   public static func evaluateAll(_ graph: Graph, roots: [NodeID], leaves: LeafValues, taskCount: Int, task: Int?) -> [Tensor?] {
     let needed = graph.reachable(from: roots)
-    let varying = taskVarying(graph, needed, isPerTaskLeaf: leaves.isPerTask)
+    let varying = graph.taskVarying(isPerTaskLeaf: leaves.isPerTask)
     var values = [Tensor?](repeating: nil, count: graph.count)
     for id in needed {
       let node = graph[id]
-      if varying[id.index] {
+      if varying[id] {
         guard let task else { continue }  // evaluated inside its task reduction
         values[id.index] = compute(graph, id, task: task, leaves: leaves) { values[$0.index]! }
         continue
       }
       if case .taskReduce(let r) = node.op {
-        let cone = graph.reachable(from: node.inputs).filter { varying[$0.index] }
+        let cone = graph.reachable(from: node.inputs).filter { varying[$0] }
         var perTask: [Tensor] = []
         for t in 0..<taskCount {
           var local: [Int: Tensor] = [:]
@@ -84,20 +84,6 @@ public enum ReferenceEvaluator {
       values[id.index] = compute(graph, id, task: nil, leaves: leaves) { values[$0.index]! }
     }
     return values
-  }
-
-  /// Nodes whose value depends on the task (through per-task leaves), not
-  /// counting what a task reduction folds away.
-  public static func taskVarying(_ graph: Graph, _ needed: [NodeID], isPerTaskLeaf: (Op) -> Bool) -> [Bool] {
-    var varying = [Bool](repeating: false, count: graph.count)
-    for id in needed {
-      let node = graph[id]
-      switch node.op {
-      case .taskReduce: varying[id.index] = false
-      default: varying[id.index] = node.inputs.contains { varying[$0.index] } || isPerTaskLeaf(node.op)
-      }
-    }
-    return varying
   }
 
   static func compute(_ graph: Graph, _ id: NodeID, task: Int?, leaves: LeafValues, input: (NodeID) -> Tensor) -> Tensor {

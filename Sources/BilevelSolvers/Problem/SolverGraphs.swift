@@ -164,12 +164,8 @@ struct SolverGraphs {
     let forward = Set(b.graph.reachable(from: step + innerLoss))
     let pullbackRoots = stepPullback + stepOuterPullback
     let order = b.graph.reachable(from: pullbackRoots)
-    let leaves = Set(state)
-    var dependsOnState = [Bool](repeating: false, count: b.graph.count)
-    for id in b.graph.reachable(from: step + innerLoss + pullbackRoots) {
-      dependsOnState[id.index] = leaves.contains(id) || b.graph[id].inputs.contains { dependsOnState[$0.index] }
-    }
-    let varying = ReferenceEvaluator.taskVarying(b.graph, order, isPerTaskLeaf: program.isPerTaskLeaf)
+    let dependsOnState = b.graph.dependence(onNodes: state)
+    let varying = b.graph.taskVarying(isPerTaskLeaf: program.isPerTaskLeaf)
     var cut: [(node: NodeID, input: NodeID)] = []
     for id in order {
       let node = b.graph[id]
@@ -184,8 +180,8 @@ struct SolverGraphs {
         heavy = k2 >= 256
       default: heavy = false
       }
-      guard heavy && forward.contains(id) && dependsOnState[id.index] else { continue }
-      program.inputs.append(InputEntry(name: "residual\(cut.count)", shape: node.shape, perTask: program.tasks != nil && varying[id.index]))
+      guard heavy && forward.contains(id) && dependsOnState[id] else { continue }
+      program.inputs.append(InputEntry(name: "residual\(cut.count)", shape: node.shape, perTask: program.tasks != nil && varying[id]))
       cut.append((id, b.node(.input(program.inputs.count - 1), [], shape: node.shape)))
     }
     let replacements = Dictionary(uniqueKeysWithValues: cut.map { ($0.node, $0.input) })
