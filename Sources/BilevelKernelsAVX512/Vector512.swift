@@ -1,7 +1,8 @@
-/// Level-1 loops with 8-wide vectors, in BilevelCore's `VectorKernels`
-/// orders: axpy and scale are one operation per element; dot keeps the
-/// AVX2 blocking (four 4-wide accumulators over blocks of 16 are the
-/// halves of two 8-wide ones), so its sum is the same bits.
+/// Level-1 loops with 8-wide vectors. Only axpy: it is one FMA per
+/// element, so any width gives the same bits. `VectorKernels.dot` stays
+/// shared: its fixed blocking (four 4-wide FMA chains over blocks of 16)
+/// would be two 8-wide chains here, the same latency-bound dependency
+/// chains, so the width buys nothing without changing the sum's order.
 public enum Vector512 {
   /// y[i] += alpha·x[i], one FMA per element.
   @inline(never)
@@ -21,28 +22,5 @@ public enum Vector512 {
       y[i] = y[i].addingProduct(alpha, x[i])
       i += 1
     }
-  }
-
-  /// Σ x[i]·y[i] in `VectorKernels.dot`'s order.
-  @inline(never)
-  public static func dot(_ n: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
-    var s01 = Vector8(), s23 = Vector8()
-    var i = 0
-    while i + 16 <= n {
-      s01 = s01.addingProduct(load8(x + i), load8(y + i))
-      s23 = s23.addingProduct(load8(x + i + 8), load8(y + i + 8))
-      i += 16
-    }
-    var s0 = s01.lowHalf
-    while i + 4 <= n {
-      s0 = s0.addingProduct(load4(x + i), load4(y + i))
-      i += 4
-    }
-    var s = horizontalSum((s0 + s01.highHalf) + (s23.lowHalf + s23.highHalf))
-    while i < n {
-      s = s.addingProduct(x[i], y[i])
-      i += 1
-    }
-    return s
   }
 }

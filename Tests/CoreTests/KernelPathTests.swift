@@ -35,7 +35,7 @@ import Testing
     let c0 = Self.random(m * n, seed: 5)
     return Self.paths.map { isa in
       var c = c0
-      var ws = [Double](repeating: 0, count: GEMM.workspaceSize(m: m, n: n, k: k, isa: isa))
+      var ws = [Double](repeating: 0, count: GEMM.workspaceSize(m: m, n: n, k: k))
       a.withUnsafeBufferPointer { ap in
         b.withUnsafeBufferPointer { bp in
           GEMM.multiply(m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: ta ? m : k, transposeA: ta,
@@ -52,7 +52,7 @@ import Testing
     var r = RandomStream(seed: 3)
     // Edge tiles of both (5 and 24 rows), several kc blocks (k > 256),
     // beta 0 and not, one and two threads.
-    var shapes = [(1, 1, 1), (24, 8, 300), (29, 13, 513), (130, 70, 257), (5, 40, 9)]
+    var shapes = [(1, 1, 1), (24, 8, 300), (29, 13, 513), (130, 70, 257), (5, 40, 9), (200, 37, 300), (97, 81, 40)]
     for _ in 0..<12 { shapes.append((1 + Int(r.nextUInt64() % 90), 1 + Int(r.nextUInt64() % 90), 1 + Int(r.nextUInt64() % 600))) }
     for (m, n, k) in shapes {
       for (alpha, beta, threads) in [(1.0, 0.0, 1), (-0.75, 0.5, 2), (1.5, 1.0, 1)] {
@@ -113,8 +113,6 @@ import Testing
               Vector512.axpy(n, alpha, xp.baseAddress!, &wide)
               #expect(shared.map(\.bitPattern) == wide.map(\.bitPattern), "axpy n \(n)")
             }
-            #expect(VectorKernels.dot(n, xp.baseAddress!, yp.baseAddress!).bitPattern
-                    == Vector512.dot(n, xp.baseAddress!, yp.baseAddress!).bitPattern, "dot n \(n)")
           }
         }
       }

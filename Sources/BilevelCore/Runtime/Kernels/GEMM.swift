@@ -36,19 +36,12 @@ public struct GEMMBlocking: Sendable, Equatable {
   /// third of L2 (160 KiB), leaving room for the streamed B panel.
   /// Two threads measured 1.5× one at n = 64 (1.4× slower at n = 32) and
   /// 1.8–1.9× from n = 128 on an otherwise idle machine, hence the threshold.
-  public static let avx2 = GEMMBlocking(mc: 80, kc: 256, nc: 2048, parallelThreshold: 2 * 64 * 64 * 64)
-
-  /// The 24×8 AVX-512 tile: kc must stay the AVX2 path's (it fixes the
-  /// summation grouping, so the two paths give the same bits); mc and nc
-  /// are free and were re-measured for the taller A sliver (see the
-  /// README's kernel paragraph).
-  public static let avx512 = GEMMBlocking(mc: 96, kc: 256, nc: 2048, parallelThreshold: 2 * 64 * 64 * 64)
-
-  /// The blocking of the active ISA path (`KernelISA.active`).
-  public static let `default` = forPath(KernelISA.active)
-
-  /// The default blocking of a path.
-  public static func forPath(_ isa: KernelISA) -> GEMMBlocking { isa == .avx512 ? avx512 : avx2 }
+  /// Both ISA paths use it: kc fixes the summation grouping, so it must
+  /// be the same for the paths to give the same bits, and the 24-row
+  /// AVX-512 tile rounds mc down to 72, so its buffers fit in the
+  /// workspace sized for the 5-row tile (plans size it once, and their
+  /// arena must not depend on the path).
+  public static let `default` = GEMMBlocking(mc: 80, kc: 256, nc: 2048, parallelThreshold: 2 * 64 * 64 * 64)
 
   func mcRounded(_ t: GEMMTile) -> Int { max(t.rows, mc / t.rows * t.rows) }
   func ncRounded(_ t: GEMMTile) -> Int { max(t.columns, nc / t.columns * t.columns) }
@@ -101,7 +94,17 @@ public enum GEMM {
     return 8 + max(1, threads) * perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
   }
 
-  static func perThreadWorkspace(m: Int, n: Int, k: Int, blocking: GEMMBlocking, tile: GEMMTile = .active) -> Int {
+  /// `tile`, or the AVX2 one where the wide tile's buffers would not fit
+  /// the AVX2-sized workspace (short products pad 24 rows where 5 need
+  /// few): the same bits either way.
+  static func fitting(_ tile: GEMMTile, m: Int, n: Int, k: Int, blocking: GEMMBlocking) -> GEMMTile {
+    let fits = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking, tile: tile)
+      <= perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
+    return fits ? tile : .avx2
+  }
+
+  /// Sized for the AVX2 tile on every path (see `GEMMBlocking.default`).
+  static func perThreadWorkspace(m: Int, n: Int, k: Int, blocking: GEMMBlocking, tile: GEMMTile = .avx2) -> Int {
     let kb = min(blocking.kcClamped, k)
     let a = roundUp(min(blocking.mcRounded(tile), m), tile.rows) * kb
     let b = roundUp(min(blocking.ncRounded(tile), n), tile.columns) * kb
@@ -133,7 +136,7 @@ public enum GEMM {
   /// `multiply` on the given path instead of the active one, with that
   /// path's default blocking: the benchmark's side-by-side figures and the
   /// tests' path comparisons. `isa` must be in `KernelISA.supported`;
-  /// `workspace` holds `workspaceSize(m:n:k:isa:)` doubles.
+  /// `workspace` holds `workspaceSize(m:n:k:)` doubles.
   public static func multiply(
     m: Int, n: Int, k: Int, alpha: Double = 1,
     a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
@@ -142,15 +145,8 @@ public enum GEMM {
     workspace: UnsafeMutablePointer<Double>, threads: Int? = nil, isa: KernelISA
   ) {
     run(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
-        beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: .forPath(isa), threads: threads,
+        beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: .default, threads: threads,
         tile: GEMMTile(isa))
-  }
-
-  /// Doubles of workspace `multiply(…, isa:)` needs.
-  public static func workspaceSize(m: Int, n: Int, k: Int, isa: KernelISA) -> Int {
-    if m <= 0 || n <= 0 || k <= 0 { return 0 }
-    let threads = KernelThreadPool.shared.threadCount
-    return 8 + threads * perThreadWorkspace(m: m, n: n, k: k, blocking: .forPath(isa), tile: GEMMTile(isa))
   }
 
   static func run(
@@ -172,7 +168,8 @@ public enum GEMM {
     let splitN = n >= m
     let tiles = splitN ? (n + tile.columns - 1) / tile.columns : (m + tile.rows - 1) / tile.rows
     let parts = max(1, min(wanted, pool.threadCount, tiles))
-    let per = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking, tile: tile)
+    let per = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
+    let tile = fitting(tile, m: m, n: n, k: k, blocking: blocking)
     if parts == 1 {
       serial(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
              beta: beta, c: c, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
