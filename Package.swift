@@ -10,10 +10,16 @@ import PackageDescription
 // from which Swift takes its code-generation target, does). Other hosts
 // get the portable build with no flags. Built this way the binaries need an
 // x86-64-v3 CPU to run.
+// BilevelKernelsAVX512 holds the AVX-512 kernels and is built for
+// x86-64-v4; BilevelCore calls into it only after CPUID (BilevelCPUFeatures)
+// reports AVX-512 (Sources/BilevelCore/Runtime/Kernels/KernelISA.swift),
+// so the binaries still run on any x86-64-v3 CPU.
 #if arch(x86_64)
   let targetSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+  let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
 #else
   let targetSettings: [SwiftSetting] = []
+  let avx512Settings: [SwiftSetting] = []
 #endif
 // The numeric stages are optimised in debug builds too: the solvers run
 // thousands of plan evaluations per test, 20–60× slower unoptimised, and the
@@ -29,7 +35,11 @@ let package = Package(
   ],
   targets: [
     .target(name: "BilevelFrontEnd"),
-    .target(name: "BilevelCore", dependencies: ["BilevelFrontEnd"], swiftSettings: kernelSettings),
+    .target(name: "BilevelCPUFeatures"),
+    .target(name: "BilevelKernelsAVX512", swiftSettings: avx512Settings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+    .target(
+      name: "BilevelCore", dependencies: ["BilevelFrontEnd", "BilevelCPUFeatures", "BilevelKernelsAVX512"],
+      swiftSettings: kernelSettings),
     .target(name: "BilevelSolvers", dependencies: ["BilevelFrontEnd", "BilevelCore"], swiftSettings: kernelSettings),
     .target(
       name: "BilevelDriver", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"]),

@@ -64,7 +64,7 @@ public enum Driver {
       env.standardOutput(CommandLineOptions.help)
       return 0
     case .version:
-      env.standardOutput(version + "\n")
+      env.standardOutput(version + "\nkernels: \(KernelISA.active.summary)\n")
       return 0
     case .repl:
       var repl = REPL(environment: env, options: command.compileOptions(env))

@@ -32,7 +32,8 @@ final class Numpy {
     probes = [:]
   }
 
-  /// Repetitions per sample of numpy's `op` ("gemm", "gemv" or "gemvT")
+  /// Repetitions per sample of numpy's `op` ("gemm", "gemv", "gemvT",
+  /// "cholesky" or "lu")
   /// at size n (after a warm-up call); nil without numpy.
   func calibrate(_ op: String, _ n: Int, threads: Int) -> Int? {
     probes[threads]?.ask("cal \(op) \(n)").flatMap { Int($0) }
@@ -94,7 +95,10 @@ final class NumpyProbe {
         if current == (op, n): return
         a = rng.uniform(-1, 1, (n, n)); b = rng.uniform(-1, 1, (n, n)); c = np.empty((n, n))
         x = rng.uniform(-1, 1, n); y = np.empty(n); at = a.T
+        spd = a @ a.T + n * np.eye(n)
         if op == "gemm": f = lambda: np.matmul(a, b, out=c)
+        elif op == "cholesky": f = lambda: np.linalg.cholesky(spd)
+        elif op == "lu": f = lambda: np.linalg.det(a)  # LAPACK dgetrf, plus an O(n) product
         elif op == "gemv": f = lambda: np.matmul(a, x, out=y)
         else: f = lambda: np.matmul(at, x, out=y)
         current = (op, n)

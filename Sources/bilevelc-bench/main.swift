@@ -138,17 +138,15 @@ func cpuDescription() -> String {
 func machineSection(_ numpy: Numpy) -> Section {
   var s = Section("machine", header: [])
   s.note("CPU: \(cpuDescription()); \(ProcessInfo.processInfo.activeProcessorCount) online cores; kernel pool: \(KernelThreadPool.shared.threadCount) threads")
-  #if arch(x86_64)
-    s.note("kernels: built for x86-64-v3 (AVX2 + FMA), see Package.swift")
-  #else
-    s.note("kernels: portable build (no target ISA flags)")
-  #endif
+  s.note("kernels: \(KernelISA.active.summary) ran (supported here: \(KernelISA.supported.map(\.rawValue).joined(separator: ", ")); \(KernelISA.environmentVariable) forces one)")
   #if DEBUG
     s.note("WARNING: debug build; figures are meaningless (use swift run -c release bilevelc-bench)")
   #endif
-  let b = GEMMBlocking.default
-  let tile = GEMM.registerTile
-  s.note("GEMM: \(tile.rows)×\(tile.columns) register tile, blocking mc \(b.mc) kc \(b.kc) nc \(b.nc); automatic threading from \(b.parallelThreshold) flops")
+  for isa in KernelISA.supported {
+    let b = GEMMBlocking.default
+    let tile = isa == .avx512 ? (24, 8) : (5, 8)
+    s.note("GEMM on \(isa.rawValue): \(tile.0)×\(tile.1) register tile, blocking mc \(b.mc) kc \(b.kc) nc \(b.nc); automatic threading from \(b.parallelThreshold) flops")
+  }
   s.note("GEMV: automatic threading from \(GEMV.parallelThreshold) matrix elements")
   s.note("numpy: \(numpy.description)")
   return s
@@ -159,16 +157,26 @@ func machineSection(_ numpy: Numpy) -> Section {
 let denseSizes = [32, 64, 128, 256, 512, 1024]
 
 func gemmSection(_ numpy: Numpy) -> Section {
-  var s = Section(
-    "DGEMM C = A·B, n×n×n, GFLOP/s",
-    header: ["n", "ours 1T", "numpy 1T", "ratio 1T", "ours 2T", "numpy 2T", "ratio 2T"])
+  let others = KernelISA.supported.filter { $0 != KernelISA.active }
+  var header = ["n"]
+  for t in ["1T", "2T"] {
+    header += others.map { "\($0.rawValue) \(t)" } + ["\(KernelISA.active.rawValue) \(t)", "numpy \(t)", "ratio \(t)"]
+  }
+  var s = Section("DGEMM C = A·B, n×n×n, GFLOP/s, every ISA path", header: header)
   for n in denseSizes {
     let a = randomBuffer(n * n, seed: 1), b = randomBuffer(n * n, seed: 2)
     let c = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
-    let ws = UnsafeMutablePointer<Double>.allocate(capacity: GEMM.workspaceSize(m: n, n: n, k: n))
+    let size = GEMM.workspaceSize(m: n, n: n, k: n)
+    let ws = UnsafeMutablePointer<Double>.allocate(capacity: size)
     let flops = 2 * Double(n) * Double(n) * Double(n)
     var row = ["\(n)"]
     for threads in [1, 2] {
+      for isa in others {
+        let t = medianTime {
+          GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws, threads: threads, isa: isa)
+        }
+        row.append(format(flops / t / 1e9))
+      }
       let t = pairedMedians(numpy: numpy, op: "gemm", n: n, threads: threads) {
         GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws, threads: threads)
       }
@@ -177,7 +185,8 @@ func gemmSection(_ numpy: Numpy) -> Section {
     s.add(row)
     a.deallocate(); b.deallocate(); c.deallocate(); ws.deallocate()
   }
-  s.note("median of 7 samples of ≥ 10 ms each, ours and numpy's alternating; ratio = ours / numpy")
+  s.note("median of 7 samples of ≥ 10 ms each; the active path's and numpy's alternate; ratio = \(KernelISA.active.rawValue) / numpy")
+  s.note("numpy's kernel: \(numpy.description)")
   s.note("(numpy's figures include Python's per-call overhead, about a microsecond, which dominates at small n)")
   return s
 }
@@ -216,16 +225,32 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-qui
 }
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
-// `bilevelc-bench solvers` runs only the solver sections (after the machine's),
+// `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
+// `bilevelc-bench solvers` only the solver sections (after the machine's),
 // `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls).
 let only = CommandLine.arguments.dropFirst().first
+if only == "--path-sections" {
+  // A child run on one forced path (see `pathSections`).
+  for make in [{ fusedSection() }, { factorizationSection(numpy) }] {
+    print(make().render())
+    fflush(nil)
+  }
+  numpy.shutdown()
+  exit(0)
+}
 let sections: [() -> Section] = only == "interpreter" ? [
   { machineSection(numpy) },
   { interpreterSection() },
   { fusedSection() },
   { allocationSection() },
   { hotLoopCallsSection() },
+] : only == "kernels" ? [
+  { machineSection(numpy) },
+  { gemmSection(numpy) },
+  { gemvSection(numpy, transposed: false) },
+  { gemvSection(numpy, transposed: true) },
+  { pathSections() },
 ] : only == "tasks" ? [
   { machineSection(numpy) },
   { mamlTasksSection() },
@@ -242,7 +267,7 @@ let sections: [() -> Section] = only == "interpreter" ? [
   { gemvSection(numpy, transposed: false) },
   { gemvSection(numpy, transposed: true) },
   { interpreterSection() },
-  { fusedSection() },
+  { pathSections() },
   { derivativeCostSection() },
   { memorySection() },
   { allocationSection() },

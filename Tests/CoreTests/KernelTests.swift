@@ -179,7 +179,8 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
             let job = GEMM.Job(
               m: m, n: n, k: k, alpha: 0.75, a: ap.baseAddress!, lda: a.ld, ta: ta, b: bp.baseAddress!, ldb: b.ld,
               tb: tb, beta: 0.5, c: cp.baseAddress!, ldc: c.ld, ws: alignedTo64(wp.baseAddress!), perThread: per,
-              blocking: blocking, parts: parts, splitN: n >= m)
+              blocking: blocking, tile: GEMM.fitting(.active, m: m, n: n, k: k, blocking: blocking), parts: parts,
+              splitN: n >= m)
             for p in (0..<parts).reversed() { job.runPart(p) }
           }
         }
@@ -248,7 +249,7 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
         y.withUnsafeMutableBufferPointer { yp in
           xs.withUnsafeBufferPointer { xp in
             let job = GEMV.Job(m: m, n: n, alpha: 0.75, a: ap.baseAddress!, lda: a.ld, x: xp.baseAddress!,
-                               beta: 0.5, y: yp.baseAddress!, parts: 3)
+                               beta: 0.5, y: yp.baseAddress!, parts: 3, wide: wideKernels)
             for p in (0..<3).reversed() { transposed ? job.transposedPart(p) : job.plainPart(p) }
           }
         }

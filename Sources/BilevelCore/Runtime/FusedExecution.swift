@@ -1,3 +1,4 @@
+import BilevelKernelsAVX512
 import Foundation
 
 /// One resolved step operand for a block: a stride-1 run of values, or one
@@ -120,6 +121,9 @@ enum FusedLoops {
   }
 
   static func unary(_ f: UnaryFunction, _ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int, identity: Bool = false) {
+    if wideKernels, let g: Elementwise512.Unary = identity ? .copy : Elementwise512.Unary(f) {
+      return Elementwise512.unary(g, x.wide, d, n)
+    }
     if identity { return map(x, d, n) { $0 } }
     switch f {
     case .negate: map(x, d, n) { -$0 }
@@ -149,6 +153,9 @@ enum FusedLoops {
   }
 
   static func binary(_ f: BinaryFunction, _ x: BlockOperand, _ y: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int) {
+    if wideKernels, let g = Elementwise512.Binary(f, exponent: y) {
+      return Elementwise512.binary(g, x.wide, y.wide, d, n)
+    }
     switch f {
     case .add: zip(x, y, d, n) { $0 + $1 }
     case .subtract: zip(x, y, d, n) { $0 - $1 }
@@ -162,6 +169,51 @@ enum FusedLoops {
       case .value(3): zip(x, y, d, n) { a, _ in a * a * a }
       case .value(1): zip(x, y, d, n) { a, _ in a }
       default: zip(x, y, d, n) { Foundation.pow($0, $1) }
+      }
+    }
+  }
+}
+
+extension BlockOperand {
+  /// The same operand for the AVX-512 loops.
+  @inline(__always)
+  var wide: Elementwise512.Operand {
+    switch self {
+    case .run(let p): return .run(p)
+    case .value(let v): return .value(v)
+    }
+  }
+}
+
+extension Elementwise512.Unary {
+  /// The AVX-512 loop for `f`, if it has one (transcendentals do not).
+  @inline(__always)
+  init?(_ f: UnaryFunction) {
+    switch f {
+    case .negate: self = .negate
+    case .sqrt: self = .sqrt
+    case .abs: self = .abs
+    case .relu: self = .relu
+    default: return nil
+    }
+  }
+}
+
+extension Elementwise512.Binary {
+  /// The AVX-512 loop for `f` with second operand `y`; `power` only for
+  /// the exponents the shared loop turns into products.
+  @inline(__always)
+  init?(_ f: BinaryFunction, exponent y: BlockOperand) {
+    switch f {
+    case .add: self = .add
+    case .subtract: self = .subtract
+    case .multiply: self = .multiply
+    case .divide: self = .divide
+    case .power:
+      switch y {
+      case .value(2): self = .square
+      case .value(3): self = .cube
+      default: return nil
       }
     }
   }

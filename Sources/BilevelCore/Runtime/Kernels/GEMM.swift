@@ -1,12 +1,15 @@
+import BilevelKernelsAVX512
+
 /// Cache blocking for GEMM, in elements.
 ///
 /// The loop nest is the Goto/BLIS one: an `nc`-column panel of op(B) and a
 /// `kc`-deep slice are packed (kc×nc, meant for L3), then `mc`-row blocks of
-/// op(A) are packed (mc×kc, meant for L2) and swept by the 5×8 micro-kernel
-/// with one kc×8 sliver of B̃ resident in L1.
+/// op(A) are packed (mc×kc, meant for L2) and swept by the register tile's
+/// micro-kernel (5×8 on AVX2, 24×8 on AVX-512) with one kc×8 sliver of B̃
+/// resident in L1.
 public struct GEMMBlocking: Sendable, Equatable {
   /// Rows of op(A) per packed block; rounded down to a multiple of the
-  /// register tile's 5 rows.
+  /// register tile's rows.
   public var mc: Int
   /// Depth of one packed slice. Fixes the summation grouping, so results
   /// depend on it (but never on the thread count).
@@ -33,11 +36,41 @@ public struct GEMMBlocking: Sendable, Equatable {
   /// third of L2 (160 KiB), leaving room for the streamed B panel.
   /// Two threads measured 1.5× one at n = 64 (1.4× slower at n = 32) and
   /// 1.8–1.9× from n = 128 on an otherwise idle machine, hence the threshold.
+  /// Both ISA paths use it: kc fixes the summation grouping, so it must
+  /// be the same for the paths to give the same bits, and the 24-row
+  /// AVX-512 tile rounds mc down to 72, so its buffers fit in the
+  /// workspace sized for the 5-row tile (plans size it once, and their
+  /// arena must not depend on the path).
   public static let `default` = GEMMBlocking(mc: 80, kc: 256, nc: 2048, parallelThreshold: 2 * 64 * 64 * 64)
 
-  var mcRounded: Int { max(MicroTile.rows, mc / MicroTile.rows * MicroTile.rows) }
-  var ncRounded: Int { max(MicroTile.columns, nc / MicroTile.columns * MicroTile.columns) }
+  func mcRounded(_ t: GEMMTile) -> Int { max(t.rows, mc / t.rows * t.rows) }
+  func ncRounded(_ t: GEMMTile) -> Int { max(t.columns, nc / t.columns * t.columns) }
   var kcClamped: Int { max(1, kc) }
+}
+
+/// A GEMM register tile and the micro-kernel family that computes it.
+struct GEMMTile: Equatable {
+  var rows: Int
+  var columns: Int
+  /// The AVX-512 kernels (BilevelKernelsAVX512) rather than this module's.
+  var wide: Bool
+
+  static let avx2 = GEMMTile(rows: MicroTile.rows, columns: MicroTile.columns, wide: false)
+  static let avx512 = GEMMTile(rows: GEMMKernel512.rows, columns: GEMMKernel512.columns, wide: true)
+  /// The tile of the active ISA path.
+  static let active = KernelISA.active == .avx512 ? avx512 : avx2
+
+  init(rows: Int, columns: Int, wide: Bool) {
+    self.rows = rows
+    self.columns = columns
+    self.wide = wide
+  }
+
+  /// The tile of a supported path.
+  init(_ isa: KernelISA) {
+    precondition(KernelISA.supported.contains(isa), "the \(isa.rawValue) kernels cannot run on this machine")
+    self = isa == .avx512 ? .avx512 : .avx2
+  }
 }
 
 /// Double-precision matrix product on row-major buffers:
@@ -49,7 +82,7 @@ public struct GEMMBlocking: Sendable, Equatable {
 /// stored n×k (ldb ≥ k). `beta == 0` never reads C.
 public enum GEMM {
   /// The register tile (rows × columns of C per micro-kernel call).
-  public static var registerTile: (rows: Int, columns: Int) { (MicroTile.rows, MicroTile.columns) }
+  public static var registerTile: (rows: Int, columns: Int) { (GEMMTile.active.rows, GEMMTile.active.columns) }
 
   /// Doubles of workspace `multiply` needs for these sizes with up to
   /// `threads` threads (default: all the pool's).
@@ -61,11 +94,21 @@ public enum GEMM {
     return 8 + max(1, threads) * perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
   }
 
-  static func perThreadWorkspace(m: Int, n: Int, k: Int, blocking: GEMMBlocking) -> Int {
+  /// `tile`, or the AVX2 one where the wide tile's buffers would not fit
+  /// the AVX2-sized workspace (short products pad 24 rows where 5 need
+  /// few): the same bits either way.
+  static func fitting(_ tile: GEMMTile, m: Int, n: Int, k: Int, blocking: GEMMBlocking) -> GEMMTile {
+    let fits = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking, tile: tile)
+      <= perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
+    return fits ? tile : .avx2
+  }
+
+  /// Sized for the AVX2 tile on every path (see `GEMMBlocking.default`).
+  static func perThreadWorkspace(m: Int, n: Int, k: Int, blocking: GEMMBlocking, tile: GEMMTile = .avx2) -> Int {
     let kb = min(blocking.kcClamped, k)
-    let a = roundUp(min(blocking.mcRounded, m), MicroTile.rows) * kb
-    let b = roundUp(min(blocking.ncRounded, n), MicroTile.columns) * kb
-    return roundUp(a, 8) + roundUp(b, 8) + MicroTile.rows * MicroTile.columns
+    let a = roundUp(min(blocking.mcRounded(tile), m), tile.rows) * kb
+    let b = roundUp(min(blocking.ncRounded(tile), n), tile.columns) * kb
+    return roundUp(a, 8) + roundUp(b, 8) + tile.rows * tile.columns
   }
 
   /// Threads `multiply` uses for these sizes when `threads` is nil.
@@ -86,6 +129,33 @@ public enum GEMM {
     workspace: UnsafeMutablePointer<Double>,
     blocking: GEMMBlocking = .default, threads: Int? = nil
   ) {
+    run(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
+        beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: blocking, threads: threads, tile: .active)
+  }
+
+  /// `multiply` on the given path instead of the active one, with that
+  /// path's default blocking: the benchmark's side-by-side figures and the
+  /// tests' path comparisons. `isa` must be in `KernelISA.supported`;
+  /// `workspace` holds `workspaceSize(m:n:k:)` doubles.
+  public static func multiply(
+    m: Int, n: Int, k: Int, alpha: Double = 1,
+    a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
+    b: UnsafePointer<Double>, ldb: Int, transposeB: Bool = false,
+    beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int,
+    workspace: UnsafeMutablePointer<Double>, threads: Int? = nil, isa: KernelISA
+  ) {
+    run(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
+        beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: .default, threads: threads,
+        tile: GEMMTile(isa))
+  }
+
+  static func run(
+    m: Int, n: Int, k: Int, alpha: Double,
+    a: UnsafePointer<Double>, lda: Int, ta transposeA: Bool,
+    b: UnsafePointer<Double>, ldb: Int, tb transposeB: Bool,
+    beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int,
+    workspace: UnsafeMutablePointer<Double>, blocking: GEMMBlocking, threads: Int?, tile: GEMMTile
+  ) {
     if m <= 0 || n <= 0 { return }
     if k <= 0 || alpha == 0 {
       scale(m: m, n: n, beta: beta, c: c, ldc: ldc)
@@ -96,16 +166,18 @@ public enum GEMM {
     let wanted = threads ?? automaticThreads(m: m, n: n, k: k, blocking: blocking)
     // Split the larger of m and n into tile-aligned parts.
     let splitN = n >= m
-    let tiles = splitN ? (n + MicroTile.columns - 1) / MicroTile.columns : (m + MicroTile.rows - 1) / MicroTile.rows
+    let tiles = splitN ? (n + tile.columns - 1) / tile.columns : (m + tile.rows - 1) / tile.rows
     let parts = max(1, min(wanted, pool.threadCount, tiles))
     let per = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
+    let tile = fitting(tile, m: m, n: n, k: k, blocking: blocking)
     if parts == 1 {
       serial(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
-             beta: beta, c: c, ldc: ldc, ws: ws, blocking: blocking)
+             beta: beta, c: c, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
       return
     }
     var job = Job(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
-                  beta: beta, c: c, ldc: ldc, ws: ws, perThread: per, blocking: blocking, parts: parts, splitN: splitN)
+                  beta: beta, c: c, ldc: ldc, ws: ws, perThread: per, blocking: blocking, tile: tile, parts: parts,
+                  splitN: splitN)
     withUnsafePointer(to: &job) { jp in
       pool.run(parts: parts, context: UnsafeRawPointer(jp)) { raw, part in
         raw.assumingMemoryBound(to: GEMM.Job.self).pointee.runPart(part)
@@ -128,6 +200,7 @@ public enum GEMM {
     var ws: UnsafeMutablePointer<Double>
     var perThread: Int
     var blocking: GEMMBlocking
+    var tile: GEMMTile
     var parts: Int
     var splitN: Bool
 
@@ -136,21 +209,21 @@ public enum GEMM {
     func runPart(_ p: Int) {
       let ws = self.ws + p * perThread
       if splitN {
-        let chunk = roundUp((n + parts - 1) / parts, MicroTile.columns)
+        let chunk = roundUp((n + parts - 1) / parts, tile.columns)
         let j0 = p * chunk
         if j0 >= n { return }
         let cols = min(chunk, n - j0)
         let bp = tb ? b + j0 * ldb : b + j0
         GEMM.serial(m: m, n: cols, k: k, alpha: alpha, a: a, lda: lda, ta: ta, b: bp, ldb: ldb, tb: tb,
-                    beta: beta, c: c + j0, ldc: ldc, ws: ws, blocking: blocking)
+                    beta: beta, c: c + j0, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
       } else {
-        let chunk = roundUp((m + parts - 1) / parts, MicroTile.rows)
+        let chunk = roundUp((m + parts - 1) / parts, tile.rows)
         let i0 = p * chunk
         if i0 >= m { return }
         let rows = min(chunk, m - i0)
         let ap = ta ? a + i0 : a + i0 * lda
         GEMM.serial(m: rows, n: n, k: k, alpha: alpha, a: ap, lda: lda, ta: ta, b: b, ldb: ldb, tb: tb,
-                    beta: beta, c: c + i0 * ldc, ldc: ldc, ws: ws, blocking: blocking)
+                    beta: beta, c: c + i0 * ldc, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
       }
     }
   }
@@ -162,14 +235,15 @@ public enum GEMM {
     a: UnsafePointer<Double>, lda: Int, ta: Bool,
     b: UnsafePointer<Double>, ldb: Int, tb: Bool,
     beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int,
-    ws: UnsafeMutablePointer<Double>, blocking: GEMMBlocking
+    ws: UnsafeMutablePointer<Double>, blocking: GEMMBlocking, tile shape: GEMMTile
   ) {
-    let mr = MicroTile.rows, nr = MicroTile.columns
-    let mc = blocking.mcRounded, kc = blocking.kcClamped, nc = blocking.ncRounded
+    let wide = shape.wide
+    let mr = shape.rows, nr = shape.columns
+    let mc = blocking.mcRounded(shape), kc = blocking.kcClamped, nc = blocking.ncRounded(shape)
     let kbMax = min(kc, k)
     let aBuf = ws
     let bBuf = aBuf + roundUp(roundUp(min(mc, m), mr) * kbMax, 8)
-    let tile = bBuf + roundUp(roundUp(min(nc, n), nr) * kbMax, 8)
+    let edgeTile = bBuf + roundUp(roundUp(min(nc, n), nr) * kbMax, 8)
     var jc = 0
     while jc < n {
       let nb = min(nc, n - jc)
@@ -195,10 +269,16 @@ public enum GEMM {
           let aSource = ta ? a + pc * lda + ic : a + ic * lda + pc
           // A is always packed: read in place (when transposed) measured
           // 10–15% slower, one cache line per k step of every sliver.
-          GEMMPacking.packA(aSource, lda: lda, transposed: ta, mb: mb, kb: kb, into: aBuf)
           let aSlivers = Slivers(packed: aBuf, width: mr, kb: kb)
-          macroKernel(mb: mb, nb: nb, kb: kb, a: aSlivers, b: bSlivers, c: c + ic * ldc + jc, ldc: ldc,
-                      alpha: alpha, beta: blockBeta, tile: tile)
+          if wide {
+            GEMMPacking.packA(aSource, lda: lda, transposed: ta, mb: mb, kb: kb, rows: GEMMKernel512.rows, into: aBuf)
+            GEMMKernel512.macroKernel(mb: mb, nb: nb, kb: kb, a: aSlivers.layout, b: bSlivers.layout,
+                                      c: c + ic * ldc + jc, ldc: ldc, alpha: alpha, beta: blockBeta, tile: edgeTile)
+          } else {
+            GEMMPacking.packA(aSource, lda: lda, transposed: ta, mb: mb, kb: kb, rows: MicroTile.rows, into: aBuf)
+            macroKernel(mb: mb, nb: nb, kb: kb, a: aSlivers, b: bSlivers, c: c + ic * ldc + jc, ldc: ldc,
+                        alpha: alpha, beta: blockBeta, tile: edgeTile)
+          }
           ic += mc
         }
         pc += kc
@@ -280,6 +360,11 @@ public enum GEMM {
     @inline(__always)
     func sliver(_ s: Int) -> (UnsafePointer<Double>, Int) {
       s < full ? (base + s * stride, step) : (edge, edgeStep)
+    }
+
+    /// The same description for the AVX-512 macro-kernel.
+    var layout: SliverLayout {
+      SliverLayout(base: base, step: step, stride: stride, full: full, edge: edge, edgeStep: edgeStep)
     }
   }
 

@@ -5,13 +5,14 @@
 /// stride streams, so all four transpose combinations run the same kernel.
 enum GEMMPacking {
   /// Packs rows `0..<mb`, columns `0..<kb` of op(A) (already offset to the
-  /// block's corner) into slivers of `MicroTile.rows` rows:
-  /// `dst[s·mr·kb + p·mr + r] = op(A)[s·mr + r, p]`.
+  /// block's corner) into slivers of `mr` rows (the register tile's):
+  /// `dst[s·mr·kb + p·mr + r] = op(A)[s·mr + r, p]`. Always inlined, so a
+  /// constant `mr` unrolls the row loops.
+  @inline(__always)
   static func packA(
     _ a: UnsafePointer<Double>, lda: Int, transposed: Bool,
-    mb: Int, kb: Int, into dst: UnsafeMutablePointer<Double>
+    mb: Int, kb: Int, rows mr: Int, into dst: UnsafeMutablePointer<Double>
   ) {
-    let mr = MicroTile.rows
     var out = dst
     var i = 0
     while i < mb {

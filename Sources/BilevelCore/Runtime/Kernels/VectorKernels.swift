@@ -1,3 +1,5 @@
+import BilevelKernelsAVX512
+
 /// Level-1 helpers (dot, axpy, scale) on contiguous `Double` buffers.
 ///
 /// Each has one fixed summation order (documented per function), so a
@@ -35,6 +37,15 @@ public enum VectorKernels {
   /// fixed). x and y may be the same buffer but must not otherwise overlap.
   @inline(__always)
   public static func axpy(_ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+    // Long rows only: below this the call costs more than the width saves
+    // (either loop gives the same bits).
+    if wideKernels && n >= 64 { return Vector512.axpy(n, alpha, x, y) }
+    axpy4(n, alpha, x, y)
+  }
+
+  /// axpy with 4-wide vectors (the AVX2 and portable loop).
+  @inline(__always)
+  static func axpy4(_ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
     let va = Vector4(repeating: alpha)
     var i = 0
     while i + 8 <= n {

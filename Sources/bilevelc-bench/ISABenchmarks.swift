@@ -1,0 +1,64 @@
+import BilevelCore
+import Foundation
+
+/// The sections whose kernels take the process-wide path (the fused loops
+/// inside plans, the factorizations' GEMMs and row updates), each run in a
+/// child process forced onto one path with BILEVELC_ISA, in turn.
+func pathSections() -> Section {
+  var s = Section("fused loops and factorizations on every ISA path (one child process per path)", header: [])
+  for isa in KernelISA.supported {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    process.arguments = ["--path-sections"]
+    var environment = ProcessInfo.processInfo.environment
+    environment[KernelISA.environmentVariable] = isa.rawValue
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    guard (try? process.run()) != nil else {
+      s.note("\(isa.rawValue): cannot start \(CommandLine.arguments[0])")
+      continue
+    }
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    s.note("-- \(isa.rawValue) path:")
+    s.notes += text.split(separator: "\n").map { "  " + $0 }
+  }
+  return s
+}
+
+/// Dense Cholesky and LU (each on a fresh copy of the matrix, as numpy's
+/// calls copy theirs) against numpy.linalg's LAPACK, all kernel threads.
+func factorizationSection(_ numpy: Numpy) -> Section {
+  var s = Section(
+    "dense factorizations on \(KernelISA.active.rawValue), GFLOP/s, \(KernelThreadPool.shared.threadCount) threads",
+    header: ["n", "Cholesky", "numpy", "ratio", "LU", "numpy", "ratio"])
+  let threads = KernelThreadPool.shared.threadCount
+  for n in [1000, 2000] {
+    let a = randomBuffer(n * n, seed: 7)
+    let spd = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
+    // A·Aᵀ + n·I: well conditioned, positive definite.
+    let ws = UnsafeMutablePointer<Double>.allocate(capacity: GEMM.workspaceSize(m: n, n: n, k: n))
+    GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: a, ldb: n, transposeB: true, c: spd, ldc: n, workspace: ws)
+    for i in 0..<n { spd[i * n + i] += Double(n) }
+    let work = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
+    let pivots = UnsafeMutablePointer<Int>.allocate(capacity: n)
+    let factorSpace = UnsafeMutablePointer<Double>.allocate(
+      capacity: max(1, Cholesky.workspaceSize(n: n), LU.workspaceSize(n: n)))
+    let chol = pairedMedians(numpy: numpy, op: "cholesky", n: n, threads: threads) {
+      work.update(from: spd, count: n * n)
+      _ = Cholesky.factor(n: n, a: work, lda: n, workspace: factorSpace)
+    }
+    let lu = pairedMedians(numpy: numpy, op: "lu", n: n, threads: threads) {
+      work.update(from: a, count: n * n)
+      _ = LU.factor(n: n, a: work, lda: n, pivots: pivots, workspace: factorSpace)
+    }
+    let cube = Double(n) * Double(n) * Double(n)
+    s.add(["\(n)"] + compare(cube / 3 / chol.ours / 1e9, chol.numpy.map { cube / 3 / $0 / 1e9 })
+      + compare(2 * cube / 3 / lu.ours / 1e9, lu.numpy.map { 2 * cube / 3 / $0 / 1e9 }))
+    [a, spd, work, ws, factorSpace].forEach { $0.deallocate() }
+    pivots.deallocate()
+  }
+  s.note("flops n³/3 (Cholesky) and 2n³/3 (LU); numpy: linalg.cholesky and linalg.det (LAPACK dpotrf, dgetrf)")
+  return s
+}
