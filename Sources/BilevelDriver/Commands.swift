@@ -51,7 +51,7 @@ struct Commands {
       return 0
     case .emit(.grad):
       let derivatives = c.timed("differentiate") { SolverProducts(program) }
-      let method = program.hypergradient.map { program.settingText($0, { "\($0)" }) } ?? "auto"
+      let method = program.hypergradient.map { program.settingText($0, { "\($0)" }) } ?? MethodKind.auto.rawValue
       out(derivatives.dump(title: path, method: method))
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
       return 0

@@ -23,7 +23,7 @@ enum Explanation {
     }
     out += p.isSingleLevel
       ? "  no inner problem: the outer loss is minimised directly\n"
-      : "  hypergradient: \(p.hypergradient.map { p.settingText($0, ref) } ?? "auto")\n"
+      : "  hypergradient: \(p.hypergradient.map { p.settingText($0, ref) } ?? MethodKind.auto.rawValue)\n"
     if let s = p.outerSolver { out += "  outer solver: \(p.settingText(s, ref))\n" }
     return out
   }

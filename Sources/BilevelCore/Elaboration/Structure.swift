@@ -96,10 +96,10 @@ extension Elaborator {
     let solver = program.innerSolver!
     let isFixpoint = program.innerFixpoint != nil
     if isFixpoint && !solver.spec.solvesFixpoint {
-      diagnostics.append(.error(.solverDoesNotFit(solver.name, "minimises an inner loss; an 'inner fixpoint' is solved with fixpoint(tol: 1e-10, max_steps: 100)"), at: solver.range))
+      diagnostics.append(.error(.minimiserOnFixpoint(solver.name), at: solver.range))
     }
     if !isFixpoint && solver.spec.solvesFixpoint {
-      diagnostics.append(.error(.solverDoesNotFit(solver.name, "solves an 'inner fixpoint'; minimise an inner loss with gd, momentum, adam or newton"), at: solver.range))
+      diagnostics.append(.error(.fixpointOnLoss(solver.name), at: solver.range))
     }
   }
 }

@@ -213,6 +213,12 @@ extension Message {
   public static func solverDoesNotFit(_ solver: String, _ why: String) -> Message {
     Message("'\(solver)' \(why)")
   }
+  public static func minimiserOnFixpoint(_ solver: String) -> Message {
+    solverDoesNotFit(solver, "minimises an inner loss; an 'inner fixpoint' is solved with fixpoint(tol: 1e-10, max_steps: 100)")
+  }
+  public static func fixpointOnLoss(_ solver: String) -> Message {
+    solverDoesNotFit(solver, "solves an 'inner fixpoint'; minimise an inner loss with gd, momentum, adam or newton")
+  }
   public static func methodDoesNotApply(_ method: String, _ why: String) -> Message {
     Message("\(method) does not apply: \(why)")
   }

@@ -16,91 +16,136 @@ public struct BoundSolverCall: Sendable {
 /// the catalogue. Values are checked later, when their shapes are known.
 public enum SolverBinder {
   public static func bind(_ call: SolverCall, role: SolverRole) -> Result<BoundSolverCall, CompileFailure> {
-    let name = call.name.name
-    guard let schema = SolverCatalogue.schema(name, role) else {
-      if let other = SolverCatalogue.all.first(where: { $0.name == name }) {
-        return .failure(fail(.wrongSolverRole(name, is: other.role.rawValue, expected: role.rawValue,
-                                               options: names(role)), at: call.name.range))
-      }
-      let hint = Suggestions.hint(for: name, among: SolverCatalogue.schemas(role).map(\.name))
-      return .failure(fail(.unknownSolver(name, role: role.rawValue, hint: hint, options: names(role)), at: call.name.range))
+    let schema: SolverSchema
+    switch lookUp(call, role: role) {
+    case .success(let s): schema = s
+    case .failure(let f): return .failure(f)
     }
+    var binding = Binding(schema: schema, call: call)
+    binding.assignArguments()
+    binding.resolveChoices()
+    binding.reportInactiveSettings()
+    let settings = binding.activeSettings()
+    if !binding.diagnostics.isEmpty { return .failure(CompileFailure(binding.diagnostics)) }
+    return .success(BoundSolverCall(schema: schema, settings: settings, call: call))
+  }
+
+  /// The call's schema, or why its name is not one of `role`'s.
+  static func lookUp(_ call: SolverCall, role: SolverRole) -> Result<SolverSchema, CompileFailure> {
+    let name = call.name.name
+    if let schema = SolverCatalogue.schema(name, role) { return .success(schema) }
+    if let other = SolverCatalogue.all.first(where: { $0.name == name }) {
+      return .failure(fail(.wrongSolverRole(name, is: other.role.rawValue, expected: role.rawValue, options: names(role)),
+                           at: call.name.range))
+    }
+    let hint = Suggestions.hint(for: name, among: SolverCatalogue.schemas(role).map(\.name))
+    return .failure(fail(.unknownSolver(name, role: role.rawValue, hint: hint, options: names(role)), at: call.name.range))
+  }
+
+  /// One call being matched against its schema, step by step.
+  struct Binding {
+    let schema: SolverSchema
+    let call: SolverCall
     var diagnostics: [Diagnostic] = []
-    // A misspelled setting is usually the required one: report it once, not also as missing.
+    /// A misspelled setting is usually the required one: report it once, not also as missing.
     var reportedUnknown = false
     var given: [String: Argument] = [:]
     var order: [String] = []
-    let positional = unique(schema.settings.filter(\.positional).map(\.name))
-    var nextPositional = 0
-    for arg in call.arguments {
-      let key: String
-      if let label = arg.label {
-        key = label.name
-      } else {
-        guard nextPositional < positional.count else {
-          diagnostics.append(.error(.tooManyPositional(name, allowed: positional), at: arg.range))
-          continue
-        }
-        key = positional[nextPositional]
-        nextPositional += 1
-      }
-      if given[key] != nil {
-        diagnostics.append(.error(.duplicateSetting(key, solver: name), at: arg.range))
-        continue
-      }
-      given[key] = arg
-      order.append(key)
-    }
-    // Choices decide which conditional settings exist.
+    /// Choices decide which conditional settings exist.
     var choices: [String: String] = [:]
-    // Settings that depend on a misspelled choice are not reported again.
+    /// Settings that depend on a misspelled choice are not reported again.
     var failedChoices: Set<String> = []
-    for s in schema.settings {
-      guard case .choice(let options) = s.kind else { continue }
-      if let arg = given[s.name] {
-        guard case .name(let v) = arg.value.kind, options.contains(v) else {
-          let written = arg.value.range.text
-          diagnostics.append(.error(.unknownChoice(written, setting: s.name, solver: name, options: options,
-                                                   hint: Suggestions.hint(for: written, among: options)), at: arg.value.range))
-          failedChoices.insert(s.name)
+
+    init(schema: SolverSchema, call: SolverCall) {
+      self.schema = schema
+      self.call = call
+    }
+
+    var name: String { schema.name }
+
+    /// Labels, or positions for the settings that may be given without one.
+    mutating func assignArguments() {
+      let positional = unique(schema.settings.filter(\.positional).map(\.name))
+      var nextPositional = 0
+      for arg in call.arguments {
+        let key: String
+        if let label = arg.label {
+          key = label.name
+        } else {
+          guard nextPositional < positional.count else {
+            diagnostics.append(.error(.tooManyPositional(name, allowed: positional), at: arg.range))
+            continue
+          }
+          key = positional[nextPositional]
+          nextPositional += 1
+        }
+        if given[key] != nil {
+          diagnostics.append(.error(.duplicateSetting(key, solver: name), at: arg.range))
           continue
         }
-        choices[s.name] = v
-      } else if let d = s.defaultChoice {
-        choices[s.name] = d
+        given[key] = arg
+        order.append(key)
       }
     }
-    let active = schema.settings.filter { s in s.condition.map { choices[$0.setting] == $0.value } ?? true }
-    for key in order where !active.contains(where: { $0.name == key }) {
-      let arg = given[key]!
-      let range = arg.label?.range ?? arg.range
-      if let conditional = schema.settings.first(where: { $0.name == key }), let c = conditional.condition {
-        if failedChoices.contains(c.setting) { continue }
-        let owners = schema.settings.filter { $0.name == key }.compactMap { $0.condition?.value }
-        diagnostics.append(.error(.settingNeedsChoice(key, solver: name, choiceSetting: c.setting, values: owners), at: range))
-      } else {
-        var hint = Suggestions.hint(for: key, among: unique(active.map(\.name)))
-        if hint.isEmpty, let alias = settingAliases[key], active.contains(where: { $0.name == alias }) {
-          hint = "; did you mean '\(alias)'?"
+
+    /// Each choice setting's value, written or default.
+    mutating func resolveChoices() {
+      for s in schema.settings {
+        guard case .choice(let options) = s.kind else { continue }
+        if let arg = given[s.name] {
+          guard case .name(let v) = arg.value.kind, options.contains(v) else {
+            let written = arg.value.range.text
+            diagnostics.append(.error(.unknownChoice(written, setting: s.name, solver: name, options: options,
+                                                     hint: Suggestions.hint(for: written, among: options)), at: arg.value.range))
+            failedChoices.insert(s.name)
+            continue
+          }
+          choices[s.name] = v
+        } else if let d = s.defaultChoice {
+          choices[s.name] = d
         }
-        reportedUnknown = true
-        diagnostics.append(.error(.unknownSetting(key, solver: name, hint: hint, options: unique(active.map(\.name))), at: range))
       }
     }
-    var settings: [BoundSetting] = []
-    for s in active {
-      if case .choice = s.kind, choices[s.name] == nil, given[s.name] != nil { continue }  // already reported
-      if let arg = given[s.name] {
-        settings.append(BoundSetting(schema: s, value: arg.value))
-      } else if s.required {
-        if reportedUnknown { continue }
-        diagnostics.append(.error(.missingSetting(s.name, solver: name, example: example(schema, choices: choices)), at: call.range))
-      } else {
-        settings.append(BoundSetting(schema: s, value: nil))
+
+    var active: [SettingSchema] { schema.settings.filter { s in s.condition.map { choices[$0.setting] == $0.value } ?? true } }
+
+    /// Settings written that do not exist here: unknown, or needing another choice.
+    mutating func reportInactiveSettings() {
+      let active = self.active
+      for key in order where !active.contains(where: { $0.name == key }) {
+        let arg = given[key]!
+        let range = arg.label?.range ?? arg.range
+        if let conditional = schema.settings.first(where: { $0.name == key }), let c = conditional.condition {
+          if failedChoices.contains(c.setting) { continue }
+          let owners = schema.settings.filter { $0.name == key }.compactMap { $0.condition?.value }
+          diagnostics.append(.error(.settingNeedsChoice(key, solver: name, choiceSetting: c.setting, values: owners), at: range))
+        } else {
+          var hint = Suggestions.hint(for: key, among: unique(active.map(\.name)))
+          if hint.isEmpty, let alias = settingAliases[key], active.contains(where: { $0.name == alias }) {
+            hint = "; did you mean '\(alias)'?"
+          }
+          reportedUnknown = true
+          diagnostics.append(.error(.unknownSetting(key, solver: name, hint: hint, options: unique(active.map(\.name))), at: range))
+        }
       }
     }
-    if !diagnostics.isEmpty { return .failure(CompileFailure(diagnostics)) }
-    return .success(BoundSolverCall(schema: schema, settings: settings, call: call))
+
+    /// Every active setting with its written expression (nil: the default applies); a missing required one is reported.
+    mutating func activeSettings() -> [BoundSetting] {
+      var settings: [BoundSetting] = []
+      for s in active {
+        if case .choice = s.kind, choices[s.name] == nil, given[s.name] != nil { continue }  // already reported
+        if let arg = given[s.name] {
+          settings.append(BoundSetting(schema: s, value: arg.value))
+        } else if s.required {
+          if reportedUnknown { continue }
+          diagnostics.append(.error(.missingSetting(s.name, solver: name, example: example(schema, choices: choices)), at: call.range))
+        } else {
+          settings.append(BoundSetting(schema: s, value: nil))
+        }
+      }
+      return settings
+    }
   }
 
   /// Names other libraries use for these settings (PyTorch, SciPy).

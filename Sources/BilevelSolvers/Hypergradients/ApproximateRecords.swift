@@ -15,7 +15,7 @@ extension FirstOrder {
     inapplicable: { _ in nil },
     view: .solutionAndStart,
     cost: { s in
-      MethodCost(label: "first_order", time: "the inner solve + one outer gradient",
+      MethodCost(label: MethodKind.firstOrder.rawValue, time: "the inner solve + one outer gradient",
                  memoryBytes: s.smallBytes, memory: "\(s.smallText) doubles = \(formatBytes(s.smallBytes))")
     },
     checkedMap: { _ in .firstOrder },
@@ -37,7 +37,7 @@ extension FiniteDifferenceStep {
       },
       view: .iterations,
       cost: { s in
-        MethodCost(label: "finite_difference", time: "the inner solve + 2 extra inner gradients",
+        MethodCost(label: MethodKind.finiteDifference.rawValue, time: "the inner solve + 2 extra inner gradients",
                    memoryBytes: 3 * s.smallBytes, memory: "3 (\(s.smallText)) doubles = \(formatBytes(3 * s.smallBytes))")
       },
       checkedMap: { T in 1 >= (T ?? 1) ? .unrolled : .truncated(1) },

@@ -48,7 +48,7 @@ extension ClosedForm {
     view: .solution,
     cost: { s in
       let bytes = s.inner * s.inner * Bytes.double * s.tasks
-      return MethodCost(label: "closed_form", time: "no inner iterations: \(count(s.inner, "Hessian-vector product")) + one d × d solve",
+      return MethodCost(label: MethodKind.closedForm.rawValue, time: "no inner iterations: \(count(s.inner, "Hessian-vector product")) + one d × d solve",
                         memoryBytes: bytes, memory: "d × d Hessian = \(formatBytes(bytes))")
     },
     checkedMap: { _ in .tight },

@@ -84,13 +84,12 @@ extension HypergradientMethod {
     case .unrollReverse(let k): return k.map { "unroll(reverse, checkpoints: \($0))" } ?? "unroll(reverse)"
     case .unrollForward: return "unroll(forward)"
     case .truncated(let k): return "truncated(\(k))"
-    case .firstOrder: return "first_order"
+    case .firstOrder, .closedForm: return kind.rawValue
     case .finiteDifference(let e): return "finite_difference(eps: \(formatValue(e)))"
     case .evograd(let k, let s, let t, let seed): return "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed))"
     case .implicitConjugateGradient(let k, let tol): return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
     case .implicitNeumann(let k, let a): return "implicit(neumann, iters: \(k), alpha: \(formatValue(a)))"
     case .implicitExact: return "implicit(exact)"
-    case .closedForm: return "closed_form"
     }
   }
 
