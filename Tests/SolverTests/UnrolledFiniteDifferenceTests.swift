@@ -62,10 +62,10 @@ import TestSupport
     let problem = try UnrolledTestPrograms.problem(label)
     let phi0 = UnrolledTestPrograms.point(problem)
     let theta0 = try SolverChecks.unrolledTheta(problem, phi0)
-    let start0 = (0..<problem.tasks).map { problem.initial($0)(phi0)[0] }
+    let start0 = (0..<problem.tasks).map { problem.initial($0)([.phi: phi0])[.theta] }
     func map(_ phi: [Double]) -> Double {
       let theta = (0..<problem.tasks).map { t in
-        let start = problem.initial(t)(phi)[0]
+        let start = problem.initial(t)([.phi: phi])[.theta]
         return (0..<problem.innerSize).map { theta0[t][$0] + start[$0] - start0[t][$0] }
       }
       return SolverChecks.outerLoss(problem, theta, phi)

@@ -113,6 +113,6 @@ public enum SolverChecks {
 
   /// L_out at (θ of every task, φ).
   public static func outerLoss(_ problem: BilevelProblem, _ theta: [[Double]], _ phi: [Double]) -> Double {
-    problem.outerLoss(theta.flatMap { $0 }, phi)[0][0]
+    problem.outerLoss([.allTheta: theta.flatMap { $0 }, .phi: phi])[.loss][0]
   }
 }

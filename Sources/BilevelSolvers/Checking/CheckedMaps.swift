@@ -76,10 +76,10 @@ final class CheckedMapEvaluator {
 
   func outerLoss(_ theta: [[Double]], _ phi: [Double]) throws(SolverFault) -> Double {
     let f = problem.outerLoss
-    f.load(0, theta.flatMap { $0 })
-    f.load(1, phi)
+    f.load(.allTheta, theta.flatMap { $0 })
+    f.load(.phi, phi)
     f.run()
-    let l = f.scalar(0)
+    let l = f.scalar(.loss)
     guard l.isFinite else { throw SolverFault.nonFinite("the outer loss is not finite near the initial point", in: f, problem: problem) }
     return l
   }
@@ -121,7 +121,7 @@ final class CheckedMapEvaluator {
     case .firstOrder:
       let base = solutionCache!.theta[t]
       let initial0 = initialCache![t]
-      let now = problem.initial(t)(phi)[0]
+      let now = problem.initial(t)([.phi: phi])[.theta]
       return (0..<d).map { base[$0] + (now[$0] - initial0[$0]) }
     case .evograd(let samples, let sigma, let tau, let seed):
       let proxy = EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed)
@@ -172,7 +172,7 @@ final class CheckedMapEvaluator {
 
   func initialAtPhi0() -> [[Double]] {
     if let c = initialCache { return c }
-    let c = problem.eachTask { problem.initial($0)(phi0)[0] }
+    let c = problem.eachTask { problem.initial($0)([.phi: phi0])[.theta] }
     initialCache = c
     return c
   }

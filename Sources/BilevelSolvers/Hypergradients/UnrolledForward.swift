@@ -19,22 +19,22 @@ struct UnrolledForward {
       let runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
-      initialTangent.load(0, phi)
+      initialTangent.load(.phi, phi)
       var z: [[Double]] = units.map { e in
-        initialTangent.load(1, e)
+        initialTangent.load(.outerTangent, e)
         initialTangent.run()
-        return initialTangent.result(0) + extra
+        return initialTangent.result(.tangent) + extra
       }
       var s = runner.start(phi)
-      tangentStep.load(1, phi)
+      tangentStep.load(.phi, phi)
       for k in 0..<T {
-        tangentStep.load(0, s)
+        tangentStep.load(.state, s)
         runner.loadBias(k, into: tangentStep)
         for j in 0..<m {
-          tangentStep.load(3, z[j])
-          tangentStep.load(4, units[j])
+          tangentStep.load(.stateTangent, z[j])
+          tangentStep.load(.outerTangent, units[j])
           tangentStep.run()
-          tangentStep.store(0, into: &z[j])
+          tangentStep.store(.tangent, into: &z[j])
           guard allFinite(z[j]) else {
             throw SolverFault.nonFinite("the forward tangent of inner step \(k + 1) of \(T) (\(problem.taskLabel(t))unroll(forward)) is not finite",
                                         in: tangentStep, problem: problem)

@@ -68,17 +68,17 @@ struct UnrolledReverse {
                     keep K: Int) throws(SolverFault) -> [Double] {
     var g = part
     let pullback = problem.tapedPullback(t)
-    pullback.load(1, phi)
+    pullback.load(.phi, phi)
     var u = cotangent + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
     var residuals = [Double](repeating: 0, count: problem.residualSize)
     func reverse(_ state: [Double], _ residuals: [Double], step k: Int) throws(SolverFault) {
-      pullback.load(0, state)
+      pullback.load(.state, state)
       sweep.runner.loadBias(k, into: pullback)
-      pullback.load(3, u)
-      pullback.load(4, residuals)
+      pullback.load(.cotangent, u)
+      pullback.load(.residuals, residuals)
       pullback.run()
-      pullback.store(0, into: &u)
-      pullback.accumulate(1, into: &g)
+      pullback.store(.stateCotangent, into: &u)
+      pullback.accumulate(.outerCotangent, into: &g)
       guard allFinite(u) else {
         throw SolverFault.nonFinite("the reverse sweep through inner step \(k + 1) (\(problem.taskLabel(t))unroll) produced a non-finite value",
                                     in: pullback, problem: problem)
