@@ -137,7 +137,7 @@ func unrollCostSection() -> Section {
       s.note("\(label): does not compile")
       continue
     }
-    let runner = FixedStepRunner(b.problem, task: 0, steps: T)
+    var runner = FixedStepRunner(b.problem, task: 0, steps: T)
     let t = alternating(rounds: 7, [
       { _ = mustSucceed { () throws(SolverFault) in try runner.run(b.phi) } },
       { _ = mustSucceed { () throws(SolverFault) in try b.problem.hypergradient(.unrollReverse(checkpoints: nil), at: b.phi) } },

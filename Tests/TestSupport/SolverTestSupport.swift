@@ -107,7 +107,8 @@ public enum SolverChecks {
   public static func unrolledTheta(_ problem: BilevelProblem, _ phi: [Double]) throws -> [[Double]] {
     let steps = InnerSolver(problem).fixedSteps ?? 0
     return try (0..<problem.tasks).map { t in
-      Array(try FixedStepRunner(problem, task: t, steps: steps).run(phi).prefix(problem.innerSize))
+      var runner = FixedStepRunner(problem, task: t, steps: steps)
+      return Array(try runner.run(phi).prefix(problem.innerSize))
     }
   }
 

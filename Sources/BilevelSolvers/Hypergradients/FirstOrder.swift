@@ -42,7 +42,7 @@ struct FiniteDifferenceStep {
     let lrGradient = rate[.gradient]
     // θ_{T−1} and θ_T of every task.
     let runs = try problem.eachTask { t throws(SolverFault) -> (before: [Double], theta: [Double]) in
-      let runner = FixedStepRunner(problem, task: t, steps: T)
+      var runner = FixedStepRunner(problem, task: t, steps: T)
       var s = runner.start(phi)
       for k in 0..<(T - 1) { try runner.advance(&s, step: k) }
       let before = s

@@ -16,7 +16,7 @@ struct UnrolledForward {
     let units = (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
     // Each task's θ_T and tangents Z_T e_j, in parallel.
     let sweeps = try problem.eachTask { t throws(SolverFault) -> (theta: [Double], tangents: [[Double]]) in
-      let runner = FixedStepRunner(problem, task: t, steps: T)
+      var runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
       initialTangent.load(.phi, phi)

@@ -13,7 +13,7 @@ public struct InnerSolution: Sendable {
 /// The program's inner solver, whichever it is: fixed steps (gd, momentum,
 /// adam), Newton-CG, or fixed-point iteration; and a tight solve (for
 /// implicit methods' checks) that polishes with Newton-CG.
-public struct InnerSolver {
+public struct InnerSolver: Sendable {
   let problem: BilevelProblem
 
   public init(_ problem: BilevelProblem) { self.problem = problem }
@@ -37,7 +37,8 @@ public struct InnerSolver {
 
   public func solve(_ phi: [Double], task t: Int) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
     if let T = fixedSteps {
-      let s = try FixedStepRunner(problem, task: t, steps: T).run(phi)
+      var runner = FixedStepRunner(problem, task: t, steps: T)
+      let s = try runner.run(phi)
       let theta = Array(s.prefix(problem.innerSize))
       return (theta, T, try residual(theta, phi, task: t))
     }

@@ -1,6 +1,7 @@
 import BilevelCore
 import BilevelFrontEnd
 import Foundation
+import Synchronization
 
 /// A program compiled for the solvers: flat layouts of θ (per task), of the
 /// unrolled state and of φ, and the compiled functions every solver and
@@ -9,7 +10,7 @@ import Foundation
 /// Vectors: φ concatenates the outer variables in declaration order; θ of a
 /// task concatenates its inner variables; the step state is θ followed by
 /// the optimizer state (velocity, or both Adam moments) in the same order.
-public final class BilevelProblem: @unchecked Sendable {
+public final class BilevelProblem: Sendable {
   public let source: Program
   let graphs: SolverGraphs
   public var program: Program { graphs.program }
@@ -24,7 +25,11 @@ public final class BilevelProblem: @unchecked Sendable {
   /// Threads the methods run tasks on (TaskParallel); 1: plain sequential
   /// loops. Results are bit-identical for every value. Set it between
   /// calls, not during one.
-  public var threads = KernelThreadPool.onlineCores
+  public var threads: Int {
+    get { threadCount.load(ordering: .relaxed) }
+    set { threadCount.store(newValue, ordering: .relaxed) }
+  }
+  let threadCount = Atomic<Int>(KernelThreadPool.onlineCores)
 
   public init(_ program: Program) {
     source = program
@@ -33,7 +38,7 @@ public final class BilevelProblem: @unchecked Sendable {
     innerSize = program.size(.inner)
     outerSize = program.size(.outer)
     stateSize = innerSize * (graphs.stepRule?.copies ?? 1)
-    functions = (0..<tasks).map { _ in TaskFunctions() }
+    functions = (0..<tasks).map { _ in LockedFunctions() }
   }
 
   // MARK: Layouts
@@ -61,8 +66,8 @@ public final class BilevelProblem: @unchecked Sendable {
 
   // MARK: Compiled functions
 
-  final class TaskFunctions: @unchecked Sendable {
-    let lock = NSLock()
+  /// One task's compiled functions, each made on first use.
+  struct TaskFunctions {
     var innerGradient: Compiled<InnerGradient>?
     var innerGradientOuter: Compiled<InnerGradientOuter>?
     var hessianVector: Compiled<HessianVectorProduct>?
@@ -81,22 +86,26 @@ public final class BilevelProblem: @unchecked Sendable {
     var outerLoss: Compiled<OuterLoss>?
     var outerGradient: Compiled<OuterGradient>?
   }
-  let functions: [TaskFunctions]
+  /// A TaskFunctions behind its lock (a class: a Mutex cannot sit in an array).
+  final class LockedFunctions: Sendable {
+    let cache = Mutex(TaskFunctions())
+  }
+  let functions: [LockedFunctions]
   /// The outer loss and its gradient (global: all tasks in one plan).
-  let outerFunctions = TaskFunctions()
+  let outerFunctions = LockedFunctions()
 
   /// The cached function, made on first use under the owner's lock: the
   /// methods run tasks on several threads (TaskParallel), and two threads may
   /// ask for the same shared function (task 0's, the outer ones) at once.
   /// Different tasks' functions are built concurrently.
-  func build<S>(_ owner: TaskFunctions, _ slot: ReferenceWritableKeyPath<TaskFunctions, Compiled<S>?>,
+  func build<S>(_ owner: LockedFunctions, _ slot: WritableKeyPath<TaskFunctions, Compiled<S>?>,
                 _ make: () -> Compiled<S>) -> Compiled<S> {
-    owner.lock.lock()
-    defer { owner.lock.unlock() }
-    if let f = owner[keyPath: slot] { return f }
-    let f = make()
-    owner[keyPath: slot] = f
-    return f
+    owner.cache.withLock { cache in
+      if let f = cache[keyPath: slot] { return f }
+      let f = make()
+      cache[keyPath: slot] = f
+      return f
+    }
   }
 
   /// Each function's arguments and results are named by its signature

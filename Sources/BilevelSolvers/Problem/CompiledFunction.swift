@@ -19,7 +19,7 @@ public struct Leaf: Sendable, Equatable {
 /// keeps its vectors allocates nothing. Its slots are bare numbers, so
 /// callers go through `Compiled`, which names them; this untyped core is
 /// public for what reads the plan alone (costs, arena sizes).
-public final class CompiledFunction: @unchecked Sendable {
+public final class CompiledFunction: Sendable {
   struct Copy {
     let vector: Int
     let arena: Int
