@@ -4,17 +4,18 @@ import Foundation
 
 /// Where the driver reads and writes. Tests pass their own, so golden
 /// transcripts run in-process and capture both streams in order.
-public struct Environment: @unchecked Sendable {
+public struct Environment: Sendable {
   /// Directory that relative paths are resolved against.
   public var currentDirectory: String
-  public var readLine: () -> String?
-  public var standardOutput: (String) -> Void
-  public var standardError: (String) -> Void
+  public var readLine: @Sendable () -> String?
+  public var standardOutput: @Sendable (String) -> Void
+  public var standardError: @Sendable (String) -> Void
   /// Prompts only on an interactive terminal.
   public var isTerminal: Bool
 
-  public init(currentDirectory: String, readLine: @escaping () -> String?, standardOutput: @escaping (String) -> Void,
-              standardError: @escaping (String) -> Void, isTerminal: Bool) {
+  public init(currentDirectory: String, readLine: @escaping @Sendable () -> String?,
+              standardOutput: @escaping @Sendable (String) -> Void, standardError: @escaping @Sendable (String) -> Void,
+              isTerminal: Bool) {
     self.currentDirectory = currentDirectory
     self.readLine = readLine
     self.standardOutput = standardOutput

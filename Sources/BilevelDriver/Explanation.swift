@@ -58,7 +58,7 @@ enum Explanation {
   /// from their plans: the figures every estimate below is a multiple of.
   static func planCosts(_ problem: BilevelProblem) -> String {
     let p = problem.source
-    func flops(_ f: CompiledFunction) -> Int { f.plan.instructions.indices.reduce(0) { $0 + f.plan.cost($1).flops } }
+    func flops<S>(_ f: Compiled<S>) -> Int { f.plan.instructions.indices.reduce(0) { $0 + f.plan.cost($1).flops } }
     var parts: [String] = []
     if problem.stepRule != nil { parts.append("c = \(flops(problem.step(0))) (one \(p.innerSolver!.name) step)") }
     if p.innerLoss != nil {

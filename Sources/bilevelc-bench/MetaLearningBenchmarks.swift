@@ -46,10 +46,10 @@ func mamlText(tasks M: Int) -> String {
 /// threads; their arenas' doubles.
 func buildReversePlans(_ problem: BilevelProblem, threads: Int) -> Int {
   let perTask = TaskParallel.map(problem.tasks, threads: threads) { t in
-    [problem.initial(t), problem.step(t), problem.tapedPullback(t), problem.initialPullback(t), problem.innerGradient(t),
-     problem.outerGradientInner(t)].reduce(0) { $0 + arenaDoubles($1) }
+    [problem.initial(t).function, problem.step(t).function, problem.tapedPullback(t).function, problem.initialPullback(t).function,
+     problem.innerGradient(t).function, problem.outerGradientInner(t).function].reduce(0) { $0 + arenaDoubles($1) }
   }
-  return perTask.reduce(0, +) + arenaDoubles(problem.outerGradient)
+  return perTask.reduce(0, +) + arenaDoubles(problem.outerGradient.function)
 }
 
 func arenaDoubles(_ f: CompiledFunction) -> Int {

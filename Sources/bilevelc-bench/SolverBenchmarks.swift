@@ -137,7 +137,7 @@ func unrollCostSection() -> Section {
       s.note("\(label): does not compile")
       continue
     }
-    let runner = FixedStepRunner(b.problem, task: 0, steps: T)
+    var runner = FixedStepRunner(b.problem, task: 0, steps: T)
     let t = alternating(rounds: 7, [
       { _ = mustSucceed { () throws(SolverFault) in try runner.run(b.phi) } },
       { _ = mustSucceed { () throws(SolverFault) in try b.problem.hypergradient(.unrollReverse(checkpoints: nil), at: b.phi) } },
@@ -166,35 +166,35 @@ func implicitAdjoint(_ problem: BilevelProblem, _ solution: InnerSolution, _ phi
                      tolerance: Double) throws(SolverFault) -> (gradient: [Double], iterations: Int) {
   let all = solution.theta.flatMap { $0 }
   let outer = problem.outerGradient
-  outer.load(0, all)
-  outer.load(1, phi)
+  outer.load(.allTheta, all)
+  outer.load(.phi, phi)
   outer.run()
-  var g = outer.result(1)
+  var g = outer.result(.gradient)
   var worst = 0
   for t in 0..<problem.tasks {
     let inner = problem.outerGradientInner(t)
-    inner.load(0, all)
-    inner.load(1, phi)
+    inner.load(.allTheta, all)
+    inner.load(.phi, phi)
     inner.run()
-    let rhs = inner.result(0)
+    let rhs = inner.result(.gradient)
     let hv = problem.hessianVector(t)
     let theta = solution.theta[t]
     let (v, report) = try IterativeSolvers.conjugateGradient(rhs, iterations: iterations, tolerance: tolerance) {
       (x: [Double], y: inout [Double]) throws(SolverFault) in
-      hv.load(0, theta)
-      hv.load(1, phi)
-      hv.load(2, x)
+      hv.load(.theta, theta)
+      hv.load(.phi, phi)
+      hv.load(.direction, x)
       hv.run()
-      hv.store(0, into: &y)
+      hv.store(.product, into: &y)
       guard y.allSatisfy(\.isFinite) else { throw SolverFault(.nonFinite, "non-finite Hessian-vector product") }
     }
     worst = max(worst, report.iterations)
     let mixed = problem.mixed(t)
-    mixed.load(0, theta)
-    mixed.load(1, phi)
-    mixed.load(2, v)
+    mixed.load(.theta, theta)
+    mixed.load(.phi, phi)
+    mixed.load(.direction, v)
     mixed.run()
-    mixed.accumulate(0, into: &g, scale: -1)
+    mixed.accumulate(.product, into: &g, scale: -1)
   }
   return (g, worst)
 }

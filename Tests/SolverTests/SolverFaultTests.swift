@@ -34,7 +34,7 @@ import TestSupport
     let message = try #require(fault?.message, "\(method.description) should fail")
     let n = try #require(Self.step(in: message, of: 50), "no 'inner step N of 50' in: \(message)")
     // The named step is the first that fails when the steps are replayed one by one.
-    let runner = FixedStepRunner(problem, task: 0, steps: 50)
+    var runner = FixedStepRunner(problem, task: 0, steps: 50)
     var s = runner.start(phi)
     for k in 0..<(n - 1) { try runner.advance(&s, step: k) }
     #expect(throws: SolverFault.self) { try runner.advance(&s, step: n - 1) }

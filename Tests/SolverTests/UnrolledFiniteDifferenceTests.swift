@@ -29,18 +29,18 @@ import TestSupport
     let problem = try UnrolledTestPrograms.problem(label)
     let phi0 = UnrolledTestPrograms.point(problem)
     let T = UnrolledTestPrograms.steps
-    let runners = (0..<problem.tasks).map { FixedStepRunner(problem, task: $0, steps: T) }
-    let held: [[Double]] = try runners.map { runner in
-      var s = runner.start(phi0)
-      for k in 0..<(T - K) { try runner.advance(&s, step: k) }
+    var runners = (0..<problem.tasks).map { FixedStepRunner(problem, task: $0, steps: T) }
+    let held: [[Double]] = try runners.indices.map { t in
+      var s = runners[t].start(phi0)
+      for k in 0..<(T - K) { try runners[t].advance(&s, step: k) }
       return s
     }
     func map(_ phi: [Double]) throws -> Double {
       var theta: [[Double]] = []
-      for (t, runner) in runners.enumerated() {
-        _ = runner.start(phi)  // binds φ for the steps; the state comes from the held one
+      for t in runners.indices {
+        _ = runners[t].start(phi)  // binds φ for the steps; the state comes from the held one
         var s = held[t]
-        for k in (T - K)..<T { try runner.advance(&s, step: k) }
+        for k in (T - K)..<T { try runners[t].advance(&s, step: k) }
         theta.append(Array(s.prefix(problem.innerSize)))
       }
       return SolverChecks.outerLoss(problem, theta, phi)
@@ -62,10 +62,10 @@ import TestSupport
     let problem = try UnrolledTestPrograms.problem(label)
     let phi0 = UnrolledTestPrograms.point(problem)
     let theta0 = try SolverChecks.unrolledTheta(problem, phi0)
-    let start0 = (0..<problem.tasks).map { problem.initial($0)(phi0)[0] }
+    let start0 = (0..<problem.tasks).map { problem.initial($0)([.phi: phi0])[.theta] }
     func map(_ phi: [Double]) -> Double {
       let theta = (0..<problem.tasks).map { t in
-        let start = problem.initial(t)(phi)[0]
+        let start = problem.initial(t)([.phi: phi])[.theta]
         return (0..<problem.innerSize).map { theta0[t][$0] + start[$0] - start0[t][$0] }
       }
       return SolverChecks.outerLoss(problem, theta, phi)

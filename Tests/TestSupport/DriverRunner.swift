@@ -1,5 +1,6 @@
 import BilevelDriver
 import Foundation
+import Synchronization
 
 /// Runs the driver in-process with captured streams, on a large stack as
 /// the executable does.
@@ -13,28 +14,36 @@ public enum DriverRunner {
   }
 
   public static func run(_ arguments: [String], in directory: String, input: [String] = [], isTerminal: Bool = false) -> Run {
-    final class Capture: @unchecked Sendable {
+    struct Capture {
       var transcript = "", output = "", errors = ""
       var lines: [String]
-      init(_ lines: [String]) { self.lines = lines }
     }
-    let capture = Capture(input)
+    final class Shared: Sendable {
+      let capture: Mutex<Capture>
+      init(_ lines: [String]) { capture = Mutex(Capture(lines: lines)) }
+    }
+    let shared = Shared(input)
     let status = Driver.runOnLargeStack {
       let env = Environment(
         currentDirectory: directory,
-        readLine: { capture.lines.isEmpty ? nil : capture.lines.removeFirst() },
+        readLine: { shared.capture.withLock { $0.lines.isEmpty ? nil : $0.lines.removeFirst() } },
         standardOutput: { s in
-          capture.transcript += s
-          capture.output += s
+          shared.capture.withLock {
+            $0.transcript += s
+            $0.output += s
+          }
         },
         standardError: { s in
-          capture.transcript += s
-          capture.errors += s
+          shared.capture.withLock {
+            $0.transcript += s
+            $0.errors += s
+          }
         },
         isTerminal: isTerminal)
       return Driver.run(arguments, environment: env)
     }
-    return Run(transcript: capture.transcript, output: capture.output, errors: capture.errors, status: status)
+    let c = shared.capture.withLock { $0 }
+    return Run(transcript: c.transcript, output: c.output, errors: c.errors, status: status)
   }
 }
 

@@ -107,12 +107,13 @@ public enum SolverChecks {
   public static func unrolledTheta(_ problem: BilevelProblem, _ phi: [Double]) throws -> [[Double]] {
     let steps = InnerSolver(problem).fixedSteps ?? 0
     return try (0..<problem.tasks).map { t in
-      Array(try FixedStepRunner(problem, task: t, steps: steps).run(phi).prefix(problem.innerSize))
+      var runner = FixedStepRunner(problem, task: t, steps: steps)
+      return Array(try runner.run(phi).prefix(problem.innerSize))
     }
   }
 
   /// L_out at (θ of every task, φ).
   public static func outerLoss(_ problem: BilevelProblem, _ theta: [[Double]], _ phi: [Double]) -> Double {
-    problem.outerLoss(theta.flatMap { $0 }, phi)[0][0]
+    problem.outerLoss([.allTheta: theta.flatMap { $0 }, .phi: phi])[.loss][0]
   }
 }

@@ -8,6 +8,7 @@ import BilevelFrontEnd
 ///
 /// The tables the interpreter reads are copied into raw memory owned by the
 /// plan, so its loop retains nothing and allocates nothing.
+// Unchecked: run() writes the raw arena, so a plan is used by one thread at a time (each task has its own).
 public final class Plan: @unchecked Sendable {
   /// A place the caller writes before `run()`: a variable or input, for one task or all.
   public struct Parameter: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs work on a thread with a 512 MB stack and waits for it. The parser
 /// and the elaborator recurse to their depth limits; deep input must be an
@@ -9,17 +10,18 @@ public enum LargeStack {
     let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     let thread = Thread {
-      box.value = body()
+      let value = body()
+      box.value.withLock { $0 = value }
       done.signal()
     }
     thread.stackSize = 512 << 20
     thread.start()
     done.wait()
-    return box.value!
+    return box.value.withLock { $0! }
   }
 }
 
-/// Carries the result out of the thread; the semaphore orders the accesses.
-private final class ResultBox<T>: @unchecked Sendable {
-  var value: T?
+/// Carries the result out of the thread (the semaphore says when it is there).
+private final class ResultBox<T: Sendable>: Sendable {
+  let value = Mutex<T?>(nil)
 }

@@ -76,10 +76,10 @@ final class CheckedMapEvaluator {
 
   func outerLoss(_ theta: [[Double]], _ phi: [Double]) throws(SolverFault) -> Double {
     let f = problem.outerLoss
-    f.load(0, theta.flatMap { $0 })
-    f.load(1, phi)
+    f.load(.allTheta, theta.flatMap { $0 })
+    f.load(.phi, phi)
     f.run()
-    let l = f.scalar(0)
+    let l = f.scalar(.loss)
     guard l.isFinite else { throw SolverFault.nonFinite("the outer loss is not finite near the initial point", in: f, problem: problem) }
     return l
   }
@@ -90,45 +90,24 @@ final class CheckedMapEvaluator {
 
   /// Every task's θ under the map at φ, the tasks in parallel.
   func thetas(_ map: CheckedMap, at phi: [Double]) throws(SolverFault) -> [[Double]] {
-    try prepare(map)
-    return try problem.eachTask { t throws(SolverFault) in try theta(map, at: phi, task: t) }
+    let prepared = try prepare(map)
+    return try problem.eachTask { t throws(SolverFault) in try prepared.theta(at: phi, task: t) }
   }
 
   /// Computes what the map holds at φ₀, so that the per-task work (on
-  /// several threads) only reads the caches.
-  func prepare(_ map: CheckedMap) throws(SolverFault) {
+  /// several threads) only reads the value this returns.
+  func prepare(_ map: CheckedMap) throws(SolverFault) -> PreparedMap {
+    var prepared = PreparedMap(map: map, problem: problem, solver: solver, steps: steps)
     switch map {
     case .unrolled: break
-    case .truncated(let k): _ = try truncatedStart(k)
+    case .truncated(let k): prepared.truncatedStates = try truncatedStart(k)
     case .firstOrder:
-      _ = try solution()
-      _ = initialAtPhi0()
-    case .evograd: _ = try solution()
-    case .tight: _ = try tight()
+      prepared.solution = try solution()
+      prepared.initial = initialAtPhi0()
+    case .evograd: prepared.solution = try solution()
+    case .tight: prepared.tight = try tight()
     }
-  }
-
-  /// Task t's θ under the map at φ (after `prepare(map)`).
-  func theta(_ map: CheckedMap, at phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
-    let d = problem.innerSize
-    switch map {
-    case .unrolled:
-      return Array(try FixedStepRunner(problem, task: t, steps: steps ?? 0).run(phi).prefix(d))
-    case .truncated(let k):
-      let T = steps ?? 0
-      let s = try FixedStepRunner(problem, task: t, steps: T).run(from: truncatedStates[k]![t], phi, steps: (T - k)..<T)
-      return Array(s.prefix(d))
-    case .firstOrder:
-      let base = solutionCache!.theta[t]
-      let initial0 = initialCache![t]
-      let now = problem.initial(t)(phi)[0]
-      return (0..<d).map { base[$0] + (now[$0] - initial0[$0]) }
-    case .evograd(let samples, let sigma, let tau, let seed):
-      let proxy = EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed)
-      return try proxy.proxy(solutionCache!.theta[t], phi, task: t).mean
-    case .tight:
-      return try polish(tightCache!.theta[t], phi, task: t)
-    }
+    return prepared
   }
 
   /// The per-task maps F_t(φ) = L_out(θ_1(φ₀), …, θ_t(φ), …, θ_M(φ₀), φ) at
@@ -136,8 +115,9 @@ final class CheckedMapEvaluator {
   /// own thread, then the outer losses (one global plan) in order.
   func taskValues(_ map: CheckedMap, at points: [[Double]]) throws(SolverFault) -> [[Double]] {
     let held = try heldThetas(map)
+    let prepared = try prepare(map)
     let moved = try problem.eachTask { t throws(SolverFault) in
-      try points.map { phi throws(SolverFault) in try theta(map, at: phi, task: t) }
+      try points.map { phi throws(SolverFault) in try prepared.theta(at: phi, task: t) }
     }
     var values: [[Double]] = []
     for t in 0..<problem.tasks {
@@ -162,9 +142,11 @@ final class CheckedMapEvaluator {
   func truncatedStart(_ k: Int) throws(SolverFault) -> [[Double]] {
     if let s = truncatedStates[k] { return s }
     let T = steps ?? 0
+    let (problem, phi0) = (self.problem, self.phi0)
     let states = try problem.eachTask { t throws(SolverFault) in
-      let runner = FixedStepRunner(problem, task: t, steps: T)
-      return try runner.run(from: runner.start(phi0), phi0, steps: 0..<(T - k))
+      var runner = FixedStepRunner(problem, task: t, steps: T)
+      let start = runner.start(phi0)
+      return try runner.run(from: start, phi0, steps: 0..<(T - k))
     }
     truncatedStates[k] = states
     return states
@@ -172,9 +154,55 @@ final class CheckedMapEvaluator {
 
   func initialAtPhi0() -> [[Double]] {
     if let c = initialCache { return c }
-    let c = problem.eachTask { problem.initial($0)(phi0)[0] }
+    let (problem, phi0) = (self.problem, self.phi0)
+    let c = problem.eachTask { problem.initial($0)([.phi: phi0])[.theta] }
     initialCache = c
     return c
+  }
+}
+
+/// What the per-task work under one map reads, computed at φ₀ beforehand:
+/// a value, so the tasks' threads share nothing that changes.
+struct PreparedMap: Sendable {
+  let map: CheckedMap
+  let problem: BilevelProblem
+  let solver: InnerSolver
+  let steps: Int?
+  var solution: InnerSolution?
+  var initial: [[Double]]?
+  var truncatedStates: [[Double]]?
+  var tight: InnerSolution?
+
+  init(map: CheckedMap, problem: BilevelProblem, solver: InnerSolver, steps: Int?) {
+    self.map = map
+    self.problem = problem
+    self.solver = solver
+    self.steps = steps
+  }
+
+  /// Task t's θ under the map at φ.
+  func theta(at phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
+    let d = problem.innerSize
+    switch map {
+    case .unrolled:
+      var runner = FixedStepRunner(problem, task: t, steps: steps ?? 0)
+      return Array(try runner.run(phi).prefix(d))
+    case .truncated(let k):
+      let T = steps ?? 0
+      var runner = FixedStepRunner(problem, task: t, steps: T)
+      let s = try runner.run(from: truncatedStates![t], phi, steps: (T - k)..<T)
+      return Array(s.prefix(d))
+    case .firstOrder:
+      let base = solution!.theta[t]
+      let initial0 = initial![t]
+      let now = problem.initial(t)([.phi: phi])[.theta]
+      return (0..<d).map { base[$0] + (now[$0] - initial0[$0]) }
+    case .evograd(let samples, let sigma, let tau, let seed):
+      let proxy = EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed)
+      return try proxy.proxy(solution!.theta[t], phi, task: t).mean
+    case .tight:
+      return try polish(tight!.theta[t], phi, task: t)
+    }
   }
 
   /// θ*(φ) solved tightly, starting from the tight solution at φ₀: the same

@@ -29,10 +29,10 @@ struct EvolutionaryProxy {
     let f = problem.innerGradientOuter(t)
     let copies = Self.copies(of: theta, task: t, samples: samples, sigma: sigma, seed: seed)
     let losses = try copies.map { x throws(SolverFault) -> Double in
-      f.load(0, x)
-      f.load(1, phi)
+      f.load(.theta, x)
+      f.load(.phi, phi)
       f.run()
-      let l = f.scalar(1)
+      let l = f.scalar(.loss)
       guard l.isFinite else { throw SolverFault.nonFinite("evograd: the inner loss of a perturbed copy is not finite", in: f, problem: problem) }
       return l
     }
@@ -62,10 +62,10 @@ struct EvolutionaryProxy {
       for k in 0..<samples {
         // ∂w_k/∂l_j = −w_k(δ_kj − w_j)/τ, so ∂L/∂l_k = −w_k (score_k − mean)/τ.
         let a = -w[k] * (scores[k] - mean) / tau
-        f.load(0, copies[k])
-        f.load(1, phi)
+        f.load(.theta, copies[k])
+        f.load(.phi, phi)
         f.run()
-        f.accumulate(0, into: &part, scale: a)
+        f.accumulate(.gradient, into: &part, scale: a)
       }
       return (part, try solver.residual(solution.theta[t], phi, task: t))
     }

@@ -37,12 +37,12 @@ struct FiniteDifferenceStep {
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
     let solver = InnerSolver(problem)
     let T = solver.fixedSteps ?? 1
-    let rate = problem.learningRate(phi)
-    let lr = rate[0][0]
-    let lrGradient = rate[1]
+    let rate = problem.learningRate([.phi: phi])
+    let lr = rate[.rate][0]
+    let lrGradient = rate[.gradient]
     // θ_{T−1} and θ_T of every task.
     let runs = try problem.eachTask { t throws(SolverFault) -> (before: [Double], theta: [Double]) in
-      let runner = FixedStepRunner(problem, task: t, steps: T)
+      var runner = FixedStepRunner(problem, task: t, steps: T)
       var s = runner.start(phi)
       for k in 0..<(T - 1) { try runner.advance(&s, step: k) }
       let before = s
@@ -59,19 +59,19 @@ struct FiniteDifferenceStep {
       let gradientOuter = problem.innerGradientOuter(t)
       let gradientInner = problem.innerGradient(t)
       // ⟨∇θ L_in, v⟩ ∇φ η: the learning rate's own dependence on φ, exact.
-      let slope = dot(gradientInner(before, phi)[0], v[t])
+      let slope = dot(gradientInner([.theta: before, .phi: phi])[.gradient], v[t])
       for j in part.indices { part[j] -= slope * lrGradient[j] }
       var initialCotangent = v[t]
       if vNorm > 0 {
         let e = eps / vNorm
         let plus = zip(before, v[t]).map { $0 + e * $1 }
         let minus = zip(before, v[t]).map { $0 - e * $1 }
-        let up = gradientOuter(plus, phi)[0]
-        let down = gradientOuter(minus, phi)[0]
+        let up = gradientOuter([.theta: plus, .phi: phi])[.gradient]
+        let down = gradientOuter([.theta: minus, .phi: phi])[.gradient]
         for j in part.indices { part[j] -= lr * (up[j] - down[j]) / (2 * e) }
         if T == 1 {
-          let hvUp = gradientInner(plus, phi)[0]
-          let hvDown = gradientInner(minus, phi)[0]
+          let hvUp = gradientInner([.theta: plus, .phi: phi])[.gradient]
+          let hvDown = gradientInner([.theta: minus, .phi: phi])[.gradient]
           initialCotangent = (0..<v[t].count).map { v[t][$0] - lr * (hvUp[$0] - hvDown[$0]) / (2 * e) }
         }
       }

@@ -53,11 +53,11 @@ extension BilevelProblem {
   /// L_out and ∂L_out/∂φ at (θ of every task, φ).
   func outerGradientOuter(_ theta: [[Double]], _ phi: [Double]) throws(SolverFault) -> (loss: Double, gradient: [Double]) {
     let f = outerGradient
-    f.load(0, theta.flatMap { $0 })
-    f.load(1, phi)
+    f.load(.allTheta, theta.flatMap { $0 })
+    f.load(.phi, phi)
     f.run()
-    let loss = f.scalar(0)
-    let g = f.result(1)
+    let loss = f.scalar(.loss)
+    let g = f.result(.gradient)
     guard loss.isFinite, allFinite(g) else { throw SolverFault.nonFinite("the outer loss or its gradient is not finite", in: f, problem: self) }
     return (loss, g)
   }
@@ -67,10 +67,10 @@ extension BilevelProblem {
     let all = theta.flatMap { $0 }
     return try eachTask { t throws(SolverFault) in
       let f = outerGradientInner(t)
-      f.load(0, all)
-      f.load(1, phi)
+      f.load(.allTheta, all)
+      f.load(.phi, phi)
       f.run()
-      let g = f.result(0)
+      let g = f.result(.gradient)
       guard allFinite(g) else { throw SolverFault.nonFinite("the outer loss's gradient in θ is not finite", in: f, problem: self) }
       return g
     }
@@ -79,10 +79,10 @@ extension BilevelProblem {
   /// g += (∂θ₀/∂φ)ᵀ u for task t's cotangent u on θ₀.
   func addInitialPullback(_ g: inout [Double], _ phi: [Double], cotangent: [Double], task t: Int) {
     let f = initialPullback(t)
-    f.load(0, phi)
-    f.load(1, cotangent)
+    f.load(.phi, phi)
+    f.load(.cotangent, cotangent)
     f.run()
-    f.accumulate(0, into: &g)
+    f.accumulate(.outerCotangent, into: &g)
   }
 
   public func hypergradient(_ method: HypergradientMethod, at phi: [Double]) throws(SolverFault) -> HypergradientResult {

@@ -25,18 +25,18 @@ struct ImplicitDifferentiation {
       let (v, report) = try adjoint(rhs[t], theta: solution.theta[t], phi, task: t, factorisation: factorisations?[t])
       if problem.hasFixpoint {
         let f = problem.fixpointPullback(t)
-        f.load(0, solution.theta[t])
-        f.load(1, phi)
-        f.load(2, v)
+        f.load(.point, solution.theta[t])
+        f.load(.phi, phi)
+        f.load(.cotangent, v)
         f.run()
-        f.accumulate(1, into: &part)
+        f.accumulate(.outerCotangent, into: &part)
       } else {
         let f = problem.mixed(t)
-        f.load(0, solution.theta[t])
-        f.load(1, phi)
-        f.load(2, v)
+        f.load(.theta, solution.theta[t])
+        f.load(.phi, phi)
+        f.load(.direction, v)
         f.run()
-        f.accumulate(0, into: &part, scale: -1)
+        f.accumulate(.product, into: &part, scale: -1)
       }
       return (part, report)
     }
@@ -53,20 +53,30 @@ struct ImplicitDifferentiation {
 
   /// A·x for the adjoint system: H x, or x − (∂E/∂z)ᵀ x for a fixpoint.
   func adjointOperator(_ theta: [Double], _ phi: [Double], task t: Int) -> MatrixProduct {
-    let f = problem.hasFixpoint ? problem.fixpointPullback(t) : problem.hessianVector(t)
-    let fixpoint = problem.hasFixpoint
     let problem = self.problem
-    return { (x: [Double], y: inout [Double]) throws(SolverFault) in
-      f.load(0, theta)
-      f.load(1, phi)
-      f.load(2, x)
-      f.run()
-      f.store(0, into: &y)
-      if fixpoint { for i in y.indices { y[i] = x[i] - y[i] } }
-      guard allFinite(y) else {
-        throw SolverFault.nonFinite("a \(fixpoint ? "fixpoint vector-Jacobian" : "Hessian-vector") product of the adjoint solve (\(problem.taskLabel(t))implicit) is not finite",
-                                    in: f, problem: problem)
+    func failure(_ product: String) -> String {
+      "a \(product) product of the adjoint solve (\(problem.taskLabel(t))implicit) is not finite"
+    }
+    if problem.hasFixpoint {
+      let f = problem.fixpointPullback(t)
+      return { (x: [Double], y: inout [Double]) throws(SolverFault) in
+        f.load(.point, theta)
+        f.load(.phi, phi)
+        f.load(.cotangent, x)
+        f.run()
+        f.store(.pointCotangent, into: &y)
+        for i in y.indices { y[i] = x[i] - y[i] }
+        guard allFinite(y) else { throw SolverFault.nonFinite(failure("fixpoint vector-Jacobian"), in: f, problem: problem) }
       }
+    }
+    let f = problem.hessianVector(t)
+    return { (x: [Double], y: inout [Double]) throws(SolverFault) in
+      f.load(.theta, theta)
+      f.load(.phi, phi)
+      f.load(.direction, x)
+      f.run()
+      f.store(.product, into: &y)
+      guard allFinite(y) else { throw SolverFault.nonFinite(failure("Hessian-vector"), in: f, problem: problem) }
     }
   }
 
@@ -122,9 +132,9 @@ struct ClosedForm {
     let implicit = ImplicitDifferentiation(problem: problem, method: .implicitExact)
     let solver = InnerSolver(problem)
     let perTask = try problem.eachTask { t throws(SolverFault) -> (theta: [Double], factors: DenseSolver, residual: Double) in
-      let start = problem.initial(t)(phi)[0]
+      let start = problem.initial(t)([.phi: phi])[.theta]
       let factors = try implicit.factorise(start, phi, task: t)
-      let step = factors.solve(problem.innerGradient(t)(start, phi)[0])
+      let step = factors.solve(problem.innerGradient(t)([.theta: start, .phi: phi])[.gradient])
       let x = zip(start, step).map { $0 - $1 }
       guard allFinite(x) else { throw SolverFault(.nonFinite, "closed_form: the solution of the quadratic inner problem is not finite") }
       return (x, factors, try solver.residual(x, phi, task: t))

@@ -16,25 +16,25 @@ struct UnrolledForward {
     let units = (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
     // Each task's θ_T and tangents Z_T e_j, in parallel.
     let sweeps = try problem.eachTask { t throws(SolverFault) -> (theta: [Double], tangents: [[Double]]) in
-      let runner = FixedStepRunner(problem, task: t, steps: T)
+      var runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
-      initialTangent.load(0, phi)
+      initialTangent.load(.phi, phi)
       var z: [[Double]] = units.map { e in
-        initialTangent.load(1, e)
+        initialTangent.load(.outerTangent, e)
         initialTangent.run()
-        return initialTangent.result(0) + extra
+        return initialTangent.result(.tangent) + extra
       }
       var s = runner.start(phi)
-      tangentStep.load(1, phi)
+      tangentStep.load(.phi, phi)
       for k in 0..<T {
-        tangentStep.load(0, s)
+        tangentStep.load(.state, s)
         runner.loadBias(k, into: tangentStep)
         for j in 0..<m {
-          tangentStep.load(3, z[j])
-          tangentStep.load(4, units[j])
+          tangentStep.load(.stateTangent, z[j])
+          tangentStep.load(.outerTangent, units[j])
           tangentStep.run()
-          tangentStep.store(0, into: &z[j])
+          tangentStep.store(.tangent, into: &z[j])
           guard allFinite(z[j]) else {
             throw SolverFault.nonFinite("the forward tangent of inner step \(k + 1) of \(T) (\(problem.taskLabel(t))unroll(forward)) is not finite",
                                         in: tangentStep, problem: problem)

@@ -13,9 +13,10 @@ struct UnrolledReverse {
   let truncation: Int?
   let checkpoints: Int?
 
-  /// One task's forward sweep: what the reverse sweep needs.
-  final class Sweep {
-    let runner: FixedStepRunner
+  /// One task's forward sweep: what the reverse sweep needs. A value, owned
+  /// by the thread that runs its task.
+  struct Sweep: Sendable {
+    var runner: FixedStepRunner
     /// Plain: s_{T−K} … s_{T−1} and each step's residuals. Checkpointed: unused.
     var tape: [[Double]] = []
     var residualTape: [[Double]] = []
@@ -25,10 +26,15 @@ struct UnrolledReverse {
     var position = 0
     var slots: [[Double]?] = []
     var working: [Double] = []
+    var cost = Cost()
+    init(_ runner: FixedStepRunner) { self.runner = runner }
+  }
+
+  /// What a sweep took, forward and reverse: for the result's report.
+  struct Cost: Sendable {
     var forwardSteps = 0
     var peakStates = 0
     var peakDoubles = 0
-    init(_ runner: FixedStepRunner) { self.runner = runner }
   }
 
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
@@ -36,27 +42,31 @@ struct UnrolledReverse {
     let T = solver.fixedSteps ?? 0
     let K = min(truncation ?? T, T)
     // Forward sweeps, then (after the global outer gradient) reverse sweeps, each task on its own.
-    let sweeps = try problem.eachTask { t throws(SolverFault) -> Sweep in
-      let sweep = Sweep(FixedStepRunner(problem, task: t, steps: T))
+    let forward = try problem.eachTask { t throws(SolverFault) -> Sweep in
+      var sweep = Sweep(FixedStepRunner(problem, task: t, steps: T))
       if let k = checkpoints, K == T, T > 0 {
-        try forwardCheckpointed(sweep, phi, snapshots: k)
+        try forwardCheckpointed(&sweep, phi, snapshots: k)
       } else {
-        try forwardTaped(sweep, phi, keep: K)
+        try forwardTaped(&sweep, phi, keep: K)
       }
       return sweep
     }
-    let theta = sweeps.map { Array($0.final.prefix(problem.innerSize)) }
+    let theta = forward.map { Array($0.final.prefix(problem.innerSize)) }
+    // Each reverse sweep takes its task's sweep (so replay updates its snapshots in place).
+    let sweeps = TaskParallel.Handoff(consume forward)
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let thetaGradients = try problem.outerGradientsInner(theta, phi)
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
-      let part = try reverseSweep(sweeps[t], task: t, phi, cotangent: thetaGradients[t], into: problem.accumulator(t, explicit: g0),
+    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double, cost: Cost) in
+      var sweep = sweeps.take(t)
+      let part = try reverseSweep(&sweep, task: t, phi, cotangent: thetaGradients[t], into: problem.accumulator(t, explicit: g0),
                                   steps: T, keep: K)
-      return (part, try solver.residual(theta[t], phi, task: t))
+      return (part, try solver.residual(theta[t], phi, task: t), sweep.cost)
     }
+    let costs = perTask.map(\.cost)
     let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
                                      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-                                     forwardSteps: sweeps.map(\.forwardSteps).max() ?? 0, peakStates: sweeps.map(\.peakStates).max() ?? 0,
-                                     peakDoubles: sweeps.reduce(0) { $0 + $1.peakDoubles })
+                                     forwardSteps: costs.map(\.forwardSteps).max() ?? 0, peakStates: costs.map(\.peakStates).max() ?? 0,
+                                     peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
     guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the hypergradient is not finite") }
     return result
   }
@@ -64,21 +74,23 @@ struct UnrolledReverse {
   /// Task t's reverse sweep from the cotangent ∂L_out/∂θ_T: its steps' (∂Φ/∂φ)ᵀ u
   /// added to `part` in the order the steps are reversed, then (through all
   /// T steps) the θ₀(φ) term.
-  func reverseSweep(_ sweep: Sweep, task t: Int, _ phi: [Double], cotangent: [Double], into part: [Double], steps T: Int,
+  func reverseSweep(_ sweep: inout Sweep, task t: Int, _ phi: [Double], cotangent: [Double], into part: [Double], steps T: Int,
                     keep K: Int) throws(SolverFault) -> [Double] {
     var g = part
     let pullback = problem.tapedPullback(t)
-    pullback.load(1, phi)
+    pullback.load(.phi, phi)
     var u = cotangent + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
     var residuals = [Double](repeating: 0, count: problem.residualSize)
+    // The runner for the retaken steps and the bias corrections, apart from the sweep the replay advances.
+    var stepper = sweep.runner
     func reverse(_ state: [Double], _ residuals: [Double], step k: Int) throws(SolverFault) {
-      pullback.load(0, state)
-      sweep.runner.loadBias(k, into: pullback)
-      pullback.load(3, u)
-      pullback.load(4, residuals)
+      pullback.load(.state, state)
+      stepper.loadBias(k, into: pullback)
+      pullback.load(.cotangent, u)
+      pullback.load(.residuals, residuals)
       pullback.run()
-      pullback.store(0, into: &u)
-      pullback.accumulate(1, into: &g)
+      pullback.store(.stateCotangent, into: &u)
+      pullback.accumulate(.outerCotangent, into: &g)
       guard allFinite(u) else {
         throw SolverFault.nonFinite("the reverse sweep through inner step \(k + 1) (\(problem.taskLabel(t))unroll) produced a non-finite value",
                                     in: pullback, problem: problem)
@@ -88,8 +100,8 @@ struct UnrolledReverse {
       for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, sweep.residualTape[j], step: T - K + j) }
     } else {
       // Each reverse step first retakes its step for the residuals (revolve's "youturn").
-      try replay(sweep) { state, k throws(SolverFault) in
-        sweep.runner.residuals(at: state, step: k, into: &residuals)
+      try replay(&sweep) { state, k throws(SolverFault) in
+        stepper.residuals(at: state, step: k, into: &residuals)
         try reverse(state, residuals, step: k)
       }
     }
@@ -98,7 +110,7 @@ struct UnrolledReverse {
   }
 
   /// Runs all T steps, keeping the states the last K steps start from.
-  func forwardTaped(_ sweep: Sweep, _ phi: [Double], keep K: Int) throws(SolverFault) {
+  func forwardTaped(_ sweep: inout Sweep, _ phi: [Double], keep K: Int) throws(SolverFault) {
     let T = sweep.runner.steps
     var s = sweep.runner.start(phi)
     sweep.tape.reserveCapacity(K)
@@ -113,33 +125,33 @@ struct UnrolledReverse {
       }
     }
     sweep.final = s
-    sweep.forwardSteps = T
+    sweep.cost.forwardSteps = T
     // The tape, the working state and the cotangent.
-    sweep.peakStates = K + 2
-    sweep.peakDoubles = K * (problem.stateSize + problem.residualSize) + 2 * problem.stateSize
+    sweep.cost.peakStates = K + 2
+    sweep.cost.peakDoubles = K * (problem.stateSize + problem.residualSize) + 2 * problem.stateSize
   }
 
   /// Follows the binomial schedule up to its first reverse action (the
   /// working state then holds s_{T−1}), and takes one more step for s_T,
   /// which the outer gradient needs before any step can be reversed.
-  func forwardCheckpointed(_ sweep: Sweep, _ phi: [Double], snapshots: Int) throws(SolverFault) {
+  func forwardCheckpointed(_ sweep: inout Sweep, _ phi: [Double], snapshots: Int) throws(SolverFault) {
     let T = sweep.runner.steps
     sweep.schedule = CheckpointSchedule.binomial(steps: T, snapshots: snapshots)
     sweep.slots = Array(repeating: nil, count: snapshots)
     sweep.working = sweep.runner.start(phi)
-    try execute(sweep, until: { if case .reverse = $0 { return true } else { return false } }, reverse: { _, _ throws(SolverFault) in })
+    try execute(&sweep, until: { if case .reverse = $0 { return true } else { return false } }, reverse: { _, _ throws(SolverFault) in })
     var last = sweep.working
     try sweep.runner.advance(&last, step: T - 1)
-    sweep.forwardSteps += 1
+    sweep.cost.forwardSteps += 1
     sweep.final = last
   }
 
-  func replay(_ sweep: Sweep, reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
-    try execute(sweep, until: { _ in false }, reverse: reverse)
+  func replay(_ sweep: inout Sweep, reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
+    try execute(&sweep, until: { _ in false }, reverse: reverse)
   }
 
   /// Executes schedule actions from the sweep's position until `stop` says so.
-  func execute(_ sweep: Sweep, until stop: (CheckpointAction) -> Bool,
+  func execute(_ sweep: inout Sweep, until stop: (CheckpointAction) -> Bool,
                reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
     while sweep.position < sweep.schedule.count {
       let action = sweep.schedule[sweep.position]
@@ -149,13 +161,13 @@ struct UnrolledReverse {
       case .restore(let slot, _): sweep.working = sweep.slots[slot]!
       case .advance(let from, let to):
         for k in from..<to { try sweep.runner.advance(&sweep.working, step: k) }
-        sweep.forwardSteps += to - from
+        sweep.cost.forwardSteps += to - from
       case .reverse(let k): try reverse(sweep.working, k)
       }
       // Snapshots in use, the working state and the cotangent.
-      sweep.peakStates = max(sweep.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
+      sweep.cost.peakStates = max(sweep.cost.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
       // … and one retaken step's residuals.
-      sweep.peakDoubles = sweep.peakStates * problem.stateSize + problem.residualSize
+      sweep.cost.peakDoubles = sweep.cost.peakStates * problem.stateSize + problem.residualSize
       sweep.position += 1
     }
   }

@@ -5,11 +5,11 @@ import Foundation
 /// Runs one task's fixed-step inner solver (gd, momentum, adam) one step at
 /// a time over the whole unrolled state s = (θ, optimizer state):
 /// s_{k+1} = Φ(s_k, φ). The unrolled methods drive it to record, replay or
-/// differentiate the steps.
-public final class FixedStepRunner {
+/// differentiate the steps. A value: each task's runner is its thread's own.
+public struct FixedStepRunner: Sendable {
   let problem: BilevelProblem
   let task: Int
-  let function: CompiledFunction
+  let function: Compiled<InnerStep>
   public let steps: Int
   var bias: [Double]
   let betas: (Double, Double)?
@@ -32,20 +32,20 @@ public final class FixedStepRunner {
   }
 
   /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0).
-  public func start(_ phi: [Double]) -> [Double] {
-    function.load(1, phi)
+  public mutating func start(_ phi: [Double]) -> [Double] {
+    function.load(.phi, phi)
     firstLoss = nil
-    let theta0 = problem.initial(task)(phi)[0]
+    let theta0 = problem.initial(task)([.phi: phi])[.theta]
     return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
   }
 
-  /// Adam's bias corrections for step k (0-based) into argument 2 of the
-  /// step plan or of one of its derivative plans (nothing for other solvers).
-  func loadBias(_ k: Int, into f: CompiledFunction) {
+  /// Adam's bias corrections for step k (0-based) into the step plan or one
+  /// of its derivative plans (nothing for other solvers).
+  mutating func loadBias<S: BiasCorrectedSignature>(_ k: Int, into f: Compiled<S>) {
     guard let (b1, b2) = betas else { return }
     bias[0] = 1 / (1 - pow(b1, Double(k + 1)))
     bias[1] = 1 / (1 - pow(b2, Double(k + 1)))
-    f.load(2, bias)
+    f.load(S.biasCorrection, bias)
   }
 
   /// "inner step 7 of 50 (task 2, gd)", for faults.
@@ -56,12 +56,12 @@ public final class FixedStepRunner {
   /// s ← Φ(s) for step k (0-based). Stops with the step and the source
   /// expression when the state or the loss becomes non-finite, or the loss
   /// grows past 10¹⁰ times its first value.
-  public func advance(_ s: inout [Double], step k: Int) throws(SolverFault) {
+  public mutating func advance(_ s: inout [Double], step k: Int) throws(SolverFault) {
     loadBias(k, into: function)
-    function.load(0, s)
+    function.load(.state, s)
     function.run()
-    let loss = function.scalar(1)
-    function.store(0, into: &s)
+    let loss = function.scalar(.loss)
+    function.store(.next, into: &s)
     guard loss.isFinite, allFinite(s) else {
       throw SolverFault.nonFinite("\(stepLabel(k)) produced a non-finite value", in: function, problem: problem)
     }
@@ -76,8 +76,8 @@ public final class FixedStepRunner {
   /// Runs the steps `range` (0-based indices, which set Adam's bias
   /// corrections) from a given state with φ loaded afresh: e.g. the last K
   /// steps T−K..T−1 of a truncated unroll from a stored s_{T−K}.
-  public func run(from state: [Double], _ phi: [Double], steps range: Range<Int>) throws(SolverFault) -> [Double] {
-    function.load(1, phi)
+  public mutating func run(from state: [Double], _ phi: [Double], steps range: Range<Int>) throws(SolverFault) -> [Double] {
+    function.load(.phi, phi)
     firstLoss = nil
     var s = state
     for k in range { try advance(&s, step: k) }
@@ -87,21 +87,21 @@ public final class FixedStepRunner {
   /// The residuals (the step's matrix products, for the taped pullback) of
   /// the step just taken by `advance`.
   public func storeResiduals(into r: inout [Double]) {
-    if !r.isEmpty { function.store(2, into: &r) }
+    if !r.isEmpty { function.store(.residuals, into: &r) }
   }
 
   /// Runs step k at s without keeping its result, for its residuals: the
   /// taping half of a checkpointed reverse step.
-  public func residuals(at s: [Double], step k: Int, into r: inout [Double]) {
+  public mutating func residuals(at s: [Double], step k: Int, into r: inout [Double]) {
     guard !r.isEmpty else { return }
     loadBias(k, into: function)
-    function.load(0, s)
+    function.load(.state, s)
     function.run()
-    function.store(2, into: &r)
+    function.store(.residuals, into: &r)
   }
 
   /// Runs all steps from s₀(φ) and returns s_T.
-  public func run(_ phi: [Double]) throws(SolverFault) -> [Double] {
+  public mutating func run(_ phi: [Double]) throws(SolverFault) -> [Double] {
     var s = start(phi)
     for k in 0..<steps { try advance(&s, step: k) }
     return s

@@ -13,7 +13,7 @@ public struct InnerSolution: Sendable {
 /// The program's inner solver, whichever it is: fixed steps (gd, momentum,
 /// adam), Newton-CG, or fixed-point iteration; and a tight solve (for
 /// implicit methods' checks) that polishes with Newton-CG.
-public struct InnerSolver {
+public struct InnerSolver: Sendable {
   let problem: BilevelProblem
 
   public init(_ problem: BilevelProblem) { self.problem = problem }
@@ -37,11 +37,12 @@ public struct InnerSolver {
 
   public func solve(_ phi: [Double], task t: Int) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
     if let T = fixedSteps {
-      let s = try FixedStepRunner(problem, task: t, steps: T).run(phi)
+      var runner = FixedStepRunner(problem, task: t, steps: T)
+      let s = try runner.run(phi)
       let theta = Array(s.prefix(problem.innerSize))
       return (theta, T, try residual(theta, phi, task: t))
     }
-    let start = problem.initial(t)(phi)[0]
+    let start = problem.initial(t)([.phi: phi])[.theta]
     switch spec {
     case .newton(let tolerance, let maxSteps, let cgIterations)?:
       return try newton(start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps, cgIterations: cgIterations)
@@ -58,13 +59,13 @@ public struct InnerSolver {
   /// ‖∇θ L_in‖ at θ, or ‖E(z) − z‖ for a fixpoint.
   public func residual(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> Double {
     if problem.hasFixpoint {
-      let e = problem.fixpoint(t)(theta, phi)[0]
+      let e = problem.fixpoint(t)([.point: theta, .phi: phi])[.image]
       var s = 0.0
       for k in e.indices { s += (e[k] - theta[k]) * (e[k] - theta[k]) }
       return s.squareRoot()
     }
     guard problem.source.innerLoss != nil else { return .nan }
-    return norm(problem.innerGradient(t)(theta, phi)[0])
+    return norm(problem.innerGradient(t)([.theta: theta, .phi: phi])[.gradient])
   }
 
   /// The inner problem solved as tightly as rounding allows: the program's
@@ -98,15 +99,15 @@ public struct InnerSolver {
   {
     let gradient = problem.innerGradient(t)
     let hessian = problem.hessianVector(t)
-    gradient.load(1, phi)
-    hessian.load(1, phi)
+    gradient.load(.phi, phi)
+    hessian.load(.phi, phi)
     var theta = start
     var g = [Double](repeating: 0, count: theta.count)
     func evaluate(_ x: [Double], _ g: inout [Double]) throws(SolverFault) -> Double {
-      gradient.load(0, x)
+      gradient.load(.theta, x)
       gradient.run()
-      gradient.store(0, into: &g)
-      let loss = gradient.scalar(1)
+      gradient.store(.gradient, into: &g)
+      let loss = gradient.scalar(.loss)
       guard loss.isFinite, allFinite(g) else {
         throw SolverFault.nonFinite("Newton step (\(problem.taskLabel(t))inner loss) produced a non-finite value", in: gradient, problem: problem)
       }
@@ -118,13 +119,13 @@ public struct InnerSolver {
     while steps < maxSteps {
       let gNorm = norm(g)
       if gNorm <= tolerance { break }
-      hessian.load(0, theta)
+      hessian.load(.theta, theta)
       let forcing = min(0.5, gNorm.squareRoot()) * gNorm
       let (p0, report) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: cgIterations, tolerance: forcing / gNorm) {
         (x: [Double], y: inout [Double]) throws(SolverFault) in
-        hessian.load(2, x)
+        hessian.load(.direction, x)
         hessian.run()
-        hessian.store(0, into: &y)
+        hessian.store(.product, into: &y)
       }
       // A first direction of non-positive curvature leaves p = 0: fall back to steepest descent.
       var p = p0
@@ -161,16 +162,16 @@ public struct InnerSolver {
     -> (theta: [Double], steps: Int, residual: Double)
   {
     let map = problem.fixpoint(t)
-    map.load(1, phi)
+    map.load(.phi, phi)
     var z = start
     var next = z
     var residual = Double.infinity
     var first = 0.0
     var steps = 0
     while steps < maxSteps {
-      map.load(0, z)
+      map.load(.point, z)
       map.run()
-      map.store(0, into: &next)
+      map.store(.image, into: &next)
       steps += 1
       guard allFinite(next) else {
         throw SolverFault.nonFinite("fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map) produced a non-finite value", in: map, problem: problem)
@@ -199,27 +200,27 @@ public struct InnerSolver {
     let gradient = problem.innerGradient(t)
     let hessian = problem.hessianVector(t)
     var x = start
-    var g = gradient(x, phi)[0]
+    var g = gradient([.theta: x, .phi: phi])[.gradient]
     var gNorm = norm(g)
     guard gNorm > 0, allFinite(g) else { return x }
     let probe = RandomStream.normal(shape: Shape([x.count]), seed: 4242).scalars
-    let meanEigenvalue = abs(dot(probe, hessian(x, phi, probe)[0])) / dot(probe, probe)
+    let meanEigenvalue = abs(dot(probe, hessian([.theta: x, .phi: phi, .direction: probe])[.product])) / dot(probe, probe)
     let shift = 1e-8 * meanEigenvalue
     for _ in 0..<10 {
-      hessian.load(0, x)
-      hessian.load(1, phi)
+      hessian.load(.theta, x)
+      hessian.load(.phi, phi)
       let (p, _) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 500), tolerance: 1e-10) {
         (v: [Double], y: inout [Double]) throws(SolverFault) in
-        hessian.load(2, v)
+        hessian.load(.direction, v)
         hessian.run()
-        hessian.store(0, into: &y)
+        hessian.store(.product, into: &y)
         for i in y.indices { y[i] += shift * v[i] }
       }
       var best: (x: [Double], g: [Double], norm: Double)?
       var alpha = 1.0
       for _ in 0..<4 {
         let y = (0..<x.count).map { x[$0] + alpha * p[$0] }
-        let gy = gradient(y, phi)[0]
+        let gy = gradient([.theta: y, .phi: phi])[.gradient]
         let n = norm(gy)
         if n < gNorm && allFinite(gy) {
           best = (y, gy, n)

@@ -37,7 +37,7 @@ public struct SolverFault: Error, Sendable {
 
   /// Traces a non-finite result of `function` back to the instruction that
   /// produced it (the arena still holds the arguments of the failed run).
-  static func nonFinite(_ what: String, in function: CompiledFunction, problem: BilevelProblem) -> SolverFault {
+  static func nonFinite<S>(_ what: String, in function: Compiled<S>, problem: BilevelProblem) -> SolverFault {
     guard let fault = function.locateFault() else { return SolverFault(.nonFinite, what) }
     let text = problem.program.expressionPrinter().render(fault.node, maximumLength: 120)
     return SolverFault(.nonFinite, "\(what): \(text) gives \(formatValue(fault.value))", origin: fault.origin, expression: text)

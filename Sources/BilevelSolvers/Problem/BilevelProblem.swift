@@ -1,6 +1,7 @@
 import BilevelCore
 import BilevelFrontEnd
 import Foundation
+import Synchronization
 
 /// A program compiled for the solvers: flat layouts of θ (per task), of the
 /// unrolled state and of φ, and the compiled functions every solver and
@@ -9,7 +10,7 @@ import Foundation
 /// Vectors: φ concatenates the outer variables in declaration order; θ of a
 /// task concatenates its inner variables; the step state is θ followed by
 /// the optimizer state (velocity, or both Adam moments) in the same order.
-public final class BilevelProblem: @unchecked Sendable {
+public final class BilevelProblem: Sendable {
   public let source: Program
   let graphs: SolverGraphs
   public var program: Program { graphs.program }
@@ -24,7 +25,11 @@ public final class BilevelProblem: @unchecked Sendable {
   /// Threads the methods run tasks on (TaskParallel); 1: plain sequential
   /// loops. Results are bit-identical for every value. Set it between
   /// calls, not during one.
-  public var threads = KernelThreadPool.onlineCores
+  public var threads: Int {
+    get { threadCount.load(ordering: .relaxed) }
+    set { threadCount.store(newValue, ordering: .relaxed) }
+  }
+  let threadCount = Atomic<Int>(KernelThreadPool.onlineCores)
 
   public init(_ program: Program) {
     source = program
@@ -33,7 +38,7 @@ public final class BilevelProblem: @unchecked Sendable {
     innerSize = program.size(.inner)
     outerSize = program.size(.outer)
     stateSize = innerSize * (graphs.stepRule?.copies ?? 1)
-    functions = (0..<tasks).map { _ in TaskFunctions() }
+    functions = (0..<tasks).map { _ in LockedFunctions() }
   }
 
   // MARK: Layouts
@@ -61,162 +66,242 @@ public final class BilevelProblem: @unchecked Sendable {
 
   // MARK: Compiled functions
 
-  final class TaskFunctions: @unchecked Sendable {
-    let lock = NSLock()
-    var innerGradient: CompiledFunction?
-    var innerGradientOuter: CompiledFunction?
-    var hessianVector: CompiledFunction?
-    var mixed: CompiledFunction?
-    var step: CompiledFunction?
-    var tapedPullback: CompiledFunction?
-    var stepTangent: CompiledFunction?
-    var fixpoint: CompiledFunction?
-    var fixpointPullback: CompiledFunction?
-    var initial: CompiledFunction?
-    var initialPullback: CompiledFunction?
-    var initialTangent: CompiledFunction?
-    var learningRate: CompiledFunction?
-    var outerGradientInner: CompiledFunction?
+  /// One task's compiled functions, each made on first use.
+  struct TaskFunctions {
+    var innerGradient: Compiled<InnerGradient>?
+    var innerGradientOuter: Compiled<InnerGradientOuter>?
+    var hessianVector: Compiled<HessianVectorProduct>?
+    var mixed: Compiled<MixedProduct>?
+    var step: Compiled<InnerStep>?
+    var tapedPullback: Compiled<TapedStepPullback>?
+    var stepTangent: Compiled<StepTangent>?
+    var fixpoint: Compiled<FixpointMap>?
+    var fixpointPullback: Compiled<FixpointPullback>?
+    var initial: Compiled<InitialPoint>?
+    var initialPullback: Compiled<InitialPointPullback>?
+    var initialTangent: Compiled<InitialPointTangent>?
+    var learningRate: Compiled<LearningRate>?
+    var outerGradientInner: Compiled<OuterGradientInner>?
     // Only in `outerFunctions`:
-    var outerLoss: CompiledFunction?
-    var outerGradient: CompiledFunction?
+    var outerLoss: Compiled<OuterLoss>?
+    var outerGradient: Compiled<OuterGradient>?
   }
-  let functions: [TaskFunctions]
+  /// A TaskFunctions behind its lock (a class: a Mutex cannot sit in an array).
+  final class LockedFunctions: Sendable {
+    let cache = Mutex(TaskFunctions())
+  }
+  let functions: [LockedFunctions]
   /// The outer loss and its gradient (global: all tasks in one plan).
-  let outerFunctions = TaskFunctions()
+  let outerFunctions = LockedFunctions()
 
   /// The cached function, made on first use under the owner's lock: the
   /// methods run tasks on several threads (TaskParallel), and two threads may
   /// ask for the same shared function (task 0's, the outer ones) at once.
   /// Different tasks' functions are built concurrently.
-  func build(_ owner: TaskFunctions, _ slot: ReferenceWritableKeyPath<TaskFunctions, CompiledFunction?>,
-             _ make: () -> CompiledFunction) -> CompiledFunction {
-    owner.lock.lock()
-    defer { owner.lock.unlock() }
-    if let f = owner[keyPath: slot] { return f }
-    let f = make()
-    owner[keyPath: slot] = f
-    return f
+  func build<S>(_ owner: LockedFunctions, _ slot: WritableKeyPath<TaskFunctions, Compiled<S>?>,
+                _ make: () -> Compiled<S>) -> Compiled<S> {
+    owner.cache.withLock { cache in
+      if let f = cache[keyPath: slot] { return f }
+      let f = make()
+      cache[keyPath: slot] = f
+      return f
+    }
   }
 
-  /// [θ, φ] → [∇θ L_in, L_in].
-  public func innerGradient(_ t: Int) -> CompiledFunction {
+  /// Each function's arguments and results are named by its signature
+  /// (FunctionSignatures.swift, which also says what each computes).
+  public func innerGradient(_ t: Int) -> Compiled<InnerGradient> {
     build(functions[t], \.innerGradient) {
-      CompiledFunction(program, arguments: [theta(t), phi], results: [graphs.innerGradient, graphs.innerLoss], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: { switch $0 { case .theta: theta(t); case .phi: phi } },
+               results: { switch $0 { case .gradient: graphs.innerGradient; case .loss: graphs.innerLoss } })
     }
   }
 
-  /// [θ, φ] → [∇φ L_in (this task's part), L_in].
-  public func innerGradientOuter(_ t: Int) -> CompiledFunction {
+  public func innerGradientOuter(_ t: Int) -> Compiled<InnerGradientOuter> {
     build(functions[t], \.innerGradientOuter) {
-      CompiledFunction(program, arguments: [theta(t), phi], results: [graphs.innerGradientOuter, graphs.innerLoss], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: { switch $0 { case .theta: theta(t); case .phi: phi } },
+               results: { switch $0 { case .gradient: graphs.innerGradientOuter; case .loss: graphs.innerLoss } })
     }
   }
 
-  /// [θ, φ, v] → [H v].
-  public func hessianVector(_ t: Int) -> CompiledFunction {
+  public func hessianVector(_ t: Int) -> Compiled<HessianVectorProduct> {
     build(functions[t], \.hessianVector) {
-      CompiledFunction(program, arguments: [theta(t), phi, leaves(graphs.direction, task: t)], results: [graphs.hessianVector], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: {
+                 switch $0 {
+                 case .theta: theta(t)
+                 case .phi: phi
+                 case .direction: leaves(graphs.direction, task: t)
+                 }
+               },
+               results: { switch $0 { case .product: graphs.hessianVector } })
     }
   }
 
-  /// [θ, φ, v] → [(∂²L_in/∂φ∂θ) v].
-  public func mixed(_ t: Int) -> CompiledFunction {
+  public func mixed(_ t: Int) -> Compiled<MixedProduct> {
     build(functions[t], \.mixed) {
-      CompiledFunction(program, arguments: [theta(t), phi, leaves(graphs.direction, task: t)], results: [graphs.mixed], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: {
+                 switch $0 {
+                 case .theta: theta(t)
+                 case .phi: phi
+                 case .direction: leaves(graphs.direction, task: t)
+                 }
+               },
+               results: { switch $0 { case .product: graphs.mixed } })
     }
   }
 
   var biasLeaves: [Leaf] { leaves(graphs.biasCorrection, task: 0) }
 
-  /// [s, φ, bias] → [Φ(s), L_in(θ), residuals (what the taped pullback reads)].
-  public func step(_ t: Int) -> CompiledFunction {
+  public func step(_ t: Int) -> Compiled<InnerStep> {
     build(functions[t], \.step) {
-      CompiledFunction(program, arguments: [state(t), phi, biasLeaves], results: [graphs.step, graphs.innerLoss, graphs.residuals],
-                       task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: {
+                 switch $0 {
+                 case .state: state(t)
+                 case .phi: phi
+                 case .biasCorrection: biasLeaves
+                 }
+               },
+               results: {
+                 switch $0 {
+                 case .next: graphs.step
+                 case .loss: graphs.innerLoss
+                 case .residuals: graphs.residuals
+                 }
+               })
     }
   }
 
   /// Entries of the residuals one step keeps for its taped pullback.
   public var residualSize: Int { graphs.residuals.reduce(0) { $0 + program.graph.shape($1).count } }
 
-  /// [s, φ, bias, u, residuals] → [(∂Φ/∂s)ᵀ u, (∂Φ/∂φ)ᵀ u], reading the step's
-  /// matrix products from the tape.
-  public func tapedPullback(_ t: Int) -> CompiledFunction {
+  public func tapedPullback(_ t: Int) -> Compiled<TapedStepPullback> {
     build(functions[t], \.tapedPullback) {
-      CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.cotangent, task: t), leaves(graphs.residualInputs, task: t)],
-                       results: [graphs.tapedPullback, graphs.tapedOuterPullback], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: {
+                 switch $0 {
+                 case .state: state(t)
+                 case .phi: phi
+                 case .biasCorrection: biasLeaves
+                 case .cotangent: leaves(graphs.cotangent, task: t)
+                 case .residuals: leaves(graphs.residualInputs, task: t)
+                 }
+               },
+               results: {
+                 switch $0 {
+                 case .stateCotangent: graphs.tapedPullback
+                 case .outerCotangent: graphs.tapedOuterPullback
+                 }
+               })
     }
   }
 
-  /// [s, φ, bias, ṡ, φ̇] → [(∂Φ/∂s) ṡ + (∂Φ/∂φ) φ̇].
-  public func stepTangent(_ t: Int) -> CompiledFunction {
+  public func stepTangent(_ t: Int) -> Compiled<StepTangent> {
     build(functions[t], \.stepTangent) {
-      CompiledFunction(program, arguments: [state(t), phi, biasLeaves, leaves(graphs.stateTangent, task: t), leaves(graphs.outerTangent, task: 0)],
-                       results: [graphs.stepTangent], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: {
+                 switch $0 {
+                 case .state: state(t)
+                 case .phi: phi
+                 case .biasCorrection: biasLeaves
+                 case .stateTangent: leaves(graphs.stateTangent, task: t)
+                 case .outerTangent: leaves(graphs.outerTangent, task: 0)
+                 }
+               },
+               results: { switch $0 { case .tangent: graphs.stepTangent } })
     }
   }
 
-  /// [z, φ] → [E(z, φ)].
-  public func fixpoint(_ t: Int) -> CompiledFunction {
+  public func fixpoint(_ t: Int) -> Compiled<FixpointMap> {
     build(functions[t], \.fixpoint) {
-      CompiledFunction(program, arguments: [theta(t), phi], results: [graphs.fixpointMap], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: { switch $0 { case .point: theta(t); case .phi: phi } },
+               results: { switch $0 { case .image: graphs.fixpointMap } })
     }
   }
 
-  /// [z, φ, u] → [(∂E/∂z)ᵀ u, (∂E/∂φ)ᵀ u].
-  public func fixpointPullback(_ t: Int) -> CompiledFunction {
+  public func fixpointPullback(_ t: Int) -> Compiled<FixpointPullback> {
     build(functions[t], \.fixpointPullback) {
-      CompiledFunction(program, arguments: [theta(t), phi, leaves([graphs.cotangent[0]], task: t)],
-                       results: [graphs.fixpointPullback, graphs.fixpointOuterPullback], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: {
+                 switch $0 {
+                 case .point: theta(t)
+                 case .phi: phi
+                 case .cotangent: leaves([graphs.cotangent[0]], task: t)
+                 }
+               },
+               results: {
+                 switch $0 {
+                 case .pointCotangent: graphs.fixpointPullback
+                 case .outerCotangent: graphs.fixpointOuterPullback
+                 }
+               })
     }
   }
 
-  /// [φ] → [θ₀(φ)].
-  public func initial(_ t: Int) -> CompiledFunction {
-    build(functions[t], \.initial) { CompiledFunction(program, arguments: [phi], results: [graphs.initial], task: planTask(t)) }
+  public func initial(_ t: Int) -> Compiled<InitialPoint> {
+    build(functions[t], \.initial) {
+      Compiled(program, task: planTask(t),
+               arguments: { switch $0 { case .phi: phi } },
+               results: { switch $0 { case .theta: graphs.initial } })
+    }
   }
 
-  /// [φ, u] → [(∂θ₀/∂φ)ᵀ u].
-  public func initialPullback(_ t: Int) -> CompiledFunction {
+  public func initialPullback(_ t: Int) -> Compiled<InitialPointPullback> {
     build(functions[t], \.initialPullback) {
-      CompiledFunction(program, arguments: [phi, leaves(Array(graphs.cotangent.prefix(graphs.theta.count)), task: t)],
-                       results: [graphs.initialOuterPullback], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: {
+                 switch $0 {
+                 case .phi: phi
+                 case .cotangent: leaves(Array(graphs.cotangent.prefix(graphs.theta.count)), task: t)
+                 }
+               },
+               results: { switch $0 { case .outerCotangent: graphs.initialOuterPullback } })
     }
   }
 
-  /// [φ, φ̇] → [(∂θ₀/∂φ) φ̇].
-  public func initialTangent(_ t: Int) -> CompiledFunction {
+  public func initialTangent(_ t: Int) -> Compiled<InitialPointTangent> {
     build(functions[t], \.initialTangent) {
-      CompiledFunction(program, arguments: [phi, leaves(graphs.outerTangent, task: 0)], results: [graphs.initialTangent], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: { switch $0 { case .phi: phi; case .outerTangent: leaves(graphs.outerTangent, task: 0) } },
+               results: { switch $0 { case .tangent: graphs.initialTangent } })
     }
   }
 
-  /// [φ] → [lr, ∇φ lr] of gradient descent.
-  public var learningRate: CompiledFunction {
+  public var learningRate: Compiled<LearningRate> {
     build(functions[0], \.learningRate) {
-      CompiledFunction(program, arguments: [phi], results: [graphs.learningRate, graphs.learningRateGradient], task: nil)
+      Compiled(program, task: nil,
+               arguments: { switch $0 { case .phi: phi } },
+               results: { switch $0 { case .rate: graphs.learningRate; case .gradient: graphs.learningRateGradient } })
     }
   }
 
-  /// [θ of every task, φ] → [L_out, ∂L_out/∂φ].
-  public var outerGradient: CompiledFunction {
+  public var outerGradient: Compiled<OuterGradient> {
     build(outerFunctions, \.outerGradient) {
-      CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerLoss, graphs.outerGradientOuter], task: nil)
+      Compiled(program, task: nil,
+               arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
+               results: { switch $0 { case .loss: graphs.outerLoss; case .gradient: graphs.outerGradientOuter } })
     }
   }
 
-  /// [θ of every task, φ] → [L_out].
-  public var outerLoss: CompiledFunction {
+  public var outerLoss: Compiled<OuterLoss> {
     build(outerFunctions, \.outerLoss) {
-      CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerLoss], task: nil)
+      Compiled(program, task: nil,
+               arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
+               results: { switch $0 { case .loss: graphs.outerLoss } })
     }
   }
 
-  /// [θ of every task, φ] → [∂L_out/∂θ of task t].
-  public func outerGradientInner(_ t: Int) -> CompiledFunction {
+  /// ∂L_out/∂θ of task t alone.
+  public func outerGradientInner(_ t: Int) -> Compiled<OuterGradientInner> {
     build(functions[t], \.outerGradientInner) {
-      CompiledFunction(program, arguments: [allTheta, phi], results: [graphs.outerGradientInner], task: planTask(t))
+      Compiled(program, task: planTask(t),
+               arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
+               results: { switch $0 { case .gradient: graphs.outerGradientInner } })
     }
   }
 

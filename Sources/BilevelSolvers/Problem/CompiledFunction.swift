@@ -16,8 +16,10 @@ public struct Leaf: Sendable, Equatable {
 /// A plan seen as a function of flat vectors: each argument concatenates
 /// some leaves, each result some roots. Loading and reading are copies
 /// between caller-owned memory and the plan's arena, so a solver loop that
-/// keeps its vectors allocates nothing.
-public final class CompiledFunction: @unchecked Sendable {
+/// keeps its vectors allocates nothing. Its slots are bare numbers, so
+/// callers go through `Compiled`, which names them; this untyped core is
+/// public for what reads the plan alone (costs, arena sizes).
+public final class CompiledFunction: Sendable {
   struct Copy {
     let vector: Int
     let arena: Int
@@ -70,32 +72,32 @@ public final class CompiledFunction: @unchecked Sendable {
     resultSizes = stores.map { $0.reduce(0) { $0 + $1.count } }
   }
 
-  public func load(_ argument: Int, _ values: UnsafePointer<Double>) {
+  @usableFromInline func load(_ argument: Int, _ values: UnsafePointer<Double>) {
     for c in loads[argument] { (plan.arena + c.arena).update(from: values + c.vector, count: c.count) }
   }
 
-  public func load(_ argument: Int, _ values: [Double]) {
+  @usableFromInline func load(_ argument: Int, _ values: [Double]) {
     precondition(values.count == argumentSizes[argument])
     if values.isEmpty { return }
     values.withUnsafeBufferPointer { load(argument, $0.baseAddress!) }
   }
 
-  public func run() { plan.run() }
+  @usableFromInline func run() { plan.run() }
 
   /// Reruns instruction by instruction to find where a non-finite value starts.
   public func locateFault() -> NumericFault? { plan.runChecked() }
 
-  public func store(_ result: Int, into values: UnsafeMutablePointer<Double>) {
+  @usableFromInline func store(_ result: Int, into values: UnsafeMutablePointer<Double>) {
     for c in stores[result] { (values + c.vector).update(from: plan.arena + c.arena, count: c.count) }
   }
 
-  public func store(_ result: Int, into values: inout [Double]) {
+  @usableFromInline func store(_ result: Int, into values: inout [Double]) {
     precondition(values.count == resultSizes[result])
     values.withUnsafeMutableBufferPointer { store(result, into: $0.baseAddress!) }
   }
 
   /// Adds the result to `values` (accumulating contributions).
-  public func accumulate(_ result: Int, into values: inout [Double], scale: Double = 1) {
+  @usableFromInline func accumulate(_ result: Int, into values: inout [Double], scale: Double = 1) {
     precondition(values.count == resultSizes[result])
     values.withUnsafeMutableBufferPointer { v in
       for c in stores[result] {
@@ -105,20 +107,12 @@ public final class CompiledFunction: @unchecked Sendable {
     }
   }
 
-  public func result(_ k: Int) -> [Double] {
+  @usableFromInline func result(_ k: Int) -> [Double] {
     var out = [Double](repeating: 0, count: resultSizes[k])
     store(k, into: &out)
     return out
   }
 
   /// The first entry of a result (for scalar results such as losses).
-  public func scalar(_ k: Int) -> Double { plan.arena[stores[k][0].arena] }
-
-  /// Loads the arguments, runs, and returns every result: the convenient,
-  /// allocating form.
-  public func callAsFunction(_ arguments: [Double]...) -> [[Double]] {
-    for (k, a) in arguments.enumerated() { load(k, a) }
-    run()
-    return resultSizes.indices.map(result)
-  }
+  @usableFromInline func scalar(_ k: Int) -> Double { plan.arena[stores[k][0].arena] }
 }

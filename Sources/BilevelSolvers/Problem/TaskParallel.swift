@@ -6,9 +6,12 @@ import Synchronization
 /// threads and then reduce the per-task results in task order: the result
 /// is the same, bit for bit, whatever the number of threads.
 ///
-/// Why this is safe: each task has its own compiled functions (their own
-/// arenas), built under a per-task lock (BilevelProblem.build), and a task's
-/// closure only touches that task's functions and values. The kernels' own
+/// Why this is safe: the body is @Sendable and its results Sendable, so the
+/// compiler checks that tasks share only values and locked or immutable
+/// state. The one thing they write through a shared reference is a compiled
+/// function's arena (Plan's unchecked claim): each task has its own compiled
+/// functions, built under a per-task lock (BilevelProblem.build), and a
+/// task's closure only runs that task's functions. The kernels' own
 /// pool serves one caller at a time and runs a concurrent caller's parts on
 /// that caller's thread, with the same bits.
 public enum TaskParallel {
@@ -16,7 +19,7 @@ public enum TaskParallel {
   /// sequential with 1), the results by index. A failure rethrows the one
   /// of the lowest task, as the sequential loop would; tasks after a known
   /// failure are skipped.
-  public static func map<T, E: Error>(_ count: Int, threads: Int, _ body: (Int) throws(E) -> T) throws(E) -> [T] {
+  public static func map<T: Sendable, E: Error>(_ count: Int, threads: Int, _ body: @Sendable (Int) throws(E) -> T) throws(E) -> [T] {
     let workers = min(max(1, threads), count)
     if workers <= 1 {
       var out: [T] = []
@@ -24,36 +27,29 @@ public enum TaskParallel {
       for t in 0..<count { out.append(try body(t)) }
       return out
     }
-    let results = UnsafeMutableBufferPointer<Result<T, E>?>.allocate(capacity: count)
-    results.initialize(repeating: nil)
-    defer {
-      _ = results.deinitialize()
-      results.deallocate()
-    }
+    // Each slot is written once, by the thread that ran its task.
+    let results = Mutex([Result<T, E>?](repeating: nil, count: count))
     let claims = Claims()
-    withoutActuallyEscaping(body) { body in
-      // The closure and the slots cross to the workers: each slot is written by one thread, and
-      // concurrentPerform returns after all have finished.
-      let shared = Shared(body: body, results: results)
-      // Tasks are claimed one at a time (their costs differ).
-      DispatchQueue.concurrentPerform(iterations: workers) { _ in
-        while true {
-          let t = claims.next.wrappingAdd(1, ordering: .relaxed).oldValue
-          if t >= count { return }
-          if t > claims.failed.load(ordering: .relaxed) { continue }
-          do throws(E) {
-            shared.results[t] = .success(try shared.body(t))
-          } catch {
-            shared.results[t] = .failure(error)
-            claims.fail(t)
-          }
+    // Tasks are claimed one at a time (their costs differ).
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      while true {
+        let t = claims.next.wrappingAdd(1, ordering: .relaxed).oldValue
+        if t >= count { return }
+        if t > claims.failed.load(ordering: .relaxed) { continue }
+        let result: Result<T, E>
+        do throws(E) {
+          result = .success(try body(t))
+        } catch {
+          result = .failure(error)
+          claims.fail(t)
         }
+        results.withLock { $0[t] = result }
       }
     }
     var out: [T] = []
     out.reserveCapacity(count)
-    for t in 0..<count {
-      switch results[t]! {
+    for slot in results.withLock({ $0 }) {
+      switch slot! {
       case .success(let value): out.append(value)
       case .failure(let error): throw error
       }
@@ -61,9 +57,20 @@ public enum TaskParallel {
     return out
   }
 
-  struct Shared<T, E: Error>: @unchecked Sendable {
-    let body: (Int) throws(E) -> T
-    let results: UnsafeMutableBufferPointer<Result<T, E>?>
+  /// Values one pass over the tasks made for the next, each taken once by
+  /// its task's thread, which then owns it: no copy stays behind, so the
+  /// taker mutates its buffers in place.
+  final class Handoff<Value: Sendable>: Sendable {
+    let values: Mutex<[Value?]>
+    init(_ values: consuming [Value]) { self.values = Mutex(values.map { $0 }) }
+
+    func take(_ t: Int) -> Value {
+      values.withLock { slots in
+        let value = slots[t]
+        slots[t] = nil
+        return value!
+      }
+    }
   }
 
   final class Claims: Sendable {
@@ -95,7 +102,7 @@ public enum TaskParallel {
 
 extension BilevelProblem {
   /// `body(t)` for every task, on `threads` threads; results in task order.
-  func eachTask<T, E: Error>(_ body: (Int) throws(E) -> T) throws(E) -> [T] {
+  func eachTask<T: Sendable, E: Error>(_ body: @Sendable (Int) throws(E) -> T) throws(E) -> [T] {
     try TaskParallel.map(tasks, threads: threads, body)
   }
 

@@ -27,6 +27,7 @@ public typealias KernelJob = @convention(c) (UnsafeRawPointer, Int) -> Void
 /// caller finds the pool busy and runs every part itself, which gives the
 /// same bits because the kernels make each output independent of the
 /// thread that computes it.
+// Unchecked: raw pointers to atomics and a pthread mutex/condition, shared with the workers by design.
 public struct KernelThreadPool: @unchecked Sendable {
   /// `generation << partBits | next unclaimed part`. A worker claims a part
   /// by compare-and-swap on the whole word, so a claim can only succeed
