@@ -147,6 +147,8 @@ public struct HypergradientCheck {
     default: break
     }
     add(.closedForm)
+    // A method kind the rows above do not name is checked with its table settings.
+    for m in MethodTable.rows(sizes, costing: programMethod) where !out.contains(where: { $0.method.kind == m.kind }) { add(m) }
     if !out.contains(where: { $0.method == programMethod }) { out.append(Spec(method: programMethod, kind: .exact)) }
     return (out, skipped)
   }

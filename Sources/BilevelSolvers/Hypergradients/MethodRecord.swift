@@ -135,13 +135,21 @@ enum MethodTable {
     case .evograd(let k, _, _, _)?: samples = k
     default: break
     }
-    let rows: [HypergradientMethod] = [
-      .unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: checkpoints), .unrollForward,
-      .truncated(steps: truncation), .firstOrder, .finiteDifference(eps: 0.01),
-      .evograd(samples: samples, sigma: 0.001, tau: 0.05, seed: 1),
-      .implicitConjugateGradient(iterations: iterations, tolerance: 1e-10),
-      .implicitNeumann(iterations: iterations, alpha: 1), .implicitExact, .closedForm,
-    ]
+    // A switch over the kinds, so a new method kind does not build until it has rows.
+    let rows = MethodKind.allCases.flatMap { kind -> [HypergradientMethod] in
+      switch kind {
+      case .unroll: return [.unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: checkpoints), .unrollForward]
+      case .truncated: return [.truncated(steps: truncation)]
+      case .firstOrder: return [.firstOrder]
+      case .finiteDifference: return [.finiteDifference(eps: 0.01)]
+      case .evograd: return [.evograd(samples: samples, sigma: 0.001, tau: 0.05, seed: 1)]
+      case .implicit:
+        return [.implicitConjugateGradient(iterations: iterations, tolerance: 1e-10),
+                .implicitNeumann(iterations: iterations, alpha: 1), .implicitExact]
+      case .closedForm: return [.closedForm]
+      case .auto: return []
+      }
+    }
     // The program's own settings where it names a row's method.
     return rows.map { row in method.map { row.sameVariant($0) ? $0 : row } ?? row }
   }
