@@ -32,6 +32,7 @@ import TestSupport
     var fault: SolverFault?
     do { _ = try problem.hypergradient(method, at: phi) } catch { fault = error }
     let message = try #require(fault?.message, "\(method.description) should fail")
+    #expect(fault?.kind == .diverged || fault?.kind == .nonFinite, "\(message)")
     let n = try #require(Self.step(in: message, of: 50), "no 'inner step N of 50' in: \(message)")
     // The named step is the first that fails when the steps are replayed one by one.
     var runner = FixedStepRunner(problem, task: 0, steps: 50)
@@ -68,6 +69,7 @@ import TestSupport
     var fault: SolverFault?
     do { _ = try problem.hypergradient(method, at: problem.initialOuter()) } catch { fault = error }
     let f = try #require(fault)
+    #expect(f.kind == .nonFinite)
     #expect(Self.step(in: f.message, of: 10) == 1, "\(f.message)")
     let origin = try #require(f.origin, "no source range in: \(f.message)")
     let text = Self.logOfNegative

@@ -218,7 +218,7 @@ public struct HypergradientCheck {
           continue
         }
       } catch {
-        if !mine && error.kind == .singularSystem { row.notApplicable = Self.withoutMethodName(error.message) } else { row.failure = error.message }
+        if !mine && error.kind == .singularSystem { row.notApplicable = error.reason } else { row.failure = error.message }
         continue
       }
       if differences[map] == nil {
@@ -242,14 +242,6 @@ public struct HypergradientCheck {
     // Per-task parts exist where each task has an inner solution of its own.
     if problem.tasks > 1 && !problem.source.isSingleLevel { report.taskChecks = checkTasks(report.rows, specs, maps: maps, phi0, units) }
     return report
-  }
-
-  /// "implicit(exact): the inner Hessian is …" without the method's name,
-  /// which the table gives already (closed_form reports implicit(exact)'s).
-  static func withoutMethodName(_ message: String) -> String {
-    guard let colon = message.range(of: ": ") else { return message }
-    let head = message[..<colon.lowerBound]
-    return head.allSatisfy({ $0.isLetter || $0 == "_" || $0 == "(" || $0 == ")" }) ? String(message[colon.upperBound...]) : message
   }
 
   /// The method's gradient at φ₀; implicit methods (but closed_form, which

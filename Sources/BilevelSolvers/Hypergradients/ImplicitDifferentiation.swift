@@ -117,7 +117,7 @@ struct ImplicitDifferentiation {
       unit[j] = 0
     }
     guard let solver = DenseSolver(a, n: n, trySymmetric: !problem.hasFixpoint) else {
-      throw SolverFault(.singularSystem, "implicit(exact): the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))")
+      throw SolverFault(.singularSystem, at: HypergradientMethod.implicitExact.title, "the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))")
     }
     return solver
   }

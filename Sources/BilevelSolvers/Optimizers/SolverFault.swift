@@ -24,13 +24,22 @@ public struct SolverFault: Error, Sendable {
 
   public let kind: Kind
   public let message: String
+  /// What went wrong without where (the method or step the message names
+  /// first), for a reader that already shows where.
+  public let reason: String
   public let origin: SourceRange?
   /// The expression as written, when the fault was traced to one.
   public let expression: String?
 
   public init(_ kind: Kind, _ message: String, origin: SourceRange? = nil, expression: String? = nil) {
+    self.init(kind, at: nil, message, origin: origin, expression: expression)
+  }
+
+  /// A fault whose message starts with where it happened: "where: reason".
+  public init(_ kind: Kind, at place: String?, _ reason: String, origin: SourceRange? = nil, expression: String? = nil) {
     self.kind = kind
-    self.message = message
+    self.reason = reason
+    self.message = place.map { "\($0): \(reason)" } ?? reason
     self.origin = origin
     self.expression = expression
   }
