@@ -6,19 +6,10 @@ import TestSupport
 
 @Suite struct ElaborationTests {
   static func compile(_ text: String) -> (program: Program?, diagnostics: [Diagnostic]) {
-    let (source, syntax) = Parser.parse(SourceFile(path: "test.blv", text: text))
-    if !syntax.isEmpty { return (nil, syntax) }
-    return Elaborator.elaborate(source)
+    TestPrograms.compile(text) { Elaborator.elaborate($0) }
   }
 
-  static let header = """
-    dim n = 6, d = 3
-    data X = randn(n, d, seed: 1)
-    data y = randn(n, seed: 2)
-    outer lam: scalar = 0
-    inner w: vector[d] = 0
-
-    """
+  static let header = TestPrograms.ridgeHeader
   static let solvers = """
 
     solve inner with gd(lr: 0.1, steps: 10)

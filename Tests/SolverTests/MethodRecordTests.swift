@@ -10,19 +10,10 @@ import TestSupport
 /// compile-time check read, and a method that does not apply is an error.
 @Suite struct MethodRecordTests {
   static func compile(_ text: String) -> (program: Program?, diagnostics: [Diagnostic]) {
-    let (source, syntax) = Parser.parse(SourceFile(path: "test.blv", text: text))
-    if !syntax.isEmpty { return (nil, syntax) }
-    return MethodDiagnostics.elaborate(source)
+    TestPrograms.compile(text) { MethodDiagnostics.elaborate($0) }
   }
 
-  static let header = """
-    dim n = 6, d = 3
-    data X = randn(n, d, seed: 1)
-    data y = randn(n, seed: 2)
-    outer lam: scalar = 0
-    inner w: vector[d] = 0
-
-    """
+  static let header = TestPrograms.ridgeHeader
 
   @Test func closedFormOnANonQuadraticLossIsAnErrorAtTheTerm() {
     let (program, ds) = Self.compile(Self.header + """
@@ -98,6 +89,14 @@ import TestSupport
     }
   }
 
+  /// Every kind the specs switch over has its schema in the catalogue.
+  @Test func everyKindHasASchema() {
+    let kinds: [SolverKind] = InnerSolverKind.allCases.map { .inner($0) } + OuterSolverKind.allCases.map { .outer($0) }
+      + MethodKind.allCases.map { .method($0) }
+    for kind in kinds { #expect(SolverCatalogue.all.contains { $0.kind == kind }, "no schema for \(kind.name)") }
+    #expect(SolverCatalogue.all.count == kinds.count)
+  }
+
   /// explain's table lists every method kind but auto, each costed by its record.
   @Test func theTableHasEveryMethod() throws {
     let sizes = ProblemSizes(try SolverFixtures.program(RidgeProgram.text))
@@ -108,12 +107,7 @@ import TestSupport
 
 /// A small ridge program every method applies to.
 enum RidgeProgram {
-  static let text = """
-    dim n = 6, d = 3
-    data X = randn(n, d, seed: 1)
-    data y = randn(n, seed: 2)
-    outer lam: scalar = 0
-    inner w: vector[d] = 0
+  static let text = TestPrograms.ridgeHeader + """
     inner loss = sum((X @ w - y)^2) + exp(lam) * sum(w^2)
     outer loss = sum((X @ w - y)^2)
     solve inner with gd(lr: 0.01, steps: 10)

@@ -51,3 +51,24 @@ public enum TestPrograms {
     return t
   }
 }
+
+extension TestPrograms {
+  /// Data and variables of a small ridge problem, for programs that add their losses and solvers.
+  public static let ridgeHeader = """
+    dim n = 6, d = 3
+    data X = randn(n, d, seed: 1)
+    data y = randn(n, seed: 2)
+    outer lam: scalar = 0
+    inner w: vector[d] = 0
+
+    """
+
+  /// `text` parsed, then elaborated by `elaborate`; the syntax errors alone when it does not parse.
+  public static func compile(_ text: String, _ elaborate: (SourceProgram) -> (program: Program?, diagnostics: [Diagnostic]))
+    -> (program: Program?, diagnostics: [Diagnostic])
+  {
+    let (source, syntax) = Parser.parse(SourceFile(path: "test.blv", text: text))
+    if !syntax.isEmpty { return (nil, syntax) }
+    return elaborate(source)
+  }
+}
