@@ -98,9 +98,20 @@ public struct Statement: Sendable {
   public let range: SourceRange
   /// The range to point at when the statement as a whole is the problem.
   public let keywordRange: SourceRange
+
+  public init(kind: Kind, range: SourceRange, keywordRange: SourceRange) {
+    self.kind = kind
+    self.range = range
+    self.keywordRange = keywordRange
+  }
 }
 
 public struct SourceProgram: Sendable {
   public let file: SourceFile
   public let statements: [Statement]
+
+  public init(file: SourceFile, statements: [Statement]) {
+    self.file = file
+    self.statements = statements
+  }
 }
