@@ -38,9 +38,17 @@ extension Commands {
     let run = BilevelRun(problem: problem, method: selection.method)
     var progress = ProgressPrinter(mode: options.progress, isTerminal: environment.isTerminal, write: environment.standardError)
     var trace: [TraceRow] = []
+    let reports = problem.reportFunction()
     let report = run.run(from: resume) { p in
+      var values: [Double] = []
+      if let f = reports {
+        f.load(0, p.theta.flatMap { $0 })
+        f.load(1, p.phi)
+        f.run()
+        values = program.reports.indices.map { f.scalar($0) }
+      }
       trace.append(TraceRow(step: p.step, outerLoss: p.outerLoss, gradientNorm: p.gradientNorm, innerResidual: p.innerResidual,
-                            phi: p.phi, reports: []))
+                            phi: p.phi, reports: values))
       progress.show(p)
       return true
     }
@@ -48,12 +56,17 @@ extension Commands {
       environment.standardError(DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
     }
     out(summary(problem, report, method: selection.method))
+    if let first = trace.first, let last = trace.last {
+      for (i, r) in program.reports.enumerated() {
+        out("  report \(r.name): \(formatValue(first.reports[i])) → \(formatValue(last.reports[i]))\n")
+      }
+    }
     let elapsed = clock.now - started
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     let peak = PeakMemory.bytes()
     out("  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(peak))\n")
     var written = true
-    let inputs = RunRecords.RunInputs(title: title, method: selection.method, trace: trace, reportNames: [],
+    let inputs = RunRecords.RunInputs(title: title, method: selection.method, trace: trace, reportNames: program.reports.map(\.name),
                                       traceValues: options.traceValues, seconds: seconds, peakBytes: peak)
     if let path = options.tracePath {
       written = write(RunRecords.trace(trace, problem, reportNames: inputs.reportNames, values: options.traceValues), to: path) && written

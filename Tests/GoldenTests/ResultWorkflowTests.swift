@@ -137,3 +137,61 @@ import TestSupport
     #expect(inner.errors.hasPrefix("--inner:1:"), "\(inner.errors)")
   }
 }
+
+/// `report NAME = EXPR`: a report that restates the outer loss gives the
+/// trace's outer loss at every step, through its own plan.
+@Suite struct ReportTests {
+  static let program = """
+    # Metrics beside the losses: a held-out loss on a third split, the model's
+    # norm and the penalty, evaluated at the start, every outer step and the end
+    # (the trace, --json), never differentiated. Ridge as in quickstart.
+    dim n = 120, nv = 60, nt = 60, d = 10
+
+    data X  = randn(n, d, seed: 21)
+    data wt = randn(d, seed: 22)
+    data y  = X @ wt + 0.5 * randn(n, seed: 23)
+    data Xv = randn(nv, d, seed: 24)
+    data yv = Xv @ wt + 0.5 * randn(nv, seed: 25)
+    data Xt = randn(nt, d, seed: 26)
+    data yt = Xt @ wt + 0.5 * randn(nt, seed: 27)
+
+    outer loglam: scalar = 1
+    inner w: vector[d] = 0
+
+    inner loss = mean((X @ w - y)^2) + exp(loglam) * sum(w^2)
+    outer loss = mean((Xv @ w - yv)^2)
+
+    report test_loss = mean((Xt @ w - yt)^2)
+    report weight_norm = norm(w)
+    report penalty = exp(loglam)
+
+    solve inner with gd(lr: 0.05, steps: 200)
+    hypergradient with implicit(cg, iters: 20)
+    solve outer with adam(lr: 0.2, steps: 20)
+
+    """
+
+  @Test func aReportOfTheOuterLossIsTheOuterLoss() throws {
+    let d = ResultWorkflowTests.temporary("report")
+    defer { try? FileManager.default.removeItem(atPath: d) }
+    let source = Self.program
+      + "report again = mean((Xv @ w - yv)^2)\n"
+    try source.write(toFile: d + "/main.blv", atomically: true, encoding: .utf8)
+    let run = DriverRunner.run(["--trace", "t.csv", "main.blv"], in: d)
+    #expect(run.status == 0, "\(run.errors)")
+    let rows = try String(contentsOfFile: d + "/t.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",") }
+    #expect(rows[0].last == "again" && rows[0][1] == "outer_loss")
+    #expect(rows.count == 22)
+    for row in rows.dropFirst() { #expect(row[1] == row.last!, "step \(row[0])") }
+  }
+
+  @Test func aReportMustBeAScalar() throws {
+    let d = ResultWorkflowTests.temporary("report-shape")
+    defer { try? FileManager.default.removeItem(atPath: d) }
+    let source = Self.program + "report r = Xt @ w\n"
+    try source.write(toFile: d + "/main.blv", atomically: true, encoding: .utf8)
+    let run = DriverRunner.run(["main.blv"], in: d)
+    #expect(run.status == 1)
+    #expect(run.errors.contains("error: report 'r' must be a scalar, not vector[60]"), "\(run.errors)")
+  }
+}

@@ -92,6 +92,8 @@ public struct Statement: Sendable {
     case fixpoint(variable: Identifier, task: Identifier?, value: Expr)
     case solve(level: Level, SolverCall)
     case hypergradient(SolverCall)
+    /// `report NAME = EXPR`: a metric evaluated at the start, each outer step and the end.
+    case report(name: Identifier, value: Expr)
   }
 
   public let kind: Kind

@@ -84,6 +84,8 @@ public struct BilevelRun {
     public let innerResidual: Double
     /// φ at this step (before the step's update).
     public let phi: [Double]
+    /// θ of every task the hypergradient used at this φ.
+    public let theta: [[Double]]
   }
 
   /// Where a resumed run starts: φ after `step` outer steps and the
@@ -150,7 +152,7 @@ public struct BilevelRun {
       report.stepsDone = k
       report.optimizer = optimizer.state
       let going = progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: result.gradientNorm,
-                                    innerResidual: result.innerResidual, phi: phi))
+                                    innerResidual: result.innerResidual, phi: phi, theta: result.theta))
       if k >= optimizer.steps || !going { break }
       optimizer.step(&phi, gradient: result.gradient)
       if !allFinite(phi) {

@@ -213,6 +213,13 @@ public final class BilevelProblem: @unchecked Sendable {
     }
   }
 
+  /// [θ of every task, φ] → the program's reports, in order. Built anew
+  /// per call (reports are evaluated once an outer step).
+  public func reportFunction() -> CompiledFunction? {
+    guard !source.reports.isEmpty else { return nil }
+    return CompiledFunction(program, arguments: [allTheta, phi], results: source.reports.map { [$0.node] }, task: nil)
+  }
+
   /// [θ of every task, φ] → [∂L_out/∂θ of task t].
   public func outerGradientInner(_ t: Int) -> CompiledFunction {
     build(functions[t], \.outerGradientInner) {
