@@ -28,7 +28,7 @@ enum OptionTable {
     Option(name: "--unsafe-math", argument: nil, summary: "also apply rewrites that change IEEE results (x/x → 1, log(exp x) → x)", commands: compiling + ["repl"]),
     Option(name: "--timings", argument: nil, summary: "print the time each compiler stage took (standard error)", commands: compiling),
     Option(name: "--budget-mb", argument: "a positive number of megabytes", summary: "memory a hypergradient method may plan to use (default 1024)", commands: ["solve", "grad", "check", "explain"]),
-    Option(name: "--json", argument: "a file name", summary: "also write the result as JSON (schema: schema/result.schema.json)", commands: ["solve", "grad"]),
+    Option(name: "--json", argument: "a file name", summary: "also write the result as JSON (keyed by variable name, schema_version 1)", commands: ["solve", "grad"]),
     Option(name: "--trace", argument: "a file name", summary: "also write one CSV row per outer step: loss, hypergradient norm, inner residual, norms, reports", commands: ["solve"]),
     Option(name: "--trace-values", argument: nil, summary: "the trace also holds every outer entry, named A[2,3]", commands: ["solve"]),
     Option(name: "--save", argument: "a folder name", summary: "write every outer and solved inner variable as .npy, and result.json", commands: ["solve"]),
