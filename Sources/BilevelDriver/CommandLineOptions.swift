@@ -2,9 +2,11 @@ import BilevelCore
 import BilevelFrontEnd
 
 /// The parsed command line. Options are values handed down; no stage reads
-/// the environment.
+/// the environment. Each option is declared once in `OptionTable` with the
+/// actions it applies to; one given to a command that would ignore it is a
+/// usage error.
 struct CommandLineOptions {
-  enum Action: Equatable { case help, version, repl, run, check, explain, emit(Emit) }
+  enum Action: Equatable { case help(String?), version, repl, run, grad, check, explain, emit(Emit) }
   enum Emit: String, CaseIterable { case ast, graph, grad, plan }
 
   var action: Action = .run
@@ -16,87 +18,135 @@ struct CommandLineOptions {
   /// Where a run writes its result as JSON, and its outer steps as CSV.
   var jsonPath: String? = nil
   var tracePath: String? = nil
+  /// The trace also holds every φ entry (`A[2,3]`), not only per-variable norms.
+  var traceValues = false
+  /// A folder for every variable as .npy (with the JSON result).
+  var saveDirectory: String? = nil
+  /// A `--json` result to continue from its last outer step.
+  var resumePath: String? = nil
+  enum ProgressMode { case automatic, forced, quiet }
+  var progress = ProgressMode.automatic
+  var overrides = Overrides()
 
   struct UsageError: Error { let message: String }
 
-  static let usageLine = "usage: bilevelc [check | explain] FILE | bilevelc --emit ast|graph|grad|plan FILE | bilevelc repl | --help | --version"
+  /// The verbs, in the order help lists them; a file alone means solve it.
+  static let verbs = ["grad", "check", "explain", "repl", "help"]
 
-  static let help = """
-    bilevelc — a compiler for gradient-based bilevel optimisation programs (.blv)
+  static let usageLine = "usage: bilevelc [grad | check | explain] [OPTIONS] FILE | bilevelc --emit ast|graph|grad|plan FILE | bilevelc repl | bilevelc help | --version"
 
-    usage:
-      bilevelc FILE                 compile FILE and solve it: the outer solver's steps, each with a hypergradient
-      bilevelc check FILE           check every hypergradient method against central differences of the bilevel map
-      bilevelc explain FILE         show the problem's sizes and what each hypergradient method costs
-      bilevelc --emit ast FILE      print the syntax tree
-      bilevelc --emit graph FILE    print the checked, simplified expression graph
-      bilevelc --emit grad FILE     print the derivative graphs the solvers use (gradients, Hessian-vector and mixed products)
-      bilevelc --emit plan FILE     print the execution plan of the losses and those products: instructions, memory, costs
-      bilevelc repl                 read statements and expressions from standard input
-      bilevelc --help | --version
-
-    options:
-      --emit ast|graph|grad|plan    print one stage's output instead of running
-      --unsafe-math                 also apply rewrites that change IEEE results (x/x → 1, log(exp x) → x)
-      --timings                     print the time each compiler stage took (to standard error)
-      --budget-mb N                 memory a hypergradient method may plan to use (default 1024)
-      --json FILE                   also write the run's result as JSON (bilevelc FILE)
-      --trace FILE                  also write one CSV row per outer step: loss, hypergradient norm, inner residual, φ
-
-    Diagnostics go to standard error as file:line:col: error: message; results go to standard output.
-    Exit status: 0 success, 1 errors in the program, 2 a usage error.
-
-    """
+  /// The option names given, for the applicability check.
+  var given: [String] = []
 
   static func parse(_ args: [String]) -> Result<CommandLineOptions, UsageError> {
     var o = CommandLineOptions()
     var positional: [String] = []
     var i = 0
+    func value(_ a: String, _ what: String) -> Result<String, UsageError> {
+      guard i + 1 < args.count, !args[i + 1].hasPrefix("--") else { return .failure(UsageError(message: "\(a) needs \(what)")) }
+      i += 1
+      return .success(args[i])
+    }
     while i < args.count {
       let a = args[i]
-      switch a {
-      case "--help", "-h": return .success(CommandLineOptions(action: .help))
-      case "--version": return .success(CommandLineOptions(action: .version))
-      case "--unsafe-math": o.unsafeMath = true
-      case "--timings": o.timings = true
-      case "--json", "--trace":
-        guard i + 1 < args.count, !args[i + 1].hasPrefix("-") else { return .failure(UsageError(message: "\(a) needs a file name")) }
-        if a == "--json" { o.jsonPath = args[i + 1] } else { o.tracePath = args[i + 1] }
-        i += 1
-      case "--budget-mb":
-        guard i + 1 < args.count, let mb = Double(args[i + 1]), mb > 0 else {
-          return .failure(UsageError(message: "--budget-mb needs a positive number of megabytes"))
-        }
-        o.budgetMB = mb
-        i += 1
-      case "--emit":
-        guard i + 1 < args.count else { return .failure(UsageError(message: "--emit needs a stage: ast, graph, grad or plan")) }
-        guard let e = Emit(rawValue: args[i + 1]) else {
-          return .failure(UsageError(message: "unknown stage '\(args[i + 1])' for --emit; expected ast, graph, grad or plan"))
-        }
-        o.action = .emit(e)
-        i += 1
-      default:
-        if a.hasPrefix("-") && a != "-" { return .failure(UsageError(message: "unknown option '\(a)'")) }
+      guard a.hasPrefix("-") && a != "-" else {
         positional.append(a)
+        i += 1
+        continue
       }
+      guard let option = OptionTable.option(a) else {
+        let hint = Suggestions.hint(for: a, among: OptionTable.all.map(\.name))
+        return .failure(UsageError(message: "unknown option '\(a)'\(hint)"))
+      }
+      if a == "--help" || a == "-h" { return .success(CommandLineOptions(action: .help(nil))) }
+      if a == "--version" { return .success(CommandLineOptions(action: .version)) }
+      o.given.append(option.name)
+      var argument: String? = nil
+      if let what = option.argument {
+        switch value(a, what) {
+        case .success(let v): argument = v
+        case .failure(let e): return .failure(e)
+        }
+      }
+      if let e = o.set(option.name, argument) { return .failure(e) }
       i += 1
     }
-    if positional.first == "repl" {
-      guard positional.count == 1, o.action == .run else { return .failure(UsageError(message: "'repl' takes no file or --emit")) }
-      o.action = .repl
-      return .success(o)
+    if let verb = positional.first, verb == "help" {
+      guard positional.count <= 2 else { return .failure(UsageError(message: "'help' takes at most one topic")) }
+      let topic = positional.dropFirst().first
+      if let topic, HelpText.topics[topic] == nil {
+        let known = HelpText.topics.isEmpty ? "" : " (topics: \(HelpText.topics.keys.sorted().joined(separator: ", ")))"
+        return .failure(UsageError(message: "no help topic '\(topic)'\(known); 'bilevelc help' lists the commands and options"))
+      }
+      return .success(CommandLineOptions(action: .help(topic)))
     }
-    if let verb = positional.first, verb == "check" || verb == "explain" {
+    if positional.first == "repl" {
+      guard positional.count == 1 else { return .failure(UsageError(message: "'repl' takes no file")) }
+      o.action = .repl
+      return o.checkApplicable().map { .failure($0) } ?? .success(o)
+    }
+    if let verb = positional.first, ["grad", "check", "explain"].contains(verb), positional.count > 1 || o.action == .run {
       guard o.action == .run else { return .failure(UsageError(message: "--emit cannot be combined with '\(verb)'")) }
-      o.action = verb == "check" ? .check : .explain
+      o.action = verb == "grad" ? .grad : verb == "check" ? .check : .explain
       positional.removeFirst()
+    } else if positional.count > 1, let verb = positional.first, !verb.contains(".") && !verb.contains("/") {
+      return .failure(UsageError(message: "unknown command '\(verb)'; the commands are \(verbs.joined(separator: ", ")), or a file alone to solve it"))
     }
     guard positional.count == 1 else {
       return .failure(UsageError(message: positional.isEmpty ? "no input file" : "expected one input file, given \(positional.count)"))
     }
     o.file = positional[0]
-    return .success(o)
+    return o.checkApplicable().map { .failure($0) } ?? .success(o)
+  }
+
+  /// Stores one option's value; nil when it is well-formed.
+  mutating func set(_ name: String, _ argument: String?) -> UsageError? {
+    let v = argument ?? ""
+    switch name {
+    case "--unsafe-math": unsafeMath = true
+    case "--timings": timings = true
+    case "--json": jsonPath = v
+    case "--trace": tracePath = v
+    case "--trace-values": traceValues = true
+    case "--save": saveDirectory = v
+    case "--resume": resumePath = v
+    case "--progress": progress = .forced
+    case "--quiet": progress = .quiet
+    case "--method": overrides.method = v
+    case "--inner": overrides.inner = v
+    case "--outer": overrides.outer = v
+    case "--set": overrides.sets.append(v)
+    case "--budget-mb":
+      guard let mb = Double(v), mb > 0 else { return UsageError(message: "--budget-mb needs a positive number of megabytes") }
+      budgetMB = mb
+    case "--emit":
+      guard let e = Emit(rawValue: v) else {
+        return UsageError(message: "unknown stage '\(v)' for --emit; expected \(Emit.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      action = .emit(e)
+    default: preconditionFailure("an option in OptionTable without a setter: \(name)")
+    }
+    if given.filter({ $0 == name }).count > 1 && name != "--set" {
+      return UsageError(message: "\(name) is given twice")
+    }
+    if progress == .forced && given.contains("--quiet") || progress == .quiet && given.contains("--progress") {
+      return UsageError(message: "--progress and --quiet contradict each other")
+    }
+    return nil
+  }
+
+  /// Every given option must apply to the action.
+  func checkApplicable() -> UsageError? {
+    let command = OptionTable.command(action)
+    for name in given where name != "--emit" {
+      guard let option = OptionTable.option(name), !option.commands.contains(command) else { continue }
+      let users = option.commands.map { $0 == "solve" ? "bilevelc FILE" : "bilevelc \($0)" }.joined(separator: ", ")
+      return UsageError(message: "\(name) does not apply to \(command == "solve" ? "solving a file" : "'\(command)'"); it is for \(users)")
+    }
+    if traceValues && tracePath == nil && jsonPath == nil && saveDirectory == nil {
+      return UsageError(message: "--trace-values needs --trace, --json or --save to write the values into")
+    }
+    return nil
   }
 
   func compileOptions(_ env: Environment) -> CompileOptions {

@@ -11,6 +11,19 @@ extension Commands {
     let problem = BilevelProblem(program)
     let sizes = ProblemSizes(problem)
     let selection = MethodSelection(problem, budgetMB: options.budgetMB)
+    var resume: BilevelRun.ResumePoint? = nil
+    if let path = options.resumePath {
+      guard let bytes = FileContents.read(environment.resolve(path)) else {
+        environment.standardError("bilevelc: error: cannot read '\(path)': no such file or not readable\n")
+        return 2
+      }
+      do {
+        resume = try ResumeFile.load(bytes, path: path, problem: problem)
+      } catch {
+        environment.standardError("bilevelc: error: \(error.message)\n")
+        return 1
+      }
+    }
     out(Explanation.header(program, title: title))
     if let reason = selection.reason, !program.isSingleLevel { out("  \(reason)\n") }
     if !program.isSingleLevel {
@@ -21,35 +34,78 @@ extension Commands {
         return 1
       }
     }
+    if let r = resume { out("  resumed from outer step \(r.step) of \(options.resumePath!)\n") }
     let run = BilevelRun(problem: problem, method: selection.method)
-    let terminal = environment.isTerminal
-    var trace: [BilevelRun.Progress] = []
-    let tracing = options.tracePath != nil
-    let report = run.run { p in
-      if tracing { trace.append(p) }
-      guard terminal, p.step % max(1, p.steps / 10) == 0 || p.step == p.steps else { return }
-      environment.standardError("outer step \(p.step)/\(p.steps): outer loss \(formatValue(p.outerLoss)), ‖hypergradient‖ \(formatValue(p.gradientNorm))\n")
+    var progress = ProgressPrinter(mode: options.progress, isTerminal: environment.isTerminal, write: environment.standardError)
+    var trace: [TraceRow] = []
+    let reports = problem.reportFunction()
+    let report = run.run(from: resume) { p in
+      var values: [Double] = []
+      if let f = reports {
+        f.load(.allTheta, p.theta.flatMap { $0 })
+        f.load(.phi, p.phi)
+        f.run()
+        values = f.result(.values)
+      }
+      trace.append(TraceRow(step: p.step, outerLoss: p.outerLoss, gradientNorm: p.gradientNorm, innerResidual: p.innerResidual,
+                            phi: p.phi, reports: values))
+      progress.show(p)
+      return true
     }
     if let fault = report.fault {
       environment.standardError(DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
     }
     out(summary(problem, report, method: selection.method))
+    if let first = trace.first, let last = trace.last {
+      for (i, r) in program.reports.enumerated() {
+        out("  report \(r.name): \(formatValue(first.reports[i])) → \(formatValue(last.reports[i]))\n")
+      }
+    }
     let elapsed = clock.now - started
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    let peak = Commands.peakResidentBytes()
+    let peak = PeakMemory.bytes()
     out("  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(peak))\n")
     var written = true
-    if let path = options.tracePath { written = write(RunRecords.trace(trace, problem), to: path) && written }
-    if let path = options.jsonPath {
-      let json = RunRecords.json(problem, report, method: selection.method, title: title, seconds: seconds, peakBytes: peak)
-      written = write(json, to: path) && written
+    let inputs = RunRecords.RunInputs(title: title, method: selection.method, trace: trace, reportNames: program.reports.map(\.name),
+                                      traceValues: options.traceValues, seconds: seconds, peakBytes: peak)
+    if let path = options.tracePath {
+      written = write(RunRecords.trace(trace, problem, reportNames: inputs.reportNames, values: options.traceValues), to: path) && written
     }
+    let json = RunRecords.json(problem, report, inputs)
+    if let path = options.jsonPath { written = write(json, to: path) && written }
+    if let directory = options.saveDirectory { written = save(problem, report, json: json, to: directory) && written }
     return report.fault == nil && written ? 0 : 1
   }
 
+  /// `--save DIR`: every outer variable and the solved inner variables as
+  /// .npy (inner ones with a leading task axis in a program with tasks),
+  /// and the JSON result as result.json.
+  func save(_ problem: BilevelProblem, _ report: BilevelRun.Report, json: String, to directory: String) -> Bool {
+    let full = environment.resolve(directory)
+    do {
+      try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+    } catch {
+      environment.standardError("bilevelc: error: cannot create \(directory): \(error.localizedDescription)\n")
+      return false
+    }
+    var arrays: [(String, [Int], [Double])] = problem.outerBlocks.map { v, o in
+      (v.name, RunRecords.dims(v.shape), Array(report.phi[o..<(o + v.shape.count)]))
+    }
+    if let f = report.final { arrays += RunRecords.innerValues(problem, f.theta).map { ($0.name, $0.shape, $0.values) } }
+    var ok = true
+    for (name, shape, values) in arrays {
+      ok = writeBytes(NPYWriter.bytes(shape: shape, values: values), to: directory + "/" + name + ".npy") && ok
+    }
+    ok = write(json, to: directory + "/result.json") && ok
+    if ok { out("  saved \(arrays.map { $0.0 + ".npy" }.joined(separator: ", ")) and result.json in \(directory)\n") }
+    return ok
+  }
+
   func summary(_ problem: BilevelProblem, _ report: BilevelRun.Report, method: HypergradientMethod) -> String {
+    let done = report.stepsDone - report.firstStep
+    let from = report.firstStep > 0 ? ", from step \(report.firstStep) to \(report.stepsDone)" : ""
     var out = report.fault == nil
-      ? "solved: \(report.stepsDone) outer step\(report.stepsDone == 1 ? "" : "s") (\(problem.source.outerSolver?.name ?? "no outer solver")), \(problem.source.isSingleLevel ? "the gradient of the outer loss" : "hypergradient by " + method.description)\n"
+      ? "solved: \(done) outer step\(done == 1 ? "" : "s")\(from) (\(problem.source.outerSolver?.name ?? "no outer solver")), \(problem.source.isSingleLevel ? "the gradient of the outer loss" : "hypergradient by " + method.description)\n"
       : "stopped at outer step \(report.faultStep ?? 0); the last good point:\n"
     if let l0 = report.initialLoss, let f = report.final {
       out += "  outer loss: \(formatValue(l0)) → \(formatValue(f.outerLoss))\n"
@@ -76,21 +132,33 @@ extension Commands {
   }
 
   /// Writes a result file (relative to the working directory); a failure is reported, not fatal to the run.
-  func write(_ text: String, to path: String) -> Bool {
+  func write(_ text: String, to path: String) -> Bool { writeBytes(Array(text.utf8), to: path) }
+
+  func writeBytes(_ bytes: [UInt8], to path: String) -> Bool {
     do {
-      try text.write(toFile: environment.resolve(path), atomically: true, encoding: .utf8)
+      try Data(bytes).write(to: URL(fileURLWithPath: environment.resolve(path)), options: .atomic)
       return true
     } catch {
       environment.standardError("bilevelc: error: cannot write \(path): \(error.localizedDescription)\n")
       return false
     }
   }
+}
 
-  /// The process's peak resident set (Linux reports ru_maxrss in KiB).
-  static func peakResidentBytes() -> Int {
+/// The process's own peak resident set. Linux keeps getrusage's ru_maxrss
+/// across execve, so under `swift run` it would report the larger of the
+/// launcher and this process; /proc/self/status's VmHWM belongs to this
+/// address space alone.
+enum PeakMemory {
+  static func bytes() -> Int {
+    if let status = FileContents.read("/proc/self/status") {
+      for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kib = line.split(separator: " ").compactMap { Int($0) }.first
+        if let kib { return kib * 1024 }
+      }
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Int(usage.ru_maxrss) * 1024
   }
 }
-

@@ -18,14 +18,16 @@ struct Commands {
     let path = options.file!
     let compileOptions = options.compileOptions(environment)
     if options.action == .emit(.ast) {
-      let c = Compilation.compile(path, environment: environment, options: compileOptions, parseOnly: true)
+      let c = Compilation.compile(path, environment: environment, options: compileOptions, overrides: options.overrides, parseOnly: true)
       c.report(environment)
+      if c.unreadable { return 2 }
       guard let source = c.source, !c.diagnostics.contains(where: { $0.severity == .error }) else { return 1 }
       out(ASTPrinter.print(source))
       return 0
     }
-    var c = Compilation.compile(path, environment: environment, options: compileOptions)
+    var c = Compilation.compile(path, environment: environment, options: compileOptions, overrides: options.overrides)
     c.report(environment)
+    if c.unreadable { return 2 }
     guard !c.failed, let raw = c.elaborated, let program = c.program else { return 1 }
     if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
     switch options.action {
@@ -60,6 +62,8 @@ struct Commands {
       return 0
     case .check:
       return check(program, title: path)
+    case .grad:
+      return gradient(program, title: path)
     default:
       return solve(program, title: path)
     }

@@ -61,16 +61,16 @@ public enum Driver {
       return 2
     }
     switch command.action {
-    case .help:
-      env.standardOutput(CommandLineOptions.help)
+    case .help(let topic):
+      env.standardOutput(topic.flatMap { HelpText.topics[$0]?() } ?? HelpText.text())
       return 0
     case .version:
-      env.standardOutput(version + "\nkernels: \(KernelISA.active.summary)\n")
+      env.standardOutput(version + "\nkernels: \(KernelISA.active.summary)\nbuilt for: \(KernelISA.buildTargets)\n")
       return 0
     case .repl:
       var repl = REPL(environment: env, options: command.compileOptions(env))
       return repl.run()
-    case .run, .check, .explain, .emit:
+    case .run, .grad, .check, .explain, .emit:
       return Commands(environment: env, options: command).execute()
     }
   }

@@ -29,17 +29,36 @@ struct Compilation {
   var failed: Bool { diagnostics.contains { $0.severity == .error } || elaborated == nil }
 
   /// Stops after parsing when `parseOnly`, or at the first stage with errors.
-  static func compile(_ path: String, environment env: Environment, options: CompileOptions, parseOnly: Bool = false) -> Compilation {
+  /// The input file was missing or unreadable (a usage error, exit 2).
+  var unreadable = false
+
+  /// Stops after parsing when `parseOnly`, or at the first stage with errors.
+  /// `overrides` replace statements after parsing (Overrides).
+  static func compile(_ path: String, environment env: Environment, options: CompileOptions, overrides: Overrides = Overrides(),
+                      parseOnly: Bool = false) -> Compilation {
     var c = Compilation()
     guard let bytes = FileContents.read(env.resolve(path)) else {
       c.diagnostics = [.error(.unreadableFile(path), at: nil)]
+      c.unreadable = true
       return c
     }
     let file = SourceFile(path: path, bytes: bytes)
-    let (source, syntaxDiagnostics) = c.timed("parse") { Parser.parse(file) }
-    c.source = source
+    var (source, syntaxDiagnostics) = c.timed("parse") { Parser.parse(file) }
     c.diagnostics = syntaxDiagnostics
-    if parseOnly || !syntaxDiagnostics.isEmpty { return c }
+    if !overrides.isEmpty && syntaxDiagnostics.isEmpty {
+      let applied = overrides.apply(to: source)
+      c.diagnostics += applied.diagnostics
+      if !applied.setData.isEmpty && applied.diagnostics.isEmpty {
+        // Whether the data `--set` changes are scalars is known from the program as written.
+        let (original, errors) = c.timed("elaborate") { MethodDiagnostics.elaborate(source, options: options) }
+        if let original, !errors.contains(where: { $0.severity == .error }) {
+          c.diagnostics += Overrides.checkScalars(applied.setData, in: original)
+        }
+      }
+      source = applied.program
+    }
+    c.source = source
+    if parseOnly || !c.diagnostics.isEmpty { return c }
     let (program, diagnostics) = c.timed("elaborate") { MethodDiagnostics.elaborate(source, options: options) }
     c.diagnostics += diagnostics
     c.elaborated = program

@@ -22,7 +22,7 @@ import TestSupport
     // The leader's analytic optimum (samples/stackelberg_forward.blv): 40/11.
     #expect(abs(phi[0] - 40.0 / 11.0) < 1e-6)
     let rows = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
-    #expect(rows.first == "step,outer_loss,hypergradient_norm,inner_residual,phi")
+    #expect(rows.first == "step,outer_loss,hypergradient_norm,inner_residual,norm_phi")
     #expect(rows.count == 42, "a header and one row per outer step, 0 through 40")
     // The trace's last loss is the summary's final loss, to the bit (both
     // written round-trip; compared as text, since Foundation's JSON reader

@@ -58,7 +58,7 @@ import TestSupport
     let setting = try #require(program.hypergradient)
     let hypergradient = try #require(setting.spec.method)
     var losses: [Double] = []
-    let report = BilevelRun(problem: problem, method: hypergradient).run { losses.append($0.outerLoss) }
+    let report = BilevelRun(problem: problem, method: hypergradient).run { losses.append($0.outerLoss); return true }
     #expect(report.fault == nil, "\(report.fault?.message ?? "")")
     #expect(report.stepsDone == 40)
     #expect(report.initialPhi == [1])

@@ -24,7 +24,7 @@ public enum Golden {
   public static func transcript(_ commands: [String], in directory: String) -> String {
     var out = ""
     for command in commands {
-      var words = command.split(separator: " ").map(String.init)
+      var words = shellWords(command)
       words.removeFirst()  // "bilevelc"
       var input: [String] = []
       if let redirect = words.firstIndex(of: "<"), redirect + 1 < words.count {
@@ -41,6 +41,24 @@ public enum Golden {
       out += "[exit \(run.status)]\n\n"
     }
     return out
+  }
+
+  /// Words split at spaces, except inside single quotes (`--method 'implicit(cg, iters: 5)'`).
+  public static func shellWords(_ command: String) -> [String] {
+    var words: [String] = [], word = "", quoted = false, started = false
+    for c in command {
+      if c == "'" { quoted.toggle(); started = true; continue }
+      if c == " " && !quoted {
+        if started { words.append(word) }
+        word = ""
+        started = false
+        continue
+      }
+      word.append(c)
+      started = true
+    }
+    if started { words.append(word) }
+    return words
   }
 
   /// Wall time and peak memory differ run to run: their line keeps its

@@ -94,7 +94,7 @@ public struct Elaborator {
     case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
       .function(let name, _, _):
       return [name]
-    case .loss, .fixpoint, .solve, .hypergradient: return []
+    case .loss, .fixpoint, .solve, .hypergradient, .report: return []
     }
   }
 
@@ -161,6 +161,15 @@ public struct Elaborator {
       } else {
         program.outerSolver = try outerSolverStatement(call, in: model)
       }
+    case .report(let name, let value):
+      if let previous = program.reports.first(where: { $0.name == name.name }) {
+        throw error(.duplicateStatement("report '\(name.name)'"), at: name.range, notes: [.note(.previousDefinition, at: previous.range)])
+      }
+      let v = try expression(value, in: model.with(task: .none))
+      if v.perTask { throw error(.perTaskInGlobal("report '\(name.name)'"), at: value.range) }
+      let shape = program.graph.shape(v.node)
+      if !shape.isScalar { throw error(.reportNotScalar(name.name, shape.description), at: value.range) }
+      program.reports.append(ReportStatement(name: name.name, node: v.node, range: name.range))
     case .hypergradient(let call):
       if program.hypergradient != nil { throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange) }
       program.hypergradient = try methodStatement(call, in: model)

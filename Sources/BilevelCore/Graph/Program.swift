@@ -27,6 +27,9 @@ public struct Program: Sendable {
   /// Named subexpressions, for printing and the REPL.
   public var lets: [(name: String, node: NodeID, perTask: Bool)] = []
 
+  /// `report NAME = EXPR` statements, in order: scalars of θ (all tasks) and φ.
+  public var reports: [ReportStatement] = []
+
   public init(file: SourceFile) { self.file = file }
 
   /// Every node a later stage may evaluate, in a fixed order.
@@ -40,6 +43,7 @@ public struct Program: Sendable {
     if let f = innerFixpoint { r.append(f.map) }
     if let l = outerLoss { r.append(l) }
     r += innerSolver?.spec.expressions ?? []
+    r += reports.map(\.node)
     return r
   }
 
@@ -131,3 +135,15 @@ public struct SolverStatement<Spec: Sendable>: Sendable {
 }
 
 public typealias SettingValue = BoundValue<NodeID>
+
+/// A metric the run evaluates at every outer step; never differentiated.
+public struct ReportStatement: Sendable {
+  public let name: String
+  public let node: NodeID
+  public let range: SourceRange
+  public init(name: String, node: NodeID, range: SourceRange) {
+    self.name = name
+    self.node = node
+    self.range = range
+  }
+}

@@ -50,6 +50,7 @@ extension Program {
     if let l = innerLoss { out += "inner loss\(perTaskSuffix(l)) = \(ref(l))\n" }
     if let f = innerFixpoint { out += "inner fixpoint \(variables[f.variable].name)\(perTaskSuffix(f.map)) = \(ref(f.map))\n" }
     if let l = outerLoss { out += "outer loss = \(ref(l))\n" }
+    for r in reports { out += "report \(r.name) = \(ref(r.node))\n" }
     if let s = innerSolver { out += "solve inner with \(settingText(s, ref))\n" }
     if let s = hypergradient { out += "hypergradient with \(settingText(s, ref))\n" }
     if let s = outerSolver { out += "solve outer with \(settingText(s, ref))\n" }

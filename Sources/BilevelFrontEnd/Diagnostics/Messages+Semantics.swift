@@ -69,6 +69,9 @@ extension Message {
   public static func typeMismatch(_ what: String, declared: String, actual: String) -> Message {
     Message("\(what) is declared \(declared) but its value is \(actual)")
   }
+  public static func reportNotScalar(_ name: String, _ shape: String) -> Message {
+    Message("report '\(name)' must be a scalar, not \(shape); reduce it (mean, sum, norm, max)")
+  }
   public static func lossNotScalar(_ which: String, _ shape: String) -> Message {
     Message("the \(which) must be a scalar, but this is \(shape); reduce it with sum(...) or mean(...)")
   }

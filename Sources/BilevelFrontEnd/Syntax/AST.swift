@@ -92,15 +92,28 @@ public struct Statement: Sendable {
     case fixpoint(variable: Identifier, task: Identifier?, value: Expr)
     case solve(level: Level, SolverCall)
     case hypergradient(SolverCall)
+    /// `report NAME = EXPR`: a metric evaluated at the start, each outer step and the end.
+    case report(name: Identifier, value: Expr)
   }
 
   public let kind: Kind
   public let range: SourceRange
   /// The range to point at when the statement as a whole is the problem.
   public let keywordRange: SourceRange
+
+  public init(kind: Kind, range: SourceRange, keywordRange: SourceRange) {
+    self.kind = kind
+    self.range = range
+    self.keywordRange = keywordRange
+  }
 }
 
 public struct SourceProgram: Sendable {
   public let file: SourceFile
   public let statements: [Statement]
+
+  public init(file: SourceFile, statements: [Statement]) {
+    self.file = file
+    self.statements = statements
+  }
 }

@@ -34,6 +34,8 @@ public enum ASTPrinter {
       return "(solve \(level.rawValue) \(solverCall(call)))"
     case .hypergradient(let call):
       return "(hypergradient \(solverCall(call)))"
+    case .report(let name, let value):
+      return "(report \(name.name) \(expr(value)))"
     }
   }
 

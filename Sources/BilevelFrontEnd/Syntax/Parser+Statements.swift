@@ -73,6 +73,12 @@ extension Parser {
       _ = try expect(.with, "after 'hypergradient'")
       let value = try parseSolverCall()
       return finish(.hypergradient(value), start)
+    case .keyword(.report):
+      _ = advance()
+      let name = try expectIdentifier("a name after 'report'")
+      _ = try expectDefinitionEquals(name)
+      let value = try parseExpression()
+      return finish(.report(name: name, value: value), start)
     case .identifier:
       // `x = ...` or `var x = ...`: say which statement keywords exist.
       if peek(1).kind == .symbol(.equals) || peek(1).kind == .symbol(.colon) {

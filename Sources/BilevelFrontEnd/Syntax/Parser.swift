@@ -59,7 +59,7 @@ public struct Parser {
   static func startsStatement(_ t: Token) -> Bool {
     if case .keyword(let k) = t.kind {
       switch k {
-      case .dim, .data, .outer, .inner, .let, .def, .solve, .hypergradient, .tasks: return true
+      case .dim, .data, .outer, .inner, .let, .def, .solve, .hypergradient, .tasks, .report: return true
       default: return false
       }
     }

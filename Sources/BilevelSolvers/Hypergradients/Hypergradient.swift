@@ -29,6 +29,13 @@ public struct HypergradientResult: Sendable {
   /// method's map with every other task's θ held: ∂L_out/∂φ plus task t's
   /// path through its inner solve. The gradient is Σ_t of these less
   /// (M − 1)·∂L_out/∂φ.
+  /// Task t's path through its inner solve alone (the explicit term taken
+  /// out of task 0's part): the gradient is explicitGradient plus their sum.
+  /// Empty when the method did not split its work by task.
+  public var throughEachTask: [[Double]] {
+    taskParts.enumerated().map { t, part in t == 0 ? zip(part, explicitGradient).map { $0 - $1 } : part }
+  }
+
   public func taskGradient(_ t: Int) -> [Double] {
     if taskParts.isEmpty { return gradient }
     if t == 0 { return taskParts[0] }

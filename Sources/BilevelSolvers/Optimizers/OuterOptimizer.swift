@@ -6,10 +6,32 @@ import Foundation
 /// step followed by projection onto the box bounds of the outer variables.
 public struct OuterOptimizer: Sendable {
   public let spec: OuterSolverSpec?
-  let bounds: (lower: [Double], upper: [Double])?
+  public let bounds: (lower: [Double], upper: [Double])?
   var first: [Double] = []
   var second: [Double] = []
   var count = 0
+
+  /// What a later run needs to continue exactly where this one stopped:
+  /// Adam's moments and step count (empty and 0 for gd).
+  public struct State: Sendable, Equatable {
+    public var count: Int
+    public var first: [Double]
+    public var second: [Double]
+    public init(count: Int, first: [Double], second: [Double]) {
+      self.count = count
+      self.first = first
+      self.second = second
+    }
+  }
+
+  public var state: State {
+    get { State(count: count, first: first, second: second) }
+    set {
+      count = newValue.count
+      first = newValue.first
+      second = newValue.second
+    }
+  }
 
   public init(_ statement: SolverStatement<OuterSolverSpec>?, bounds: (lower: [Double], upper: [Double])?) {
     spec = statement?.spec
@@ -62,9 +84,28 @@ public struct BilevelRun {
     public let innerResidual: Double
     /// φ at this step (before the step's update).
     public let phi: [Double]
+    /// θ of every task the hypergradient used at this φ.
+    public let theta: [[Double]]
+  }
+
+  /// Where a resumed run starts: φ after `step` outer steps and the
+  /// optimiser's state then.
+  public struct ResumePoint: Sendable {
+    public let step: Int
+    public let phi: [Double]
+    public let optimizer: OuterOptimizer.State
+    public init(step: Int, phi: [Double], optimizer: OuterOptimizer.State) {
+      self.step = step
+      self.phi = phi
+      self.optimizer = optimizer
+    }
   }
 
   public struct Report: Sendable {
+    /// The step the run started from (0, or the resumed run's step).
+    public var firstStep = 0
+    /// The optimiser's state at `phi` (after `stepsDone` updates).
+    public var optimizer = OuterOptimizer.State(count: 0, first: [], second: [])
     public var initialPhi: [Double] = []
     public var phi: [Double] = []
     public var initialLoss: Double?
@@ -82,14 +123,21 @@ public struct BilevelRun {
     self.method = method
   }
 
-  public func run(progress: (Progress) -> Void = { _ in }) -> Report {
+  /// `progress` may return false to stop after that step (an interrupt).
+  public func run(from resume: ResumePoint? = nil, progress: (Progress) -> Bool = { _ in true }) -> Report {
     var report = Report()
     var optimizer = OuterOptimizer(problem.source.outerSolver, bounds: problem.outerBounds())
     var phi = problem.initialOuter()
     optimizer.project(&phi)
+    if let resume {
+      phi = resume.phi
+      optimizer.state = resume.optimizer
+      report.firstStep = resume.step
+    }
     report.initialPhi = phi
     report.phi = phi
-    for k in 0...optimizer.steps {
+    report.optimizer = optimizer.state
+    for k in report.firstStep...max(report.firstStep, optimizer.steps) {
       let result: HypergradientResult
       do {
         result = try problem.hypergradient(method, at: phi)
@@ -98,13 +146,14 @@ public struct BilevelRun {
         report.faultStep = k
         return report
       }
-      if k == 0 { report.initialLoss = result.outerLoss }
+      if k == report.firstStep { report.initialLoss = result.outerLoss }
       report.final = result
       report.phi = phi
       report.stepsDone = k
-      progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: result.gradientNorm,
-                        innerResidual: result.innerResidual, phi: phi))
-      if k == optimizer.steps { break }
+      report.optimizer = optimizer.state
+      let going = progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: result.gradientNorm,
+                                    innerResidual: result.innerResidual, phi: phi, theta: result.theta))
+      if k >= optimizer.steps || !going { break }
       optimizer.step(&phi, gradient: result.gradient)
       if !allFinite(phi) {
         report.fault = SolverFault(.nonFinite, "outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)")

@@ -63,7 +63,7 @@ func allFinite(_ x: [Double]) -> Bool {
   }
 }
 
-func norm(_ x: [Double]) -> Double {
+public func norm(_ x: [Double]) -> Double {
   var s = 0.0
   for v in x { s += v * v }
   return s.squareRoot()

@@ -296,6 +296,15 @@ public final class BilevelProblem: Sendable {
     }
   }
 
+  /// [θ of every task, φ] → the program's reports, in order. Built anew
+  /// per call (reports are evaluated once an outer step).
+  public func reportFunction() -> Compiled<Reports>? {
+    guard !source.reports.isEmpty else { return nil }
+    return Compiled(program, task: nil,
+                    arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
+                    results: { switch $0 { case .values: source.reports.map(\.node) } })
+  }
+
   /// ∂L_out/∂θ of task t alone.
   public func outerGradientInner(_ t: Int) -> Compiled<OuterGradientInner> {
     build(functions[t], \.outerGradientInner) {

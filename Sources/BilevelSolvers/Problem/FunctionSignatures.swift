@@ -102,6 +102,12 @@ public enum OuterLoss: FunctionSignature {
   public enum Result: Int, CaseIterable { case loss }
 }
 
+/// [θ of every task, φ] → [the program's reports, one scalar each].
+public enum Reports: FunctionSignature {
+  public enum Argument: Int, CaseIterable { case allTheta, phi }
+  public enum Result: Int, CaseIterable { case values }
+}
+
 /// [θ of every task, φ] → [∂L_out/∂θ of one task].
 public enum OuterGradientInner: FunctionSignature {
   public enum Argument: Int, CaseIterable { case allTheta, phi }

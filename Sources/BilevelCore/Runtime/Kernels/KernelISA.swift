@@ -58,6 +58,15 @@ public enum KernelISA: String, Sendable, CaseIterable {
     }
   }
 
+  /// The code-generation targets this build was compiled for (Package.swift).
+  public static var buildTargets: String {
+    #if arch(x86_64)
+      return "x86-64-v3 (-march=x86-64-v3: AVX2, FMA) for the kernels; x86-64-v4 (-march=x86-64-v4) for BilevelKernelsAVX512"
+    #else
+      return "no target ISA flags (portable)"
+    #endif
+  }
+
   private static func warn(_ message: String) {
     FileHandle.standardError.write(Data("bilevelc: warning: \(message)\n".utf8))
   }
