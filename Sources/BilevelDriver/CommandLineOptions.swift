@@ -4,7 +4,7 @@ import BilevelFrontEnd
 /// The parsed command line. Options are values handed down; no stage reads
 /// the environment.
 struct CommandLineOptions {
-  enum Action: Equatable { case help, version, repl, run, check, explain, emit(Emit) }
+  enum Action: Equatable { case help, version, repl, run, check, explain, emit(Emit), reference(Reference.Topic) }
   enum Emit: String, CaseIterable { case ast, graph, grad, plan }
 
   var action: Action = .run
@@ -33,6 +33,7 @@ struct CommandLineOptions {
       bilevelc --emit grad FILE     print the derivative graphs the solvers use (gradients, Hessian-vector and mixed products)
       bilevelc --emit plan FILE     print the execution plan of the losses and those products: instructions, memory, costs
       bilevelc repl                 read statements and expressions from standard input
+      bilevelc help TOPIC           the language reference: functions, solvers, methods, settings or all (grammar/REFERENCE.md)
       bilevelc --help | --version
 
     options:
@@ -47,6 +48,8 @@ struct CommandLineOptions {
     Exit status: 0 success, 1 errors in the program, 2 a usage error.
 
     """
+
+  static let topics = Reference.Topic.allCases.map(\.rawValue).joined(separator: ", ")
 
   static func parse(_ args: [String]) -> Result<CommandLineOptions, UsageError> {
     var o = CommandLineOptions()
@@ -81,6 +84,14 @@ struct CommandLineOptions {
         positional.append(a)
       }
       i += 1
+    }
+    if positional.first == "help" {
+      guard positional.count <= 2, o.action == .run else { return .failure(UsageError(message: "'help' takes one topic: \(topics)")) }
+      guard positional.count == 2 else { return .success(CommandLineOptions(action: .help)) }
+      guard let topic = Reference.Topic(rawValue: positional[1]) else {
+        return .failure(UsageError(message: "unknown help topic '\(positional[1])'; expected \(topics)"))
+      }
+      return .success(CommandLineOptions(action: .reference(topic)))
     }
     if positional.first == "repl" {
       guard positional.count == 1, o.action == .run else { return .failure(UsageError(message: "'repl' takes no file or --emit")) }

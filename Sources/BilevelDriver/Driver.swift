@@ -63,6 +63,9 @@ public enum Driver {
     case .help:
       env.standardOutput(CommandLineOptions.help)
       return 0
+    case .reference(let topic):
+      env.standardOutput(Reference.text(topic))
+      return 0
     case .version:
       env.standardOutput(version + "\nkernels: \(KernelISA.active.summary)\n")
       return 0
