@@ -76,7 +76,7 @@ public enum Builtins {
       Signature("reshape", 2...3, usage: "reshape(x, n) | reshape(x, m, n)", shapes: "any shape with m·n entries → vector[n] or matrix[m, n]",
                 doc: "the same entries in row-major order"),
       Signature("csv", 1...1, dataOnly: true, usage: "csv(\"file.csv\")", shapes: "→ vector (one column) or matrix",
-                doc: "a file of comma-separated numbers; a non-numeric first row is a header"),
+                doc: "numbers separated by commas, semicolons or runs of spaces and tabs (numpy's savetxt), detected per file and named by explain; a non-numeric first row is a header"),
       Signature("npy", 1...1, dataOnly: true, usage: "npy(\"file.npy\")", shapes: "→ scalar, vector or matrix",
                 doc: "a NumPy array: float and integer dtypes, either byte order, C or Fortran order"),
       Signature("randn", 1...2, labels: ["seed"], dataOnly: true, usage: "randn(n, seed: k) | randn(m, n, seed: k)",
