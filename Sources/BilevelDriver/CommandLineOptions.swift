@@ -38,6 +38,8 @@ struct CommandLineOptions {
   /// The option names given, for the applicability check.
   var given: [String] = []
 
+  static let topics = Reference.Topic.allCases.map(\.rawValue).joined(separator: ", ")
+
   static func parse(_ args: [String]) -> Result<CommandLineOptions, UsageError> {
     var o = CommandLineOptions()
     var positional: [String] = []
@@ -75,8 +77,7 @@ struct CommandLineOptions {
       guard positional.count <= 2 else { return .failure(UsageError(message: "'help' takes at most one topic")) }
       let topic = positional.dropFirst().first
       if let topic, HelpText.topics[topic] == nil {
-        let known = HelpText.topics.isEmpty ? "" : " (topics: \(HelpText.topics.keys.sorted().joined(separator: ", ")))"
-        return .failure(UsageError(message: "no help topic '\(topic)'\(known); 'bilevelc help' lists the commands and options"))
+        return .failure(UsageError(message: "unknown help topic '\(topic)'; expected \(topics)"))
       }
       return .success(CommandLineOptions(action: .help(topic)))
     }

@@ -30,6 +30,7 @@ enum Explanation {
 
   static func text(_ p: Program, title: String, budgetMB: Double? = nil) -> String {
     var out = header(p, title: title)
+    for f in p.csvFiles { out += "  data file: \(f.path), \(f.delimiter.rawValue), \(f.shape)\n" }
     if p.isSingleLevel { return out + "single level: each outer step takes the exact gradient ∇φ L_out; there is no hypergradient method to choose\n" }
     let problem = BilevelProblem(p)
     let sizes = ProblemSizes(problem)

@@ -15,8 +15,11 @@ enum HelpText {
     ("bilevelc help [TOPIC]", "this text, or one topic"),
   ]
 
-  /// Further topics by name: each a function giving its text.
-  static let topics: [String: @Sendable () -> String] = [:]
+  /// Further topics by name: each a function giving its text (the language reference's parts).
+  static let topics: [String: @Sendable () -> String] = Dictionary(
+    uniqueKeysWithValues: Reference.Topic.allCases.map { topic -> (String, @Sendable () -> String) in
+      (topic.rawValue, { @Sendable in Reference.text(topic) })
+    })
 
   static func text() -> String {
     var out = "bilevelc — a compiler for gradient-based bilevel optimisation programs (.blv)\n\nusage:\n"
@@ -29,7 +32,7 @@ enum HelpText {
       let scope = o.commands.isEmpty ? "" : " [" + o.commands.map { $0 == "solve" ? "FILE" : $0 }.joined(separator: ", ") + "]"
       out += "  \(pad(name))\(o.summary)\(scope)\n"
     }
-    if !topics.isEmpty { out += "\ntopics: " + topics.keys.sorted().joined(separator: ", ") + " (bilevelc help TOPIC)\n" }
+    out += "\ntopics: \(CommandLineOptions.topics) (bilevelc help TOPIC: the language reference, grammar/REFERENCE.md)\n"
     out += """
 
       An option given to a command it does not apply to is refused.

@@ -164,7 +164,7 @@ private func failure(_ text: String) -> Failure? {
     }
     #expect(d.message == "the CSV file has more than 5 entries")
     #expect(d.range.map { file.lineAndColumn(of: $0.start).line } == 3)
-    #expect((try? CSVReader.read(file, limit: 6).get())?.shape == .matrix(3, 2))
+    #expect((try? CSVReader.read(file, limit: 6).get())?.tensor.shape == .matrix(3, 2))
     #expect(CSVReader.maxEntries == 100_000_000)
   }
 
@@ -180,5 +180,44 @@ private func failure(_ text: String) -> Failure? {
     #expect(t?.shape == .matrix(20_000, 4))
     #expect(t?[19_999, 1] == 19_999 * 0.25)
     #expect(t?[123, 2] == -0.123)
+  }
+}
+
+/// Files as people save them: numpy's savetxt (spaces), European CSV (semicolons).
+@Suite struct CSVDelimiterTests {
+  static func table(_ text: String) -> (tensor: Tensor, delimiter: CSVDelimiter)? {
+    try? CSVReader.readTable(SourceFile(path: "data.csv", text: text)).get()
+  }
+
+  @Test func whitespaceSeparatedAsNumpySavesIt() throws {
+    // np.savetxt's default: "%.18e" with one space; runs of blanks and tabs count once.
+    let t = try #require(Self.table("1.000000000000000000e+00 2.500000000000000000e+00\n-3.0   4\n"))
+    #expect(t.delimiter == .whitespace)
+    #expect(t.tensor.shape == .matrix(2, 2))
+    #expect(t.tensor.scalars == [1, 2.5, -3, 4])
+    let tabs = try #require(Self.table("# x y z\n1\t2\t3\n4  5\t 6\n"))
+    #expect(tabs.delimiter == .whitespace && tabs.tensor.scalars == [1, 2, 3, 4, 5, 6])
+  }
+
+  @Test func semicolonSeparated() throws {
+    let t = try #require(Self.table("a; b\n1; 2\n3;4\n"))
+    #expect(t.delimiter == .semicolon)
+    #expect(t.tensor.scalars == [1, 2, 3, 4])
+  }
+
+  @Test func commasStillWinAndOneColumnIsAVector() throws {
+    let t = try #require(Self.table("1, 2\n3, 4\n"))
+    #expect(t.delimiter == .comma && t.tensor.scalars == [1, 2, 3, 4])
+    let v = try #require(Self.table("1\n2\n3\n"))
+    #expect(v.tensor.shape == .vector(3))
+  }
+
+  @Test func aMixedFileIsALocatedError() {
+    // The first line decides: a later comma row is a field that is not a number.
+    guard case .failure(let d) = CSVReader.read(SourceFile(path: "data.csv", text: "1 2\n3,4 5\n")) else {
+      Issue.record("expected an error")
+      return
+    }
+    #expect(d.message == "expected a number, found '3,4'", "\(d.message)")
   }
 }

@@ -85,7 +85,7 @@ import TestSupport
     for scale in [1e-20, 1e-12, 1e-8] {
       let n = try Self.derivatives("norm(x)", "x", Self.vector([3 * scale, 4 * scale]), simplify: simplify)
       #expect(Self.close(n.gradient, [0.6, 0.8], 1e-14), "norm at scale \(scale): \(n.gradient)")
-      let rows = try Self.derivatives("sum(norm(X, axis: 1))", "X", Self.matrix([[3 * scale, 4 * scale], [1, 0]]), simplify: simplify)
+      let rows = try Self.derivatives("sum(norm(X, axis: columns))", "X", Self.matrix([[3 * scale, 4 * scale], [1, 0]]), simplify: simplify)
       #expect(Self.close(rows.gradient, [0.6, 0.8, 1, 0], 1e-14), "rows at scale \(scale): \(rows.gradient)")
     }
   }
@@ -96,10 +96,10 @@ import TestSupport
     #expect(d.gradient == [0, 0, 0])
     #expect(d.all.allSatisfy { $0.isFinite }, "\(d.all)")
     // A zero row among others: that row's gradient is 0, the other x/‖x‖.
-    let rows = try Self.derivatives("sum(norm(X, axis: 1))", "X", Self.matrix([[0, 0], [3, 4]]), simplify: simplify)
+    let rows = try Self.derivatives("sum(norm(X, axis: columns))", "X", Self.matrix([[0, 0], [3, 4]]), simplify: simplify)
     #expect(Self.close(rows.gradient, [0, 0, 0.6, 0.8]))
     #expect(rows.all.allSatisfy { $0.isFinite }, "\(rows.all)")
-    let columns = try Self.derivatives("sum(norm(X, axis: 0))", "X", Self.matrix([[0, 3], [0, 4]]), simplify: simplify)
+    let columns = try Self.derivatives("sum(norm(X, axis: rows))", "X", Self.matrix([[0, 3], [0, 4]]), simplify: simplify)
     #expect(Self.close(columns.gradient, [0, 0.6, 0, 0.8]))
   }
 
@@ -113,9 +113,9 @@ import TestSupport
     let jvp = try Self.derivatives("max(x)", "x", Self.vector([1, 3, 3, 2]), along: [5, 1, 2, 7], simplify: simplify)
     #expect(Self.close([jvp.jvp], [1.5]))
     let X = Self.matrix([[1, 5, 0], [1, 2, 0]])
-    let columns = try Self.derivatives("sum(max(X, axis: 0))", "X", X, simplify: simplify)
+    let columns = try Self.derivatives("sum(max(X, axis: rows))", "X", X, simplify: simplify)
     #expect(columns.gradient == [0.5, 1, 0.5, 0.5, 0, 0.5])
-    let rows = try Self.derivatives("sum(max(X, axis: 1))", "X", Self.matrix([[4, 4, 1], [0, 2, 2]]), simplify: simplify)
+    let rows = try Self.derivatives("sum(max(X, axis: columns))", "X", Self.matrix([[4, 4, 1], [0, 2, 2]]), simplify: simplify)
     #expect(rows.gradient == [0.5, 0.5, 0, 0, 0.5, 0.5])
     #expect((two.all + columns.all + rows.all).allSatisfy { $0.isFinite })
   }
@@ -165,7 +165,7 @@ import TestSupport
     }
     // Row-wise on matrices: each row's softmax is one-hot or uniform.
     let X = Self.matrix([[800, -800, 0], [1, 1, 1]])
-    for text in ["sum(softmax(X) * X)", "sum(log_softmax(X))", "sum(logsumexp(X, axis: 1))", "sum(cross_entropy(X, [2, 3]))"] {
+    for text in ["sum(softmax(X) * X)", "sum(log_softmax(X))", "sum(logsumexp(X, axis: columns))", "sum(cross_entropy(X, [2, 3]))"] {
       let d = try Self.derivatives(text, "X", X, along: [1, -2, 0.5, 0.1, 0.2, 0.3], simplify: simplify)
       #expect(d.all.allSatisfy { $0.isFinite }, "\(text): \(d.all)")
     }

@@ -23,7 +23,7 @@ enum DerivativeOpCases {
       OpCase("\(f) matrix∘scalar", [.matrix("X", .m, .n, l), .scalar("a", r)]) { _ in "X \(o) a" },
       OpCase("\(f) vector∘scalar", [.vector("x", .n, l), .scalar("a", r)]) { _ in "x \(o) a" },
       OpCase("\(f) matrix∘row vector", [.matrix("X", .m, .n, l), .vector("r", .n, r)]) { _ in "X \(o) r" },
-      OpCase("\(f) column vector∘matrix", [.vector("u", .m, l), .matrix("X", .m, .n, r)]) { _ in "u \(o) X" },
+      OpCase("\(f) col(vector)∘matrix", [.vector("u", .m, l), .matrix("X", .m, .n, r)]) { _ in "col(u) \(o) X" },
       OpCase("\(f) matrix∘[m,1]", [.matrix("X", .m, .n, l), .matrix("P", .m, .fixed(1), r)]) { _ in "X \(o) P" },
       OpCase("\(f) [1,n]∘matrix", [.matrix("Q", .fixed(1), .n, l), .matrix("X", .m, .n, r)]) { _ in "Q \(o) X" },
       OpCase("\(f) [m,1]∘[1,n]", [.matrix("P", .m, .fixed(1), l), .matrix("Q", .fixed(1), .n, r)]) { _ in "P \(o) Q" },
@@ -83,7 +83,7 @@ enum DerivativeOpCases {
     OpCase("row block of a matrix", [.matrix("X", .m, .n)], sizes: slicing, edges: []) { s in "sin(X[1:\(s.m - 1), :])" },
     OpCase("concat of vectors", [.vector("x", .n), .vector("y", .p)]) { _ in "sin(concat(x, tanh(y), x))" },
     OpCase("concat along axis 0", [.matrix("X", .m, .n), .matrix("Y", .p, .n)]) { _ in "sin(concat(X, Y))" },
-    OpCase("concat along axis 1", [.matrix("X", .m, .n), .matrix("Y", .m, .p)]) { _ in "sin(concat(X, tanh(Y), axis: 1))" },
+    OpCase("concat along axis 1", [.matrix("X", .m, .n), .matrix("Y", .m, .p)]) { _ in "sin(concat(X, tanh(Y), axis: columns))" },
     OpCase("vector literal of expressions", [.vector("x", .n), .scalar("a")], edges: []) { _ in "sin([x[1], a, x[2] * a])" },
     OpCase("matrix literal of expressions", [.scalar("a"), .scalar("b")]) { _ in "sin([[a, b], [b, a * a], [1, a]])" },
     OpCase("diag of a vector", [.vector("x", .n)]) { _ in "sin(diag(x)) + diag(x)^2" },
@@ -122,10 +122,10 @@ enum DerivativeOpCases {
     let edges = r == .norm ? [Sizes(m: 3, n: 3, p: 2)] : OpCase.edgeSizes
     return [
       OpCase("\(f) of a vector", [.vector("x", .n, d)], edges: edges) { _ in "\(f)(x)" },
-      OpCase("\(f) of a vector, axis 0", [.vector("x", .n, d)], edges: edges) { _ in "\(f)(x, axis: 0)" },
+      OpCase("\(f) of a vector, axis 0", [.vector("x", .n, d)], edges: edges) { _ in "\(f)(x, axis: rows)" },
       OpCase("\(f) of a matrix", [.matrix("X", .m, .n, d)], edges: edges) { _ in "\(f)(X)" },
-      OpCase("\(f) of a matrix, axis 0", [.matrix("X", .m, .n, d)], edges: edges) { _ in "\(f)(X, axis: 0)" },
-      OpCase("\(f) of a matrix, axis 1", [.matrix("X", .m, .n, d)], edges: edges) { _ in "\(f)(X, axis: 1)" },
+      OpCase("\(f) of a matrix, axis 0", [.matrix("X", .m, .n, d)], edges: edges) { _ in "\(f)(X, axis: rows)" },
+      OpCase("\(f) of a matrix, axis 1", [.matrix("X", .m, .n, d)], edges: edges) { _ in "\(f)(X, axis: columns)" },
     ]
   }
 
@@ -147,6 +147,14 @@ enum DerivativeOpCases {
     },
     OpCase("logistic_loss of a vector", [.vector("x", .n)]) { _ in "logistic_loss(x)" },
     OpCase("logistic_loss of a matrix", [.matrix("X", .m, .n)]) { _ in "logistic_loss(X)" },
+    OpCase("cross_entropy, 0-based class numbers", [.matrix("Z", .m, .n)]) { s in
+      "cross_entropy(Z, [\((0..<s.m).map { String($0 % s.n) }.joined(separator: ", "))], base: 0)"
+    },
+    // Both operands: the labels' derivative (−z) matters for label learning.
+    OpCase("binary_cross_entropy of logits and labels", [.vector("z", .n), .vector("y", .n, .positive)]) { _ in
+      "binary_cross_entropy(z, y)"
+    },
+    OpCase("row and col of vectors", [.vector("x", .n), .vector("u", .m)]) { _ in "sin(row(x) * col(u))" },
   ]
 
   /// Task reductions over per-task data, differentiated in shared data.

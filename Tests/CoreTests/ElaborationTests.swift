@@ -106,7 +106,7 @@ import TestSupport
     #expect(Self.messages(ds) == [
       "error: cannot multiply matrix[3, 2] by matrix[3, 2]: inner sizes 2 and 3 differ",
       "error: undefined name 'lamda'",
-      "error: axis must be 0 or 1, not 2",
+      "error: axes are named, not numbered: 'rows' or 'columns'",
     ])
   }
 

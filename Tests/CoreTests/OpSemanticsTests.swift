@@ -58,7 +58,7 @@ import TestSupport
     let column = Tensor(shape: .vector(2), scalars: [3, -1])
     let data = [("A", A), ("r", row), ("c", column)]
     let rowResult = try Self.value("A \(f.symbol) r", data)
-    let columnResult = try Self.value("A \(f.symbol) c", data)
+    let columnResult = try Self.value("A \(f.symbol) col(c)", data)
     let scalarResult = try Self.value("2 \(f.symbol) A", data)
     for i in 0..<2 {
       for j in 0..<3 {
@@ -103,11 +103,11 @@ import TestSupport
   @Test func reductionsAlongAxes() throws {
     let A = Tensor(shape: .matrix(2, 3), scalars: [1, 2, 3, 4, 5, 6])
     #expect(try Self.value("sum(A)", [("A", A)]).scalar == 21)
-    #expect(try Self.value("sum(A, axis: 0)", [("A", A)]).scalars == [5, 7, 9])
-    #expect(try Self.value("mean(A, axis: 1)", [("A", A)]).scalars == [2, 5])
-    #expect(try Self.value("max(A, axis: 0)", [("A", A)]).scalars == [4, 5, 6])
+    #expect(try Self.value("sum(A, axis: rows)", [("A", A)]).scalars == [5, 7, 9])
+    #expect(try Self.value("mean(A, axis: columns)", [("A", A)]).scalars == [2, 5])
+    #expect(try Self.value("max(A, axis: rows)", [("A", A)]).scalars == [4, 5, 6])
     #expect(abs(try Self.value("norm(A)", [("A", A)]).scalar - 91.0.squareRoot()) < 1e-15)
-    let lse = try Self.value("logsumexp(A, axis: 1)", [("A", A)])
+    let lse = try Self.value("logsumexp(A, axis: columns)", [("A", A)])
     #expect(Self.close(lse.scalars, [Foundation.log(Foundation.exp(1) + Foundation.exp(2) + Foundation.exp(3)),
                                      Foundation.log(Foundation.exp(4) + Foundation.exp(5) + Foundation.exp(6))]))
   }
@@ -138,7 +138,7 @@ import TestSupport
     let A = Tensor(shape: .matrix(2, 2), scalars: [1, 2, 3, 4])
     let data = [("x", x), ("A", A)]
     #expect(try Self.value("concat(x, x)", data).scalars == [1, 2, 1, 2])
-    #expect(try Self.value("concat(A, A, axis: 1)", data).scalars == [1, 2, 1, 2, 3, 4, 3, 4])
+    #expect(try Self.value("concat(A, A, axis: columns)", data).scalars == [1, 2, 1, 2, 3, 4, 3, 4])
     #expect(try Self.value("concat(A, A)", data).shape == .matrix(4, 2))
     #expect(try Self.value("reshape(A, 4)", data).scalars == [1, 2, 3, 4])
     #expect(try Self.value("diag(x)", data).scalars == [1, 0, 0, 2])

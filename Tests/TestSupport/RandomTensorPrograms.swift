@@ -70,7 +70,7 @@ public struct RandomTensorProgram {
       case 3: return "cross_entropy(\(make(x, depth: d)), \(rng.integer(1...k)))"
       case 4: return "\(make(x, depth: d))[\(rng.integer(1...k))]"
       case 5: return "exp(tanh(\(make(.scalar, depth: d))))"
-      default: return "sum(\(make(.matrix(k, dim()), depth: d)), axis: \(rng.integer(0...1)))[1]"
+      default: return "sum(\(make(.matrix(k, dim()), depth: d)), axis: \(rng.pick(["rows", "columns"])))[1]"
       }
     }
 
@@ -79,8 +79,8 @@ public struct RandomTensorProgram {
       switch rng.integer(0...9) {
       case 0: return "(\(make(.matrix(k, j), depth: d)) @ \(make(.vector(j), depth: d)))"
       case 1: return "(\(make(.vector(j), depth: d)) @ \(make(.matrix(j, k), depth: d)))"
-      case 2: return "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(j, k), depth: d)), axis: 0)"
-      case 3: return "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(k, j), depth: d)), axis: 1)"
+      case 2: return "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(j, k), depth: d)), axis: rows)"
+      case 3: return "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(k, j), depth: d)), axis: columns)"
       case 4: return "\(rng.pick(["softmax", "log_softmax"]))(\(make(.vector(k), depth: d)))"
       case 5: return "diag(\(make(.matrix(k, k), depth: d)))"
       case 6: return "\(make(.matrix(3, 3), depth: d))[1:\(k), \(rng.integer(1...3))]"
@@ -101,7 +101,7 @@ public struct RandomTensorProgram {
       case 4: return "\(rng.pick(["softmax", "log_softmax"]))(\(make(.matrix(r, c), depth: d)))"
       case 5: return "outer(\(make(.vector(r), depth: d)), \(make(.vector(c), depth: d)))"
       case 6: return "(\(make(.matrix(r, c), depth: d)) * \(make(.vector(c), depth: d)))"
-      case 7 where r != c: return "(\(make(.vector(r), depth: d)) - \(make(.matrix(r, c), depth: d)))"
+      case 7 where r != c: return "(col(\(make(.vector(r), depth: d))) - \(make(.matrix(r, c), depth: d)))"
       case 8: return "(\(make(.matrix(r, 1), depth: d)) + \(make(.matrix(1, c), depth: d)))"
       case 9: return r == c ? "diag(\(make(.vector(r), depth: d)))" : "reshape(\(make(.matrix(c, r), depth: d)), \(r), \(c))"
       case 10: return "\(make(.matrix(3, 3), depth: d))[1:\(r), \(4 - c):3]"

@@ -6,6 +6,9 @@ import BilevelFrontEnd
 /// - fields separated by commas, with optional spaces or tabs around each
 ///   field; a field may be wrapped in double quotes (`"1.5"`), which are
 ///   removed before the number is read (a quoted field ends on its line);
+/// - or by semicolons, or by runs of spaces and tabs (numpy's `savetxt`
+///   default): the first non-blank, non-comment line decides, a comma before
+///   a semicolon before blanks, and the whole file uses that delimiter;
 /// - `\n` or `\r\n` line endings; a leading UTF-8 byte-order mark is skipped;
 /// - blank lines and lines whose first non-blank character is `#` are ignored;
 /// - the first remaining row is a header, and skipped, when some non-empty
@@ -24,16 +27,29 @@ public enum CSVReader {
   public static let maxEntries = 100_000_000
 
   public static func read(_ file: SourceFile) -> Result<Tensor, Diagnostic> {
+    read(file, limit: maxEntries).map(\.tensor)
+  }
+
+  /// The tensor and the delimiter the file turned out to use.
+  public static func readTable(_ file: SourceFile) -> Result<(tensor: Tensor, delimiter: CSVDelimiter), Diagnostic> {
     read(file, limit: maxEntries)
   }
 
   /// `limit` is a parameter only so tests can reach the limit cheaply.
-  static func read(_ file: SourceFile, limit: Int) -> Result<Tensor, Diagnostic> {
+  static func read(_ file: SourceFile, limit: Int) -> Result<(tensor: Tensor, delimiter: CSVDelimiter), Diagnostic> {
     file.bytes.withUnsafeBufferPointer { buffer in
       var parser = CSVParser(file: file, bytes: buffer, limit: limit)
-      return parser.parse()
+      return parser.parse().map { ($0, parser.delimiter) }
     }
   }
+}
+
+/// What separates a CSV file's fields, detected per file.
+public enum CSVDelimiter: String, Sendable {
+  case comma = "comma-separated"
+  case semicolon = "semicolon-separated"
+  /// Runs of spaces and tabs: a blank field cannot be written.
+  case whitespace = "whitespace-separated"
 }
 
 /// One field of a row: `outer` is the field as written (with any quotes),
@@ -49,6 +65,7 @@ private struct CSVParser {
   let limit: Int
   /// Reused for every row so that parsing a row allocates nothing.
   var fields: [FieldSpan] = []
+  var delimiter = CSVDelimiter.comma
 
   init(file: SourceFile, bytes: UnsafeBufferPointer<UInt8>, limit: Int) {
     self.file = file
@@ -81,6 +98,7 @@ private struct CSVParser {
       while b > a && CSVBytes.isBlank(bytes[b - 1]) { b -= 1 }
       if a == b || bytes[a] == CSVBytes.hash { continue }
 
+      if !seenFirstRow { delimiter = detectDelimiter(a..<b) }
       if let error = splitFields(a..<b) { return .failure(error) }
 
       if !seenFirstRow {
@@ -138,6 +156,31 @@ private struct CSVParser {
     }
   }
 
+  /// Outside quotes: a comma, else a semicolon, else blanks between fields.
+  func detectDelimiter(_ line: Range<Int>) -> CSVDelimiter {
+    var quoted = false
+    var sawSemicolon = false
+    var sawBlank = false
+    for i in line {
+      let c = bytes[i]
+      if c == CSVBytes.quote { quoted.toggle() }
+      if quoted { continue }
+      if c == CSVBytes.comma { return .comma }
+      if c == CSVBytes.semicolon { sawSemicolon = true }
+      if c == 0x20 || c == 0x09 { sawBlank = true }
+    }
+    return sawSemicolon ? .semicolon : sawBlank ? .whitespace : .comma
+  }
+
+  @inline(__always)
+  func isSeparator(_ c: UInt8) -> Bool {
+    switch delimiter {
+    case .comma: return c == CSVBytes.comma
+    case .semicolon: return c == CSVBytes.semicolon
+    case .whitespace: return c == 0x20 || c == 0x09
+    }
+  }
+
   /// Splits a trimmed, non-empty line into `fields`; the only possible
   /// error is an unterminated quote.
   mutating func splitFields(_ line: Range<Int>) -> Diagnostic? {
@@ -161,7 +204,7 @@ private struct CSVParser {
         inner = (start + 1)..<j
         i = j + 1
       }
-      while i < b && bytes[i] != CSVBytes.comma { i += 1 }
+      while i < b && !isSeparator(bytes[i]) { i += 1 }
       var end = i
       while end > start && CSVBytes.isBlank(bytes[end - 1]) { end -= 1 }
       // Text after a closing quote ("1"x) makes the whole field the text.
@@ -169,7 +212,9 @@ private struct CSVParser {
       let outer = start..<end
       fields.append(FieldSpan(outer: outer, inner: quotedCleanly ? inner! : outer))
       if i >= b { return nil }
-      i += 1  // past the comma; a trailing comma yields one more empty field
+      i += 1  // past the delimiter; a trailing comma yields one more empty field
+      // Blanks are one delimiter however many there are.
+      if delimiter == .whitespace { while i < b && CSVBytes.isBlank(bytes[i]) { i += 1 } }
     }
   }
 }
@@ -179,6 +224,7 @@ private enum CSVBytes {
   static let newline = UInt8(ascii: "\n")
   static let hash = UInt8(ascii: "#")
   static let comma = UInt8(ascii: ",")
+  static let semicolon = UInt8(ascii: ";")
   static let quote = UInt8(ascii: "\"")
 
   @inline(__always)

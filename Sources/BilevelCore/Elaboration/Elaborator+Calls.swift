@@ -62,13 +62,17 @@ extension Elaborator {
     }
   }
 
+  /// `axis: rows` (fold the rows away: one result per column, numpy's axis
+  /// 0) or `axis: columns`. Numbers are refused: they would read as 1-based
+  /// like indices and silently swap the axes.
   mutating func axis(_ labeled: [String: Expr], in context: ElaborationContext) throws(Poisoned) -> Axis {
     guard let e = labeled["axis"] else { return .all }
-    let a = try integer(e, what: "axis", in: context)
-    switch a {
-    case 0: return .rows
-    case 1: return .columns
-    default: throw error(.axisValue("\(a)"), at: e.range)
+    switch e.kind {
+    case .name("rows"): return .rows
+    case .name("columns"): return .columns
+    case .number(let v, _):
+      throw error(.axisNumbered(formatNumber(v), name: v == 0 ? "rows" : v == 1 ? "columns" : nil), at: e.range)
+    default: throw error(.axisValue("'\(e.range.text)'"), at: e.range)
     }
   }
 
@@ -92,7 +96,7 @@ extension Elaborator {
       return try apply(.matmul(transposeLeft: false, transposeRight: false), [a, b], at: range)
     case "softmax": return try apply(.softmax, [try expression(args[0], in: context)], at: range)
     case "log_softmax": return try apply(.logSoftmax, [try expression(args[0], in: context)], at: range)
-    case "cross_entropy": return try crossEntropy(args[0], args[1], at: range, in: context)
+    case "cross_entropy": return try crossEntropy(args[0], args[1], base: labeled["base"], at: range, in: context)
     case "logistic_loss":
       // log(1 + exp(-m)), stable for any margin.
       let m = try apply(.unary(.negate), [try expression(args[0], in: context)], at: range)
@@ -110,6 +114,18 @@ extension Elaborator {
       let s = try shape(args, at: range, in: context)
       return Value(node: program.graph.make(.constant(name == "zeros" ? 0 : 1), shape: s, at: range), perTask: false)
     case "diag": return try apply(.diag, [try expression(args[0], in: context)], at: range)
+    case "row", "col":
+      let v = try expression(args[0], in: context)
+      let s = program.graph.shape(v.node)
+      guard s.isVector else { throw error(.shapeMismatch("\(name) takes a vector, not \(s)"), at: range) }
+      return try apply(.reshape, [v], shape: name == "row" ? .matrix(1, s.rows) : .matrix(s.rows, 1), at: range)
+    case "binary_cross_entropy":
+      // softplus(z) − y·z = −y log σ(z) − (1 − y) log(1 − σ(z)), stable for any z.
+      let z = try expression(args[0], in: context)
+      let y = try expression(args[1], in: context)
+      try checkOrientation(z, y, at: range)
+      let yz = try apply(.binary(.multiply), [y, z], at: range)
+      return try apply(.binary(.subtract), [try apply(.unary(.softplus), [z], at: range), yz], at: range)
     case "outer":
       let u = try expression(args[0], in: context)
       let v = try expression(args[1], in: context)
@@ -135,9 +151,14 @@ extension Elaborator {
 
   /// cross_entropy(logits, labels): one loss per row (a vector) for matrix
   /// logits, a scalar for vector logits. Labels are probabilities of the
-  /// logits' shape, or class numbers (1-based) known at compile time.
-  mutating func crossEntropy(_ logitsExpr: Expr, _ labelsExpr: Expr, at range: SourceRange,
+  /// logits' shape, or class numbers known at compile time, 1-based unless `base: 0`.
+  mutating func crossEntropy(_ logitsExpr: Expr, _ labelsExpr: Expr, base baseExpr: Expr?, at range: SourceRange,
                              in context: ElaborationContext) throws(Poisoned) -> Value {
+    var base = 1
+    if let b = baseExpr {
+      base = try integer(b, what: "base", in: context)
+      guard base == 0 || base == 1 else { throw error(.labelBase("\(base)"), at: b.range) }
+    }
     let z = try expression(logitsExpr, in: context)
     var y = try expression(labelsExpr, in: context)
     let zs = program.graph.shape(z.node)
@@ -154,10 +175,11 @@ extension Elaborator {
       var onehot = Tensor(filling: 0, shape: zs)
       for r in 0..<rows {
         let c = labels.scalars[r]
-        guard c == c.rounded(), c >= 1, c <= Double(classes) else {
-          throw error(.classLabelRange(formatNumber(c), classes: classes), at: labelsExpr.range)
+        let k = c - Double(base)
+        guard k == k.rounded(), k >= 0, k < Double(classes) else {
+          throw error(.classLabelRange(formatNumber(c), classes: classes, base: base), at: labelsExpr.range)
         }
-        onehot.scalars[r * classes + Int(c) - 1] = 1
+        onehot.scalars[r * classes + Int(k)] = 1
       }
       y = Value(node: program.graph.literal(onehot, at: labelsExpr.range), perTask: false)
     }

@@ -47,8 +47,12 @@ extension Elaborator {
       let resolved = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
       guard let bytes = options.readFile(resolved) else { throw error(.unreadableFile(resolved), at: args[0].range) }
       if callee.name == "csv" {
-        switch CSVReader.read(SourceFile(path: resolved, bytes: bytes)) {
-        case .success(let t): tensor = t
+        switch CSVReader.readTable(SourceFile(path: resolved, bytes: bytes)) {
+        case .success(let table):
+          tensor = table.tensor
+          if !program.csvFiles.contains(where: { $0.path == path }) {
+            program.csvFiles.append((path: path, delimiter: table.delimiter, shape: table.tensor.shape))
+          }
         case .failure(var d):
           d.notes.append(.note(.whileLoading(context.placeName), at: args[0].range))
           diagnostics.append(d)

@@ -16,6 +16,7 @@ extension Elaborator {
     case .binary(let op, let l, let r):
       let a = try expression(l, in: context)
       let b = try expression(r, in: context)
+      if op != .matmul { try checkOrientation(a, b, at: e.range) }
       switch op {
       case .add: return try apply(.binary(.add), [a, b], at: e.range)
       case .subtract: return try apply(.binary(.subtract), [a, b], at: e.range)
@@ -34,6 +35,15 @@ extension Elaborator {
       return try array(elements, at: e.range, in: context)
     case .over(let reduction, let index, let body):
       return try over(reduction, index, body, at: e.range, in: context)
+    }
+  }
+
+  /// A vector meets a matrix along the matrix's columns, whatever the sizes,
+  /// so a square matrix cannot change the meaning; `col(v)` pairs it with rows.
+  mutating func checkOrientation(_ a: Value, _ b: Value, at range: SourceRange) throws(Poisoned) {
+    let (sa, sb) = (program.graph.shape(a.node), program.graph.shape(b.node))
+    for (v, m) in [(sa, sb), (sb, sa)] where v.isVector && m.isMatrix && v.rows != m.columns && v.count != 1 {
+      throw error(.vectorOrientation(vector: v.description, entries: v.rows, matrix: m.description, columns: m.columns, rows: m.rows), at: range)
     }
   }
 

@@ -65,6 +65,7 @@ extension Elaborator {
       guard let e = s.value else { return .real(s.schema.defaultValue!) }
       let x = try real(e, what: what, in: model)
       if !x.isFinite { throw error(.notCompileTime(what), at: e.range) }
+      if !s.schema.range.contains(x) { throw error(.settingOutOfRange(what, formatNumber(x), range: s.schema.range.description), at: e.range) }
       return .real(x)
     case .expression, .update:
       guard let e = s.value else { return .expression(program.graph.constant(s.schema.defaultValue!)) }
@@ -93,6 +94,12 @@ extension Elaborator {
         throw error(.settingNotScalar(s.name, shape.description), at: e.range)
       }
       if v.perTask && !isUpdate { throw error(.perTaskInGlobal(what), at: e.range) }
+      if !isUpdate && !v.perTask && isConstant(v.node) {
+        let t = try evaluateConstant(v.node)
+        if let bad = t.scalars.first(where: { !s.schema.range.contains($0) }) {
+          throw error(.settingOutOfRange(what, formatNumber(bad), range: s.schema.range.description), at: e.range)
+        }
+      }
       for leaf in program.graph.reachable(from: [v.node]) {
         guard case .variable(let j) = program.graph[leaf].op else { continue }
         let variable = program.variables[j]

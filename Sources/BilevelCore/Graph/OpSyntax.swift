@@ -56,14 +56,14 @@ public enum OpSyntax {
     case .slice(let s):
       return Rendered(x[0].at(Rendered.postfix) + "[\(sliceItems(s, input: graph.shape(node.inputs[0]), output: node.shape))]", Rendered.postfix)
     case .concat(let axis):
-      let suffix = node.shape.isMatrix && axis == 1 ? ", axis: 1" : ""
+      let suffix = node.shape.isMatrix && axis == 1 ? ", axis: columns" : ""
       return Rendered("concat(\(x.map(\.text).joined(separator: ", "))\(suffix))", Rendered.atom)
     case .diag:
       return Rendered("diag(\(x[0].text))", Rendered.atom)
     case .solve:
       return Rendered("solve(\(x[0].text), \(x[1].text))", Rendered.atom)
     case .reduce(let r, let axis):
-      let a = axis == .all ? "" : axis == .rows ? ", axis: 0" : ", axis: 1"
+      let a = axis == .all ? "" : axis == .rows ? ", axis: rows" : ", axis: columns"
       return Rendered("\(r.rawValue)(\(x[0].text)\(a))", Rendered.atom)
     case .softmax:
       return Rendered("softmax(\(x[0].text))", Rendered.atom)

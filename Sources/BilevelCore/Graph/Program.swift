@@ -8,6 +8,8 @@ public struct Program: Sendable {
   public var dims: [(name: String, value: Int)] = []
   public var tasks: TaskRange?
   public var data: [DataEntry] = []
+  /// Each CSV file read, with the delimiter it was found to use (for explain).
+  public var csvFiles: [(path: String, delimiter: CSVDelimiter, shape: Shape)] = []
   public var variables: [Variable] = []
   public var innerLoss: NodeID?
   public var innerFixpoint: Fixpoint?

@@ -11,6 +11,37 @@ public enum UnaryFunction: String, Hashable, Sendable, CaseIterable {
   /// The language's name for it (`negate` is spelled with a prefix minus).
   public var name: String { rawValue }
 
+  /// One line for the reference (`bilevelc help functions`).
+  public var doc: String {
+    switch self {
+    case .negate: return "−x (written as a prefix minus)"
+    case .exp: return "eˣ"
+    case .log: return "natural logarithm"
+    case .sqrt: return "square root"
+    case .abs: return "|x|"
+    case .tanh: return "hyperbolic tangent"
+    case .sigmoid: return "1 / (1 + e⁻ˣ), stable for large |x|"
+    case .relu: return "max(x, 0)"
+    case .softplus: return "log(1 + eˣ), stable for large |x|"
+    case .sin: return "sine (radians)"
+    case .cos: return "cosine (radians)"
+    case .sign: return "−1, 0 or 1"
+    case .step: return "Heaviside step: 1 for x > 0, else 0"
+    }
+  }
+
+  /// The derivative taken where the function has a kink (nil: smooth on its domain).
+  public var kinkConvention: String? {
+    switch self {
+    case .abs: return "abs′(0) = sign(0) = 0"
+    case .relu: return "relu′(0) = step(0) = 0"
+    case .sqrt: return "sqrt′(0) = 0"
+    case .sign: return "derivative 0 everywhere, also at 0"
+    case .step: return "derivative 0 everywhere, also at 0"
+    case .negate, .exp, .log, .tanh, .sigmoid, .softplus, .sin, .cos: return nil
+    }
+  }
+
   /// The reference definition, in numerically stable forms.
   @inline(__always)
   public func apply(_ x: Double) -> Double {

@@ -3,6 +3,26 @@ import Foundation
 public enum Reduction: String, Hashable, Sendable, CaseIterable {
   case sum, mean, max, logsumexp, norm
 
+  /// One line for the reference (`bilevelc help functions`).
+  public var doc: String {
+    switch self {
+    case .sum: return "sum of the entries"
+    case .mean: return "mean of the entries"
+    case .max: return "largest entry"
+    case .logsumexp: return "log Σ eˣ, shifted by the maximum so it never overflows"
+    case .norm: return "Euclidean norm √Σx²"
+    }
+  }
+
+  /// The derivative taken where the reduction has a kink (nil: smooth).
+  public var kinkConvention: String? {
+    switch self {
+    case .max: return "at ties the gradient is split evenly among the maximal entries"
+    case .norm: return "norm′(0) = 0"
+    case .sum, .mean, .logsumexp: return nil
+    }
+  }
+
   /// Folds entries; logsumexp shifts by the maximum so it never overflows.
   public func fold(_ xs: [Double]) -> Double {
     switch self {

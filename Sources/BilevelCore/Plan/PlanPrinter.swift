@@ -101,7 +101,7 @@ extension Plan {
       return "matmul \(a)\(ta) @ \(b)\(tb) [\(ins.m)×\(ins.k) · \(ins.k)×\(ins.n)] " + matmulChoice(ins)
     case .solve(let workspace): return "solve(\(a), \(b)) [\(ins.m)×\(ins.m), \(ins.n) rhs] workspace \(slot(Int(workspace)))"
     case .reduce(let kind, let axis):
-      let axisText = axis == .all ? "" : axis == .rows ? ", axis: 0" : ", axis: 1"
+      let axisText = axis == .all ? "" : axis == .rows ? ", axis: rows" : ", axis: columns"
       return "\(kind.rawValue)(\(a)\(axisText)) [\(ins.m)×\(ins.n)]"
     case .softmax: return "softmax(\(a)) [\(ins.m)×\(ins.n)]"
     case .logSoftmax: return "log_softmax(\(a)) [\(ins.m)×\(ins.n)]"

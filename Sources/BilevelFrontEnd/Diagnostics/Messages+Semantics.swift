@@ -87,6 +87,9 @@ extension Message {
   public static func notPositive(_ what: String, _ value: String) -> Message {
     Message("\(what) must be positive, not \(value)")
   }
+  public static func settingOutOfRange(_ what: String, _ value: String, range: String) -> Message {
+    Message("\(what) must be \(range), not \(value)")
+  }
   public static func numberTooLarge(_ what: String, _ value: String, limit: String) -> Message {
     Message("\(what) is \(value), more than the limit of \(limit)")
   }
@@ -122,9 +125,21 @@ extension Message {
   public static func needsSeed(_ name: String) -> Message {
     Message("'\(name)' needs a seed so every run draws the same numbers, as in \(name)(n, seed: 1)")
   }
-  public static func axisValue(_ v: String) -> Message { Message("axis must be 0 or 1, not \(v)") }
-  public static func classLabelRange(_ v: String, classes: Int) -> Message {
-    Message("class label \(v) is out of range: labels run from 1 to \(classes)")
+  public static func axisValue(_ v: String) -> Message { Message("axis must be 'rows' or 'columns', not \(v)") }
+  /// The old numbered form: numbers would clash with 1-based indexing.
+  public static func axisNumbered(_ v: String, name: String?) -> Message {
+    let fix = name.map { "; write 'axis: \($0)' (what 'axis: \(v)' meant)" } ?? ""
+    return Message("axes are named, not numbered: 'rows' or 'columns'\(fix)")
+  }
+  public static func classLabelRange(_ v: String, classes: Int, base: Int) -> Message {
+    let hint = base == 1 && v == "0" ? "; for 0-based labels write 'base: 0'" : ""
+    return Message("class label \(v) is out of range: labels run from \(base) to \(classes - 1 + base)\(hint)")
+  }
+  public static func labelBase(_ v: String) -> Message { Message("base must be 0 or 1, not \(v)") }
+  /// A vector against a matrix pairs its entries with the matrix's columns, whatever the sizes.
+  public static func vectorOrientation(vector: String, entries: Int, matrix: String, columns: Int, rows: Int) -> Message {
+    let rowHint = entries != rows ? "" : "; to pair entry i with row i write col(v) (a matrix[\(rows), 1])"
+    return Message("a \(vector) against a \(matrix) goes with its columns (entry j with column j), so it needs \(columns) entries\(rowHint)")
   }
   public static func boundsOnInner(_ name: String) -> Message {
     Message("bounds apply to outer variables only; '\(name)' is an inner variable")

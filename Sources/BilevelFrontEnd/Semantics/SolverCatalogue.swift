@@ -19,6 +19,36 @@ public enum SettingKind: Sendable, Equatable {
   case update
 }
 
+/// The values a setting accepts beyond its kind; checked at compile time
+/// (an inner-solver expression when it is a constant).
+public enum SettingRange: Sendable, Equatable {
+  case any
+  /// x > 0.
+  case positive
+  /// 0 ≤ x < 1: decay rates.
+  case fraction
+  /// A whole number ≥ 1 (every `.count`).
+  case positiveInteger
+
+  public func contains(_ x: Double) -> Bool {
+    switch self {
+    case .any: return x.isFinite
+    case .positive: return x > 0 && x.isFinite
+    case .fraction: return x >= 0 && x < 1
+    case .positiveInteger: return x >= 1 && x == x.rounded()
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .any: return "any number"
+    case .positive: return "> 0"
+    case .fraction: return "0 ≤ x < 1"
+    case .positiveInteger: return "whole number ≥ 1"
+    }
+  }
+}
+
 public struct SettingSchema: Sendable {
   public let name: String
   public let kind: SettingKind
@@ -32,9 +62,15 @@ public struct SettingSchema: Sendable {
   /// An expression that may instead have the shape of every inner variable,
   /// one value per entry (Meta-SGD's learning rates).
   public let perEntry: Bool
+  /// One line for the reference (`bilevelc help settings`).
+  public let meaning: String
+  public let range: SettingRange
 
   init(_ name: String, _ kind: SettingKind, positional: Bool = false, required: Bool = false,
-       default d: Double? = nil, choice: String? = nil, when condition: (String, String)? = nil, perEntry: Bool = false) {
+       default d: Double? = nil, choice: String? = nil, when condition: (String, String)? = nil, perEntry: Bool = false,
+       range: SettingRange? = nil, _ meaning: String) {
+    self.meaning = meaning
+    self.range = range ?? (kind == .count ? .positiveInteger : .any)
     self.name = name
     self.kind = kind
     self.positional = positional
@@ -101,69 +137,78 @@ public struct SolverSchema: Sendable {
 
 public enum SolverCatalogue {
   static let adamMoments: [SettingSchema] = [
-    SettingSchema("beta1", .real, default: 0.9),
-    SettingSchema("beta2", .real, default: 0.999),
-    SettingSchema("eps", .real, default: 1e-8),
+    SettingSchema("beta1", .real, default: 0.9, range: .fraction, "decay of the first-moment (mean) estimate"),
+    SettingSchema("beta2", .real, default: 0.999, range: .fraction, "decay of the second-moment estimate"),
+    SettingSchema("eps", .real, default: 1e-8, range: .positive, "added to √v so the step stays finite"),
   ]
 
   public static let all: [SolverSchema] = [
     // Inner solvers.
     SolverSchema(.inner(.gd), settings: [
-      SettingSchema("lr", .expression, required: true, perEntry: true), SettingSchema("steps", .count, required: true),
+      SettingSchema("lr", .expression, required: true, perEntry: true, range: .positive, "step size; may use outer variables, or have every inner variable's shape (one per entry)"), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
     ], summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
     SolverSchema(.inner(.momentum), settings: [
-      SettingSchema("lr", .expression, required: true, perEntry: true), SettingSchema("steps", .count, required: true),
-      SettingSchema("momentum", .expression, default: 0.9),
+      SettingSchema("lr", .expression, required: true, perEntry: true, range: .positive, "step size; may use outer variables, or have every inner variable's shape (one per entry)"), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+      SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay"),
     ], summary: "heavy-ball momentum; the velocity is part of the unrolled state"),
     SolverSchema(.inner(.adam), settings: [
-      SettingSchema("lr", .expression, required: true, perEntry: true), SettingSchema("steps", .count, required: true),
+      SettingSchema("lr", .expression, required: true, perEntry: true, range: .positive, "step size; may use outer variables, or have every inner variable's shape (one per entry)"), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
     ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
     SolverSchema(.inner(.rule), settings: [
-      SettingSchema("update", .update, required: true), SettingSchema("steps", .count, required: true),
+      SettingSchema("update", .update, required: true, "the step added to θ, per entry; reads θ and 'grad'"),
+      SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
     ], summary: "a learned update rule θ ← θ + update, where 'grad' is ∇θ L_in and the rule's parameters are outer variables"),
     SolverSchema(.inner(.newton), settings: [
-      SettingSchema("tol", .real, default: 1e-10), SettingSchema("max_steps", .count, default: 50),
-      SettingSchema("cg_iters", .count, default: 100),
+      SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖∇θ L_in‖ ≤ tol"),
+      SettingSchema("max_steps", .count, default: 50, "most Newton steps"),
+      SettingSchema("cg_iters", .count, default: 100, "most CG iterations per Newton step"),
     ], summary: "Newton-CG with Hessian-vector products and a line search"),
     SolverSchema(.inner(.fixpoint), settings: [
-      SettingSchema("tol", .real, default: 1e-10), SettingSchema("max_steps", .count, default: 100),
+      SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖E(z, φ) − z‖ ≤ tol"),
+      SettingSchema("max_steps", .count, default: 100, "most iterations"),
     ], summary: "fixed-point iteration z ← E(z, φ) for an 'inner fixpoint'"),
     // Outer solvers.
     SolverSchema(.outer(.gd), settings: [
-      SettingSchema("lr", .real, required: true), SettingSchema("steps", .count, required: true),
+      SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
+      SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
     ], summary: "gradient descent on the hypergradient"),
     SolverSchema(.outer(.adam), settings: [
-      SettingSchema("lr", .real, required: true), SettingSchema("steps", .count, required: true),
+      SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
+      SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
     ] + adamMoments, summary: "Adam on the hypergradient"),
     // Hypergradient methods (METHODS.md).
     SolverSchema(.method(.unroll), settings: [
-      SettingSchema("mode", .choice(["reverse", "forward"]), positional: true, choice: "reverse"),
-      SettingSchema("checkpoints", .count, when: ("mode", "reverse")),
+      SettingSchema("mode", .choice(["reverse", "forward"]), positional: true, choice: "reverse",
+                    "reverse: one backward pass (memory ∝ steps); forward: one tangent per entry of φ"),
+      SettingSchema("checkpoints", .count, when: ("mode", "reverse"), "keep this many states and recompute the rest (no setting: keep all)"),
     ], summary: "differentiate through every inner step"),
     SolverSchema(.method(.truncated), settings: [
-      SettingSchema("steps", .count, positional: true, required: true)
+      SettingSchema("steps", .count, positional: true, required: true, "how many of the last inner steps to differentiate (biased when fewer than all)")
     ], summary: "reverse through only the last K inner steps"),
     SolverSchema(.method(.firstOrder), settings: [],
                  summary: "treat dθ/dφ as zero except where θ₀ = φ passes through"),
     SolverSchema(.method(.finiteDifference), settings: [
-      SettingSchema("eps", .real, default: 0.01)
+      SettingSchema("eps", .real, default: 0.01, range: .positive, "perturbation of θ, scaled by 1/‖∇θ L_out‖")
     ], summary: "DARTS' finite-difference mixed product for a one-step unroll"),
     SolverSchema(.method(.evograd), settings: [
-      SettingSchema("samples", .count, positional: true, required: true),
-      SettingSchema("sigma", .real, default: 0.001), SettingSchema("tau", .real, default: 0.05),
-      SettingSchema("seed", .count, default: 1),
+      SettingSchema("samples", .count, positional: true, required: true, "perturbed copies of the inner solution"),
+      SettingSchema("sigma", .real, default: 0.001, range: .positive, "standard deviation of the perturbations"),
+      SettingSchema("tau", .real, default: 0.05, range: .positive, "temperature of the softmax over the copies' inner losses"),
+      SettingSchema("seed", .count, default: 1, "seed of the perturbations"),
     ], summary: "evolutionary proxy: a softmax-weighted mix of perturbed inner solutions"),
     SolverSchema(.method(.implicit), settings: [
-      SettingSchema("solver", .choice(["cg", "neumann", "exact"]), positional: true, required: true),
-      SettingSchema("iters", .count, default: 20, when: ("solver", "cg")),
-      SettingSchema("tol", .real, default: 1e-10, when: ("solver", "cg")),
-      SettingSchema("iters", .count, default: 20, when: ("solver", "neumann")),
-      SettingSchema("alpha", .real, required: true, when: ("solver", "neumann")),
+      SettingSchema("solver", .choice(["cg", "neumann", "exact"]), positional: true, required: true,
+                    "how H v = ∇θ L_out is solved: conjugate gradients, a Neumann series, or a dense factorisation"),
+      SettingSchema("iters", .count, default: 20, when: ("solver", "cg"), "most CG iterations (a cap below n is biased)"),
+      SettingSchema("tol", .real, default: 1e-10, when: ("solver", "cg"), range: .positive, "stop CG when the residual is below tol"),
+      SettingSchema("iters", .count, default: 20, when: ("solver", "neumann"), "terms of the series (biased: truncated)"),
+      SettingSchema("alpha", .real, required: true, when: ("solver", "neumann"), range: .positive,
+                    "scale: the series converges when α‖H‖ < 2"),
     ], summary: "implicit function theorem at the inner solution"),
     SolverSchema(.method(.closedForm), settings: [],
                  summary: "exact solve of a quadratic inner problem"),
     SolverSchema(.method(.auto), settings: [
-      SettingSchema("budget_mb", .real, default: 1024)
+      SettingSchema("budget_mb", .real, default: 1024, range: .positive, "memory the chosen method may plan to use, in MB")
     ], summary: "pick a method from the plan's cost figures"),
   ]
 
