@@ -5,7 +5,7 @@ import BilevelFrontEnd
 /// the environment.
 struct CommandLineOptions {
   enum Action: Equatable { case help, version, repl, run, check, explain, emit(Emit) }
-  enum Emit: String, CaseIterable { case ast, graph, grad, plan }
+  enum Emit: String, CaseIterable { case ast, graph, grad, plan, jax }
 
   var action: Action = .run
   var file: String? = nil
@@ -19,7 +19,7 @@ struct CommandLineOptions {
 
   struct UsageError: Error { let message: String }
 
-  static let usageLine = "usage: bilevelc [check | explain] FILE | bilevelc --emit ast|graph|grad|plan FILE | bilevelc repl | --help | --version"
+  static let usageLine = "usage: bilevelc [check | explain] FILE | bilevelc --emit ast|graph|grad|plan|jax FILE | bilevelc repl | --help | --version"
 
   static let help = """
     bilevelc — a compiler for gradient-based bilevel optimisation programs (.blv)
@@ -32,11 +32,12 @@ struct CommandLineOptions {
       bilevelc --emit graph FILE    print the checked, simplified expression graph
       bilevelc --emit grad FILE     print the derivative graphs the solvers use (gradients, Hessian-vector and mixed products)
       bilevelc --emit plan FILE     print the execution plan of the losses and those products: instructions, memory, costs
+      bilevelc --emit jax FILE      print a self-contained Python module (jax, numpy) that solves the same program
       bilevelc repl                 read statements and expressions from standard input
       bilevelc --help | --version
 
     options:
-      --emit ast|graph|grad|plan    print one stage's output instead of running
+      --emit ast|graph|grad|plan|jax  print one stage's output instead of running
       --unsafe-math                 also apply rewrites that change IEEE results (x/x → 1, log(exp x) → x)
       --timings                     print the time each compiler stage took (to standard error)
       --budget-mb N                 memory a hypergradient method may plan to use (default 1024)
@@ -70,9 +71,9 @@ struct CommandLineOptions {
         o.budgetMB = mb
         i += 1
       case "--emit":
-        guard i + 1 < args.count else { return .failure(UsageError(message: "--emit needs a stage: ast, graph, grad or plan")) }
+        guard i + 1 < args.count else { return .failure(UsageError(message: "--emit needs a stage: ast, graph, grad, plan or jax")) }
         guard let e = Emit(rawValue: args[i + 1]) else {
-          return .failure(UsageError(message: "unknown stage '\(args[i + 1])' for --emit; expected ast, graph, grad or plan"))
+          return .failure(UsageError(message: "unknown stage '\(args[i + 1])' for --emit; expected ast, graph, grad, plan or jax"))
         }
         o.action = .emit(e)
         i += 1
