@@ -55,6 +55,6 @@ let package = Package(
     .testTarget(name: "SolverTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "TestSupport"]),
     .testTarget(
       name: "GoldenTests",
-      dependencies: ["BilevelDriver", "TestSupport"]),
+      dependencies: ["BilevelDriver", "BilevelSolvers", "TestSupport"]),
   ]
 )

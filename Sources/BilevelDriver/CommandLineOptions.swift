@@ -7,7 +7,7 @@ import BilevelFrontEnd
 /// usage error.
 struct CommandLineOptions {
   enum Action: Equatable { case help(String?), version, repl, run, grad, check, explain, emit(Emit) }
-  enum Emit: String, CaseIterable { case ast, graph, grad, plan }
+  enum Emit: String, CaseIterable { case ast, graph, grad, plan, jax }
 
   var action: Action = .run
   var file: String? = nil
@@ -33,7 +33,7 @@ struct CommandLineOptions {
   /// The verbs, in the order help lists them; a file alone means solve it.
   static let verbs = ["grad", "check", "explain", "repl", "help"]
 
-  static let usageLine = "usage: bilevelc [grad | check | explain] [OPTIONS] FILE | bilevelc --emit ast|graph|grad|plan FILE | bilevelc repl | bilevelc help | --version"
+  static let usageLine = "usage: bilevelc [grad | check | explain] [OPTIONS] FILE | bilevelc --emit ast|graph|grad|plan|jax FILE | bilevelc repl | bilevelc help | --version"
 
   /// The option names given, for the applicability check.
   var given: [String] = []

@@ -57,6 +57,8 @@ struct Commands {
       out(derivatives.dump(title: path, method: method))
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
       return 0
+    case .emit(.jax):
+      return emitJAX(program, title: path)
     case .explain:
       out(Explanation.text(program, title: path, budgetMB: options.budgetMB))
       return 0

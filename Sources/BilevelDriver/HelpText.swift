@@ -11,6 +11,7 @@ enum HelpText {
     ("bilevelc --emit graph FILE", "print the checked, simplified expression graph"),
     ("bilevelc --emit grad FILE", "print the derivative graphs the solvers use (gradients, Hessian-vector and mixed products)"),
     ("bilevelc --emit plan FILE", "print the execution plan of the losses and those products: instructions, memory, costs"),
+    ("bilevelc --emit jax FILE", "print a self-contained Python module (jax, numpy) that solves the same program"),
     ("bilevelc repl", "read statements and expressions from standard input"),
     ("bilevelc help [TOPIC]", "this text, or one topic"),
   ]

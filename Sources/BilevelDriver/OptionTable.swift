@@ -20,7 +20,7 @@ enum OptionTable {
   static let compiling = ["solve", "grad", "check", "explain", "emit"]
 
   static let all: [Option] = [
-    Option(name: "--emit", argument: "a stage: ast, graph, grad or plan", summary: "print one stage's output instead of running", commands: ["emit"]),
+    Option(name: "--emit", argument: "a stage: ast, graph, grad, plan or jax", summary: "print one stage's output instead of running", commands: ["emit"]),
     Option(name: "--method", argument: "a method, as in 'implicit(cg, iters: 5)'", summary: "use this hypergradient method instead of the file's", commands: compiling),
     Option(name: "--inner", argument: "an inner solver, as in 'gd(lr: 0.1, steps: 50)'", summary: "use this inner solver instead of the file's", commands: compiling),
     Option(name: "--outer", argument: "an outer solver, as in 'adam(lr: 0.01, steps: 10)'", summary: "use this outer solver instead of the file's", commands: compiling),

@@ -10,12 +10,15 @@ extension Elaborator {
     let declaredShape = try type.map { (t) throws(Poisoned) in try typeShape(t, in: model) }
     let count = task != nil ? program.tasks!.count : 1
     var values: [Tensor] = []
+    var recipes: [DataRecipe] = []
     for k in 0..<count {
       let saved = program.graph
       program.graph = Graph()
       defer { program.graph = saved }
       let context = ElaborationContext.data(name.name, task: task != nil ? .concrete(k) : .none, names: model.names)
+      dataSources = [:]
       let v = try expression(value, in: context)
+      recipes.append(DataRecipe(graph: program.graph, root: v.node, sources: dataSources))
       var t = try evaluateConstant(v.node)
       if let declaredShape, t.shape != declaredShape {
         // A one-column or one-row file fits a vector annotation.
@@ -31,7 +34,7 @@ extension Elaborator {
       values.append(t)
     }
     program.data.append(DataEntry(name: name.name, shape: values[0].shape, values: values, perTask: task != nil,
-                                  range: name.range, definition: value.range.text))
+                                  range: name.range, definition: value.range.text, recipes: recipes))
     scope[name.name] = .data(program.data.count - 1)
   }
 
@@ -39,10 +42,12 @@ extension Elaborator {
   mutating func dataSource(_ callee: Identifier, _ args: [Expr], _ labeled: [String: Expr], at range: SourceRange,
                            in context: ElaborationContext) throws(Poisoned) -> Value {
     let tensor: Tensor
+    let source: DataSource
     switch callee.name {
     case "csv", "npy":
       guard case .string(let raw) = args[0].kind else { throw error(.pathNotString(callee.name), at: args[0].range) }
       let path = try interpolateTask(raw, at: args[0].range, in: context)
+      source = callee.name == "csv" ? .csv(path) : .npy(path)
       let directory = program.file.directory
       let resolved = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
       guard let bytes = options.readFile(resolved) else { throw error(.unreadableFile(resolved), at: args[0].range) }
@@ -74,8 +79,11 @@ extension Elaborator {
       if seed < 0 { throw error(.negativeSeed(seed), at: seedExpr.range) }
       tensor = callee.name == "randn"
         ? RandomStream.normal(shape: shape, seed: UInt64(seed)) : RandomStream.uniform(shape: shape, seed: UInt64(seed))
+      source = callee.name == "randn" ? .normal(shape, seed: UInt64(seed)) : .uniform(shape, seed: UInt64(seed))
     }
-    return Value(node: program.graph.literal(tensor, at: range), perTask: false)
+    let node = program.graph.literal(tensor, at: range)
+    if case .literal(let i) = program.graph[node].op { dataSources[i] = source }
+    return Value(node: node, perTask: false)
   }
 
   /// Replaces `{t}` in a path by the task number (per-task data only).

@@ -215,7 +215,9 @@ extension Elaborator {
     case .concrete(let k):
       guard case .data(let i)? = context.names[name] else { throw error(.dataUsesVariable(context.placeName, name), at: base.range) }
       // In per-task data the task is fixed: the entry's value for task k.
-      return Value(node: program.graph.literal(program.data[i].values[k], at: range), perTask: false)
+      let node = program.graph.literal(program.data[i].values[k], at: range)
+      if case .literal(let j) = program.graph[node].op { dataSources[j] = .entry(i, task: k) }
+      return Value(node: node, perTask: false)
     case .template:
       switch context.names[name]! {
       case .data(let i):

@@ -20,6 +20,8 @@ public struct Elaborator {
   /// Statements (by index) skipped because they redefine a name.
   var skipped: Set<Int> = []
   var firstRange: [String: SourceRange] = [:]
+  /// The sources of the literals made while a data expression elaborates.
+  var dataSources: [Int: DataSource] = [:]
 
   public init(file: SourceFile, options: CompileOptions = CompileOptions()) {
     self.program = Program(file: file)

@@ -90,6 +90,30 @@ public struct DataEntry: Sendable {
   public let range: SourceRange
   /// The defining expression as written, for dumps.
   public let definition: String
+  /// How each task's value was computed, for emitters that recompute the
+  /// data elsewhere (`--emit jax`); empty for the task index.
+  public var recipes: [DataRecipe] = []
+}
+
+/// One data value's computation: its expression's scratch graph, where
+/// earlier data are `.data` leaves, and the file or generator behind each
+/// of its literals.
+public struct DataRecipe: Sendable {
+  public let graph: Graph
+  public let root: NodeID
+  /// Literal index (in `graph`) → where its tensor came from; a literal
+  /// not listed was written in the program.
+  public let sources: [Int: DataSource]
+}
+
+public enum DataSource: Sendable, Hashable {
+  /// A path as written (the task number filled in), relative to the program.
+  case csv(String)
+  case npy(String)
+  case uniform(Shape, seed: UInt64)
+  case normal(Shape, seed: UInt64)
+  /// Task `task`'s value (0-based) of the per-task data entry at that index.
+  case entry(Int, task: Int)
 }
 
 public struct Variable: Sendable {

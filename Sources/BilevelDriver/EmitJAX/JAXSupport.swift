@@ -1,0 +1,31 @@
+import BilevelCore
+import BilevelFrontEnd
+import BilevelSolvers
+
+/// What `--emit jax` refuses, each at its place in the source: what JAX
+/// would not compute the same way is never emitted.
+enum JAXSupport {
+  static func check(_ p: Program, _ method: HypergradientMethod) throws(JAXRefusal) {
+    if case .newton? = p.innerSolver?.spec {
+      throw JAXRefusal(
+        message: "--emit jax does not emit the newton inner solver: its CG-truncated steps and backtracking line search "
+          + "take data-dependent branches whose path a traced JAX loop would not reproduce step for step; use gd, momentum or adam",
+        range: p.innerSolver?.range)
+    }
+    if p.tasks != nil, let i = p.variables(.inner).first(where: { !p.variables[$0].perTask }) {
+      throw JAXRefusal(message: "--emit jax: inner variable '\(p.variables[i].name)' is shared by the tasks; the emitted vmap needs per-task inner variables",
+                       range: p.variables[i].range)
+    }
+    if p.isSingleLevel { return }
+    let problem = BilevelProblem(p)
+    if let why = MethodEstimates.estimate(ProblemSizes(problem), of: method).unavailable {
+      throw JAXRefusal(message: "--emit jax: \(method.description) does not apply: \(why)", range: p.hypergradient?.range)
+    }
+    if case .finiteDifference = method {
+      guard case .gd(let lr, _)? = p.innerSolver?.spec, p.graph.shape(lr).isScalar else {
+        throw JAXRefusal(message: "--emit jax: finite_difference needs gradient descent with one scalar learning rate",
+                         range: p.hypergradient?.range ?? p.innerSolver?.range)
+      }
+    }
+  }
+}
