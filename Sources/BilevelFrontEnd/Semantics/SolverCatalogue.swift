@@ -49,7 +49,7 @@ public struct SettingSchema: Sendable {
 /// The solvers and methods the language has: the catalogue's names, one
 /// case each, so every switch over them is exhaustive.
 public enum InnerSolverKind: String, Sendable, CaseIterable {
-  case gd, momentum, adam, rule, newton, fixpoint
+  case gd, momentum, adam, rule, newton, fixpoint, flow
 }
 
 public enum OuterSolverKind: String, Sendable, CaseIterable {
@@ -63,6 +63,7 @@ public enum MethodKind: String, Sendable, CaseIterable {
   case evograd, implicit
   case closedForm = "closed_form"
   case auto
+  case adjoint
 }
 
 public enum SolverKind: Sendable, Equatable {
@@ -128,6 +129,9 @@ public enum SolverCatalogue {
     SolverSchema(.inner(.fixpoint), settings: [
       SettingSchema("tol", .real, default: 1e-10), SettingSchema("max_steps", .count, default: 100),
     ], summary: "fixed-point iteration z ← E(z, φ) for an 'inner fixpoint'"),
+    SolverSchema(.inner(.flow), settings: [
+      SettingSchema("horizon", .expression, required: true), SettingSchema("steps", .count, required: true),
+    ], summary: "gradient flow dθ/dt = −∇θ L_in to t = horizon, by fixed-step RK4 (horizon/steps per step)"),
     // Outer solvers.
     SolverSchema(.outer(.gd), settings: [
       SettingSchema("lr", .real, required: true), SettingSchema("steps", .count, required: true),
@@ -165,6 +169,8 @@ public enum SolverCatalogue {
     SolverSchema(.method(.auto), settings: [
       SettingSchema("budget_mb", .real, default: 1024)
     ], summary: "pick a method from the plan's cost figures"),
+    SolverSchema(.method(.adjoint), settings: [],
+                 summary: "the adjoint ODE of a gradient flow, integrated back from the horizon by RK4"),
   ]
 
   public static func schemas(_ role: SolverRole) -> [SolverSchema] { all.filter { $0.role == role } }
@@ -205,6 +211,8 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   case rule(update: Value, steps: Int)
   case newton(tolerance: Double, maxSteps: Int, cgIterations: Int)
   case fixpoint(tolerance: Double, maxSteps: Int)
+  /// Gradient flow dθ/dt = −∇θ L_in to t = horizon, RK4 with horizon/steps per step.
+  case flow(horizon: Value, steps: Int)
 
   public var kind: InnerSolverKind {
     switch self {
@@ -214,6 +222,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .rule: return .rule
     case .newton: return .newton
     case .fixpoint: return .fixpoint
+    case .flow: return .flow
     }
   }
 
@@ -223,7 +232,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   /// methods differentiate); nil for those that stop at a tolerance.
   public var fixedSteps: Int? {
     switch self {
-    case .gd(_, let t), .momentum(_, _, let t), .adam(_, _, let t), .rule(_, let t): return t
+    case .gd(_, let t), .momentum(_, _, let t), .adam(_, _, let t), .rule(_, let t), .flow(_, let t): return t
     case .newton, .fixpoint: return nil
     }
   }
@@ -246,6 +255,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .gd(let lr, _), .adam(let lr, _, _): return [lr]
     case .momentum(let lr, let mu, _): return [lr, mu]
     case .rule(let u, _): return [u]
+    case .flow(let h, _): return [h]
     case .newton, .fixpoint: return []
     }
   }
@@ -258,6 +268,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .rule(let u, let t): return .rule(update: try f(u), steps: t)
     case .newton(let tol, let k, let cg): return .newton(tolerance: tol, maxSteps: k, cgIterations: cg)
     case .fixpoint(let tol, let k): return .fixpoint(tolerance: tol, maxSteps: k)
+    case .flow(let h, let t): return .flow(horizon: try f(h), steps: t)
     }
   }
 }
@@ -272,6 +283,7 @@ extension InnerSolverSpec {
     case .newton:
       self = .newton(tolerance: v.real("tol"), maxSteps: v.count("max_steps"), cgIterations: v.count("cg_iters"))
     case .fixpoint: self = .fixpoint(tolerance: v.real("tol"), maxSteps: v.count("max_steps"))
+    case .flow: self = .flow(horizon: v.expression("horizon"), steps: v.count("steps"))
     }
   }
 }
@@ -322,6 +334,8 @@ public enum HypergradientMethod: Sendable, Hashable {
   case implicitNeumann(iterations: Int, alpha: Double)
   case implicitExact
   case closedForm
+  /// The continuous adjoint of a gradient-flow inner solver.
+  case adjoint
 
   public var kind: MethodKind {
     switch self {
@@ -332,6 +346,7 @@ public enum HypergradientMethod: Sendable, Hashable {
     case .evograd: return .evograd
     case .implicitConjugateGradient, .implicitNeumann, .implicitExact: return .implicit
     case .closedForm: return .closedForm
+    case .adjoint: return .adjoint
     }
   }
 
@@ -373,6 +388,7 @@ extension MethodChoice {
       }
     case .closedForm: self = .method(.closedForm)
     case .auto: self = .auto(budgetMB: v.real("budget_mb"))
+    case .adjoint: self = .method(.adjoint)
     }
   }
 }

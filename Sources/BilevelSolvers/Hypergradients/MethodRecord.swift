@@ -75,6 +75,7 @@ extension HypergradientMethod {
       return EvolutionaryProxy.record(samples: k, sigma: sigma, tau: tau, seed: seed)
     case .implicitConjugateGradient, .implicitNeumann, .implicitExact: return ImplicitDifferentiation.record(self)
     case .closedForm: return ClosedForm.record
+    case .adjoint: return FlowAdjoint.record
     }
   }
 
@@ -84,7 +85,7 @@ extension HypergradientMethod {
     case .unrollReverse(let k): return k.map { "unroll(reverse, checkpoints: \($0))" } ?? "unroll(reverse)"
     case .unrollForward: return "unroll(forward)"
     case .truncated(let k): return "truncated(\(k))"
-    case .firstOrder, .closedForm: return kind.rawValue
+    case .firstOrder, .closedForm, .adjoint: return kind.rawValue
     case .finiteDifference(let e): return "finite_difference(eps: \(formatValue(e)))"
     case .evograd(let k, let s, let t, let seed): return "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed))"
     case .implicitConjugateGradient(let k, let tol): return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
@@ -148,6 +149,7 @@ enum MethodTable {
                 .implicitNeumann(iterations: iterations, alpha: 1), .implicitExact]
       case .closedForm: return [.closedForm]
       case .auto: return []
+      case .adjoint: return [.adjoint]
       }
     }
     // The program's own settings where it names a row's method.
