@@ -156,6 +156,7 @@ public enum SolverCatalogue {
       SettingSchema("samples", .count, positional: true, required: true),
       SettingSchema("sigma", .real, default: 0.001), SettingSchema("tau", .real, default: 0.05),
       SettingSchema("seed", .count, default: 1),
+      SettingSchema("draws", .choice(["fixed", "fresh"]), choice: "fixed"),
     ], summary: "evolutionary proxy: a softmax-weighted mix of perturbed inner solutions"),
     SolverSchema(.method(.implicit), settings: [
       SettingSchema("solver", .choice(["cg", "neumann", "exact"]), positional: true, required: true),
@@ -329,7 +330,8 @@ public enum HypergradientMethod: Sendable, Hashable {
   case truncated(steps: Int)
   case firstOrder
   case finiteDifference(eps: Double)
-  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int)
+  /// `fresh`: new draws at every outer step (the paper's setting); else the same draws throughout.
+  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int, fresh: Bool)
   case implicitConjugateGradient(iterations: Int, tolerance: Double)
   case implicitNeumann(iterations: Int, alpha: Double)
   case implicitExact
@@ -379,7 +381,8 @@ extension MethodChoice {
     case .firstOrder: self = .method(.firstOrder)
     case .finiteDifference: self = .method(.finiteDifference(eps: v.real("eps")))
     case .evograd:
-      self = .method(.evograd(samples: v.count("samples"), sigma: v.real("sigma"), tau: v.real("tau"), seed: v.count("seed")))
+      self = .method(.evograd(samples: v.count("samples"), sigma: v.real("sigma"), tau: v.real("tau"), seed: v.count("seed"),
+                              fresh: v.choice("draws") == "fresh"))
     case .implicit:
       switch v.choice("solver") {
       case "cg": self = .method(.implicitConjugateGradient(iterations: v.count("iters"), tolerance: v.real("tol")))

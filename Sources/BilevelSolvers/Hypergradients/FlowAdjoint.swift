@@ -123,7 +123,7 @@ extension FlowAdjoint {
       let T = s.steps ?? 0
       let bytes = (2 * s.inner + s.outer) * Bytes.double * s.tasks
       return MethodCost(label: MethodKind.adjoint.rawValue,
-                        time: "the flow (T = \(T)) + \(4 * T) (gradient + HVP + mixed products) back",
+                        time: "the flow (T = \(T)) + \(T) RK4 steps back, 4 stages of a gradient, an HVP and a mixed product each",
                         memoryBytes: bytes, memory: "θ, a and q: 2d + m doubles = \(formatBytes(bytes))")
     },
     checkedMap: { _ in .unrolled },

@@ -92,7 +92,7 @@ public struct BilevelRun {
     for k in 0...optimizer.steps {
       let result: HypergradientResult
       do {
-        result = try problem.hypergradient(method, at: phi)
+        result = try problem.hypergradient(method, at: phi, outerStep: k)
       } catch {
         report.fault = error
         report.faultStep = k
