@@ -76,15 +76,17 @@ import TestSupport
 
   /// evograd's proxy θ̄(φ) = Σ_k softmax(−L_in(θ_k, φ)/τ)_k θ_k with θ_k = θ_T(φ₀) + σ ε_k.
   /// The draws ε_k are the documented ones: RandomStream.normal with seed
-  /// seed·1000003 + (task·K + k); the reported θ̄(φ₀) confirms the copy.
-  @Test func evogradMatchesDifferencesOfItsHandWrittenProxy() throws {
+  /// seed·1000003 + ((draw·M + task)·K + k), draw the outer step with
+  /// `draws: fresh` (0 with fixed draws); the reported θ̄(φ₀) confirms the copy.
+  @Test(arguments: [(false, 0), (true, 0), (true, 3)])
+  func evogradMatchesDifferencesOfItsHandWrittenProxy(fresh: Bool, draw: Int) throws {
     let problem = try Self.problem()
     let model = Self.model
     let phi0 = model.phi0
     let (samples, sigma, tau, seed) = (6, 0.3, 0.05, 7)
     let theta = model.unrolled(phi0, steps: Self.T)
     let copies = (0..<samples).map { k in
-      let e = RandomStream.normal(shape: Shape([RidgeModel.d]), seed: UInt64(seed) &* 1_000_003 &+ UInt64(k)).scalars
+      let e = RandomStream.normal(shape: Shape([RidgeModel.d]), seed: UInt64(seed) &* 1_000_003 &+ UInt64(draw * samples + k)).scalars
       return zip(theta, e).map { $0 + sigma * $1 }
     }
     func proxy(_ p: [Double]) -> [Double] {
@@ -94,7 +96,11 @@ import TestSupport
       let total = w.reduce(0, +)
       return (0..<RidgeModel.d).map { i in (0..<samples).reduce(0) { $0 + w[$1] / total * copies[$1][i] } }
     }
-    let result = try problem.hypergradient(.evograd(samples: samples, sigma: sigma, tau: tau, seed: seed), at: phi0)
+    let method = HypergradientMethod.evograd(samples: samples, sigma: sigma, tau: tau, seed: seed, fresh: fresh)
+    let result = try problem.hypergradient(method, at: phi0, outerStep: draw)
+    // Fresh draws move between outer steps; fixed ones do not.
+    let later = try problem.hypergradient(method, at: phi0, outerStep: draw + 1)
+    #expect((later.gradient == result.gradient) == !fresh, "\(later.gradient) vs \(result.gradient)")
     #expect(SolverChecks.relativeError(result.theta[0], proxy(phi0)) <= 1e-10, "\(result.theta[0]) vs \(proxy(phi0))")
     let differences = try SolverChecks.centralDifferences({ p in model.outerLoss(proxy(p), p) }, at: phi0)
     #expect(SolverChecks.relativeError(result.gradient, differences) <= 1e-6, "\(result.gradient) vs \(differences)")

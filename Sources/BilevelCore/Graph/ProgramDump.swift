@@ -1,3 +1,5 @@
+import BilevelFrontEnd
+
 /// The `--emit graph` text: declarations, then one line per node reached
 /// from the program's roots, numbered densely in topological order, then
 /// the losses and solver statements. Its grammar is in grammar/emit.ebnf.
@@ -67,7 +69,10 @@ extension Program {
   public func settingText<Spec>(_ s: SolverStatement<Spec>, _ ref: (NodeID) -> String) -> String {
     let parts = s.settings.map { entry -> String in
       switch entry.value {
-      case .symbol(let v): return v
+      case .symbol(let v):
+        // A positional choice is written bare (`implicit(cg)`), any other with its name.
+        let positional = SolverCatalogue.all.contains { $0.name == s.name && $0.settings.contains { $0.name == entry.name && $0.positional } }
+        return positional ? v : "\(entry.name): \(v)"
       case .integer(let n): return "\(entry.name): \(n)"
       case .real(let x): return "\(entry.name): \(formatNumber(x))"
       case .expression(let id):

@@ -33,7 +33,7 @@ extension JAXMethodBlocks {
     case .unrollForward: return forward
     case .firstOrder: return firstOrder
     case .finiteDifference(let eps): return finiteDifference(eps)
-    case .evograd(let samples, let sigma, let tau, let seed): return evograd(samples, sigma, tau, seed, p)
+    case .evograd(let samples, let sigma, let tau, let seed, _): return evograd(samples, sigma, tau, seed, p)
     case .implicitConjugateGradient(let iterations, let tolerance):
       let solve = p.innerFixpoint != nil ? "bicgstab" : "conjugate_gradient"
       return implicit("lambda apply, b: \(solve)(apply, b, \(iterations), \(JAXOpTable.number(tolerance)))", p, closedForm: false)
@@ -43,6 +43,7 @@ extension JAXMethodBlocks {
       return implicit("lambda apply, b: dense_solve(apply, b, \(p.size(.inner)), \(p.innerFixpoint == nil ? "True" : "False"))", p, closedForm: false)
     case .closedForm:
       return implicit("lambda apply, b: dense_solve(apply, b, \(p.size(.inner)), True)", p, closedForm: true)
+    case .adjoint: preconditionFailure("JAXSupport.check refuses the adjoint method")
     }
   }
 

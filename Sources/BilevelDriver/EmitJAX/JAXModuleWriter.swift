@@ -181,7 +181,7 @@ struct JAXModuleWriter {
       case .rule(let update, _):
         s += try function("rule_update", "theta, phi, data, grad", "the learned update θ ← θ + update (grad = ∇θ L_in)",
                           roots: [update], origin: solver.range)
-      case .newton, .fixpoint: break
+      case .newton, .fixpoint, .flow: break
       }
     }
     return s

@@ -39,8 +39,8 @@ enum JAXMethodBlocks {
 
 
         """ + residual(fixpoint: true)
-    case .newton:
-      throw JAXRefusal(message: "--emit jax does not emit the newton inner solver", range: statement.range)
+    case .newton, .flow:
+      throw JAXRefusal(message: "--emit jax does not emit the \(statement.name) inner solver", range: statement.range)
     }
   }
 
@@ -80,8 +80,8 @@ enum JAXMethodBlocks {
       update = """
             return ({**theta, \(py(name)): theta[\(py(name))] + rule_update(theta, phi, data, g[\(py(name))])},)
         """
-    case .newton, .fixpoint:
-      update = ""
+    case .newton, .fixpoint, .flow:
+      preconditionFailure("only fixed-step solvers reach fixedSteps")
     }
     s += """
 

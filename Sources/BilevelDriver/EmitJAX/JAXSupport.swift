@@ -12,6 +12,18 @@ enum JAXSupport {
           + "take data-dependent branches whose path a traced JAX loop would not reproduce step for step; use gd, momentum or adam",
         range: p.innerSolver?.range)
     }
+    if case .flow? = p.innerSolver?.spec {
+      throw JAXRefusal(message: "--emit jax does not emit the flow inner solver yet; use gd, momentum or adam", range: p.innerSolver?.range)
+    }
+    switch method {
+    case .adjoint:
+      throw JAXRefusal(message: "--emit jax does not emit the adjoint method yet; use unroll(forward) or unroll(reverse)",
+                       range: p.hypergradient?.range)
+    case .evograd(_, _, _, _, true):
+      throw JAXRefusal(message: "--emit jax emits evograd with fixed draws only; 'draws: fresh' is not emitted yet",
+                       range: p.hypergradient?.range)
+    default: break
+    }
     if p.tasks != nil, let i = p.variables(.inner).first(where: { !p.variables[$0].perTask }) {
       throw JAXRefusal(message: "--emit jax: inner variable '\(p.variables[i].name)' is shared by the tasks; the emitted vmap needs per-task inner variables",
                        range: p.variables[i].range)

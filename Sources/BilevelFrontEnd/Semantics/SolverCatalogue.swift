@@ -85,7 +85,7 @@ public struct SettingSchema: Sendable {
 /// The solvers and methods the language has: the catalogue's names, one
 /// case each, so every switch over them is exhaustive.
 public enum InnerSolverKind: String, Sendable, CaseIterable {
-  case gd, momentum, adam, rule, newton, fixpoint
+  case gd, momentum, adam, rule, newton, fixpoint, flow
 }
 
 public enum OuterSolverKind: String, Sendable, CaseIterable {
@@ -99,6 +99,7 @@ public enum MethodKind: String, Sendable, CaseIterable {
   case evograd, implicit
   case closedForm = "closed_form"
   case auto
+  case adjoint
 }
 
 public enum SolverKind: Sendable, Equatable {
@@ -167,6 +168,10 @@ public enum SolverCatalogue {
       SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖E(z, φ) − z‖ ≤ tol"),
       SettingSchema("max_steps", .count, default: 100, "most iterations"),
     ], summary: "fixed-point iteration z ← E(z, φ) for an 'inner fixpoint'"),
+    SolverSchema(.inner(.flow), settings: [
+      SettingSchema("horizon", .expression, required: true, range: .positive, "the time t the flow is integrated to; may use outer variables (a learned horizon)"),
+      SettingSchema("steps", .count, required: true, "RK4 steps of horizon/steps each, all unrolled"),
+    ], summary: "gradient flow dθ/dt = −∇θ L_in to t = horizon, by fixed-step RK4 (horizon/steps per step)"),
     // Outer solvers.
     SolverSchema(.outer(.gd), settings: [
       SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
@@ -195,6 +200,7 @@ public enum SolverCatalogue {
       SettingSchema("sigma", .real, default: 0.001, range: .positive, "standard deviation of the perturbations"),
       SettingSchema("tau", .real, default: 0.05, range: .positive, "temperature of the softmax over the copies' inner losses"),
       SettingSchema("seed", .count, default: 1, "seed of the perturbations"),
+      SettingSchema("draws", .choice(["fixed", "fresh"]), choice: "fixed", "fixed: the same draws at every outer step (the map check differentiates); fresh: new draws each outer step, as the paper runs it"),
     ], summary: "evolutionary proxy: a softmax-weighted mix of perturbed inner solutions"),
     SolverSchema(.method(.implicit), settings: [
       SettingSchema("solver", .choice(["cg", "neumann", "exact"]), positional: true, required: true,
@@ -210,6 +216,8 @@ public enum SolverCatalogue {
     SolverSchema(.method(.auto), settings: [
       SettingSchema("budget_mb", .real, default: 1024, range: .positive, "memory the chosen method may plan to use, in MB")
     ], summary: "pick a method from the plan's cost figures"),
+    SolverSchema(.method(.adjoint), settings: [],
+                 summary: "the adjoint ODE of a gradient flow, integrated back from the horizon by RK4"),
   ]
 
   public static func schemas(_ role: SolverRole) -> [SolverSchema] { all.filter { $0.role == role } }
@@ -250,6 +258,8 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   case rule(update: Value, steps: Int)
   case newton(tolerance: Double, maxSteps: Int, cgIterations: Int)
   case fixpoint(tolerance: Double, maxSteps: Int)
+  /// Gradient flow dθ/dt = −∇θ L_in to t = horizon, RK4 with horizon/steps per step.
+  case flow(horizon: Value, steps: Int)
 
   public var kind: InnerSolverKind {
     switch self {
@@ -259,6 +269,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .rule: return .rule
     case .newton: return .newton
     case .fixpoint: return .fixpoint
+    case .flow: return .flow
     }
   }
 
@@ -268,7 +279,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   /// methods differentiate); nil for those that stop at a tolerance.
   public var fixedSteps: Int? {
     switch self {
-    case .gd(_, let t), .momentum(_, _, let t), .adam(_, _, let t), .rule(_, let t): return t
+    case .gd(_, let t), .momentum(_, _, let t), .adam(_, _, let t), .rule(_, let t), .flow(_, let t): return t
     case .newton, .fixpoint: return nil
     }
   }
@@ -291,6 +302,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .gd(let lr, _), .adam(let lr, _, _): return [lr]
     case .momentum(let lr, let mu, _): return [lr, mu]
     case .rule(let u, _): return [u]
+    case .flow(let h, _): return [h]
     case .newton, .fixpoint: return []
     }
   }
@@ -303,6 +315,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .rule(let u, let t): return .rule(update: try f(u), steps: t)
     case .newton(let tol, let k, let cg): return .newton(tolerance: tol, maxSteps: k, cgIterations: cg)
     case .fixpoint(let tol, let k): return .fixpoint(tolerance: tol, maxSteps: k)
+    case .flow(let h, let t): return .flow(horizon: try f(h), steps: t)
     }
   }
 }
@@ -317,6 +330,7 @@ extension InnerSolverSpec {
     case .newton:
       self = .newton(tolerance: v.real("tol"), maxSteps: v.count("max_steps"), cgIterations: v.count("cg_iters"))
     case .fixpoint: self = .fixpoint(tolerance: v.real("tol"), maxSteps: v.count("max_steps"))
+    case .flow: self = .flow(horizon: v.expression("horizon"), steps: v.count("steps"))
     }
   }
 }
@@ -362,11 +376,14 @@ public enum HypergradientMethod: Sendable, Hashable {
   case truncated(steps: Int)
   case firstOrder
   case finiteDifference(eps: Double)
-  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int)
+  /// `fresh`: new draws at every outer step (the paper's setting); else the same draws throughout.
+  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int, fresh: Bool)
   case implicitConjugateGradient(iterations: Int, tolerance: Double)
   case implicitNeumann(iterations: Int, alpha: Double)
   case implicitExact
   case closedForm
+  /// The continuous adjoint of a gradient-flow inner solver.
+  case adjoint
 
   public var kind: MethodKind {
     switch self {
@@ -377,6 +394,7 @@ public enum HypergradientMethod: Sendable, Hashable {
     case .evograd: return .evograd
     case .implicitConjugateGradient, .implicitNeumann, .implicitExact: return .implicit
     case .closedForm: return .closedForm
+    case .adjoint: return .adjoint
     }
   }
 
@@ -409,7 +427,8 @@ extension MethodChoice {
     case .firstOrder: self = .method(.firstOrder)
     case .finiteDifference: self = .method(.finiteDifference(eps: v.real("eps")))
     case .evograd:
-      self = .method(.evograd(samples: v.count("samples"), sigma: v.real("sigma"), tau: v.real("tau"), seed: v.count("seed")))
+      self = .method(.evograd(samples: v.count("samples"), sigma: v.real("sigma"), tau: v.real("tau"), seed: v.count("seed"),
+                              fresh: v.choice("draws") == "fresh"))
     case .implicit:
       switch v.choice("solver") {
       case "cg": self = .method(.implicitConjugateGradient(iterations: v.count("iters"), tolerance: v.real("tol")))
@@ -418,6 +437,7 @@ extension MethodChoice {
       }
     case .closedForm: self = .method(.closedForm)
     case .auto: self = .auto(budgetMB: v.real("budget_mb"))
+    case .adjoint: self = .method(.adjoint)
     }
   }
 }

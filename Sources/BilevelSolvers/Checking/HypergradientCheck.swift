@@ -135,7 +135,7 @@ public struct HypergradientCheck {
     // σ = 0.1 rather than evograd's usual 0.01: the map's slope in φ grows
     // with σ while its rounding does not (at 0.01, poisoning_box's check
     // came within 2× of the tolerance).
-    var evograd = HypergradientMethod.evograd(samples: 4, sigma: 0.1, tau: 0.1, seed: 1)
+    var evograd = HypergradientMethod.evograd(samples: 4, sigma: 0.1, tau: 0.1, seed: 1, fresh: false)
     if case .evograd = programMethod { evograd = programMethod }
     add(evograd)
     if d <= Self.denseLimit || programMethod == .implicitExact { add(.implicitExact) }

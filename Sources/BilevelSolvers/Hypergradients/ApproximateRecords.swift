@@ -47,8 +47,9 @@ extension FiniteDifferenceStep {
 }
 
 extension EvolutionaryProxy {
-  static func record(samples: Int, sigma: Double, tau: Double, seed: Int) -> MethodRecord {
-    MethodRecord(
+  /// `draw`: which outer step's perturbations the record uses.
+  static func record(samples: Int, sigma: Double, tau: Double, seed: Int, fresh: Bool, draw: Int = 0) -> MethodRecord {
+    var record = MethodRecord(
       inapplicable: { s in s.hasFixpoint ? "it weighs perturbations by the inner loss, and an 'inner fixpoint' has none" : nil },
       view: .solution,
       cost: { s in
@@ -59,7 +60,12 @@ extension EvolutionaryProxy {
       checkedMap: { _ in .evograd(samples: samples, sigma: sigma, tau: tau, seed: seed) },
       checkFamily: .exact,
       compute: { problem, phi throws(SolverFault) in
-        try EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed).compute(phi)
+        try EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed, draw: draw).compute(phi)
       })
+    if fresh {
+      // Step k's record draws stream k's perturbations (step 0's are this record's own).
+      record.atOuterStep = { k in Self.record(samples: samples, sigma: sigma, tau: tau, seed: seed, fresh: false, draw: k) }
+    }
+    return record
   }
 }

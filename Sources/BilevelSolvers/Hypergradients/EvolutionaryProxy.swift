@@ -6,19 +6,23 @@ import Foundation
 /// copies θ_k = θ + σ ε_k of the inner solution are weighted by
 /// w = softmax(−L_in(θ_k, φ)/τ), and L_out(Σ_k w_k θ_k, φ) is differentiated
 /// through the weights only: no second derivatives. The draws ε_k are fixed
-/// by the seed (and the task), so the proxy is a deterministic function of φ.
+/// by the seed, the task and the draw (the outer step, with `draws: fresh`),
+/// so each step's proxy is a deterministic function of φ.
 struct EvolutionaryProxy {
   let problem: BilevelProblem
   let samples: Int
   let sigma: Double
   let tau: Double
   let seed: Int
+  /// Which outer step's draws: 0 throughout unless `draws: fresh`.
+  var draw = 0
 
-  /// θ + σ ε_k, k = 1…K, with ε_k drawn from the seeded normal stream
-  /// seed·1000003 + task·K + k: the same draws at every φ.
-  static func copies(of theta: [Double], task t: Int, samples: Int, sigma: Double, seed: Int) -> [[Double]] {
+  /// θ + σ ε_k, k = 0…K−1, with ε_k drawn from the seeded normal stream
+  /// seed·1000003 + (draw·M + task)·K + k (M tasks): the same draws at every φ.
+  static func copies(of theta: [Double], task t: Int, tasks: Int, samples: Int, sigma: Double, seed: Int, draw: Int) -> [[Double]] {
     (0..<samples).map { k in
-      let e = RandomStream.normal(shape: Shape([theta.count]), seed: UInt64(seed) &* 1_000_003 &+ UInt64(t * samples + k)).scalars
+      let stream = UInt64(seed) &* 1_000_003 &+ UInt64((draw * tasks + t) * samples + k)
+      let e = RandomStream.normal(shape: Shape([theta.count]), seed: stream).scalars
       return zip(theta, e).map { $0 + sigma * $1 }
     }
   }
@@ -27,7 +31,7 @@ struct EvolutionaryProxy {
   /// softmax(−L_in(θ_k, φ)/τ) and the weighted mean θ̄.
   func proxy(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> (copies: [[Double]], weights: [Double], mean: [Double]) {
     let f = problem.innerGradientOuter(t)
-    let copies = Self.copies(of: theta, task: t, samples: samples, sigma: sigma, seed: seed)
+    let copies = Self.copies(of: theta, task: t, tasks: problem.tasks, samples: samples, sigma: sigma, seed: seed, draw: draw)
     let losses = try copies.map { x throws(SolverFault) -> Double in
       f.load(.theta, x)
       f.load(.phi, phi)

@@ -92,7 +92,9 @@ extension BilevelProblem {
     f.accumulate(.outerCotangent, into: &g)
   }
 
-  public func hypergradient(_ method: HypergradientMethod, at phi: [Double]) throws(SolverFault) -> HypergradientResult {
-    try method.record.compute(self, phi)
+  /// The method's estimate at φ, as it runs at outer step `outerStep`.
+  public func hypergradient(_ method: HypergradientMethod, at phi: [Double], outerStep: Int = 0) throws(SolverFault) -> HypergradientResult {
+    let record = method.record
+    return try (record.atOuterStep?(outerStep) ?? record).compute(self, phi)
   }
 }

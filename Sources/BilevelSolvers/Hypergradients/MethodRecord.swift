@@ -22,6 +22,10 @@ struct MethodRecord: Sendable {
   /// Compile-time diagnostics that locate the trouble better than the
   /// statement does (closed_form points at the non-quadratic term).
   var diagnose: (@Sendable (Program, SourceRange) -> [Diagnostic])? = nil
+  /// The record the outer solver uses at outer step k (0-based), for a
+  /// method that changes between steps (evograd's fresh draws); nil: this one.
+  /// Step 0's is the record itself, so `check` judges what step 0 runs.
+  var atOuterStep: (@Sendable (Int) -> MethodRecord)? = nil
 }
 
 /// Which paths from φ to the inner solution a method sees.
@@ -71,10 +75,11 @@ extension HypergradientMethod {
     case .truncated(let k): return UnrolledReverse.truncatedRecord(steps: k)
     case .firstOrder: return FirstOrder.record
     case .finiteDifference(let eps): return FiniteDifferenceStep.record(eps: eps)
-    case .evograd(let k, let sigma, let tau, let seed):
-      return EvolutionaryProxy.record(samples: k, sigma: sigma, tau: tau, seed: seed)
+    case .evograd(let k, let sigma, let tau, let seed, let fresh):
+      return EvolutionaryProxy.record(samples: k, sigma: sigma, tau: tau, seed: seed, fresh: fresh)
     case .implicitConjugateGradient, .implicitNeumann, .implicitExact: return ImplicitDifferentiation.record(self)
     case .closedForm: return ClosedForm.record
+    case .adjoint: return FlowAdjoint.record
     }
   }
 
@@ -84,9 +89,10 @@ extension HypergradientMethod {
     case .unrollReverse(let k): return k.map { "unroll(reverse, checkpoints: \($0))" } ?? "unroll(reverse)"
     case .unrollForward: return "unroll(forward)"
     case .truncated(let k): return "truncated(\(k))"
-    case .firstOrder, .closedForm: return kind.rawValue
+    case .firstOrder, .closedForm, .adjoint: return kind.rawValue
     case .finiteDifference(let e): return "finite_difference(eps: \(formatValue(e)))"
-    case .evograd(let k, let s, let t, let seed): return "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed))"
+    case .evograd(let k, let s, let t, let seed, let fresh):
+      return "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed)\(fresh ? ", draws: fresh" : ""))"
     case .implicitConjugateGradient(let k, let tol): return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
     case .implicitNeumann(let k, let a): return "implicit(neumann, iters: \(k), alpha: \(formatValue(a)))"
     case .implicitExact: return "implicit(exact)"
@@ -132,7 +138,7 @@ enum MethodTable {
     case .unrollReverse(let k?)?: checkpoints = k
     case .truncated(let k)?: truncation = k
     case .implicitConjugateGradient(let k, _)?, .implicitNeumann(let k, _)?: iterations = k
-    case .evograd(let k, _, _, _)?: samples = k
+    case .evograd(let k, _, _, _, _)?: samples = k
     default: break
     }
     // A switch over the kinds, so a new method kind does not build until it has rows.
@@ -142,12 +148,13 @@ enum MethodTable {
       case .truncated: return [.truncated(steps: truncation)]
       case .firstOrder: return [.firstOrder]
       case .finiteDifference: return [.finiteDifference(eps: 0.01)]
-      case .evograd: return [.evograd(samples: samples, sigma: 0.001, tau: 0.05, seed: 1)]
+      case .evograd: return [.evograd(samples: samples, sigma: 0.001, tau: 0.05, seed: 1, fresh: false)]
       case .implicit:
         return [.implicitConjugateGradient(iterations: iterations, tolerance: 1e-10),
                 .implicitNeumann(iterations: iterations, alpha: 1), .implicitExact]
       case .closedForm: return [.closedForm]
       case .auto: return []
+      case .adjoint: return [.adjoint]
       }
     }
     // The program's own settings where it names a row's method.

@@ -51,7 +51,7 @@ public struct InnerSolver: Sendable {
     case nil:
       // closed_form: no inner solver; the method solves the quadratic itself.
       return (start, 0, .nan)
-    case .gd?, .momentum?, .adam?, .rule?:
+    case .gd?, .momentum?, .adam?, .rule?, .flow?:
       preconditionFailure("fixed-step solvers run above")
     }
   }

@@ -140,7 +140,7 @@ public struct BilevelRun {
     for k in report.firstStep...max(report.firstStep, optimizer.steps) {
       let result: HypergradientResult
       do {
-        result = try problem.hypergradient(method, at: phi)
+        result = try problem.hypergradient(method, at: phi, outerStep: k)
       } catch {
         report.fault = error
         report.faultStep = k

@@ -84,7 +84,7 @@ public enum InitialPointTangent: FunctionSignature {
   public enum Result: Int, CaseIterable { case tangent }
 }
 
-/// [φ] → [lr, ∇φ lr] of gradient descent.
+/// [φ] → [lr, ∇φ lr] of gradient descent, or a gradient flow's horizon and its ∇φ.
 public enum LearningRate: FunctionSignature {
   public enum Argument: Int, CaseIterable { case phi }
   public enum Result: Int, CaseIterable { case rate, gradient }

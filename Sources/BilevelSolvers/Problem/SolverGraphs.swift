@@ -8,11 +8,13 @@ public enum StepRule: Sendable {
   case adam(lr: NodeID, beta1: Double, beta2: Double, eps: Double)
   /// θ ← θ + update, with the input `gradient` in the update standing for ∇θ L_in.
   case rule(update: NodeID, gradient: NodeID)
+  /// One RK4 step of the gradient flow dθ/dt = −∇θ L_in, of length horizon/steps.
+  case flow(horizon: NodeID, steps: Int)
 
   /// Copies of θ in the unrolled state: θ, velocity; or θ and both moments.
   var copies: Int {
     switch self {
-    case .gd, .rule: return 1
+    case .gd, .rule, .flow: return 1
     case .momentum: return 2
     case .adam: return 3
     }
@@ -65,7 +67,7 @@ struct SolverGraphs {
   var fixpointPullback: [NodeID] = []
   var fixpointOuterPullback: [NodeID] = []
   var initial: [NodeID] = []
-  var learningRate: [NodeID] = []  // gd's lr and ∇φ lr, for finite_difference
+  var learningRate: [NodeID] = []  // gd's lr (for finite_difference) or flow's horizon (for adjoint), and its ∇φ
   var learningRateGradient: [NodeID] = []
   var initialOuterPullback: [NodeID] = []
   var initialTangent: [NodeID] = []
@@ -119,6 +121,7 @@ struct SolverGraphs {
     case .rule(let update, _):
       guard let k = p.ruleGradientInput else { return nil }
       return .rule(update: update, gradient: p.graph.make(.input(k), shape: p.inputs[k].shape))
+    case .flow(let horizon, let steps): return .flow(horizon: horizon, steps: steps)
     case .newton, .fixpoint: return nil
     }
   }
@@ -144,6 +147,10 @@ struct SolverGraphs {
       if case .gd(let lr) = rule, d.graph.shape(lr).isScalar {
         learningRate = [lr]
         learningRateGradient = d.gradient(of: lr, wrt: phi)
+      }
+      if case .flow(let horizon, _) = rule {
+        learningRate = [horizon]
+        learningRateGradient = d.gradient(of: horizon, wrt: phi)
       }
     }
     if let f = program.innerFixpoint, let z = theta.first, let u = cotangent.first {
@@ -218,6 +225,22 @@ struct SolverGraphs {
     case .rule(let update, let input):
       // The update as written, with ∇θ L_in in place of its 'grad'.
       return [b.add(theta[0], substitute([update], [input: g[0]], &b)[0])]
+    case .flow(let horizon, let steps):
+      // RK4 stages: the gradient graph again at θ − c·dt·(previous stage).
+      let dt = b.divide(horizon, b.scalar(Double(steps)))
+      func gradient(at shift: [NodeID], _ c: Double) -> [NodeID] {
+        let scale = b.multiply(b.scalar(c), dt)
+        let point = (0..<n).map { b.subtract(theta[$0], b.multiply(scale, shift[$0])) }
+        return substitute(g, Dictionary(uniqueKeysWithValues: zip(theta, point)), &b)
+      }
+      let g2 = gradient(at: g, 0.5)
+      let g3 = gradient(at: g2, 0.5)
+      let g4 = gradient(at: g3, 1)
+      let sixth = b.divide(dt, b.scalar(6))
+      return (0..<n).map { k in
+        let sum = b.add(b.add(g[k], g4[k]), b.multiply(b.scalar(2), b.add(g2[k], g3[k])))
+        return b.subtract(theta[k], b.multiply(sixth, sum))
+      }
     }
   }
 
