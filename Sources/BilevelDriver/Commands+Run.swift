@@ -71,6 +71,10 @@ extension Commands {
     if let path = options.tracePath {
       written = write(RunRecords.trace(trace, problem, reportNames: inputs.reportNames, values: options.traceValues), to: path) && written
     }
+    if let path = options.plotPath {
+      let svg = RunPlot.svg(title: title, trace: trace, reportNames: inputs.reportNames, singleLevel: program.isSingleLevel)
+      written = write(svg, to: path) && written
+    }
     let json = RunRecords.json(problem, report, inputs)
     if let path = options.jsonPath { written = write(json, to: path) && written }
     if let directory = options.saveDirectory { written = save(problem, report, json: json, to: directory) && written }
