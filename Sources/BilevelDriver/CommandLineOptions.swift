@@ -18,6 +18,7 @@ struct CommandLineOptions {
   /// Where a run writes its result as JSON, and its outer steps as CSV.
   var jsonPath: String? = nil
   var tracePath: String? = nil
+  var plotPath: String? = nil
   /// The trace also holds every φ entry (`A[2,3]`), not only per-variable norms.
   var traceValues = false
   /// A folder for every variable as .npy (with the JSON result).
@@ -108,6 +109,9 @@ struct CommandLineOptions {
     case "--timings": timings = true
     case "--json": jsonPath = v
     case "--trace": tracePath = v
+    case "--plot":
+      guard v.lowercased().hasSuffix(".svg") else { return UsageError(message: "--plot writes SVG; give a file name ending in .svg, not '\(v)'") }
+      plotPath = v
     case "--trace-values": traceValues = true
     case "--save": saveDirectory = v
     case "--resume": resumePath = v

@@ -56,6 +56,7 @@ extension Commands {
       environment.standardError(DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
     }
     out(summary(problem, report, method: selection.method))
+    if options.timings { environment.standardError(Self.solveTimings(report)) }
     if let first = trace.first, let last = trace.last {
       for (i, r) in program.reports.enumerated() {
         out("  report \(r.name): \(formatValue(first.reports[i])) → \(formatValue(last.reports[i]))\n")
@@ -70,6 +71,10 @@ extension Commands {
                                       traceValues: options.traceValues, seconds: seconds, peakBytes: peak)
     if let path = options.tracePath {
       written = write(RunRecords.trace(trace, problem, reportNames: inputs.reportNames, values: options.traceValues), to: path) && written
+    }
+    if let path = options.plotPath {
+      let svg = RunPlot.svg(title: title, trace: trace, reportNames: inputs.reportNames, singleLevel: program.isSingleLevel)
+      written = write(svg, to: path) && written
     }
     let json = RunRecords.json(problem, report, inputs)
     if let path = options.jsonPath { written = write(json, to: path) && written }
@@ -129,6 +134,22 @@ extension Commands {
       }
     }
     return out
+  }
+
+  /// `--timings` for the run: sums over outer steps. The inner solve is a
+  /// part of the hypergradient's time, shown when the method solves it as
+  /// its own phase; the rest is the derivative itself.
+  static func solveTimings(_ r: BilevelRun.Report) -> String {
+    func ms(_ s: Double) -> String { "\(formatValue((s * 1e6).rounded() / 1e3)) ms" }
+    let steps = max(0, r.stepsDone - r.firstStep + 1)
+    var parts: [String] = []
+    if let inner = r.innerSolveSeconds {
+      parts += ["inner solve \(ms(inner))", "hypergradient \(ms(max(0, r.hypergradientSeconds - inner))) beyond it"]
+    } else {
+      parts.append("hypergradient \(ms(r.hypergradientSeconds)) (inner steps included)")
+    }
+    parts.append("outer update \(ms(r.outerUpdateSeconds))")
+    return "timings: solve, over \(steps) hypergradient evaluation\(steps == 1 ? "" : "s"): " + parts.joined(separator: ", ") + "\n"
   }
 
   /// Writes a result file (relative to the working directory); a failure is reported, not fatal to the run.

@@ -30,6 +30,7 @@ enum OptionTable {
     Option(name: "--budget-mb", argument: "a positive number of megabytes", summary: "memory a hypergradient method may plan to use (default 1024)", commands: ["solve", "grad", "check", "explain"]),
     Option(name: "--json", argument: "a file name", summary: "also write the result as JSON (keyed by variable name, schema_version 1)", commands: ["solve", "grad"]),
     Option(name: "--trace", argument: "a file name", summary: "also write one CSV row per outer step: loss, hypergradient norm, inner residual, norms, reports", commands: ["solve"]),
+    Option(name: "--plot", argument: "a .svg file name", summary: "also draw the outer loss, hypergradient norm, inner residual and reports against the outer step as SVG", commands: ["solve"]),
     Option(name: "--trace-values", argument: nil, summary: "the trace also holds every outer entry, named A[2,3]", commands: ["solve"]),
     Option(name: "--save", argument: "a folder name", summary: "write every outer and solved inner variable as .npy, and result.json", commands: ["solve"]),
     Option(name: "--resume", argument: "a --json result", summary: "continue that run from its last outer step (optimiser state included)", commands: ["solve"]),

@@ -14,7 +14,7 @@ struct TraceRow {
   let reports: [Double]
 }
 
-/// A run's results as files: `--json` (schema/result.schema.json: keyed by
+/// A run's results as files: `--json` (grammar/result.schema.json: keyed by
 /// variable name, numeric shapes, row-major values), `--trace` (one CSV row
 /// per outer step). Numbers are written with round-trip precision;
 /// non-finite ones as JSON null / CSV nan.

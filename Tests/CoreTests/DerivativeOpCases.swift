@@ -7,7 +7,7 @@ import TestSupport
 /// forward rule of its adjoint. `DerivativeOpTests.everyOpHasACase` checks
 /// this table covers every op, function, reduction axis and builtin.
 enum DerivativeOpCases {
-  static let all: [OpCase] = unary + binary + structural + linearAlgebra + reductions + softmax + tasks + sharing
+  static let all: [OpCase] = unary + binary + structural + linearAlgebra + reductions + argmax + softmax + tasks + sharing
 
   static let unary: [OpCase] = UnaryFunction.allCases.map { f in
     OpCase("unary \(f.name)", [.matrix("X", .m, .n, Domain(f.testDomain))]) { _ in f == .negate ? "-X" : "\(f.name)(X)" }
@@ -16,17 +16,19 @@ enum DerivativeOpCases {
   /// Each binary function on equal shapes and with every broadcasting form.
   static let binary: [OpCase] = BinaryFunction.allCases.flatMap { f -> [OpCase] in
     let (l, r) = (Domain(f.testDomains.0), Domain(f.testDomains.1))
-    let o = f.symbol
+    // Infix `X + Y`, or called `max(X, Y)`; max and min are smooth away from
+    // ties, which independent normal draws do not hit.
+    let w = f.written
     return [
-      OpCase("\(f) matrix∘matrix", [.matrix("X", .m, .n, l), .matrix("Y", .m, .n, r)]) { _ in "X \(o) Y" },
-      OpCase("\(f) scalar∘matrix", [.scalar("a", l), .matrix("X", .m, .n, r)]) { _ in "a \(o) X" },
-      OpCase("\(f) matrix∘scalar", [.matrix("X", .m, .n, l), .scalar("a", r)]) { _ in "X \(o) a" },
-      OpCase("\(f) vector∘scalar", [.vector("x", .n, l), .scalar("a", r)]) { _ in "x \(o) a" },
-      OpCase("\(f) matrix∘row vector", [.matrix("X", .m, .n, l), .vector("r", .n, r)]) { _ in "X \(o) r" },
-      OpCase("\(f) col(vector)∘matrix", [.vector("u", .m, l), .matrix("X", .m, .n, r)]) { _ in "col(u) \(o) X" },
-      OpCase("\(f) matrix∘[m,1]", [.matrix("X", .m, .n, l), .matrix("P", .m, .fixed(1), r)]) { _ in "X \(o) P" },
-      OpCase("\(f) [1,n]∘matrix", [.matrix("Q", .fixed(1), .n, l), .matrix("X", .m, .n, r)]) { _ in "Q \(o) X" },
-      OpCase("\(f) [m,1]∘[1,n]", [.matrix("P", .m, .fixed(1), l), .matrix("Q", .fixed(1), .n, r)]) { _ in "P \(o) Q" },
+      OpCase("\(f) matrix∘matrix", [.matrix("X", .m, .n, l), .matrix("Y", .m, .n, r)]) { _ in w("X", "Y") },
+      OpCase("\(f) scalar∘matrix", [.scalar("a", l), .matrix("X", .m, .n, r)]) { _ in w("a", "X") },
+      OpCase("\(f) matrix∘scalar", [.matrix("X", .m, .n, l), .scalar("a", r)]) { _ in w("X", "a") },
+      OpCase("\(f) vector∘scalar", [.vector("x", .n, l), .scalar("a", r)]) { _ in w("x", "a") },
+      OpCase("\(f) matrix∘row vector", [.matrix("X", .m, .n, l), .vector("r", .n, r)]) { _ in w("X", "r") },
+      OpCase("\(f) col(vector)∘matrix", [.vector("u", .m, l), .matrix("X", .m, .n, r)]) { _ in w("col(u)", "X") },
+      OpCase("\(f) matrix∘[m,1]", [.matrix("X", .m, .n, l), .matrix("P", .m, .fixed(1), r)]) { _ in w("X", "P") },
+      OpCase("\(f) [1,n]∘matrix", [.matrix("Q", .fixed(1), .n, l), .matrix("X", .m, .n, r)]) { _ in w("Q", "X") },
+      OpCase("\(f) [m,1]∘[1,n]", [.matrix("P", .m, .fixed(1), l), .matrix("Q", .fixed(1), .n, r)]) { _ in w("P", "Q") },
     ]
   } + [
     OpCase("power with a constant exponent", [.matrix("X", .m, .n)]) { _ in "X^3" },
@@ -115,7 +117,7 @@ enum DerivativeOpCases {
 
   /// Every reduction over every valid axis of vectors and matrices.
   static let reductions: [OpCase] = Reduction.allCases.flatMap { r -> [OpCase] in
-    let d: Domain = r == .max ? .separated : .real
+    let d: Domain = r == .max || r == .min ? .separated : .real
     let f = r.rawValue
     // The norm of one entry is |x|: its Hessian is 0, which a relative
     // check of rounding noise cannot confirm, so norm's only edge is square.
@@ -128,6 +130,15 @@ enum DerivativeOpCases {
       OpCase("\(f) of a matrix, axis 1", [.matrix("X", .m, .n, d)], edges: edges) { _ in "\(f)(X, axis: columns)" },
     ]
   }
+
+  /// argmax is piecewise constant: x ⊙ argmax(x) has derivative argmax(x)
+  /// away from ties, and argmax contributes nothing of its own.
+  static let argmax: [OpCase] = [
+    OpCase("argmax of a vector", [.vector("x", .n, .separated)]) { _ in "x * argmax(x)" },
+    OpCase("argmax of a matrix", [.matrix("X", .m, .n, .separated)]) { _ in "X * argmax(X)" },
+    OpCase("argmax of a matrix, axis 0", [.matrix("X", .m, .n, .separated)]) { _ in "X * argmax(X, axis: rows)" },
+    OpCase("argmax of a matrix, axis 1", [.matrix("X", .m, .n, .separated)]) { _ in "col(argmax(X, axis: columns)) * sin(X)" },
+  ]
 
   /// Class labels 1...n for m rows, all classes used when m ≥ n.
   static func labels(_ s: Sizes) -> String { "[" + (0..<s.m).map { "\($0 % s.n + 1)" }.joined(separator: ", ") + "]" }

@@ -54,6 +54,7 @@ import TestSupport
       "diag 1→2", "diag 2→1", "softmax rank 1", "softmax rank 2", "logSoftmax rank 1", "logSoftmax rank 2",
       "slice 1→0", "slice 1→1", "slice 2→0", "slice 2→1", "slice 2→2", "reshape 1→2", "reshape 2→1", "reshape 2→2",
       "transpose rank 1", "transpose rank 2", "taskReduce mean", "taskReduce sum",
+      "argmax all rank 1", "argmax all rank 2", "argmax rows rank 2", "argmax columns rank 2",
     ])
     // A vector operand always goes with a matrix's columns in the language
     // (col(v) gives the [m,1] form), so only the broadcast op repeats a
@@ -106,6 +107,7 @@ import TestSupport
       case .broadcast:
         if let r = role(g.shape(inputs[0]), in: node.shape) { out.insert("broadcast op from \(r)") }
       case .reduce(let r, let axis): out.insert("reduce \(r.rawValue) \(axis) rank \(rank(inputs[0]))")
+      case .argmax(let axis): out.insert("argmax \(axis) rank \(rank(inputs[0]))")
       case .matmul(let tl, let tr):
         out.insert("matmul \(tl ? "T" : "N")\(tr ? "T" : "N") \(rank(inputs[0]))x\(rank(inputs[1]))")
         for (k, x) in inputs.enumerated() where active[x.index] { out.insert("matmul operand \(k)") }

@@ -57,9 +57,9 @@ import TestSupport
     let row = Tensor(shape: .vector(3), scalars: [0.5, 1.5, 2])
     let column = Tensor(shape: .vector(2), scalars: [3, -1])
     let data = [("A", A), ("r", row), ("c", column)]
-    let rowResult = try Self.value("A \(f.symbol) r", data)
-    let columnResult = try Self.value("A \(f.symbol) col(c)", data)
-    let scalarResult = try Self.value("2 \(f.symbol) A", data)
+    let rowResult = try Self.value(f.written("A", "r"), data)
+    let columnResult = try Self.value(f.written("A", "col(c)"), data)
+    let scalarResult = try Self.value(f.written("2", "A"), data)
     for i in 0..<2 {
       for j in 0..<3 {
         #expect(rowResult[i, j] == f.apply(A[i, j], row.scalars[j]))

@@ -31,8 +31,12 @@ import TestSupport
     for f in UnaryFunction.allCases where f.kinkConvention != nil {
       #expect(text.contains(f.kinkConvention!), "\(f) kink convention missing")
     }
-    // What a new user tried: step and sign exist, min does not.
-    #expect(text.contains("`step(x)`") && text.contains("`sign(x)`") && !text.contains("`min("))
+    for f in BinaryFunction.allCases where f.kinkConvention != nil {
+      #expect(text.contains(f.kinkConvention!), "\(f) kink convention missing")
+    }
+    // What a new user tried: step, sign, min, max(a, b) and argmax exist.
+    #expect(text.contains("`step(x)`") && text.contains("`sign(x)`") && text.contains("`min(")
+              && text.contains("max(a, b)") && text.contains("`argmax("))
   }
 
   @Test func everySettingIsListedWithItsDefaultAndRange() {

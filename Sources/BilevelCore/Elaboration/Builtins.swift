@@ -40,11 +40,22 @@ public enum Builtins {
       Signature($0.rawValue, 1...1, usage: "\($0.rawValue)(x)", shapes: "any shape → the same shape, entrywise",
                 doc: $0.doc, kink: $0.kinkConvention)
     }
-    + Reduction.allCases.map {
-      Signature($0.rawValue, 1...1, labels: ["axis"], usage: "\($0.rawValue)(x) | \($0.rawValue)(X, axis: rows|columns)",
-                shapes: axisShapes, doc: $0.doc, kink: $0.kinkConvention)
+    + Reduction.allCases.map { r in
+      let name = r.rawValue
+      guard let f = r.entrywise else {
+        return Signature(name, 1...1, labels: ["axis"], usage: "\(name)(x) | \(name)(X, axis: rows|columns)",
+                         shapes: axisShapes, doc: r.doc, kink: r.kinkConvention)
+      }
+      return Signature(name, 1...2, labels: ["axis"], usage: "\(name)(x) | \(name)(X, axis: rows|columns) | \(name)(a, b)",
+                       shapes: axisShapes + "; of two arguments, a and b of one shape (or broadcast) → that shape, entrywise",
+                       doc: "\(r.doc); of two arguments the \(f == .maximum ? "larger" : "smaller") of a and b, entry by entry",
+                       kink: "\(r.kinkConvention!); of two arguments \(f.kinkConvention!)")
     }
     + [
+      Signature("argmax", 1...1, labels: ["axis"], usage: "argmax(x) | argmax(X, axis: rows|columns)",
+                shapes: axisShapes,
+                doc: "1-based position of the first largest entry (a matrix's entries counted row by row); not differentiable, so refused in losses and fixpoint maps (use it in report and data)",
+                kink: "derivative 0 (it is piecewise constant)"),
       Signature("dot", 2...2, usage: "dot(x, y)", shapes: "vector[n], vector[n] → scalar", doc: "inner product; '@' for matrices"),
       Signature("softmax", 1...1, usage: "softmax(z)", shapes: "vector[n] → vector[n]; matrix → matrix, row by row",
                 doc: "eᶻ / Σ eᶻ, shifted by the maximum"),

@@ -82,10 +82,17 @@ extension Elaborator {
       return try apply(.unary(f), [try expression(args[0], in: context)], at: range)
     }
     if let r = Reduction(rawValue: name) {
+      // max(a, b) and min(a, b): the entrywise larger or smaller.
+      if args.count == 2 {
+        if let a = labeled["axis"] { throw error(.axisOfTwoArguments(name), at: a.range) }
+        let f: BinaryFunction = r == .max ? .maximum : .minimum
+        return try apply(.binary(f), [try expression(args[0], in: context), try expression(args[1], in: context)], at: range)
+      }
       let x = try expression(args[0], in: context)
       return try apply(.reduce(r, try axis(labeled, in: context)), [x], at: range)
     }
     switch name {
+    case "argmax": return try apply(.argmax(try axis(labeled, in: context)), [try expression(args[0], in: context)], at: range)
     case "dot":
       let a = try expression(args[0], in: context)
       let b = try expression(args[1], in: context)

@@ -248,6 +248,7 @@ public struct Elaborator {
     if v.perTask && task == nil { throw error(.perTaskInGlobal("the \(which)"), at: value.range) }
     let shape = program.graph.shape(v.node)
     if !shape.isScalar { throw error(.lossNotScalar(which, shape.description), at: value.range) }
+    try refuseNonDifferentiable(v.node, in: "the \(which)", at: value.range)
     if level == .inner {
       program.innerLoss = v.node
       program.innerLossRange = value.range
@@ -273,6 +274,16 @@ public struct Elaborator {
     if shape != z.shape {
       throw error(.fixpointShape(z.name, variable: z.shape.description, map: shape.description), at: value.range)
     }
+    try refuseNonDifferentiable(v.node, in: "the fixpoint map", at: value.range)
     program.innerFixpoint = Fixpoint(variable: index, map: v.node, range: s.range)
+  }
+
+  /// Solvers and hypergradients differentiate losses and fixpoint maps; an
+  /// argmax there would give a zero gradient that looks like convergence.
+  mutating func refuseNonDifferentiable(_ root: NodeID, in what: String, at range: SourceRange) throws(Poisoned) {
+    for id in program.graph.reachable(from: [root]) {
+      guard case .argmax = program.graph[id].op else { continue }
+      throw error(.notDifferentiable("argmax", in: what), at: program.graph.origin(id) ?? range)
+    }
   }
 }

@@ -124,6 +124,7 @@ public enum PolynomialDegree {
       case .binary(.add), .binary(.subtract): v = max(d[0], d[1])
       case .binary(.multiply), .matmul: v = add(d[0], d[1])
       case .binary(.divide): v = d[1] == 0 ? d[0] : notPolynomial
+      case .binary(.maximum), .binary(.minimum): v = max(d[0], d[1]) == 0 ? 0 : notPolynomial
       case .binary(.power):
         if d[0] == 0 && d[1] == 0 {
           v = 0
@@ -135,6 +136,7 @@ public enum PolynomialDegree {
       case .broadcast, .transpose, .reshape, .slice, .concat, .diag, .taskReduce: v = d.max() ?? 0
       case .solve: v = d[0] == 0 ? d[1] : notPolynomial
       case .reduce(let r, _): v = (r == .sum || r == .mean || d[0] == 0) ? d[0] : notPolynomial
+      case .argmax: v = d[0] == 0 ? 0 : notPolynomial
       }
       degree[id.index] = v
       if v > 2 && first == nil && d.allSatisfy({ $0 <= 2 }) { first = id }

@@ -41,6 +41,8 @@ public enum OpSyntax {
         return Rendered("\(x[0].at(Rendered.product)) \(f.symbol) \(x[1].at(Rendered.unary))", Rendered.product)
       case .power:
         return Rendered("\(x[0].at(Rendered.postfix)) ^ \(x[1].at(Rendered.unary))", Rendered.power)
+      case .maximum, .minimum:
+        return Rendered("\(f.symbol)(\(x[0].text), \(x[1].text))", Rendered.atom)
       }
     case .matmul(let tl, let tr):
       let l = tl ? x[0].at(Rendered.postfix) + "'" : x[0].at(Rendered.product)
@@ -65,6 +67,9 @@ public enum OpSyntax {
     case .reduce(let r, let axis):
       let a = axis == .all ? "" : axis == .rows ? ", axis: rows" : ", axis: columns"
       return Rendered("\(r.rawValue)(\(x[0].text)\(a))", Rendered.atom)
+    case .argmax(let axis):
+      let a = axis == .all ? "" : axis == .rows ? ", axis: rows" : ", axis: columns"
+      return Rendered("argmax(\(x[0].text)\(a))", Rendered.atom)
     case .softmax:
       return Rendered("softmax(\(x[0].text))", Rendered.atom)
     case .logSoftmax:

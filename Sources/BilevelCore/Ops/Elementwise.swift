@@ -69,7 +69,10 @@ public enum UnaryFunction: String, Hashable, Sendable, CaseIterable {
 /// Elementwise functions of two arguments, with broadcasting.
 public enum BinaryFunction: String, Hashable, Sendable, CaseIterable {
   case add, subtract, multiply, divide, power
+  /// max(a, b) and min(a, b), entrywise: called, not infix.
+  case maximum, minimum
 
+  /// The operator, or for a called function its name in the language.
   public var symbol: String {
     switch self {
     case .add: return "+"
@@ -77,6 +80,24 @@ public enum BinaryFunction: String, Hashable, Sendable, CaseIterable {
     case .multiply: return "*"
     case .divide: return "/"
     case .power: return "^"
+    case .maximum: return "max"
+    case .minimum: return "min"
+    }
+  }
+
+  /// Written `a ∘ b` (else `f(a, b)`).
+  public var isInfix: Bool { self != .maximum && self != .minimum }
+
+  /// `a ∘ b` or `f(a, b)` as the language writes it.
+  public func written(_ a: String, _ b: String) -> String {
+    isInfix ? "\(a) \(symbol) \(b)" : "\(symbol)(\(a), \(b))"
+  }
+
+  /// The derivative taken at a tie (nil: smooth).
+  public var kinkConvention: String? {
+    switch self {
+    case .maximum, .minimum: return "at a tie (a = b) the whole gradient goes to the first argument"
+    case .add, .subtract, .multiply, .divide, .power: return nil
     }
   }
 
@@ -90,6 +111,9 @@ public enum BinaryFunction: String, Hashable, Sendable, CaseIterable {
     case .multiply: return a * b
     case .divide: return a / b
     case .power: return Foundation.pow(a, b)
+    // NaN in either operand gives NaN (Swift.max would drop it).
+    case .maximum: return a.isNaN || b.isNaN ? .nan : a >= b ? a : b
+    case .minimum: return a.isNaN || b.isNaN ? .nan : a <= b ? a : b
     }
   }
 }
@@ -229,6 +253,12 @@ extension BinaryFunction {
     case (.divide, _): return b.negate(b.divide(y, c))
     case (.power, 0): return b.multiply(c, b.power(a, b.subtract(c, b.scalar(1))))
     case (.power, _): return b.multiply(y, b.apply(.log, a))
+    // Ties go to the first operand: ∂/∂a = 1 − step(c − a), ∂/∂c = step(c − a)
+    // for max (a and c swapped inside step for min), so the two sum to 1.
+    case (.maximum, 0): return b.subtract(b.scalar(1), b.apply(.step, b.subtract(c, a)))
+    case (.maximum, _): return b.apply(.step, b.subtract(c, a))
+    case (.minimum, 0): return b.subtract(b.scalar(1), b.apply(.step, b.subtract(a, c)))
+    case (.minimum, _): return b.apply(.step, b.subtract(a, c))
     }
   }
 

@@ -38,6 +38,9 @@ public enum Op: Hashable, Sendable {
   case solve
 
   case reduce(Reduction, Axis)
+  /// 1-based position of the first largest entry along an axis (Reductions.swift):
+  /// piecewise constant, so its derivative is 0 and losses refuse it.
+  case argmax(Axis)
   /// Row-wise on matrices, whole on vectors (Softmax.swift).
   case softmax
   case logSoftmax
@@ -67,7 +70,7 @@ extension Op {
     case .unary, .binary: return .elementwise
     case .broadcast, .transpose, .reshape, .slice, .concat, .diag: return .structural
     case .matmul, .solve: return .linearAlgebra
-    case .reduce: return .reduction
+    case .reduce, .argmax: return .reduction
     case .softmax, .logSoftmax: return .softmax
     case .taskReduce: return .tasks
     }
@@ -89,7 +92,7 @@ extension Op {
       return try structuralShape(inputs, declared: declared)
     case .matmul(let tl, let tr): return try matmulShape(inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr)
     case .solve: return try solveShape(inputs[0], inputs[1])
-    case .reduce(_, let axis): return try reductionShape(inputs[0], axis)
+    case .reduce(_, let axis), .argmax(let axis): return try reductionShape(inputs[0], axis)
     case .softmax, .logSoftmax: return inputs[0]
     case .taskReduce: return inputs[0]
     }
@@ -99,7 +102,7 @@ extension Op {
   public var arity: Int? {
     switch self {
     case .constant, .literal, .data, .variable, .input: return 0
-    case .unary, .broadcast, .transpose, .reshape, .slice, .diag, .reduce, .softmax, .logSoftmax, .taskReduce:
+    case .unary, .broadcast, .transpose, .reshape, .slice, .diag, .reduce, .argmax, .softmax, .logSoftmax, .taskReduce:
       return 1
     case .binary, .matmul, .solve: return 2
     case .concat: return nil
@@ -127,6 +130,7 @@ extension Op {
     case .matmul(let tl, let tr): return evaluateMatmul(inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr, shape: shape)
     case .solve: return evaluateSolve(inputs[0], inputs[1], shape: shape)
     case .reduce(let r, let axis): return evaluateReduction(r, axis, inputs[0], shape: shape)
+    case .argmax(let axis): return evaluateArgmax(axis, inputs[0], shape: shape)
     case .softmax: return evaluateSoftmax(log: false, inputs[0])
     case .logSoftmax: return evaluateSoftmax(log: true, inputs[0])
     }
@@ -149,6 +153,7 @@ extension Op {
     case .matmul(let tl, let tr): return matmulJVP(&b, node, tangents, tl, tr)
     case .solve: return solveJVP(&b, node, id, tangents)
     case .reduce(let r, let axis): return r.jvp(&b, node, id, tangents[0]!, axis)
+    case .argmax: return b.zeros(node.shape)
     case .softmax: return softmaxJVP(&b, log: false, node, id, tangents[0]!)
     case .logSoftmax: return softmaxJVP(&b, log: true, node, id, tangents[0]!)
     case .taskReduce: return b.node(self, [tangents[0]!])
@@ -167,6 +172,7 @@ extension Op {
     case .matmul(let tl, let tr): return matmulVJP(&b, node, g, input: k, tl, tr)
     case .solve: return solveVJP(&b, node, id, g, input: k)
     case .reduce(let r, let axis): return r.vjp(&b, node, id, g, axis)
+    case .argmax: return b.zeros(b.graph.shape(node.inputs[0]))
     case .softmax: return softmaxVJP(&b, log: false, node, id, g)
     case .logSoftmax: return softmaxVJP(&b, log: true, node, id, g)
     case .taskReduce(let r): return r == .mean ? b.divide(g, b.scalar(Double(tasks))) : g
@@ -180,7 +186,7 @@ extension Op {
 public enum OpKind: String, CaseIterable, Sendable {
   case constant, literal, data, variable, input
   case unary, binary, broadcast, transpose, reshape, slice, concat, diag
-  case matmul, solve, reduce, softmax, logSoftmax, taskReduce
+  case matmul, solve, reduce, argmax, softmax, logSoftmax, taskReduce
 }
 
 /// Where an op's test inputs are drawn from: the derivative checks need
@@ -211,6 +217,7 @@ extension Op {
     case .matmul: return .matmul
     case .solve: return .solve
     case .reduce: return .reduce
+    case .argmax: return .argmax
     case .softmax: return .softmax
     case .logSoftmax: return .logSoftmax
     case .taskReduce: return .taskReduce

@@ -1,7 +1,7 @@
 import Foundation
 
 public enum Reduction: String, Hashable, Sendable, CaseIterable {
-  case sum, mean, max, logsumexp, norm
+  case sum, mean, max, min, logsumexp, norm
 
   /// One line for the reference (`bilevelc help functions`).
   public var doc: String {
@@ -9,8 +9,18 @@ public enum Reduction: String, Hashable, Sendable, CaseIterable {
     case .sum: return "sum of the entries"
     case .mean: return "mean of the entries"
     case .max: return "largest entry"
+    case .min: return "smallest entry"
     case .logsumexp: return "log Σ eˣ, shifted by the maximum so it never overflows"
     case .norm: return "Euclidean norm √Σx²"
+    }
+  }
+
+  /// The entrywise function the two-argument call names: max(a, b), min(a, b).
+  public var entrywise: BinaryFunction? {
+    switch self {
+    case .max: return .maximum
+    case .min: return .minimum
+    case .sum, .mean, .logsumexp, .norm: return nil
     }
   }
 
@@ -18,6 +28,7 @@ public enum Reduction: String, Hashable, Sendable, CaseIterable {
   public var kinkConvention: String? {
     switch self {
     case .max: return "at ties the gradient is split evenly among the maximal entries"
+    case .min: return "at ties the gradient is split evenly among the minimal entries"
     case .norm: return "norm′(0) = 0"
     case .sum, .mean, .logsumexp: return nil
     }
@@ -29,6 +40,7 @@ public enum Reduction: String, Hashable, Sendable, CaseIterable {
     case .sum: return xs.reduce(0, +)
     case .mean: return xs.reduce(0, +) / Double(xs.count)
     case .max: return xs.reduce(-Double.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+    case .min: return xs.reduce(Double.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
     case .logsumexp:
       let m = xs.reduce(-Double.infinity) { Swift.max($0, $1) }
       if !m.isFinite { return m }
@@ -60,6 +72,29 @@ func evaluateReduction(_ r: Reduction, _ axis: Axis, _ x: Tensor, shape: Shape) 
   }
 }
 
+/// 1-based index of the first largest entry (the language indexes from 1);
+/// NaN when the entries include NaN, as max gives.
+func argmaxIndex(_ xs: [Double]) -> Double {
+  var best = 0
+  for (k, v) in xs.enumerated() {
+    if v.isNaN { return .nan }
+    if v > xs[best] { best = k }
+  }
+  return Double(best + 1)
+}
+
+func evaluateArgmax(_ axis: Axis, _ x: Tensor, shape: Shape) -> Tensor {
+  switch (axis, x.shape.rank) {
+  case (.all, _), (.rows, 1):
+    // A matrix's entries in row-major order: the flat index.
+    return Tensor(argmaxIndex(x.scalars))
+  case (.rows, _):
+    return Tensor(shape: shape, scalars: (0..<x.shape.columns).map { j in argmaxIndex((0..<x.shape.rows).map { x[$0, j] }) })
+  default:
+    return Tensor(shape: shape, scalars: (0..<x.shape.rows).map { i in argmaxIndex((0..<x.shape.columns).map { x[i, $0] }) })
+  }
+}
+
 /// softmax and log_softmax, row by row on matrices; shifted by the row
 /// maximum so large logits do not overflow.
 func evaluateSoftmax(log: Bool, _ x: Tensor) -> Tensor {
@@ -78,15 +113,15 @@ func evaluateSoftmax(log: Bool, _ x: Tensor) -> Tensor {
 // MARK: Derivative rules
 
 extension Reduction {
-  /// y = r(x) along `axis`. At ties, max splits the gradient evenly among
-  /// the maximal entries; norm'(0) is taken as 0.
+  /// y = r(x) along `axis`. At ties, max (min) splits the gradient evenly among
+  /// the maximal (minimal) entries; norm'(0) is taken as 0.
   func jvp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ t: NodeID, _ axis: Axis) -> NodeID {
     let x = node.inputs[0]
     let shape = b.graph.shape(x)
     switch self {
     case .sum, .mean: return b.reduce(self, axis, t)
-    case .max:
-      let mask = maxMask(&b, x, id, axis, shape)
+    case .max, .min:
+      let mask = extremeMask(&b, x, id, axis, shape)
       return b.divide(b.reduce(.sum, axis, b.multiply(mask, t)), b.reduce(.sum, axis, mask))
     case .logsumexp:
       return b.reduce(.sum, axis, b.multiply(softmaxWeights(&b, x, id, axis, shape), t))
@@ -103,8 +138,8 @@ extension Reduction {
     case .mean:
       let n = Double(shape.count / Swift.max(1, node.shape.count))
       return b.expand(b.divide(g, b.scalar(n)), along: axis, to: shape)
-    case .max:
-      let mask = maxMask(&b, x, id, axis, shape)
+    case .max, .min:
+      let mask = extremeMask(&b, x, id, axis, shape)
       return b.multiply(b.expand(b.divide(g, b.reduce(.sum, axis, mask)), along: axis, to: shape), mask)
     case .logsumexp:
       return b.multiply(b.expand(g, along: axis, to: shape), softmaxWeights(&b, x, id, axis, shape))
@@ -113,9 +148,11 @@ extension Reduction {
     }
   }
 
-  /// 1 where x attains its maximum, else 0: 1 − sign(max − x), as max − x ≥ 0.
-  func maxMask(_ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape) -> NodeID {
-    b.subtract(b.scalar(1), b.apply(.sign, b.subtract(b.expand(y, along: axis, to: shape), x)))
+  /// 1 where x attains its maximum (minimum), else 0: 1 − sign(max − x),
+  /// as max − x ≥ 0 (1 − sign(x − min) for min).
+  func extremeMask(_ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape) -> NodeID {
+    let y = b.expand(y, along: axis, to: shape)
+    return b.subtract(b.scalar(1), b.apply(.sign, self == .min ? b.subtract(x, y) : b.subtract(y, x)))
   }
 
   /// exp(x − logsumexp(x)): never overflows, as x − lse ≤ 0.

@@ -15,6 +15,8 @@ public enum Opcode: Sendable, Equatable {
   case solve(workspace: Int32)
   /// A reduction of an m×n input along all axes, rows or columns.
   case reduce(Reduction, Axis)
+  /// 1-based index of the first largest entry of an m×n input, along all axes, rows or columns.
+  case argmax(Axis)
   case softmax, logSoftmax
   /// Contiguous copy of m entries (reshape into a new buffer).
   case copy

@@ -37,7 +37,7 @@ struct PlanAccesses {
     case .solve(let workspace):
       let scratch = Access(offset: Int(workspace), count: Plan.solveWorkspace(n: m, rhs: n), what: "the solve workspace")
       return ([read(a, m * m), read(b, m * n, "operand b")], [result(m * n), scratch])
-    case .reduce(_, let axis):
+    case .reduce(_, let axis), .argmax(let axis):
       return ([read(a, m * n)], [result(axis == .all ? 1 : axis == .rows ? n : m)])
     case .softmax, .logSoftmax, .transpose:
       return ([read(a, m * n)], [result(m * n)])

@@ -53,6 +53,10 @@ extension PlanBuilder {
       let (rows, columns) = input.isMatrix ? (input.rows, input.columns) : (1, input.count)
       // A vector's reduction along any axis is its whole reduction.
       return Instruction(.reduce(r, input.isMatrix ? axis : .all), output: out, a: offset(x[0]), m: rows, n: columns)
+    case .argmax(let axis):
+      let input = shape(x[0])
+      let (rows, columns) = input.isMatrix ? (input.rows, input.columns) : (1, input.count)
+      return Instruction(.argmax(input.isMatrix ? axis : .all), output: out, a: offset(x[0]), m: rows, n: columns)
     case .softmax, .logSoftmax:
       let rows = s.isMatrix ? s.rows : 1
       return Instruction(node(i).op == .softmax ? .softmax : .logSoftmax, output: out, a: offset(x[0]),

@@ -15,7 +15,7 @@ extension Plan {
       return (size * kernel.steps.count, 8 * size * (reads + 1))
     case .matmul: return (2 * m * n * k, 8 * (m * k + k * n + m * n))
     case .solve: return (2 * m * m * m / 3 + 2 * m * m * n, 8 * (2 * m * m + 2 * m * n))
-    case .reduce: return (m * n, 8 * (m * n + max(m, n)))
+    case .reduce, .argmax: return (m * n, 8 * (m * n + max(m, n)))
     case .softmax, .logSoftmax: return (4 * m * n, 16 * m * n)
     case .copy: return (0, 16 * m)
     case .transpose: return (0, 16 * m * n)
@@ -103,6 +103,9 @@ extension Plan {
     case .reduce(let kind, let axis):
       let axisText = axis == .all ? "" : axis == .rows ? ", axis: rows" : ", axis: columns"
       return "\(kind.rawValue)(\(a)\(axisText)) [\(ins.m)×\(ins.n)]"
+    case .argmax(let axis):
+      let axisText = axis == .all ? "" : axis == .rows ? ", axis: rows" : ", axis: columns"
+      return "argmax(\(a)\(axisText)) [\(ins.m)×\(ins.n)]"
     case .softmax: return "softmax(\(a)) [\(ins.m)×\(ins.n)]"
     case .logSoftmax: return "log_softmax(\(a)) [\(ins.m)×\(ins.n)]"
     case .copy: return "copy(\(a)) [\(ins.m)]"

@@ -13,6 +13,25 @@ enum BasicKernels {
     }
   }
 
+  static func argmax(axis: Axis, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, rows: Int, columns: Int) {
+    switch axis {
+    case .all: out[0] = firstLargest(x, count: rows * columns, stride: 1)
+    case .rows: for j in 0..<columns { out[j] = firstLargest(x + j, count: rows, stride: columns) }
+    case .columns: for i in 0..<rows { out[i] = firstLargest(x + i * columns, count: columns, stride: 1) }
+    }
+  }
+
+  /// 1-based, as `argmaxIndex` (the reference): NaN if any entry is NaN.
+  static func firstLargest(_ x: UnsafePointer<Double>, count: Int, stride: Int) -> Double {
+    var best = 0
+    for t in 0..<count {
+      let v = x[t * stride]
+      if v.isNaN { return .nan }
+      if v > x[best * stride] { best = t }
+    }
+    return Double(best + 1)
+  }
+
   @inline(__always)
   static func fold(_ r: Reduction, _ x: UnsafePointer<Double>, count: Int, stride: Int) -> Double {
     switch r {
@@ -26,6 +45,14 @@ enum BasicKernels {
         let v = x[t * stride]
         if v.isNaN { return .nan }
         m = Swift.max(m, v)
+      }
+      return m
+    case .min:
+      var m = Double.infinity
+      for t in 0..<count {
+        let v = x[t * stride]
+        if v.isNaN { return .nan }
+        m = Swift.min(m, v)
       }
       return m
     case .logsumexp:

@@ -170,6 +170,7 @@ enum FusedLoops {
       case .value(1): zip(x, y, d, n) { a, _ in a }
       default: zip(x, y, d, n) { Foundation.pow($0, $1) }
       }
+    case .maximum, .minimum: zip(x, y, d, n) { f.apply($0, $1) }
     }
   }
 }
@@ -215,6 +216,7 @@ extension Elementwise512.Binary {
       case .value(3): self = .cube
       default: return nil
       }
+    case .maximum, .minimum: return nil
     }
   }
 }

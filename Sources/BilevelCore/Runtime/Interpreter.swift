@@ -26,6 +26,8 @@ extension Plan {
         solve(a, b, out, n: m, rhs: n, workspace: base + Int(workspace))
       case .reduce(let kind, let axis):
         BasicKernels.reduce(kind, axis: axis, a, out, rows: m, columns: n)
+      case .argmax(let axis):
+        BasicKernels.argmax(axis: axis, a, out, rows: m, columns: n)
       case .softmax:
         BasicKernels.softmax(a, out, rows: m, columns: n, log: false)
       case .logSoftmax:

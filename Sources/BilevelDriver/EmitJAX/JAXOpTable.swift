@@ -24,7 +24,12 @@ enum JAXOpTable {
     case .binary(let f):
       let a = adapt(args[0], inputShapes[0], to: node.shape)
       let b = adapt(args[1], inputShapes[1], to: node.shape)
-      return .expression("(\(a) \(binarySymbol(f)) \(b))")
+      switch f {
+      // jnp.where keeps bilevelc's convention: a tie's gradient goes to a.
+      case .maximum: return .expression("jnp.where(\(a) >= \(b), \(a), \(b))")
+      case .minimum: return .expression("jnp.where(\(a) <= \(b), \(a), \(b))")
+      default: return .expression("(\(a) \(binarySymbol(f)) \(b))")
+      }
     case .broadcast: return .expression("jnp.broadcast_to(\(adapt(args[0], inputShapes[0], to: node.shape)), \(tuple(node.shape)))")
     case .transpose: return .expression(inputShapes[0].isMatrix ? "jnp.transpose(\(args[0]))" : args[0])
     case .reshape: return .expression("jnp.reshape(\(args[0]), \(tuple(node.shape)))")
@@ -42,6 +47,9 @@ enum JAXOpTable {
       return .expression("jnp.matmul(\(l), \(r))")
     case .solve: return .expression("jnp.linalg.solve(\(args[0]), \(args[1]))")
     case .reduce(let r, let axis): return .expression(reduction(r, axis, args[0]))
+    case .argmax(let axis):
+      let a = axis == .all || !inputShapes[0].isMatrix ? "" : axis == .rows ? ", axis=0" : ", axis=1"
+      return .expression("(jnp.argmax(\(args[0])\(a)) + 1.0)")
     case .softmax: return .expression("jax.nn.softmax(\(args[0]), axis=-1)")
     case .logSoftmax: return .expression("jax.nn.log_softmax(\(args[0]), axis=-1)")
     case .taskReduce(let r): return .taskReduction(r)
@@ -73,6 +81,7 @@ enum JAXOpTable {
     case .multiply: return "*"
     case .divide: return "/"
     case .power: return "**"
+    case .maximum, .minimum: preconditionFailure("\(f) is a call, translated above")
     }
   }
 
@@ -87,6 +96,7 @@ enum JAXOpTable {
     case .sum: return "jnp.sum(\(x)\(a))"
     case .mean: return "jnp.mean(\(x)\(a))"
     case .max: return "jnp.max(\(x)\(a))"
+    case .min: return "jnp.min(\(x)\(a))"
     case .logsumexp: return "jax.scipy.special.logsumexp(\(x)\(a))"
     case .norm: return "norm0(\(x)\(a))"
     }

@@ -72,6 +72,12 @@ extension Message {
   public static func reportNotScalar(_ name: String, _ shape: String) -> Message {
     Message("report '\(name)' must be a scalar, not \(shape); reduce it (mean, sum, norm, max)")
   }
+  public static func notDifferentiable(_ function: String, in what: String) -> Message {
+    Message("\(function) is not differentiable (its value jumps between whole numbers), so \(what) cannot use it; use it in a report or in data")
+  }
+  public static func axisOfTwoArguments(_ function: String) -> Message {
+    Message("\(function)(a, b) is entrywise and takes no axis; write \(function)(X, axis: ...) to reduce one array")
+  }
   public static func lossNotScalar(_ which: String, _ shape: String) -> Message {
     Message("the \(which) must be a scalar, but this is \(shape); reduce it with sum(...) or mean(...)")
   }

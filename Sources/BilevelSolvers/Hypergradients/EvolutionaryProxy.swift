@@ -73,8 +73,10 @@ struct EvolutionaryProxy {
       }
       return (part, try solver.residual(solution.theta[t], phi, task: t))
     }
-    return HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: mixed,
-                               innerSteps: solution.steps, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-                               forwardSteps: solution.steps, peakStates: samples + 1)
+    var result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: mixed,
+                                     innerSteps: solution.steps, innerResidual: perTask.reduce(0) { max($0, $1.residual) },
+                                     linearSolve: nil, forwardSteps: solution.steps, peakStates: samples + 1)
+    result.innerSolveSeconds = solution.seconds
+    return result
   }
 }

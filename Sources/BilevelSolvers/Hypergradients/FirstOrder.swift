@@ -18,9 +18,11 @@ struct FirstOrder {
       problem.addInitialPullback(&part, phi, cotangent: cotangents[t], task: t)
       return part
     }
-    return HypergradientResult(parts: parts, explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
-                               innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: nil,
-                               forwardSteps: solution.steps, peakStates: 1)
+    var result = HypergradientResult(parts: parts, explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
+                                     innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: nil,
+                                     forwardSteps: solution.steps, peakStates: 1)
+    result.innerSolveSeconds = solution.seconds
+    return result
   }
 }
 

@@ -22,6 +22,10 @@ public struct HypergradientResult: Sendable {
   public var peakDoubles = 0
   /// ∂L_out/∂φ at the method's θ: the explicit term.
   public var explicitGradient: [Double] = []
+  /// Wall time of the inner solve when the method runs it as its own phase
+  /// (implicit, first-order, evolutionary proxy); nil when the inner steps
+  /// are interleaved with the derivative (unrolled methods) or absent.
+  public var innerSolveSeconds: Double?
   /// Each task's contribution, in task order; task 0's includes the explicit term.
   var taskParts: [[Double]] = []
 

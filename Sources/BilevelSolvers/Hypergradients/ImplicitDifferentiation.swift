@@ -44,9 +44,10 @@ struct ImplicitDifferentiation {
     for (_, report) in perTask where worst == nil || report.relativeResidual > worst!.relativeResidual || report.nonPositiveCurvature != nil {
       worst = report
     }
-    let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
+    var result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
                                      innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: worst,
                                      forwardSteps: solution.steps, peakStates: 1)
+    result.innerSolveSeconds = solution.seconds
     guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the implicit hypergradient is not finite (the adjoint solve failed)") }
     return result
   }

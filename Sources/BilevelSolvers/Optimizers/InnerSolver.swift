@@ -8,6 +8,14 @@ public struct InnerSolution: Sendable {
   public var steps: Int
   /// Largest over tasks of ‖∇θ L_in‖ (or ‖E(z) − z‖ for a fixpoint).
   public var residual: Double
+  /// Wall time of the solve (all tasks), for --timings.
+  public var seconds: Double = 0
+}
+
+/// Seconds elapsed since `start`, for the run's timings.
+public func secondsSince(_ start: ContinuousClock.Instant) -> Double {
+  let d = ContinuousClock.now - start
+  return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
 /// The program's inner solver, whichever it is: fixed steps (gd, momentum,
@@ -25,6 +33,7 @@ public struct InnerSolver: Sendable {
 
   /// Every task's inner problem, solved in parallel (TaskParallel).
   public func solve(_ phi: [Double]) throws(SolverFault) -> InnerSolution {
+    let started = ContinuousClock.now
     let solutions = try problem.eachTask { t throws(SolverFault) in try solve(phi, task: t) }
     var steps = 0
     var residual = 0.0
@@ -32,7 +41,7 @@ public struct InnerSolver: Sendable {
       steps = max(steps, r.steps)
       residual = max(residual, r.residual)
     }
-    return InnerSolution(theta: solutions.map(\.theta), steps: steps, residual: residual)
+    return InnerSolution(theta: solutions.map(\.theta), steps: steps, residual: residual, seconds: secondsSince(started))
   }
 
   public func solve(_ phi: [Double], task t: Int) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {

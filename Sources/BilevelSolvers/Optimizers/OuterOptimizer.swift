@@ -113,6 +113,12 @@ public struct BilevelRun {
     public var stepsDone = 0
     public var fault: SolverFault?
     public var faultStep: Int?
+    /// Wall time summed over outer steps: the hypergradient evaluations
+    /// (inner solve included), the part of them spent in a separate inner
+    /// solve (nil when no step had one), and the outer updates.
+    public var hypergradientSeconds = 0.0
+    public var innerSolveSeconds: Double?
+    public var outerUpdateSeconds = 0.0
   }
 
   public let problem: BilevelProblem
@@ -139,8 +145,11 @@ public struct BilevelRun {
     report.optimizer = optimizer.state
     for k in report.firstStep...max(report.firstStep, optimizer.steps) {
       let result: HypergradientResult
+      let started = ContinuousClock.now
       do {
         result = try problem.hypergradient(method, at: phi, outerStep: k)
+        report.hypergradientSeconds += secondsSince(started)
+        if let s = result.innerSolveSeconds { report.innerSolveSeconds = (report.innerSolveSeconds ?? 0) + s }
       } catch {
         report.fault = error
         report.faultStep = k
@@ -154,7 +163,9 @@ public struct BilevelRun {
       let going = progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: result.gradientNorm,
                                     innerResidual: result.innerResidual, phi: phi, theta: result.theta))
       if k >= optimizer.steps || !going { break }
+      let updating = ContinuousClock.now
       optimizer.step(&phi, gradient: result.gradient)
+      report.outerUpdateSeconds += secondsSince(updating)
       if !allFinite(phi) {
         report.fault = SolverFault(.nonFinite, "outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)")
         report.faultStep = k + 1
