@@ -45,7 +45,7 @@ let package = Package(
       name: "BilevelDriver", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"]),
     .executableTarget(name: "bilevelc", dependencies: ["BilevelDriver"]),
     .executableTarget(
-      name: "bilevelc-bench", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"], swiftSettings: kernelSettings),
+      name: "bilevelc-bench", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "BilevelDriver"], swiftSettings: kernelSettings),
     .target(
       name: "TestSupport",
       dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "BilevelDriver"],

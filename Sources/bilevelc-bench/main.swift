@@ -228,7 +228,9 @@ let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
 // `bilevelc-bench solvers` only the solver sections (after the machine's),
 // `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench
-// interpreter` only the interpreter's (overhead, fusion, allocations, calls).
+// interpreter` only the interpreter's (overhead, fusion, allocations, calls),
+// `bilevelc-bench jax` each sample beside its --emit jax module (not in the
+// default run: it starts one python per sample).
 let only = CommandLine.arguments.dropFirst().first
 if only == "--path-sections" {
   // A child run on one forced path (see `pathSections`).
@@ -251,6 +253,9 @@ let sections: [() -> Section] = only == "interpreter" ? [
   { gemvSection(numpy, transposed: false) },
   { gemvSection(numpy, transposed: true) },
   { pathSections() },
+] : only == "jax" ? [
+  { machineSection(numpy) },
+  { jaxSection() },
 ] : only == "tasks" ? [
   { machineSection(numpy) },
   { mamlTasksSection() },

@@ -18,13 +18,30 @@ import TestSupport
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]
-  /// Measured, not yet explained: their outer trajectories part after many
-  /// Adam steps although the initial point agrees to 1e-10 (final losses
-  /// differ by 4e-1, 1e-6 and 1e-5 relative), so only the initial point is compared.
-  static let trajectoryParts: Set<String> = ["fomaml_mlp_five_steps", "maml_mlp_five_steps", "maml_mlp_one_step", "conformation_distance_geometry"]
-  /// conformation's adjoint CG meets the Hessian's rigid-motion null space:
-  /// its hypergradient agrees to 1.4e-5 relative only (measured).
+  /// Chaotic outer trajectories: JAX and bilevelc agree to ~1e-15 for the
+  /// first 70-140 Adam steps, then the difference grows 10-50× every ten
+  /// steps (measured: fomaml 7e-16 at step 120, 5e-14 at 150, 3e-12 at 160,
+  /// 1e-10 at 170, 0.34 vs 0.56 at 300; maml_mlp_one_step 8e-15 at 80,
+  /// 2e-12 at 100, 2e-10 at 120). bilevelc against itself, with 0.5 · randn
+  /// for W1 scaled by (1 + 1e-15), parts the same way (fomaml 0.56 vs 0.44
+  /// at 300; maml_mlp_one_step 4e-5 and maml_mlp_five_steps 3e-7 relative),
+  /// so the final loss is compared after as many steps as still agree to
+  /// ~1e-14 (measured: 7e-16, 5e-16 and 9e-15 relative).
+  static let agreeingOuter: [String: String] = [
+    "fomaml_mlp_five_steps": "adam(lr: 0.01, steps: 120)",
+    "maml_mlp_one_step": "adam(lr: 0.01, steps: 60)",
+    "maml_mlp_five_steps": "adam(lr: 0.01, steps: 100)",
+  ]
+  /// conformation's adjoint system is ill-posed: at the computed θ* the
+  /// Hessian's rigid-motion directions have curvature ~1e-12 of either
+  /// sign, and both CGs stop at the same iteration (29, pᵀAp < 0) with a
+  /// relative residual of 1.6e-5 (JAX) and 2.8e-5 (bilevelc). Scaling X0 by
+  /// (1 ± 1e-15) moves bilevelc's own hypergradient by 1.6e-5 and 1.9e-5
+  /// relative (the outer loss by < 1e-17); JAX's differs from it by 1.4e-5.
+  /// Along the 40 outer steps the same perturbation parts bilevelc from
+  /// itself by up to 1.6e-3 in the loss (8e-4 at the end; JAX: 2e-3, 4e-4).
   static let gradientTolerance: [String: Double] = ["conformation_distance_geometry": 1e-4]
+  static let finalLossTolerance: [String: Double] = ["conformation_distance_geometry": 1e-2]
 
   static var samples: [String] {
     PackagePaths.files(under: PackagePaths.samples, withExtension: "blv")
@@ -119,16 +136,24 @@ import TestSupport
     #expect(gradient.count == expected.gradient.count)
     #expect(Self.relative(gradient, expected.gradient) <= Self.gradientTolerance[name, default: 1e-10], "\(name): hypergradient \(gradient) vs \(expected.gradient)")
 
-    // The whole run: the final outer loss after the program's outer steps.
+    // The whole run: the final outer loss after the program's outer steps
+    // (fewer where the trajectory is chaotic).
+    let outer = Self.agreeingOuter[name].map { ["--outer", $0] } ?? []
+    if !outer.isEmpty {
+      let shortened = DriverRunner.run(["--emit", "jax"] + outer + ["\(name).blv"], in: PackagePaths.samples)
+      try #require(shortened.status == 0, "\(shortened.errors)")
+      try shortened.output.write(toFile: module, atomically: true, encoding: .utf8)
+    }
     let run = try Self.spawn(python, [module, "--data-dir", PackagePaths.samples, "--json", runJSON])
     try #require(run.status == 0, "\(run.output)")
     #expect(run.output.contains("solved: "), "\(run.output)")
-    if Self.trajectoryParts.contains(name) { return }
-    let reference = DriverRunner.run(["--json", bilevelcJSON, "\(name).blv"], in: PackagePaths.samples)
+    let reference = DriverRunner.run(["--json", bilevelcJSON] + outer + ["\(name).blv"], in: PackagePaths.samples)
     try #require(reference.status == 0)
     let mine = try #require(try Self.json(runJSON)["final_outer_loss"] as? Double)
     let theirs = try #require(try Self.json(bilevelcJSON)["final_outer_loss"] as? Double)
-    #expect(abs(mine - theirs) <= 1e-8 * abs(theirs), "\(name): final outer loss \(mine) vs \(theirs)")
+    #expect(try Self.json(runJSON)["outer_steps"] as? Int == (try Self.json(bilevelcJSON)["outer_steps"] as? Int))
+    let tolerance = Self.finalLossTolerance[name, default: 1e-8]
+    #expect(abs(mine - theirs) <= tolerance * abs(theirs), "\(name): final outer loss \(mine) vs \(theirs)")
   }
 
   /// The task axis on two simulated host devices gives the one-device result.
