@@ -22,6 +22,7 @@ enum OptionTable {
   static let all: [Option] = [
     Option(name: "--emit", argument: "a stage: ast, graph, grad, plan or jax", summary: "print one stage's output instead of running", commands: ["emit"]),
     Option(name: "--method", argument: "a method, as in 'implicit(cg, iters: 5)'", summary: "use this hypergradient method instead of the file's", commands: compiling),
+    Option(name: "--all", argument: nil, summary: "check every applicable hypergradient method, not only the program's (with --method: that one)", commands: ["check"]),
     Option(name: "--inner", argument: "an inner solver, as in 'gd(lr: 0.1, steps: 50)'", summary: "use this inner solver instead of the file's", commands: compiling),
     Option(name: "--outer", argument: "an outer solver, as in 'adam(lr: 0.01, steps: 10)'", summary: "use this outer solver instead of the file's", commands: compiling),
     Option(name: "--set", argument: "NAME=VALUE", summary: "give a dim or a scalar data another value (repeatable)", commands: compiling),
