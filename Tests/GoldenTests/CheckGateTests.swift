@@ -38,4 +38,27 @@ import TestSupport
     #expect(truncated.status == 0)
     #expect(truncated.output.contains("capped on purpose: truncated(20): exact for its own map; bias"), "\(truncated.output)")
   }
+
+  @Test func eachFailureGivesItsLikelyCause() throws {
+    let dir = NSTemporaryDirectory() + "bilevelc-\(ProcessInfo.processInfo.processIdentifier)-kink"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // A lasso penalty: |w| has kinks, and gd leaves some entries of w near them.
+    try """
+      dim n = 30, d = 5
+      data X = randn(n, d, seed: 1)
+      data y = randn(n, seed: 2)
+      outer lam: scalar = 0.1
+      inner w: vector[d] = 0
+      inner loss = mean((X @ w - y)^2) + lam * sum(abs(w))
+      outer loss = mean((X @ w - y)^2)
+      solve inner with gd(lr: 0.05, steps: 100)
+      hypergradient with unroll
+      solve outer with gd(lr: 0.1, steps: 2)
+      """.write(toFile: dir + "/kink.blv", atomically: true, encoding: .utf8)
+    let run = DriverRunner.run(["check", "kink.blv"], in: dir)
+    #expect(run.status == 1)
+    #expect(run.output.contains("  FAIL unroll(reverse)"), "\(run.output)")
+    #expect(run.output.contains("    likely cause: a kink: the losses apply abs to the variables"), "\(run.output)")
+  }
 }

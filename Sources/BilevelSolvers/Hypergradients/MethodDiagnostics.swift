@@ -67,23 +67,30 @@ public enum MethodDiagnostics {
   static func nonSmoothInnerLoss(_ program: Program, method: HypergradientMethod) -> [Diagnostic] {
     guard method.kind == .implicit, let root = program.innerLoss else { return [] }
     let graph = program.graph
-    let inner = Set(program.variables(.inner))
-    var dependsOnTheta = Set<NodeID>()
-    var found: [(String, NodeID)] = []
+    let found = kinks(program, in: root, of: Set(program.variables(.inner)))
+    guard let (first, id) = found.first else { return [] }
+    let names = Array(Set(found.map(\.0))).sorted().joined(separator: ", ")
+    return [.warning(Message("the inner loss applies \(names) to the inner variables, which is not smooth: \(method.title) assumes ∇θ L_in is differentiable at the solution, and at a kink of \(first) its hypergradient may be wrong (unroll differentiates the steps taken instead)"),
+                     at: graph.origin(id) ?? program.hypergradient?.range)]
+  }
+
+  /// The non-smooth operations (abs, relu, max, sign, step) that `root`
+  /// applies to values depending on the given variables, in node order.
+  public static func kinks(_ program: Program, in root: NodeID, of variables: Set<Int>) -> [(name: String, node: NodeID)] {
+    let graph = program.graph
+    var depends = Set<NodeID>()
+    var found: [(name: String, node: NodeID)] = []
     for id in graph.reachable(from: [root]) {
       let node = graph[id]
-      if case .variable(let i) = node.op, inner.contains(i) { dependsOnTheta.insert(id); continue }
-      guard node.inputs.contains(where: dependsOnTheta.contains) else { continue }
-      dependsOnTheta.insert(id)
+      if case .variable(let i) = node.op, variables.contains(i) { depends.insert(id); continue }
+      guard node.inputs.contains(where: depends.contains) else { continue }
+      depends.insert(id)
       switch node.op {
       case .unary(let f) where [.abs, .relu, .sign, .step].contains(f): found.append((f.name, id))
       case .reduce(.max, _): found.append(("max", id))
       default: break
       }
     }
-    guard let (first, id) = found.first else { return [] }
-    let names = Array(Set(found.map(\.0))).sorted().joined(separator: ", ")
-    return [.warning(Message("the inner loss applies \(names) to the inner variables, which is not smooth: \(method.title) assumes ∇θ L_in is differentiable at the solution, and at a kink of \(first) its hypergradient may be wrong (unroll differentiates the steps taken instead)"),
-                     at: graph.origin(id) ?? program.hypergradient?.range)]
+    return found
   }
 }
