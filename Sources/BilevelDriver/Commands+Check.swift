@@ -12,7 +12,10 @@ extension Commands {
     guard program.outerLoss != nil, program.size(.outer) > 0, program.size(.inner) > 0 || program.isSingleLevel else { return 0 }
     let problem = BilevelProblem(program)
     let method = MethodSelection(problem, budgetMB: options.budgetMB).method
-    let report = HypergradientCheck(problem: problem, programMethod: method, programMethodOnly: !options.checkAll).run()
+    let show = options.progress == .forced || options.progress == .automatic && environment.isTerminal
+    let report = HypergradientCheck(problem: problem, programMethod: method, programMethodOnly: !options.checkAll).run { i, n, name in
+      if show { environment.standardError("check: \(i) of \(n): \(name)\n") }
+    }
     out(Commands.checkTable(report, problem: problem))
     let failures = report.failures
     let taskFailures = report.taskFailures

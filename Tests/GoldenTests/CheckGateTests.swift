@@ -61,4 +61,14 @@ import TestSupport
     #expect(run.output.contains("  FAIL unroll(reverse)"), "\(run.output)")
     #expect(run.output.contains("    likely cause: a kink: the losses apply abs to the variables"), "\(run.output)")
   }
+
+  @Test func progressGoesToStandardErrorWhenAsked() {
+    let quiet = DriverRunner.run(["check", "--all", "poisoning_box.blv"], in: PackagePaths.samples)
+    #expect(!quiet.errors.contains("check: "), "no terminal, no --progress: \(quiet.errors)")
+    let run = DriverRunner.run(["check", "--all", "--progress", "poisoning_box.blv"], in: PackagePaths.samples)
+    #expect(run.status == 0)
+    #expect(run.errors.contains("check: 1 of "), "\(run.errors)")
+    #expect(run.errors.contains("implicit(neumann, iters: 50, alpha: 1)"), "\(run.errors)")
+    #expect(run.output == quiet.output, "progress leaves standard output alone")
+  }
 }

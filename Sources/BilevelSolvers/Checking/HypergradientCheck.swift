@@ -193,7 +193,8 @@ public struct HypergradientCheck {
     }
   }
 
-  public func run() -> CheckReport {
+  /// `progress` hears of each method as its check starts (for long checks).
+  public func run(progress: (_ index: Int, _ count: Int, _ method: String) -> Void = { _, _, _ in }) -> CheckReport {
     let phi0 = initialPoint()
     let maps = CheckedMapEvaluator(problem: problem, phi0: phi0)
     let units = directions()
@@ -220,7 +221,8 @@ public struct HypergradientCheck {
       report.outerIgnoresInnerHere = c.allSatisfy { $0.allSatisfy { $0 == 0 } }
     }
     var differences: [CheckedMap: Result<[Double], SolverFault>] = [:]
-    for spec in specs {
+    for (index, spec) in specs.enumerated() {
+      progress(index + 1, specs.count, spec.method.description)
       let map = spec.method.record.checkedMap(T)
       let mine = spec.method == programMethod
       var row = CheckRow(method: spec.method, isProgramMethod: mine, map: map, mapDescription: problem.source.isSingleLevel ? "the outer loss (no inner problem)" : map.description(steps: T))
