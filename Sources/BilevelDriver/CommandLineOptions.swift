@@ -27,6 +27,8 @@ struct CommandLineOptions {
   var resumePath: String? = nil
   enum ProgressMode { case automatic, forced, quiet }
   var progress = ProgressMode.automatic
+  /// `check --all`: every applicable method, not only the program's.
+  var checkAll = false
   var overrides = Overrides()
 
   struct UsageError: Error { let message: String }
@@ -117,6 +119,7 @@ struct CommandLineOptions {
     case "--resume": resumePath = v
     case "--progress": progress = .forced
     case "--quiet": progress = .quiet
+    case "--all": checkAll = true
     case "--method": overrides.method = v
     case "--inner": overrides.inner = v
     case "--outer": overrides.outer = v

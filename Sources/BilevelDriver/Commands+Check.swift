@@ -12,12 +12,21 @@ extension Commands {
     guard program.outerLoss != nil, program.size(.outer) > 0, program.size(.inner) > 0 || program.isSingleLevel else { return 0 }
     let problem = BilevelProblem(program)
     let method = MethodSelection(problem, budgetMB: options.budgetMB).method
-    let report = HypergradientCheck(problem: problem, programMethod: method).run()
+    let show = options.progress == .forced || options.progress == .automatic && environment.isTerminal
+    let report = HypergradientCheck(problem: problem, programMethod: method, programMethodOnly: !options.checkAll).run { i, n, name in
+      if show { environment.standardError("check: \(i) of \(n): \(name)\n") }
+    }
     out(Commands.checkTable(report, problem: problem))
     let failures = report.failures
     let taskFailures = report.taskFailures
     let checked = report.checked.count
     if failures.isEmpty && taskFailures.isEmpty {
+      if !options.checkAll {
+        let capped = report.rows.contains { $0.isProgramMethod && $0.capped != nil }
+        let verdict = capped ? "is capped on purpose: its bias is above, not a failure" : "is within tolerance"
+        out("\(method.description) \(verdict)\(report.taskChecks.isEmpty ? "" : ", in aggregate and per task") (check --all checks every applicable method)\n")
+        return 0
+      }
       out("all \(checked) methods checked are within tolerance\(report.taskChecks.isEmpty ? "" : ", in aggregate and per task")\n")
       return 0
     }
@@ -26,13 +35,40 @@ extension Commands {
     for row in failures {
       if let i = reasons.firstIndex(where: { $0.0 == row.failure! }) { reasons[i].1.append(row.label) } else { reasons.append((row.failure!, [row.label])) }
     }
-    for (why, labels) in reasons { out("  FAIL \(labels.joined(separator: ", ")): \(why)\n") }
+    let causes = Commands.likelyCauses(program, report)
+    for (why, labels) in reasons {
+      out("  FAIL \(labels.joined(separator: ", ")): \(why)\n")
+      if let row = failures.first(where: { $0.failure == why }), let cause = causes(row) { out("    likely cause: \(cause)\n") }
+    }
     for check in taskFailures { out("  FAIL \(check.label) per task: \(check.failure!)\n") }
     if !failures.isEmpty { out("\(failures.count) of \(checked) methods checked failed: \(failures.map(\.label).joined(separator: ", "))\n") }
     if !taskFailures.isEmpty {
       out("\(taskFailures.count) of \(report.taskChecks.count) methods checked per task failed: \(taskFailures.map(\.label).joined(separator: ", "))\n")
     }
     return 1
+  }
+
+  /// Why a row most likely failed: a kink the central differences straddle,
+  /// an inner problem not solved, or differences that rounding spoils
+  /// while the method agrees with its reference.
+  static func likelyCauses(_ program: Program, _ report: CheckReport) -> (CheckRow) -> String? {
+    let all = Set(program.variables(.inner) + program.variables(.outer))
+    let roots = [program.innerLoss, program.outerLoss].compactMap { $0 }
+    let kinks = Array(Set(roots.flatMap { MethodDiagnostics.kinks(program, in: $0, of: all).map(\.name) })).sorted()
+    return { row in
+      if row.failure?.contains("solved tightly") == true || row.failure?.contains("tight inner solve") == true {
+        return "an unconverged inner problem: the implicit methods differentiate its solution"
+      }
+      if !kinks.isEmpty {
+        return "a kink: the losses apply \(kinks.joined(separator: ", ")) to the variables, and central differences (h = \(stepText(HypergradientCheck.step))) straddle it where the derivative jumps"
+      }
+      if case .error(let e) = row.reference, e <= HypergradientCheck.exactTolerance {
+        return "rounding of the differences: the method agrees with its reference to \(ErrorFigure.rounding.text(e)), so the central differences are what is off"
+      }
+      if case .bitIdentical = row.reference { return "rounding of the differences: the method is bit-identical to its reference" }
+      if let r = report.tightResidual, r > ResultWarnings.implicitResidualLimit { return "an unconverged inner problem (‖∇θ L_in‖ \(ErrorFigure.rounding.text(r)) after the tight solve)" }
+      return nil
+    }
   }
 
   /// 1e-3 rather than 0.001.
@@ -78,6 +114,7 @@ extension Commands {
       text += s + "\n"
     }
     text += "  (* the program's method)\n"
+    for row in report.rows { if let c = row.capped { text += "  capped on purpose: \(row.label): \(c)\n" } }
     if let r = report.tightResidual, report.tightProblem == nil {
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
       text += "  the implicit methods' inner problem, solved tightly: \(what) \(ErrorFigure.rounding.text(r))\n"

@@ -34,6 +34,7 @@ extension Commands {
       let residual = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
       let how = selection.method == .closedForm ? "solved in closed form" : "after \(result.innerSteps) inner step\(result.innerSteps == 1 ? "" : "s")"
       text += "  inner residual \(residual) \(ErrorFigure.rounding.text(result.innerResidual)) \(how)\n"
+      for w in ResultWarnings.warnings(problem, method: selection.method, result: result) { text += "  warning: \(w)\n" }
     }
     let parts = result.throughEachTask
     if parts.count > 1 {

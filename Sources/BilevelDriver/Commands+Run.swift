@@ -109,8 +109,10 @@ extension Commands {
   func summary(_ problem: BilevelProblem, _ report: BilevelRun.Report, method: HypergradientMethod) -> String {
     let done = report.stepsDone - report.firstStep
     let from = report.firstStep > 0 ? ", from step \(report.firstStep) to \(report.stepsDone)" : ""
+    let warnings = report.final.map { ResultWarnings.warnings(problem, method: method, result: $0) } ?? []
+    let converged = !(report.final.map { InnerSolver(problem).stoppedAboveTolerance($0.innerResidual) } ?? false)
     var out = report.fault == nil
-      ? "solved: \(done) outer step\(done == 1 ? "" : "s")\(from) (\(problem.source.outerSolver?.name ?? "no outer solver")), \(problem.source.isSingleLevel ? "the gradient of the outer loss" : "hypergradient by " + method.description)\n"
+      ? "\(converged ? "solved" : "not converged (the inner solve stopped above its tolerance)"): \(done) outer step\(done == 1 ? "" : "s")\(from) (\(problem.source.outerSolver?.name ?? "no outer solver")), \(problem.source.isSingleLevel ? "the gradient of the outer loss" : "hypergradient by " + method.description)\n"
       : "stopped at outer step \(report.faultStep ?? 0); the last good point:\n"
     if let l0 = report.initialLoss, let f = report.final {
       out += "  outer loss: \(formatValue(l0)) → \(formatValue(f.outerLoss))\n"
@@ -133,6 +135,7 @@ extension Commands {
         }
       }
     }
+    for w in warnings { out += "  warning: \(w)\n" }
     return out
   }
 

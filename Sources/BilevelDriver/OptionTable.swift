@@ -22,6 +22,7 @@ enum OptionTable {
   static let all: [Option] = [
     Option(name: "--emit", argument: "a stage: ast, graph, grad, plan or jax", summary: "print one stage's output instead of running", commands: ["emit"]),
     Option(name: "--method", argument: "a method, as in 'implicit(cg, iters: 5)'", summary: "use this hypergradient method instead of the file's", commands: compiling),
+    Option(name: "--all", argument: nil, summary: "check every applicable hypergradient method, not only the program's", commands: ["check"]),
     Option(name: "--inner", argument: "an inner solver, as in 'gd(lr: 0.1, steps: 50)'", summary: "use this inner solver instead of the file's", commands: compiling),
     Option(name: "--outer", argument: "an outer solver, as in 'adam(lr: 0.01, steps: 10)'", summary: "use this outer solver instead of the file's", commands: compiling),
     Option(name: "--set", argument: "NAME=VALUE", summary: "give a dim or a scalar data another value (repeatable)", commands: compiling),
@@ -34,8 +35,8 @@ enum OptionTable {
     Option(name: "--trace-values", argument: nil, summary: "the trace also holds every outer entry, named A[2,3]", commands: ["solve"]),
     Option(name: "--save", argument: "a folder name", summary: "write every outer and solved inner variable as .npy, and result.json", commands: ["solve"]),
     Option(name: "--resume", argument: "a --json result", summary: "continue that run from its last outer step (optimiser state included)", commands: ["solve"]),
-    Option(name: "--progress", argument: nil, summary: "print progress on standard error even when it is not a terminal", commands: ["solve"]),
-    Option(name: "--quiet", argument: nil, summary: "print no progress", commands: ["solve"]),
+    Option(name: "--progress", argument: nil, summary: "print progress on standard error even when it is not a terminal", commands: ["solve", "check"]),
+    Option(name: "--quiet", argument: nil, summary: "print no progress", commands: ["solve", "check"]),
     Option(name: "--help", argument: nil, summary: "this text (also 'bilevelc help')", commands: [], aliases: ["-h"]),
     Option(name: "--version", argument: nil, summary: "the version and the kernels' instruction set", commands: []),
   ]

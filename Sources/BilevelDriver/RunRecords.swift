@@ -119,6 +119,9 @@ enum RunRecords {
     fields.append(("trace", .array(inputs.trace.map { traceObject($0, problem, inputs.reportNames, values: inputs.traceValues) })))
     fields.append(("resume", resumeState(problem, report)))
     fields.append(("fault", fault(report.fault, step: report.faultStep)))
+    let warnings = report.final.map { ResultWarnings.warnings(problem, method: inputs.method, result: $0) } ?? []
+    fields.append(("converged", .bool(!(report.final.map { InnerSolver(problem).stoppedAboveTolerance($0.innerResidual) } ?? false))))
+    fields.append(("warnings", .array(warnings.map { .string($0) })))
     fields.append(("wall_time_seconds", .double(inputs.seconds)))
     fields.append(("peak_memory_bytes", .int(inputs.peakBytes)))
     return JSONValue.object(fields).rendered() + "\n"

@@ -163,6 +163,7 @@ public enum SolverCatalogue {
       SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖∇θ L_in‖ ≤ tol"),
       SettingSchema("max_steps", .count, default: 50, "most Newton steps"),
       SettingSchema("cg_iters", .count, default: 100, "most CG iterations per Newton step"),
+      SettingSchema("steps", .count, "run exactly this many full Newton steps (no line search, no tolerance; no setting: stop at tol)"),
     ], summary: "Newton-CG with Hessian-vector products and a line search"),
     SolverSchema(.inner(.fixpoint), settings: [
       SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖E(z, φ) − z‖ ≤ tol"),
@@ -256,7 +257,8 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   case adam(lr: Value, moments: AdamMoments, steps: Int)
   /// θ ← θ + update, where the update reads 'grad' (∇θ L_in).
   case rule(update: Value, steps: Int)
-  case newton(tolerance: Double, maxSteps: Int, cgIterations: Int)
+  /// `steps`: exactly that many full steps instead of stopping at the tolerance.
+  case newton(tolerance: Double, maxSteps: Int, cgIterations: Int, steps: Int?)
   case fixpoint(tolerance: Double, maxSteps: Int)
   /// Gradient flow dθ/dt = −∇θ L_in to t = horizon, RK4 with horizon/steps per step.
   case flow(horizon: Value, steps: Int)
@@ -313,7 +315,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .momentum(let lr, let mu, let t): return .momentum(lr: try f(lr), momentum: try f(mu), steps: t)
     case .adam(let lr, let m, let t): return .adam(lr: try f(lr), moments: m, steps: t)
     case .rule(let u, let t): return .rule(update: try f(u), steps: t)
-    case .newton(let tol, let k, let cg): return .newton(tolerance: tol, maxSteps: k, cgIterations: cg)
+    case .newton(let tol, let k, let cg, let n): return .newton(tolerance: tol, maxSteps: k, cgIterations: cg, steps: n)
     case .fixpoint(let tol, let k): return .fixpoint(tolerance: tol, maxSteps: k)
     case .flow(let h, let t): return .flow(horizon: try f(h), steps: t)
     }
@@ -328,7 +330,8 @@ extension InnerSolverSpec {
     case .adam: self = .adam(lr: v.expression("lr"), moments: v.moments, steps: v.count("steps"))
     case .rule: self = .rule(update: v.expression("update"), steps: v.count("steps"))
     case .newton:
-      self = .newton(tolerance: v.real("tol"), maxSteps: v.count("max_steps"), cgIterations: v.count("cg_iters"))
+      self = .newton(tolerance: v.real("tol"), maxSteps: v.count("max_steps"), cgIterations: v.count("cg_iters"),
+                     steps: v.optionalCount("steps"))
     case .fixpoint: self = .fixpoint(tolerance: v.real("tol"), maxSteps: v.count("max_steps"))
     case .flow: self = .flow(horizon: v.expression("horizon"), steps: v.count("steps"))
     }

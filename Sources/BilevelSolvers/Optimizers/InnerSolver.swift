@@ -10,6 +10,8 @@ public struct InnerSolution: Sendable {
   public var residual: Double
   /// Wall time of the solve (all tasks), for --timings.
   public var seconds: Double = 0
+  /// Newton stopped at max_steps with ‖∇θ L_in‖ above its tolerance.
+  public var stoppedAboveTolerance = false
 }
 
 /// Seconds elapsed since `start`, for the run's timings.
@@ -41,7 +43,21 @@ public struct InnerSolver: Sendable {
       steps = max(steps, r.steps)
       residual = max(residual, r.residual)
     }
-    return InnerSolution(theta: solutions.map(\.theta), steps: steps, residual: residual, seconds: secondsSince(started))
+    var solution = InnerSolution(theta: solutions.map(\.theta), steps: steps, residual: residual, seconds: secondsSince(started))
+    solution.stoppedAboveTolerance = stoppedAboveTolerance(residual)
+    return solution
+  }
+
+  /// Newton judged by its own tolerance (not `newton(steps: K)`, which asks for K steps).
+  public func stoppedAboveTolerance(_ residual: Double) -> Bool {
+    guard case .newton(let tolerance, _, _, nil)? = spec else { return false }
+    return !(residual <= tolerance)
+  }
+
+  /// The newton settings a "not converged" warning quotes.
+  public var newtonLimits: (tolerance: Double, maxSteps: Int)? {
+    guard case .newton(let tolerance, let maxSteps, _, nil)? = spec else { return nil }
+    return (tolerance, maxSteps)
   }
 
   public func solve(_ phi: [Double], task t: Int) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
@@ -53,7 +69,8 @@ public struct InnerSolver: Sendable {
     }
     let start = problem.initial(t)([.phi: phi])[.theta]
     switch spec {
-    case .newton(let tolerance, let maxSteps, let cgIterations)?:
+    case .newton(let tolerance, let maxSteps, let cgIterations, let fixed)?:
+      if let k = fixed { return try newton(start, phi, task: t, tolerance: 0, maxSteps: k, cgIterations: cgIterations, fullSteps: true) }
       return try newton(start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps, cgIterations: cgIterations)
     case .fixpoint(let tolerance, let maxSteps)?:
       return try fixpoint(start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps)
@@ -101,10 +118,13 @@ public struct InnerSolver: Sendable {
 
   /// Newton-CG: the step solves H p = −g by CG (truncated at a residual
   /// min(½, √‖g‖)·‖g‖, or at non-positive curvature), then a backtracking
-  /// (Armijo) line search on L_in. With `quiet`, stalls end the polish
-  /// instead of failing.
+  /// (Armijo) line search on L_in. Near the optimum, where the decrease the
+  /// step promises is below the loss's rounding, the step is judged by
+  /// ‖∇θ L_in‖ instead (the loss can no longer tell a good step from a bad
+  /// one). `fullSteps`: exactly `maxSteps` steps of length 1 with a tight CG
+  /// solve. With `quiet`, stalls end the polish instead of failing.
   func newton(_ start: [Double], _ phi: [Double], task t: Int, tolerance: Double, maxSteps: Int, cgIterations: Int,
-              quiet: Bool = false) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double)
+              fullSteps: Bool = false, quiet: Bool = false) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double)
   {
     let gradient = problem.innerGradient(t)
     let hessian = problem.hessianVector(t)
@@ -127,9 +147,10 @@ public struct InnerSolver: Sendable {
     var trial = g
     while steps < maxSteps {
       let gNorm = norm(g)
-      if gNorm <= tolerance { break }
+      if gNorm <= tolerance && !fullSteps { break }
+      if gNorm == 0 { steps = maxSteps; break }
       hessian.load(.theta, theta)
-      let forcing = min(0.5, gNorm.squareRoot()) * gNorm
+      let forcing = fullSteps ? 1e-13 * gNorm : min(0.5, gNorm.squareRoot()) * gNorm
       let (p0, report) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: cgIterations, tolerance: forcing / gNorm) {
         (x: [Double], y: inout [Double]) throws(SolverFault) in
         hessian.load(.direction, x)
@@ -143,11 +164,20 @@ public struct InnerSolver: Sendable {
         p = g.map { -$0 }
         slope = -gNorm * gNorm
       }
+      steps += 1
+      if fullSteps {
+        theta = zip(theta, p).map { $0 + $1 }
+        loss = try evaluate(theta, &g)
+        continue
+      }
+      // The loss's rounding: a few ulps of its size. Below it, Armijo compares noise.
+      let byGradient = -slope <= 64 * Double.ulpOfOne * max(abs(loss), Double.leastNormalMagnitude)
       var alpha = 1.0
       var accepted = false
       for _ in 0..<60 {
         let x = zip(theta, p).map { $0 + alpha * $1 }
-        if let l = try? evaluate(x, &trial), l <= loss + 1e-4 * alpha * slope {
+        if let l = try? evaluate(x, &trial),
+           byGradient ? norm(trial) < gNorm : l <= loss + 1e-4 * alpha * slope {
           theta = x
           loss = l
           swap(&g, &trial)
@@ -156,7 +186,6 @@ public struct InnerSolver: Sendable {
         }
         alpha *= 0.5
       }
-      steps += 1
       if !accepted {
         if quiet { break }
         throw SolverFault(.lineSearchFailed, "Newton step \(steps) (\(problem.taskLabel(t))inner loss): the line search found no decrease from \(formatValue(loss)); ‖∇θ L_in‖ = \(formatValue(gNorm))",
