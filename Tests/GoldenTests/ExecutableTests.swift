@@ -47,6 +47,8 @@ import TestSupport
     Case(arguments: ["grad", "--trace", "t.csv", file], status: 2, stderr: ["--trace does not apply to 'grad'"]),
     Case(arguments: ["grad", "--plot", "p.svg", file], status: 2, stderr: ["--plot does not apply to 'grad'"]),
     Case(arguments: ["check", file], status: 0, quietErrors: true),
+    Case(arguments: ["check", "--all", file], status: 0, stdout: ["unroll(reverse)", "closed_form"], quietErrors: true),
+    Case(arguments: ["--all", file], status: 2, stderr: ["--all does not apply"]),
     Case(arguments: ["explain", file], status: 0, stdout: ["methods (time in inner steps"], quietErrors: true),
     Case(arguments: ["--emit", "ast", file], status: 0, quietErrors: true),
     Case(arguments: ["--emit", "graph", file], status: 0, stdout: ["# graph of quickstart.blv"], quietErrors: true),
