@@ -153,6 +153,7 @@ struct CommandLineOptions {
   func compileOptions(_ env: Environment) -> CompileOptions {
     var c = CompileOptions()
     c.unsafeMath = unsafeMath
+    c.keepsDataRecipes = action == .emit(.jax)
     let directory = env.currentDirectory
     c.readFile = { path in
       let full = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
