@@ -118,7 +118,7 @@ struct CommandLineOptions {
     case "--outer": overrides.outer = v
     case "--set": overrides.sets.append(v)
     case "--budget-mb":
-      guard let mb = Double(v), mb > 0 else { return UsageError(message: "--budget-mb needs a positive number of megabytes") }
+      guard let mb = Double(v), mb > 0, mb.isFinite else { return UsageError(message: "--budget-mb needs a positive, finite number of megabytes, not '\(v)'") }
       budgetMB = mb
     case "--emit":
       guard let e = Emit(rawValue: v) else {

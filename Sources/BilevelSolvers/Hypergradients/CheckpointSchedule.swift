@@ -74,14 +74,21 @@ public enum CheckpointSchedule {
     precondition(snapshots >= 1, "need at least one snapshot slot")
     guard steps > 1 else { return 0 }
     let c = min(snapshots, steps - 1)  // more slots than steps − 1 cannot help
+    // An estimate for any user's step count: saturates at Int.max, and one
+    // slot (β = r + 1) takes the closed form rather than `steps` iterations.
+    if c == 1 { return saturatingProduct(steps, steps - 1) == Int.max ? Int.max : steps * (steps - 1) / 2 }
     var r = 0
     var beta = 1  // β(c, r)
     while beta < steps {
       r += 1
-      beta = beta * (c + r) / r
+      let (product, overflow) = beta.multipliedReportingOverflow(by: c + r)
+      if overflow { return Int.max }
+      beta = product / r
     }
     // C(c + r, c + 1) = C(c + r, c) · r / (c + 1).
-    return r * steps - beta * r / (c + 1)
+    let (total, overflowTotal) = r.multipliedReportingOverflow(by: steps)
+    let (tail, overflowTail) = beta.multipliedReportingOverflow(by: r)
+    return overflowTotal || overflowTail ? Int.max : total - tail / (c + 1)
   }
 
   /// Advance steps a schedule performs (sum of to − from over advance actions).
