@@ -35,36 +35,10 @@ public enum CheckpointSchedule {
   /// (the forward sweep to s_T is NOT part of the schedule; the caller ran it).
   /// reverse(step:) actions appear for T−1, T−2, …, 0 in that order.
   /// Recomputation (total advance steps) is the binomial optimum for this number of slots.
-  /// Runs in O(T·r) time, r the repetition number (≈ recomputation / T).
+  /// Runs in O(T·r) time, r the repetition number (≈ recomputation / T); `BinomialSchedule`
+  /// yields the same actions one at a time in O(snapshots) memory.
   public static func binomial(steps: Int, snapshots: Int) -> [CheckpointAction] {
-    precondition(steps >= 0, "steps must be non-negative")
-    precondition(snapshots >= 1, "need at least one snapshot slot")
-    guard steps > 0 else { return [] }
-    var actions: [CheckpointAction] = [.store(slot: 0, step: 0)]
-    var storedSteps: [Int] = [0]  // stack of live snapshots; slot index = position
-    var current = 0  // step held by the working state
-    var end = steps  // steps end−1, …, 0 are still to be reversed
-    while end > 0 {
-      // Working state holds s_current, the top snapshot (or end − 1).
-      while end - current >= 2 {
-        let slotsForRange = snapshots - storedSteps.count + 1  // includes s_current's slot
-        let split = optimalSplit(steps: end - current, snapshots: slotsForRange)
-        actions.append(.advance(from: current, to: current + split))
-        current += split
-        // A single remaining step is reversed straight from the working state.
-        if end - current >= 2 {
-          actions.append(.store(slot: storedSteps.count, step: current))
-          storedSteps.append(current)
-        }
-      }
-      actions.append(.reverse(step: end - 1))
-      end -= 1
-      if storedSteps.last == end { storedSteps.removeLast() }
-      guard let top = storedSteps.last else { break }
-      actions.append(.restore(slot: storedSteps.count - 1, step: top))
-      current = top
-    }
-    return actions
+    Array(BinomialSchedule(steps: steps, snapshots: snapshots))
   }
 
   /// The minimal number of Φ applications any schedule with `snapshots` slots needs to reverse `steps` steps
