@@ -125,7 +125,7 @@ struct CommandLineOptions {
     case "--outer": overrides.outer = v
     case "--set": overrides.sets.append(v)
     case "--budget-mb":
-      guard let mb = Double(v), mb > 0 else { return UsageError(message: "--budget-mb needs a positive number of megabytes") }
+      guard let mb = Double(v), mb > 0, mb.isFinite else { return UsageError(message: "--budget-mb needs a positive, finite number of megabytes, not '\(v)'") }
       budgetMB = mb
     case "--emit":
       guard let e = Emit(rawValue: v) else {
@@ -160,6 +160,7 @@ struct CommandLineOptions {
   func compileOptions(_ env: Environment) -> CompileOptions {
     var c = CompileOptions()
     c.unsafeMath = unsafeMath
+    c.keepsDataRecipes = action == .emit(.jax)
     let directory = env.currentDirectory
     c.readFile = { path in
       let full = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path

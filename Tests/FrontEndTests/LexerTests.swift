@@ -115,7 +115,9 @@ import Testing
     #expect(tokens.filter { $0.kind == .invalid }.count == 1)
     // A four-byte character is one token too.
     #expect(messages("🙂").map { $0.hasPrefix("unexpected character '🙂' (U+1F642)") } == [true])
-    #expect(messages("λλ").count == 2)
+    // A run of the same character is one error; different ones are two.
+    #expect(messages("λλ").count == 1)
+    #expect(messages("λ🙂").count == 2)
   }
 
   @Test func invalidUTF8Bytes() {

@@ -9,6 +9,10 @@ public struct CompileOptions: Sendable {
   public var unsafeMath = false
   /// The REPL lets a name be defined again; files do not.
   public var allowRedefinition = false
+  /// Keeps, per data entry and task, the graph its value was computed from
+  /// (`--emit jax` writes it out). Off, data are folded as they are built and
+  /// only values are kept: per-task data then cost little time and memory.
+  public var keepsDataRecipes = false
   /// Reads a data file by path; tests inject their own.
   public var readFile: @Sendable (String) -> [UInt8]? = { path in
     FileManager.default.contents(atPath: path).map { [UInt8]($0) }

@@ -11,14 +11,17 @@ extension Elaborator {
     let count = task != nil ? program.tasks!.count : 1
     var values: [Tensor] = []
     var recipes: [DataRecipe] = []
+    foldsConstants = !options.keepsDataRecipes
+    defer { foldsConstants = false }
     for k in 0..<count {
       let saved = program.graph
       program.graph = Graph()
+      program.graph.interned.reserveCapacity(16)
       defer { program.graph = saved }
       let context = ElaborationContext.data(name.name, task: task != nil ? .concrete(k) : .none, names: model.names)
       dataSources = [:]
       let v = try expression(value, in: context)
-      recipes.append(DataRecipe(graph: program.graph, root: v.node, sources: dataSources))
+      if options.keepsDataRecipes { recipes.append(DataRecipe(graph: program.graph, root: v.node, sources: dataSources)) }
       var t = try evaluateConstant(v.node)
       if let declaredShape, t.shape != declaredShape {
         // A one-column or one-row file fits a vector annotation.

@@ -49,6 +49,7 @@ extension Elaborator {
 
   /// Adds a node; shape errors become diagnostics at `range`.
   mutating func apply(_ op: Op, _ inputs: [Value], shape: Shape? = nil, at range: SourceRange) throws(Poisoned) -> Value {
+    if foldsConstants, let folded = try fold(op, inputs, shape: shape, at: range) { return folded }
     let id: NodeID
     do {
       id = try program.graph.add(op, inputs.map(\.node), shape: shape, at: range)
@@ -60,6 +61,32 @@ extension Elaborator {
       throw error(.tooLarge("this value", "\(count)", limit: "\(options.maximumTensorElements)"), at: range)
     }
     return Value(node: id, perTask: inputs.contains { $0.perTask })
+  }
+
+  static let maximumFoldedElements = 1 << 16
+
+  /// `op(inputs)` as a literal when every input is a constant: the same shape
+  /// rule and `evaluateReference` the graph and evaluator would run later,
+  /// done now so that a data expression's scratch graph stays a few nodes.
+  mutating func fold(_ op: Op, _ inputs: [Value], shape declared: Shape?, at range: SourceRange) throws(Poisoned) -> Value? {
+    switch op {
+    case .constant, .literal, .data, .variable, .input, .taskReduce: return nil
+    default: break
+    }
+    if let arity = op.arity, arity != inputs.count { return nil }
+    var values: [Tensor] = []
+    for v in inputs {
+      guard let t = program.graph.constantValue(v.node) else { return nil }
+      values.append(t)
+    }
+    let shape: Shape
+    do {
+      shape = try op.resultShape(values.map(\.shape), declared: declared)
+    } catch {
+      throw self.error(.shapeMismatch(error.message), at: range)
+    }
+    guard shape.count <= Self.maximumFoldedElements else { return nil }
+    return Value(node: program.graph.literal(op.evaluateReference(values, shape: shape), at: range), perTask: false)
   }
 
   mutating func leaf(_ op: Op, shape: Shape, perTask: Bool, at range: SourceRange) -> Value {

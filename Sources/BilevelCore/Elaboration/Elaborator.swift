@@ -22,6 +22,9 @@ public struct Elaborator {
   var firstRange: [String: SourceRange] = [:]
   /// The sources of the literals made while a data expression elaborates.
   var dataSources: [Int: DataSource] = [:]
+  /// True while a data expression elaborates without keeping its recipe:
+  /// small constant results are then computed at once (see `apply`).
+  var foldsConstants = false
 
   public init(file: SourceFile, options: CompileOptions = CompileOptions()) {
     self.program = Program(file: file)

@@ -1,29 +1,83 @@
 /// Renders diagnostics as `file:line:col: error: message`, the source line and
 /// a caret (`^~~~` under the whole range when it fits on the line).
 public enum DiagnosticRenderer {
+  /// More diagnostics than this for one file are counted, not shown: a
+  /// binary file must give a few lines, not one per byte.
+  public static let maximumShown = 20
+
   public static func render(_ diagnostics: [Diagnostic]) -> String {
     var out = ""
-    for d in diagnostics { render(d, into: &out) }
+    for d in diagnostics.prefix(maximumShown) { render(d, into: &out) }
+    let hidden = diagnostics.dropFirst(maximumShown)
+    if !hidden.isEmpty {
+      let errors = hidden.count(where: { $0.severity == .error })
+      let others = hidden.count - errors
+      var parts: [String] = []
+      if errors > 0 { parts.append("\(errors) more error\(errors == 1 ? "" : "s")") }
+      if others > 0 { parts.append("\(others) more warning\(others == 1 ? "" : "s") or note\(others == 1 ? "" : "s")") }
+      out += "note: \(parts.joined(separator: " and ")) not shown\n"
+    }
     return out
   }
 
   public static func render(_ d: Diagnostic, into out: inout String) {
     guard let range = d.range else {
-      out += "\(d.severity.rawValue): \(d.message)\n"
+      out += "\(d.severity.rawValue): \(bounded(d.message))\n"
       for n in d.notes { render(n, into: &out) }
       return
     }
     let file = range.file
     let (index, column) = file.lineIndexAndColumn(of: range.start)
-    out += "\(file.path):\(index + file.firstLine):\(column): \(d.severity.rawValue): \(d.message)\n"
+    out += "\(file.path):\(index + file.firstLine):\(column): \(d.severity.rawValue): \(bounded(d.message))\n"
     let lineBytes = file.lineRange(index: index)
-    let shown = displayText(file.bytes[lineBytes])
-    out += shown + "\n"
-    // Caret under the start; tildes to the end of the range on this line.
-    let endOnLine = min(range.end, lineBytes.upperBound)
-    let width = max(1, displayWidth(file.bytes[range.start..<max(range.start, endOnLine)]))
-    out += String(repeating: " ", count: column - 1) + "^" + String(repeating: "~", count: width - 1) + "\n"
+    if lineBytes.count > maximumEchoedBytes {
+      renderWindow(file.bytes, line: lineBytes, range: range, into: &out)
+    } else {
+      let shown = displayText(file.bytes[lineBytes])
+      out += shown + "\n"
+      // Caret under the start; tildes to the end of the range on this line.
+      let endOnLine = min(range.end, lineBytes.upperBound)
+      let width = max(1, displayWidth(file.bytes[range.start..<max(range.start, endOnLine)]))
+      out += String(repeating: " ", count: column - 1) + "^" + String(repeating: "~", count: width - 1) + "\n"
+    }
     for n in d.notes { render(n, into: &out) }
+  }
+
+  /// Messages quote tokens and values; a 5,000-character name is shown by its ends.
+  public static let maximumMessageCharacters = 400
+
+  static func bounded(_ message: String) -> String {
+    guard message.count > maximumMessageCharacters else { return message }
+    let keep = maximumMessageCharacters / 2
+    return String(message.prefix(keep)) + " … " + String(message.suffix(keep))
+  }
+
+  /// Lines longer than this are echoed as a window around the caret.
+  public static let maximumEchoedBytes = 240
+  static let windowBefore = 60, windowAfter = 100
+
+  /// A window of a long line: up to `windowBefore` characters before the
+  /// caret and `windowAfter` from it, "…" where the line goes on.
+  static func renderWindow(_ bytes: [UInt8], line: Range<Int>, range: SourceRange, into out: inout String) {
+    let start = min(max(range.start, line.lowerBound), line.upperBound)
+    var lower = start
+    var before = 0
+    while lower > line.lowerBound && before < windowBefore {
+      lower -= 1
+      if bytes[lower] & 0xC0 != 0x80 { before += 1 }
+    }
+    var upper = start
+    var after = 0
+    while upper < line.upperBound && (after < windowAfter || bytes[upper] & 0xC0 == 0x80) {
+      if bytes[upper] & 0xC0 != 0x80 { after += 1 }
+      upper += 1
+    }
+    let lead = lower > line.lowerBound ? "…" : ""
+    out += lead + displayText(bytes[lower..<upper]) + (upper < line.upperBound ? "…" : "") + "\n"
+    let endOnLine = min(max(range.end, start), upper)
+    let width = max(1, displayWidth(bytes[start..<endOnLine]))
+    let column = lead.count + displayWidth(bytes[lower..<start])
+    out += String(repeating: " ", count: column) + "^" + String(repeating: "~", count: width - 1) + "\n"
   }
 
   /// A source line as printable text: control bytes and invalid UTF-8 become

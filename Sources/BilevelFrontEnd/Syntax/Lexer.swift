@@ -57,8 +57,13 @@ public struct Lexer {
     // One whole UTF-8 sequence (or one bad byte) per invalid token.
     position += 1
     while let d = peek(), d & 0xC0 == 0x80, c >= 0xC0 { position += 1 }
+    // A run of the same bad sequence (a binary file's NULs) is one error, not one per byte.
+    let sequence = file.bytes[start..<position]
+    while position + sequence.count <= file.bytes.count, file.bytes[position..<(position + sequence.count)].elementsEqual(sequence) {
+      position += sequence.count
+    }
     let r = range(start)
-    diagnostics.append(.error(.unexpectedCharacter(Lexer.describe(file.bytes[start..<position])), at: r))
+    diagnostics.append(.error(.unexpectedCharacter(Lexer.describe(sequence)), at: r))
     return Token(kind: .invalid, range: r)
   }
 

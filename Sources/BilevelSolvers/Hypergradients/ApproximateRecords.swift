@@ -6,7 +6,7 @@ import BilevelFrontEnd
 /// difference and EvoGrad.
 extension ProblemSizes {
   /// θ of every task plus φ, the vectors a method without a tape holds.
-  var smallBytes: Int { (inner * tasks + outer) * Bytes.double }
+  var smallBytes: Int { saturatingProduct(saturatingSum(saturatingProduct(inner, tasks), outer), Bytes.double) }
   var smallText: String { tasks > 1 ? "d × \(tasks) tasks + m" : "d + m" }
 }
 
@@ -38,7 +38,7 @@ extension FiniteDifferenceStep {
       view: .iterations,
       cost: { s in
         MethodCost(label: MethodKind.finiteDifference.rawValue, time: "the inner solve + 2 extra inner gradients",
-                   memoryBytes: 3 * s.smallBytes, memory: "3 (\(s.smallText)) doubles = \(formatBytes(3 * s.smallBytes))")
+                   memoryBytes: saturatingProduct(3, s.smallBytes), memory: "3 (\(s.smallText)) doubles = \(formatBytes(saturatingProduct(3, s.smallBytes)))")
       },
       checkedMap: { T in 1 >= (T ?? 1) ? .unrolled : .truncated(1) },
       checkFamily: .finiteDifference,
@@ -53,7 +53,7 @@ extension EvolutionaryProxy {
       inapplicable: { s in s.hasFixpoint ? "it weighs perturbations by the inner loss, and an 'inner fixpoint' has none" : nil },
       view: .solution,
       cost: { s in
-        let bytes = samples * s.inner * Bytes.double * s.tasks
+        let bytes = saturatingProduct(samples, s.inner, Bytes.double, s.tasks)
         return MethodCost(label: "evograd(\(samples))", time: "the inner solve + \(samples) inner-loss evaluations",
                           memoryBytes: bytes, memory: "\(samples) perturbed copies of θ = \(formatBytes(bytes))")
       },

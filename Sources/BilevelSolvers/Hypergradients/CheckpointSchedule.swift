@@ -35,36 +35,10 @@ public enum CheckpointSchedule {
   /// (the forward sweep to s_T is NOT part of the schedule; the caller ran it).
   /// reverse(step:) actions appear for T−1, T−2, …, 0 in that order.
   /// Recomputation (total advance steps) is the binomial optimum for this number of slots.
-  /// Runs in O(T·r) time, r the repetition number (≈ recomputation / T).
+  /// Runs in O(T·r) time, r the repetition number (≈ recomputation / T); `BinomialSchedule`
+  /// yields the same actions one at a time in O(snapshots) memory.
   public static func binomial(steps: Int, snapshots: Int) -> [CheckpointAction] {
-    precondition(steps >= 0, "steps must be non-negative")
-    precondition(snapshots >= 1, "need at least one snapshot slot")
-    guard steps > 0 else { return [] }
-    var actions: [CheckpointAction] = [.store(slot: 0, step: 0)]
-    var storedSteps: [Int] = [0]  // stack of live snapshots; slot index = position
-    var current = 0  // step held by the working state
-    var end = steps  // steps end−1, …, 0 are still to be reversed
-    while end > 0 {
-      // Working state holds s_current, the top snapshot (or end − 1).
-      while end - current >= 2 {
-        let slotsForRange = snapshots - storedSteps.count + 1  // includes s_current's slot
-        let split = optimalSplit(steps: end - current, snapshots: slotsForRange)
-        actions.append(.advance(from: current, to: current + split))
-        current += split
-        // A single remaining step is reversed straight from the working state.
-        if end - current >= 2 {
-          actions.append(.store(slot: storedSteps.count, step: current))
-          storedSteps.append(current)
-        }
-      }
-      actions.append(.reverse(step: end - 1))
-      end -= 1
-      if storedSteps.last == end { storedSteps.removeLast() }
-      guard let top = storedSteps.last else { break }
-      actions.append(.restore(slot: storedSteps.count - 1, step: top))
-      current = top
-    }
-    return actions
+    Array(BinomialSchedule(steps: steps, snapshots: snapshots))
   }
 
   /// The minimal number of Φ applications any schedule with `snapshots` slots needs to reverse `steps` steps
@@ -74,14 +48,21 @@ public enum CheckpointSchedule {
     precondition(snapshots >= 1, "need at least one snapshot slot")
     guard steps > 1 else { return 0 }
     let c = min(snapshots, steps - 1)  // more slots than steps − 1 cannot help
+    // An estimate for any user's step count: saturates at Int.max, and one
+    // slot (β = r + 1) takes the closed form rather than `steps` iterations.
+    if c == 1 { return saturatingProduct(steps, steps - 1) == Int.max ? Int.max : steps * (steps - 1) / 2 }
     var r = 0
     var beta = 1  // β(c, r)
     while beta < steps {
       r += 1
-      beta = beta * (c + r) / r
+      let (product, overflow) = beta.multipliedReportingOverflow(by: c + r)
+      if overflow { return Int.max }
+      beta = product / r
     }
     // C(c + r, c + 1) = C(c + r, c) · r / (c + 1).
-    return r * steps - beta * r / (c + 1)
+    let (total, overflowTotal) = r.multipliedReportingOverflow(by: steps)
+    let (tail, overflowTail) = beta.multipliedReportingOverflow(by: r)
+    return overflowTotal || overflowTail ? Int.max : total - tail / (c + 1)
   }
 
   /// Advance steps a schedule performs (sum of to − from over advance actions).

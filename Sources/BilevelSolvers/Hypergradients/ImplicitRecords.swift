@@ -17,7 +17,7 @@ extension ImplicitDifferentiation {
   static func cost(_ method: HypergradientMethod, _ s: ProblemSizes) -> MethodCost {
     switch method {
     case .implicitConjugateGradient(let k, _):
-      let bytes = (4 * s.inner + s.outer) * Bytes.double * s.tasks
+      let bytes = saturatingProduct(saturatingSum(saturatingProduct(4, s.inner), s.outer), Bytes.double, s.tasks)
       return MethodCost(
         label: "implicit(cg, iters: \(k))",
         time: s.hasFixpoint
@@ -25,11 +25,11 @@ extension ImplicitDifferentiation {
           : "the inner solve + \(k) Hessian-vector products + 1 mixed product",
         memoryBytes: bytes, memory: "4 vectors of d + m = \(formatBytes(bytes))")
     case .implicitNeumann(let k, _):
-      let bytes = (3 * s.inner + s.outer) * Bytes.double * s.tasks
+      let bytes = saturatingProduct(saturatingSum(saturatingProduct(3, s.inner), s.outer), Bytes.double, s.tasks)
       return MethodCost(label: "implicit(neumann, iters: \(k))", time: "the inner solve + \(k) Hessian-vector products + 1 mixed product",
                         memoryBytes: bytes, memory: "3 vectors of d + m = \(formatBytes(bytes))")
     default:
-      let bytes = s.inner * s.inner * Bytes.double * s.tasks
+      let bytes = saturatingProduct(s.inner, s.inner, Bytes.double, s.tasks)
       let time = s.hasFixpoint
         ? "the inner solve + \(count(s.inner, "vector-Jacobian product")) + an LU factorisation of I − ∂E/∂z (2d³/3 flops)"
         : "the inner solve + \(count(s.inner, "Hessian-vector product")) + a Cholesky factorisation (d³/3 flops)"
@@ -47,7 +47,7 @@ extension ClosedForm {
     },
     view: .solution,
     cost: { s in
-      let bytes = s.inner * s.inner * Bytes.double * s.tasks
+      let bytes = saturatingProduct(s.inner, s.inner, Bytes.double, s.tasks)
       return MethodCost(label: MethodKind.closedForm.rawValue, time: "no inner iterations: \(count(s.inner, "Hessian-vector product")) + one d × d solve",
                         memoryBytes: bytes, memory: "d × d Hessian = \(formatBytes(bytes))")
     },

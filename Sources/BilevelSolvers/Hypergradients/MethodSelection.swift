@@ -19,19 +19,19 @@ public struct MethodSelection: Sendable {
       // Nothing to differentiate through: first_order is the exact gradient of the outer loss.
       method = .firstOrder
       reason = "no inner problem: the gradient of the outer loss is exact"
-      budgetBytes = Int(mb * 1024 * 1024)
+      budgetBytes = Bytes.megabytes(mb)
       return
     }
     switch program.hypergradient?.spec {
     case .method(let m)?:
       method = m
       reason = nil
-      budgetBytes = Int(mb * 1024 * 1024)
+      budgetBytes = Bytes.megabytes(mb)
       return
     case .auto(let b)?: mb = b
     case nil: break
     }
-    budgetBytes = Int(mb * 1024 * 1024)
+    budgetBytes = Bytes.megabytes(mb)
     let pick = MethodEstimates.choose(ProblemSizes(problem), budgetBytes: budgetBytes)
     method = pick.method
     reason = "auto chooses \(pick.method.description): \(pick.reason)"

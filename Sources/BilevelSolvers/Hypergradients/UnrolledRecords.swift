@@ -25,11 +25,11 @@ extension UnrolledReverse {
         let stateBytes = s.state * Bytes.double
         guard let k = checkpoints else {
           // Every state is kept.
-          let tape = (T * (s.state + s.residuals) * Bytes.double + stateBytes) * s.tasks
+          let tape = saturatingProduct(saturatingSum(saturatingProduct(T, s.state + s.residuals, Bytes.double), stateBytes), s.tasks)
           return MethodCost(label: "unroll(reverse)", time: "\(count(T, "step")) forward + \(count(T, "vector-Jacobian product")) (≈ 2·T·c)",
                             memoryBytes: tape, memory: "\(tapeText(s, steps: T)) = \(formatBytes(tape)) tape")
         }
-        let bytes = ((k + 2) * stateBytes + s.residuals * Bytes.double) * s.tasks
+        let bytes = saturatingProduct(saturatingSum(saturatingProduct(saturatingSum(k, 2), stateBytes), s.residuals * Bytes.double), s.tasks)
         let recomputed = T > 0 ? CheckpointSchedule.optimalRecomputation(steps: T, snapshots: k) : 0
         return MethodCost(
           label: s.steps == nil ? "unroll(reverse, checkpoints: k)" : "unroll(reverse, checkpoints: \(k))",
@@ -55,7 +55,7 @@ extension UnrolledReverse {
       view: .iterations,
       cost: { s in
         let T = s.steps ?? 0
-        let bytes = (K * (s.state + s.residuals) * Bytes.double + s.state * Bytes.double) * s.tasks
+        let bytes = saturatingProduct(saturatingSum(saturatingProduct(K, s.state + s.residuals, Bytes.double), s.state * Bytes.double), s.tasks)
         return MethodCost(label: s.steps == nil ? "truncated(K)" : "truncated(\(K))", time: "\(count(T, "step")) forward + \(K) back (≈ (T + K)·c)",
                           memoryBytes: bytes, memory: "\(tapeText(s, steps: K)) = \(formatBytes(bytes))")
       },
@@ -73,7 +73,7 @@ extension UnrolledForward {
     view: .iterations,
     cost: { s in
       let T = s.steps ?? 0
-      let bytes = s.state * s.outer * Bytes.double * s.tasks
+      let bytes = saturatingProduct(s.state, s.outer, Bytes.double, s.tasks)
       return MethodCost(label: "unroll(forward)", time: "\(count(T, "step")) × \(count(s.outer, "Jacobian-vector product")) (≈ T·m·c)",
                         memoryBytes: bytes, memory: "state × m = \(s.state) × \(s.outer) doubles\(s.perTask) = \(formatBytes(bytes))")
     },

@@ -22,8 +22,10 @@ struct UnrolledReverse {
     var residualTape: [[Double]] = []
     var final: [Double] = []
     // Checkpointed replay state.
-    var schedule: [CheckpointAction] = []
-    var position = 0
+    /// The binomial schedule, made one action at a time; nil for the plain tape.
+    var schedule: BinomialSchedule.Iterator? = nil
+    /// The next action, read but not yet executed.
+    var nextAction: CheckpointAction? = nil
     var slots: [[Double]?] = []
     var working: [Double] = []
     var cost = Cost()
@@ -96,7 +98,7 @@ struct UnrolledReverse {
                                     in: pullback, problem: problem)
       }
     }
-    if sweep.schedule.isEmpty {
+    if sweep.schedule == nil {
       for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, sweep.residualTape[j], step: T - K + j) }
     } else {
       // Each reverse step first retakes its step for the residuals (revolve's "youturn").
@@ -136,7 +138,7 @@ struct UnrolledReverse {
   /// which the outer gradient needs before any step can be reversed.
   func forwardCheckpointed(_ sweep: inout Sweep, _ phi: [Double], snapshots: Int) throws(SolverFault) {
     let T = sweep.runner.steps
-    sweep.schedule = CheckpointSchedule.binomial(steps: T, snapshots: snapshots)
+    sweep.schedule = BinomialSchedule(steps: T, snapshots: snapshots).makeIterator()
     sweep.slots = Array(repeating: nil, count: snapshots)
     sweep.working = sweep.runner.start(phi)
     try execute(&sweep, until: { if case .reverse = $0 { return true } else { return false } }, reverse: { _, _ throws(SolverFault) in })
@@ -153,8 +155,8 @@ struct UnrolledReverse {
   /// Executes schedule actions from the sweep's position until `stop` says so.
   func execute(_ sweep: inout Sweep, until stop: (CheckpointAction) -> Bool,
                reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
-    while sweep.position < sweep.schedule.count {
-      let action = sweep.schedule[sweep.position]
+    while let action = sweep.nextAction ?? sweep.schedule?.next() {
+      sweep.nextAction = action
       if stop(action) { return }
       switch action {
       case .store(let slot, _): sweep.slots[slot] = sweep.working
@@ -168,7 +170,7 @@ struct UnrolledReverse {
       sweep.cost.peakStates = max(sweep.cost.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
       // … and one retaken step's residuals.
       sweep.cost.peakDoubles = sweep.cost.peakStates * problem.stateSize + problem.residualSize
-      sweep.position += 1
+      sweep.nextAction = nil
     }
   }
 }

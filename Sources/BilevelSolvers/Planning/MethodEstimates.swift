@@ -95,19 +95,19 @@ public enum MethodEstimates {
       return (.implicitConjugateGradient(iterations: 20, tolerance: 1e-10),
               "'\(s.innerSolverName)' solves to a tolerance, so the implicit function theorem applies at its solution")
     }
-    let stateBytes = s.state * Bytes.double * s.tasks
-    let residualBytes = s.residuals * Bytes.double * s.tasks
-    let tape = T * (stateBytes + residualBytes) + stateBytes
+    let stateBytes = saturatingProduct(s.state, Bytes.double, s.tasks)
+    let residualBytes = saturatingProduct(s.residuals, Bytes.double, s.tasks)
+    let tape = saturatingSum(saturatingProduct(T, saturatingSum(stateBytes, residualBytes)), stateBytes)
     if tape <= budgetBytes {
       return (.unrollReverse(checkpoints: nil),
               "the tape of \(T) steps (\(formatBytes(tape))) fits the \(formatBytes(budgetBytes)) budget; reverse mode is exact for the unrolled map")
     }
-    let forward = s.state * s.outer * Bytes.double * s.tasks
+    let forward = saturatingProduct(s.state, s.outer, Bytes.double, s.tasks)
     if s.outer <= 8 && forward <= budgetBytes {
       return (.unrollForward,
               "the tape (\(formatBytes(tape))) exceeds the budget, and m = \(s.outer) is small: forward mode carries a \(formatBytes(forward)) tangent")
     }
-    let k = min(max(1, (budgetBytes - residualBytes) / max(1, stateBytes) - 2), T)
+    let k = min(max(1, max(0, budgetBytes - residualBytes) / max(1, stateBytes) - 2), T)
     return (.unrollReverse(checkpoints: k), "the tape (\(formatBytes(tape))) exceeds the budget; \(k) checkpoints fit in it")
   }
 }

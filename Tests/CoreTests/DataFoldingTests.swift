@@ -1,0 +1,66 @@
+import BilevelFrontEnd
+import Testing
+import TestSupport
+
+@testable import BilevelCore
+
+/// Per-task data fold their constants as they elaborate and keep no recipe
+/// unless asked (`--emit jax`): the values must not change by a bit.
+@Suite struct DataFoldingTests {
+  static let program = """
+    tasks t in 1..7
+    dim n = 4
+    data amp[t] = 0.1 + 4.9 * rand(1, seed: 100 + t)[1]
+    data xs[t] = -5 + 10 * rand(n, seed: 300 + t)
+    data ys[t] = amp[t] * sin(xs[t] - 0.5) / (1 + exp(-xs[t]))
+    data A[t] = randn(n, n, seed: t)' @ randn(n, n, seed: t) + 4 * eye(n)
+    data z[t] = solve(A[t], xs[t]) + sum(A[t] ^ 2) * log(t)
+    data g = randn(3, seed: 5) * 2
+    outer W: vector[n] = 1
+    inner V[t]: vector[n] = W
+    inner loss[t] = sum((V[t] - z[t])^2) + sum((V[t] - W)^2)
+    outer loss = mean over t: sum((V[t] - ys[t])^2) + sum(g^2)
+    solve inner with gd(lr: 0.1, steps: 3)
+    hypergradient with unroll(reverse)
+    solve outer with gd(lr: 0.1, steps: 2)
+    """
+
+  static func compile(keepingRecipes: Bool) throws -> Program {
+    var options = CompileOptions()
+    options.keepsDataRecipes = keepingRecipes
+    let (p, ds) = TestPrograms.compile(program) { Elaborator.elaborate($0, options: options) }
+    #expect(ds.isEmpty, "\(ds.map(\.message))")
+    return try #require(p)
+  }
+
+  @Test func foldedDataEqualEvaluatedDataBitForBit() throws {
+    let folded = try Self.compile(keepingRecipes: false)
+    let evaluated = try Self.compile(keepingRecipes: true)
+    #expect(folded.data.count == evaluated.data.count)
+    for (a, b) in zip(folded.data, evaluated.data) {
+      #expect(a.values.count == b.values.count)
+      for (x, y) in zip(a.values, b.values) {
+        #expect(x.shape == y.shape)
+        #expect(x.scalars.map(\.bitPattern) == y.scalars.map(\.bitPattern), "data \(a.name)")
+      }
+    }
+  }
+
+  @Test func recipesAreKeptOnlyWhenAsked() throws {
+    let folded = try Self.compile(keepingRecipes: false)
+    #expect(folded.data.allSatisfy { $0.recipes.isEmpty })
+    let evaluated = try Self.compile(keepingRecipes: true)
+    for entry in evaluated.data { #expect(entry.recipes.count == entry.values.count, "data \(entry.name)") }
+  }
+
+  @Test func foldingKeepsShapeErrorsLocated() throws {
+    let (p, ds) = TestPrograms.compile("""
+      tasks t in 1..3
+      data a[t] = randn(3, seed: t) + randn(2, seed: t)
+      """) { Elaborator.elaborate($0) }
+    #expect(p == nil)
+    let d = try #require(ds.first)
+    #expect(d.message.contains("3") && d.message.contains("2"), "\(d.message)")
+    #expect(d.range?.text == "randn(3, seed: t) + randn(2, seed: t)")
+  }
+}
