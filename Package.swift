@@ -36,23 +36,34 @@ let package = Package(
   targets: [
     .target(name: "BilevelFrontEnd"),
     .target(name: "BilevelCPUFeatures"),
-    .target(name: "BilevelKernelsAVX512", swiftSettings: avx512Settings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     .target(
-      name: "BilevelCore", dependencies: ["BilevelFrontEnd", "BilevelCPUFeatures", "BilevelKernelsAVX512"],
+      name: "BilevelKernelsAVX512",
+      swiftSettings: avx512Settings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+    .target(
+      name: "BilevelCore",
+      dependencies: ["BilevelFrontEnd", "BilevelCPUFeatures", "BilevelKernelsAVX512"],
       swiftSettings: kernelSettings),
-    .target(name: "BilevelSolvers", dependencies: ["BilevelFrontEnd", "BilevelCore"], swiftSettings: kernelSettings),
+    .target(
+      name: "BilevelSolvers", dependencies: ["BilevelFrontEnd", "BilevelCore"],
+      swiftSettings: kernelSettings),
     .target(
       name: "BilevelDriver", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers"]),
     .executableTarget(name: "bilevelc", dependencies: ["BilevelDriver"]),
     .executableTarget(
-      name: "bilevelc-bench", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "BilevelDriver"], swiftSettings: kernelSettings),
+      name: "bilevelc-bench",
+      dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "BilevelDriver"],
+      swiftSettings: kernelSettings),
     .target(
       name: "TestSupport",
       dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "BilevelDriver"],
       path: "Tests/TestSupport"),
-    .testTarget(name: "FrontEndTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
-    .testTarget(name: "CoreTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
-    .testTarget(name: "SolverTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "TestSupport"]),
+    .testTarget(
+      name: "FrontEndTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
+    .testTarget(
+      name: "CoreTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
+    .testTarget(
+      name: "SolverTests",
+      dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "TestSupport"]),
     .testTarget(
       name: "GoldenTests",
       dependencies: ["BilevelDriver", "BilevelSolvers", "TestSupport"]),

@@ -6,7 +6,9 @@ import BilevelFrontEnd
 /// actions it applies to; one given to a command that would ignore it is a
 /// usage error.
 struct CommandLineOptions {
-  enum Action: Equatable { case help(String?), version, repl, run, grad, check, explain, emit(Emit) }
+  enum Action: Equatable {
+    case help(String?), version, repl, run, grad, check, explain, emit(Emit)
+  }
   enum Emit: String, CaseIterable { case ast, graph, grad, plan, jax }
 
   var action: Action = .run
@@ -36,7 +38,8 @@ struct CommandLineOptions {
   /// The verbs, in the order help lists them; a file alone means solve it.
   static let verbs = ["grad", "check", "explain", "repl", "help"]
 
-  static let usageLine = "usage: bilevelc [grad | check | explain] [OPTIONS] FILE | bilevelc --emit ast|graph|grad|plan|jax FILE | bilevelc repl | bilevelc help | --version"
+  static let usageLine =
+    "usage: bilevelc [grad | check | explain] [OPTIONS] FILE | bilevelc --emit ast|graph|grad|plan|jax FILE | bilevelc repl | bilevelc help | --version"
 
   /// The option names given, for the applicability check.
   var given: [String] = []
@@ -48,7 +51,9 @@ struct CommandLineOptions {
     var positional: [String] = []
     var i = 0
     func value(_ a: String, _ what: String) -> Result<String, UsageError> {
-      guard i + 1 < args.count, !args[i + 1].hasPrefix("--") else { return .failure(UsageError(message: "\(a) needs \(what)")) }
+      guard i + 1 < args.count, !args[i + 1].hasPrefix("--") else {
+        return .failure(UsageError(message: "\(a) needs \(what)"))
+      }
       i += 1
       return .success(args[i])
     }
@@ -77,7 +82,9 @@ struct CommandLineOptions {
       i += 1
     }
     if let verb = positional.first, verb == "help" {
-      guard positional.count <= 2 else { return .failure(UsageError(message: "'help' takes at most one topic")) }
+      guard positional.count <= 2 else {
+        return .failure(UsageError(message: "'help' takes at most one topic"))
+      }
       let topic = positional.dropFirst().first
       if let topic, HelpText.topics[topic] == nil {
         return .failure(UsageError(message: "unknown help topic '\(topic)'; expected \(topics)"))
@@ -85,19 +92,34 @@ struct CommandLineOptions {
       return .success(CommandLineOptions(action: .help(topic)))
     }
     if positional.first == "repl" {
-      guard positional.count == 1 else { return .failure(UsageError(message: "'repl' takes no file")) }
+      guard positional.count == 1 else {
+        return .failure(UsageError(message: "'repl' takes no file"))
+      }
       o.action = .repl
       return o.checkApplicable().map { .failure($0) } ?? .success(o)
     }
-    if let verb = positional.first, ["grad", "check", "explain"].contains(verb), positional.count > 1 || o.action == .run {
-      guard o.action == .run else { return .failure(UsageError(message: "--emit cannot be combined with '\(verb)'")) }
+    if let verb = positional.first, ["grad", "check", "explain"].contains(verb),
+      positional.count > 1 || o.action == .run
+    {
+      guard o.action == .run else {
+        return .failure(UsageError(message: "--emit cannot be combined with '\(verb)'"))
+      }
       o.action = verb == "grad" ? .grad : verb == "check" ? .check : .explain
       positional.removeFirst()
-    } else if positional.count > 1, let verb = positional.first, !verb.contains(".") && !verb.contains("/") {
-      return .failure(UsageError(message: "unknown command '\(verb)'; the commands are \(verbs.joined(separator: ", ")), or a file alone to solve it"))
+    } else if positional.count > 1, let verb = positional.first,
+      !verb.contains(".") && !verb.contains("/")
+    {
+      return .failure(
+        UsageError(
+          message:
+            "unknown command '\(verb)'; the commands are \(verbs.joined(separator: ", ")), or a file alone to solve it"
+        ))
     }
     guard positional.count == 1 else {
-      return .failure(UsageError(message: positional.isEmpty ? "no input file" : "expected one input file, given \(positional.count)"))
+      return .failure(
+        UsageError(
+          message: positional.isEmpty
+            ? "no input file" : "expected one input file, given \(positional.count)"))
     }
     o.file = positional[0]
     return o.checkApplicable().map { .failure($0) } ?? .success(o)
@@ -112,7 +134,9 @@ struct CommandLineOptions {
     case "--json": jsonPath = v
     case "--trace": tracePath = v
     case "--plot":
-      guard v.lowercased().hasSuffix(".svg") else { return UsageError(message: "--plot writes SVG; give a file name ending in .svg, not '\(v)'") }
+      guard v.lowercased().hasSuffix(".svg") else {
+        return UsageError(message: "--plot writes SVG; give a file name ending in .svg, not '\(v)'")
+      }
       plotPath = v
     case "--trace-values": traceValues = true
     case "--save": saveDirectory = v
@@ -125,11 +149,17 @@ struct CommandLineOptions {
     case "--outer": overrides.outer = v
     case "--set": overrides.sets.append(v)
     case "--budget-mb":
-      guard let mb = Double(v), mb > 0, mb.isFinite else { return UsageError(message: "--budget-mb needs a positive, finite number of megabytes, not '\(v)'") }
+      guard let mb = Double(v), mb > 0, mb.isFinite else {
+        return UsageError(
+          message: "--budget-mb needs a positive, finite number of megabytes, not '\(v)'")
+      }
       budgetMB = mb
     case "--emit":
       guard let e = Emit(rawValue: v) else {
-        return UsageError(message: "unknown stage '\(v)' for --emit; expected \(Emit.allCases.map(\.rawValue).joined(separator: ", "))")
+        return UsageError(
+          message:
+            "unknown stage '\(v)' for --emit; expected \(Emit.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
       }
       action = .emit(e)
     default: preconditionFailure("an option in OptionTable without a setter: \(name)")
@@ -137,7 +167,9 @@ struct CommandLineOptions {
     if given.filter({ $0 == name }).count > 1 && name != "--set" {
       return UsageError(message: "\(name) is given twice")
     }
-    if progress == .forced && given.contains("--quiet") || progress == .quiet && given.contains("--progress") {
+    if progress == .forced && given.contains("--quiet")
+      || progress == .quiet && given.contains("--progress")
+    {
       return UsageError(message: "--progress and --quiet contradict each other")
     }
     return nil
@@ -147,12 +179,19 @@ struct CommandLineOptions {
   func checkApplicable() -> UsageError? {
     let command = OptionTable.command(action)
     for name in given where name != "--emit" {
-      guard let option = OptionTable.option(name), !option.commands.contains(command) else { continue }
-      let users = option.commands.map { $0 == "solve" ? "bilevelc FILE" : "bilevelc \($0)" }.joined(separator: ", ")
-      return UsageError(message: "\(name) does not apply to \(command == "solve" ? "solving a file" : "'\(command)'"); it is for \(users)")
+      guard let option = OptionTable.option(name), !option.commands.contains(command) else {
+        continue
+      }
+      let users = option.commands.map { $0 == "solve" ? "bilevelc FILE" : "bilevelc \($0)" }.joined(
+        separator: ", ")
+      return UsageError(
+        message:
+          "\(name) does not apply to \(command == "solve" ? "solving a file" : "'\(command)'"); it is for \(users)"
+      )
     }
     if traceValues && tracePath == nil && jsonPath == nil && saveDirectory == nil {
-      return UsageError(message: "--trace-values needs --trace, --json or --save to write the values into")
+      return UsageError(
+        message: "--trace-values needs --trace, --json or --save to write the values into")
     }
     return nil
   }

@@ -14,7 +14,8 @@ extension Commands {
     var resume: BilevelRun.ResumePoint? = nil
     if let path = options.resumePath {
       guard let bytes = FileContents.read(environment.resolve(path)) else {
-        environment.standardError("bilevelc: error: cannot read '\(path)': no such file or not readable\n")
+        environment.standardError(
+          "bilevelc: error: cannot read '\(path)': no such file or not readable\n")
         return 2
       }
       do {
@@ -30,13 +31,15 @@ extension Commands {
       let e = MethodEstimates.estimate(sizes, of: selection.method)
       out("  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\n")
       if let fault = selection.budgetFault(e, at: program.hypergradient?.range) {
-        environment.standardError(DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
+        environment.standardError(
+          DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
         return 1
       }
     }
     if let r = resume { out("  resumed from outer step \(r.step) of \(options.resumePath!)\n") }
     let run = BilevelRun(problem: problem, method: selection.method)
-    var progress = ProgressPrinter(mode: options.progress, isTerminal: environment.isTerminal, write: environment.standardError)
+    var progress = ProgressPrinter(
+      mode: options.progress, isTerminal: environment.isTerminal, write: environment.standardError)
     var trace: [TraceRow] = []
     let reports = problem.reportFunction()
     let report = run.run(from: resume) { p in
@@ -47,71 +50,106 @@ extension Commands {
         f.run()
         values = f.result(.values)
       }
-      trace.append(TraceRow(step: p.step, outerLoss: p.outerLoss, gradientNorm: p.gradientNorm, innerResidual: p.innerResidual,
-                            phi: p.phi, reports: values))
+      trace.append(
+        TraceRow(
+          step: p.step, outerLoss: p.outerLoss, gradientNorm: p.gradientNorm,
+          innerResidual: p.innerResidual,
+          phi: p.phi, reports: values))
       progress.show(p)
       return true
     }
     if let fault = report.fault {
-      environment.standardError(DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
+      environment.standardError(
+        DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
     }
     out(summary(problem, report, method: selection.method))
     if options.timings { environment.standardError(Self.solveTimings(report)) }
     if let first = trace.first, let last = trace.last {
       for (i, r) in program.reports.enumerated() {
-        out("  report \(r.name): \(formatValue(first.reports[i])) → \(formatValue(last.reports[i]))\n")
+        out(
+          "  report \(r.name): \(formatValue(first.reports[i])) → \(formatValue(last.reports[i]))\n"
+        )
       }
     }
     let elapsed = clock.now - started
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    let seconds =
+      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     let peak = PeakMemory.bytes()
-    out("  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(peak))\n")
+    out(
+      "  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(peak))\n"
+    )
     var written = true
-    let inputs = RunRecords.RunInputs(title: title, method: selection.method, trace: trace, reportNames: program.reports.map(\.name),
-                                      traceValues: options.traceValues, seconds: seconds, peakBytes: peak)
+    let inputs = RunRecords.RunInputs(
+      title: title, method: selection.method, trace: trace,
+      reportNames: program.reports.map(\.name),
+      traceValues: options.traceValues, seconds: seconds, peakBytes: peak)
     if let path = options.tracePath {
-      written = write(RunRecords.trace(trace, problem, reportNames: inputs.reportNames, values: options.traceValues), to: path) && written
+      written =
+        write(
+          RunRecords.trace(
+            trace, problem, reportNames: inputs.reportNames, values: options.traceValues), to: path)
+        && written
     }
     if let path = options.plotPath {
-      let svg = RunPlot.svg(title: title, trace: trace, reportNames: inputs.reportNames, singleLevel: program.isSingleLevel)
+      let svg = RunPlot.svg(
+        title: title, trace: trace, reportNames: inputs.reportNames,
+        singleLevel: program.isSingleLevel)
       written = write(svg, to: path) && written
     }
     let json = RunRecords.json(problem, report, inputs)
     if let path = options.jsonPath { written = write(json, to: path) && written }
-    if let directory = options.saveDirectory { written = save(problem, report, json: json, to: directory) && written }
+    if let directory = options.saveDirectory {
+      written = save(problem, report, json: json, to: directory) && written
+    }
     return report.fault == nil && written ? 0 : 1
   }
 
   /// `--save DIR`: every outer variable and the solved inner variables as
   /// .npy (inner ones with a leading task axis in a program with tasks),
   /// and the JSON result as result.json.
-  func save(_ problem: BilevelProblem, _ report: BilevelRun.Report, json: String, to directory: String) -> Bool {
+  func save(
+    _ problem: BilevelProblem, _ report: BilevelRun.Report, json: String, to directory: String
+  ) -> Bool {
     let full = environment.resolve(directory)
     do {
       try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
     } catch {
-      environment.standardError("bilevelc: error: cannot create \(directory): \(error.localizedDescription)\n")
+      environment.standardError(
+        "bilevelc: error: cannot create \(directory): \(error.localizedDescription)\n")
       return false
     }
     var arrays: [(String, [Int], [Double])] = problem.outerBlocks.map { v, o in
       (v.name, RunRecords.dims(v.shape), Array(report.phi[o..<(o + v.shape.count)]))
     }
-    if let f = report.final { arrays += RunRecords.innerValues(problem, f.theta).map { ($0.name, $0.shape, $0.values) } }
+    if let f = report.final {
+      arrays += RunRecords.innerValues(problem, f.theta).map { ($0.name, $0.shape, $0.values) }
+    }
     var ok = true
     for (name, shape, values) in arrays {
-      ok = writeBytes(NPYWriter.bytes(shape: shape, values: values), to: directory + "/" + name + ".npy") && ok
+      ok =
+        writeBytes(
+          NPYWriter.bytes(shape: shape, values: values), to: directory + "/" + name + ".npy") && ok
     }
     ok = write(json, to: directory + "/result.json") && ok
-    if ok { out("  saved \(arrays.map { $0.0 + ".npy" }.joined(separator: ", ")) and result.json in \(directory)\n") }
+    if ok {
+      out(
+        "  saved \(arrays.map { $0.0 + ".npy" }.joined(separator: ", ")) and result.json in \(directory)\n"
+      )
+    }
     return ok
   }
 
-  func summary(_ problem: BilevelProblem, _ report: BilevelRun.Report, method: HypergradientMethod) -> String {
+  func summary(
+    _ problem: BilevelProblem, _ report: BilevelRun.Report, method: HypergradientMethod
+  ) -> String {
     let done = report.stepsDone - report.firstStep
     let from = report.firstStep > 0 ? ", from step \(report.firstStep) to \(report.stepsDone)" : ""
-    let warnings = report.final.map { ResultWarnings.warnings(problem, method: method, result: $0) } ?? []
-    let converged = !(report.final.map { InnerSolver(problem).stoppedAboveTolerance($0.innerResidual) } ?? false)
-    var out = report.fault == nil
+    let warnings =
+      report.final.map { ResultWarnings.warnings(problem, method: method, result: $0) } ?? []
+    let converged =
+      !(report.final.map { InnerSolver(problem).stoppedAboveTolerance($0.innerResidual) } ?? false)
+    var out =
+      report.fault == nil
       ? "\(converged ? "solved" : "not converged (the inner solve stopped above its tolerance)"): \(done) outer step\(done == 1 ? "" : "s")\(from) (\(problem.source.outerSolver?.name ?? "no outer solver")), \(problem.source.isSingleLevel ? "the gradient of the outer loss" : "hypergradient by " + method.description)\n"
       : "stopped at outer step \(report.faultStep ?? 0); the last good point:\n"
     if let l0 = report.initialLoss, let f = report.final {
@@ -122,16 +160,25 @@ extension Commands {
       out += "  \(v.name) = \(ValueFormatting.summary(Tensor(shape: v.shape, scalars: values)))\n"
     }
     if let f = report.final {
-      out += "  \(problem.source.isSingleLevel ? "gradient" : "hypergradient") norm: \(formatValue(f.gradientNorm))\n"
+      out +=
+        "  \(problem.source.isSingleLevel ? "gradient" : "hypergradient") norm: \(formatValue(f.gradientNorm))\n"
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
-      let how = method == .closedForm ? "solved in closed form" : "after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")"
-      if !problem.source.isSingleLevel { out += "  inner residual \(what) \(ErrorFigure.rounding.text(f.innerResidual)) \(how)\n" }
+      let how =
+        method == .closedForm
+        ? "solved in closed form"
+        : "after \(f.innerSteps) inner step\(f.innerSteps == 1 ? "" : "s")"
+      if !problem.source.isSingleLevel {
+        out += "  inner residual \(what) \(ErrorFigure.rounding.text(f.innerResidual)) \(how)\n"
+      }
       if let s = f.linearSolve {
         let dense = s.method == "Cholesky" || s.method == "LU"
-        let iterations = dense ? "dense" : "\(s.iterations) iteration\(s.iterations == 1 ? "" : "s")"
-        out += "  linear solve (\(s.method)): \(iterations), residual \(ErrorFigure.rounding.text(s.residual)) (relative \(ErrorFigure.rounding.text(s.relativeResidual)))\n"
+        let iterations =
+          dense ? "dense" : "\(s.iterations) iteration\(s.iterations == 1 ? "" : "s")"
+        out +=
+          "  linear solve (\(s.method)): \(iterations), residual \(ErrorFigure.rounding.text(s.residual)) (relative \(ErrorFigure.rounding.text(s.relativeResidual)))\n"
         if let c = s.nonPositiveCurvature {
-          out += "  warning: CG met non-positive curvature pᵀHp = \(formatValue(c.curvature)) at iteration \(c.iteration): the inner Hessian is not positive definite there\n"
+          out +=
+            "  warning: CG met non-positive curvature pᵀHp = \(formatValue(c.curvature)) at iteration \(c.iteration): the inner Hessian is not positive definite there\n"
         }
       }
     }
@@ -147,12 +194,16 @@ extension Commands {
     let steps = max(0, r.stepsDone - r.firstStep + 1)
     var parts: [String] = []
     if let inner = r.innerSolveSeconds {
-      parts += ["inner solve \(ms(inner))", "hypergradient \(ms(max(0, r.hypergradientSeconds - inner))) beyond it"]
+      parts += [
+        "inner solve \(ms(inner))",
+        "hypergradient \(ms(max(0, r.hypergradientSeconds - inner))) beyond it",
+      ]
     } else {
       parts.append("hypergradient \(ms(r.hypergradientSeconds)) (inner steps included)")
     }
     parts.append("outer update \(ms(r.outerUpdateSeconds))")
-    return "timings: solve, over \(steps) hypergradient evaluation\(steps == 1 ? "" : "s"): " + parts.joined(separator: ", ") + "\n"
+    return "timings: solve, over \(steps) hypergradient evaluation\(steps == 1 ? "" : "s"): "
+      + parts.joined(separator: ", ") + "\n"
   }
 
   /// Writes a result file (relative to the working directory); a failure is reported, not fatal to the run.
@@ -163,7 +214,8 @@ extension Commands {
       try Data(bytes).write(to: URL(fileURLWithPath: environment.resolve(path)), options: .atomic)
       return true
     } catch {
-      environment.standardError("bilevelc: error: cannot write \(path): \(error.localizedDescription)\n")
+      environment.standardError(
+        "bilevelc: error: cannot write \(path): \(error.localizedDescription)\n")
       return false
     }
   }
@@ -176,7 +228,8 @@ extension Commands {
 enum PeakMemory {
   static func bytes() -> Int {
     if let status = FileContents.read("/proc/self/status") {
-      for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmHWM:") {
+      for line in String(decoding: status, as: UTF8.self).split(separator: "\n")
+      where line.hasPrefix("VmHWM:") {
         let kib = line.split(separator: " ").compactMap { Int($0) }.first
         if let kib { return kib * 1024 }
       }

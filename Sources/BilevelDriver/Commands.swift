@@ -18,21 +18,28 @@ struct Commands {
     let path = options.file!
     let compileOptions = options.compileOptions(environment)
     if options.action == .emit(.ast) {
-      let c = Compilation.compile(path, environment: environment, options: compileOptions, overrides: options.overrides, parseOnly: true)
+      let c = Compilation.compile(
+        path, environment: environment, options: compileOptions, overrides: options.overrides,
+        parseOnly: true)
       c.report(environment)
       if c.unreadable { return 2 }
-      guard let source = c.source, !c.diagnostics.contains(where: { $0.severity == .error }) else { return 1 }
+      guard let source = c.source, !c.diagnostics.contains(where: { $0.severity == .error }) else {
+        return 1
+      }
       out(ASTPrinter.print(source))
       return 0
     }
-    var c = Compilation.compile(path, environment: environment, options: compileOptions, overrides: options.overrides)
+    var c = Compilation.compile(
+      path, environment: environment, options: compileOptions, overrides: options.overrides)
     c.report(environment)
     if c.unreadable { return 2 }
     guard !c.failed, let raw = c.elaborated, let program = c.program else { return 1 }
     if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
     switch options.action {
     case .emit(.graph):
-      out(program.dump(title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: c.fired))
+      out(
+        program.dump(
+          title: path, nodesBefore: raw.graph.reachable(from: raw.roots).count, fired: c.fired))
       return 0
     case .emit(.plan):
       let derivatives = c.timed("differentiate") { SolverProducts(program) }
@@ -45,15 +52,21 @@ struct Commands {
       }
       for product in derivatives.products {
         roots += product.roots
-        names += product.roots.indices.map { product.roots.count > 1 ? "\(product.name) [\($0 + 1)]" : product.name }
+        names += product.roots.indices.map {
+          product.roots.count > 1 ? "\(product.name) [\($0 + 1)]" : product.name
+        }
       }
-      let plan = c.timed("plan") { PlanBuilder.build(p, roots: roots, task: p.tasks == nil ? nil : 0) }
+      let plan = c.timed("plan") {
+        PlanBuilder.build(p, roots: roots, task: p.tasks == nil ? nil : 0)
+      }
       out(plan.dump(title: path, outputNames: names, leafName: p.leafName))
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
       return 0
     case .emit(.grad):
       let derivatives = c.timed("differentiate") { SolverProducts(program) }
-      let method = program.hypergradient.map { program.settingText($0, { "\($0)" }) } ?? MethodKind.auto.rawValue
+      let method =
+        program.hypergradient.map { program.settingText($0, { "\($0)" }) }
+        ?? MethodKind.auto.rawValue
       out(derivatives.dump(title: path, method: method))
       if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
       return 0
@@ -86,22 +99,31 @@ struct Commands {
         let value = evaluation.evaluate(bad, task: t).scalars.first { !$0.isFinite }!
         let where_ = t.map { " for task \($0 + 1)" } ?? ""
         let printed = program.expressionPrinter().render(bad, maximumLength: 200)
-        environment.standardError(DiagnosticRenderer.render([
-          .error(Message("the \(name) is not finite at the initial point\(where_): \(printed) gives \(formatValue(value))"),
-                 at: program.graph.origin(bad))
-        ]))
+        environment.standardError(
+          DiagnosticRenderer.render([
+            .error(
+              Message(
+                "the \(name) is not finite at the initial point\(where_): \(printed) gives \(formatValue(value))"
+              ),
+              at: program.graph.origin(bad))
+          ]))
         status = 1
         break
       }
     }
     if status == 0 {
-      out("\(title): ok — \(program.variables.count) variables, \(program.graph.reachable(from: program.roots).count) nodes; the losses are finite at the initial point\n")
+      out(
+        "\(title): ok — \(program.variables.count) variables, \(program.graph.reachable(from: program.roots).count) nodes; the losses are finite at the initial point\n"
+      )
       let agreement = planAgreement(program)
       let bound = ErrorFigure.planAgreement.exponent(agreement.difference)
-      out("  plan: \(agreement.instructions) instructions compute the losses and \(agreement.products) derivative products; "
-          + "they agree with the reference evaluator \(bound == ErrorFigure.planAgreement.floorExponent ? "" : "only ")to within \(ErrorFigure.power(bound))\n")
+      out(
+        "  plan: \(agreement.instructions) instructions compute the losses and \(agreement.products) derivative products; "
+          + "they agree with the reference evaluator \(bound == ErrorFigure.planAgreement.floorExponent ? "" : "only ")to within \(ErrorFigure.power(bound))\n"
+      )
       if agreement.difference > 1e-9 {
-        environment.standardError("bilevelc: internal error: the plan disagrees with the reference evaluator\n")
+        environment.standardError(
+          "bilevelc: internal error: the plan disagrees with the reference evaluator\n")
         status = 1
       }
       if checkHypergradients(program) != 0 { status = 1 }
@@ -123,7 +145,8 @@ struct Commands {
       let plan = PlanBuilder.build(p, roots: roots, task: t)
       instructions = max(instructions, plan.instructions.count)
       let got = plan.evaluate(leaves)
-      let expected = ReferenceEvaluator.evaluate(p.graph, roots: roots, leaves: leaves, taskCount: p.tasks?.count ?? 1, task: t)
+      let expected = ReferenceEvaluator.evaluate(
+        p.graph, roots: roots, leaves: leaves, taskCount: p.tasks?.count ?? 1, task: t)
       for (g, e) in zip(got, expected) {
         for (x, y) in zip(g.scalars, e.scalars) where x != y {
           difference = max(difference, abs(x - y) / max(1, abs(x), abs(y)))

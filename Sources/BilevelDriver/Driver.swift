@@ -13,9 +13,12 @@ public struct Environment: Sendable {
   /// Prompts only on an interactive terminal.
   public var isTerminal: Bool
 
-  public init(currentDirectory: String, readLine: @escaping @Sendable () -> String?,
-              standardOutput: @escaping @Sendable (String) -> Void, standardError: @escaping @Sendable (String) -> Void,
-              isTerminal: Bool) {
+  public init(
+    currentDirectory: String, readLine: @escaping @Sendable () -> String?,
+    standardOutput: @escaping @Sendable (String) -> Void,
+    standardError: @escaping @Sendable (String) -> Void,
+    isTerminal: Bool
+  ) {
     self.currentDirectory = currentDirectory
     self.readLine = readLine
     self.standardOutput = standardOutput
@@ -49,7 +52,9 @@ public enum Driver {
   }
 
   /// Runs `body` on a thread with a 512 MB stack and waits for it.
-  public static func runOnLargeStack(_ body: @escaping @Sendable () -> Int32) -> Int32 { LargeStack.run(body) }
+  public static func runOnLargeStack(_ body: @escaping @Sendable () -> Int32) -> Int32 {
+    LargeStack.run(body)
+  }
 
   /// Runs one command line (without the program name); returns the exit status.
   public static func run(_ arguments: [String], environment env: Environment) -> Int32 {
@@ -65,7 +70,8 @@ public enum Driver {
       env.standardOutput(topic.flatMap { HelpText.topics[$0]?() } ?? HelpText.text())
       return 0
     case .version:
-      env.standardOutput(version + "\nkernels: \(KernelISA.active.summary)\nbuilt for: \(KernelISA.buildTargets)\n")
+      env.standardOutput(
+        version + "\nkernels: \(KernelISA.active.summary)\nbuilt for: \(KernelISA.buildTargets)\n")
       return 0
     case .repl:
       var repl = REPL(environment: env, options: command.compileOptions(env))

@@ -22,7 +22,9 @@ struct JSONReader {
 
   mutating func literal(_ word: String, _ v: JSONValue) throws(Failure) -> JSONValue {
     let w = Array(word.utf8)
-    guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { throw fail("expected \(word)") }
+    guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else {
+      throw fail("expected \(word)")
+    }
     i += w.count
     return v
   }
@@ -57,7 +59,9 @@ struct JSONReader {
       if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
       while true {
         skipSpace()
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+          throw fail("expected a field name")
+        }
         let key = try string()
         skipSpace()
         guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
@@ -78,14 +82,20 @@ struct JSONReader {
     let start = i
     var integral = true
     while i < bytes.count, let c = Optional(bytes[i]),
-          (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+")
-            || c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
-      if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { integral = false }
+      (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-")
+        || c == UInt8(ascii: "+")
+        || c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
+    {
+      if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+        integral = false
+      }
       i += 1
     }
     let text = String(decoding: bytes[start..<i], as: UTF8.self)
     if integral, let n = Int(text) { return .int(n) }
-    guard !text.isEmpty, let x = Double(text), x.isFinite else { i = start; throw fail("expected a value") }
+    guard !text.isEmpty, let x = Double(text), x.isFinite else {
+      i = start; throw fail("expected a value")
+    }
     return .number(x)
   }
 
@@ -93,7 +103,10 @@ struct JSONReader {
     i += 1
     var scalars = String.UnicodeScalarView()
     var raw: [UInt8] = []
-    func flush() { scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars); raw.removeAll() }
+    func flush() {
+      scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars);
+      raw.removeAll()
+    }
     while i < bytes.count {
       let c = bytes[i]
       if c == UInt8(ascii: "\"") {
@@ -113,8 +126,10 @@ struct JSONReader {
         case UInt8(ascii: "b"): scalars.append("\u{8}")
         case UInt8(ascii: "f"): scalars.append("\u{C}")
         case UInt8(ascii: "u"):
-          guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16),
-                let s = Unicode.Scalar(v) else { throw fail("bad \\u escape") }
+          guard i + 4 <= bytes.count,
+            let v = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16),
+            let s = Unicode.Scalar(v)
+          else { throw fail("bad \\u escape") }
           scalars.append(s)
           i += 4
         default: scalars.append(Unicode.Scalar(e))

@@ -48,15 +48,20 @@ indirect enum JSONValue: Equatable {
     case .number(let x): return "\(x)"
     case .string(let s): return JSONValue.quote(s)
     case .array(let items):
-      if items.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+      if items.allSatisfy({
+        if case .array = $0 { return false }; if case .object = $0 { return false }; return true
+      }) {
         return "[" + items.map { $0.rendered() }.joined(separator: ", ") + "]"
       }
       let inner = indent + "  "
-      return "[\n" + items.map { inner + $0.rendered(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+      return "[\n" + items.map { inner + $0.rendered(indent: inner) }.joined(separator: ",\n")
+        + "\n\(indent)]"
     case .object(let fields):
       if fields.isEmpty { return "{}" }
       let inner = indent + "  "
-      return "{\n" + fields.map { inner + JSONValue.quote($0.0) + ": " + $0.1.rendered(indent: inner) }.joined(separator: ",\n") + "\n\(indent)}"
+      return "{\n"
+        + fields.map { inner + JSONValue.quote($0.0) + ": " + $0.1.rendered(indent: inner) }.joined(
+          separator: ",\n") + "\n\(indent)}"
     }
   }
 

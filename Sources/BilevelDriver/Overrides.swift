@@ -1,6 +1,6 @@
-import Foundation
 import BilevelCore
 import BilevelFrontEnd
+import Foundation
 
 /// `--method`, `--inner`, `--outer` and `--set`: statements substituted into
 /// the parsed program before elaboration, so they are checked exactly as if
@@ -17,14 +17,33 @@ struct Overrides {
 
   /// The program with the overrides in place, the data names `--set` changed
   /// (they must be scalars, checked after elaboration) and any errors.
-  func apply(to source: SourceProgram) -> (program: SourceProgram, setData: [(name: String, range: SourceRange)], diagnostics: [Diagnostic]) {
+  func apply(
+    to source: SourceProgram
+  ) -> (
+    program: SourceProgram, setData: [(name: String, range: SourceRange)], diagnostics: [Diagnostic]
+  ) {
     var statements = source.statements
     var diagnostics: [Diagnostic] = []
     var setData: [(String, SourceRange)] = []
     let solvers: [(String, String?, (SolverCall) -> Statement.Kind, (Statement.Kind) -> Bool)] = [
-      ("--inner", inner, { .solve(level: .inner, $0) }, { if case .solve(.inner, _) = $0 { return true }; return false }),
-      ("--method", method, { .hypergradient($0) }, { if case .hypergradient = $0 { return true }; return false }),
-      ("--outer", outer, { .solve(level: .outer, $0) }, { if case .solve(.outer, _) = $0 { return true }; return false }),
+      (
+        "--inner", inner, { .solve(level: .inner, $0) },
+        {
+          if case .solve(.inner, _) = $0 { return true }; return false
+        }
+      ),
+      (
+        "--method", method, { .hypergradient($0) },
+        {
+          if case .hypergradient = $0 { return true }; return false
+        }
+      ),
+      (
+        "--outer", outer, { .solve(level: .outer, $0) },
+        {
+          if case .solve(.outer, _) = $0 { return true }; return false
+        }
+      ),
     ]
     for (option, text, make, matches) in solvers {
       guard let text else { continue }
@@ -43,7 +62,10 @@ struct Overrides {
     for text in sets {
       let file = SourceFile(path: "--set", text: text)
       guard let equals = text.utf8.firstIndex(of: UInt8(ascii: "=")) else {
-        diagnostics.append(.error(.setNeedsNameAndValue(text), at: SourceRange(file: file, start: 0, end: text.utf8.count)))
+        diagnostics.append(
+          .error(
+            .setNeedsNameAndValue(text), at: SourceRange(file: file, start: 0, end: text.utf8.count)
+          ))
         continue
       }
       let offset = text.utf8.distance(from: text.utf8.startIndex, to: equals)
@@ -69,7 +91,10 @@ struct Overrides {
         diagnostics.append(.error(.setNotChangeable(name, what: what), at: nameRange))
       case .missing:
         let candidates = statements.flatMap(Self.settableNames)
-        diagnostics.append(.error(.setUnknownName(name, hint: Suggestions.hint(for: name, among: candidates)), at: nameRange))
+        diagnostics.append(
+          .error(
+            .setUnknownName(name, hint: Suggestions.hint(for: name, among: candidates)),
+            at: nameRange))
       }
     }
     return (SourceProgram(file: source.file, statements: statements), setData, diagnostics)
@@ -77,7 +102,9 @@ struct Overrides {
 
   enum Replacement { case replaced(isData: Bool), notChangeable(String), missing }
 
-  static func replace(_ name: String, with value: Expr, in statements: inout [Statement]) -> Replacement {
+  static func replace(
+    _ name: String, with value: Expr, in statements: inout [Statement]
+  ) -> Replacement {
     for (i, s) in statements.enumerated() {
       switch s.kind {
       case .dims(var dims):
@@ -87,7 +114,9 @@ struct Overrides {
         return .replaced(isData: false)
       case .data(let n, let task, let type, _) where n.name == name:
         if task != nil { return .notChangeable("one value per task") }
-        statements[i] = Statement(kind: .data(name: n, task: nil, type: type, value: value), range: s.range, keywordRange: s.keywordRange)
+        statements[i] = Statement(
+          kind: .data(name: n, task: nil, type: type, value: value), range: s.range,
+          keywordRange: s.keywordRange)
         return .replaced(isData: true)
       case .variable(let level, let n, _, _, _, _) where n.name == name:
         return .notChangeable("an \(level.rawValue) variable")
@@ -108,9 +137,13 @@ struct Overrides {
   }
 
   /// Data that `--set` changed must be scalars.
-  static func checkScalars(_ setData: [(name: String, range: SourceRange)], in program: Program) -> [Diagnostic] {
+  static func checkScalars(
+    _ setData: [(name: String, range: SourceRange)], in program: Program
+  ) -> [Diagnostic] {
     setData.compactMap { entry in
-      guard let d = program.data.first(where: { $0.name == entry.name }), !d.shape.isScalar else { return nil }
+      guard let d = program.data.first(where: { $0.name == entry.name }), !d.shape.isScalar else {
+        return nil
+      }
       return .error(.setDataNotScalar(entry.name, shape: d.shape.description), at: entry.range)
     }
   }

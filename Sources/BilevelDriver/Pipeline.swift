@@ -7,7 +7,9 @@ enum FileContents {
   /// A regular file's bytes, or nil (missing, unreadable or a directory).
   static func read(_ path: String) -> [UInt8]? {
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return nil }
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+      !isDirectory.boolValue
+    else { return nil }
     return FileManager.default.contents(atPath: path).map { [UInt8]($0) }
   }
 }
@@ -34,8 +36,11 @@ struct Compilation {
 
   /// Stops after parsing when `parseOnly`, or at the first stage with errors.
   /// `overrides` replace statements after parsing (Overrides).
-  static func compile(_ path: String, environment env: Environment, options: CompileOptions, overrides: Overrides = Overrides(),
-                      parseOnly: Bool = false) -> Compilation {
+  static func compile(
+    _ path: String, environment env: Environment, options: CompileOptions,
+    overrides: Overrides = Overrides(),
+    parseOnly: Bool = false
+  ) -> Compilation {
     var c = Compilation()
     guard let bytes = FileContents.read(env.resolve(path)) else {
       c.diagnostics = [.error(.unreadableFile(path), at: nil)]
@@ -50,7 +55,9 @@ struct Compilation {
       c.diagnostics += applied.diagnostics
       if !applied.setData.isEmpty && applied.diagnostics.isEmpty {
         // Whether the data `--set` changes are scalars is known from the program as written.
-        let (original, errors) = c.timed("elaborate") { MethodDiagnostics.elaborate(source, options: options) }
+        let (original, errors) = c.timed("elaborate") {
+          MethodDiagnostics.elaborate(source, options: options)
+        }
         if let original, !errors.contains(where: { $0.severity == .error }) {
           c.diagnostics += Overrides.checkScalars(applied.setData, in: original)
         }
@@ -59,7 +66,9 @@ struct Compilation {
     }
     c.source = source
     if parseOnly || !c.diagnostics.isEmpty { return c }
-    let (program, diagnostics) = c.timed("elaborate") { MethodDiagnostics.elaborate(source, options: options) }
+    let (program, diagnostics) = c.timed("elaborate") {
+      MethodDiagnostics.elaborate(source, options: options)
+    }
     c.diagnostics += diagnostics
     c.elaborated = program
     guard let program, !c.failed else { return c }
@@ -71,12 +80,13 @@ struct Compilation {
 
   /// The rewriting stage: the program in normal form, and where `nodes`
   /// (the REPL's expression) went.
-  static func simplify(_ program: Program, keeping nodes: [NodeID] = [], options: CompileOptions)
+  static func simplify(
+    _ program: Program, keeping nodes: [NodeID] = [], options: CompileOptions
+  )
     -> (program: Program, kept: [NodeID], fired: [(rule: String, count: Int)])
   {
     program.simplified(unsafeMath: options.unsafeMath, keeping: nodes)
   }
-
 
   mutating func timed<T>(_ stage: String, _ body: () -> T) -> T {
     let start = ContinuousClock.now
@@ -89,7 +99,8 @@ struct Compilation {
   static func formatTimings(_ timings: [(stage: String, seconds: Double)]) -> String {
     let parts = timings.map { "\($0.stage) \(formatValue(($0.seconds * 1e6).rounded() / 1e3)) ms" }
     let total = timings.reduce(0) { $0 + $1.seconds }
-    return "timings: " + parts.joined(separator: ", ") + "; total \(formatValue((total * 1e6).rounded() / 1e3)) ms\n"
+    return "timings: " + parts.joined(separator: ", ")
+      + "; total \(formatValue((total * 1e6).rounded() / 1e3)) ms\n"
   }
 
   func report(_ env: Environment) {

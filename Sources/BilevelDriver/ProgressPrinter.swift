@@ -27,7 +27,8 @@ struct ProgressPrinter {
     guard p.step % max(1, p.steps / 10) == 0 || p.step == p.steps else { return }
     let d = now - start!
     let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    var line = "outer step \(p.step)/\(p.steps): outer loss \(formatValue(p.outerLoss)), ‖hypergradient‖ \(formatValue(p.gradientNorm))"
+    var line =
+      "outer step \(p.step)/\(p.steps): outer loss \(formatValue(p.outerLoss)), ‖hypergradient‖ \(formatValue(p.gradientNorm))"
     let done = p.step - firstStep
     if done > 0, seconds > 0 {
       let rate = Double(done) / seconds

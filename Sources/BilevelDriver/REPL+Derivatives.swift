@@ -6,9 +6,12 @@ import BilevelFrontEnd
 /// first and then differentiated with its tasks and per-task leaves.
 extension REPL {
   mutating func derivative(_ file: SourceFile, startingAt offset: Int, command: String) {
-    let (request, syntax) = Parser.parseDerivativeRequest(file, startingAt: offset, needsAlong: command != ":grad")
+    let (request, syntax) = Parser.parseDerivativeRequest(
+      file, startingAt: offset, needsAlong: command != ":grad")
     guard syntax.isEmpty, let request else { return report(syntax) }
-    guard let f = elaborator.expressionNode(request.expression) else { return report(elaborator.takeDiagnostics()) }
+    guard let f = elaborator.expressionNode(request.expression) else {
+      return report(elaborator.takeDiagnostics())
+    }
     var wrt: [NodeID] = []
     for name in request.wrt {
       guard let leaf = elaborator.leafNode(named: name.name) else {
@@ -18,23 +21,36 @@ extension REPL {
     }
     var along: [NodeID] = []
     for e in request.along {
-      guard let v = elaborator.expressionNode(e) else { return report(elaborator.takeDiagnostics()) }
+      guard let v = elaborator.expressionNode(e) else {
+        return report(elaborator.takeDiagnostics())
+      }
       along.append(v)
     }
     let graph = elaborator.program.graph
     if command != ":grad" {
       if along.count != wrt.count {
-        return report([.error(.directionCount(wrt.count, along.count), at: request.along.last?.range ?? request.wrt[0].range)])
+        return report([
+          .error(
+            .directionCount(wrt.count, along.count),
+            at: request.along.last?.range ?? request.wrt[0].range)
+        ])
       }
       for (k, (w, v)) in zip(wrt, along).enumerated() where graph.shape(w) != graph.shape(v) {
-        return report([.error(.directionShape(request.wrt[k].name, variable: graph.shape(w).description,
-                                              direction: graph.shape(v).description), at: request.along[k].range)])
+        return report([
+          .error(
+            .directionShape(
+              request.wrt[k].name, variable: graph.shape(w).description,
+              direction: graph.shape(v).description), at: request.along[k].range)
+        ])
       }
     }
     if command != ":jvp" && !graph.shape(f).isScalar {
-      return report([.error(.gradientOfNonScalar(graph.shape(f).description), at: request.expression.range)])
+      return report([
+        .error(.gradientOfNonScalar(graph.shape(f).description), at: request.expression.range)
+      ])
     }
-    let simplified = Compilation.simplify(elaborator.program, keeping: [f] + along + wrt, options: options)
+    let simplified = Compilation.simplify(
+      elaborator.program, keeping: [f] + along + wrt, options: options)
     var program = simplified.program
     let function = simplified.kept[0]
     let directions = Array(simplified.kept[1..<1 + along.count])

@@ -61,14 +61,19 @@ struct REPL {
       case ":help": out(REPL.help)
       case ":type", ":simplify":
         if line.utf8.dropFirst(offset).allSatisfy({ $0 == 32 || $0 == 9 }) {
-          report([.error(.commandNeedsExpression(command), at: SourceRange(file: file, start: 0, end: offset))])
+          report([
+            .error(
+              .commandNeedsExpression(command), at: SourceRange(file: file, start: 0, end: offset))
+          ])
         } else {
           evaluate(file, startingAt: offset, show: command == ":type" ? [.type] : [.simplified])
         }
       case ":grad", ":jvp", ":hvp":
         derivative(file, startingAt: offset, command: command)
       default:
-        report([.error(.unknownREPLCommand(command), at: SourceRange(file: file, start: 0, end: offset))])
+        report([
+          .error(.unknownREPLCommand(command), at: SourceRange(file: file, start: 0, end: offset))
+        ])
       }
       return true
     }
@@ -83,7 +88,9 @@ struct REPL {
     guard syntax.isEmpty, let input else { return report(syntax) }
     switch input {
     case .statement(let s):
-      if show != [.type, .simplified, .value] { return report([.error(.commandNeedsExpression(":type"), at: s.keywordRange)]) }
+      if show != [.type, .simplified, .value] {
+        return report([.error(.commandNeedsExpression(":type"), at: s.keywordRange)])
+      }
       statement(s)
     case .expression(let e):
       let node = elaborator.expressionNode(e)
@@ -99,8 +106,12 @@ struct REPL {
         let evaluation = ProgramEvaluation(initialPointOf: program)
         out("value: \(ValueFormatting.text(evaluation.evaluate(root)))\n")
         if let bad = evaluation.firstNonFinite(root) {
-          report([.warning(Message("\(program.expressionPrinter().render(bad, maximumLength: 120)) is not finite here"),
-                           at: program.graph.origin(bad))])
+          report([
+            .warning(
+              Message(
+                "\(program.expressionPrinter().render(bad, maximumLength: 120)) is not finite here"),
+              at: program.graph.origin(bad))
+          ])
         }
       }
     }
@@ -120,13 +131,23 @@ struct REPL {
     let p = elaborator.program
     switch s.kind {
     case .dims(let ds):
-      for d in ds { if let v = p.dims.last(where: { $0.name == d.name.name }) { out("dim \(v.name) = \(v.value)\n") } }
+      for d in ds {
+        if let v = p.dims.last(where: { $0.name == d.name.name }) {
+          out("dim \(v.name) = \(v.value)\n")
+        }
+      }
     case .data(let name, _, _, _):
-      if let d = p.data.last(where: { $0.name == name.name }) { out("data \(d.name): \(d.shape)\n") }
+      if let d = p.data.last(where: { $0.name == name.name }) {
+        out("data \(d.name): \(d.shape)\n")
+      }
     case .variable(let level, let name, _, _, _, _):
-      if let v = p.variables.last(where: { $0.name == name.name }) { out("\(level.rawValue) \(v.name): \(v.shape)\n") }
+      if let v = p.variables.last(where: { $0.name == name.name }) {
+        out("\(level.rawValue) \(v.name): \(v.shape)\n")
+      }
     case .letBinding(let name, _, _):
-      if let l = p.lets.last(where: { $0.name == name.name }) { out("let \(l.name): \(p.graph.shape(l.node))\n") }
+      if let l = p.lets.last(where: { $0.name == name.name }) {
+        out("let \(l.name): \(p.graph.shape(l.node))\n")
+      }
     case .function(let name, let parameters, _):
       out("def \(name.name)(\(parameters.map(\.name).joined(separator: ", ")))\n")
     default: break

@@ -17,7 +17,8 @@ enum Reference {
     case .solvers: return solvers()
     case .methods: return methods()
     case .settings: return settings()
-    case .all: return header + [functions(), solvers(), methods(), settings()].joined(separator: "\n")
+    case .all:
+      return header + [functions(), solvers(), methods(), settings()].joined(separator: "\n")
     }
   }
 
@@ -58,22 +59,27 @@ enum Reference {
   }
 
   static func solvers() -> String {
-    var out = "## Solvers\n\n`solve inner with NAME(…)` and `solve outer with NAME(…)`; settings are in the next sections.\n\n"
+    var out =
+      "## Solvers\n\n`solve inner with NAME(…)` and `solve outer with NAME(…)`; settings are in the next sections.\n\n"
     for role in [SolverRole.inner, .outer] {
       let rows = SolverCatalogue.schemas(role).map { [code($0.name), example($0), $0.summary] }
-      out += "### \(role.rawValue.capitalizedFirst)s\n\n" + table(["name", "call", "what it does"], rows) + "\n"
+      out +=
+        "### \(role.rawValue.capitalizedFirst)s\n\n"
+        + table(["name", "call", "what it does"], rows) + "\n"
     }
     return out
   }
 
   static func methods() -> String {
     let rows = SolverCatalogue.schemas(.method).map { [code($0.name), example($0), $0.summary] }
-    return "## Hypergradient methods\n\n`hypergradient with NAME(…)`; without the statement a program uses `auto`.\n\n"
+    return
+      "## Hypergradient methods\n\n`hypergradient with NAME(…)`; without the statement a program uses `auto`.\n\n"
       + table(["name", "call", "what it does"], rows)
   }
 
   static func settings() -> String {
-    var out = "## Settings\n\nA count is a whole number ≥ 1 known at compile time; a number is known at compile time;"
+    var out =
+      "## Settings\n\nA count is a whole number ≥ 1 known at compile time; a number is known at compile time;"
       + " an expression may use outer variables and data (inner solvers only). Ranges are checked when the value is known.\n\n"
     for schema in SolverCatalogue.all {
       out += "### \(schema.name) (\(schema.role.rawValue))\n\n"
@@ -120,7 +126,8 @@ enum Reference {
 
   /// The shortest correct call: the required settings, with `…` for values.
   static func example(_ schema: SolverSchema) -> String {
-    let parts = schema.settings.filter { ($0.required || $0.positional) && $0.condition == nil }.map { s -> String in
+    let parts = schema.settings.filter { ($0.required || $0.positional) && $0.condition == nil }.map
+    { s -> String in
       if case .choice(let options) = s.kind { return options.joined(separator: "|") }
       return s.positional ? "…" : "\(s.name): …"
     }
@@ -131,9 +138,11 @@ enum Reference {
 
   static func table(_ header: [String], _ rows: [[String]]) -> String {
     func line(_ cells: [String]) -> String {
-      "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+      "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ")
+        + " |\n"
     }
-    return line(header) + "|" + String(repeating: "---|", count: header.count) + "\n" + rows.map(line).joined()
+    return line(header) + "|" + String(repeating: "---|", count: header.count) + "\n"
+      + rows.map(line).joined()
   }
 }
 

@@ -13,28 +13,39 @@ enum RunPlot {
     let colour: String
   }
 
-  static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+  static let palette = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+  ]
   static let panelWidth = 420.0, panelHeight = 250.0
   static let left = 72.0, right = 16.0, top = 28.0, bottom = 42.0
   static let columns = 2, legendColumns = 3
 
   static func series(_ trace: [TraceRow], reportNames: [String], singleLevel: Bool) -> [Series] {
     var out = [
-      Series(title: "outer loss", values: trace.map(\.outerLoss), logScale: false, colour: palette[0]),
-      Series(title: singleLevel ? "gradient norm (log scale)" : "hypergradient norm (log scale)",
-             values: trace.map(\.gradientNorm), logScale: true, colour: palette[1]),
+      Series(
+        title: "outer loss", values: trace.map(\.outerLoss), logScale: false, colour: palette[0]),
+      Series(
+        title: singleLevel ? "gradient norm (log scale)" : "hypergradient norm (log scale)",
+        values: trace.map(\.gradientNorm), logScale: true, colour: palette[1]),
     ]
     if !singleLevel {
-      out.append(Series(title: "inner residual (log scale)", values: trace.map(\.innerResidual), logScale: true, colour: palette[2]))
+      out.append(
+        Series(
+          title: "inner residual (log scale)", values: trace.map(\.innerResidual), logScale: true,
+          colour: palette[2]))
     }
     for (i, name) in reportNames.enumerated() {
-      out.append(Series(title: "report \(name)", values: trace.map { $0.reports[i] }, logScale: false,
-                        colour: palette[(3 + i) % palette.count]))
+      out.append(
+        Series(
+          title: "report \(name)", values: trace.map { $0.reports[i] }, logScale: false,
+          colour: palette[(3 + i) % palette.count]))
     }
     return out
   }
 
-  static func svg(title: String, trace: [TraceRow], reportNames: [String], singleLevel: Bool) -> String {
+  static func svg(
+    title: String, trace: [TraceRow], reportNames: [String], singleLevel: Bool
+  ) -> String {
     let all = series(trace, reportNames: reportNames, singleLevel: singleLevel)
     let steps = trace.map { Double($0.step) }
     let rows = (all.count + columns - 1) / columns
@@ -42,14 +53,18 @@ enum RunPlot {
     let top = 40 + Double(legendRows) * 18 + 8
     let width = Double(columns) * panelWidth + 20
     let height = top + Double(rows) * panelHeight + 10
-    var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(height))\" viewBox=\"0 0 \(n(width)) \(n(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+    var s =
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(height))\" viewBox=\"0 0 \(n(width)) \(n(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
     s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    s += text(10, 24, "bilevelc: \(title), \(max(0, trace.count - 1)) outer steps", size: 16, weight: "bold")
+    s += text(
+      10, 24, "bilevelc: \(title), \(max(0, trace.count - 1)) outer steps", size: 16, weight: "bold"
+    )
     // The legend: one swatch per series, in panel order, in fixed columns.
     for (k, series) in all.enumerated() {
       let x = 10 + Double(k % legendColumns) * (width - 20) / Double(legendColumns)
       let y = 48.0 + Double(k / legendColumns) * 18
-      s += "<line x1=\"\(n(x))\" y1=\"\(n(y - 4))\" x2=\"\(n(x + 22))\" y2=\"\(n(y - 4))\" stroke=\"\(series.colour)\" stroke-width=\"2.5\"/>\n"
+      s +=
+        "<line x1=\"\(n(x))\" y1=\"\(n(y - 4))\" x2=\"\(n(x + 22))\" y2=\"\(n(y - 4))\" stroke=\"\(series.colour)\" stroke-width=\"2.5\"/>\n"
       s += text(x + 28, y, series.title, size: 12)
     }
     for (k, series) in all.enumerated() {
@@ -66,19 +81,24 @@ enum RunPlot {
     let w = panelWidth - left - right, h = panelHeight - top - bottom
     var s = "<g>\n" + text(plotX, oy + 18, series.title, size: 13, weight: "bold")
     let shown = zip(steps, series.values).filter { $0.1.isFinite && (!series.logScale || $0.1 > 0) }
-    s += "<rect x=\"\(n(plotX))\" y=\"\(n(plotY))\" width=\"\(n(w))\" height=\"\(n(h))\" fill=\"none\" stroke=\"#444\"/>\n"
+    s +=
+      "<rect x=\"\(n(plotX))\" y=\"\(n(plotY))\" width=\"\(n(w))\" height=\"\(n(h))\" fill=\"none\" stroke=\"#444\"/>\n"
     let lastStep = max(1, steps.last ?? 1)
     let firstStep = steps.first ?? 0
     let span = max(1, lastStep - firstStep)
     func px(_ step: Double) -> Double { plotX + (step - firstStep) / span * w }
     for t in linearTicks(firstStep, firstStep + span, integers: true) {
-      s += "<line x1=\"\(n(px(t)))\" y1=\"\(n(plotY + h))\" x2=\"\(n(px(t)))\" y2=\"\(n(plotY + h + 5))\" stroke=\"#444\"/>\n"
+      s +=
+        "<line x1=\"\(n(px(t)))\" y1=\"\(n(plotY + h))\" x2=\"\(n(px(t)))\" y2=\"\(n(plotY + h + 5))\" stroke=\"#444\"/>\n"
       s += text(px(t), plotY + h + 18, label(t), size: 11, anchor: "middle")
     }
     s += text(plotX + w / 2, plotY + h + 35, "outer step", size: 11, anchor: "middle")
     guard !shown.isEmpty else {
-      return s + text(plotX + w / 2, plotY + h / 2, series.logScale ? "no positive finite values" : "no finite values",
-                      size: 12, anchor: "middle") + "</g>\n"
+      return s
+        + text(
+          plotX + w / 2, plotY + h / 2,
+          series.logScale ? "no positive finite values" : "no finite values",
+          size: 12, anchor: "middle") + "</g>\n"
     }
     let ys = shown.map { series.logScale ? log10($0.1) : $0.1 }
     var (lo, hi) = (ys.min()!, ys.max()!)
@@ -98,12 +118,16 @@ enum RunPlot {
     func py(_ v: Double) -> Double { plotY + h - (v - lo) / (hi - lo) * h }
     let yTicks = series.logScale ? logTicks(Int(lo), Int(hi)) : ticks(lo, hi, step: yStep)
     for t in yTicks {
-      s += "<line x1=\"\(n(plotX))\" y1=\"\(n(py(t)))\" x2=\"\(n(plotX + w))\" y2=\"\(n(py(t)))\" stroke=\"#e4e4e4\"/>\n"
-      s += "<line x1=\"\(n(plotX - 5))\" y1=\"\(n(py(t)))\" x2=\"\(n(plotX))\" y2=\"\(n(py(t)))\" stroke=\"#444\"/>\n"
-      s += text(plotX - 8, py(t) + 4, series.logScale ? "1e\(Int(t))" : label(t), size: 11, anchor: "end")
+      s +=
+        "<line x1=\"\(n(plotX))\" y1=\"\(n(py(t)))\" x2=\"\(n(plotX + w))\" y2=\"\(n(py(t)))\" stroke=\"#e4e4e4\"/>\n"
+      s +=
+        "<line x1=\"\(n(plotX - 5))\" y1=\"\(n(py(t)))\" x2=\"\(n(plotX))\" y2=\"\(n(py(t)))\" stroke=\"#444\"/>\n"
+      s += text(
+        plotX - 8, py(t) + 4, series.logScale ? "1e\(Int(t))" : label(t), size: 11, anchor: "end")
     }
     let points = zip(shown, ys).map { "\(n(px($0.0.0))),\(n(py($0.1)))" }
-    s += "<polyline fill=\"none\" stroke=\"\(series.colour)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+    s +=
+      "<polyline fill=\"none\" stroke=\"\(series.colour)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
     if shown.count <= 60 {
       for p in points {
         let xy = p.split(separator: ",")
@@ -112,8 +136,10 @@ enum RunPlot {
     }
     let omitted = series.values.count - shown.count
     if omitted > 0 {
-      s += text(plotX + w - 4, plotY + 14, "\(omitted) step\(omitted == 1 ? "" : "s") not shown (\(series.logScale ? "≤ 0 or " : "")not finite)",
-                size: 10, anchor: "end")
+      s += text(
+        plotX + w - 4, plotY + 14,
+        "\(omitted) step\(omitted == 1 ? "" : "s") not shown (\(series.logScale ? "≤ 0 or " : "")not finite)",
+        size: 10, anchor: "end")
     }
     return s + "</g>\n"
   }
@@ -152,9 +178,15 @@ enum RunPlot {
 
   static func n(_ v: Double) -> String { String(format: "%.2f", v) }
 
-  static func text(_ x: Double, _ y: Double, _ content: String, size: Int, anchor: String = "start", weight: String = "normal") -> String {
-    let escaped = content.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-      .replacingOccurrences(of: ">", with: "&gt;")
-    return "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(size)\" text-anchor=\"\(anchor)\" font-weight=\"\(weight)\" fill=\"#222\">\(escaped)</text>\n"
+  static func text(
+    _ x: Double, _ y: Double, _ content: String, size: Int, anchor: String = "start",
+    weight: String = "normal"
+  ) -> String {
+    let escaped = content.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(
+      of: "<", with: "&lt;"
+    )
+    .replacingOccurrences(of: ">", with: "&gt;")
+    return
+      "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(size)\" text-anchor=\"\(anchor)\" font-weight=\"\(weight)\" fill=\"#222\">\(escaped)</text>\n"
   }
 }

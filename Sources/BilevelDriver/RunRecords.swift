@@ -26,15 +26,22 @@ enum RunRecords {
     .object([("shape", .array(shape.map { .int($0) })), ("values", .doubles(values))])
   }
 
-  static func dims(_ s: Shape) -> [Int] { s.isScalar ? [] : s.isVector ? [s.rows] : [s.rows, s.columns] }
+  static func dims(_ s: Shape) -> [Int] {
+    s.isScalar ? [] : s.isVector ? [s.rows] : [s.rows, s.columns]
+  }
 
   /// φ (or a gradient in φ's layout) keyed by outer variable.
   static func byOuterVariable(_ problem: BilevelProblem, _ flat: [Double]) -> JSONValue {
-    .object(problem.outerBlocks.map { v, offset in (v.name, tensor(dims(v.shape), Array(flat[offset..<(offset + v.shape.count)]))) })
+    .object(
+      problem.outerBlocks.map { v, offset in
+        (v.name, tensor(dims(v.shape), Array(flat[offset..<(offset + v.shape.count)])))
+      })
   }
 
   /// The solved θ keyed by inner variable; with tasks, a leading task axis.
-  static func innerValues(_ problem: BilevelProblem, _ theta: [[Double]]) -> [(name: String, shape: [Int], values: [Double])] {
+  static func innerValues(
+    _ problem: BilevelProblem, _ theta: [[Double]]
+  ) -> [(name: String, shape: [Int], values: [Double])] {
     var offset = 0
     return problem.innerVariables.map { v in
       defer { offset += v.shape.count }
@@ -53,7 +60,9 @@ enum RunRecords {
 
   static func fault(_ f: SolverFault?, step: Int?) -> JSONValue {
     guard let f else { return .null }
-    var fields: [(String, JSONValue)] = [("message", .string(f.message)), ("outer_step", step.map { .int($0) } ?? .null)]
+    var fields: [(String, JSONValue)] = [
+      ("message", .string(f.message)), ("outer_step", step.map { .int($0) } ?? .null),
+    ]
     if let r = f.origin {
       let (line, column) = r.file.lineAndColumn(of: r.start)
       fields += [("file", .string(r.file.path)), ("line", .int(line)), ("column", .int(column))]
@@ -61,7 +70,9 @@ enum RunRecords {
     return .object(fields)
   }
 
-  static func residuals(_ problem: BilevelProblem, _ f: HypergradientResult) -> [(String, JSONValue)] {
+  static func residuals(
+    _ problem: BilevelProblem, _ f: HypergradientResult
+  ) -> [(String, JSONValue)] {
     var fields: [(String, JSONValue)] = [
       ("hypergradient", byOuterVariable(problem, f.gradient)),
       ("hypergradient_norm", .double(f.gradientNorm)),
@@ -69,13 +80,20 @@ enum RunRecords {
       ("inner_steps", .int(f.innerSteps)),
     ]
     if let s = f.linearSolve {
-      let curvature: JSONValue = s.nonPositiveCurvature.map {
-        .object([("iteration", .int($0.iteration)), ("curvature", .double($0.curvature))])
-      } ?? .null
-      fields.append(("linear_solve", .object([
-        ("method", .string(s.method)), ("iterations", .int(s.iterations)), ("residual", .double(s.residual)),
-        ("relative_residual", .double(s.relativeResidual)), ("non_positive_curvature", curvature),
-      ])))
+      let curvature: JSONValue =
+        s.nonPositiveCurvature.map {
+          .object([("iteration", .int($0.iteration)), ("curvature", .double($0.curvature))])
+        } ?? .null
+      fields.append(
+        (
+          "linear_solve",
+          .object([
+            ("method", .string(s.method)), ("iterations", .int(s.iterations)),
+            ("residual", .double(s.residual)),
+            ("relative_residual", .double(s.relativeResidual)),
+            ("non_positive_curvature", curvature),
+          ])
+        ))
     } else {
       fields.append(("linear_solve", .null))
     }
@@ -96,7 +114,9 @@ enum RunRecords {
     let peakBytes: Int
   }
 
-  static func json(_ problem: BilevelProblem, _ report: BilevelRun.Report, _ inputs: RunInputs) -> String {
+  static func json(
+    _ problem: BilevelProblem, _ report: BilevelRun.Report, _ inputs: RunInputs
+  ) -> String {
     let p = problem.source
     var fields: [(String, JSONValue)] = [
       ("schema_version", .int(schemaVersion)),
@@ -109,35 +129,78 @@ enum RunRecords {
       ("initial_outer_loss", .optional(report.initialLoss)),
       ("final_outer_loss", .optional(report.final?.outerLoss)),
       ("outer_variables", byOuterVariable(problem, report.phi)),
-      ("inner_variables", report.final.map { f in .object(innerValues(problem, f.theta).map { ($0.name, tensor($0.shape, $0.values)) }) } ?? .null),
+      (
+        "inner_variables",
+        report.final.map { f in
+          .object(innerValues(problem, f.theta).map { ($0.name, tensor($0.shape, $0.values)) })
+        } ?? .null
+      ),
     ]
     if let f = report.final { fields += residuals(problem, f) }
     let first = inputs.trace.first, last = inputs.trace.last
-    fields.append(("reports", .object(inputs.reportNames.enumerated().map { i, name in
-      (name, .object([("initial", .optional(first?.reports[i])), ("final", .optional(last?.reports[i]))]))
-    })))
-    fields.append(("trace", .array(inputs.trace.map { traceObject($0, problem, inputs.reportNames, values: inputs.traceValues) })))
+    fields.append(
+      (
+        "reports",
+        .object(
+          inputs.reportNames.enumerated().map { i, name in
+            (
+              name,
+              .object([
+                ("initial", .optional(first?.reports[i])), ("final", .optional(last?.reports[i])),
+              ])
+            )
+          })
+      ))
+    fields.append(
+      (
+        "trace",
+        .array(
+          inputs.trace.map {
+            traceObject($0, problem, inputs.reportNames, values: inputs.traceValues)
+          })
+      ))
     fields.append(("resume", resumeState(problem, report)))
     fields.append(("fault", fault(report.fault, step: report.faultStep)))
-    let warnings = report.final.map { ResultWarnings.warnings(problem, method: inputs.method, result: $0) } ?? []
-    fields.append(("converged", .bool(!(report.final.map { InnerSolver(problem).stoppedAboveTolerance($0.innerResidual) } ?? false))))
+    let warnings =
+      report.final.map { ResultWarnings.warnings(problem, method: inputs.method, result: $0) } ?? []
+    fields.append(
+      (
+        "converged",
+        .bool(
+          !(report.final.map { InnerSolver(problem).stoppedAboveTolerance($0.innerResidual) }
+            ?? false))
+      ))
     fields.append(("warnings", .array(warnings.map { .string($0) })))
     fields.append(("wall_time_seconds", .double(inputs.seconds)))
     fields.append(("peak_memory_bytes", .int(inputs.peakBytes)))
     return JSONValue.object(fields).rendered() + "\n"
   }
 
-  static func traceObject(_ row: TraceRow, _ problem: BilevelProblem, _ reportNames: [String], values: Bool) -> JSONValue {
+  static func traceObject(
+    _ row: TraceRow, _ problem: BilevelProblem, _ reportNames: [String], values: Bool
+  ) -> JSONValue {
     var fields: [(String, JSONValue)] = [
       ("step", .int(row.step)), ("outer_loss", .double(row.outerLoss)),
-      ("hypergradient_norm", .double(row.gradientNorm)), ("inner_residual", .double(row.innerResidual)),
-      ("norms", .object(problem.outerBlocks.map { v, o in (v.name, .double(norm(Array(row.phi[o..<(o + v.shape.count)])))) })),
+      ("hypergradient_norm", .double(row.gradientNorm)),
+      ("inner_residual", .double(row.innerResidual)),
+      (
+        "norms",
+        .object(
+          problem.outerBlocks.map { v, o in
+            (v.name, .double(norm(Array(row.phi[o..<(o + v.shape.count)]))))
+          })
+      ),
       ("reports", .object(zip(reportNames, row.reports).map { ($0, .double($1)) })),
     ]
     if values {
-      fields.append(("values", .object(problem.outerBlocks.flatMap { v, o in
-        (0..<v.shape.count).map { k in (entryName(v, k), JSONValue.double(row.phi[o + k])) }
-      })))
+      fields.append(
+        (
+          "values",
+          .object(
+            problem.outerBlocks.flatMap { v, o in
+              (0..<v.shape.count).map { k in (entryName(v, k), JSONValue.double(row.phi[o + k])) }
+            })
+        ))
     }
     return .object(fields)
   }
@@ -145,24 +208,31 @@ enum RunRecords {
   /// What `--resume` reads: the step, the optimiser's state and the box.
   static func resumeState(_ problem: BilevelProblem, _ report: BilevelRun.Report) -> JSONValue {
     guard report.fault == nil else { return .null }
-    let box: JSONValue = problem.outerBounds().map { b in
-      .object([("lower", .doubles(b.lower)), ("upper", .doubles(b.upper))])
-    } ?? .null
+    let box: JSONValue =
+      problem.outerBounds().map { b in
+        .object([("lower", .doubles(b.lower)), ("upper", .doubles(b.upper))])
+      } ?? .null
     return .object([
       ("step", .int(report.stepsDone)),
-      ("optimizer", .object([
-        ("name", .string(problem.source.outerSolver?.name ?? "none")),
-        ("count", .int(report.optimizer.count)),
-        ("first_moment", .doubles(report.optimizer.first)),
-        ("second_moment", .doubles(report.optimizer.second)),
-      ])),
+      (
+        "optimizer",
+        .object([
+          ("name", .string(problem.source.outerSolver?.name ?? "none")),
+          ("count", .int(report.optimizer.count)),
+          ("first_moment", .doubles(report.optimizer.first)),
+          ("second_moment", .doubles(report.optimizer.second)),
+        ])
+      ),
       ("box", box),
     ])
   }
 
   /// `bilevelc grad --json`: one evaluation, per variable and per task.
-  static func gradJSON(_ problem: BilevelProblem, _ result: HypergradientResult?, fault f: SolverFault?, method: HypergradientMethod,
-                       title: String) -> String {
+  static func gradJSON(
+    _ problem: BilevelProblem, _ result: HypergradientResult?, fault f: SolverFault?,
+    method: HypergradientMethod,
+    title: String
+  ) -> String {
     var fields: [(String, JSONValue)] = [
       ("schema_version", .int(schemaVersion)),
       ("command", .string("grad")),
@@ -173,8 +243,13 @@ enum RunRecords {
     if let result {
       fields += residuals(problem, result)
       let parts = result.throughEachTask
-      fields.append(("explicit_gradient", parts.count > 1 ? byOuterVariable(problem, result.explicitGradient) : .null))
-      fields.append(("tasks", .array(parts.count > 1 ? parts.map { byOuterVariable(problem, $0) } : [])))
+      fields.append(
+        (
+          "explicit_gradient",
+          parts.count > 1 ? byOuterVariable(problem, result.explicitGradient) : .null
+        ))
+      fields.append(
+        ("tasks", .array(parts.count > 1 ? parts.map { byOuterVariable(problem, $0) } : [])))
     }
     fields.append(("fault", fault(f, step: f == nil ? nil : 0)))
     return JSONValue.object(fields).rendered() + "\n"
@@ -182,11 +257,17 @@ enum RunRecords {
 
   /// step, outer_loss, hypergradient_norm, inner_residual, each outer
   /// variable's norm, the reports; with `values`, every φ entry.
-  static func trace(_ rows: [TraceRow], _ problem: BilevelProblem, reportNames: [String], values: Bool) -> String {
+  static func trace(
+    _ rows: [TraceRow], _ problem: BilevelProblem, reportNames: [String], values: Bool
+  ) -> String {
     var header = ["step", "outer_loss", "hypergradient_norm", "inner_residual"]
     header += problem.outerBlocks.map { "norm_\($0.variable.name)" }
     header += reportNames
-    if values { header += problem.outerBlocks.flatMap { v, _ in (0..<v.shape.count).map { csvField(entryName(v, $0)) } } }
+    if values {
+      header += problem.outerBlocks.flatMap { v, _ in
+        (0..<v.shape.count).map { csvField(entryName(v, $0)) }
+      }
+    }
     var out = header.joined(separator: ",") + "\n"
     func cell(_ x: Double) -> String { x.isFinite ? "\(x)" : "nan" }
     for r in rows {

@@ -27,12 +27,18 @@ public enum Elementwise512 {
       // Flipping the sign bit: SIMD's prefix minus is 0 - x, which loses
       // the sign of 0 and of NaN.
       let sign = SIMD8<UInt64>(repeating: 1 << 63)
-      map(x, d, n, { unsafeBitCast(unsafeBitCast($0, to: SIMD8<UInt64>.self) ^ sign, to: Vector8.self) }, { -$0 })
+      map(
+        x, d, n,
+        { unsafeBitCast(unsafeBitCast($0, to: SIMD8<UInt64>.self) ^ sign, to: Vector8.self) },
+        { -$0 })
     case .sqrt: map(x, d, n, { $0.squareRoot() }, { $0.squareRoot() })
     case .abs:
       // Clearing the sign bit is `magnitude`, NaN included.
       let mask = SIMD8<UInt64>(repeating: ~(1 << 63))
-      map(x, d, n, { unsafeBitCast(unsafeBitCast($0, to: SIMD8<UInt64>.self) & mask, to: Vector8.self) }, { Swift.abs($0) })
+      map(
+        x, d, n,
+        { unsafeBitCast(unsafeBitCast($0, to: SIMD8<UInt64>.self) & mask, to: Vector8.self) },
+        { Swift.abs($0) })
     case .relu:
       // NaN fails `> 0`, so it becomes 0, as in the scalar `x > 0 ? x : 0`.
       map(x, d, n, { Vector8().replacing(with: $0, where: $0 .> 0) }, { $0 > 0 ? $0 : 0 })
@@ -40,7 +46,9 @@ public enum Elementwise512 {
   }
 
   @inline(never)
-  public static func binary(_ f: Binary, _ x: Operand, _ y: Operand, _ d: UnsafeMutablePointer<Double>, _ n: Int) {
+  public static func binary(
+    _ f: Binary, _ x: Operand, _ y: Operand, _ d: UnsafeMutablePointer<Double>, _ n: Int
+  ) {
     switch f {
     case .add: zip(x, y, d, n, { $0 + $1 }, { $0 + $1 })
     case .subtract: zip(x, y, d, n, { $0 - $1 }, { $0 - $1 })

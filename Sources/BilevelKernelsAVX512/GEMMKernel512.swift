@@ -10,7 +10,10 @@ public struct SliverLayout {
   public var edge: UnsafePointer<Double>
   public var edgeStep: Int
 
-  public init(base: UnsafePointer<Double>, step: Int, stride: Int, full: Int, edge: UnsafePointer<Double>, edgeStep: Int) {
+  public init(
+    base: UnsafePointer<Double>, step: Int, stride: Int, full: Int, edge: UnsafePointer<Double>,
+    edgeStep: Int
+  ) {
     self.base = base
     self.step = step
     self.stride = stride
@@ -100,7 +103,8 @@ public enum GEMMKernel512 {
   /// `t + beta·c` as a separate multiply and add, as the full tile does.
   @inline(never)
   static func storeEdge(
-    _ tile: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>, rows: Int, cols: Int, ldc: Int, beta: Double
+    _ tile: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>, rows: Int, cols: Int,
+    ldc: Int, beta: Double
   ) {
     for i in 0..<rows {
       let t = tile + i * columns
@@ -129,7 +133,9 @@ struct FourRows {
 
   /// alpha·r (+ beta·C as a separate multiply and add; C unread when beta is 0).
   @inline(__always)
-  func store(_ c: UnsafeMutablePointer<Double>, _ ldc: Int, _ va: Vector8, _ vb: Vector8, _ betaZero: Bool) {
+  func store(
+    _ c: UnsafeMutablePointer<Double>, _ ldc: Int, _ va: Vector8, _ vb: Vector8, _ betaZero: Bool
+  ) {
     if betaZero {
       store8(va * r0, c)
       store8(va * r1, c + ldc)

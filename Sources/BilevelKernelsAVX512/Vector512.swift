@@ -6,7 +6,9 @@
 public enum Vector512 {
   /// y[i] += alpha·x[i], one FMA per element.
   @inline(never)
-  public static func axpy(_ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+  public static func axpy(
+    _ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>
+  ) {
     let va = Vector8(repeating: alpha)
     var i = 0
     while i + 16 <= n {

@@ -5,7 +5,8 @@ import Foundation
 /// inside plans, the factorizations' GEMMs and row updates), each run in a
 /// child process forced onto one path with BILEVELC_ISA, in turn.
 func pathSections() -> Section {
-  var s = Section("fused loops and factorizations on every ISA path (one child process per path)", header: [])
+  var s = Section(
+    "fused loops and factorizations on every ISA path (one child process per path)", header: [])
   for isa in KernelISA.supported {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
@@ -39,7 +40,8 @@ func factorizationSection(_ numpy: Numpy) -> Section {
     let spd = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
     // A·Aᵀ + n·I: well conditioned, positive definite.
     let ws = UnsafeMutablePointer<Double>.allocate(capacity: GEMM.workspaceSize(m: n, n: n, k: n))
-    GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: a, ldb: n, transposeB: true, c: spd, ldc: n, workspace: ws)
+    GEMM.multiply(
+      m: n, n: n, k: n, a: a, lda: n, b: a, ldb: n, transposeB: true, c: spd, ldc: n, workspace: ws)
     for i in 0..<n { spd[i * n + i] += Double(n) }
     let work = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
     let pivots = UnsafeMutablePointer<Int>.allocate(capacity: n)
@@ -54,11 +56,14 @@ func factorizationSection(_ numpy: Numpy) -> Section {
       _ = LU.factor(n: n, a: work, lda: n, pivots: pivots, workspace: factorSpace)
     }
     let cube = Double(n) * Double(n) * Double(n)
-    s.add(["\(n)"] + compare(cube / 3 / chol.ours / 1e9, chol.numpy.map { cube / 3 / $0 / 1e9 })
-      + compare(2 * cube / 3 / lu.ours / 1e9, lu.numpy.map { 2 * cube / 3 / $0 / 1e9 }))
+    s.add(
+      ["\(n)"] + compare(cube / 3 / chol.ours / 1e9, chol.numpy.map { cube / 3 / $0 / 1e9 })
+        + compare(2 * cube / 3 / lu.ours / 1e9, lu.numpy.map { 2 * cube / 3 / $0 / 1e9 }))
     [a, spd, work, ws, factorSpace].forEach { $0.deallocate() }
     pivots.deallocate()
   }
-  s.note("flops n³/3 (Cholesky) and 2n³/3 (LU); numpy: linalg.cholesky and linalg.det (LAPACK dpotrf, dgetrf)")
+  s.note(
+    "flops n³/3 (Cholesky) and 2n³/3 (LU); numpy: linalg.cholesky and linalg.det (LAPACK dpotrf, dgetrf)"
+  )
   return s
 }

@@ -10,17 +10,23 @@ import Synchronization
 /// in the same run. The interpreter is $BILEVELC_PYTHON, else python3; without
 /// an importable jax the JAX column is empty and a note says why.
 func jaxSection() -> Section {
-  var s = Section("one hypergradient per sample at the initial point: bilevelc beside its --emit jax module (jit, float64)",
-                  header: ["sample", "method", "bilevelc ms", "jax ms", "bilevelc / jax", "outer loss rel. diff"])
+  var s = Section(
+    "one hypergradient per sample at the initial point: bilevelc beside its --emit jax module (jit, float64)",
+    header: ["sample", "method", "bilevelc ms", "jax ms", "bilevelc / jax", "outer loss rel. diff"])
   let python = ProcessInfo.processInfo.environment["BILEVELC_PYTHON"] ?? "python3"
-  let probe = spawnPython(python, ["-c", "import jax; print(jax.__version__, jax.default_backend(), jax.device_count())"])
-  let jaxVersion: String? = probe.status == 0 ? probe.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
-  let directory = NSTemporaryDirectory() + "bilevelc-bench-jax-\(ProcessInfo.processInfo.processIdentifier)"
+  let probe = spawnPython(
+    python, ["-c", "import jax; print(jax.__version__, jax.default_backend(), jax.device_count())"])
+  let jaxVersion: String? =
+    probe.status == 0 ? probe.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+  let directory =
+    NSTemporaryDirectory() + "bilevelc-bench-jax-\(ProcessInfo.processInfo.processIdentifier)"
   try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
   defer { try? FileManager.default.removeItem(atPath: directory) }
   for path in sampleFiles() {
     let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-    guard let bytes = FileManager.default.contents(atPath: path), let program = compileBilevel(path: path, bytes: [UInt8](bytes)) else {
+    guard let bytes = FileManager.default.contents(atPath: path),
+      let program = compileBilevel(path: path, bytes: [UInt8](bytes))
+    else {
       s.add([name, "does not compile", "", "", "", ""])
       continue
     }
@@ -39,7 +45,10 @@ func jaxSection() -> Section {
       _ = try problem.hypergradient(method, at: phi)  // builds the plans
       var t: [Double] = [], loss = 0.0
       while t.count < 3 || (t.count < 21 && t.reduce(0, +) < 0.3) {
-        t.append(try once { () throws(SolverFault) in loss = try problem.hypergradient(method, at: phi).outerLoss })
+        t.append(
+          try once { () throws(SolverFault) in
+            loss = try problem.hypergradient(method, at: phi).outerLoss
+          })
       }
       ours = (median(t), loss)
     } catch {
@@ -51,28 +60,44 @@ func jaxSection() -> Section {
       continue
     }
     let module = directory + "/\(name).py"
-    let theirs = (try? emitted.output.write(toFile: module, atomically: true, encoding: .utf8)).flatMap { _ in
-      jaxTiming(python, module: module, dataDirectory: "samples")
-    }
+    let theirs = (try? emitted.output.write(toFile: module, atomically: true, encoding: .utf8))
+      .flatMap { _ in
+        jaxTiming(python, module: module, dataDirectory: "samples")
+      }
     guard let theirs else {
       s.add([name, method.description, ms(ours.seconds), "module failed", "-", "-"])
       continue
     }
     let difference = abs(theirs.loss - ours.loss) / max(abs(ours.loss), 1e-300)
-    s.add([name, method.description, ms(ours.seconds), ms(theirs.seconds), times(ours.seconds / theirs.seconds),
-           String(format: "%.1e", difference)])
+    s.add([
+      name, method.description, ms(ours.seconds), ms(theirs.seconds),
+      times(ours.seconds / theirs.seconds),
+      String(format: "%.1e", difference),
+    ])
   }
-  s.note("bilevelc: median of ≥ 3 calls after one that builds the plans (as the solvers section); φ projected into its box")
-  s.note("bilevelc / jax > 1: the jitted module is faster; both run on this machine, one after the other, per sample")
+  s.note(
+    "bilevelc: median of ≥ 3 calls after one that builds the plans (as the solvers section); φ projected into its box"
+  )
+  s.note(
+    "bilevelc / jax > 1: the jitted module is faster; both run on this machine, one after the other, per sample"
+  )
   if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
-    s.note("load average (1, 5, 15 min) at the end: \(load.split(separator: " ").prefix(3).joined(separator: ", ")) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    s.note(
+      "load average (1, 5, 15 min) at the end: \(load.split(separator: " ").prefix(3).joined(separator: ", ")) on \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    )
   }
   s.note("not emitted: --emit jax refuses the newton inner solver (a located error)")
-  s.note("jax: the module's --time N (N calls, each jit-dispatched and blocked on, after a compiling call; φ copied to the device each call)")
+  s.note(
+    "jax: the module's --time N (N calls, each jit-dispatched and blocked on, after a compiling call; φ copied to the device each call)"
+  )
   if let jaxVersion {
-    s.note("jax \(jaxVersion) (version, backend, devices) via \(python); each sample's module runs in its own process after bilevelc's calls")
+    s.note(
+      "jax \(jaxVersion) (version, backend, devices) via \(python); each sample's module runs in its own process after bilevelc's calls"
+    )
   } else {
-    s.note("jax not importable by \(python) (set BILEVELC_PYTHON to an interpreter with jax); JAX column skipped")
+    s.note(
+      "jax not importable by \(python) (set BILEVELC_PYTHON to an interpreter with jax); JAX column skipped"
+    )
   }
   return s
 }
@@ -83,22 +108,28 @@ func emitJAX(_ path: String) -> (status: Int32, output: String) {
     let text = Mutex("")
   }
   let captured = Captured()
-  let env = Environment(currentDirectory: FileManager.default.currentDirectoryPath, readLine: { nil },
-                        standardOutput: { s in captured.text.withLock { $0 += s } }, standardError: { _ in }, isTerminal: false)
+  let env = Environment(
+    currentDirectory: FileManager.default.currentDirectoryPath, readLine: { nil },
+    standardOutput: { s in captured.text.withLock { $0 += s } }, standardError: { _ in },
+    isTerminal: false)
   let status = Driver.runOnLargeStack { Driver.run(["--emit", "jax", path], environment: env) }
   return (status, captured.text.withLock { $0 })
 }
 
 /// Seconds per jitted hypergradient and the outer loss, from `MODULE --time N`;
 /// N is chosen so the timed calls last about 0.3 s (from one timed call first).
-func jaxTiming(_ python: String, module: String, dataDirectory: String) -> (seconds: Double, loss: Double)? {
+func jaxTiming(
+  _ python: String, module: String, dataDirectory: String
+) -> (seconds: Double, loss: Double)? {
   func timed(_ calls: Int) -> (seconds: Double, loss: Double)? {
-    let run = spawnPython(python, [module, "--time", "\(calls)", "--data-dir", dataDirectory, "--devices", "1"])
+    let run = spawnPython(
+      python, [module, "--time", "\(calls)", "--data-dir", dataDirectory, "--devices", "1"])
     guard run.status == 0 else { return nil }
     var seconds: Double?, loss: Double?
     for line in run.output.split(separator: "\n") {
       if line.hasPrefix("seconds per hypergradient: ") {
-        seconds = Double(line.dropFirst("seconds per hypergradient: ".count).split(separator: " ").first ?? "")
+        seconds = Double(
+          line.dropFirst("seconds per hypergradient: ".count).split(separator: " ").first ?? "")
       } else if line.hasPrefix("outer loss: ") {
         loss = Double(line.dropFirst("outer loss: ".count))
       }

@@ -46,8 +46,11 @@ func mamlText(tasks M: Int) -> String {
 /// threads; their arenas' doubles.
 func buildReversePlans(_ problem: BilevelProblem, threads: Int) -> Int {
   let perTask = TaskParallel.map(problem.tasks, threads: threads) { t in
-    [problem.initial(t).function, problem.step(t).function, problem.tapedPullback(t).function, problem.initialPullback(t).function,
-     problem.innerGradient(t).function, problem.outerGradientInner(t).function].reduce(0) { $0 + arenaDoubles($1) }
+    [
+      problem.initial(t).function, problem.step(t).function, problem.tapedPullback(t).function,
+      problem.initialPullback(t).function,
+      problem.innerGradient(t).function, problem.outerGradientInner(t).function,
+    ].reduce(0) { $0 + arenaDoubles($1) }
   }
   return perTask.reduce(0, +) + arenaDoubles(problem.outerGradient.function)
 }
@@ -58,9 +61,13 @@ func arenaDoubles(_ f: CompiledFunction) -> Int {
 }
 
 func mamlTasksSection() -> Section {
-  var s = Section("MAML meta-gradient (1-40-40-1 tanh, 5 gd steps, unroll(reverse)) vs tasks M: 1 and 2 threads, memory",
-                  header: ["M", "compile ms", "problem ms", "plans 1T ms", "plans 2T ms", "1T ms", "2T ms", "speedup", "solves' speedup",
-                           "1T ms / task", "bytes held", "plan arenas", "RSS growth 1T", "RSS growth 2T"])
+  var s = Section(
+    "MAML meta-gradient (1-40-40-1 tanh, 5 gd steps, unroll(reverse)) vs tasks M: 1 and 2 threads, memory",
+    header: [
+      "M", "compile ms", "problem ms", "plans 1T ms", "plans 2T ms", "1T ms", "2T ms", "speedup",
+      "solves' speedup",
+      "1T ms / task", "bytes held", "plan arenas", "RSS growth 1T", "RSS growth 2T",
+    ])
   let method = HypergradientMethod.unrollReverse(checkpoints: nil)
   for M in [5, 25, 100] {
     var compiled: Program?
@@ -95,18 +102,37 @@ func mamlTasksSection() -> Section {
     let rss1 = peakResidentGrowth { _ = call(1) }
     let rss2 = peakResidentGrowth { _ = call(2) }
     let rss = { (x: Int?) in x.map { formatBytes(max(0, $0)) } ?? "-" }
-    s.add(["\(M)", ms(compile), ms(build), ms(plans1), ms(plans2), ms(median(t[0])), ms(median(t[1])), times(pairedRatio(t[0], t[1])),
-           times(pairedRatio(solves[0], solves[1])),
-           ms(median(t[0]) / Double(M)), formatBytes(one.peakDoubles * 8), formatBytes(arenas * 8), rss(rss1), rss(rss2)])
+    s.add([
+      "\(M)", ms(compile), ms(build), ms(plans1), ms(plans2), ms(median(t[0])), ms(median(t[1])),
+      times(pairedRatio(t[0], t[1])),
+      times(pairedRatio(solves[0], solves[1])),
+      ms(median(t[0]) / Double(M)), formatBytes(one.peakDoubles * 8), formatBytes(arenas * 8),
+      rss(rss1), rss(rss2),
+    ])
   }
-  s.note("one meta-gradient = problem.hypergradient(unroll(reverse)) at the initial φ (m = 1761, d = 1761 per task): the tasks' forward")
-  s.note("  sweeps, the outer gradients, the tasks' reverse sweeps; 1T/2T: problem.threads; medians of alternating calls after a warm-up;")
-  s.note("  speedup = the median of the paired ratios 1T / 2T; the gradients are bit-identical (noted otherwise); solves' speedup:")
-  s.note("  the same for InnerSolver.solve alone (the 5 forward steps of every task: per-task work only)")
-  s.note("compile = parse, elaborate (the tasks' data) and simplify; problem = BilevelProblem (solver graphs); plans = every plan the method")
-  s.note("  calls (per task: θ₀, step, taped pullback, θ₀ pullback, ∇θ L_in, ∂L_out/∂θ_t; and the outer gradient), on a fresh problem")
-  s.note("bytes held = tapes (5 states + residuals per task) and working vectors at the peak (HypergradientResult.peakDoubles);")
-  s.note("  plan arenas = those plans' constants, parameters, work and scratch; RSS growth = peak resident set during one call less before it")
+  s.note(
+    "one meta-gradient = problem.hypergradient(unroll(reverse)) at the initial φ (m = 1761, d = 1761 per task): the tasks' forward"
+  )
+  s.note(
+    "  sweeps, the outer gradients, the tasks' reverse sweeps; 1T/2T: problem.threads; medians of alternating calls after a warm-up;"
+  )
+  s.note(
+    "  speedup = the median of the paired ratios 1T / 2T; the gradients are bit-identical (noted otherwise); solves' speedup:"
+  )
+  s.note(
+    "  the same for InnerSolver.solve alone (the 5 forward steps of every task: per-task work only)"
+  )
+  s.note(
+    "compile = parse, elaborate (the tasks' data) and simplify; problem = BilevelProblem (solver graphs); plans = every plan the method"
+  )
+  s.note(
+    "  calls (per task: θ₀, step, taped pullback, θ₀ pullback, ∇θ L_in, ∂L_out/∂θ_t; and the outer gradient), on a fresh problem"
+  )
+  s.note(
+    "bytes held = tapes (5 states + residuals per task) and working vectors at the peak (HypergradientResult.peakDoubles);"
+  )
+  s.note(
+    "  plan arenas = those plans' constants, parameters, work and scratch; RSS growth = peak resident set during one call less before it"
+  )
   return s
 }
-

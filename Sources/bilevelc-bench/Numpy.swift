@@ -166,7 +166,9 @@ final class NumpyProbe {
       try? stdin.fileHandleForWriting.close()
       process.waitUntilExit()
       let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      return .failure(text.split(separator: "\n").last.map(String.init) ?? "python3 exited with \(process.terminationStatus)")
+      return .failure(
+        text.split(separator: "\n").last.map(String.init)
+          ?? "python3 exited with \(process.terminationStatus)")
     }
     return .success((probe, info))
   }

@@ -15,14 +15,17 @@ func benchProgram(_ graph: Graph, variables: [Shape]) -> Program {
   p.graph = graph
   let range = SourceRange(file: p.file, start: 0, end: 0)
   p.variables = variables.enumerated().map { k, s in
-    Variable(name: "v\(k)", level: .inner, shape: s, perTask: false, initial: p.graph.constant(0, shape: s), bounds: nil, range: range)
+    Variable(
+      name: "v\(k)", level: .inner, shape: s, perTask: false,
+      initial: p.graph.constant(0, shape: s), bounds: nil, range: range)
   }
   return p
 }
 
 func interpreterSection() -> Section {
-  var s = Section("interpreter: overhead per instruction on 1-element values (target ≤ 10 ns)",
-                  header: ["instructions", "ns per instruction"])
+  var s = Section(
+    "interpreter: overhead per instruction on 1-element values (target ≤ 10 ns)",
+    header: ["instructions", "ns per instruction"])
   // A chain no fusion can merge: each scalar sum ends a fused kernel.
   var g = Graph()
   var y = g.make(.variable(0), shape: .scalar)
@@ -30,7 +33,8 @@ func interpreterSection() -> Section {
     y = g.make(.binary(.add), [y, g.constant(Double(k % 7) * 1e-3)])
     y = g.make(.reduce(.sum, .all), [y])
   }
-  let plan = PlanBuilder.build(benchProgram(g, variables: [.scalar]), roots: [y], reassociate: false)
+  let plan = PlanBuilder.build(
+    benchProgram(g, variables: [.scalar]), roots: [y], reassociate: false)
   plan.write(.variable(0), [1])
   let t = medianTime { plan.run() }
   s.add(["\(plan.instructions.count)", format(t * 1e9 / Double(plan.instructions.count), 2)])
@@ -38,17 +42,20 @@ func interpreterSection() -> Section {
 }
 
 func fusedSection() -> Section {
-  var s = Section("fused elementwise on \(KernelISA.active.rawValue): f(x)*y + x/(1 + y^2), plan vs hand-written loop (target ≤ 1.5×)",
-                  header: ["f", "n", "plan ns/entry", "loop ns/entry", "plan / loop"])
+  var s = Section(
+    "fused elementwise on \(KernelISA.active.rawValue): f(x)*y + x/(1 + y^2), plan vs hand-written loop (target ≤ 1.5×)",
+    header: ["f", "n", "plan ns/entry", "loop ns/entry", "plan / loop"])
   for transcendental in [true, false] {
     for n in [256, 4096, 65536] {
       var g = Graph()
       let x = g.make(.variable(0), shape: .vector(n))
       let y = g.make(.variable(1), shape: .vector(n))
       let product = g.make(.binary(.multiply), [transcendental ? g.make(.unary(.exp), [x]) : x, y])
-      let denominator = g.make(.binary(.add), [g.constant(1), g.make(.binary(.power), [y, g.constant(2)])])
+      let denominator = g.make(
+        .binary(.add), [g.constant(1), g.make(.binary(.power), [y, g.constant(2)])])
       let root = g.make(.binary(.add), [product, g.make(.binary(.divide), [x, denominator])])
-      let plan = PlanBuilder.build(benchProgram(g, variables: [.vector(n), .vector(n)]), roots: [root], reassociate: false)
+      let plan = PlanBuilder.build(
+        benchProgram(g, variables: [.vector(n), .vector(n)]), roots: [root], reassociate: false)
       let xs = RandomStream.normal(shape: .vector(n), seed: 1).scalars
       let ys = RandomStream.normal(shape: .vector(n), seed: 2).scalars
       plan.write(.variable(0), xs)
@@ -61,17 +68,23 @@ func fusedSection() -> Section {
       py.initialize(from: ys, count: n)
       let loopTime = medianTime {
         if transcendental {
-          for i in 0..<n { po[i] = Foundation.exp(px[i]) * py[i] + px[i] / (1 + Foundation.pow(py[i], 2)) }
+          for i in 0..<n {
+            po[i] = Foundation.exp(px[i]) * py[i] + px[i] / (1 + Foundation.pow(py[i], 2))
+          }
         } else {
           for i in 0..<n { po[i] = px[i] * py[i] + px[i] / (1 + py[i] * py[i]) }
         }
       }
       px.deallocate(); py.deallocate(); po.deallocate()
-      s.add([transcendental ? "exp" : "x", "\(n)", format(planTime * 1e9 / Double(n), 2), format(loopTime * 1e9 / Double(n), 2),
-             format(planTime / loopTime, 2) + "×"])
+      s.add([
+        transcendental ? "exp" : "x", "\(n)", format(planTime * 1e9 / Double(n), 2),
+        format(loopTime * 1e9 / Double(n), 2),
+        format(planTime / loopTime, 2) + "×",
+      ])
     }
   }
-  s.note("the loop is built for x86-64-v3 whatever the path; exp is libm's scalar exp on every path")
+  s.note(
+    "the loop is built for x86-64-v3 whatever the path; exp is libm's scalar exp on every path")
   return s
 }
 
@@ -87,7 +100,8 @@ struct CompiledSample {
     let (source, syntax) = Parser.parse(SourceFile(path: path, bytes: [UInt8](bytes)))
     guard syntax.isEmpty else { return nil }
     // Data paths arrive resolved against the program's folder; the default reader takes them as they are.
-    guard let program = MethodDiagnostics.elaborate(source, options: CompileOptions()).program else { return nil }
+    guard let program = MethodDiagnostics.elaborate(source, options: CompileOptions()).program
+    else { return nil }
     name = (path as NSString).lastPathComponent
     derivatives = SolverProducts(program.simplified().program)
     leaves = derivatives.leavesAtInitialPoint(seed: 7)
@@ -99,7 +113,9 @@ struct CompiledSample {
     return plan
   }
 
-  func product(_ prefix: String) -> [NodeID]? { derivatives.products.first { $0.name.hasPrefix(prefix) }?.roots }
+  func product(_ prefix: String) -> [NodeID]? {
+    derivatives.products.first { $0.name.hasPrefix(prefix) }?.roots
+  }
 }
 
 func sampleFiles() -> [String] {
@@ -109,34 +125,48 @@ func sampleFiles() -> [String] {
 }
 
 func derivativeCostSection() -> Section {
-  var s = Section("derivative cost on the sample inner losses (targets: ∇θf ≤ 3× f; Hv ≤ 2.5× ∇θf; mixed ≤ 2.5× ∇φf)",
-                  header: ["sample", "f µs", "∇θf / f", "Hv / ∇θf", "∇φf µs", "mixed / ∇φf"])
+  var s = Section(
+    "derivative cost on the sample inner losses (targets: ∇θf ≤ 3× f; Hv ≤ 2.5× ∇θf; mixed ≤ 2.5× ∇φf)",
+    header: ["sample", "f µs", "∇θf / f", "Hv / ∇θf", "∇φf µs", "mixed / ∇φf"])
   for path in sampleFiles() {
     guard let sample = CompiledSample(path), let loss = sample.program.innerLoss,
       sample.derivatives.products.count >= 4
     else { continue }
     // SolverProducts lists ∇θ, ∇φ, Hv and the mixed product first, in that order.
     let products = sample.derivatives.products
-    let plans = [[loss], products[0].roots, products[1].roots, products[2].roots, products[3].roots].map(sample.plan)
+    let plans = [
+      [loss], products[0].roots, products[1].roots, products[2].roots, products[3].roots,
+    ].map(sample.plan)
     let t = plans.map { p in medianTime(samples: 5) { p.run() } }
-    s.add([sample.name, format(t[0] * 1e6, 2), format(t[1] / t[0], 2), format(t[3] / t[1], 2), format(t[2] * 1e6, 2),
-           format(t[4] / t[2], 2)])
+    s.add([
+      sample.name, format(t[0] * 1e6, 2), format(t[1] / t[0], 2), format(t[3] / t[1], 2),
+      format(t[2] * 1e6, 2),
+      format(t[4] / t[2], 2),
+    ])
   }
-  s.note("each a plan of its own; the mixed product (∂²f/∂φ∂θ)·v is the derivative of ∇φf along v, so it is set against ∇φf")
+  s.note(
+    "each a plan of its own; the mixed product (∂²f/∂φ∂θ)·v is the derivative of ∇φf along v, so it is set against ∇φf"
+  )
   s.note("per-task programs (tasks t in 1..M) time one task's products, as the solvers run them")
   return s
 }
 
 func memorySection() -> Section {
-  var s = Section("memory plan: losses and all derivative products in one plan (target arena ≤ 1.10× the live-set bound)",
-                  header: ["sample", "arena doubles", "largest live set", "arena / live", "arena / no reuse"])
+  var s = Section(
+    "memory plan: losses and all derivative products in one plan (target arena ≤ 1.10× the live-set bound)",
+    header: ["sample", "arena doubles", "largest live set", "arena / live", "arena / no reuse"])
   for path in sampleFiles() {
     guard let sample = CompiledSample(path) else { continue }
     let p = sample.program
-    let roots = [p.innerLoss, p.innerFixpoint?.map, p.outerLoss].compactMap { $0 } + sample.derivatives.products.flatMap(\.roots)
+    let roots =
+      [p.innerLoss, p.innerFixpoint?.map, p.outerLoss].compactMap { $0 }
+      + sample.derivatives.products.flatMap(\.roots)
     let st = sample.plan(roots).statistics
-    s.add([sample.name, "\(st.work)", "\(st.maximumLive)", format(Double(st.work) / Double(max(1, st.maximumLive)), 2),
-           format(Double(st.work) / Double(max(1, st.withoutReuse)), 2)])
+    s.add([
+      sample.name, "\(st.work)", "\(st.maximumLive)",
+      format(Double(st.work) / Double(max(1, st.maximumLive)), 2),
+      format(Double(st.work) / Double(max(1, st.withoutReuse)), 2),
+    ])
   }
   return s
 }
@@ -146,7 +176,8 @@ func memorySection() -> Section {
 func evaluateQuickstart(_ n: Int) {
   guard let sample = CompiledSample("samples/quickstart.blv") else { return }
   let p = sample.program
-  let plan = sample.plan([p.innerLoss!, p.outerLoss!] + sample.derivatives.products.flatMap(\.roots))
+  let plan = sample.plan(
+    [p.innerLoss!, p.outerLoss!] + sample.derivatives.products.flatMap(\.roots))
   for _ in 0..<n { plan.run() }
   // The kernel pool's idle worker parks after a while, which allocates once
   // in that thread; wait for it so both counts include it.
@@ -154,9 +185,12 @@ func evaluateQuickstart(_ n: Int) {
 }
 
 func allocationSection() -> Section {
-  var s = Section("allocations per evaluation once warm (valgrind memcheck; target 0)",
-                  header: ["runs", "heap allocations", "per extra run"])
-  let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  var s = Section(
+    "allocations per evaluation once warm (valgrind memcheck; target 0)",
+    header: ["runs", "heap allocations", "per extra run"])
+  let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
   guard let valgrind else {
     s.note("valgrind is not installed: skipped")
     return s
@@ -164,7 +198,10 @@ func allocationSection() -> Section {
   func allocations(_ runs: Int) -> Int? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: valgrind)
-    process.arguments = ["--tool=memcheck", "--leak-check=no", CommandLine.arguments[0], "--evaluate-quickstart", "\(runs)"]
+    process.arguments = [
+      "--tool=memcheck", "--leak-check=no", CommandLine.arguments[0], "--evaluate-quickstart",
+      "\(runs)",
+    ]
     let pipe = Pipe()
     process.standardError = pipe
     process.standardOutput = FileHandle.nullDevice
@@ -192,9 +229,12 @@ func allocationSection() -> Section {
 /// kernel it calls, calls that would mean ARC, exclusivity checks or heap
 /// traffic. objdump comes with binutils; without it the section says so.
 func hotLoopCallsSection() -> Section {
-  var s = Section("hot loop: runtime calls in the interpreter and its kernels (target 0)",
-                  header: ["functions scanned", "retain/release", "exclusivity checks", "malloc/free"])
-  let objdump = ["/usr/bin/objdump", "/usr/local/bin/objdump"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  var s = Section(
+    "hot loop: runtime calls in the interpreter and its kernels (target 0)",
+    header: ["functions scanned", "retain/release", "exclusivity checks", "malloc/free"])
+  let objdump = ["/usr/bin/objdump", "/usr/local/bin/objdump"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
   guard let objdump else {
     s.note("objdump is not installed: skipped")
     return s
@@ -212,9 +252,13 @@ func hotLoopCallsSection() -> Section {
   let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
   process.waitUntilExit()
   // Mangled-name pieces of the loop and the kernels it dispatches to.
-  let hot = ["PlanC15runInstructions", "PlanC6matmul", "PlanC5solve", "PlanC8runFused", "PlanC9runScalar", "PlanC6concat",
-             "BasicKernelsO6reduce", "BasicKernelsO7softmax", "FusedLoopsO", "4GEMMO", "4GEMVO", "13VectorKernelsO", "2LUO",
-             "15TriangularSolveO"]
+  let hot = [
+    "PlanC15runInstructions", "PlanC6matmul", "PlanC5solve", "PlanC8runFused", "PlanC9runScalar",
+    "PlanC6concat",
+    "BasicKernelsO6reduce", "BasicKernelsO7softmax", "FusedLoopsO", "4GEMMO", "4GEMVO",
+    "13VectorKernelsO", "2LUO",
+    "15TriangularSolveO",
+  ]
   var functions = 0
   var counts = (retain: 0, access: 0, heap: 0)
   var inHot = false
@@ -226,13 +270,21 @@ func hotLoopCallsSection() -> Section {
       continue
     }
     guard inHot, line.contains("call") else { continue }
-    if line.contains("swift_retain") || line.contains("swift_release") || line.contains("swift_bridgeObjectRe") { counts.retain += 1 }
+    if line.contains("swift_retain") || line.contains("swift_release")
+      || line.contains("swift_bridgeObjectRe")
+    {
+      counts.retain += 1
+    }
     if line.contains("swift_beginAccess") || line.contains("swift_endAccess") { counts.access += 1 }
-    if line.contains("<malloc") || line.contains("<free") || line.contains("swift_allocObject") || line.contains("swift_slowAlloc") {
+    if line.contains("<malloc") || line.contains("<free") || line.contains("swift_allocObject")
+      || line.contains("swift_slowAlloc")
+    {
       counts.heap += 1
     }
   }
   s.add(["\(functions)", "\(counts.retain)", "\(counts.access)", "\(counts.heap)"])
-  s.note("scans Plan.run's loop, fused-kernel execution, reductions, softmax, GEMM, GEMV, LU and the triangular solves in this binary")
+  s.note(
+    "scans Plan.run's loop, fused-kernel execution, reductions, softmax, GEMM, GEMV, LU and the triangular solves in this binary"
+  )
   return s
 }

@@ -33,11 +33,15 @@ struct Section {
     var lines = ["== \(title)"]
     if !header.isEmpty {
       let table = [header] + rows
-      let widths = header.indices.map { c in table.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
+      let widths = header.indices.map { c in table.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0
+      }
       for (r, row) in table.enumerated() {
         let cells = row.indices.map { c in pad(row[c], widths[c], left: c == 0) }
         lines.append("  " + cells.joined(separator: "  "))
-        if r == 0 { lines.append("  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+        if r == 0 {
+          lines.append(
+            "  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+        }
       }
     }
     lines += notes.map { "  " + $0 }
@@ -102,7 +106,9 @@ func pairedMedians(
   var ours: [Double] = [], theirs: [Double] = []
   for _ in 0..<samples {
     ours.append(sample(reps, body))
-    if let theirReps, let t = numpy.sample(op, n, threads: threads, reps: theirReps) { theirs.append(t) }
+    if let theirReps, let t = numpy.sample(op, n, threads: threads, reps: theirReps) {
+      theirs.append(t)
+    }
   }
   return (median(ours), theirs.count == samples ? median(theirs) : nil)
 }
@@ -119,15 +125,21 @@ func randomBuffer(_ count: Int, seed: UInt64) -> UnsafeMutablePointer<Double> {
 
 /// "model name (family F model M), ISA flags" from /proc/cpuinfo, where present.
 func cpuDescription() -> String {
-  guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+  guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else {
+    return "unknown CPU"
+  }
   var fields: [String: String] = [:]
   for line in text.split(separator: "\n") {
     guard let colon = line.firstIndex(of: ":") else { continue }
     let key = line[..<colon].trimmingCharacters(in: .whitespaces)
-    if fields[key] == nil { fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+    if fields[key] == nil {
+      fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
   }
   var s = fields["model name"] ?? "unknown CPU"
-  if let family = fields["cpu family"], let model = fields["model"] { s += " (family \(family) model \(model))" }
+  if let family = fields["cpu family"], let model = fields["model"] {
+    s += " (family \(family) model \(model))"
+  }
   if let flags = fields["flags"]?.split(separator: " ") {
     let isa = ["avx2", "fma", "avx512f"].filter { flags.contains(Substring($0)) }
     s += ", " + (isa.isEmpty ? "no AVX2" : isa.joined(separator: " "))
@@ -137,15 +149,22 @@ func cpuDescription() -> String {
 
 func machineSection(_ numpy: Numpy) -> Section {
   var s = Section("machine", header: [])
-  s.note("CPU: \(cpuDescription()); \(ProcessInfo.processInfo.activeProcessorCount) online cores; kernel pool: \(KernelThreadPool.shared.threadCount) threads")
-  s.note("kernels: \(KernelISA.active.summary) ran (supported here: \(KernelISA.supported.map(\.rawValue).joined(separator: ", ")); \(KernelISA.environmentVariable) forces one)")
+  s.note(
+    "CPU: \(cpuDescription()); \(ProcessInfo.processInfo.activeProcessorCount) online cores; kernel pool: \(KernelThreadPool.shared.threadCount) threads"
+  )
+  s.note(
+    "kernels: \(KernelISA.active.summary) ran (supported here: \(KernelISA.supported.map(\.rawValue).joined(separator: ", ")); \(KernelISA.environmentVariable) forces one)"
+  )
   #if DEBUG
-    s.note("WARNING: debug build; figures are meaningless (use swift run -c release bilevelc-bench)")
+    s.note(
+      "WARNING: debug build; figures are meaningless (use swift run -c release bilevelc-bench)")
   #endif
   for isa in KernelISA.supported {
     let b = GEMMBlocking.default
     let tile = isa == .avx512 ? (24, 8) : (5, 8)
-    s.note("GEMM on \(isa.rawValue): \(tile.0)×\(tile.1) register tile, blocking mc \(b.mc) kc \(b.kc) nc \(b.nc); automatic threading from \(b.parallelThreshold) flops")
+    s.note(
+      "GEMM on \(isa.rawValue): \(tile.0)×\(tile.1) register tile, blocking mc \(b.mc) kc \(b.kc) nc \(b.nc); automatic threading from \(b.parallelThreshold) flops"
+    )
   }
   s.note("GEMV: automatic threading from \(GEMV.parallelThreshold) matrix elements")
   s.note("numpy: \(numpy.description)")
@@ -160,7 +179,10 @@ func gemmSection(_ numpy: Numpy) -> Section {
   let others = KernelISA.supported.filter { $0 != KernelISA.active }
   var header = ["n"]
   for t in ["1T", "2T"] {
-    header += others.map { "\($0.rawValue) \(t)" } + ["\(KernelISA.active.rawValue) \(t)", "numpy \(t)", "ratio \(t)"]
+    header +=
+      others.map { "\($0.rawValue) \(t)" } + [
+        "\(KernelISA.active.rawValue) \(t)", "numpy \(t)", "ratio \(t)",
+      ]
   }
   var s = Section("DGEMM C = A·B, n×n×n, GFLOP/s, every ISA path", header: header)
   for n in denseSizes {
@@ -173,21 +195,29 @@ func gemmSection(_ numpy: Numpy) -> Section {
     for threads in [1, 2] {
       for isa in others {
         let t = medianTime {
-          GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws, threads: threads, isa: isa)
+          GEMM.multiply(
+            m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws,
+            threads: threads, isa: isa)
         }
         row.append(format(flops / t / 1e9))
       }
       let t = pairedMedians(numpy: numpy, op: "gemm", n: n, threads: threads) {
-        GEMM.multiply(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws, threads: threads)
+        GEMM.multiply(
+          m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspace: ws,
+          threads: threads)
       }
       row += compare(flops / t.ours / 1e9, t.numpy.map { flops / $0 / 1e9 })
     }
     s.add(row)
     a.deallocate(); b.deallocate(); c.deallocate(); ws.deallocate()
   }
-  s.note("median of 7 samples of ≥ 10 ms each; the active path's and numpy's alternate; ratio = \(KernelISA.active.rawValue) / numpy")
+  s.note(
+    "median of 7 samples of ≥ 10 ms each; the active path's and numpy's alternate; ratio = \(KernelISA.active.rawValue) / numpy"
+  )
   s.note("numpy's kernel: \(numpy.description)")
-  s.note("(numpy's figures include Python's per-call overhead, about a microsecond, which dominates at small n)")
+  s.note(
+    "(numpy's figures include Python's per-call overhead, about a microsecond, which dominates at small n)"
+  )
   return s
 }
 
@@ -201,8 +231,10 @@ func gemvSection(_ numpy: Numpy, transposed: Bool) -> Section {
     let flops = 2 * Double(n) * Double(n)
     var row = ["\(n)"]
     for threads in [1, 2] {
-      let t = pairedMedians(numpy: numpy, op: transposed ? "gemvT" : "gemv", n: n, threads: threads) {
-        GEMV.multiply(m: n, n: n, a: a, lda: n, transposeA: transposed, x: x, y: y, threads: threads)
+      let t = pairedMedians(numpy: numpy, op: transposed ? "gemvT" : "gemv", n: n, threads: threads)
+      {
+        GEMV.multiply(
+          m: n, n: n, a: a, lda: n, transposeA: transposed, x: x, y: y, threads: threads)
       }
       row += compare(flops / t.ours / 1e9, t.numpy.map { flops / $0 / 1e9 })
     }
@@ -241,48 +273,59 @@ if only == "--path-sections" {
   numpy.shutdown()
   exit(0)
 }
-let sections: [() -> Section] = only == "interpreter" ? [
-  { machineSection(numpy) },
-  { interpreterSection() },
-  { fusedSection() },
-  { allocationSection() },
-  { hotLoopCallsSection() },
-] : only == "kernels" ? [
-  { machineSection(numpy) },
-  { gemmSection(numpy) },
-  { gemvSection(numpy, transposed: false) },
-  { gemvSection(numpy, transposed: true) },
-  { pathSections() },
-] : only == "jax" ? [
-  { machineSection(numpy) },
-  { jaxSection() },
-] : only == "tasks" ? [
-  { machineSection(numpy) },
-  { mamlTasksSection() },
-] : only == "solvers" ? [
-  { machineSection(numpy) },
-  { unrollCostSection() },
-  { implicitCostSection() },
-  { checkpointSection() },
-  { sampleHypergradientSection() },
-  { mamlTasksSection() },
-] : [
-  { machineSection(numpy) },
-  { gemmSection(numpy) },
-  { gemvSection(numpy, transposed: false) },
-  { gemvSection(numpy, transposed: true) },
-  { interpreterSection() },
-  { pathSections() },
-  { derivativeCostSection() },
-  { memorySection() },
-  { allocationSection() },
-  { hotLoopCallsSection() },
-  { unrollCostSection() },
-  { implicitCostSection() },
-  { checkpointSection() },
-  { sampleHypergradientSection() },
-  { mamlTasksSection() },
-]
+let sections: [() -> Section] =
+  only == "interpreter"
+  ? [
+    { machineSection(numpy) },
+    { interpreterSection() },
+    { fusedSection() },
+    { allocationSection() },
+    { hotLoopCallsSection() },
+  ]
+  : only == "kernels"
+    ? [
+      { machineSection(numpy) },
+      { gemmSection(numpy) },
+      { gemvSection(numpy, transposed: false) },
+      { gemvSection(numpy, transposed: true) },
+      { pathSections() },
+    ]
+    : only == "jax"
+      ? [
+        { machineSection(numpy) },
+        { jaxSection() },
+      ]
+      : only == "tasks"
+        ? [
+          { machineSection(numpy) },
+          { mamlTasksSection() },
+        ]
+        : only == "solvers"
+          ? [
+            { machineSection(numpy) },
+            { unrollCostSection() },
+            { implicitCostSection() },
+            { checkpointSection() },
+            { sampleHypergradientSection() },
+            { mamlTasksSection() },
+          ]
+          : [
+            { machineSection(numpy) },
+            { gemmSection(numpy) },
+            { gemvSection(numpy, transposed: false) },
+            { gemvSection(numpy, transposed: true) },
+            { interpreterSection() },
+            { pathSections() },
+            { derivativeCostSection() },
+            { memorySection() },
+            { allocationSection() },
+            { hotLoopCallsSection() },
+            { unrollCostSection() },
+            { implicitCostSection() },
+            { checkpointSection() },
+            { sampleHypergradientSection() },
+            { mamlTasksSection() },
+          ]
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6

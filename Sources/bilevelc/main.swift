@@ -1,2 +1,3 @@
 import BilevelDriver
+
 Driver.runAndExit(CommandLine.arguments)

@@ -1,8 +1,8 @@
+import BilevelFrontEnd
 import Foundation
 import Testing
 
 @testable import BilevelCore
-import BilevelFrontEnd
 
 /// Parses `text` as a CSV file named data.csv.
 private func csv(_ text: String) -> Result<Tensor, Diagnostic> {
@@ -49,7 +49,8 @@ private func failure(_ text: String) -> Failure? {
   }
 
   @Test func crlfSpacesCommentsAndBlankLines() {
-    let text = "\u{FEFF}# produced by a script\r\n\r\na , b\r\n 1 ,\t2 \r\n  # halfway\r\n\r\n3,4\r\n"
+    let text =
+      "\u{FEFF}# produced by a script\r\n\r\na , b\r\n 1 ,\t2 \r\n  # halfway\r\n\r\n3,4\r\n"
     #expect(tensor(text) == Tensor(shape: .matrix(2, 2), scalars: [1, 2, 3, 4]))
   }
 
@@ -86,15 +87,20 @@ private func failure(_ text: String) -> Failure? {
   }
 
   @Test func notANumberPointsAtTheField() {
-    #expect(failure("x,y\n1,2\n3,abc\n")
-      == Failure(message: "expected a number, found 'abc'", line: 3, column: 3, text: "abc"))
+    #expect(
+      failure("x,y\n1,2\n3,abc\n")
+        == Failure(message: "expected a number, found 'abc'", line: 3, column: 3, text: "abc"))
     // Only the first row can be a header.
-    #expect(failure("1,2\nx,y\n")
-      == Failure(message: "expected a number, found 'x'", line: 2, column: 1, text: "x"))
-    #expect(failure("a,b\r\n1, 2\r\n3,  4x \r\n")
-      == Failure(message: "expected a number, found '4x'", line: 3, column: 5, text: "4x"))
-    #expect(failure("1,2\n3,\"4\"x\n")
-      == Failure(message: "expected a number, found '\"4\"x'", line: 2, column: 3, text: "\"4\"x"))
+    #expect(
+      failure("1,2\nx,y\n")
+        == Failure(message: "expected a number, found 'x'", line: 2, column: 1, text: "x"))
+    #expect(
+      failure("a,b\r\n1, 2\r\n3,  4x \r\n")
+        == Failure(message: "expected a number, found '4x'", line: 3, column: 5, text: "4x"))
+    #expect(
+      failure("1,2\n3,\"4\"x\n")
+        == Failure(message: "expected a number, found '\"4\"x'", line: 2, column: 3, text: "\"4\"x")
+    )
     #expect(failure("1,2\n1,é\n")?.column == 3)
   }
 
@@ -106,8 +112,11 @@ private func failure(_ text: String) -> Failure? {
   }
 
   @Test func hugeNumbersAreOutOfRange() {
-    #expect(failure("1\n1e400\n")
-      == Failure(message: "number '1e400' is out of range for a 64-bit float", line: 2, column: 1, text: "1e400"))
+    #expect(
+      failure("1\n1e400\n")
+        == Failure(
+          message: "number '1e400' is out of range for a 64-bit float", line: 2, column: 1,
+          text: "1e400"))
     #expect(failure("1, -1e999\n")?.message == "number '-1e999' is out of range for a 64-bit float")
   }
 
@@ -120,14 +129,17 @@ private func failure(_ text: String) -> Failure? {
 
   @Test func rowLengthMismatch() {
     let text = "1,2,3,4\n5,6,7,8\n\n5,6,7\n"
-    #expect(failure(text)
-      == Failure(message: "row has 3 fields; the first row has 4", line: 4, column: 1, text: "5,6,7"))
+    #expect(
+      failure(text)
+        == Failure(
+          message: "row has 3 fields; the first row has 4", line: 4, column: 1, text: "5,6,7"))
     guard case .failure(let d) = csv(text) else { return }
     #expect(d.notes.map(\.message) == ["the first row is here"])
     #expect(d.notes.first?.range?.text == "1,2,3,4")
     #expect(failure("1,2\n3\n")?.message == "row has 1 field; the first row has 2")
-    #expect(failure("x,y,z\r\n1,2\r\n")
-      == Failure(message: "row has 2 fields; the header has 3", line: 2, column: 1, text: "1,2"))
+    #expect(
+      failure("x,y,z\r\n1,2\r\n")
+        == Failure(message: "row has 2 fields; the header has 3", line: 2, column: 1, text: "1,2"))
   }
 
   @Test func noDataRows() {
@@ -138,9 +150,11 @@ private func failure(_ text: String) -> Failure? {
   }
 
   @Test func unterminatedQuote() {
-    #expect(failure("1,\"2\n")
-      == Failure(message: "unterminated quoted field; it must close with '\"' on the same line",
-                 line: 1, column: 3, text: "\"2"))
+    #expect(
+      failure("1,\"2\n")
+        == Failure(
+          message: "unterminated quoted field; it must close with '\"' on the same line",
+          line: 1, column: 3, text: "\"2"))
   }
 
   @Test func diagnosticRendersTheCSVLine() {
@@ -148,12 +162,13 @@ private func failure(_ text: String) -> Failure? {
       Issue.record("expected an error")
       return
     }
-    #expect(DiagnosticRenderer.render([d]) == """
-      data.csv:3:3: error: expected a number, found 'abc'
-      3,abc
-        ^~~
+    #expect(
+      DiagnosticRenderer.render([d]) == """
+        data.csv:3:3: error: expected a number, found 'abc'
+        3,abc
+          ^~~
 
-      """)
+        """)
   }
 
   @Test func entryLimitIsEnforced() {
@@ -170,7 +185,9 @@ private func failure(_ text: String) -> Failure? {
 
   @Test func longFieldsAreShortenedInMessages() {
     let long = String(repeating: "z", count: 100)
-    #expect(failure("1\n\(long)\n")?.message == "expected a number, found '\(String(repeating: "z", count: 40))…'")
+    #expect(
+      failure("1\n\(long)\n")?.message
+        == "expected a number, found '\(String(repeating: "z", count: 40))…'")
   }
 
   @Test func largeFileParses() {
@@ -191,7 +208,8 @@ private func failure(_ text: String) -> Failure? {
 
   @Test func whitespaceSeparatedAsNumpySavesIt() throws {
     // np.savetxt's default: "%.18e" with one space; runs of blanks and tabs count once.
-    let t = try #require(Self.table("1.000000000000000000e+00 2.500000000000000000e+00\n-3.0   4\n"))
+    let t = try #require(
+      Self.table("1.000000000000000000e+00 2.500000000000000000e+00\n-3.0   4\n"))
     #expect(t.delimiter == .whitespace)
     #expect(t.tensor.shape == .matrix(2, 2))
     #expect(t.tensor.scalars == [1, 2.5, -3, 4])
@@ -214,7 +232,8 @@ private func failure(_ text: String) -> Failure? {
 
   @Test func aMixedFileIsALocatedError() {
     // The first line decides: a later comma row is a field that is not a number.
-    guard case .failure(let d) = CSVReader.read(SourceFile(path: "data.csv", text: "1 2\n3,4 5\n")) else {
+    guard case .failure(let d) = CSVReader.read(SourceFile(path: "data.csv", text: "1 2\n3,4 5\n"))
+    else {
       Issue.record("expected an error")
       return
     }

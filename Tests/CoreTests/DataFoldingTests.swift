@@ -1,6 +1,6 @@
 import BilevelFrontEnd
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -50,14 +50,18 @@ import TestSupport
     let folded = try Self.compile(keepingRecipes: false)
     #expect(folded.data.allSatisfy { $0.recipes.isEmpty })
     let evaluated = try Self.compile(keepingRecipes: true)
-    for entry in evaluated.data { #expect(entry.recipes.count == entry.values.count, "data \(entry.name)") }
+    for entry in evaluated.data {
+      #expect(entry.recipes.count == entry.values.count, "data \(entry.name)")
+    }
   }
 
   @Test func foldingKeepsShapeErrorsLocated() throws {
-    let (p, ds) = TestPrograms.compile("""
+    let (p, ds) = TestPrograms.compile(
+      """
       tasks t in 1..3
       data a[t] = randn(3, seed: t) + randn(2, seed: t)
-      """) { Elaborator.elaborate($0) }
+      """
+    ) { Elaborator.elaborate($0) }
     #expect(p == nil)
     let d = try #require(ds.first)
     #expect(d.message.contains("3") && d.message.contains("2"), "\(d.message)")

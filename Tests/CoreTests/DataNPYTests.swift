@@ -34,8 +34,9 @@ private func error(_ bytes: [UInt8]) -> String? {
 
 @Suite struct NPYReaderTests {
   @Test func float64Matrix() throws {
-    #expect(try read(NPYFixtures.f8Matrix).get()
-      == Tensor(shape: .matrix(2, 3), scalars: [1.5, -2.25, 3e10, 0.1, -0.0, 1e-300]))
+    #expect(
+      try read(NPYFixtures.f8Matrix).get()
+        == Tensor(shape: .matrix(2, 3), scalars: [1.5, -2.25, 3e10, 0.1, -0.0, 1e-300]))
   }
 
   @Test func floatWidths() throws {
@@ -58,15 +59,18 @@ private func error(_ bytes: [UInt8]) -> String? {
   }
 
   @Test func fortranOrderBecomesRowMajor() throws {
-    #expect(try read(NPYFixtures.fortranMatrix).get()
-      == Tensor(shape: .matrix(2, 3), scalars: [1, 2, 3, 4, 5, 6]))
-    #expect(try read(NPYFixtures.fortranInt).get()
-      == Tensor(shape: .matrix(3, 2), scalars: [1, 2, 3, 4, 5, 6]))
+    #expect(
+      try read(NPYFixtures.fortranMatrix).get()
+        == Tensor(shape: .matrix(2, 3), scalars: [1, 2, 3, 4, 5, 6]))
+    #expect(
+      try read(NPYFixtures.fortranInt).get()
+        == Tensor(shape: .matrix(3, 2), scalars: [1, 2, 3, 4, 5, 6]))
   }
 
   @Test func bigEndianFloat64() throws {
-    #expect(try read(NPYFixtures.bigF8Matrix).get()
-      == Tensor(shape: .matrix(2, 2), scalars: [1, -2, 3.5, 4e100]))
+    #expect(
+      try read(NPYFixtures.bigF8Matrix).get()
+        == Tensor(shape: .matrix(2, 2), scalars: [1, -2, 3.5, 4e100]))
   }
 
   @Test func shapes() throws {
@@ -77,9 +81,12 @@ private func error(_ bytes: [UInt8]) -> String? {
   }
 
   @Test func laterFormatVersions() throws {
-    #expect(try read(NPYFixtures.version2).get() == Tensor(shape: .matrix(2, 2), scalars: [1, 2, 3, 4]))
+    #expect(
+      try read(NPYFixtures.version2).get() == Tensor(shape: .matrix(2, 2), scalars: [1, 2, 3, 4]))
     #expect(try read(NPYFixtures.version3).get() == Tensor(shape: .vector(3), scalars: [7, 8, 9]))
-    let v2 = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,)}\n", data: littleEndian([6]), version: 2)
+    let v2 = npy(
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (1,)}\n", data: littleEndian([6]),
+      version: 2)
     #expect(tensor(v2) == Tensor(shape: .vector(1), scalars: [6]))
   }
 
@@ -87,7 +94,8 @@ private func error(_ bytes: [UInt8]) -> String? {
     let load = { (b64: String) in error(NPYFixtures.bytes(b64)) }
     #expect(load(NPYFixtures.threeAxes) == "array has 3 axes; bilevelc values have at most 2")
     #expect(load(NPYFixtures.complex) == "unsupported dtype '<c16'")
-    #expect(load(NPYFixtures.structured) == "unsupported dtype: structured arrays are not supported")
+    #expect(
+      load(NPYFixtures.structured) == "unsupported dtype: structured arrays are not supported")
   }
 
   @Test func damagedFiles() {
@@ -97,7 +105,9 @@ private func error(_ bytes: [UInt8]) -> String? {
     #expect(error([]) == "not an .npy file (bad magic)")
     #expect(error(Array(good.prefix(7))) == "file is truncated: no format version")
     #expect(error(Array(good.prefix(9))) == "file is truncated: no header length")
-    #expect(error(Array(good.prefix(40))) == "file is truncated: the header is 118 bytes, but only 30 follow")
+    #expect(
+      error(Array(good.prefix(40)))
+        == "file is truncated: the header is 118 bytes, but only 30 follow")
     var v4 = good
     v4[6] = 4
     #expect(error(v4) == "unsupported .npy format version 4.0")
@@ -124,12 +134,22 @@ private func error(_ bytes: [UInt8]) -> String? {
       ("{'fortran_order': False, 'shape': (2,)}", "header has no 'descr'"),
       ("{'descr': '<f8', 'shape': (2,)}", "header has no boolean 'fortran_order'"),
       ("{'descr': '<f8', 'fortran_order': False, 'shape': (-2,)}", "shape has a negative size -2"),
-      ("{'descr': '<f8', 'fortran_order': False, 'shape': ('2',)}", "shape entries must be integers"),
-      ("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999,)}",
-       "malformed header: integer too large"),
-      ("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4)}",
-       "array of shape (4611686018427387904, 4) has more than 100000000 values"),
-      ("{'descr': '<f8', 'fortran_order': False, 'shape': (2,)} trailing", "malformed header: unexpected text after the dict"),
+      (
+        "{'descr': '<f8', 'fortran_order': False, 'shape': ('2',)}",
+        "shape entries must be integers"
+      ),
+      (
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999,)}",
+        "malformed header: integer too large"
+      ),
+      (
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4)}",
+        "array of shape (4611686018427387904, 4) has more than 100000000 values"
+      ),
+      (
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2,)} trailing",
+        "malformed header: unexpected text after the dict"
+      ),
       ("{'descr': '<f8' 'shape': (2,)}", "malformed header: expected ',' between entries"),
       ("{'descr: '<f8'}", "malformed header: expected ':' after 'descr: '"),
       ("['descr']", "malformed header: expected a dict"),
@@ -150,9 +170,11 @@ private func error(_ bytes: [UInt8]) -> String? {
       NPYFixtures.f8Matrix, NPYFixtures.fortranInt, NPYFixtures.bigF8Matrix, NPYFixtures.version2,
       NPYFixtures.version3, NPYFixtures.scalar, NPYFixtures.boolVector, NPYFixtures.f2Vector,
     ].map(NPYFixtures.bytes)
-    let tokens = ["{", "}", "(", ")", "[", "]", ":", ",", " ", "'descr'", "'shape'", "'fortran_order'",
-                  "'<f8'", "'>i2'", "'|b1'", "True", "False", "None", "0", "3", "-1", "'", "\"", "\\",
-                  "99999999999999999999", "1L", "\n", "\u{0}"]
+    let tokens = [
+      "{", "}", "(", ")", "[", "]", ":", ",", " ", "'descr'", "'shape'", "'fortran_order'",
+      "'<f8'", "'>i2'", "'|b1'", "True", "False", "None", "0", "3", "-1", "'", "\"", "\\",
+      "99999999999999999999", "1L", "\n", "\u{0}",
+    ]
     var r = RandomStream(seed: 2718)
     func below(_ n: Int) -> Int { Int(r.nextUInt64() % UInt64(max(n, 1))) }
     var successes = 0

@@ -1,8 +1,8 @@
+import BilevelFrontEnd
 import Foundation
 import Testing
 
 @testable import BilevelCore
-import BilevelFrontEnd
 
 // MARK: RandomStream
 
@@ -11,9 +11,15 @@ import BilevelFrontEnd
   // SplitMix64 + xoshiro256** (integer arithmetic, so exact).
   @Test func rawOutputsMatchReference() {
     let expected: [UInt64: [UInt64]] = [
-      0: [0x99ec_5f36_cb75_f2b4, 0xbf6e_1f78_4956_452a, 0x1a5f_849d_4933_e6e0, 0x6aa5_94f1_262d_2d2c],
-      42: [0x1578_0b2e_0c2e_c716, 0x6104_d986_6d11_3a7e, 0xae17_5332_39e4_99a1, 0xecb8_ad47_03b3_60a1],
-      0xDEAD_BEEF: [0xc555_5444_a74d_7e83, 0x65c3_0d37_b4b1_6e38, 0x54f7_7320_0a4e_fa23, 0x429a_ed75_fb95_8af7],
+      0: [
+        0x99ec_5f36_cb75_f2b4, 0xbf6e_1f78_4956_452a, 0x1a5f_849d_4933_e6e0, 0x6aa5_94f1_262d_2d2c,
+      ],
+      42: [
+        0x1578_0b2e_0c2e_c716, 0x6104_d986_6d11_3a7e, 0xae17_5332_39e4_99a1, 0xecb8_ad47_03b3_60a1,
+      ],
+      0xDEAD_BEEF: [
+        0xc555_5444_a74d_7e83, 0x65c3_0d37_b4b1_6e38, 0x54f7_7320_0a4e_fa23, 0x429a_ed75_fb95_8af7,
+      ],
     ]
     for (seed, values) in expected {
       var r = RandomStream(seed: seed)
@@ -23,8 +29,12 @@ import BilevelFrontEnd
 
   @Test func uniformsAreBitIdenticalToReference() {
     let expected: [UInt64: [UInt64]] = [
-      0: [0x3fe3_3d8b_e6d9_6ebe, 0x3fe7_edc3_ef09_2ac8, 0x3fba_5f84_9d49_33e0, 0x3fda_a965_3c49_8b4a],
-      42: [0x3fb5_780b_2e0c_2ec0, 0x3fd8_4136_619b_444e, 0x3fe5_c2ea_6647_3c93, 0x3fed_9715_a8e0_766c],
+      0: [
+        0x3fe3_3d8b_e6d9_6ebe, 0x3fe7_edc3_ef09_2ac8, 0x3fba_5f84_9d49_33e0, 0x3fda_a965_3c49_8b4a,
+      ],
+      42: [
+        0x3fb5_780b_2e0c_2ec0, 0x3fd8_4136_619b_444e, 0x3fe5_c2ea_6647_3c93, 0x3fed_9715_a8e0_766c,
+      ],
     ]
     for (seed, bits) in expected {
       var r = RandomStream(seed: seed)
@@ -36,12 +46,18 @@ import BilevelFrontEnd
   /// our own bits are pinned separately below.
   @Test func normalsAgreeWithPythonReference() {
     let python: [UInt64: [Double]] = [
-      0: [0.5981026483626094, 1.4634599192204392, -0.8950525532379914,
-          -0.1880627660388742, -2.415606685712082, 1.1072094167289706],
-      42: [-0.7262191382447857, -0.21119691823195985, 0.2216227015035933,
-           0.5227716877560146, 0.46417731016247366, 0.7409788916865562],
-      0xDEAD_BEEF: [1.382406996424062, -0.5231497105774829, -0.8395558222438894,
-                    -1.1977760104012116, 0.20944905031614666, 0.050084954923491444],
+      0: [
+        0.5981026483626094, 1.4634599192204392, -0.8950525532379914,
+        -0.1880627660388742, -2.415606685712082, 1.1072094167289706,
+      ],
+      42: [
+        -0.7262191382447857, -0.21119691823195985, 0.2216227015035933,
+        0.5227716877560146, 0.46417731016247366, 0.7409788916865562,
+      ],
+      0xDEAD_BEEF: [
+        1.382406996424062, -0.5231497105774829, -0.8395558222438894,
+        -1.1977760104012116, 0.20944905031614666, 0.050084954923491444,
+      ],
     ]
     for (seed, values) in python {
       var r = RandomStream(seed: seed)
@@ -114,14 +130,18 @@ import BilevelFrontEnd
 
   @Test func logMatchesFoundationAcrossTheRange() {
     var r = RandomStream(seed: 77)
-    var samples: [Double] = [1, 2, 0.5, 10, 0.1, 1e-300, 1e300, .leastNormalMagnitude,
-                             .greatestFiniteMagnitude, 1.0.nextUp, 1.0.nextDown, 2.0.squareRoot()]
+    var samples: [Double] = [
+      1, 2, 0.5, 10, 0.1, 1e-300, 1e300, .leastNormalMagnitude,
+      .greatestFiniteMagnitude, 1.0.nextUp, 1.0.nextDown, 2.0.squareRoot(),
+    ]
     for _ in 0..<200_000 {
       let exponent = Int(r.nextUInt64() % 2046) - 1022
       samples.append((1 + r.nextUniform()) * Foundation.pow(2.0, Double(exponent)))
     }
     for _ in 0..<50_000 { samples.append(1 + (r.nextUniform() - 0.5) * 1e-3) }
-    for _ in 0..<1000 { samples.append(Double.leastNonzeroMagnitude * Double(1 + r.nextUInt64() % 1_000_000)) }
+    for _ in 0..<1000 {
+      samples.append(Double.leastNonzeroMagnitude * Double(1 + r.nextUInt64() % 1_000_000))
+    }
     var worst = 0.0
     for x in samples {
       let ours = RandomStream.log(x)
@@ -139,6 +159,7 @@ import BilevelFrontEnd
     #expect(RandomStream.log(-1).isNaN)
     #expect(RandomStream.log(.nan).isNaN)
     #expect(RandomStream.log(.infinity) == .infinity)
-    #expect(RandomStream.log(.leastNonzeroMagnitude) == Foundation.log(Double.leastNonzeroMagnitude))
+    #expect(
+      RandomStream.log(.leastNonzeroMagnitude) == Foundation.log(Double.leastNonzeroMagnitude))
   }
 }

@@ -1,8 +1,8 @@
 import BilevelCore
 import BilevelFrontEnd
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Derivatives where the functions are not smooth or overflow naively: the
 /// documented finite values at kinks (Elementwise.swift, Reductions.swift)
@@ -17,10 +17,13 @@ import TestSupport
     var all: [Double] { gradient + hvp + [jvp] }
   }
 
-  static func derivatives(_ text: String, _ name: String, _ value: Tensor, along: [Double]? = nil,
-                          simplify: Bool = true) throws -> Derivatives {
-    var h = try DerivativeHarness(statements: DerivativeHarness.dataStatements([(name, value)]), expression: text,
-                                  wrt: [name], simplify: simplify)
+  static func derivatives(
+    _ text: String, _ name: String, _ value: Tensor, along: [Double]? = nil,
+    simplify: Bool = true
+  ) throws -> Derivatives {
+    var h = try DerivativeHarness(
+      statements: DerivativeHarness.dataStatements([(name, value)]), expression: text,
+      wrt: [name], simplify: simplify)
     let f = h.output
     let leaves = h.leaves.map(\.node)
     let v = h.direction()
@@ -28,8 +31,10 @@ import TestSupport
     let hvp = h.differentiate { $0.hessianVectorProduct(of: f, wrt: leaves, along: v) }
     let jvp = h.differentiate { $0.jacobianVectorProduct(of: [f], wrt: leaves, along: v) }
     let direction = h.bind(v, along ?? [Double](repeating: 1, count: h.dimension))
-    return Derivatives(gradient: h.leafShaped(grad, at: h.start), hvp: h.leafShaped(hvp, at: h.start, inputs: direction),
-                       jvp: h.values(jvp[0], at: h.start, inputs: direction)[0])
+    return Derivatives(
+      gradient: h.leafShaped(grad, at: h.start),
+      hvp: h.leafShaped(hvp, at: h.start, inputs: direction),
+      jvp: h.values(jvp[0], at: h.start, inputs: direction)[0])
   }
 
   static func vector(_ xs: [Double]) -> Tensor { Tensor(shape: .vector(xs.count), scalars: xs) }
@@ -63,7 +68,8 @@ import TestSupport
 
   @Test(arguments: forms)
   func sqrtAtZeroIsFinite(_ simplify: Bool) throws {
-    let d = try Self.derivatives("sum(sqrt(x))", "x", Self.vector([0, 4, 0.25]), simplify: simplify)
+    let d = try Self.derivatives(
+      "sum(sqrt(x))", "x", Self.vector([0, 4, 0.25]), simplify: simplify)
     #expect(Self.close(d.gradient, [0, 0.25, 1]))
     // f'' = −x^(−3/2)/4, taken as 0 at 0.
     #expect(Self.close(d.hvp, [0, -1.0 / 32, -2]), "\(d.hvp)")
@@ -81,12 +87,20 @@ import TestSupport
     let d = try Self.derivatives("sum(sqrt(x))", "x", Self.vector(xs), simplify: simplify)
     #expect(Self.close(d.gradient, xs.map { 0.5 / $0.squareRoot() }, 1e-14), "\(d.gradient)")
     // f'' = −x^(−3/2)/4 is finite for x ≥ 1e-200 (it overflows below).
-    #expect(Self.close(Array(d.hvp.dropFirst()), xs.dropFirst().map { -0.25 / ($0 * $0.squareRoot()) }, 1e-14), "\(d.hvp)")
+    #expect(
+      Self.close(
+        Array(d.hvp.dropFirst()), xs.dropFirst().map { -0.25 / ($0 * $0.squareRoot()) }, 1e-14),
+      "\(d.hvp)")
     for scale in [1e-20, 1e-12, 1e-8] {
-      let n = try Self.derivatives("norm(x)", "x", Self.vector([3 * scale, 4 * scale]), simplify: simplify)
+      let n = try Self.derivatives(
+        "norm(x)", "x", Self.vector([3 * scale, 4 * scale]), simplify: simplify)
       #expect(Self.close(n.gradient, [0.6, 0.8], 1e-14), "norm at scale \(scale): \(n.gradient)")
-      let rows = try Self.derivatives("sum(norm(X, axis: columns))", "X", Self.matrix([[3 * scale, 4 * scale], [1, 0]]), simplify: simplify)
-      #expect(Self.close(rows.gradient, [0.6, 0.8, 1, 0], 1e-14), "rows at scale \(scale): \(rows.gradient)")
+      let rows = try Self.derivatives(
+        "sum(norm(X, axis: columns))", "X", Self.matrix([[3 * scale, 4 * scale], [1, 0]]),
+        simplify: simplify)
+      #expect(
+        Self.close(rows.gradient, [0.6, 0.8, 1, 0], 1e-14),
+        "rows at scale \(scale): \(rows.gradient)")
     }
   }
 
@@ -96,10 +110,12 @@ import TestSupport
     #expect(d.gradient == [0, 0, 0])
     #expect(d.all.allSatisfy { $0.isFinite }, "\(d.all)")
     // A zero row among others: that row's gradient is 0, the other x/‖x‖.
-    let rows = try Self.derivatives("sum(norm(X, axis: columns))", "X", Self.matrix([[0, 0], [3, 4]]), simplify: simplify)
+    let rows = try Self.derivatives(
+      "sum(norm(X, axis: columns))", "X", Self.matrix([[0, 0], [3, 4]]), simplify: simplify)
     #expect(Self.close(rows.gradient, [0, 0, 0.6, 0.8]))
     #expect(rows.all.allSatisfy { $0.isFinite }, "\(rows.all)")
-    let columns = try Self.derivatives("sum(norm(X, axis: rows))", "X", Self.matrix([[0, 3], [0, 4]]), simplify: simplify)
+    let columns = try Self.derivatives(
+      "sum(norm(X, axis: rows))", "X", Self.matrix([[0, 3], [0, 4]]), simplify: simplify)
     #expect(Self.close(columns.gradient, [0, 0.6, 0, 0.8]))
   }
 
@@ -110,12 +126,14 @@ import TestSupport
     let three = try Self.derivatives("max(x)", "x", Self.vector([2, 2, 2]), simplify: simplify)
     #expect(Self.close(three.gradient, [1.0 / 3, 1.0 / 3, 1.0 / 3]))
     // Forward mode agrees: ∇max · v is the mean of v over the ties.
-    let jvp = try Self.derivatives("max(x)", "x", Self.vector([1, 3, 3, 2]), along: [5, 1, 2, 7], simplify: simplify)
+    let jvp = try Self.derivatives(
+      "max(x)", "x", Self.vector([1, 3, 3, 2]), along: [5, 1, 2, 7], simplify: simplify)
     #expect(Self.close([jvp.jvp], [1.5]))
     let X = Self.matrix([[1, 5, 0], [1, 2, 0]])
     let columns = try Self.derivatives("sum(max(X, axis: rows))", "X", X, simplify: simplify)
     #expect(columns.gradient == [0.5, 1, 0.5, 0.5, 0, 0.5])
-    let rows = try Self.derivatives("sum(max(X, axis: columns))", "X", Self.matrix([[4, 4, 1], [0, 2, 2]]), simplify: simplify)
+    let rows = try Self.derivatives(
+      "sum(max(X, axis: columns))", "X", Self.matrix([[4, 4, 1], [0, 2, 2]]), simplify: simplify)
     #expect(rows.gradient == [0.5, 0.5, 0, 0, 0.5, 0.5])
     #expect((two.all + columns.all + rows.all).allSatisfy { $0.isFinite })
   }
@@ -123,8 +141,9 @@ import TestSupport
   /// Requests with nothing to differentiate through: the leaf itself, and
   /// a value that does not depend on it.
   @Test func trivialRequests() throws {
-    var h = try DerivativeHarness(statements: DerivativeHarness.dataStatements([("x", Self.vector([1, -2])), ("a", Tensor(3))]),
-                                  expression: "a * 2", wrt: ["a", "x"], simplify: false)
+    var h = try DerivativeHarness(
+      statements: DerivativeHarness.dataStatements([("x", Self.vector([1, -2])), ("a", Tensor(3))]),
+      expression: "a * 2", wrt: ["a", "x"], simplify: false)
     let (a, x) = (h.leaves[0].node, h.leaves[1].node)
     let f = h.output
     let v = h.direction()
@@ -133,7 +152,9 @@ import TestSupport
     let five = h.graph.constant(5)
     let constant = h.differentiate { $0.gradient(of: five, wrt: [a, x]) }
     let jvp = h.differentiate { $0.jacobianVectorProduct(of: [x, f], wrt: [a, x], along: v) }
-    let vjp = h.differentiate { $0.vectorJacobianProduct(of: [x], cotangents: [v[1]], wrt: [a, x]) }
+    let vjp = h.differentiate {
+      $0.vectorJacobianProduct(of: [x], cotangents: [v[1]], wrt: [a, x])
+    }
     let along = h.bind(v, [0.5, 7, 9])
     #expect(h.leafShaped(selfGradient, at: h.start) == [1, 0, 0])
     #expect(h.leafShaped(gradient, at: h.start) == [2, 0, 0])
@@ -165,8 +186,12 @@ import TestSupport
     }
     // Row-wise on matrices: each row's softmax is one-hot or uniform.
     let X = Self.matrix([[800, -800, 0], [1, 1, 1]])
-    for text in ["sum(softmax(X) * X)", "sum(log_softmax(X))", "sum(logsumexp(X, axis: columns))", "sum(cross_entropy(X, [2, 3]))"] {
-      let d = try Self.derivatives(text, "X", X, along: [1, -2, 0.5, 0.1, 0.2, 0.3], simplify: simplify)
+    for text in [
+      "sum(softmax(X) * X)", "sum(log_softmax(X))", "sum(logsumexp(X, axis: columns))",
+      "sum(cross_entropy(X, [2, 3]))",
+    ] {
+      let d = try Self.derivatives(
+        text, "X", X, along: [1, -2, 0.5, 0.1, 0.2, 0.3], simplify: simplify)
       #expect(d.all.allSatisfy { $0.isFinite }, "\(text): \(d.all)")
     }
     let ce = try Self.derivatives("sum(cross_entropy(X, [2, 3]))", "X", X, simplify: simplify)

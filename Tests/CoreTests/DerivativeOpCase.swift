@@ -1,8 +1,8 @@
 import BilevelCore
 import BilevelFrontEnd
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Sizes a case's shapes are drawn at; one per point.
 struct Sizes: Sendable, CustomStringConvertible {
@@ -64,7 +64,9 @@ struct Operand: Sendable {
       // Ranks of the normals, spaced 0.3 apart, jittered by at most ±0.05.
       let ranks = v.indices.sorted { v[$0] < v[$1] }
       var out = v
-      for (r, i) in ranks.enumerated() { out[i] = 0.3 * (Double(r) - Double(v.count - 1) / 2) + 0.05 * tanh(v[i]) }
+      for (r, i) in ranks.enumerated() {
+        out[i] = 0.3 * (Double(r) - Double(v.count - 1) / 2) + 0.05 * tanh(v[i])
+      }
       v = out
     case .wellConditioned:
       for i in 0..<shape.rows { v[i * shape.columns + i] += 2 * Double(shape.rows).squareRoot() }
@@ -74,8 +76,12 @@ struct Operand: Sendable {
 }
 
 extension Operand {
-  static func scalar(_ name: String, _ d: Domain = .real) -> Operand { Operand(name: name, dims: [], domain: d) }
-  static func vector(_ name: String, _ n: Dim, _ d: Domain = .real) -> Operand { Operand(name: name, dims: [n], domain: d) }
+  static func scalar(_ name: String, _ d: Domain = .real) -> Operand {
+    Operand(name: name, dims: [], domain: d)
+  }
+  static func vector(_ name: String, _ n: Dim, _ d: Domain = .real) -> Operand {
+    Operand(name: name, dims: [n], domain: d)
+  }
   static func matrix(_ name: String, _ r: Dim, _ c: Dim, _ d: Domain = .real) -> Operand {
     Operand(name: name, dims: [r, c], domain: d)
   }
@@ -99,10 +105,14 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
   var testDescription: String { name }
   var description: String { name }
 
-  static let defaultSizes = [Sizes(m: 2, n: 3, p: 2), Sizes(m: 3, n: 2, p: 4), Sizes(m: 3, n: 4, p: 3)]
+  static let defaultSizes = [
+    Sizes(m: 2, n: 3, p: 2), Sizes(m: 3, n: 2, p: 4), Sizes(m: 3, n: 4, p: 3),
+  ]
   /// A dimension of 1, and square (where a vector broadcasts as a row and
   /// an axis mix-up in a rule cannot show through the shapes).
-  static let edgeSizes = [Sizes(m: 1, n: 3, p: 1), Sizes(m: 3, n: 1, p: 2), Sizes(m: 3, n: 3, p: 2)]
+  static let edgeSizes = [
+    Sizes(m: 1, n: 3, p: 1), Sizes(m: 3, n: 1, p: 2), Sizes(m: 3, n: 3, p: 2),
+  ]
 
   var points: Int { sizes.count + edges.count }
   func sizes(at p: Int) -> Sizes { p < sizes.count ? sizes[p] : edges[p - sizes.count] }
@@ -111,10 +121,13 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
   /// the unsafe-math rewrites on; edge points alternate.
   func form(at p: Int) -> (simplify: Bool, unsafeMath: Bool) { (p % 2 == 0, p == 2) }
 
-  init(_ name: String, _ operands: [Operand], sizes: [Sizes] = OpCase.defaultSizes, edges: [Sizes] = OpCase.edgeSizes,
-       setup: @escaping @Sendable (Sizes) -> [String] = { _ in [] },
-       post: (@Sendable (inout Graph, NodeID, Sizes) -> NodeID)? = nil,
-       _ text: @escaping @Sendable (Sizes) -> String) {
+  init(
+    _ name: String, _ operands: [Operand], sizes: [Sizes] = OpCase.defaultSizes,
+    edges: [Sizes] = OpCase.edgeSizes,
+    setup: @escaping @Sendable (Sizes) -> [String] = { _ in [] },
+    post: (@Sendable (inout Graph, NodeID, Sizes) -> NodeID)? = nil,
+    _ text: @escaping @Sendable (Sizes) -> String
+  ) {
     self.name = name
     self.operands = operands
     self.sizes = sizes
@@ -128,9 +141,12 @@ struct OpCase: Sendable, CustomTestStringConvertible, CustomStringConvertible {
   func harness(point p: Int) throws -> DerivativeHarness {
     let s = sizes(at: p)
     let (simplify, unsafeMath) = form(at: p)
-    let bindings = operands.enumerated().map { k, o in (o.name, o.sample(s, seed: TestRandom.seed(name, 16 * p + k))) }
-    var h = try DerivativeHarness(statements: setup(s) + DerivativeHarness.dataStatements(bindings), expression: text(s),
-                                  wrt: operands.map(\.name), simplify: simplify, unsafeMath: unsafeMath)
+    let bindings = operands.enumerated().map { k, o in
+      (o.name, o.sample(s, seed: TestRandom.seed(name, 16 * p + k)))
+    }
+    var h = try DerivativeHarness(
+      statements: setup(s) + DerivativeHarness.dataStatements(bindings), expression: text(s),
+      wrt: operands.map(\.name), simplify: simplify, unsafeMath: unsafeMath)
     if let post {
       let y = h.output
       let z = post(&h.graph, y, s)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -17,7 +17,9 @@ import TestSupport
       let results = DerivativeBattery.run(&h, seed: TestRandom.seed(c.name, 1000 + p))
       for r in results where !r.passed {
         let (simplify, unsafe) = c.form(at: p)
-        Issue.record("\(c.name) at point \(p) (\(c.sizes(at: p)), \(simplify ? "simplified" : "as elaborated")\(unsafe ? ", unsafe math" : "")): \(r)")
+        Issue.record(
+          "\(c.name) at point \(p) (\(c.sizes(at: p)), \(simplify ? "simplified" : "as elaborated")\(unsafe ? ", unsafe math" : "")): \(r)"
+        )
       }
       checks += results
     }
@@ -36,34 +38,48 @@ import TestSupport
       }
     }
     let leafKinds: Set<OpKind> = [.constant, .literal, .data, .variable, .input]
-    var required = Set(OpKind.allCases.filter { !leafKinds.contains($0) }.map { "kind \($0.rawValue)" })
+    var required = Set(
+      OpKind.allCases.filter { !leafKinds.contains($0) }.map { "kind \($0.rawValue)" })
     for f in UnaryFunction.allCases { required.insert("unary \(f.rawValue)") }
-    for f in BinaryFunction.allCases { for k in 0..<2 { required.insert("binary \(f.rawValue) operand \(k)") } }
+    for f in BinaryFunction.allCases {
+      for k in 0..<2 { required.insert("binary \(f.rawValue) operand \(k)") }
+    }
     for r in Reduction.allCases {
       for (axis, rank) in [("all", 1), ("all", 2), ("rows", 1), ("rows", 2), ("columns", 2)] {
         required.insert("reduce \(r.rawValue) \(axis) rank \(rank)")
       }
     }
-    for form in ["NN 2x2", "NN 2x1", "NN 1x2", "NN 1x1", "TN 2x2", "NT 2x2", "TT 2x2"] { required.insert("matmul \(form)") }
+    for form in ["NN 2x2", "NN 2x1", "NN 1x2", "NN 1x1", "TN 2x2", "NT 2x2", "TT 2x2"] {
+      required.insert("matmul \(form)")
+    }
     for k in 0..<2 {
       required.insert("matmul operand \(k)")
       required.insert("solve operand \(k)")
     }
     required.formUnion([
-      "solve rhs rank 1", "solve rhs rank 2", "concat rank 1 axis 0", "concat rank 2 axis 0", "concat rank 2 axis 1",
-      "diag 1→2", "diag 2→1", "softmax rank 1", "softmax rank 2", "logSoftmax rank 1", "logSoftmax rank 2",
-      "slice 1→0", "slice 1→1", "slice 2→0", "slice 2→1", "slice 2→2", "reshape 1→2", "reshape 2→1", "reshape 2→2",
+      "solve rhs rank 1", "solve rhs rank 2", "concat rank 1 axis 0", "concat rank 2 axis 0",
+      "concat rank 2 axis 1",
+      "diag 1→2", "diag 2→1", "softmax rank 1", "softmax rank 2", "logSoftmax rank 1",
+      "logSoftmax rank 2",
+      "slice 1→0", "slice 1→1", "slice 2→0", "slice 2→1", "slice 2→2", "reshape 1→2", "reshape 2→1",
+      "reshape 2→2",
       "transpose rank 1", "transpose rank 2", "taskReduce mean", "taskReduce sum",
       "argmax all rank 1", "argmax all rank 2", "argmax rows rank 2", "argmax columns rank 2",
     ])
     // A vector operand always goes with a matrix's columns in the language
     // (col(v) gives the [m,1] form), so only the broadcast op repeats a
     // vector down a column.
-    for role in ["scalar", "row vector", "[1,n]", "[m,1]"] { required.insert("binary operand broadcast as \(role)") }
-    for role in ["scalar", "row vector", "column vector", "[1,n]", "[m,1]"] { required.insert("broadcast op from \(role)") }
+    for role in ["scalar", "row vector", "[1,n]", "[m,1]"] {
+      required.insert("binary operand broadcast as \(role)")
+    }
+    for role in ["scalar", "row vector", "column vector", "[1,n]", "[m,1]"] {
+      required.insert("broadcast op from \(role)")
+    }
     let missing = required.subtracting(found).sorted()
     #expect(missing.isEmpty, "no derivative case for: \(missing)")
-    let uncalled = Builtins.signatures.filter { b in !b.dataOnly && !texts.contains { Self.calls($0, b.name) } }.map(\.name)
+    let uncalled = Builtins.signatures.filter { b in
+      !b.dataOnly && !texts.contains { Self.calls($0, b.name) }
+    }.map(\.name)
     #expect(uncalled.isEmpty, "no derivative case calls: \(uncalled)")
   }
 
@@ -83,7 +99,9 @@ import TestSupport
     let order = g.reachable(from: [root])
     var active = [Bool](repeating: false, count: g.count)
     for w in wrt { active[w.index] = true }
-    for id in order where !active[id.index] { active[id.index] = g[id].inputs.contains { active[$0.index] } }
+    for id in order where !active[id.index] {
+      active[id.index] = g[id].inputs.contains { active[$0.index] }
+    }
     func rank(_ id: NodeID) -> Int { g.shape(id).rank }
     func role(_ from: Shape, in to: Shape) -> String? {
       switch BroadcastRole.of(from, in: to) {
@@ -102,15 +120,25 @@ import TestSupport
       switch node.op {
       case .unary(let f): out.insert("unary \(f.rawValue)")
       case .binary(let f):
-        for (k, x) in inputs.enumerated() where active[x.index] { out.insert("binary \(f.rawValue) operand \(k)") }
-        for x in inputs { if let r = role(g.shape(x), in: node.shape) { out.insert("binary operand broadcast as \(r)") } }
+        for (k, x) in inputs.enumerated() where active[x.index] {
+          out.insert("binary \(f.rawValue) operand \(k)")
+        }
+        for x in inputs {
+          if let r = role(g.shape(x), in: node.shape) {
+            out.insert("binary operand broadcast as \(r)")
+          }
+        }
       case .broadcast:
         if let r = role(g.shape(inputs[0]), in: node.shape) { out.insert("broadcast op from \(r)") }
-      case .reduce(let r, let axis): out.insert("reduce \(r.rawValue) \(axis) rank \(rank(inputs[0]))")
+      case .reduce(let r, let axis):
+        out.insert("reduce \(r.rawValue) \(axis) rank \(rank(inputs[0]))")
       case .argmax(let axis): out.insert("argmax \(axis) rank \(rank(inputs[0]))")
       case .matmul(let tl, let tr):
-        out.insert("matmul \(tl ? "T" : "N")\(tr ? "T" : "N") \(rank(inputs[0]))x\(rank(inputs[1]))")
-        for (k, x) in inputs.enumerated() where active[x.index] { out.insert("matmul operand \(k)") }
+        out.insert(
+          "matmul \(tl ? "T" : "N")\(tr ? "T" : "N") \(rank(inputs[0]))x\(rank(inputs[1]))")
+        for (k, x) in inputs.enumerated() where active[x.index] {
+          out.insert("matmul operand \(k)")
+        }
       case .solve:
         out.insert("solve rhs rank \(rank(inputs[1]))")
         for (k, x) in inputs.enumerated() where active[x.index] { out.insert("solve operand \(k)") }
@@ -150,6 +178,8 @@ final class CheckTally: @unchecked Sendable {
     lock.unlock()
     guard done else { return }
     print("\(label): \(sum) checks over \(count) cases")
-    for (kind, u) in usage.sorted(by: { $0.key < $1.key }) { print("  worst \(kind): \(String(format: "%.2g", u)) of the error allowed") }
+    for (kind, u) in usage.sorted(by: { $0.key < $1.key }) {
+      print("  worst \(kind): \(String(format: "%.2g", u)) of the error allowed")
+    }
   }
 }

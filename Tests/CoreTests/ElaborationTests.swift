@@ -1,6 +1,6 @@
 import BilevelFrontEnd
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -17,23 +17,29 @@ import TestSupport
     solve outer with gd(lr: 0.1, steps: 3)
     """
 
-  static func messages(_ ds: [Diagnostic]) -> [String] { ds.map { "\($0.severity.rawValue): \($0.message)" } }
+  static func messages(_ ds: [Diagnostic]) -> [String] {
+    ds.map { "\($0.severity.rawValue): \($0.message)" }
+  }
 
   @Test func functionsAreInlinedAndCheckedAtEachCall() throws {
-    let (p, ds) = Self.compile(Self.header + """
-      def sq(v) = sum(v^2)
-      inner loss = sq(X @ w - y) + exp(lam) * sq(w)
-      outer loss = sq(w - 1)
-      """ + Self.solvers)
+    let (p, ds) = Self.compile(
+      Self.header + """
+        def sq(v) = sum(v^2)
+        inner loss = sq(X @ w - y) + exp(lam) * sq(w)
+        outer loss = sq(w - 1)
+        """ + Self.solvers)
     #expect(ds.isEmpty, "\(Self.messages(ds))")
     let program = try #require(p)
     // The same def at vector[6] and vector[3]: two different sum nodes.
-    let sums = program.graph.reachable(from: program.roots).filter { program.graph[$0].op == .reduce(.sum, .all) }
+    let sums = program.graph.reachable(from: program.roots).filter {
+      program.graph[$0].op == .reduce(.sum, .all)
+    }
     #expect(sums.count == 3)
   }
 
   @Test func perTaskProgramEvaluatesPerTaskAndAverages() throws {
-    let (p, ds) = Self.compile("""
+    let (p, ds) = Self.compile(
+      """
       tasks t in 1..4
       data a[t] = randn(3, seed: t)
       outer W: vector[3] = 1
@@ -70,7 +76,8 @@ import TestSupport
       ("sum(w * w) / (1 + lam^2)", 2, nil),
     ]
     for (loss, degree, term) in cases {
-      let (p, ds) = Self.compile(Self.header + "inner loss = \(loss)\nouter loss = sum(w^2)" + Self.solvers)
+      let (p, ds) = Self.compile(
+        Self.header + "inner loss = \(loss)\nouter loss = sum(w^2)" + Self.solvers)
       let program = try #require(p, "\(loss): \(Self.messages(ds))")
       let a = PolynomialDegree.analyse(program.graph, root: program.innerLoss!) { op in
         if case .variable(let i) = op { return program.variables[i].level == .inner }
@@ -82,7 +89,8 @@ import TestSupport
   }
 
   @Test func structureWarningsNameTheVariableAndTheLoss() {
-    let (_, ds) = Self.compile("""
+    let (_, ds) = Self.compile(
+      """
       data y = randn(4, seed: 1)
       outer lam: scalar = 0
       outer unused: scalar = 0
@@ -92,29 +100,33 @@ import TestSupport
       """ + Self.solvers)
     let m = Self.messages(ds)
     #expect(m.contains { $0.hasPrefix("warning: outer variable 'unused'") })
-    #expect(m.contains { $0.hasPrefix("warning: the outer loss does not depend on any inner variable") })
+    #expect(
+      m.contains { $0.hasPrefix("warning: the outer loss does not depend on any inner variable") })
     #expect(!m.contains { $0.hasPrefix("error") }, "\(m)")
   }
 
   @Test func threeMistakesGiveThreeErrors() {
-    let (_, ds) = Self.compile("""
+    let (_, ds) = Self.compile(
+      """
       data X = randn(3, 2, seed: 1)
       let a = X @ X
       let b = lamda + 1
       let c = sum(X, axis: 2)
       """)
-    #expect(Self.messages(ds) == [
-      "error: cannot multiply matrix[3, 2] by matrix[3, 2]: inner sizes 2 and 3 differ",
-      "error: undefined name 'lamda'",
-      "error: axes are named, not numbered: 'rows' or 'columns'",
-    ])
+    #expect(
+      Self.messages(ds) == [
+        "error: cannot multiply matrix[3, 2] by matrix[3, 2]: inner sizes 2 and 3 differ",
+        "error: undefined name 'lamda'",
+        "error: axes are named, not numbered: 'rows' or 'columns'",
+      ])
   }
 
   /// A name bound for one sub-expression (a rule's 'grad') is gone after it,
   /// and the file's own binding of that name is untouched; the dimensions of
   /// one statement see each other.
   @Test func namesBoundForASubexpressionEndWithIt() throws {
-    let (p, ds) = Self.compile("""
+    let (p, ds) = Self.compile(
+      """
       dim n = 3, d = 2 * n - 3
       data X = randn(n, d, seed: 1)
       data y = randn(n, seed: 2)
@@ -130,7 +142,9 @@ import TestSupport
     #expect(ds.isEmpty, "\(Self.messages(ds))")
     let program = try #require(p)
     #expect(program.variables[1].shape == .vector(3))
-    let outerLeaves = program.graph.reachable(from: [program.outerLoss!]).map { program.graph[$0].op }
+    let outerLeaves = program.graph.reachable(from: [program.outerLoss!]).map {
+      program.graph[$0].op
+    }
     #expect(outerLeaves.contains(.data(2)))
     #expect(!outerLeaves.contains { if case .input = $0 { return true } else { return false } })
   }

@@ -8,7 +8,9 @@ import Testing
   let rounding = ErrorFigure.rounding
 
   @Test func noiseUnderTheFloorPrintsAsTheFloor() {
-    for noise in [0, 9.2e-16, 2.5e-13, 9.99e-12, -1e-20] { #expect(rounding.text(noise) == "< 1e-11", "\(noise)") }
+    for noise in [0, 9.2e-16, 2.5e-13, 9.99e-12, -1e-20] {
+      #expect(rounding.text(noise) == "< 1e-11", "\(noise)")
+    }
     // The same rounding error, doubled by another summation order, prints the same.
     #expect(ErrorFigure.differences.text(2.5e-13) == ErrorFigure.differences.text(5e-13))
     #expect(ErrorFigure.differences.text(4.9e-9) == "< 1e-8")

@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -35,9 +35,11 @@ import TestSupport
   func minWithTiesSplitsEvenly(_ simplify: Bool) throws {
     let two = try K.derivatives("min(x)", "x", K.vector([3, 1, 1, 2]), simplify: simplify)
     #expect(two.gradient == [0, 0.5, 0.5, 0])
-    let jvp = try K.derivatives("min(x)", "x", K.vector([3, 1, 1, 2]), along: [5, 1, 2, 7], simplify: simplify)
+    let jvp = try K.derivatives(
+      "min(x)", "x", K.vector([3, 1, 1, 2]), along: [5, 1, 2, 7], simplify: simplify)
     #expect(K.close([jvp.jvp], [1.5]))
-    let columns = try K.derivatives("sum(min(X, axis: rows))", "X", K.matrix([[1, 5, 0], [1, 2, 0]]), simplify: simplify)
+    let columns = try K.derivatives(
+      "sum(min(X, axis: rows))", "X", K.matrix([[1, 5, 0], [1, 2, 0]]), simplify: simplify)
     #expect(columns.gradient == [0.5, 0, 0.5, 0.5, 1, 0.5])
   }
 
@@ -56,29 +58,38 @@ import TestSupport
       ("argmax([[1, 7, 7], [8, 0, 9]], axis: columns)", [2, 3]),
     ]
     for (text, expected) in cases {
-      let h = try DerivativeHarness(statements: DerivativeHarness.dataStatements([("unused", K.vector([0]))]),
-                                    expression: text, wrt: [], simplify: true)
+      let h = try DerivativeHarness(
+        statements: DerivativeHarness.dataStatements([("unused", K.vector([0]))]),
+        expression: text, wrt: [], simplify: true)
       #expect(h.values(h.output, at: []) == expected, "\(text)")
       let node = h.graph[h.output]
       if !node.op.isLeaf {
         let inputs = node.inputs.map { h.values($0, at: []) }.enumerated().map { k, v in
           Tensor(shape: h.graph.shape(node.inputs[k]), scalars: v)
         }
-        #expect(node.op.evaluateReference(inputs, shape: node.shape).scalars == expected, "reference \(text)")
+        #expect(
+          node.op.evaluateReference(inputs, shape: node.shape).scalars == expected,
+          "reference \(text)")
       }
     }
-    #expect(Op.argmax(.all).evaluateReference([K.vector([1, .nan, 3])], shape: .scalar).scalars[0].isNaN)
-    #expect(BinaryFunction.maximum.apply(.nan, 1).isNaN && BinaryFunction.minimum.apply(1, .nan).isNaN)
+    #expect(
+      Op.argmax(.all).evaluateReference([K.vector([1, .nan, 3])], shape: .scalar).scalars[0].isNaN)
+    #expect(
+      BinaryFunction.maximum.apply(.nan, 1).isNaN && BinaryFunction.minimum.apply(1, .nan).isNaN)
   }
 
   /// argmax in a loss is an error at the call, also through a let and a def;
   /// in a report and in data it is fine.
   @Test func argmaxIsRefusedInLosses() throws {
-    let head = "data x = [1, 3, 2]\nouter a: scalar = 1\ninner w: vector[2] = 0\n"
+    let head =
+      "data x = [1, 3, 2]\nouter a: scalar = 1\ninner w: vector[2] = 0\n"
       + "solve inner with gd(lr: 0.1, steps: 10)\nsolve outer with gd(lr: 0.1, steps: 3)\n"
-    let good = head + "data k = argmax(x)\ninner loss = sum((w - a)^2)\nouter loss = sum(w^2)\nreport best = argmax(w) + k\n"
+    let good =
+      head
+      + "data k = argmax(x)\ninner loss = sum((w - a)^2)\nouter loss = sum(w^2)\nreport best = argmax(w) + k\n"
     #expect(try Self.errors(good).isEmpty)
-    let viaLet = head + "let pick = argmax(w)\ninner loss = sum((w - a)^2)\nouter loss = sum(w^2) * pick\n"
+    let viaLet =
+      head + "let pick = argmax(w)\ninner loss = sum((w - a)^2)\nouter loss = sum(w^2) * pick\n"
     let diagnostics = try Self.errors(viaLet)
     #expect(diagnostics.count == 1)
     #expect(diagnostics.first?.message.contains("argmax is not differentiable") == true)
@@ -93,6 +104,8 @@ import TestSupport
   }
 
   static func errors(_ text: String) throws -> [Diagnostic] {
-    TestPrograms.compile(text) { Elaborator.elaborate($0) }.diagnostics.filter { $0.severity == .error }
+    TestPrograms.compile(text) { Elaborator.elaborate($0) }.diagnostics.filter {
+      $0.severity == .error
+    }
   }
 }

@@ -1,7 +1,7 @@
-import Foundation
 import BilevelFrontEnd
-import Testing
+import Foundation
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -24,7 +24,9 @@ import TestSupport
     var g = Graph()
     let a = g.make(.data(0), shape: .matrix(2, 3))
     let b = g.make(.data(1), shape: .matrix(2, 3))
-    #expect(throws: ShapeError.self) { try g.add(.matmul(transposeLeft: false, transposeRight: false), [a, b]) }
+    #expect(throws: ShapeError.self) {
+      try g.add(.matmul(transposeLeft: false, transposeRight: false), [a, b])
+    }
     let ok = try? g.add(.matmul(transposeLeft: true, transposeRight: false), [a, b])
     #expect(ok.map { g.shape($0) } == .matrix(3, 3))
   }
@@ -53,7 +55,8 @@ import TestSupport
     let run = DriverRunner.run(["--emit", "graph", "quickstart.blv"], in: PackagePaths.samples)
     #expect(run.status == 0, "\(path): \(run.errors)")
     // Each node line's right-hand side (op and operands) appears once.
-    let bodies = run.output.split(separator: "\n").filter { $0.hasPrefix("%") }.map { line -> String in
+    let bodies = run.output.split(separator: "\n").filter { $0.hasPrefix("%") }.map {
+      line -> String in
       let rhs = line.split(separator: "=", maxSplits: 1)[1]
       return String(rhs.split(separator: "#")[0]).trimmingCharacters(in: .whitespaces)
     }

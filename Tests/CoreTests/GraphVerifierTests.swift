@@ -54,8 +54,9 @@ import Testing
 
   @Test func inputsTheShapeRuleRejectsAreReported() throws {
     let m = Node(op: .data(1), inputs: [], shape: .matrix(2, 2))
-    let product = Node(op: .matmul(transposeLeft: false, transposeRight: false), inputs: [NodeID(1), NodeID(0)],
-                       shape: .vector(2))
+    let product = Node(
+      op: .matmul(transposeLeft: false, transposeRight: false), inputs: [NodeID(1), NodeID(0)],
+      shape: .vector(2))
     let e = try #require(Self.error([Self.x, m, product]))
     #expect(e.node == NodeID(2))
     #expect(e.message.contains("shape rule rejects"))
@@ -78,12 +79,16 @@ import Testing
 
   @Test func theReportShowsTheNodesAroundTheFault() throws {
     var nodes = [Self.x]
-    for k in 1..<10 { nodes.append(Node(op: .unary(k % 2 == 0 ? .exp : .sin), inputs: [NodeID(k - 1)], shape: .vector(3))) }
+    for k in 1..<10 {
+      nodes.append(
+        Node(op: .unary(k % 2 == 0 ? .exp : .sin), inputs: [NodeID(k - 1)], shape: .vector(3)))
+    }
     nodes[6] = Node(op: .unary(.exp), inputs: [NodeID(5)], shape: .scalar)
     let e = try #require(Self.error(nodes))
     let lines = e.description.split(separator: "\n")
     #expect(lines.contains { $0.hasPrefix("> %6 = unary(") })
-    #expect(lines.contains { $0.hasPrefix("  %3 = ") } && lines.contains { $0.hasPrefix("  %9 = ") })
+    #expect(
+      lines.contains { $0.hasPrefix("  %3 = ") } && lines.contains { $0.hasPrefix("  %9 = ") })
     #expect(!lines.contains { $0.hasPrefix("  %2 = ") })
   }
 }

@@ -69,18 +69,22 @@ private func checkGEMM(
   threads: Int? = 1, blocking: GEMMBlocking = .default
 ) -> [Double] {
   let a = PaddedMatrix(rows: ta ? k : m, cols: ta ? m : k, pad: pad, seed: UInt64(m * 7919 + k))
-  let b = PaddedMatrix(rows: tb ? n : k, cols: tb ? k : n, pad: pad, seed: UInt64(n * 104_729 + k + 1))
+  let b = PaddedMatrix(
+    rows: tb ? n : k, cols: tb ? k : n, pad: pad, seed: UInt64(n * 104_729 + k + 1))
   var c = PaddedMatrix(rows: m, cols: n, pad: pad, seed: 99)
   if beta == 0 { for i in 0..<m { for j in 0..<n { c[i, j] = .nan } } }  // must not be read
-  let expected = naiveGEMM(m: m, n: n, k: k, alpha: alpha, a: a, ta: ta, b: b, tb: tb, beta: beta, c: c)
+  let expected = naiveGEMM(
+    m: m, n: n, k: k, alpha: alpha, a: a, ta: ta, b: b, tb: tb, beta: beta, c: c)
   var ws = [Double](repeating: 0, count: GEMM.workspaceSize(m: m, n: n, k: k, blocking: blocking))
   a.storage.withUnsafeBufferPointer { ap in
     b.storage.withUnsafeBufferPointer { bp in
       c.storage.withUnsafeMutableBufferPointer { cp in
         ws.withUnsafeMutableBufferPointer { wp in
-          GEMM.multiply(m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: a.ld, transposeA: ta,
-                        b: bp.baseAddress!, ldb: b.ld, transposeB: tb, beta: beta, c: cp.baseAddress!, ldc: c.ld,
-                        workspace: wp.baseAddress!, blocking: blocking, threads: threads)
+          GEMM.multiply(
+            m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: a.ld, transposeA: ta,
+            b: bp.baseAddress!, ldb: b.ld, transposeB: tb, beta: beta, c: cp.baseAddress!,
+            ldc: c.ld,
+            workspace: wp.baseAddress!, blocking: blocking, threads: threads)
         }
       }
     }
@@ -94,7 +98,9 @@ private func checkGEMM(
       out.append(c[i, j])
     }
   }
-  #expect(worst <= Double(k + 2) * 2.3e-16, "m \(m) n \(n) k \(k) ta \(ta) tb \(tb) alpha \(alpha) beta \(beta)")
+  #expect(
+    worst <= Double(k + 2) * 2.3e-16,
+    "m \(m) n \(n) k \(k) ta \(ta) tb \(tb) alpha \(alpha) beta \(beta)")
   #expect(c.paddingIntact, "C padding written: m \(m) n \(n) k \(k)")
   return out
 }
@@ -112,7 +118,9 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
       let pick = { odd[Int(r.nextUInt64() % UInt64(odd.count))] }
       checkGEMM(m: pick(), n: pick(), k: pick(), ta: ta, tb: tb)
     }
-    for (m, n, k) in [(1, 1, 1), (1, 9, 1), (9, 1, 1), (1, 1, 70), (5, 8, 3), (6, 16, 2), (70, 70, 70), (2, 3, 4)] {
+    for (m, n, k) in [
+      (1, 1, 1), (1, 9, 1), (9, 1, 1), (1, 1, 70), (5, 8, 3), (6, 16, 2), (70, 70, 70), (2, 3, 4),
+    ] {
       checkGEMM(m: m, n: n, k: k, ta: ta, tb: tb)
     }
   }
@@ -143,9 +151,11 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
     var c: [Double] = [1, 2, 3, 4]
     var ws = [0.0]
     let dummy = [0.0]
-    GEMM.multiply(m: 2, n: 2, k: 0, a: dummy, lda: 1, b: dummy, ldb: 1, beta: 3, c: &c, ldc: 2, workspace: &ws)
+    GEMM.multiply(
+      m: 2, n: 2, k: 0, a: dummy, lda: 1, b: dummy, ldb: 1, beta: 3, c: &c, ldc: 2, workspace: &ws)
     #expect(c == [3, 6, 9, 12])
-    GEMM.multiply(m: 2, n: 2, k: 0, a: dummy, lda: 1, b: dummy, ldb: 1, beta: 0, c: &c, ldc: 2, workspace: &ws)
+    GEMM.multiply(
+      m: 2, n: 2, k: 0, a: dummy, lda: 1, b: dummy, ldb: 1, beta: 0, c: &c, ldc: 2, workspace: &ws)
     #expect(c == [0, 0, 0, 0])
   }
 
@@ -159,7 +169,9 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
         let two = checkGEMM(m: m, n: n, k: k, ta: ta, tb: tb, alpha: 0.75, beta: 0.5, threads: 2)
         #expect(bits(one) == bits(two), "pool m \(m) n \(n) k \(k)")
         for parts in 2...4 {
-          #expect(bits(one) == bits(splitGEMM(m: m, n: n, k: k, ta: ta, tb: tb, parts: parts)), "parts \(parts)")
+          #expect(
+            bits(one) == bits(splitGEMM(m: m, n: n, k: k, ta: ta, tb: tb, parts: parts)),
+            "parts \(parts)")
         }
       }
     }
@@ -177,9 +189,12 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
         c.storage.withUnsafeMutableBufferPointer { cp in
           ws.withUnsafeMutableBufferPointer { wp in
             let job = GEMM.Job(
-              m: m, n: n, k: k, alpha: 0.75, a: ap.baseAddress!, lda: a.ld, ta: ta, b: bp.baseAddress!, ldb: b.ld,
-              tb: tb, beta: 0.5, c: cp.baseAddress!, ldc: c.ld, ws: alignedTo64(wp.baseAddress!), perThread: per,
-              blocking: blocking, tile: GEMM.fitting(.active, m: m, n: n, k: k, blocking: blocking), parts: parts,
+              m: m, n: n, k: k, alpha: 0.75, a: ap.baseAddress!, lda: a.ld, ta: ta,
+              b: bp.baseAddress!, ldb: b.ld,
+              tb: tb, beta: 0.5, c: cp.baseAddress!, ldc: c.ld, ws: alignedTo64(wp.baseAddress!),
+              perThread: per,
+              blocking: blocking, tile: GEMM.fitting(.active, m: m, n: n, k: k, blocking: blocking),
+              parts: parts,
               splitN: n >= m)
             for p in (0..<parts).reversed() { job.runPart(p) }
           }
@@ -195,11 +210,15 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
 @Suite struct GEMVTests {
   /// y = alpha·op(A)·x + beta·y against a naive loop; returns y.
   @discardableResult
-  private func check(m: Int, n: Int, transposed: Bool, alpha: Double, beta: Double, pad: Int, threads: Int?) -> [Double] {
+  private func check(
+    m: Int, n: Int, transposed: Bool, alpha: Double, beta: Double, pad: Int, threads: Int?
+  ) -> [Double] {
     let a = PaddedMatrix(rows: m, cols: n, pad: pad, seed: UInt64(m * 31 + n))
     let xs = PaddedMatrix(rows: 1, cols: transposed ? m : n, seed: 5).storage
     let outs = transposed ? n : m
-    var y = beta == 0 ? [Double](repeating: .nan, count: outs) : PaddedMatrix(rows: 1, cols: outs, seed: 6).storage
+    var y =
+      beta == 0
+      ? [Double](repeating: .nan, count: outs) : PaddedMatrix(rows: 1, cols: outs, seed: 6).storage
     var expected = [Double](repeating: 0, count: outs), bound = expected
     for o in 0..<outs {
       var s = 0.0, t = 0.0
@@ -213,12 +232,15 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
       bound[o] = abs(alpha) * t + abs(old) + 1e-300
     }
     a.storage.withUnsafeBufferPointer { ap in
-      GEMV.multiply(m: m, n: n, alpha: alpha, a: ap.baseAddress!, lda: a.ld, transposeA: transposed, x: xs,
-                    beta: beta, y: &y, threads: threads)
+      GEMV.multiply(
+        m: m, n: n, alpha: alpha, a: ap.baseAddress!, lda: a.ld, transposeA: transposed, x: xs,
+        beta: beta, y: &y, threads: threads)
     }
     let k = transposed ? m : n
     for o in 0..<outs {
-      #expect(abs(y[o] - expected[o]) <= Double(k + 3) * 2.3e-16 * bound[o], "m \(m) n \(n) T \(transposed) [\(o)]")
+      #expect(
+        abs(y[o] - expected[o]) <= Double(k + 3) * 2.3e-16 * bound[o],
+        "m \(m) n \(n) T \(transposed) [\(o)]")
     }
     return y
   }
@@ -238,8 +260,10 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
   @Test(arguments: [false, true])
   func threadedResultsAreBitIdentical(transposed: Bool) {
     for (m, n) in [(300, 129), (129, 300), (64, 64)] {
-      let one = check(m: m, n: n, transposed: transposed, alpha: 0.75, beta: 0.5, pad: 1, threads: 1)
-      let two = check(m: m, n: n, transposed: transposed, alpha: 0.75, beta: 0.5, pad: 1, threads: 2)
+      let one = check(
+        m: m, n: n, transposed: transposed, alpha: 0.75, beta: 0.5, pad: 1, threads: 1)
+      let two = check(
+        m: m, n: n, transposed: transposed, alpha: 0.75, beta: 0.5, pad: 1, threads: 2)
       #expect(bits(one) == bits(two))
       // Explicit splits, in reverse order, independent of the core count.
       let a = PaddedMatrix(rows: m, cols: n, pad: 1, seed: UInt64(m * 31 + n))
@@ -248,8 +272,9 @@ private let transposeCases = [(false, false), (false, true), (true, false), (tru
       a.storage.withUnsafeBufferPointer { ap in
         y.withUnsafeMutableBufferPointer { yp in
           xs.withUnsafeBufferPointer { xp in
-            let job = GEMV.Job(m: m, n: n, alpha: 0.75, a: ap.baseAddress!, lda: a.ld, x: xp.baseAddress!,
-                               beta: 0.5, y: yp.baseAddress!, parts: 3, wide: wideKernels)
+            let job = GEMV.Job(
+              m: m, n: n, alpha: 0.75, a: ap.baseAddress!, lda: a.ld, x: xp.baseAddress!,
+              beta: 0.5, y: yp.baseAddress!, parts: 3, wide: wideKernels)
             for p in (0..<3).reversed() { transposed ? job.transposedPart(p) : job.plainPart(p) }
           }
         }
@@ -282,7 +307,9 @@ private func randomMatrix(_ n: Int, seed: UInt64) -> [Double] {
 
 private func multiply(_ a: [Double], _ b: [Double], _ n: Int, _ r: Int) -> [Double] {
   var c = [Double](repeating: 0, count: n * r)
-  for i in 0..<n { for p in 0..<n { for j in 0..<r { c[i * r + j] += a[i * n + p] * b[p * r + j] } } }
+  for i in 0..<n {
+    for p in 0..<n { for j in 0..<r { c[i * r + j] += a[i * n + p] * b[p * r + j] } }
+  }
   return c
 }
 
@@ -311,7 +338,8 @@ private func spdMatrix(_ n: Int, seed: UInt64) -> [Double] {
   func choleskyReconstructsAndSolves(n: Int) {
     let a = spdMatrix(n, seed: UInt64(n))
     var l = a
-    for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { l[i * n + j] = -7 } }  // sentinel upper triangle
+    // A sentinel upper triangle.
+    for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { l[i * n + j] = -7 } }
     var ws = [Double](repeating: 0, count: max(1, Cholesky.workspaceSize(n: n)))
     #expect(Cholesky.factor(n: n, a: &l, lda: n, workspace: &ws) == .success)
     for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { #expect(l[i * n + j] == -7) } }
@@ -394,11 +422,13 @@ private func spdMatrix(_ n: Int, seed: UInt64) -> [Double] {
       var a = randomMatrix(n, seed: 9)
       for i in 0..<n { a[i * n + 3] = 0 }
       var pivots = [Int](repeating: 0, count: n)
-      #expect(LU.factor(n: n, a: &a, lda: n, pivots: &pivots, workspace: &ws) == .singular(index: 3))
+      #expect(
+        LU.factor(n: n, a: &a, lda: n, pivots: &pivots, workspace: &ws) == .singular(index: 3))
     }
     // Two equal rows: elimination makes one of them exactly zero.
     var twins: [Double] = [1, 2, 3, 4, 5, 6, 1, 2, 3]
     var pivots = [0, 0, 0]
-    #expect(LU.factor(n: 3, a: &twins, lda: 3, pivots: &pivots, workspace: &ws) == .singular(index: 2))
+    #expect(
+      LU.factor(n: 3, a: &twins, lda: 3, pivots: &pivots, workspace: &ws) == .singular(index: 2))
   }
 }

@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -26,30 +26,47 @@ import TestSupport
 
   @Test func aVectorAlwaysScalesColumns() throws {
     // Column j times v[j], for a square matrix as for any other.
-    #expect(try Self.value("X * v", [("X", Self.square), ("v", Self.v2)]).scalars == [10, 200, 30, 400])
-    #expect(try Self.value("v * X", [("X", Self.square), ("v", Self.v2)]).scalars == [10, 200, 30, 400])
-    #expect(try Self.value("X * row(v)", [("X", Self.square), ("v", Self.v2)]).scalars == [10, 200, 30, 400])
+    #expect(
+      try Self.value("X * v", [("X", Self.square), ("v", Self.v2)]).scalars == [10, 200, 30, 400])
+    #expect(
+      try Self.value("v * X", [("X", Self.square), ("v", Self.v2)]).scalars == [10, 200, 30, 400])
+    #expect(
+      try Self.value("X * row(v)", [("X", Self.square), ("v", Self.v2)]).scalars == [
+        10, 200, 30, 400,
+      ])
   }
 
   @Test func colPairsAVectorWithRows() throws {
-    #expect(try Self.value("X * col(v)", [("X", Self.square), ("v", Self.v2)]).scalars == [10, 20, 300, 400])
-    #expect(try Self.value("X + col(v)", [("X", Self.wide), ("v", Self.v2)]).scalars == [11, 12, 13, 104, 105, 106])
+    #expect(
+      try Self.value("X * col(v)", [("X", Self.square), ("v", Self.v2)]).scalars == [
+        10, 20, 300, 400,
+      ])
+    #expect(
+      try Self.value("X + col(v)", [("X", Self.wide), ("v", Self.v2)]).scalars == [
+        11, 12, 13, 104, 105, 106,
+      ])
   }
 
   @Test func aVectorMatchingOnlyTheRowsIsAnError() {
     // This used to scale rows: the meaning turned on whether the matrix was square.
     let message = Self.error("X * v", [("X", Self.wide), ("v", Self.v2)])
-    #expect(message.contains("a vector[2] against a matrix[2, 3] goes with its columns"), "\(message)")
+    #expect(
+      message.contains("a vector[2] against a matrix[2, 3] goes with its columns"), "\(message)")
     #expect(message.contains("write col(v)"), "\(message)")
   }
 
   @Test func axesAreNamed() throws {
     #expect(try Self.value("sum(X, axis: rows)", [("X", Self.wide)]).scalars == [5, 7, 9])
     #expect(try Self.value("sum(X, axis: columns)", [("X", Self.wide)]).scalars == [6, 15])
-    #expect(try Self.value("concat(X, X, axis: columns)", [("X", Self.square)]).shape == .matrix(2, 4))
+    #expect(
+      try Self.value("concat(X, X, axis: columns)", [("X", Self.square)]).shape == .matrix(2, 4))
     let old = Self.error("sum(X, axis: 1)", [("X", Self.wide)])
-    #expect(old.contains("axes are named, not numbered: 'rows' or 'columns'; write 'axis: columns'"), "\(old)")
-    #expect(Self.error("sum(X, axis: sideways)", [("X", Self.wide)]).contains("axis must be 'rows' or 'columns'"))
+    #expect(
+      old.contains("axes are named, not numbered: 'rows' or 'columns'; write 'axis: columns'"),
+      "\(old)")
+    #expect(
+      Self.error("sum(X, axis: sideways)", [("X", Self.wide)]).contains(
+        "axis must be 'rows' or 'columns'"))
   }
 
   @Test func zeroBasedClassLabels() throws {
@@ -59,7 +76,9 @@ import TestSupport
     #expect(oneBased.scalars == zeroBased.scalars)
     let zero = Self.error("cross_entropy(Z, [0, 2, 1])", [("Z", Z)])
     #expect(zero.contains("labels run from 1 to 3; for 0-based labels write 'base: 0'"), "\(zero)")
-    #expect(Self.error("cross_entropy(Z, [0, 3, 1], base: 0)", [("Z", Z)]).contains("labels run from 0 to 2"))
+    #expect(
+      Self.error("cross_entropy(Z, [0, 3, 1], base: 0)", [("Z", Z)]).contains(
+        "labels run from 0 to 2"))
   }
 
   @Test func binaryCrossEntropyFromLogits() throws {

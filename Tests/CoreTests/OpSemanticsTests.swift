@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -26,8 +26,10 @@ import TestSupport
   }
 
   static let unaryOracles: [UnaryFunction: @Sendable (Double) -> Double] = [
-    .negate: { -$0 }, .exp: { Foundation.exp($0) }, .log: { Foundation.log($0) }, .sqrt: { $0.squareRoot() },
-    .abs: { Swift.abs($0) }, .tanh: { Foundation.tanh($0) }, .sigmoid: { 1 / (1 + Foundation.exp(-$0)) },
+    .negate: { -$0 }, .exp: { Foundation.exp($0) }, .log: { Foundation.log($0) },
+    .sqrt: { $0.squareRoot() },
+    .abs: { Swift.abs($0) }, .tanh: { Foundation.tanh($0) },
+    .sigmoid: { 1 / (1 + Foundation.exp(-$0)) },
     .relu: { Swift.max($0, 0) }, .softplus: { Foundation.log(1 + Foundation.exp($0)) },
     .sin: { Foundation.sin($0) }, .cos: { Foundation.cos($0) },
     .sign: { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 }, .step: { $0 > 0 ? 1 : 0 },
@@ -82,10 +84,15 @@ import TestSupport
     // Transposed operands give the same numbers as explicit transposes.
     #expect(Self.close(try Self.value("(B' @ A')'", data).scalars, AB.scalars))
     let Au = try Self.value("A @ u", data)
-    #expect(Self.close(Au.scalars, (0..<3).map { i in (0..<4).reduce(0) { $0 + A[i, $1] * u.scalars[$1] } }))
+    #expect(
+      Self.close(
+        Au.scalars, (0..<3).map { i in (0..<4).reduce(0) { $0 + A[i, $1] * u.scalars[$1] } }))
     let wA = try Self.value("w @ A", data)
-    #expect(Self.close(wA.scalars, (0..<4).map { j in (0..<3).reduce(0) { $0 + w.scalars[$1] * A[$1, j] } }))
-    #expect(abs(try Self.value("dot(u, u)", data).scalar - u.scalars.reduce(0) { $0 + $1 * $1 }) < 1e-14)
+    #expect(
+      Self.close(
+        wA.scalars, (0..<4).map { j in (0..<3).reduce(0) { $0 + w.scalars[$1] * A[$1, j] } }))
+    #expect(
+      abs(try Self.value("dot(u, u)", data).scalar - u.scalars.reduce(0) { $0 + $1 * $1 }) < 1e-14)
     #expect(try Self.value("outer(w, u)", data).shape == .matrix(3, 4))
   }
 
@@ -108,8 +115,13 @@ import TestSupport
     #expect(try Self.value("max(A, axis: rows)", [("A", A)]).scalars == [4, 5, 6])
     #expect(abs(try Self.value("norm(A)", [("A", A)]).scalar - 91.0.squareRoot()) < 1e-15)
     let lse = try Self.value("logsumexp(A, axis: columns)", [("A", A)])
-    #expect(Self.close(lse.scalars, [Foundation.log(Foundation.exp(1) + Foundation.exp(2) + Foundation.exp(3)),
-                                     Foundation.log(Foundation.exp(4) + Foundation.exp(5) + Foundation.exp(6))]))
+    #expect(
+      Self.close(
+        lse.scalars,
+        [
+          Foundation.log(Foundation.exp(1) + Foundation.exp(2) + Foundation.exp(3)),
+          Foundation.log(Foundation.exp(4) + Foundation.exp(5) + Foundation.exp(6)),
+        ]))
   }
 
   @Test func crossEntropyWithClassNumbersAndProbabilities() throws {
@@ -119,7 +131,9 @@ import TestSupport
     func lse(_ r: [Double]) -> Double { Foundation.log(r.reduce(0) { $0 + Foundation.exp($1) }) }
     #expect(Self.close(losses.scalars, [lse([1, 2, 3]) - 3, lse([0, 0, 5]) - 0]))
     let P = Tensor(shape: .matrix(2, 3), scalars: [0, 0, 1, 1, 0, 0])
-    #expect(Self.close(try Self.value("cross_entropy(Z, P)", [("Z", Z), ("P", P)]).scalars, losses.scalars))
+    #expect(
+      Self.close(
+        try Self.value("cross_entropy(Z, P)", [("Z", Z), ("P", P)]).scalars, losses.scalars))
   }
 
   @Test func indexingIsOneBasedAndSlicesInclusive() throws {
@@ -138,7 +152,8 @@ import TestSupport
     let A = Tensor(shape: .matrix(2, 2), scalars: [1, 2, 3, 4])
     let data = [("x", x), ("A", A)]
     #expect(try Self.value("concat(x, x)", data).scalars == [1, 2, 1, 2])
-    #expect(try Self.value("concat(A, A, axis: columns)", data).scalars == [1, 2, 1, 2, 3, 4, 3, 4])
+    #expect(
+      try Self.value("concat(A, A, axis: columns)", data).scalars == [1, 2, 1, 2, 3, 4, 3, 4])
     #expect(try Self.value("concat(A, A)", data).shape == .matrix(4, 2))
     #expect(try Self.value("reshape(A, 4)", data).scalars == [1, 2, 3, 4])
     #expect(try Self.value("diag(x)", data).scalars == [1, 0, 0, 2])

@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -21,14 +21,17 @@ import TestSupport
 
 @Suite struct NumericFaultTests {
   @Test func theFirstNonFiniteStepIsReportedWithItsSource() throws {
-    let (source, _) = Parser.parse(SourceFile(path: "fault.blv", text: """
-      outer a: scalar = 1
-      inner w: vector[3] = [1, 2, 3]
-      inner loss = sum(exp(w) * log(w - 2)) + a * sum(w^2)
-      outer loss = sum(w^2)
-      solve inner with gd(lr: 0.1, steps: 1)
-      solve outer with gd(lr: 0.1, steps: 1)
-      """))
+    let (source, _) = Parser.parse(
+      SourceFile(
+        path: "fault.blv",
+        text: """
+          outer a: scalar = 1
+          inner w: vector[3] = [1, 2, 3]
+          inner loss = sum(exp(w) * log(w - 2)) + a * sum(w^2)
+          outer loss = sum(w^2)
+          solve inner with gd(lr: 0.1, steps: 1)
+          solve outer with gd(lr: 0.1, steps: 1)
+          """))
     let program = try #require(Elaborator.elaborate(source).program).simplified().program
     let plan = PlanBuilder.build(program, roots: [program.innerLoss!])
     let e = ProgramEvaluation(initialPointOf: program)
@@ -43,14 +46,17 @@ import TestSupport
 @Suite struct ScalarFaultTests {
   /// A one-entry kernel (the scalar fast path) that overflows is located too.
   @Test func anOverflowingScalarStepIsReported() throws {
-    let (source, _) = Parser.parse(SourceFile(path: "scalar.blv", text: """
-      outer a: scalar = 1000
-      inner w: vector[3] = [1, 2, 3]
-      inner loss = exp(a) * sum(w^2) + exp(a)
-      outer loss = sum(w^2)
-      solve inner with gd(lr: 0.1, steps: 1)
-      solve outer with gd(lr: 0.1, steps: 1)
-      """))
+    let (source, _) = Parser.parse(
+      SourceFile(
+        path: "scalar.blv",
+        text: """
+          outer a: scalar = 1000
+          inner w: vector[3] = [1, 2, 3]
+          inner loss = exp(a) * sum(w^2) + exp(a)
+          outer loss = sum(w^2)
+          solve inner with gd(lr: 0.1, steps: 1)
+          solve outer with gd(lr: 0.1, steps: 1)
+          """))
     let program = try #require(Elaborator.elaborate(source).program).simplified().program
     let plan = PlanBuilder.build(program, roots: [program.innerLoss!])
     #expect(plan.instructions.contains { if case .scalar = $0.opcode { true } else { false } })
@@ -93,22 +99,28 @@ import TestSupport
     var p = Program(file: SourceFile(path: "<t>", text: ""))
     let range = SourceRange(file: p.file, start: 0, end: 0)
     p.variables = [Shape.matrix(n, n), .vector(n), .matrix(n, 3)].enumerated().map { k, s in
-      Variable(name: "v\(k)", level: .inner, shape: s, perTask: false, initial: g.constant(0, shape: s), bounds: nil, range: range)
+      Variable(
+        name: "v\(k)", level: .inner, shape: s, perTask: false, initial: g.constant(0, shape: s),
+        bounds: nil, range: range)
     }
     p.graph = g
     var matrix = TestPrograms.random(.matrix(n, n), seed: 5)
     for i in 0..<n { matrix[i, i] += Double(n) }
-    let values = [matrix, TestPrograms.random(.vector(n), seed: 6), TestPrograms.random(.matrix(n, 3), seed: 7)]
+    let values = [
+      matrix, TestPrograms.random(.vector(n), seed: 6), TestPrograms.random(.matrix(n, 3), seed: 7),
+    ]
     let leaves = p.leafValues(variable: { i, _ in values[i] })
     let plan = PlanBuilder.build(p, roots: [x, y])
     let got = plan.evaluate(leaves)
-    let expected = ReferenceEvaluator.evaluate(p.graph, roots: [x, y], leaves: leaves, taskCount: 1, task: nil)
+    let expected = ReferenceEvaluator.evaluate(
+      p.graph, roots: [x, y], leaves: leaves, taskCount: 1, task: nil)
     for (u, v) in zip(got, expected) { #expect(Tensor.closeForPlanTests(u, v)) }
     // A singular matrix: NaN, reported at the solve.
     plan.write(.variable(0), [Double](repeating: 1, count: n * n))
     plan.run()
     #expect(plan.read(0).scalars.contains { $0.isNaN })
     let fault = try #require(plan.runChecked())
-    #expect({ if case .solve = plan.instructions[fault.instruction].opcode { true } else { false } }())
+    #expect(
+      { if case .solve = plan.instructions[fault.instruction].opcode { true } else { false } }())
   }
 }

@@ -21,21 +21,30 @@ import Testing
     program.graph = g
     let range = SourceRange(file: program.file, start: 0, end: 0)
     program.variables = [Shape.matrix(4, 4), .vector(4)].enumerated().map { k, s in
-      Variable(name: "v\(k)", level: .inner, shape: s, perTask: false, initial: a, bounds: nil, range: range)
+      Variable(
+        name: "v\(k)", level: .inner, shape: s, perTask: false, initial: a, bounds: nil,
+        range: range)
     }
     return PlanBuilder.build(program, roots: [loss, r], reassociate: false)
   }
 
   /// The plan with some of its tables replaced, as built (no verification).
-  static func corrupted(_ p: Plan, instructions: [Instruction]? = nil, fused: [FusedKernel]? = nil,
-                        outputs: [Plan.Output]? = nil, parameters: [Plan.Parameter]? = nil,
-                        outputCounts: [Int]? = nil) -> Plan {
-    Plan(instructions: instructions ?? p.instructions, fused: fused ?? p.fused, slices: p.slices, operandLists: p.operandLists,
-         concatLists: p.concatLists, parameters: parameters ?? p.parameters, outputs: outputs ?? p.outputs,
-         provenance: p.provenance, origins: p.origins, stepOrigins: p.stepOrigins, outputCounts: outputCounts ?? p.outputCounts,
-         statistics: p.statistics,
-         constants: p.constantExtents.map { ($0.lowerBound, Array(repeating: 0, count: $0.count)) }, scratchOffset: p.scratchOffset, gemmWorkspaceOffset: p.gemmWorkspaceOffset,
-         arenaCount: p.arenaCount)
+  static func corrupted(
+    _ p: Plan, instructions: [Instruction]? = nil, fused: [FusedKernel]? = nil,
+    outputs: [Plan.Output]? = nil, parameters: [Plan.Parameter]? = nil,
+    outputCounts: [Int]? = nil
+  ) -> Plan {
+    Plan(
+      instructions: instructions ?? p.instructions, fused: fused ?? p.fused, slices: p.slices,
+      operandLists: p.operandLists,
+      concatLists: p.concatLists, parameters: parameters ?? p.parameters,
+      outputs: outputs ?? p.outputs,
+      provenance: p.provenance, origins: p.origins, stepOrigins: p.stepOrigins,
+      outputCounts: outputCounts ?? p.outputCounts,
+      statistics: p.statistics,
+      constants: p.constantExtents.map { ($0.lowerBound, Array(repeating: 0, count: $0.count)) },
+      scratchOffset: p.scratchOffset, gemmWorkspaceOffset: p.gemmWorkspaceOffset,
+      arenaCount: p.arenaCount)
   }
 
   static func error(_ p: Plan) -> PlanVerificationError? {
@@ -114,9 +123,11 @@ import Testing
     let k = try #require(p.fused.firstIndex { $0.steps.count >= 1 && $0.reduction == nil })
     var kernels = p.fused
     let old = kernels[k]
-    let step = FusedKernel.Step(function: .binary(.add), a: old.steps[0].a, b: .register(old.steps.count))
-    kernels[k] = FusedKernel(rows: old.rows, columns: old.columns, steps: [step] + old.steps.dropFirst(), nodes: old.nodes,
-                             reduction: old.reduction)
+    let step = FusedKernel.Step(
+      function: .binary(.add), a: old.steps[0].a, b: .register(old.steps.count))
+    kernels[k] = FusedKernel(
+      rows: old.rows, columns: old.columns, steps: [step] + old.steps.dropFirst(), nodes: old.nodes,
+      reduction: old.reduction)
     let e = try #require(Self.error(Self.corrupted(p, fused: kernels)))
     #expect(e.message.contains("register"))
   }
@@ -125,10 +136,15 @@ import Testing
     let p = Self.plan()
     var kernels = p.fused
     let old = kernels[0]
-    let step = FusedKernel.Step(function: old.steps[0].function, a: .operand(offset: p.arenaCount - 2, role: .same), b: old.steps[0].b)
-    kernels[0] = FusedKernel(rows: old.rows, columns: old.columns, steps: [step] + old.steps.dropFirst(), nodes: old.nodes,
-                             reduction: old.reduction)
-    #expect(try #require(Self.error(Self.corrupted(p, fused: kernels))).message.contains("outside the arena"))
+    let step = FusedKernel.Step(
+      function: old.steps[0].function, a: .operand(offset: p.arenaCount - 2, role: .same),
+      b: old.steps[0].b)
+    kernels[0] = FusedKernel(
+      rows: old.rows, columns: old.columns, steps: [step] + old.steps.dropFirst(), nodes: old.nodes,
+      reduction: old.reduction)
+    #expect(
+      try #require(Self.error(Self.corrupted(p, fused: kernels))).message.contains(
+        "outside the arena"))
   }
 
   @Test func aTableIndexOutOfRangeIsReported() throws {
@@ -143,10 +159,19 @@ import Testing
 
   @Test func overlappingParametersAndOutputsAreReported() throws {
     let p = Self.plan()
-    let moved = p.parameters.map { Plan.Parameter(leaf: $0.leaf, task: $0.task, offset: p.parameters[0].offset + 1, shape: $0.shape) }
-    #expect(try #require(Self.error(Self.corrupted(p, parameters: moved))).message.contains("parameter"))
-    let shifted = [p.outputs[0], Plan.Output(node: p.outputs[1].node, offset: p.outputs[1].offset + 1, shape: p.outputs[1].shape)]
-    #expect(try #require(Self.error(Self.corrupted(p, outputs: shifted))).message.contains("output 1"))
+    let moved = p.parameters.map {
+      Plan.Parameter(
+        leaf: $0.leaf, task: $0.task, offset: p.parameters[0].offset + 1, shape: $0.shape)
+    }
+    #expect(
+      try #require(Self.error(Self.corrupted(p, parameters: moved))).message.contains("parameter"))
+    let shifted = [
+      p.outputs[0],
+      Plan.Output(
+        node: p.outputs[1].node, offset: p.outputs[1].offset + 1, shape: p.outputs[1].shape),
+    ]
+    #expect(
+      try #require(Self.error(Self.corrupted(p, outputs: shifted))).message.contains("output 1"))
   }
 
   @Test func theReportShowsTheInstructionsAroundTheFault() throws {
@@ -164,8 +189,9 @@ import Testing
     let buffers = (0..<4).map { MemoryPlanner.Buffer(size: 10, firstUse: $0, lastUse: $0 + 1) }
     let placement = MemoryPlanner.place(buffers)
     #expect(MemoryPlanner.overlap(buffers, placement) == nil)
-    let broken = MemoryPlanner.Placement(offsets: [0, 5, 0, 10], size: placement.size, maximumLive: placement.maximumLive,
-                                         withoutReuse: placement.withoutReuse)
+    let broken = MemoryPlanner.Placement(
+      offsets: [0, 5, 0, 10], size: placement.size, maximumLive: placement.maximumLive,
+      withoutReuse: placement.withoutReuse)
     #expect(MemoryPlanner.overlap(buffers, broken)?.contains("buffers 0") == true)
   }
 }

@@ -1,6 +1,6 @@
 import BilevelFrontEnd
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelCore
 
@@ -41,26 +41,34 @@ import TestSupport
   ]
 
   @Test func everyRuleHasAnExample() {
-    for rule in RewriteRules.all { #expect(Self.examples[rule.name] != nil, "rule \(rule.name) has no example") }
+    for rule in RewriteRules.all {
+      #expect(Self.examples[rule.name] != nil, "rule \(rule.name) has no example")
+    }
   }
 
   @Test(arguments: RewriteRules.all.map(\.name))
   func ruleFiresAndKeepsTheValue(_ name: String) throws {
     let rule = try #require(RewriteRules.all.first { $0.name == name })
     let text = try #require(Self.examples[name])
-    let built = try #require(TestPrograms.expression(text, data: Self.data).built, "\(text) does not compile")
+    let built = try #require(
+      TestPrograms.expression(text, data: Self.data).built, "\(text) does not compile")
     let before = built.value
     let result = Simplifier.simplify(built.program.graph, roots: [built.node], unsafeMath: true)
-    #expect(result.fired.contains { $0.rule == name }, "\(name) did not fire on \(text): \(result.fired)")
+    #expect(
+      result.fired.contains { $0.rule == name }, "\(name) did not fire on \(text): \(result.fired)")
     var simplified = built.program
     simplified.graph = result.graph
     let after = ProgramEvaluation(initialPointOf: simplified).evaluate(result.roots[0])
     #expect(after.shape == before.shape)
     if rule.changesIEEEResults {
-      for (a, b) in zip(after.scalars, before.scalars) { #expect(abs(a - b) <= 1e-12 * max(1, abs(b)), "\(text): \(a) vs \(b)") }
+      for (a, b) in zip(after.scalars, before.scalars) {
+        #expect(abs(a - b) <= 1e-12 * max(1, abs(b)), "\(text): \(a) vs \(b)")
+      }
       // Without the option the rule stays off.
       let safe = Simplifier.simplify(built.program.graph, roots: [built.node], unsafeMath: false)
-      #expect(!safe.fired.contains { $0.rule == name }, "\(name) changes IEEE results but ran without unsafeMath")
+      #expect(
+        !safe.fired.contains { $0.rule == name },
+        "\(name) changes IEEE results but ran without unsafeMath")
     } else {
       #expect(after == before, "\(name) changed the value of \(text)")
     }
@@ -69,7 +77,8 @@ import TestSupport
   @Test func simplifiedFormsPrintAsExpected() throws {
     let cases: [(String, String)] = [
       ("x * 1 + 0", "x"), ("--x", "x"), ("(A')'", "A"), ("A' @ B'", "A' @ B'"), ("x * 2", "2 * x"),
-      ("(A @ B)'", "B' @ A'"), ("x - -y", "x + y"), ("-(2 * x)", "-2 * x"), ("sum(x + x)", "sum(2 * x)"),
+      ("(A @ B)'", "B' @ A'"), ("x - -y", "x + y"), ("-(2 * x)", "-2 * x"),
+      ("sum(x + x)", "sum(2 * x)"),
     ]
     for (input, expected) in cases {
       let built = try #require(TestPrograms.expression(input, data: Self.data).built)

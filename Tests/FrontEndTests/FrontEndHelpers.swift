@@ -9,7 +9,9 @@ enum FE {
     SourceFile(path: path, text: text)
   }
 
-  static func parse(_ text: String, path: String = "test.blv") -> (program: SourceProgram, diagnostics: [Diagnostic]) {
+  static func parse(
+    _ text: String, path: String = "test.blv"
+  ) -> (program: SourceProgram, diagnostics: [Diagnostic]) {
     Parser.parse(file(text, path: path))
   }
 
@@ -43,6 +45,7 @@ enum FE {
   }
 
   /// Runs `body` on a thread with a 512 MB stack, as the executable does.
-  static func onLargeStack<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T { LargeStack.run(body) }
+  static func onLargeStack<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+    LargeStack.run(body)
+  }
 }
-

@@ -1,7 +1,7 @@
 import BilevelCore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelFrontEnd
 
@@ -13,25 +13,38 @@ import TestSupport
 /// `BILEVELC_FUZZ_STATS=1` prints the commonest first errors of mutations.
 @Suite struct FuzzTests {
   /// `BILEVELC_FUZZ_SEED` and `BILEVELC_FUZZ_COUNT` override these for a longer hunt.
-  static let seed: UInt64 = ProcessInfo.processInfo.environment["BILEVELC_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_B11E_7E1C
-  static let inputCount = ProcessInfo.processInfo.environment["BILEVELC_FUZZ_COUNT"].flatMap { Int($0) } ?? 10_000
+  static let seed: UInt64 =
+    ProcessInfo.processInfo.environment["BILEVELC_FUZZ_SEED"].flatMap { UInt64($0) }
+    ?? 0x5EED_B11E_7E1C
+  static let inputCount =
+    ProcessInfo.processInfo.environment["BILEVELC_FUZZ_COUNT"].flatMap { Int($0) } ?? 10_000
 
   static let vocabulary: [String] =
     Keyword.allCases.map(\.rawValue) + Symbol.allCases.map(\.rawValue)
     + [
       "x", "w", "v", "z", "n", "d", "m", "t", "X", "y", "W", "V", "A", "b", "lam", "f", "g", "h",
-      "mean", "sum", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "sin", "cos", "max",
-      "logsumexp", "norm", "dot", "softmax", "log_softmax", "cross_entropy", "logistic_loss", "solve", "eye",
-      "zeros", "ones", "diag", "outer", "concat", "reshape", "csv", "npy", "randn", "rand", "axis", "seed",
-      "gd", "momentum", "adam", "newton", "fixpoint", "unroll", "reverse", "forward", "checkpoints", "truncated",
-      "first_order", "finite_difference", "evograd", "implicit", "cg", "neumann", "exact", "closed_form", "auto",
-      "lr", "steps", "iters", "tol", "alpha", "eps", "sigma", "tau", "budget_mb", "max_steps", "beta",
-      "0", "1", "2", "3", "5", "0.5", ".5", "1e-3", "1_000", "100", "-1", "1e999", "99999999999999999999",
-      "\"quickstart.blv\"", "\"x.csv\"", "\"\"", "\"data/{t}.csv\"", "\n", "\n", "\n", "#c\n", "λ", "$", "\u{FF}",
+      "mean", "sum", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "sin",
+      "cos", "max",
+      "logsumexp", "norm", "dot", "softmax", "log_softmax", "cross_entropy", "logistic_loss",
+      "solve", "eye",
+      "zeros", "ones", "diag", "outer", "concat", "reshape", "csv", "npy", "randn", "rand", "axis",
+      "seed",
+      "gd", "momentum", "adam", "newton", "fixpoint", "unroll", "reverse", "forward", "checkpoints",
+      "truncated",
+      "first_order", "finite_difference", "evograd", "implicit", "cg", "neumann", "exact",
+      "closed_form", "auto",
+      "lr", "steps", "iters", "tol", "alpha", "eps", "sigma", "tau", "budget_mb", "max_steps",
+      "beta",
+      "0", "1", "2", "3", "5", "0.5", ".5", "1e-3", "1_000", "100", "-1", "1e999",
+      "99999999999999999999",
+      "\"quickstart.blv\"", "\"x.csv\"", "\"\"", "\"data/{t}.csv\"", "\n", "\n", "\n", "#c\n", "λ",
+      "$", "\u{FF}",
     ]
 
-  static let statementStarts = ["dim", "data", "outer", "inner", "let", "def", "tasks", "solve", "hypergradient",
-                                "inner loss =", "outer loss =", "data X =", "inner w: vector[", "outer l: scalar ="]
+  static let statementStarts = [
+    "dim", "data", "outer", "inner", "let", "def", "tasks", "solve", "hypergradient",
+    "inner loss =", "outer loss =", "data X =", "inner w: vector[", "outer l: scalar =",
+  ]
 
   /// Every sample program, valid and invalid, with its bytes.
   static let corpus: [(path: String, bytes: [UInt8])] =
@@ -51,7 +64,8 @@ import TestSupport
       var isDirectory: ObjCBool = false
       let standard = (path as NSString).standardizingPath
       if standard.hasPrefix(PackagePaths.samples + "/"),
-        FileManager.default.fileExists(atPath: standard, isDirectory: &isDirectory), !isDirectory.boolValue,
+        FileManager.default.fileExists(atPath: standard, isDirectory: &isDirectory),
+        !isDirectory.boolValue,
         let attributes = try? FileManager.default.attributesOfItem(atPath: standard),
         (attributes[.size] as? NSNumber)?.intValue ?? .max < 1 << 20
       {
@@ -70,11 +84,16 @@ import TestSupport
     case 0, 1:
       let n = r.below(r.chance(80) ? 64 : 400)
       let ascii = r.chance(50)
-      return ("bytes", fuzzPath, (0..<n).map { _ in UInt8(truncatingIfNeeded: ascii ? 32 + r.below(96) : r.below(256)) })
+      return (
+        "bytes", fuzzPath,
+        (0..<n).map { _ in UInt8(truncatingIfNeeded: ascii ? 32 + r.below(96) : r.below(256)) }
+      )
     case 2, 3, 4:
       var text = ""
       for _ in 0..<(1 + r.below(40)) {
-        if text.isEmpty || text.hasSuffix("\n") && r.chance(70) { text += r.pick(statementStarts) + " " }
+        if text.isEmpty || text.hasSuffix("\n") && r.chance(70) {
+          text += r.pick(statementStarts) + " "
+        }
         text += r.pick(vocabulary) + (r.chance(70) ? " " : "")
       }
       return ("tokens", fuzzPath, Array(text.utf8))
@@ -90,8 +109,12 @@ import TestSupport
     }
   }
 
-  static let identifiers = vocabulary.filter { $0.first.map { $0.isLetter || $0 == "_" } == true && Keyword(rawValue: $0) == nil }
-  static let numbers = ["0", "1", "2", "3", "9", "-1", "0.5", "1e9", "1e-9", "3000", "100000", "1e999", "20"]
+  static let identifiers = vocabulary.filter {
+    $0.first.map { $0.isLetter || $0 == "_" } == true && Keyword(rawValue: $0) == nil
+  }
+  static let numbers = [
+    "0", "1", "2", "3", "9", "-1", "0.5", "1e9", "1e-9", "3000", "100000", "1e999", "20",
+  ]
   static let operators = ["+", "-", "*", "/", "@", "^"]
 
   static func mutate(_ bytes: inout [UInt8], _ r: inout SplitMix) {
@@ -105,7 +128,9 @@ import TestSupport
       let at = r.below(n)
       bytes.removeSubrange(at..<min(n, at + 1 + r.below(8)))
     case 3:  // insert a token
-      bytes.insert(contentsOf: Array((r.pick(vocabulary) + (r.chance(50) ? " " : "")).utf8), at: r.below(n + 1))
+      bytes.insert(
+        contentsOf: Array((r.pick(vocabulary) + (r.chance(50) ? " " : "")).utf8), at: r.below(n + 1)
+      )
     case 4, 5:  // duplicate, swap or delete lines
       var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
       guard lines.count > 1 else { return }
@@ -170,9 +195,14 @@ import TestSupport
       program = result.program
     }
     // The REPL's entry point sees the same text as one typed line.
-    for d in diagnostics + Parser.parseREPLLine(file).diagnostics { outcome.problems += problems(d, path: path) }
-    outcome.firstError = diagnostics.first { $0.severity == .error }.map { String($0.message.prefix(45)) } ?? ""
-    guard let program, !diagnostics.contains(where: { $0.severity == .error }) else { return outcome }
+    for d in diagnostics + Parser.parseREPLLine(file).diagnostics {
+      outcome.problems += problems(d, path: path)
+    }
+    outcome.firstError =
+      diagnostics.first { $0.severity == .error }.map { String($0.message.prefix(45)) } ?? ""
+    guard let program, !diagnostics.contains(where: { $0.severity == .error }) else {
+      return outcome
+    }
     outcome.accepted = true
     let (simple, _) = program.simplified()
     _ = simple.dump(title: path)
@@ -194,7 +224,8 @@ import TestSupport
     if range.start > range.file.bytes.count || range.end > range.file.bytes.count {
       out.append("range \(range.start)..<\(range.end) outside its file: \(d.message)")
     }
-    let rendered = DiagnosticRenderer.render([Diagnostic(d.severity, Message(d.message), at: range)])
+    let rendered = DiagnosticRenderer.render([Diagnostic(d.severity, Message(d.message), at: range)]
+    )
     let head = String(rendered.prefix { $0 != "\n" })
     let prefix = "\(range.file.path):"
     let rest = head.hasPrefix(prefix) ? String(head.dropFirst(prefix.count)) : ""
@@ -249,7 +280,9 @@ import TestSupport
           results.byKind[kind, default: (0, 0)].rejected += outcome.accepted ? 0 : 1
           if !outcome.problems.isEmpty {
             let text = String(decoding: bytes, as: UTF8.self)
-            results.problems += outcome.problems.map { "input \(k) (\(kind) of \(path)): \($0)\n--- input:\n\(text)\n---" }
+            results.problems += outcome.problems.map {
+              "input \(k) (\(kind) of \(path)): \($0)\n--- input:\n\(text)\n---"
+            }
           }
           results.lock.unlock()
         }
@@ -260,14 +293,21 @@ import TestSupport
     }
     group.wait()
     let seconds = Date().timeIntervalSince(started)
-    let kinds = results.byKind.keys.sorted().map { "\($0) \(results.byKind[$0]!.accepted)/\(results.byKind[$0]!.rejected)" }
-    let summary = "fuzz: \(Self.inputCount) inputs, \(results.accepted) accepted, \(results.rejected) rejected "
+    let kinds = results.byKind.keys.sorted().map {
+      "\($0) \(results.byKind[$0]!.accepted)/\(results.byKind[$0]!.rejected)"
+    }
+    let summary =
+      "fuzz: \(Self.inputCount) inputs, \(results.accepted) accepted, \(results.rejected) rejected "
       + "(accepted/rejected: \(kinds.joined(separator: ", "))) in \(String(format: "%.1f", seconds)) s"
     print(summary)
     if ProcessInfo.processInfo.environment["BILEVELC_FUZZ_STATS"] != nil {
-      for (m, c) in results.histogram.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }).prefix(40) { print("\(c)\t\(m)") }
+      for (m, c) in results.histogram.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) })
+        .prefix(40)
+      { print("\(c)\t\(m)") }
     }
     #expect(results.accepted + results.rejected == Self.inputCount, Comment(rawValue: summary))
-    #expect(results.problems.isEmpty, Comment(rawValue: results.problems.prefix(5).joined(separator: "\n")))
+    #expect(
+      results.problems.isEmpty,
+      Comment(rawValue: results.problems.prefix(5).joined(separator: "\n")))
   }
 }

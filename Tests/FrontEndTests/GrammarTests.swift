@@ -1,7 +1,7 @@
 import BilevelCore
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelFrontEnd
 
@@ -89,7 +89,8 @@ import TestSupport
     var current: (name: String, terminals: [String])? = nil
     var k = 0
     while k < pieces.count {
-      if case .name(let n, let lineStart) = pieces[k], k + 1 < pieces.count, pieces[k + 1] == .defines,
+      if case .name(let n, let lineStart) = pieces[k], k + 1 < pieces.count,
+        pieces[k + 1] == .defines,
         lineStart || current == nil
       {
         if let c = current { out.append(Rule(name: c.name, terminals: c.terminals)) }
@@ -115,7 +116,8 @@ import TestSupport
   static let operatorSymbols: Set<String> = ["+", "-", "*", "/", "@", "^", "'", "[", "("]
 
   @Test func readerUnderstandsBothNotations() {
-    let rules = Self.rules("""
+    let rules = Self.rules(
+      """
       (* comment with "!" *)
       sum = product { ("+" | "-") product } ;
       product ::= unary { ( "*" | "/" | "@" ) unary }
@@ -132,7 +134,8 @@ import TestSupport
 
   @Test func operatorTableMatchesTheGrammar() throws {
     let text = try #require(
-      try? String(contentsOfFile: Self.grammarPath, encoding: .utf8), "grammar/bilevel.ebnf is missing")
+      try? String(contentsOfFile: Self.grammarPath, encoding: .utf8),
+      "grammar/bilevel.ebnf is missing")
     let rules = Self.rules(text)
     var positions: [Int] = []
     for level in OperatorTable.levels {
@@ -146,7 +149,9 @@ import TestSupport
         inGrammar == Set(level.operators),
         "rule '\(level.rule)' lists \(inGrammar.sorted()) but OperatorTable has \(level.operators)")
     }
-    #expect(positions == positions.sorted(), "the precedence rules are not in the table's order (loosest first)")
+    #expect(
+      positions == positions.sorted(),
+      "the precedence rules are not in the table's order (loosest first)")
   }
 
   static let samples = PackagePaths.files(under: PackagePaths.samples, withExtension: "blv")
@@ -168,7 +173,9 @@ import TestSupport
       // Data paths arrive resolved against the sample's folder.
       options.readFile = { p in
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: p, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: p, isDirectory: &isDirectory),
+          !isDirectory.boolValue
+        else {
           return nil
         }
         return FileManager.default.contents(atPath: p).map { [UInt8]($0) }

@@ -32,15 +32,18 @@ import Testing
 
   @Test func keywordsAndIdentifiers() {
     // Keywords match whole words only, and case-sensitively.
-    #expect(kinds("dims Dim inner_w let2 _x x_1 overt in") == [
-      .identifier, .identifier, .identifier, .identifier, .identifier, .identifier, .identifier, .keyword(.in),
-    ])
+    #expect(
+      kinds("dims Dim inner_w let2 _x x_1 overt in") == [
+        .identifier, .identifier, .identifier, .identifier, .identifier, .identifier, .identifier,
+        .keyword(.in),
+      ])
     #expect(texts("x_1 _ __y") == ["x_1", "_", "__y"])
     #expect(kinds("mean over t") == [.identifier, .keyword(.over), .identifier])
   }
 
   @Test func numbers() {
-    for n in ["1", "1.5", ".5", "1e-10", "1E+3", "2.5e3", "1_000", "0", "007", "1.", "1_000.000_1"] {
+    for n in ["1", "1.5", ".5", "1e-10", "1E+3", "2.5e3", "1_000", "0", "007", "1.", "1_000.000_1"]
+    {
       #expect(kinds(n) == [.number], "\(n)")
       #expect(texts(n) == [n], "\(n)")
       #expect(messages(n).isEmpty, "\(n)")
@@ -62,7 +65,7 @@ import Testing
     #expect(messages("1e") == ["malformed number '1e'"])
     #expect(kinds("2x") == [.invalid])
     #expect(messages("2x") == ["malformed number '2x'"])
-    #expect(messages("1e+") .count == 1)
+    #expect(messages("1e+").count == 1)
   }
 
   @Test func newlinesAreTokens() {
@@ -124,7 +127,10 @@ import Testing
     let file = SourceFile(path: "b.blv", bytes: Array("a ".utf8) + [0xFF, 0xFE] + Array(" b".utf8))
     let (tokens, diagnostics) = Lexer.tokenize(file)
     #expect(tokens.map(\.kind) == [.identifier, .invalid, .invalid, .identifier, .end])
-    #expect(diagnostics.map(\.message) == ["unexpected character byte 0xFF", "unexpected character byte 0xFE"])
+    #expect(
+      diagnostics.map(\.message) == [
+        "unexpected character byte 0xFF", "unexpected character byte 0xFE",
+      ])
     #expect(diagnostics.map { FE.location($0)!.column } == [3, 4])
     // A lone continuation byte, and a truncated sequence before ASCII.
     let lone = Lexer.tokenize(SourceFile(path: "c.blv", bytes: [0x80, 0x41])).diagnostics
@@ -135,10 +141,14 @@ import Testing
   }
 
   @Test func controlCharacters() {
-    let (tokens, diagnostics) = Lexer.tokenize(SourceFile(path: "c.blv", bytes: [0x61, 0x00, 0x07, 0x62]))
+    let (tokens, diagnostics) = Lexer.tokenize(
+      SourceFile(path: "c.blv", bytes: [0x61, 0x00, 0x07, 0x62]))
     #expect(tokens.map(\.kind) == [.identifier, .invalid, .invalid, .identifier, .end])
     #expect(diagnostics.count == 2)
-    #expect(diagnostics.map(\.message) == ["unexpected character byte 0x00", "unexpected character byte 0x07"])
+    #expect(
+      diagnostics.map(\.message) == [
+        "unexpected character byte 0x00", "unexpected character byte 0x07",
+      ])
   }
 
   @Test func columnsCountCharactersNotBytes() {

@@ -143,16 +143,17 @@ import Testing
         b) = a
 
       """
-    #expect(FE.ast(source) == """
-      1:1 (let a (call f 1 2 3))
-      4:1 (let b [1 2])
-      6:1 (let c (+ x y))
-      8:1 (let d (index x 1 2))
-      10:1 (outer w (vector 3) 0 (in (neg 1) 1))
-      13:1 (solve inner (gd (lr: 0.1) (steps: 3)))
-      17:1 (def f (a b) a)
+    #expect(
+      FE.ast(source) == """
+        1:1 (let a (call f 1 2 3))
+        4:1 (let b [1 2])
+        6:1 (let c (+ x y))
+        8:1 (let d (index x 1 2))
+        10:1 (outer w (vector 3) 0 (in (neg 1) 1))
+        13:1 (solve inner (gd (lr: 0.1) (steps: 3)))
+        17:1 (def f (a b) a)
 
-      """)
+        """)
   }
 
   /// `outer(` and `solve(` at the start of a continuation line are calls,
@@ -201,18 +202,26 @@ import Testing
   @Test func unclosedParenBeforeAStatementKeyword() {
     let (program, diagnostics) = FE.parse("let a = f(1, 2\nlet b = 2\n")
     #expect(diagnostics.count == 1)
-    #expect(diagnostics.first?.message == "expected ')' to close the '(' opened at test.blv:1:10, found end of line")
+    #expect(
+      diagnostics.first?.message
+        == "expected ')' to close the '(' opened at test.blv:1:10, found end of line")
     #expect(FE.location(diagnostics[0])! == (1, 15))
     #expect(ASTPrinter.print(program) == "2:1 (let b 2)\n")
 
     let (grouped, d2) = FE.parse("let a = (1 + x\nouter w: scalar = 0\n")
-    #expect(d2.map(\.message) == ["expected ')' to close the '(' opened at test.blv:1:9, found end of line"])
+    #expect(
+      d2.map(\.message) == [
+        "expected ')' to close the '(' opened at test.blv:1:9, found end of line"
+      ])
     #expect(ASTPrinter.print(grouped) == "2:1 (outer w scalar 0)\n")
   }
 
   @Test func unclosedBracketAtEndOfFile() {
     let (_, diagnostics) = FE.parse("let a = [1, 2")
-    #expect(diagnostics.map(\.message) == ["expected ']' to close the '[' opened at test.blv:1:9, found end of file"])
+    #expect(
+      diagnostics.map(\.message) == [
+        "expected ']' to close the '[' opened at test.blv:1:9, found end of file"
+      ])
   }
 
   @Test func lexicalAndSyntaxErrorsInterleaveByPosition() {
@@ -220,36 +229,41 @@ import Testing
     #expect(FE.lines(diagnostics) == [1, 2, 3])
   }
 
-  @Test(arguments: [
-    ("let d = 3 ** 2", Message.powerIsCaret.text, 11),
-    ("let e := 3", Message.walrus.text, 7),
-    ("data e := 3", Message.walrus.text, 8),
-    ("outer w = 0", "variable 'w' needs a type, as in 'outer w: vector[n] = 0'", 9),
-    ("inner w = 0", "variable 'w' needs a type, as in 'inner w: vector[n] = 0'", 9),
-    ("inner v: vector(d) = 0", "sizes are written in brackets, as in 'vector[n]'", 16),
-    ("inner v: matrix(d, d) = 0", "sizes are written in brackets, as in 'matrix[m, n]'", 16),
-    ("inner v: matrix[d] = 0", "'matrix' takes 2 sizes, found 1", 10),
-    ("inner v: vector[d, d] = 0", "'vector' takes 1 size, found 2", 10),
-    ("inner u: = 0", "expected a type ('scalar', 'vector[n]' or 'matrix[m, n]'), found '='", 10),
-    ("tasks t in 1:5", Message.taskRangeUsesDots.text, 13),
-    ("let a = over t: x", Message.overNeedsReduction.text, 9),
-    ("let a = f(x)(y)", Message.callNeedsName.text, 13),
-    ("let a = (x)(y)", Message.callNeedsName.text, 12),
-    ("let a = []", Message.emptyArray.text, 9),
-    ("outer fixpoint z = z", Message.outerFixpoint.text, 7),
-    ("foo = 1", Message.statementNeedsKeyword("foo").text, 1),
-    ("var x = 2", Message.unknownStatement("var").text, 1),
-    ("let let = 1", "'let' is a reserved word and cannot be used as a name after 'let'", 5),
-    ("inner vector: scalar = 0", "'vector' is a reserved word and cannot be used as a variable name (or 'loss') after 'inner'", 7),
-    ("let 3 = 2", "expected a name after 'let', found number '3'", 5),
-    ("solve with gd", "expected 'inner' or 'outer' after 'solve', found keyword 'with'", 7),
-    ("hypergradient unroll", "expected 'with' after 'hypergradient', found name 'unroll'", 15),
-    ("let a = 1 2", "expected end of line after the statement, found number '2'", 11),
-    ("let a = ", "expected an expression, found end of file", 9),
-    ("def f = 1", "expected '(' and the parameters of 'f', found '='", 7),
-    ("let x = 1e999", "number '1e999' is out of range for a 64-bit float", 9),
-    ("1 + 2", "expected a statement, found number '1'", 1),
-  ] as [(String, String, Int)])
+  @Test(
+    arguments: [
+      ("let d = 3 ** 2", Message.powerIsCaret.text, 11),
+      ("let e := 3", Message.walrus.text, 7),
+      ("data e := 3", Message.walrus.text, 8),
+      ("outer w = 0", "variable 'w' needs a type, as in 'outer w: vector[n] = 0'", 9),
+      ("inner w = 0", "variable 'w' needs a type, as in 'inner w: vector[n] = 0'", 9),
+      ("inner v: vector(d) = 0", "sizes are written in brackets, as in 'vector[n]'", 16),
+      ("inner v: matrix(d, d) = 0", "sizes are written in brackets, as in 'matrix[m, n]'", 16),
+      ("inner v: matrix[d] = 0", "'matrix' takes 2 sizes, found 1", 10),
+      ("inner v: vector[d, d] = 0", "'vector' takes 1 size, found 2", 10),
+      ("inner u: = 0", "expected a type ('scalar', 'vector[n]' or 'matrix[m, n]'), found '='", 10),
+      ("tasks t in 1:5", Message.taskRangeUsesDots.text, 13),
+      ("let a = over t: x", Message.overNeedsReduction.text, 9),
+      ("let a = f(x)(y)", Message.callNeedsName.text, 13),
+      ("let a = (x)(y)", Message.callNeedsName.text, 12),
+      ("let a = []", Message.emptyArray.text, 9),
+      ("outer fixpoint z = z", Message.outerFixpoint.text, 7),
+      ("foo = 1", Message.statementNeedsKeyword("foo").text, 1),
+      ("var x = 2", Message.unknownStatement("var").text, 1),
+      ("let let = 1", "'let' is a reserved word and cannot be used as a name after 'let'", 5),
+      (
+        "inner vector: scalar = 0",
+        "'vector' is a reserved word and cannot be used as a variable name (or 'loss') after 'inner'",
+        7
+      ),
+      ("let 3 = 2", "expected a name after 'let', found number '3'", 5),
+      ("solve with gd", "expected 'inner' or 'outer' after 'solve', found keyword 'with'", 7),
+      ("hypergradient unroll", "expected 'with' after 'hypergradient', found name 'unroll'", 15),
+      ("let a = 1 2", "expected end of line after the statement, found number '2'", 11),
+      ("let a = ", "expected an expression, found end of file", 9),
+      ("def f = 1", "expected '(' and the parameters of 'f', found '='", 7),
+      ("let x = 1e999", "number '1e999' is out of range for a 64-bit float", 9),
+      ("1 + 2", "expected a statement, found number '1'", 1),
+    ] as [(String, String, Int)])
   func specificMessages(_ source: String, _ message: String, _ column: Int) {
     let (_, diagnostics) = FE.parse(source)
     #expect(diagnostics.map(\.message) == [message], "\(source)")
@@ -259,11 +273,12 @@ import Testing
 
   @Test func renderedDiagnostic() {
     let (_, diagnostics) = FE.parse("let d = 3 ** 2\n")
-    #expect(DiagnosticRenderer.render(diagnostics) == """
-      test.blv:1:11: error: '**' is not an operator; write powers with '^', as in 'x^2'
-      let d = 3 ** 2
-                ^~
+    #expect(
+      DiagnosticRenderer.render(diagnostics) == """
+        test.blv:1:11: error: '**' is not an operator; write powers with '^', as in 'x^2'
+        let d = 3 ** 2
+                  ^~
 
-      """)
+        """)
   }
 }

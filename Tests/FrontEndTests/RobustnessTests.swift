@@ -19,7 +19,8 @@ import Testing
       _ = ASTPrinter.print(program)
       return Outcome(
         statements: program.statements.count, messages: diagnostics.map(\.message),
-        located: diagnostics.allSatisfy { $0.range != nil }, rendered: DiagnosticRenderer.render(diagnostics))
+        located: diagnostics.allSatisfy { $0.range != nil },
+        rendered: DiagnosticRenderer.render(diagnostics))
     }
   }
 
@@ -29,7 +30,11 @@ import Testing
 
   @Test(arguments: [
     ("parens", "let a = " + String(repeating: "(", count: 100_000) + "\n"),
-    ("closed parens", "let a = " + String(repeating: "(", count: 100_000) + "1" + String(repeating: ")", count: 100_000)),
+    (
+      "closed parens",
+      "let a = " + String(repeating: "(", count: 100_000) + "1"
+        + String(repeating: ")", count: 100_000)
+    ),
     ("brackets", "let a = " + String(repeating: "[", count: 100_000)),
     ("calls", "let a = " + String(repeating: "f(", count: 100_000)),
     ("sum", "let a = 1" + String(repeating: "+1", count: 100_000)),
@@ -50,19 +55,22 @@ import Testing
 
   @Test func nestingJustUnderTheLimitParses() {
     let n = Parser.maximumDepth / 2 - 2
-    let outcome = Self.run("let a = " + String(repeating: "(", count: n) + "1" + String(repeating: ")", count: n))
+    let outcome = Self.run(
+      "let a = " + String(repeating: "(", count: n) + "1" + String(repeating: ")", count: n))
     #expect(outcome.messages == [])
     #expect(outcome.statements == 1)
   }
 
   @Test func deepLineThenMoreStatements() {
-    let outcome = Self.run("let a = " + String(repeating: "(", count: 100_000) + "\nlet b = 1\nlet c = $\n")
+    let outcome = Self.run(
+      "let a = " + String(repeating: "(", count: 100_000) + "\nlet b = 1\nlet c = $\n")
     #expect(outcome.messages == [Self.tooDeep, "unexpected character '$' (U+24)"])
     #expect(outcome.statements == 1)
   }
 
   @Test func hugeNumbers() {
-    #expect(Self.run("let x = 1e999\n").messages == ["number '1e999' is out of range for a 64-bit float"])
+    #expect(
+      Self.run("let x = 1e999\n").messages == ["number '1e999' is out of range for a 64-bit float"])
     #expect(Self.run("let x = 1" + String(repeating: "0", count: 400) + "\n").messages.count == 1)
     #expect(Self.run("let x = 1e-999\n").messages == [])  // underflows to 0, which is fine
     // A dimension too large for an Int is an elaboration error, not a trap.
@@ -77,7 +85,8 @@ import Testing
 
   @Test func hugeSizesAreCleanErrors() {
     for size in ["9223372036854775807", "4294967296", "1e18", "100000000"] {
-      let (program, syntax) = FE.parse("dim n = \(size)\ninner w: matrix[n, n] = 0\nouter v: vector[n] = 1\n")
+      let (program, syntax) = FE.parse(
+        "dim n = \(size)\ninner w: matrix[n, n] = 0\nouter v: vector[n] = 1\n")
       #expect(syntax.isEmpty)
       let (_, diagnostics) = FE.onLargeStack { Elaborator.elaborate(program) }
       #expect(diagnostics.contains { $0.severity == .error }, "\(size)")
@@ -95,12 +104,16 @@ import Testing
     let (_, diagnostics) = FE.onLargeStack { Elaborator.elaborate(program) }
     let errors = diagnostics.filter { $0.severity == .error }
     #expect(errors.count == 1)
-    #expect(errors.first?.message.contains("function calls") == true, Comment(rawValue: DiagnosticRenderer.render(diagnostics)))
+    #expect(
+      errors.first?.message.contains("function calls") == true,
+      Comment(rawValue: DiagnosticRenderer.render(diagnostics)))
     #expect(errors.allSatisfy { $0.range != nil })
   }
 
   @Test func emptyAndCommentOnlyFiles() {
-    for source in ["", "\n", "\n\n\n", "# just a comment", "# one\n# two\n\n   # three\n", "   \t  ", "\r\n\r\n"] {
+    for source in [
+      "", "\n", "\n\n\n", "# just a comment", "# one\n# two\n\n   # three\n", "   \t  ", "\r\n\r\n",
+    ] {
       let outcome = Self.run(source)
       #expect(outcome.messages == [], "\(source.debugDescription)")
       #expect(outcome.statements == 0)
@@ -126,7 +139,8 @@ import Testing
   @Test func nonASCIIInStringsAndComments() {
     let outcome = Self.run("data X = csv(\"données/λ.csv\")  # ünïcödé ✓\n")
     #expect(outcome.messages == [])
-    #expect(FE.ast("data X = csv(\"données/λ.csv\")\n") == "1:1 (data X (call csv \"données/λ.csv\"))\n")
+    #expect(
+      FE.ast("data X = csv(\"données/λ.csv\")\n") == "1:1 (data X (call csv \"données/λ.csv\"))\n")
   }
 
   @Test func nonASCIIIdentifiersAreRejectedOnce() {
@@ -154,7 +168,9 @@ import Testing
     #expect(diagnostics.map(\.message) == ["unexpected character '$' (U+24)"])
     #expect(FE.location(diagnostics[0])! == (4, 9))
     // The rendered source line does not carry the '\r'.
-    #expect(DiagnosticRenderer.render(diagnostics) == "test.blv:4:9: error: unexpected character '$' (U+24)\nlet b = $\n        ^\n")
+    #expect(
+      DiagnosticRenderer.render(diagnostics)
+        == "test.blv:4:9: error: unexpected character '$' (U+24)\nlet b = $\n        ^\n")
     // A lone '\r' is blank space; the statement goes on.
     #expect(FE.ast("let a = 1 +\r 2\n") == "1:1 (let a (+ 1 2))\n")
   }

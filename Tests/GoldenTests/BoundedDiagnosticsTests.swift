@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Whatever the input, the spawned `bilevelc` prints a few bounded lines of
 /// errors: a run of bad bytes is one error, a long line is echoed as a window
@@ -8,7 +8,9 @@ import TestSupport
 /// `maximumShown` errors are counted.
 @Suite struct BoundedDiagnosticsTests {
   static func run(_ bytes: [UInt8]) throws -> HugeNumberTests.Spawned {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("bounded-\(UUID()).blv").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "bounded-\(UUID()).blv"
+    ).path
     try Data(bytes).write(to: URL(fileURLWithPath: path))
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try HugeNumberTests.spawn([path])
@@ -23,7 +25,8 @@ import TestSupport
   }
 
   @Test func aLongLineIsEchoedAsAWindowAroundTheCaret() throws {
-    let line = String(repeating: "x", count: 5_000) + " = 1 +* 2" + String(repeating: " + 1", count: 2_000)
+    let line =
+      String(repeating: "x", count: 5_000) + " = 1 +* 2" + String(repeating: " + 1", count: 2_000)
     let run = try Self.run(Array(("dim n = 3\n" + line + "\n").utf8))
     #expect(run.status == 1)
     #expect(run.errors.utf8.count < 2_000, "\(run.errors.prefix(600))")
@@ -39,7 +42,8 @@ import TestSupport
     for k in 1...30 { text += "data d\(k) = undefined_name_\(k)\n" }
     let run = try Self.run(Array(text.utf8))
     #expect(run.status == 1)
-    #expect(run.errors.components(separatedBy: ": error: ").count - 1 == 20, "\(run.errors.suffix(300))")
+    #expect(
+      run.errors.components(separatedBy: ": error: ").count - 1 == 20, "\(run.errors.suffix(300))")
     #expect(run.errors.hasSuffix("note: 10 more errors not shown\n"), "\(run.errors.suffix(300))")
   }
 }

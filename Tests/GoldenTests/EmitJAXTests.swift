@@ -1,8 +1,8 @@
 import BilevelCore
 import BilevelSolvers
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `--emit jax`: every sample's module, run with JAX, agrees with bilevelc
 /// (the outer loss and hypergradient at the initial point to 1e-10
@@ -12,9 +12,12 @@ import TestSupport
   /// Samples refused (JAXSupport) with a located error, and what the error says: newton's
   /// data-dependent line search, the flow solver, evograd's fresh draws.
   static let refusals: [String: String] = [
-    "imaml_proximal": "does not emit the newton inner solver", "logistic_feature_decay": "does not emit the newton inner solver",
-    "surrogate_loss": "does not emit the newton inner solver", "topology_newton_exact": "does not emit the newton inner solver",
-    "ridge_flow_horizon": "does not emit the flow inner solver", "label_learning_evograd": "emits evograd with fixed draws only",
+    "imaml_proximal": "does not emit the newton inner solver",
+    "logistic_feature_decay": "does not emit the newton inner solver",
+    "surrogate_loss": "does not emit the newton inner solver",
+    "topology_newton_exact": "does not emit the newton inner solver",
+    "ridge_flow_horizon": "does not emit the flow inner solver",
+    "label_learning_evograd": "emits evograd with fixed draws only",
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]
@@ -51,15 +54,20 @@ import TestSupport
 
   /// An interpreter that imports jax: $BILEVELC_PYTHON (set by .ci/run), else python3 if it has jax.
   static let python: String? = {
-    let candidates = [ProcessInfo.processInfo.environment["BILEVELC_PYTHON"], "/usr/bin/env"].compactMap { $0 }
+    let candidates = [ProcessInfo.processInfo.environment["BILEVELC_PYTHON"], "/usr/bin/env"]
+      .compactMap { $0 }
     for c in candidates {
       let args = c == "/usr/bin/env" ? ["python3", "-c", "import jax"] : ["-c", "import jax"]
-      if let r = try? Self.spawn(c, args), r.status == 0 { return c == "/usr/bin/env" ? "python3" : c }
+      if let r = try? Self.spawn(c, args), r.status == 0 {
+        return c == "/usr/bin/env" ? "python3" : c
+      }
     }
     return nil
   }()
 
-  static func spawn(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+  static func spawn(
+    _ executable: String, _ args: [String], environment: [String: String] = [:]
+  ) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
     p.arguments = executable.hasPrefix("/") ? args : [executable] + args
@@ -78,7 +86,9 @@ import TestSupport
   }
 
   static func json(_ path: String) throws -> [String: Any] {
-    try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+        as? [String: Any])
   }
 
   static func relative(_ a: [Double], _ b: [Double]) -> Double {
@@ -91,7 +101,9 @@ import TestSupport
       let run = DriverRunner.run(["--emit", "jax", "\(name).blv"], in: PackagePaths.samples)
       #expect(run.status == 1)
       #expect(run.output.isEmpty)
-      #expect(run.errors.contains("\(name).blv:") && run.errors.contains(": error: --emit jax \(why)"), "\(run.errors)")
+      #expect(
+        run.errors.contains("\(name).blv:") && run.errors.contains(": error: --emit jax \(why)"),
+        "\(run.errors)")
     }
   }
 
@@ -102,7 +114,9 @@ import TestSupport
       #expect(run.status == 0, "\(run.errors)")
       let path = PackagePaths.samples + "/jax/\(name).py"
       if update { try run.output.write(toFile: path, atomically: true, encoding: .utf8) }
-      #expect(run.output == (try? String(contentsOfFile: path, encoding: .utf8)), "samples/jax/\(name).py differs")
+      #expect(
+        run.output == (try? String(contentsOfFile: path, encoding: .utf8)),
+        "samples/jax/\(name).py differs")
     }
   }
 
@@ -111,49 +125,68 @@ import TestSupport
     let emitted = DriverRunner.run(["--emit", "jax", "\(name).blv"], in: PackagePaths.samples)
     try #require(emitted.status == 0, "\(emitted.errors)")
     guard let python = Self.python else {
-      print("EmitJAXTests: skipped running \(name)'s module: no python3 with jax (set BILEVELC_PYTHON)")
+      print(
+        "EmitJAXTests: skipped running \(name)'s module: no python3 with jax (set BILEVELC_PYTHON)")
       return
     }
     let module = Self.temporary("\(name).py"), gradJSON = Self.temporary("\(name)-grad.json")
-    let runJSON = Self.temporary("\(name)-run.json"), bilevelcJSON = Self.temporary("\(name)-bilevelc.json")
-    defer { for f in [module, gradJSON, runJSON, bilevelcJSON] { try? FileManager.default.removeItem(atPath: f) } }
+    let runJSON = Self.temporary("\(name)-run.json"),
+      bilevelcJSON = Self.temporary("\(name)-bilevelc.json")
+    defer {
+      for f in [module, gradJSON, runJSON, bilevelcJSON] {
+        try? FileManager.default.removeItem(atPath: f)
+      }
+    }
     try emitted.output.write(toFile: module, atomically: true, encoding: .utf8)
 
     // bilevelc's own figures at the initial point.
     let path = PackagePaths.samples + "/\(name).blv"
-    let program = try SolverFixtures.program(try String(contentsOfFile: path, encoding: .utf8), path: path)
+    let program = try SolverFixtures.program(
+      try String(contentsOfFile: path, encoding: .utf8), path: path)
     let problem = BilevelProblem(program)
     var phi = problem.initialOuter()
     OuterOptimizer(program.outerSolver, bounds: problem.outerBounds()).project(&phi)
     let expected = try problem.hypergradient(MethodSelection(problem).method, at: phi)
 
-    let grad = try Self.spawn(python, [module, "--grad", "--data-dir", PackagePaths.samples, "--json", gradJSON])
+    let grad = try Self.spawn(
+      python, [module, "--grad", "--data-dir", PackagePaths.samples, "--json", gradJSON])
     try #require(grad.status == 0, "\(grad.output)")
     let g = try Self.json(gradJSON)
     let loss = try #require(g["outer_loss"] as? Double)
     let gradient = try #require(g["hypergradient"] as? [Double])
-    #expect(abs(loss - expected.outerLoss) <= 1e-10 * abs(expected.outerLoss), "\(name): outer loss \(loss) vs \(expected.outerLoss)")
+    #expect(
+      abs(loss - expected.outerLoss) <= 1e-10 * abs(expected.outerLoss),
+      "\(name): outer loss \(loss) vs \(expected.outerLoss)")
     #expect(gradient.count == expected.gradient.count)
-    #expect(Self.relative(gradient, expected.gradient) <= Self.gradientTolerance[name, default: 1e-10], "\(name): hypergradient \(gradient) vs \(expected.gradient)")
+    #expect(
+      Self.relative(gradient, expected.gradient) <= Self.gradientTolerance[name, default: 1e-10],
+      "\(name): hypergradient \(gradient) vs \(expected.gradient)")
 
     // The whole run: the final outer loss after the program's outer steps
     // (fewer where the trajectory is chaotic).
     let outer = Self.agreeingOuter[name].map { ["--outer", $0] } ?? []
     if !outer.isEmpty {
-      let shortened = DriverRunner.run(["--emit", "jax"] + outer + ["\(name).blv"], in: PackagePaths.samples)
+      let shortened = DriverRunner.run(
+        ["--emit", "jax"] + outer + ["\(name).blv"], in: PackagePaths.samples)
       try #require(shortened.status == 0, "\(shortened.errors)")
       try shortened.output.write(toFile: module, atomically: true, encoding: .utf8)
     }
-    let run = try Self.spawn(python, [module, "--data-dir", PackagePaths.samples, "--json", runJSON])
+    let run = try Self.spawn(
+      python, [module, "--data-dir", PackagePaths.samples, "--json", runJSON])
     try #require(run.status == 0, "\(run.output)")
     #expect(run.output.contains("solved: "), "\(run.output)")
-    let reference = DriverRunner.run(["--json", bilevelcJSON] + outer + ["\(name).blv"], in: PackagePaths.samples)
+    let reference = DriverRunner.run(
+      ["--json", bilevelcJSON] + outer + ["\(name).blv"], in: PackagePaths.samples)
     try #require(reference.status == 0)
     let mine = try #require(try Self.json(runJSON)["final_outer_loss"] as? Double)
     let theirs = try #require(try Self.json(bilevelcJSON)["final_outer_loss"] as? Double)
-    #expect(try Self.json(runJSON)["outer_steps"] as? Int == (try Self.json(bilevelcJSON)["outer_steps"] as? Int))
+    #expect(
+      try Self.json(runJSON)["outer_steps"] as? Int
+        == (try Self.json(bilevelcJSON)["outer_steps"] as? Int))
     let tolerance = Self.finalLossTolerance[name, default: 1e-8]
-    #expect(abs(mine - theirs) <= tolerance * abs(theirs), "\(name): final outer loss \(mine) vs \(theirs)")
+    #expect(
+      abs(mine - theirs) <= tolerance * abs(theirs),
+      "\(name): final outer loss \(mine) vs \(theirs)")
   }
 
   /// The task axis on two simulated host devices gives the one-device result.
@@ -165,18 +198,28 @@ import TestSupport
     // meta_sgd's six tasks split three to a device.
     let emitted = DriverRunner.run(["--emit", "jax", "meta_sgd.blv"], in: PackagePaths.samples)
     try #require(emitted.status == 0)
-    let module = Self.temporary("sharded.py"), one = Self.temporary("one.json"), two = Self.temporary("two.json")
+    let module = Self.temporary("sharded.py"), one = Self.temporary("one.json"),
+      two = Self.temporary("two.json")
     defer { for f in [module, one, two] { try? FileManager.default.removeItem(atPath: f) } }
     try emitted.output.write(toFile: module, atomically: true, encoding: .utf8)
     let flags = ["XLA_FLAGS": "--xla_force_host_platform_device_count=2"]
-    let a = try Self.spawn(python, [module, "--grad", "--devices", "1", "--data-dir", PackagePaths.samples, "--json", one], environment: flags)
-    let b = try Self.spawn(python, [module, "--grad", "--devices", "2", "--data-dir", PackagePaths.samples, "--json", two], environment: flags)
+    let a = try Self.spawn(
+      python,
+      [module, "--grad", "--devices", "1", "--data-dir", PackagePaths.samples, "--json", one],
+      environment: flags)
+    let b = try Self.spawn(
+      python,
+      [module, "--grad", "--devices", "2", "--data-dir", PackagePaths.samples, "--json", two],
+      environment: flags)
     try #require(a.status == 0 && b.status == 0, "\(a.output)\n\(b.output)")
     let (x, y) = (try Self.json(one), try Self.json(two))
     #expect(x["devices"] as? Int == 1)
     #expect(y["devices"] as? Int == 2)
-    let gx = try #require(x["hypergradient"] as? [Double]), gy = try #require(y["hypergradient"] as? [Double])
+    let gx = try #require(x["hypergradient"] as? [Double]),
+      gy = try #require(y["hypergradient"] as? [Double])
     #expect(Self.relative(gy, gx) <= 1e-12)
-    #expect(abs((x["outer_loss"] as! Double) - (y["outer_loss"] as! Double)) <= 1e-12 * abs(x["outer_loss"] as! Double))
+    #expect(
+      abs((x["outer_loss"] as! Double) - (y["outer_loss"] as! Double)) <= 1e-12
+        * abs(x["outer_loss"] as! Double))
   }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The built `bilevelc` executable, spawned once per command and option in a
 /// scratch directory holding a copy of a sample: exit status, standard
@@ -24,34 +24,64 @@ import TestSupport
   static let file = "quickstart.blv"
   static let cases: [Case] = [
     Case(arguments: [file], status: 0, stdout: ["solved: ", "outer loss: "], quietErrors: true),
-    Case(arguments: ["--json", "r.json", "--trace", "t.csv", "--plot", "p.svg", "--save", "out", file], status: 0,
-         stdout: ["saved "], quietErrors: true,
-         writes: ["r.json", "t.csv", "p.svg", "out", "out/result.json", "out/loglam.npy", "out/w.npy"]),
-    Case(arguments: ["--trace", "t.csv", "--trace-values", file], status: 0, quietErrors: true, writes: ["t.csv"]),
-    Case(arguments: ["--trace-values", file], status: 2, stderr: ["--trace-values needs --trace, --json or --save"]),
+    Case(
+      arguments: [
+        "--json", "r.json", "--trace", "t.csv", "--plot", "p.svg", "--save", "out", file,
+      ], status: 0,
+      stdout: ["saved "], quietErrors: true,
+      writes: ["r.json", "t.csv", "p.svg", "out", "out/result.json", "out/loglam.npy", "out/w.npy"]),
+    Case(
+      arguments: ["--trace", "t.csv", "--trace-values", file], status: 0, quietErrors: true,
+      writes: ["t.csv"]),
+    Case(
+      arguments: ["--trace-values", file], status: 2,
+      stderr: ["--trace-values needs --trace, --json or --save"]),
     Case(arguments: ["--progress", file], status: 0, stderr: ["outer step"]),
     Case(arguments: ["--quiet", file], status: 0, quietErrors: true),
     Case(arguments: ["--progress", "--quiet", file], status: 2, stderr: ["contradict"]),
-    Case(arguments: ["--method", "implicit(cg, iters: 5)", "--inner", "gd(lr: 0.05, steps: 50)", "--outer", "gd(lr: 0.1, steps: 3)",
-                     "--set", "d=5", file], status: 0, stdout: ["implicit(cg, iters: 5", "3 outer steps"], quietErrors: true),
+    Case(
+      arguments: [
+        "--method", "implicit(cg, iters: 5)", "--inner", "gd(lr: 0.05, steps: 50)", "--outer",
+        "gd(lr: 0.1, steps: 3)",
+        "--set", "d=5", file,
+      ], status: 0, stdout: ["implicit(cg, iters: 5", "3 outer steps"], quietErrors: true),
     Case(arguments: ["--set", "nosuch=3", file], status: 1, stderr: ["nosuch"]),
     Case(arguments: ["--unsafe-math", file], status: 0, quietErrors: true),
-    Case(arguments: ["--timings", file], status: 0,
-         stderr: ["timings: parse ", "timings: solve, over 41 hypergradient evaluations: inner solve ", " ms beyond it, outer update "]),
-    Case(arguments: ["--timings", "--method", "unroll(reverse)", file], status: 0,
-         stderr: ["hypergradient ", " ms (inner steps included), outer update "]),
+    Case(
+      arguments: ["--timings", file], status: 0,
+      stderr: [
+        "timings: parse ", "timings: solve, over 41 hypergradient evaluations: inner solve ",
+        " ms beyond it, outer update ",
+      ]),
+    Case(
+      arguments: ["--timings", "--method", "unroll(reverse)", file], status: 0,
+      stderr: ["hypergradient ", " ms (inner steps included), outer update "]),
     Case(arguments: ["--budget-mb", "512", file], status: 0, quietErrors: true),
-    Case(arguments: ["--budget-mb", "-1", file], status: 2, stderr: ["--budget-mb needs a positive number"]),
+    Case(
+      arguments: ["--budget-mb", "-1", file], status: 2,
+      stderr: ["--budget-mb needs a positive number"]),
     Case(arguments: ["--plot", "p.png", file], status: 2, stderr: ["--plot writes SVG"]),
-    Case(arguments: ["grad", "--json", "g.json", file], status: 0, stdout: ["at the initial point"], quietErrors: true, writes: ["g.json"]),
-    Case(arguments: ["grad", "--trace", "t.csv", file], status: 2, stderr: ["--trace does not apply to 'grad'"]),
-    Case(arguments: ["grad", "--plot", "p.svg", file], status: 2, stderr: ["--plot does not apply to 'grad'"]),
+    Case(
+      arguments: ["grad", "--json", "g.json", file], status: 0, stdout: ["at the initial point"],
+      quietErrors: true, writes: ["g.json"]),
+    Case(
+      arguments: ["grad", "--trace", "t.csv", file], status: 2,
+      stderr: ["--trace does not apply to 'grad'"]),
+    Case(
+      arguments: ["grad", "--plot", "p.svg", file], status: 2,
+      stderr: ["--plot does not apply to 'grad'"]),
     Case(arguments: ["check", file], status: 0, quietErrors: true),
-    Case(arguments: ["check", "--all", file], status: 0, stdout: ["unroll(reverse)", "closed_form"], quietErrors: true),
+    Case(
+      arguments: ["check", "--all", file], status: 0, stdout: ["unroll(reverse)", "closed_form"],
+      quietErrors: true),
     Case(arguments: ["--all", file], status: 2, stderr: ["--all does not apply"]),
-    Case(arguments: ["explain", file], status: 0, stdout: ["methods (time in inner steps"], quietErrors: true),
+    Case(
+      arguments: ["explain", file], status: 0, stdout: ["methods (time in inner steps"],
+      quietErrors: true),
     Case(arguments: ["--emit", "ast", file], status: 0, quietErrors: true),
-    Case(arguments: ["--emit", "graph", file], status: 0, stdout: ["# graph of quickstart.blv"], quietErrors: true),
+    Case(
+      arguments: ["--emit", "graph", file], status: 0, stdout: ["# graph of quickstart.blv"],
+      quietErrors: true),
     Case(arguments: ["--emit", "grad", file], status: 0, quietErrors: true),
     Case(arguments: ["--emit", "plan", file], status: 0, quietErrors: true),
     Case(arguments: ["--emit", "jax", file], status: 0, stdout: ["import jax"], quietErrors: true),
@@ -64,38 +94,51 @@ import TestSupport
     Case(arguments: ["--version"], status: 0, stdout: ["kernels: "], quietErrors: true),
     Case(arguments: ["missing.blv"], status: 2, stderr: ["missing.blv"]),
     Case(arguments: [], status: 2),
-    Case(arguments: ["--json", "/nonexistent-dir/r.json", file], status: 1, stderr: ["cannot write /nonexistent-dir/r.json"]),
+    Case(
+      arguments: ["--json", "/nonexistent-dir/r.json", file], status: 1,
+      stderr: ["cannot write /nonexistent-dir/r.json"]),
   ]
 
   @Test(arguments: cases)
   func run(_ c: Case) throws {
-    let directory = NSTemporaryDirectory() + "bilevelc-exe-\(ProcessInfo.processInfo.processIdentifier)-\(abs(c.description.hashValue))"
+    let directory =
+      NSTemporaryDirectory()
+      + "bilevelc-exe-\(ProcessInfo.processInfo.processIdentifier)-\(abs(c.description.hashValue))"
     try? FileManager.default.removeItem(atPath: directory)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    try FileManager.default.copyItem(atPath: PackagePaths.samples + "/" + Self.file, toPath: directory + "/" + Self.file)
+    try FileManager.default.copyItem(
+      atPath: PackagePaths.samples + "/" + Self.file, toPath: directory + "/" + Self.file)
     let (out, err, status) = try Self.spawn(c.arguments, in: directory, input: c.input)
     #expect(status == c.status, "\(c): \(err)")
     for s in c.stdout { #expect(out.contains(s), "\(c): standard output lacks '\(s)'") }
     for s in c.stderr { #expect(err.contains(s), "\(c): standard error lacks '\(s)': \(err)") }
     if c.quietErrors { #expect(err.isEmpty, "\(c): \(err)") }
-    if c.status == 2 { #expect(out.isEmpty || out.contains("usage"), "\(c): a usage error prints no results") }
-    let left = Set((FileManager.default.subpaths(atPath: directory) ?? []).filter { $0 != Self.file })
+    if c.status == 2 {
+      #expect(out.isEmpty || out.contains("usage"), "\(c): a usage error prints no results")
+    }
+    let left = Set(
+      (FileManager.default.subpaths(atPath: directory) ?? []).filter { $0 != Self.file })
     #expect(left == Set(c.writes), "\(c): wrote \(left.sorted())")
     if c.writes.contains("p.svg") {
-      #expect(try String(contentsOfFile: directory + "/p.svg", encoding: .utf8).hasSuffix("</svg>\n"))
+      #expect(
+        try String(contentsOfFile: directory + "/p.svg", encoding: .utf8).hasSuffix("</svg>\n"))
     }
   }
 
   /// Resuming a run's JSON continues from its last step.
   @Test func resume() throws {
-    let directory = NSTemporaryDirectory() + "bilevelc-exe-resume-\(ProcessInfo.processInfo.processIdentifier)"
+    let directory =
+      NSTemporaryDirectory() + "bilevelc-exe-resume-\(ProcessInfo.processInfo.processIdentifier)"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    try FileManager.default.copyItem(atPath: PackagePaths.samples + "/" + Self.file, toPath: directory + "/" + Self.file)
-    let first = try Self.spawn(["--outer", "adam(lr: 0.2, steps: 3)", "--json", "a.json", Self.file], in: directory)
+    try FileManager.default.copyItem(
+      atPath: PackagePaths.samples + "/" + Self.file, toPath: directory + "/" + Self.file)
+    let first = try Self.spawn(
+      ["--outer", "adam(lr: 0.2, steps: 3)", "--json", "a.json", Self.file], in: directory)
     #expect(first.status == 0, "\(first.err)")
-    let second = try Self.spawn(["--outer", "adam(lr: 0.2, steps: 5)", "--resume", "a.json", Self.file], in: directory)
+    let second = try Self.spawn(
+      ["--outer", "adam(lr: 0.2, steps: 5)", "--resume", "a.json", Self.file], in: directory)
     #expect(second.status == 0, "\(second.err)")
     #expect(second.out.contains("resumed from outer step 3 of a.json"), "\(second.out)")
     let missing = try Self.spawn(["--resume", "none.json", Self.file], in: directory)
@@ -114,7 +157,9 @@ import TestSupport
     for o in options { #expect(used.contains(o), "no executable test uses \(o)") }
   }
 
-  static func spawn(_ arguments: [String], in directory: String, input: String = "") throws -> (out: String, err: String, status: Int32) {
+  static func spawn(
+    _ arguments: [String], in directory: String, input: String = ""
+  ) throws -> (out: String, err: String, status: Int32) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ISAPathSampleTests.executable)
     process.arguments = arguments

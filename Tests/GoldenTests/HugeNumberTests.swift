@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// User numbers far beyond any real size (budgets, steps, checkpoints) reach
 /// Int conversions and cost estimates: the spawned `bilevelc` must answer
@@ -15,15 +15,19 @@ import TestSupport
     process.currentDirectoryURL = URL(fileURLWithPath: PackagePaths.samples)
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("huge-\(UUID()).out")
     let err = FileManager.default.temporaryDirectory.appendingPathComponent("huge-\(UUID()).err")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+    defer {
+      try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err)
+    }
     process.standardOutput = try FileHandle(forWritingTo: out)
     process.standardError = try FileHandle(forWritingTo: err)
     try process.run()
     process.waitUntilExit()
-    return Spawned(output: try String(contentsOf: out, encoding: .utf8), errors: try String(contentsOf: err, encoding: .utf8),
-                   status: process.terminationStatus)
+    return Spawned(
+      output: try String(contentsOf: out, encoding: .utf8),
+      errors: try String(contentsOf: err, encoding: .utf8),
+      status: process.terminationStatus)
   }
 
   /// quickstart with a non-quadratic inner loss (so auto unrolls) and these settings.
@@ -32,7 +36,8 @@ import TestSupport
       .replacingOccurrences(of: "gd(lr: 0.05, steps: 300)", with: inner)
       .replacingOccurrences(of: "implicit(cg, iters: 20)", with: method)
       .replacingOccurrences(of: "mean((X @ w - y)^2)", with: "mean(tanh(X @ w - y)^2)")
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("huge-\(UUID()).blv").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("huge-\(UUID()).blv")
+      .path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
   }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Every sample solved by the built `bilevelc` under each ISA path the
 /// machine supports (forced with BILEVELC_ISA): standard output and the
@@ -23,7 +23,9 @@ import TestSupport
       ? beside : PackagePaths.root + "/.build/debug/bilevelc"
   }
 
-  static func run(_ arguments: [String], isa: String, in directory: String) -> (output: String, status: Int32) {
+  static func run(
+    _ arguments: [String], isa: String, in directory: String
+  ) -> (output: String, status: Int32) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -37,7 +39,9 @@ import TestSupport
     guard (try? process.run()) != nil else { return ("cannot run \(executable)", -1) }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (Golden.scrubMeasurements(String(decoding: data, as: UTF8.self)), process.terminationStatus)
+    return (
+      Golden.scrubMeasurements(String(decoding: data, as: UTF8.self)), process.terminationStatus
+    )
   }
 
   @Test func theExecutableRunsOnTheAVX2Path() {
@@ -56,12 +60,17 @@ import TestSupport
       let solved = Self.run([name, "--json", json], isa: isa, in: directory)
       let checked = Self.run(["check", name], isa: isa, in: directory)
       let result = ((try? String(contentsOfFile: json, encoding: .utf8)) ?? "(no JSON)")
-        .split(separator: "\n").filter { !$0.contains("\"wall_time_seconds\"") && !$0.contains("\"peak_memory_bytes\"") }
+        .split(separator: "\n").filter {
+          !$0.contains("\"wall_time_seconds\"") && !$0.contains("\"peak_memory_bytes\"")
+        }
         .joined(separator: "\n")
-      results[isa] = "[exit \(solved.status)]\n\(solved.output)\n\(result)\n[exit \(checked.status)]\n\(checked.output)"
+      results[isa] =
+        "[exit \(solved.status)]\n\(solved.output)\n\(result)\n[exit \(checked.status)]\n\(checked.output)"
     }
     if let reference = results["avx2"] {
-      for (isa, result) in results { #expect(result == reference, "\(relative): \(isa) differs from avx2") }
+      for (isa, result) in results {
+        #expect(result == reference, "\(relative): \(isa) differs from avx2")
+      }
     }
   }
 }

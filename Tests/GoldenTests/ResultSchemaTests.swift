@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// grammar/result.schema.json against real outputs: `--json`, `--save`'s
 /// result.json and `grad --json` of samples of each kind (bilevel, with
@@ -10,7 +10,8 @@ import TestSupport
   static let schemaPath = PackagePaths.root + "/grammar/result.schema.json"
 
   static func validator() throws -> JSONSchemaValidator {
-    JSONSchemaValidator(schema: try JSONTree.parse(try String(contentsOfFile: schemaPath, encoding: .utf8)))
+    JSONSchemaValidator(
+      schema: try JSONTree.parse(try String(contentsOfFile: schemaPath, encoding: .utf8)))
   }
 
   static func temporary(_ name: String) -> String {
@@ -21,7 +22,10 @@ import TestSupport
   static let runs: [([String], String, String, Int32)] = [
     ([], "quickstart.blv", PackagePaths.samples, 0),
     ([], "report_classifier.blv", PackagePaths.samples, 0),
-    (["--outer", "adam(lr: 0.01, steps: 2)", "--trace-values"], "anil_head.blv", PackagePaths.samples, 0),
+    (
+      ["--outer", "adam(lr: 0.01, steps: 2)", "--trace-values"], "anil_head.blv",
+      PackagePaths.samples, 0
+    ),
     ([], "stackelberg_forward.blv", PackagePaths.samples, 0),
     ([], "log_of_negative.blv", PackagePaths.samples + "/errors/numerics", 1),
   ]
@@ -30,7 +34,10 @@ import TestSupport
   func solveOutputsMatchTheSchema(_ k: Int) throws {
     let (extra, file, directory, status) = Self.runs[k]
     let json = Self.temporary("\(k).json"), save = Self.temporary("\(k)-save")
-    defer { try? FileManager.default.removeItem(atPath: json); try? FileManager.default.removeItem(atPath: save) }
+    defer {
+      try? FileManager.default.removeItem(atPath: json);
+      try? FileManager.default.removeItem(atPath: save)
+    }
     let run = DriverRunner.run(extra + ["--json", json, "--save", save, file], in: directory)
     #expect(run.status == status, "\(file): \(run.errors)")
     let v = try Self.validator()
@@ -47,7 +54,8 @@ import TestSupport
     defer { try? FileManager.default.removeItem(atPath: json) }
     let run = DriverRunner.run(["grad", "--json", json, file], in: PackagePaths.samples)
     #expect(run.status == 0, "\(run.errors)")
-    let errors = try Self.validator().validate(try JSONTree.parse(try String(contentsOfFile: json, encoding: .utf8)))
+    let errors = try Self.validator().validate(
+      try JSONTree.parse(try String(contentsOfFile: json, encoding: .utf8)))
     #expect(errors.isEmpty, "\(file): \(errors.prefix(5))")
   }
 
@@ -55,8 +63,12 @@ import TestSupport
   @Test func brokenDocumentsAreCaught() throws {
     let json = Self.temporary("broken.json")
     defer { try? FileManager.default.removeItem(atPath: json) }
-    #expect(DriverRunner.run(["grad", "--json", json, "quickstart.blv"], in: PackagePaths.samples).status == 0)
-    guard case .object(let good) = try JSONTree.parse(try String(contentsOfFile: json, encoding: .utf8)) else {
+    #expect(
+      DriverRunner.run(["grad", "--json", json, "quickstart.blv"], in: PackagePaths.samples).status
+        == 0)
+    guard
+      case .object(let good) = try JSONTree.parse(try String(contentsOfFile: json, encoding: .utf8))
+    else {
       Issue.record("not an object")
       return
     }
@@ -75,8 +87,12 @@ import TestSupport
     extra["surprise"] = .bool(true)
     #expect(v.validate(.object(extra)).contains { $0.contains("unexpected property surprise") })
     var badTensor = good
-    badTensor["hypergradient"] = .object(["x": .object(["shape": .array([.number(1.5)]), "values": .array([])])])
+    badTensor["hypergradient"] = .object([
+      "x": .object(["shape": .array([.number(1.5)]), "values": .array([])])
+    ])
     #expect(v.validate(.object(badTensor)).contains { $0.contains("$.hypergradient.x.shape[0]") })
-    #expect(JSONSchemaValidator(schema: .object(["minimum": .integer(0)])).validate(.integer(1)).first?.contains("unsupported") == true)
+    #expect(
+      JSONSchemaValidator(schema: .object(["minimum": .integer(0)])).validate(.integer(1)).first?
+        .contains("unsupported") == true)
   }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `--json` and `--trace`: a run's result files, read back as a user's script would.
 @Suite struct RunRecordTests {
@@ -10,10 +10,16 @@ import TestSupport
 
   @Test func jsonAndTraceRecordTheRun() throws {
     let json = Self.temporary("stackelberg.json"), trace = Self.temporary("stackelberg.csv")
-    defer { try? FileManager.default.removeItem(atPath: json); try? FileManager.default.removeItem(atPath: trace) }
-    let run = DriverRunner.run(["--json", json, "--trace", trace, "stackelberg_forward.blv"], in: PackagePaths.samples)
+    defer {
+      try? FileManager.default.removeItem(atPath: json);
+      try? FileManager.default.removeItem(atPath: trace)
+    }
+    let run = DriverRunner.run(
+      ["--json", json, "--trace", trace, "stackelberg_forward.blv"], in: PackagePaths.samples)
     #expect(run.status == 0, "\(run.errors)")
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json)))
+        as? [String: Any])
     #expect(object["method"] as? String == "unroll(forward)")
     #expect(object["outer_steps"] as? Int == 40)
     #expect(object["fault"] is NSNull)
@@ -35,9 +41,12 @@ import TestSupport
   @Test func jsonRecordsAFaultWithItsSource() throws {
     let json = Self.temporary("fault.json")
     defer { try? FileManager.default.removeItem(atPath: json) }
-    let run = DriverRunner.run(["--json", json, "log_of_negative.blv"], in: PackagePaths.samples + "/errors/numerics")
+    let run = DriverRunner.run(
+      ["--json", json, "log_of_negative.blv"], in: PackagePaths.samples + "/errors/numerics")
     #expect(run.status == 1)
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json)))
+        as? [String: Any])
     let fault = try #require(object["fault"] as? [String: Any])
     #expect(fault["line"] as? Int == 11 && fault["column"] as? Int == 36, "\(fault)")
     #expect((fault["message"] as? String)?.contains("log(c - 1)") == true)
@@ -45,7 +54,8 @@ import TestSupport
   }
 
   @Test func anUnwritableFileIsAnErrorNotACrash() {
-    let run = DriverRunner.run(["--json", "/nonexistent-dir/x.json", "stackelberg_forward.blv"], in: PackagePaths.samples)
+    let run = DriverRunner.run(
+      ["--json", "/nonexistent-dir/x.json", "stackelberg_forward.blv"], in: PackagePaths.samples)
     #expect(run.status == 1)
     #expect(run.errors.contains("cannot write /nonexistent-dir/x.json"))
   }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BilevelSolvers
 
 /// The binomial schedule made one action at a time: its state stays
@@ -10,7 +11,11 @@ import Testing
     var first: [CheckpointAction] = []
     while first.count < 6, let a = it.next() { first.append(a) }
     #expect(first.first == .store(slot: 0, step: 0))
-    if case .advance(let from, let to)? = first.dropFirst().first { #expect(from == 0 && to > 0) } else { Issue.record("\(first)") }
+    if case .advance(let from, let to)? = first.dropFirst().first {
+      #expect(from == 0 && to > 0)
+    } else {
+      Issue.record("\(first)")
+    }
     #expect(it.storedSteps.count <= 20)
   }
 
@@ -36,8 +41,12 @@ import Testing
   }
 
   @Test func theRecomputationBoundSaturatesInsteadOfTrapping() {
-    #expect(CheckpointSchedule.optimalRecomputation(steps: 2_000_000_000_000_000, snapshots: 1) == Int.max)
-    #expect(CheckpointSchedule.optimalRecomputation(steps: 2_000_000_000_000_000, snapshots: 44_721_360) == Int.max)
+    #expect(
+      CheckpointSchedule.optimalRecomputation(steps: 2_000_000_000_000_000, snapshots: 1) == Int.max
+    )
+    #expect(
+      CheckpointSchedule.optimalRecomputation(steps: 2_000_000_000_000_000, snapshots: 44_721_360)
+        == Int.max)
     #expect(CheckpointSchedule.optimalRecomputation(steps: 5, snapshots: 1) == 10)
   }
 }

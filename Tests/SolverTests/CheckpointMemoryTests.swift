@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import BilevelSolvers
-import Testing
 import TestSupport
+import Testing
 
 /// The checkpointed reverse sweep's figures at T = 1000 on a one-entry
 /// problem: at most k + 2 states held (snapshots, the working state, the
@@ -28,8 +28,10 @@ import TestSupport
     let plain = try problem.hypergradient(.unrollReverse(checkpoints: nil), at: phi)
     let checkpointed = try problem.hypergradient(.unrollReverse(checkpoints: k), at: phi)
     #expect(checkpointed.peakStates <= k + 2, "k = \(k): \(checkpointed.peakStates) states")
-    #expect(checkpointed.forwardSteps == CheckpointSchedule.optimalRecomputation(steps: Self.T, snapshots: k) + 1,
-            "k = \(k): \(checkpointed.forwardSteps) steps")
+    #expect(
+      checkpointed.forwardSteps == CheckpointSchedule.optimalRecomputation(
+        steps: Self.T, snapshots: k) + 1,
+      "k = \(k): \(checkpointed.forwardSteps) steps")
     #expect(checkpointed.gradient.map(\.bitPattern) == plain.gradient.map(\.bitPattern))
     #expect(checkpointed.outerLoss.bitPattern == plain.outerLoss.bitPattern)
     #expect(plain.gradient.allSatisfy { $0 != 0 && $0.isFinite }, "\(plain.gradient)")
@@ -37,7 +39,8 @@ import TestSupport
 
   @Test func plainReverseSweepHoldsEveryState() throws {
     let problem = try SolverFixtures.problem(Self.text)
-    let plain = try problem.hypergradient(.unrollReverse(checkpoints: nil), at: problem.initialOuter())
+    let plain = try problem.hypergradient(
+      .unrollReverse(checkpoints: nil), at: problem.initialOuter())
     // s_0 … s_T: T + 1 states (plus the cotangent).
     #expect(plain.peakStates >= Self.T + 1, "\(plain.peakStates)")
     #expect(plain.peakStates <= Self.T + 2, "\(plain.peakStates)")
@@ -51,7 +54,8 @@ import TestSupport
   /// With at least T − 1 snapshots nothing is recomputed: T steps, as plain.
   @Test func enoughSnapshotsRecomputeNothing() throws {
     let problem = try SolverFixtures.problem(Self.text)
-    let result = try problem.hypergradient(.unrollReverse(checkpoints: Self.T), at: problem.initialOuter())
+    let result = try problem.hypergradient(
+      .unrollReverse(checkpoints: Self.T), at: problem.initialOuter())
     #expect(result.forwardSteps == Self.T)
     #expect(result.peakStates <= Self.T + 2)
   }

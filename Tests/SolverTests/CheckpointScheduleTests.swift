@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BilevelSolvers
 
 /// Executes a schedule on the toy chain s_t = t and records every rule it breaks.
@@ -38,8 +39,12 @@ private struct ScheduleSimulation {
         slots = slots.filter { $0.value < step }
       }
     }
-    if reversedSteps != Array((0..<steps).reversed()) { violations.append("not every step reversed once") }
-    if steps > 0 && schedule.first != .store(slot: 0, step: 0) { violations.append("s_0 not stored first") }
+    if reversedSteps != Array((0..<steps).reversed()) {
+      violations.append("not every step reversed once")
+    }
+    if steps > 0 && schedule.first != .store(slot: 0, step: 0) {
+      violations.append("s_0 not stored first")
+    }
   }
 }
 
@@ -48,7 +53,8 @@ private struct ScheduleSimulation {
 /// F(l, 0) = ∞ for l ≥ 2; F(l, s) = min_{1 ≤ j < l} j + F(l − j, s − 1) + F(j, s).
 private func exhaustiveOptimum(maxSteps: Int, maxSnapshots: Int) -> [[Int]] {
   let infinity = Int.max / 4
-  var table = Array(repeating: Array(repeating: infinity, count: maxSnapshots + 1), count: maxSteps + 1)
+  var table = Array(
+    repeating: Array(repeating: infinity, count: maxSnapshots + 1), count: maxSteps + 1)
   for s in 0...maxSnapshots {
     table[0][s] = 0
     if maxSteps >= 1 { table[1][s] = 0 }
@@ -85,13 +91,18 @@ private func exhaustiveOptimum(maxSteps: Int, maxSnapshots: Int) -> [[Int]] {
     let schedule = CheckpointSchedule.binomial(steps: steps, snapshots: snapshots)
     let run = ScheduleSimulation(schedule, steps: steps, snapshots: snapshots)
     #expect(Array(run.violations.prefix(3)) == [])
-    #expect(run.advanceSteps == CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: snapshots))
+    #expect(
+      run.advanceSteps
+        == CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: snapshots))
   }
 
   @Test func emptyLoopNeedsNoActions() {
     #expect(CheckpointSchedule.binomial(steps: 0, snapshots: 1).isEmpty)
     #expect(CheckpointSchedule.optimalRecomputation(steps: 0, snapshots: 1) == 0)
-    #expect(CheckpointSchedule.binomial(steps: 1, snapshots: 1) == [.store(slot: 0, step: 0), .reverse(step: 0)])
+    #expect(
+      CheckpointSchedule.binomial(steps: 1, snapshots: 1) == [
+        .store(slot: 0, step: 0), .reverse(step: 0),
+      ])
   }
 
   @Test func recomputationMatchesClosedFormAndExhaustiveSearch() {
@@ -103,7 +114,8 @@ private func exhaustiveOptimum(maxSteps: Int, maxSnapshots: Int) -> [[Int]] {
         let schedule = CheckpointSchedule.binomial(steps: steps, snapshots: snapshots)
         let closedForm = CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: snapshots)
         #expect(closedForm == table[steps][snapshots], "T=\(steps) s=\(snapshots)")
-        #expect(CheckpointSchedule.recomputation(schedule) == closedForm, "T=\(steps) s=\(snapshots)")
+        #expect(
+          CheckpointSchedule.recomputation(schedule) == closedForm, "T=\(steps) s=\(snapshots)")
         cases += 1
       }
     }
@@ -113,10 +125,13 @@ private func exhaustiveOptimum(maxSteps: Int, maxSnapshots: Int) -> [[Int]] {
   @Test func closedFormKnownValues() {
     for steps in 1...50 {
       // One slot: every step recomputed from s_0.
-      #expect(CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: 1) == steps * (steps - 1) / 2)
+      #expect(
+        CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: 1) == steps * (steps - 1)
+          / 2)
       // Enough slots: a single pass to s_{T−1}.
       for snapshots in max(1, steps - 1)...(steps + 2) {
-        #expect(CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: snapshots) == steps - 1)
+        #expect(
+          CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: snapshots) == steps - 1)
         let schedule = CheckpointSchedule.binomial(steps: steps, snapshots: snapshots)
         #expect(CheckpointSchedule.recomputation(schedule) == steps - 1)
       }

@@ -1,8 +1,8 @@
 import BilevelCore
 import BilevelFrontEnd
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelSolvers
 
@@ -71,7 +71,9 @@ import TestSupport
     }
     // Global error O(dt⁴): halving dt divides it by about 16.
     #expect(errors[2] <= 1e-7, "\(errors)")
-    for k in 0..<2 { #expect(errors[k] / errors[k + 1] > 12 && errors[k] / errors[k + 1] < 20, "\(errors)") }
+    for k in 0..<2 {
+      #expect(errors[k] / errors[k + 1] > 12 && errors[k] / errors[k + 1] < 20, "\(errors)")
+    }
   }
 
   @Test func adjointForwardAndDifferencesAgreeHorizonIncluded() throws {
@@ -83,14 +85,20 @@ import TestSupport
     let reverse = try problem.hypergradient(.unrollReverse(checkpoints: nil), at: phi).gradient
     // The discrete map's two modes agree to rounding.
     #expect(SolverChecks.relativeError(forward, reverse) <= 1e-12, "\(forward) vs \(reverse)")
-    let unrolledDifferences = try SolverChecks.centralDifferences({ p in
-      SolverChecks.outerLoss(problem, try SolverChecks.unrolledTheta(problem, p), p)
-    }, at: phi)
-    #expect(SolverChecks.relativeError(forward, unrolledDifferences) <= 1e-8, "\(forward) vs \(unrolledDifferences)")
+    let unrolledDifferences = try SolverChecks.centralDifferences(
+      { p in
+        SolverChecks.outerLoss(problem, try SolverChecks.unrolledTheta(problem, p), p)
+      }, at: phi)
+    #expect(
+      SolverChecks.relativeError(forward, unrolledDifferences) <= 1e-8,
+      "\(forward) vs \(unrolledDifferences)")
     // The adjoint differentiates the exact flow: against the analytic map's
     // differences, to RK4's O(dt⁴) (dt = 1.35/160).
-    let analyticDifferences = try SolverChecks.centralDifferences({ p in model.outerLoss(Self.analytic(p), p) }, at: phi)
-    #expect(SolverChecks.relativeError(adjoint, analyticDifferences) <= 1e-8, "\(adjoint) vs \(analyticDifferences)")
+    let analyticDifferences = try SolverChecks.centralDifferences(
+      { p in model.outerLoss(Self.analytic(p), p) }, at: phi)
+    #expect(
+      SolverChecks.relativeError(adjoint, analyticDifferences) <= 1e-8,
+      "\(adjoint) vs \(analyticDifferences)")
     #expect(SolverChecks.relativeError(adjoint, forward) <= 1e-7, "\(adjoint) vs \(forward)")
     // The horizon's derivative in closed form: H ⟨∂L_out/∂w, −∇L_in⟩ at w(H).
     let w = Self.analytic(phi)

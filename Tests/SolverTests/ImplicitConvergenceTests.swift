@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import BilevelSolvers
-import Testing
 import TestSupport
+import Testing
 
 /// implicit(cg) and implicit(neumann) approach implicit(exact) as their
 /// iterations grow, at the same inner solution; CG reports an indefinite
@@ -39,7 +39,9 @@ import TestSupport
 
   @Test func conjugateGradientsConvergeToTheExactSolve() throws {
     // λ = e⁻²: condition number near 10, so CG needs several iterations.
-    let errors = try Self.errors([-2, 0.3]) { .implicitConjugateGradient(iterations: $0, tolerance: 1e-15) }
+    let errors = try Self.errors([-2, 0.3]) {
+      .implicitConjugateGradient(iterations: $0, tolerance: 1e-15)
+    }
     #expect(errors.last! <= 1e-8, "\(errors)")
     #expect(errors.first! >= 1e4 * errors.last!, "\(errors)")
     #expect(errors[0] > 1e-3, "one CG iteration is not already exact: \(errors)")
@@ -73,9 +75,11 @@ import TestSupport
   @Test func conjugateGradientsReportNonPositiveCurvature() throws {
     let problem = try SolverFixtures.problem(Self.saddle)
     let phi = problem.initialOuter()
-    let cg = try problem.hypergradient(.implicitConjugateGradient(iterations: 10, tolerance: 1e-10), at: phi)
+    let cg = try problem.hypergradient(
+      .implicitConjugateGradient(iterations: 10, tolerance: 1e-10), at: phi)
     let report = try #require(cg.linearSolve)
-    let curvature = try #require(report.nonPositiveCurvature, "CG on an indefinite Hessian must say so")
+    let curvature = try #require(
+      report.nonPositiveCurvature, "CG on an indefinite Hessian must say so")
     #expect(curvature.iteration == 1)
     #expect(abs(curvature.curvature - -2.2) <= 1e-12)
     #expect(cg.innerResidual == 0)
@@ -88,7 +92,8 @@ import TestSupport
   /// A positive-definite Hessian never triggers the report.
   @Test func conjugateGradientsOnAConvexInnerProblemReportNoCurvatureTrouble() throws {
     let problem = try SolverFixtures.problem(Self.text)
-    let cg = try problem.hypergradient(.implicitConjugateGradient(iterations: 50, tolerance: 1e-12), at: [-2, 0.3])
+    let cg = try problem.hypergradient(
+      .implicitConjugateGradient(iterations: 50, tolerance: 1e-12), at: [-2, 0.3])
     #expect(cg.linearSolve?.nonPositiveCurvature == nil)
     #expect((cg.linearSolve?.relativeResidual ?? 1) <= 1e-12)
   }

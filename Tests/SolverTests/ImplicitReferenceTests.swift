@@ -1,8 +1,8 @@
 import BilevelFrontEnd
 import BilevelSolvers
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// implicit(exact) on non-quadratic inner problems against central
 /// differences of the tightly solved map: a regularised logistic regression
@@ -30,14 +30,18 @@ import TestSupport
     let problem = try SolverFixtures.problem(Self.logistic)
     let phi = problem.initialOuter()
     let solver = InnerSolver(problem)
-    let differences = try SolverChecks.centralDifferences({ p in
-      SolverChecks.outerLoss(problem, try solver.solveTightly(p).theta, p)
-    }, at: phi)
+    let differences = try SolverChecks.centralDifferences(
+      { p in
+        SolverChecks.outerLoss(problem, try solver.solveTightly(p).theta, p)
+      }, at: phi)
     let exact = try problem.hypergradient(.implicitExact, at: phi)
     #expect(exact.innerResidual <= 1e-10)
-    #expect(SolverChecks.relativeError(exact.gradient, differences) <= 1e-6, "\(exact.gradient) vs \(differences)")
+    #expect(
+      SolverChecks.relativeError(exact.gradient, differences) <= 1e-6,
+      "\(exact.gradient) vs \(differences)")
     #expect(exact.gradient.allSatisfy { abs($0) > 1e-6 }, "\(exact.gradient)")
-    let cg = try problem.hypergradient(.implicitConjugateGradient(iterations: 30, tolerance: 1e-14), at: phi)
+    let cg = try problem.hypergradient(
+      .implicitConjugateGradient(iterations: 30, tolerance: 1e-14), at: phi)
     #expect(SolverChecks.relativeError(cg.gradient, exact.gradient) <= 1e-9)
   }
 
@@ -66,15 +70,22 @@ import TestSupport
     #expect(problem.tasks == 3)
     let phi = problem.initialOuter()
     let solver = InnerSolver(problem)
-    let differences = try SolverChecks.centralDifferences({ p in
-      SolverChecks.outerLoss(problem, try solver.solveTightly(p).theta, p)
-    }, at: phi)
+    let differences = try SolverChecks.centralDifferences(
+      { p in
+        SolverChecks.outerLoss(problem, try solver.solveTightly(p).theta, p)
+      }, at: phi)
     let exact = try problem.hypergradient(.implicitExact, at: phi)
-    #expect(SolverChecks.relativeError(exact.gradient, differences) <= 1e-6, "\(exact.gradient) vs \(differences)")
+    #expect(
+      SolverChecks.relativeError(exact.gradient, differences) <= 1e-6,
+      "\(exact.gradient) vs \(differences)")
     if quadratic {
       let closed = try problem.hypergradient(.closedForm, at: phi)
-      #expect(SolverChecks.relativeError(closed.gradient, exact.gradient) <= 1e-10, "\(closed.gradient) vs \(exact.gradient)")
-      for t in 0..<3 { #expect(SolverChecks.relativeError(closed.theta[t], exact.theta[t]) <= 1e-10) }
+      #expect(
+        SolverChecks.relativeError(closed.gradient, exact.gradient) <= 1e-10,
+        "\(closed.gradient) vs \(exact.gradient)")
+      for t in 0..<3 {
+        #expect(SolverChecks.relativeError(closed.theta[t], exact.theta[t]) <= 1e-10)
+      }
     }
   }
 
@@ -118,7 +129,8 @@ import TestSupport
 
   static func deqLoss(_ phi: [Double]) -> Double {
     let z = equilibrium(phi)
-    return 0.5 * zip(z, deq.target).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } + 0.1 * phi[h] * phi[h]
+    return 0.5 * zip(z, deq.target).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } + 0.1 * phi[h]
+      * phi[h]
   }
 
   /// By hand: (I − D W)ᵀ u = z − target with D = diag(1 − z²); dF/db = D u, dF/ds = ⟨D u, x⟩ + 0.2 s.
@@ -126,7 +138,8 @@ import TestSupport
     let z = equilibrium(phi)
     let D = z.map { 1 - $0 * $0 }
     let jacobian = (0..<h).map { i in deq.W[i].map { D[i] * $0 } }
-    let system = PlainAlgebra.transpose(PlainAlgebra.add(PlainAlgebra.identity(h), jacobian, scale: -1))
+    let system = PlainAlgebra.transpose(
+      PlainAlgebra.add(PlainAlgebra.identity(h), jacobian, scale: -1))
     let u = PlainAlgebra.solve(system, zip(z, deq.target).map { $0 - $1 })
     let gb = zip(D, u).map { $0 * $1 }
     return gb + [Dense.dot(gb, deq.x) + 0.2 * phi[h]]
@@ -142,17 +155,25 @@ import TestSupport
 
     let exact = try problem.hypergradient(.implicitExact, at: phi)
     #expect(SolverChecks.relativeError(exact.theta[0], Self.equilibrium(phi)) <= 1e-12)
-    #expect(SolverChecks.relativeError(exact.gradient, differences) <= 1e-6, "\(exact.gradient) vs \(differences)")
-    #expect(SolverChecks.relativeError(exact.gradient, formula) <= 1e-10, "\(exact.gradient) vs \(formula)")
+    #expect(
+      SolverChecks.relativeError(exact.gradient, differences) <= 1e-6,
+      "\(exact.gradient) vs \(differences)")
+    #expect(
+      SolverChecks.relativeError(exact.gradient, formula) <= 1e-10,
+      "\(exact.gradient) vs \(formula)")
 
     // The engine's own tight solve gives the same map.
-    let tight = try SolverChecks.centralDifferences({ p in
-      SolverChecks.outerLoss(problem, try InnerSolver(problem).solveTightly(p).theta, p)
-    }, at: phi)
+    let tight = try SolverChecks.centralDifferences(
+      { p in
+        SolverChecks.outerLoss(problem, try InnerSolver(problem).solveTightly(p).theta, p)
+      }, at: phi)
     #expect(SolverChecks.relativeError(exact.gradient, tight) <= 1e-6)
 
     // The fixpoint system is not symmetric: `cg` runs BiCGSTAB there.
-    let iterative = try problem.hypergradient(.implicitConjugateGradient(iterations: 50, tolerance: 1e-14), at: phi)
-    #expect(SolverChecks.relativeError(iterative.gradient, formula) <= 1e-9, "\(iterative.gradient) vs \(formula)")
+    let iterative = try problem.hypergradient(
+      .implicitConjugateGradient(iterations: 50, tolerance: 1e-14), at: phi)
+    #expect(
+      SolverChecks.relativeError(iterative.gradient, formula) <= 1e-9,
+      "\(iterative.gradient) vs \(formula)")
   }
 }

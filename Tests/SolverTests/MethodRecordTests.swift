@@ -1,7 +1,7 @@
 import BilevelCore
 import BilevelFrontEnd
-import Testing
 import TestSupport
+import Testing
 
 @testable import BilevelSolvers
 
@@ -16,13 +16,14 @@ import TestSupport
   static let header = TestPrograms.ridgeHeader
 
   @Test func closedFormOnANonQuadraticLossIsAnErrorAtTheTerm() {
-    let (program, ds) = Self.compile(Self.header + """
-      inner loss = sum((X @ w - y)^2) + sum(exp(w))
-      outer loss = sum(w^2) + lam
-      solve inner with gd(lr: 0.1, steps: 10)
-      hypergradient with closed_form
-      solve outer with gd(lr: 0.1, steps: 3)
-      """)
+    let (program, ds) = Self.compile(
+      Self.header + """
+        inner loss = sum((X @ w - y)^2) + sum(exp(w))
+        outer loss = sum(w^2) + lam
+        solve inner with gd(lr: 0.1, steps: 10)
+        hypergradient with closed_form
+        solve outer with gd(lr: 0.1, steps: 3)
+        """)
     let errors = ds.filter { $0.severity == .error }
     #expect(program == nil)
     #expect(errors.count == 1)
@@ -32,27 +33,34 @@ import TestSupport
 
   /// closed_form needs no inner solver, and without one its applicability was not checked at all.
   @Test func closedFormIsCheckedWithoutAnInnerSolver() {
-    let (program, ds) = Self.compile(Self.header + """
-      inner loss = sum((X @ w - y)^2) + lam * sum(w^4)
-      outer loss = sum(w^2) + lam
-      hypergradient with closed_form
-      solve outer with gd(lr: 0.1, steps: 3)
-      """)
+    let (program, ds) = Self.compile(
+      Self.header + """
+        inner loss = sum((X @ w - y)^2) + lam * sum(w^4)
+        outer loss = sum(w^2) + lam
+        hypergradient with closed_form
+        solve outer with gd(lr: 0.1, steps: 3)
+        """)
     #expect(program == nil)
-    #expect(ds.contains { $0.severity == .error && $0.message.contains("this term is not: w^4") }, "\(ds.map(\.message))")
+    #expect(
+      ds.contains { $0.severity == .error && $0.message.contains("this term is not: w^4") },
+      "\(ds.map(\.message))")
   }
 
   @Test func aMethodThatDoesNotApplyIsAnErrorAtItsStatement() {
-    let (program, ds) = Self.compile(Self.header + """
-      inner loss = sum((X @ w - y)^2) + exp(lam) * sum(w^2)
-      outer loss = sum(w^2)
-      solve inner with newton(tol: 1e-10)
-      hypergradient with unroll(reverse)
-      solve outer with gd(lr: 0.1, steps: 3)
-      """)
+    let (program, ds) = Self.compile(
+      Self.header + """
+        inner loss = sum((X @ w - y)^2) + exp(lam) * sum(w^2)
+        outer loss = sum(w^2)
+        solve inner with newton(tol: 1e-10)
+        hypergradient with unroll(reverse)
+        solve outer with gd(lr: 0.1, steps: 3)
+        """)
     #expect(program == nil)
     let error = ds.first { $0.severity == .error }
-    #expect(error?.message.hasPrefix("unroll(reverse) does not apply: it differentiates through a fixed number of inner steps, but 'newton'") == true)
+    #expect(
+      error?.message.hasPrefix(
+        "unroll(reverse) does not apply: it differentiates through a fixed number of inner steps, but 'newton'"
+      ) == true)
     #expect(error?.range?.text.hasPrefix("unroll(reverse)") == true)
   }
 
@@ -83,7 +91,8 @@ import TestSupport
       switch MethodChoice(kind, values) {
       case .method(let m):
         #expect(m.kind == kind)
-        #expect(!m.record.cost(ProblemSizes(try SolverFixtures.program(RidgeProgram.text))).label.isEmpty)
+        #expect(
+          !m.record.cost(ProblemSizes(try SolverFixtures.program(RidgeProgram.text))).label.isEmpty)
       case .auto: #expect(kind == .auto)
       }
     }
@@ -91,9 +100,12 @@ import TestSupport
 
   /// Every kind the specs switch over has its schema in the catalogue.
   @Test func everyKindHasASchema() {
-    let kinds: [SolverKind] = InnerSolverKind.allCases.map { .inner($0) } + OuterSolverKind.allCases.map { .outer($0) }
+    let kinds: [SolverKind] =
+      InnerSolverKind.allCases.map { .inner($0) } + OuterSolverKind.allCases.map { .outer($0) }
       + MethodKind.allCases.map { .method($0) }
-    for kind in kinds { #expect(SolverCatalogue.all.contains { $0.kind == kind }, "no schema for \(kind.name)") }
+    for kind in kinds {
+      #expect(SolverCatalogue.all.contains { $0.kind == kind }, "no schema for \(kind.name)")
+    }
     #expect(SolverCatalogue.all.count == kinds.count)
   }
 
@@ -107,11 +119,12 @@ import TestSupport
 
 /// A small ridge program every method applies to.
 enum RidgeProgram {
-  static let text = TestPrograms.ridgeHeader + """
-    inner loss = sum((X @ w - y)^2) + exp(lam) * sum(w^2)
-    outer loss = sum((X @ w - y)^2)
-    solve inner with gd(lr: 0.01, steps: 10)
-    hypergradient with unroll(reverse)
-    solve outer with gd(lr: 0.1, steps: 3)
-    """
+  static let text =
+    TestPrograms.ridgeHeader + """
+      inner loss = sum((X @ w - y)^2) + exp(lam) * sum(w^2)
+      outer loss = sum((X @ w - y)^2)
+      solve inner with gd(lr: 0.01, steps: 10)
+      hypergradient with unroll(reverse)
+      solve outer with gd(lr: 0.1, steps: 3)
+      """
 }

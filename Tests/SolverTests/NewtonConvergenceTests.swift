@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import BilevelSolvers
-import Testing
 import TestSupport
+import Testing
 
 /// The built-in Newton reaches its tolerance on a well-conditioned problem
 /// (rounding of the loss does not stall it), and `newton(steps: K)` runs K
@@ -27,7 +27,8 @@ import TestSupport
   func reachesItsTolerance(_ tol: Double) throws {
     let problem = try SolverFixtures.problem(Self.text("newton(tol: \(tol), max_steps: 50)"))
     let solution = try InnerSolver(problem).solve(problem.initialOuter())
-    #expect(solution.residual <= tol, "‖∇θ L_in‖ = \(solution.residual) after \(solution.steps) steps")
+    #expect(
+      solution.residual <= tol, "‖∇θ L_in‖ = \(solution.residual) after \(solution.steps) steps")
     #expect(solution.steps < 50)
     #expect(!solution.stoppedAboveTolerance)
   }
@@ -45,7 +46,9 @@ import TestSupport
     let theta = try InnerSolver(one).solve(phi).theta[0]
     let g0 = one.innerGradient(0)([.theta: [Double](repeating: 0, count: 20), .phi: phi])[.gradient]
     let h = (0..<20).map { j in
-      one.hessianVector(0)([.theta: [Double](repeating: 0, count: 20), .phi: phi, .direction: Dense.unit(j, 20)])[.product]
+      one.hessianVector(0)([
+        .theta: [Double](repeating: 0, count: 20), .phi: phi, .direction: Dense.unit(j, 20),
+      ])[.product]
     }
     let step = PlainAlgebra.solve(h, g0.map { -$0 })
     #expect(SolverChecks.relativeError(theta, step) <= 1e-9)

@@ -62,7 +62,8 @@ struct RidgeModel {
   func outerLoss(_ w: [Double], _ phi: [Double]) -> Double {
     let r = zip(PlainAlgebra.multiply(Xv, w), yv).map { $0 - $1 }
     let w0 = start(phi)
-    return 0.5 * Dense.dot(r, r) / Double(Self.nv) + 0.05 * w0.reduce(0) { $0 + ($1 - 0.3) * ($1 - 0.3) }
+    return 0.5 * Dense.dot(r, r) / Double(Self.nv) + 0.05
+      * w0.reduce(0) { $0 + ($1 - 0.3) * ($1 - 0.3) }
   }
 
   /// ∂L_out/∂w.
@@ -72,7 +73,9 @@ struct RidgeModel {
   }
 
   /// ∂L_out/∂φ (explicit part): only w0's penalty.
-  func outerGradientPhi(_ phi: [Double]) -> [Double] { [0, 0] + start(phi).map { 0.1 * ($0 - 0.3) } }
+  func outerGradientPhi(_ phi: [Double]) -> [Double] {
+    [0, 0] + start(phi).map { 0.1 * ($0 - 0.3) }
+  }
 
   /// Gradient-descent steps k in `range` from w, with φ's learning rate and λ.
   func steps(_ range: Range<Int>, from w: [Double], _ phi: [Double]) -> [Double] {

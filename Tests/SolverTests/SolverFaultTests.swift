@@ -1,8 +1,8 @@
 import BilevelFrontEnd
 import BilevelSolvers
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Numerical trouble stops a run with a SolverFault that says where: the
 /// inner step, and the source expression of the first non-finite value.
@@ -20,12 +20,16 @@ import TestSupport
 
   /// The step number in "inner step N of T".
   static func step(in message: String, of steps: Int) -> Int? {
-    guard let r = message.range(of: #"inner step \d+ of \#(steps)"#, options: .regularExpression) else { return nil }
+    guard let r = message.range(of: #"inner step \d+ of \#(steps)"#, options: .regularExpression)
+    else { return nil }
     return Int(message[r].split(separator: " ")[2])
   }
 
-  @Test(arguments: [HypergradientMethod.unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: 4), .unrollForward,
-                    .firstOrder, .implicitExact])
+  @Test(arguments: [
+    HypergradientMethod.unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: 4),
+    .unrollForward,
+    .firstOrder, .implicitExact,
+  ])
   func divergingInnerSolverNamesTheStep(_ method: HypergradientMethod) throws {
     let problem = try SolverFixtures.problem(Self.diverging)
     let phi = problem.initialOuter()
@@ -63,7 +67,9 @@ import TestSupport
     solve outer with gd(lr: 0.1, steps: 1)
     """
 
-  @Test(arguments: [HypergradientMethod.unrollReverse(checkpoints: nil), .unrollForward, .truncated(steps: 2)])
+  @Test(arguments: [
+    HypergradientMethod.unrollReverse(checkpoints: nil), .unrollForward, .truncated(steps: 2),
+  ])
   func notANumberPointsAtTheLogInTheSource(_ method: HypergradientMethod) throws {
     let problem = try SolverFixtures.problem(Self.logOfNegative)
     var fault: SolverFault?

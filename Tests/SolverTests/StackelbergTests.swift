@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import BilevelSolvers
-import Testing
 import TestSupport
+import Testing
 
 /// The Stackelberg duopoly of samples/stackelberg_forward.blv, solved by
 /// BilevelRun, reaches the leader's optimum derived by hand:
@@ -35,17 +35,22 @@ import TestSupport
 
   static func follower(_ phi: Double) -> Double { (a - b * phi) / (2 * b + 2 * cf) }
 
-  static func leaderProfit(_ phi: Double) -> Double { (a - b * (phi + follower(phi))) * phi - cl * phi * phi }
+  static func leaderProfit(_ phi: Double) -> Double {
+    (a - b * (phi + follower(phi))) * phi - cl * phi * phi
+  }
 
   @Test func handDerivedOptimumIsTheLeadersBest() {
     // 40/11 for these prices and costs; no nearby quantity does better.
     #expect(abs(Self.leader - 40.0 / 11.0) <= 1e-15)
     let best = Self.leaderProfit(Self.leader)
-    for delta in [-1e-2, -1e-4, 1e-4, 1e-2] { #expect(Self.leaderProfit(Self.leader + delta) < best) }
+    for delta in [-1e-2, -1e-4, 1e-4, 1e-2] {
+      #expect(Self.leaderProfit(Self.leader + delta) < best)
+    }
   }
 
   @Test(arguments: [
-    ("unroll(forward)", "gd(lr: 0.1, steps: 60)"),  // the sample's own inner solver: 0.7⁶⁰ ≈ 5e-10 off θ*
+    // The sample's own inner solver: 0.7⁶⁰ ≈ 5e-10 off θ*.
+    ("unroll(forward)", "gd(lr: 0.1, steps: 60)"),
     ("unroll(forward)", "gd(lr: 0.1, steps: 120)"),
     ("unroll(reverse)", "gd(lr: 0.1, steps: 120)"),
     ("unroll(reverse, checkpoints: 3)", "momentum(lr: 0.05, steps: 150, momentum: 0.5)"),
@@ -58,13 +63,18 @@ import TestSupport
     let setting = try #require(program.hypergradient)
     let hypergradient = try #require(setting.spec.method)
     var losses: [Double] = []
-    let report = BilevelRun(problem: problem, method: hypergradient).run { losses.append($0.outerLoss); return true }
+    let report = BilevelRun(problem: problem, method: hypergradient).run {
+      losses.append($0.outerLoss); return true
+    }
     #expect(report.fault == nil, "\(report.fault?.message ?? "")")
     #expect(report.stepsDone == 40)
     #expect(report.initialPhi == [1])
-    #expect(abs(report.phi[0] - Self.leader) <= 1e-6, "\(method): φ = \(report.phi[0]), expected \(Self.leader)")
+    #expect(
+      abs(report.phi[0] - Self.leader) <= 1e-6,
+      "\(method): φ = \(report.phi[0]), expected \(Self.leader)")
     let final = try #require(report.final)
-    #expect(abs(final.theta[0][0] - Self.follower(report.phi[0])) <= 1e-6, "θ = \(final.theta[0][0])")
+    #expect(
+      abs(final.theta[0][0] - Self.follower(report.phi[0])) <= 1e-6, "θ = \(final.theta[0][0])")
     #expect(abs(final.gradient[0]) <= 1e-6)
     // The outer loss is the leader's negated profit, and it fell to the optimum's.
     #expect(abs(final.outerLoss + Self.leaderProfit(Self.leader)) <= 1e-7)

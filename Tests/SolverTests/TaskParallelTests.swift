@@ -1,8 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
-
 import BilevelFrontEnd
+import Foundation
+import TestSupport
+import Testing
+
 @testable import BilevelSolvers
 
 /// Tasks run in parallel (TaskParallel) and their contributions are reduced
@@ -37,7 +37,10 @@ import BilevelFrontEnd
 
   /// Seven tasks sharing (loglr, w0), each starting at w0 and taking `solver`'s steps.
   static func sevenTasks(_ solver: String) -> String {
-    let rule = solver == "adam" ? "adam(lr: exp(loglr), steps: 8, beta1: 0.8, beta2: 0.9)" : "momentum(lr: exp(loglr), steps: 8, momentum: 0.7)"
+    let rule =
+      solver == "adam"
+      ? "adam(lr: exp(loglr), steps: 8, beta1: 0.8, beta2: 0.9)"
+      : "momentum(lr: exp(loglr), steps: 8, momentum: 0.7)"
     return """
       tasks t in 1..7
       dim n = 6, d = 3
@@ -57,7 +60,9 @@ import BilevelFrontEnd
   static let cases = ["maml_sinusoid", "fomaml_first_order", "7 tasks/momentum", "7 tasks/adam"]
 
   static func problem(_ label: String) throws -> BilevelProblem {
-    if label.hasPrefix("7 tasks/") { return try SolverFixtures.problem(sevenTasks(String(label.dropFirst(8)))) }
+    if label.hasPrefix("7 tasks/") {
+      return try SolverFixtures.problem(sevenTasks(String(label.dropFirst(8))))
+    }
     return try sample(label)
   }
 
@@ -65,7 +70,10 @@ import BilevelFrontEnd
   static func methods(_ problem: BilevelProblem) -> [HypergradientMethod] {
     let own = MethodSelection(problem).method
     var out = HypergradientCheck(problem: problem, programMethod: own).specs().specs.map(\.method)
-    for extra: HypergradientMethod in [.unrollReverse(checkpoints: 3), .truncated(steps: 2), .implicitNeumann(iterations: 10, alpha: 0.5)]
+    for extra: HypergradientMethod in [
+      .unrollReverse(checkpoints: 3), .truncated(steps: 2),
+      .implicitNeumann(iterations: 10, alpha: 0.5),
+    ]
     where !out.contains(extra) {
       out.append(extra)
     }
@@ -92,12 +100,18 @@ import BilevelFrontEnd
       switch (a, b) {
       case (.success(let x), .success(let y)):
         let what = "\(label), \(method.description)"
-        #expect(Self.bits(x.gradient) == Self.bits(y.gradient), "\(what): \(x.gradient) vs \(y.gradient)")
+        #expect(
+          Self.bits(x.gradient) == Self.bits(y.gradient), "\(what): \(x.gradient) vs \(y.gradient)")
         #expect(x.outerLoss.bitPattern == y.outerLoss.bitPattern, "\(what)")
         #expect(x.innerResidual.bitPattern == y.innerResidual.bitPattern, "\(what)")
         #expect(x.theta.map(Self.bits) == y.theta.map(Self.bits), "\(what)")
-        #expect(x.linearSolve?.relativeResidual.bitPattern == y.linearSolve?.relativeResidual.bitPattern, "\(what)")
-        #expect((x.forwardSteps, x.peakStates, x.peakDoubles) == (y.forwardSteps, y.peakStates, y.peakDoubles), "\(what)")
+        #expect(
+          x.linearSolve?.relativeResidual.bitPattern == y.linearSolve?.relativeResidual.bitPattern,
+          "\(what)")
+        #expect(
+          (x.forwardSteps, x.peakStates, x.peakDoubles) == (
+            y.forwardSteps, y.peakStates, y.peakDoubles
+          ), "\(what)")
         for t in 0..<one.tasks {
           let (gx, gy) = (Self.bits(x.taskGradient(t)), Self.bits(y.taskGradient(t)))
           #expect(gx == gy, "\(what), task \(t + 1)")
@@ -153,12 +167,16 @@ import BilevelFrontEnd
     let problem = try Self.problem(label)
     let phi = problem.initialOuter()
     let M = Double(problem.tasks)
-    for method: HypergradientMethod in [.unrollReverse(checkpoints: nil), .unrollForward, .firstOrder] {
+    for method: HypergradientMethod in [
+      .unrollReverse(checkpoints: nil), .unrollForward, .firstOrder,
+    ] {
       let r = try problem.hypergradient(method, at: phi)
       var sum = [Double](repeating: 0, count: problem.outerSize)
       for t in 0..<problem.tasks { for j in sum.indices { sum[j] += r.taskGradient(t)[j] } }
       let recovered = sum.indices.map { sum[$0] - (M - 1) * r.explicitGradient[$0] }
-      #expect(SolverChecks.relativeError(recovered, r.gradient) <= 1e-12, "\(label), \(method.description)")
+      #expect(
+        SolverChecks.relativeError(recovered, r.gradient) <= 1e-12,
+        "\(label), \(method.description)")
     }
   }
 
@@ -182,9 +200,11 @@ import BilevelFrontEnd
   /// reverse result no longer matches differences of F_2, the others still do.
   @Test func aWrongTaskPartIsCaughtInItsTask() throws {
     let problem = try Self.problem("7 tasks/momentum")
-    let phi0 = HypergradientCheck(problem: problem, programMethod: .unrollReverse(checkpoints: nil)).initialPoint()
+    let phi0 = HypergradientCheck(problem: problem, programMethod: .unrollReverse(checkpoints: nil))
+      .initialPoint()
     let maps = CheckedMapEvaluator(problem: problem, phi0: phi0)
-    let check = HypergradientCheck(problem: problem, programMethod: .unrollReverse(checkpoints: nil))
+    let check = HypergradientCheck(
+      problem: problem, programMethod: .unrollReverse(checkpoints: nil))
     let units = check.directions()
     let fd = try check.taskDifferences(.unrolled, maps: maps, phi0, units)
     let r = try problem.hypergradient(.unrollReverse(checkpoints: nil), at: phi0)

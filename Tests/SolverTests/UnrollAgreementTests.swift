@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import BilevelSolvers
-import Testing
 import TestSupport
+import Testing
 
 /// unroll(reverse), unroll(forward) and the checkpointed reverse sweep
 /// differentiate the same unrolled map: forward agrees with reverse to
@@ -26,8 +26,9 @@ import TestSupport
 
     for k in [1, 2, 5, T] {
       let checkpointed = try problem.hypergradient(.unrollReverse(checkpoints: k), at: phi)
-      #expect(checkpointed.gradient.map(\.bitPattern) == reverse.gradient.map(\.bitPattern),
-              "\(label), \(k) checkpoints: \(checkpointed.gradient) vs \(reverse.gradient)")
+      #expect(
+        checkpointed.gradient.map(\.bitPattern) == reverse.gradient.map(\.bitPattern),
+        "\(label), \(k) checkpoints: \(checkpointed.gradient) vs \(reverse.gradient)")
       #expect(checkpointed.outerLoss.bitPattern == reverse.outerLoss.bitPattern)
       for t in 0..<problem.tasks {
         #expect(checkpointed.theta[t].map(\.bitPattern) == reverse.theta[t].map(\.bitPattern))
@@ -45,10 +46,15 @@ import TestSupport
     let problem = try UnrolledTestPrograms.problem(label)
     let phi = UnrolledTestPrograms.point(problem)
     let theta = try SolverChecks.unrolledTheta(problem, phi)
-    for method: HypergradientMethod in [.unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: 3), .unrollForward] {
+    for method: HypergradientMethod in [
+      .unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: 3), .unrollForward,
+    ] {
       let result = try problem.hypergradient(method, at: phi)
       #expect(result.theta.count == problem.tasks)
-      for t in 0..<problem.tasks { #expect(result.theta[t].map(\.bitPattern) == theta[t].map(\.bitPattern), "\(method.description)") }
+      for t in 0..<problem.tasks {
+        #expect(
+          result.theta[t].map(\.bitPattern) == theta[t].map(\.bitPattern), "\(method.description)")
+      }
       #expect(result.innerSteps == UnrolledTestPrograms.steps)
       let value = SolverChecks.outerLoss(problem, theta, phi)
       #expect(abs(result.outerLoss - value) <= 1e-14 * abs(value))

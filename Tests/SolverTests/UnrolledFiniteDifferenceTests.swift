@@ -1,7 +1,7 @@
 import BilevelFrontEnd
 import BilevelSolvers
-import Testing
 import TestSupport
+import Testing
 
 /// The unrolled methods against central differences of the map each one
 /// differentiates, recomputed here step by step with FixedStepRunner (the
@@ -12,10 +12,13 @@ import TestSupport
   func unrollMatchesDifferencesOfTheUnrolledMap(_ label: String) throws {
     let problem = try UnrolledTestPrograms.problem(label)
     let phi = UnrolledTestPrograms.point(problem)
-    let reference = try SolverChecks.centralDifferences({ p in
-      SolverChecks.outerLoss(problem, try SolverChecks.unrolledTheta(problem, p), p)
-    }, at: phi)
-    for method: HypergradientMethod in [.unrollReverse(checkpoints: nil), .unrollForward, .unrollReverse(checkpoints: 4)] {
+    let reference = try SolverChecks.centralDifferences(
+      { p in
+        SolverChecks.outerLoss(problem, try SolverChecks.unrolledTheta(problem, p), p)
+      }, at: phi)
+    for method: HypergradientMethod in [
+      .unrollReverse(checkpoints: nil), .unrollForward, .unrollReverse(checkpoints: 4),
+    ] {
       let g = try problem.hypergradient(method, at: phi).gradient
       let error = SolverChecks.relativeError(g, reference)
       #expect(error <= 1e-6, "\(label) \(method.description): \(g) vs differences \(reference)")
@@ -47,7 +50,9 @@ import TestSupport
     }
     let reference = try SolverChecks.centralDifferences(map, at: phi0)
     let result = try problem.hypergradient(.truncated(steps: K), at: phi0)
-    #expect(SolverChecks.relativeError(result.gradient, reference) <= 1e-6, "\(label) K=\(K): \(result.gradient) vs \(reference)")
+    #expect(
+      SolverChecks.relativeError(result.gradient, reference) <= 1e-6,
+      "\(label) K=\(K): \(result.gradient) vs \(reference)")
     // Its value is the full unroll's: only the derivative is truncated.
     let value = try map(phi0)
     #expect(abs(result.outerLoss - value) <= 1e-14 * abs(value))
@@ -72,7 +77,9 @@ import TestSupport
     }
     let reference = try SolverChecks.centralDifferences(map, at: phi0)
     let result = try problem.hypergradient(.firstOrder, at: phi0)
-    #expect(SolverChecks.relativeError(result.gradient, reference) <= 1e-6, "\(label): \(result.gradient) vs \(reference)")
+    #expect(
+      SolverChecks.relativeError(result.gradient, reference) <= 1e-6,
+      "\(label): \(result.gradient) vs \(reference)")
     // The learning rate only acts through dθ/dφ, which first_order drops.
     #expect(result.gradient[0] == 0)
     #expect(result.gradient.dropFirst().contains { $0 != 0 })

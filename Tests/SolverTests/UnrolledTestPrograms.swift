@@ -54,10 +54,14 @@ enum UnrolledTestPrograms {
   }
 
   /// The programs by a label the parameterised tests print.
-  static let cases: [String] = ["gd", "momentum", "adam", "tasks/gd", "tasks/momentum", "tasks/adam"]
+  static let cases: [String] = [
+    "gd", "momentum", "adam", "tasks/gd", "tasks/momentum", "tasks/adam",
+  ]
 
   static func problem(_ label: String) throws -> BilevelProblem {
-    if label.hasPrefix("tasks/") { return try SolverFixtures.problem(multiTask(String(label.dropFirst(6)))) }
+    if label.hasPrefix("tasks/") {
+      return try SolverFixtures.problem(multiTask(String(label.dropFirst(6))))
+    }
     return try SolverFixtures.problem(singleTask(label))
   }
 

@@ -38,7 +38,10 @@ public struct DerivativeHarness {
   /// Elaborates `statements` one by one as the REPL does, then `expression`;
   /// `wrt` names data entries or variables. With `simplify`, the graph is
   /// first brought to the normal form the compiler differentiates.
-  public init(statements: [String], expression: String, wrt: [String], simplify: Bool, unsafeMath: Bool = false) throws {
+  public init(
+    statements: [String], expression: String, wrt: [String], simplify: Bool,
+    unsafeMath: Bool = false
+  ) throws {
     var e = Elaborator(file: SourceFile(path: "<test>", text: ""), options: CompileOptions())
     var diagnostics: [Diagnostic] = []
     func parse(_ line: String) -> REPLInput? {
@@ -47,7 +50,9 @@ public struct DerivativeHarness {
       return input
     }
     for line in statements {
-      guard case .statement(let s)? = parse(line) else { throw BuildError(description: "not a statement: \(line)") }
+      guard case .statement(let s)? = parse(line) else {
+        throw BuildError(description: "not a statement: \(line)")
+      }
       e.statement(s)
       diagnostics += e.takeDiagnostics()
     }
@@ -56,11 +61,14 @@ public struct DerivativeHarness {
     diagnostics += e.takeDiagnostics()
     let errors = diagnostics.filter { $0.severity == .error }
     guard errors.isEmpty, let node else {
-      throw BuildError(description: "\(expression): " + errors.map(\.message).joined(separator: "; "))
+      throw BuildError(
+        description: "\(expression): " + errors.map(\.message).joined(separator: "; "))
     }
     var leafNodes: [NodeID] = []
     for name in wrt {
-      guard let leaf = e.leafNode(named: name) else { throw BuildError(description: "\(name) is not a leaf") }
+      guard let leaf = e.leafNode(named: name) else {
+        throw BuildError(description: "\(name) is not a leaf")
+      }
       leafNodes.append(leaf)
     }
     var program = e.program
@@ -82,7 +90,10 @@ public struct DerivativeHarness {
       case .variable(let i): values = evaluation.variableValues[i]
       default: throw BuildError(description: "\(name) is not a leaf")
       }
-      leaves.append(Leaf(name: name, node: id, shape: program.graph.shape(id), perTask: values.count > 1 || program.isPerTaskLeaf(program.graph[id].op)))
+      leaves.append(
+        Leaf(
+          name: name, node: id, shape: program.graph.shape(id),
+          perTask: values.count > 1 || program.isPerTaskLeaf(program.graph[id].op)))
       for v in values { start += v.scalars }
     }
     self.graph = program.graph
@@ -130,7 +141,9 @@ public struct DerivativeHarness {
   }
 
   /// One input per leaf, of its shape: a direction in the point's space.
-  public mutating func direction() -> [NodeID] { leaves.map { input($0.shape, perTask: $0.perTask) } }
+  public mutating func direction() -> [NodeID] {
+    leaves.map { input($0.shape, perTask: $0.perTask) }
+  }
 
   /// Input values: a flat vector in the point's layout for `direction` inputs.
   public func bind(_ direction: [NodeID], _ flat: [Double]) -> [Int: [Tensor]] {
@@ -150,7 +163,9 @@ public struct DerivativeHarness {
 
   func split(_ k: Int, _ flat: [Double]) -> [Tensor] {
     let n = leaves[k].shape.count
-    return stride(from: 0, to: flat.count, by: n).map { Tensor(shape: leaves[k].shape, scalars: Array(flat[$0..<($0 + n)])) }
+    return stride(from: 0, to: flat.count, by: n).map {
+      Tensor(shape: leaves[k].shape, scalars: Array(flat[$0..<($0 + n)]))
+    }
   }
 
   // MARK: Differentiation and evaluation
@@ -166,7 +181,8 @@ public struct DerivativeHarness {
 
   /// Runs derivative builders on this graph and keeps the nodes they add.
   public mutating func differentiate<R>(_ body: (inout Differentiator) -> R) -> R {
-    var d = Differentiator(graph: graph, tasks: taskCount, unsafeMath: unsafeMath, isPerTaskLeaf: isPerTaskLeaf)
+    var d = Differentiator(
+      graph: graph, tasks: taskCount, unsafeMath: unsafeMath, isPerTaskLeaf: isPerTaskLeaf)
     let result = body(&d)
     graph = d.graph
     return result
@@ -177,7 +193,9 @@ public struct DerivativeHarness {
     let variables = variableValues
     let index = leafIndex
     let point = leaves.indices.map { split($0, Array(x[coordinates(of: $0)])) }
-    func pick(_ values: [Tensor], _ t: Int?) -> Tensor { values.count == 1 ? values[0] : values[t!] }
+    func pick(_ values: [Tensor], _ t: Int?) -> Tensor {
+      values.count == 1 ? values[0] : values[t!]
+    }
     return LeafValues(
       data: { i, t in pick(index[.data(i)].map { point[$0] } ?? data[i].values, t) },
       variable: { i, t in pick(index[.variable(i)].map { point[$0] } ?? variables[i], t) },
@@ -186,8 +204,11 @@ public struct DerivativeHarness {
   }
 
   /// Values of shared nodes at point x.
-  public func evaluate(_ nodes: [NodeID], at x: [Double], inputs: [Int: [Tensor]] = [:], task: Int? = nil) -> [Tensor] {
-    ReferenceEvaluator.evaluate(graph, roots: nodes, leaves: leafValues(x, inputs), taskCount: taskCount, task: task)
+  public func evaluate(
+    _ nodes: [NodeID], at x: [Double], inputs: [Int: [Tensor]] = [:], task: Int? = nil
+  ) -> [Tensor] {
+    ReferenceEvaluator.evaluate(
+      graph, roots: nodes, leaves: leafValues(x, inputs), taskCount: taskCount, task: task)
   }
 
   /// The entries of one shared node.
@@ -201,14 +222,18 @@ public struct DerivativeHarness {
 
   /// One node shaped like leaf k (e.g. its gradient), flattened like its
   /// coordinates; evaluated per task for a per-task leaf.
-  public func shaped(like k: Int, _ node: NodeID, at x: [Double], inputs: [Int: [Tensor]] = [:]) -> [Double] {
+  public func shaped(
+    like k: Int, _ node: NodeID, at x: [Double], inputs: [Int: [Tensor]] = [:]
+  ) -> [Double] {
     guard leaves[k].perTask else { return values(node, at: x, inputs: inputs) }
     return (0..<taskCount).flatMap { evaluate([node], at: x, inputs: inputs, task: $0)[0].scalars }
   }
 
   /// Nodes shaped like the leaves (one per leaf, e.g. a gradient), flattened
   /// in the point's layout; per-task ones are evaluated once per task.
-  public func leafShaped(_ nodes: [NodeID], at x: [Double], inputs: [Int: [Tensor]] = [:]) -> [Double] {
+  public func leafShaped(
+    _ nodes: [NodeID], at x: [Double], inputs: [Int: [Tensor]] = [:]
+  ) -> [Double] {
     let shared = leaves.indices.filter { !leaves[$0].perTask }
     let perTask = leaves.indices.filter { leaves[$0].perTask }
     var parts = [[Double]](repeating: [], count: leaves.count)

@@ -13,7 +13,9 @@ public enum DriverRunner {
     public let status: Int32
   }
 
-  public static func run(_ arguments: [String], in directory: String, input: [String] = [], isTerminal: Bool = false) -> Run {
+  public static func run(
+    _ arguments: [String], in directory: String, input: [String] = [], isTerminal: Bool = false
+  ) -> Run {
     struct Capture {
       var transcript = "", output = "", errors = ""
       var lines: [String]

@@ -30,10 +30,13 @@ public enum ExpectedDiagnostics {
   public static func expectations(in text: String, file: String) -> [Expectation] {
     var out: [Expectation] = []
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-    let pattern = try! NSRegularExpression(pattern: #"#!\s*(error|warning|note)@([+-]\d+|[^:\s]+:\d+)(?::(\d+))?:\s?(.*)$"#)
+    let pattern = try! NSRegularExpression(
+      pattern: #"#!\s*(error|warning|note)@([+-]\d+|[^:\s]+:\d+)(?::(\d+))?:\s?(.*)$"#)
     for (i, line) in lines.enumerated() {
       let s = String(line)
-      guard let m = pattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) else { continue }
+      guard let m = pattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) else {
+        continue
+      }
       func group(_ k: Int) -> String? {
         Range(m.range(at: k), in: s).map { String(s[$0]) }
       }
@@ -47,8 +50,10 @@ public enum ExpectedDiagnostics {
         target = String(parts[0])
         lineNumber = Int(parts[1])!
       }
-      out.append(Expectation(file: target, line: lineNumber, column: group(3).flatMap { Int($0) },
-                             severity: group(1)!, text: group(4)!.trimmingCharacters(in: .whitespaces)))
+      out.append(
+        Expectation(
+          file: target, line: lineNumber, column: group(3).flatMap { Int($0) },
+          severity: group(1)!, text: group(4)!.trimmingCharacters(in: .whitespaces)))
     }
     return out
   }
@@ -57,13 +62,19 @@ public enum ExpectedDiagnostics {
   public static func actuals(in output: String) -> (diagnostics: [Actual], unlocated: [String]) {
     var out: [Actual] = []
     var unlocated: [String] = []
-    let pattern = try! NSRegularExpression(pattern: #"^(.+?):(\d+):(\d+): (error|warning|note): (.*)$"#)
+    let pattern = try! NSRegularExpression(
+      pattern: #"^(.+?):(\d+):(\d+): (error|warning|note): (.*)$"#)
     for line in output.split(separator: "\n") {
       let s = String(line)
       if let m = pattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) {
         func group(_ k: Int) -> String { String(s[Range(m.range(at: k), in: s)!]) }
-        out.append(Actual(file: group(1), line: Int(group(2))!, column: Int(group(3))!, severity: group(4), message: group(5)))
-      } else if s.hasPrefix("error:") || s.hasPrefix("warning:") || s.contains(": error:") && !s.contains(":") {
+        out.append(
+          Actual(
+            file: group(1), line: Int(group(2))!, column: Int(group(3))!, severity: group(4),
+            message: group(5)))
+      } else if s.hasPrefix("error:") || s.hasPrefix("warning:")
+        || s.contains(": error:") && !s.contains(":")
+      {
         unlocated.append(s)
       }
     }
@@ -71,17 +82,22 @@ public enum ExpectedDiagnostics {
   }
 
   /// Problems with a run, or an empty list when it matches its annotations.
-  public static func verify(expected: [Expectation], actual: [Actual], unlocated: [String]) -> [String] {
+  public static func verify(
+    expected: [Expectation], actual: [Actual], unlocated: [String]
+  ) -> [String] {
     var problems: [String] = unlocated.map { "diagnostic without a location: \($0)" }
     var remaining = actual
     for e in expected {
       if let k = remaining.firstIndex(where: { a in
-        a.severity == e.severity && a.line == e.line && (a.file == e.file || a.file.hasSuffix("/" + e.file))
+        a.severity == e.severity && a.line == e.line
+          && (a.file == e.file || a.file.hasSuffix("/" + e.file))
           && (e.column == nil || e.column == a.column) && a.message.contains(e.text)
       }) {
         remaining.remove(at: k)
       } else {
-        problems.append("missing \(e.severity) at \(e.file):\(e.line)\(e.column.map { ":\($0)" } ?? ""): \(e.text)")
+        problems.append(
+          "missing \(e.severity) at \(e.file):\(e.line)\(e.column.map { ":\($0)" } ?? ""): \(e.text)"
+        )
       }
     }
     for a in remaining where a.severity != "note" {

@@ -5,7 +5,9 @@ import Foundation
 /// reruns the commands the file lists; `BILEVELC_UPDATE_GOLDEN=1` rewrites
 /// the file and reports a failure, so a recording run never passes.
 public enum Golden {
-  public static var updating: Bool { ProcessInfo.processInfo.environment["BILEVELC_UPDATE_GOLDEN"] == "1" }
+  public static var updating: Bool {
+    ProcessInfo.processInfo.environment["BILEVELC_UPDATE_GOLDEN"] == "1"
+  }
 
   public struct Outcome: Sendable {
     public let matches: Bool
@@ -14,7 +16,9 @@ public enum Golden {
 
   /// The commands an existing transcript lists, or `defaults`.
   public static func commands(in expectedPath: String, defaults: [String]) -> [String] {
-    guard let text = try? String(contentsOfFile: expectedPath, encoding: .utf8) else { return defaults }
+    guard let text = try? String(contentsOfFile: expectedPath, encoding: .utf8) else {
+      return defaults
+    }
     let commands = text.split(separator: "\n", omittingEmptySubsequences: false)
       .filter { $0.hasPrefix("$ bilevelc") }.map { String($0.dropFirst(2)) }
     return commands.isEmpty ? defaults : commands
@@ -64,7 +68,8 @@ public enum Golden {
   /// Wall time and peak memory differ run to run: their line keeps its
   /// place in the transcript with the figures masked.
   public static func scrubMeasurements(_ text: String) -> String {
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+      line -> Substring in
       line.hasPrefix("  wall time: ") ? "  wall time: (measured), peak memory: (measured)" : line
     }
     return lines.joined(separator: "\n")
@@ -73,21 +78,28 @@ public enum Golden {
   public static func check(expectedPath: String, actual: String) -> Outcome {
     if updating {
       try? actual.write(toFile: expectedPath, atomically: true, encoding: .utf8)
-      return Outcome(matches: false, message: "recorded \(expectedPath); rerun without BILEVELC_UPDATE_GOLDEN=1 to compare")
+      return Outcome(
+        matches: false,
+        message: "recorded \(expectedPath); rerun without BILEVELC_UPDATE_GOLDEN=1 to compare")
     }
     guard let expected = try? String(contentsOfFile: expectedPath, encoding: .utf8) else {
-      return Outcome(matches: false, message: "missing \(expectedPath); record it with BILEVELC_UPDATE_GOLDEN=1 swift test")
+      return Outcome(
+        matches: false,
+        message: "missing \(expectedPath); record it with BILEVELC_UPDATE_GOLDEN=1 swift test")
     }
     if expected == actual { return Outcome(matches: true, message: "") }
-    return Outcome(matches: false, message: "\(expectedPath) differs:\n" + firstDifference(expected, actual))
+    return Outcome(
+      matches: false, message: "\(expectedPath) differs:\n" + firstDifference(expected, actual))
   }
 
   /// The first differing line, with a little context.
   static func firstDifference(_ a: String, _ b: String) -> String {
     let x = a.split(separator: "\n", omittingEmptySubsequences: false)
     let y = b.split(separator: "\n", omittingEmptySubsequences: false)
-    for i in 0..<max(x.count, y.count) where (i < x.count ? x[i] : nil) != (i < y.count ? y[i] : nil) {
-      return "line \(i + 1):\n  expected: \(i < x.count ? String(x[i]) : "<end>")\n  actual:   \(i < y.count ? String(y[i]) : "<end>")"
+    for i in 0..<max(x.count, y.count)
+    where (i < x.count ? x[i] : nil) != (i < y.count ? y[i] : nil) {
+      return
+        "line \(i + 1):\n  expected: \(i < x.count ? String(x[i]) : "<end>")\n  actual:   \(i < y.count ? String(y[i]) : "<end>")"
     }
     return "(only line endings differ)"
   }

@@ -21,11 +21,15 @@ public indirect enum JSONTree: Equatable, Sendable {
     let chars: [Unicode.Scalar]
     var i = 0
 
-    mutating func space() { while i < chars.count, " \t\n\r".unicodeScalars.contains(chars[i]) { i += 1 } }
+    mutating func space() {
+      while i < chars.count, " \t\n\r".unicodeScalars.contains(chars[i]) { i += 1 }
+    }
 
     mutating func expect(_ word: String) throws {
       for c in word.unicodeScalars {
-        guard i < chars.count, chars[i] == c else { throw Failure(description: "expected \(word) at \(i)") }
+        guard i < chars.count, chars[i] == c else {
+          throw Failure(description: "expected \(word) at \(i)")
+        }
         i += 1
       }
     }
@@ -86,7 +90,9 @@ public indirect enum JSONTree: Equatable, Sendable {
           case "f": out.append("\u{c}")
           case "u":
             let hex = String(String.UnicodeScalarView(chars[(i + 1)..<min(chars.count, i + 5)]))
-            guard let code = UInt32(hex, radix: 16), let s = Unicode.Scalar(code) else { throw Failure(description: "bad \\u at \(i)") }
+            guard let code = UInt32(hex, radix: 16), let s = Unicode.Scalar(code) else {
+              throw Failure(description: "bad \\u at \(i)")
+            }
             out.append(s)
             i += 4
           default: out.append(chars[i])
@@ -105,7 +111,9 @@ public indirect enum JSONTree: Equatable, Sendable {
       while i < chars.count, "+-0123456789.eE".unicodeScalars.contains(chars[i]) { i += 1 }
       let text = String(String.UnicodeScalarView(chars[start..<i]))
       if let n = Int(text) { return .integer(n) }
-      guard let x = Double(text) else { throw Failure(description: "bad number '\(text)' at \(start)") }
+      guard let x = Double(text) else {
+        throw Failure(description: "bad number '\(text)' at \(start)")
+      }
       return .number(x)
     }
   }
@@ -121,29 +129,37 @@ public struct JSONSchemaValidator {
   public init(schema: JSONTree) { root = schema }
 
   /// Keywords this validator understands; a schema using another fails.
-  static let known: Set<String> = ["$schema", "$id", "$defs", "$ref", "title", "description", "type", "enum", "required",
-                                   "properties", "additionalProperties", "items", "oneOf"]
+  static let known: Set<String> = [
+    "$schema", "$id", "$defs", "$ref", "title", "description", "type", "enum", "required",
+    "properties", "additionalProperties", "items", "oneOf",
+  ]
 
   public func validate(_ value: JSONTree) -> [String] { check(value, against: root, path: "$") }
 
   func check(_ value: JSONTree, against schema: JSONTree, path: String) -> [String] {
     guard case .object(let s) = schema else { return ["\(path): the schema is not an object"] }
-    if let unknown = s.keys.first(where: { !Self.known.contains($0) }) { return ["\(path): unsupported keyword \(unknown)"] }
+    if let unknown = s.keys.first(where: { !Self.known.contains($0) }) {
+      return ["\(path): unsupported keyword \(unknown)"]
+    }
     var errors: [String] = []
     if case .string(let ref)? = s["$ref"] {
       guard ref.hasPrefix("#/$defs/"), case .object(let defs)? = object(root)["$defs"],
-            let target = defs[String(ref.dropFirst(8))] else { return ["\(path): unresolved $ref \(ref)"] }
+        let target = defs[String(ref.dropFirst(8))]
+      else { return ["\(path): unresolved $ref \(ref)"] }
       errors += check(value, against: target, path: path)
     }
     if let t = s["type"] {
       let names: [String]
       switch t {
       case .string(let n): names = [n]
-      case .array(let ns): names = ns.compactMap { if case .string(let n) = $0 { return n } else { return nil } }
+      case .array(let ns):
+        names = ns.compactMap { if case .string(let n) = $0 { return n } else { return nil } }
       default: return ["\(path): bad type keyword"]
       }
       if !names.contains(where: { Self.matches(value, type: $0) }) {
-        return errors + ["\(path): expected \(names.joined(separator: " or ")), found \(Self.typeName(value))"]
+        return errors + [
+          "\(path): expected \(names.joined(separator: " or ")), found \(Self.typeName(value))"
+        ]
       }
     }
     if case .array(let allowed)? = s["enum"], !allowed.contains(value) {
@@ -151,7 +167,9 @@ public struct JSONSchemaValidator {
     }
     if case .object(let fields) = value {
       if case .array(let required)? = s["required"] {
-        for case .string(let key) in required where fields[key] == nil { errors.append("\(path): missing \(key)") }
+        for case .string(let key) in required where fields[key] == nil {
+          errors.append("\(path): missing \(key)")
+        }
       }
       let properties = object(s["properties"] ?? .object([:]))
       for (key, v) in fields.sorted(by: { $0.key < $1.key }) {
@@ -167,24 +185,32 @@ public struct JSONSchemaValidator {
       }
     }
     if case .array(let items) = value, let itemSchema = s["items"] {
-      for (k, v) in items.enumerated() { errors += check(v, against: itemSchema, path: "\(path)[\(k)]") }
+      for (k, v) in items.enumerated() {
+        errors += check(v, against: itemSchema, path: "\(path)[\(k)]")
+      }
     }
     if case .array(let options)? = s["oneOf"] {
       let passing = options.filter { check(value, against: $0, path: path).isEmpty }.count
       if passing != 1 {
         let why = options.map { check(value, against: $0, path: path).first ?? "matches" }
-        errors.append("\(path): matches \(passing) of the oneOf schemas, not exactly one (\(why.joined(separator: "; ")))")
+        errors.append(
+          "\(path): matches \(passing) of the oneOf schemas, not exactly one (\(why.joined(separator: "; ")))"
+        )
       }
     }
     return errors
   }
 
-  func object(_ v: JSONTree) -> [String: JSONTree] { if case .object(let o) = v { return o } else { return [:] } }
+  func object(_ v: JSONTree) -> [String: JSONTree] {
+    if case .object(let o) = v { return o } else { return [:] }
+  }
 
   static func matches(_ v: JSONTree, type: String) -> Bool {
     switch (type, v) {
-    case ("null", .null), ("boolean", .bool), ("integer", .integer), ("number", .integer), ("number", .number),
-         ("string", .string), ("array", .array), ("object", .object): return true
+    case ("null", .null), ("boolean", .bool), ("integer", .integer), ("number", .integer),
+      ("number", .number),
+      ("string", .string), ("array", .array), ("object", .object):
+      return true
     default: return false
     }
   }

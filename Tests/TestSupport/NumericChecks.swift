@@ -57,7 +57,10 @@ public struct Comparison: CustomStringConvertible, Sendable {
   public let scale: Double
   public let floor: Double
 
-  public init(_ name: String, _ computed: [Double], _ reference: [Double], tolerance: Double, scale: Double = 0, floor: Double = 1e-13) {
+  public init(
+    _ name: String, _ computed: [Double], _ reference: [Double], tolerance: Double,
+    scale: Double = 0, floor: Double = 1e-13
+  ) {
     self.name = name
     self.computed = computed
     self.reference = reference
@@ -97,13 +100,22 @@ public struct Comparison: CustomStringConvertible, Sendable {
 
   public var description: String {
     func show(_ v: [Double]) -> String {
-      v.count > 12 ? "\(v.prefix(12).map { String(format: "%.10g", $0) })…" : "\(v.map { String(format: "%.10g", $0) })"
+      v.count > 12
+        ? "\(v.prefix(12).map { String(format: "%.10g", $0) })…"
+        : "\(v.map { String(format: "%.10g", $0) })"
     }
     var worst = ""
-    if computed.count == reference.count, let i = computed.indices.max(by: { abs(computed[$0] - reference[$0]) < abs(computed[$1] - reference[$1]) }) {
-      worst = "\n  worst entry \(i): \(String(format: "%.17g", computed[i])) against \(String(format: "%.17g", reference[i]))"
+    if computed.count == reference.count,
+      let i = computed.indices.max(by: {
+        abs(computed[$0] - reference[$0]) < abs(computed[$1] - reference[$1])
+      })
+    {
+      worst =
+        "\n  worst entry \(i): \(String(format: "%.17g", computed[i])) against \(String(format: "%.17g", reference[i]))"
     }
-    return "\(name): relative error \(String(format: "%.3g", relativeError)) > \(tolerance)\n  computed  \(show(computed))\n  reference \(show(reference))" + worst
+    return
+      "\(name): relative error \(String(format: "%.3g", relativeError)) > \(tolerance)\n  computed  \(show(computed))\n  reference \(show(reference))"
+      + worst
   }
 }
 
@@ -111,13 +123,17 @@ public struct Comparison: CustomStringConvertible, Sendable {
 public enum FiniteDifferences {
   /// The step for a coordinate of size |x|: 1e-5 · max(1, |x|) balances the
   /// O(h²) truncation error against the O(ε/h) rounding error.
-  public static func step(_ x: Double, relative: Double = 1e-5) -> Double { relative * max(1, abs(x)) }
+  public static func step(_ x: Double, relative: Double = 1e-5) -> Double {
+    relative * max(1, abs(x))
+  }
 
   /// ∂f/∂x_i by central differences, for each i in `indices` (all by
   /// default). With `extrapolated`, Richardson's (4 D(h/2) − D(h)) / 3,
   /// whose error is O(h⁴), for functions with large higher derivatives.
-  public static func gradient(_ f: ([Double]) -> Double, at x: [Double], indices: [Int]? = nil,
-                              extrapolated: Bool = false) -> [Double] {
+  public static func gradient(
+    _ f: ([Double]) -> Double, at x: [Double], indices: [Int]? = nil,
+    extrapolated: Bool = false
+  ) -> [Double] {
     (indices ?? Array(x.indices)).map { i in
       func central(_ h: Double) -> Double {
         var plus = x, minus = x
@@ -133,8 +149,10 @@ public enum FiniteDifferences {
 
   /// (F(x + h v) − F(x − h v)) / 2h, with h scaled so the largest
   /// coordinate moves by 1e-5 · max(1, ‖x‖∞); optionally extrapolated.
-  public static func directional(_ f: ([Double]) -> [Double], at x: [Double], along v: [Double],
-                                 extrapolated: Bool = false) -> [Double] {
+  public static func directional(
+    _ f: ([Double]) -> [Double], at x: [Double], along v: [Double],
+    extrapolated: Bool = false
+  ) -> [Double] {
     let size = Dense.maxAbs(v)
     guard size > 0 else { return f(x).map { _ in 0 } }
     func central(_ h: Double) -> [Double] {
@@ -199,8 +217,9 @@ extension Tensor {
   /// Plan against reference evaluator: equal shapes, entries within 1e-10
   /// relative (or both NaN).
   public static func closeForPlanTests(_ a: Tensor, _ b: Tensor) -> Bool {
-    a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { x, y in
-      x == y || abs(x - y) <= 1e-10 * max(1, abs(x), abs(y)) || (x.isNaN && y.isNaN)
-    }
+    a.shape == b.shape
+      && zip(a.scalars, b.scalars).allSatisfy { x, y in
+        x == y || abs(x - y) <= 1e-10 * max(1, abs(x), abs(y)) || (x.isNaN && y.isNaN)
+      }
   }
 }

@@ -18,7 +18,9 @@ public indirect enum RandomExpression: CustomStringConvertible {
   case mean(RandomExpression)
   case dot(RandomExpression, RandomExpression)
 
-  public static let functions = ["exp", "log", "tanh", "sin", "cos", "sqrt", "sigmoid", "softplus", "-"]
+  public static let functions = [
+    "exp", "log", "tanh", "sin", "cos", "sqrt", "sigmoid", "softplus", "-",
+  ]
   public static let exponents: [Double] = [2, 3, -1, 0.5, 1.5]
   public static let operators = ["+", "-", "*", "/"]
   static let constants: [Double] = [0.5, 1.5, 2, -1, 0.3, -0.7]
@@ -77,7 +79,9 @@ public indirect enum RandomExpression: CustomStringConvertible {
       let xs = a.evaluate(tape, inputs)
       return [tape.divide(total(xs), tape.constant(Double(xs.count)))]
     case .dot(let a, let b):
-      return [total(zip(a.evaluate(tape, inputs), b.evaluate(tape, inputs)).map { tape.multiply($0, $1) })]
+      return [
+        total(zip(a.evaluate(tape, inputs), b.evaluate(tape, inputs)).map { tape.multiply($0, $1) })
+      ]
     }
   }
 
@@ -107,14 +111,18 @@ public struct RandomProgram {
     var shapes = (0..<count).map { _ in rng.chance(0.65) ? Shape.vector(n) : Shape.scalar }
     if !shapes.contains(where: \.isVector) { shapes[0] = .vector(n) }
     self.shapes = shapes
-    self.values = shapes.map { s in Tensor(shape: s, scalars: (0..<s.count).map { _ in rng.uniform(-1.5, 1.5) }) }
+    self.values = shapes.map { s in
+      Tensor(shape: s, scalars: (0..<s.count).map { _ in rng.uniform(-1.5, 1.5) })
+    }
     var generator = Generator(shapes: shapes, rng: rng)
     var e = generator.make(depth: rng.integer(3...5), vector: false)
     while e.inputsUsed.isEmpty { e = generator.make(depth: 3, vector: false) }
     expression = e
   }
 
-  public var bindings: [(String, Tensor)] { values.enumerated().map { (Self.name($0.offset), $0.element) } }
+  public var bindings: [(String, Tensor)] {
+    values.enumerated().map { (Self.name($0.offset), $0.element) }
+  }
 
   /// The oracle's gradient, flattened input by input, and the gradient's
   /// scale: the same sums over paths with every partial replaced by its
@@ -137,7 +145,9 @@ public struct RandomProgram {
 
     mutating func leaf(vector: Bool) -> RandomExpression {
       let candidates = shapes.indices.filter { shapes[$0].isVector == vector }
-      if candidates.isEmpty || (!vector && rng.chance(0.3)) { return .constant(rng.pick(RandomExpression.constants)) }
+      if candidates.isEmpty || (!vector && rng.chance(0.3)) {
+        return .constant(rng.pick(RandomExpression.constants))
+      }
       return .input(rng.pick(candidates))
     }
 
@@ -155,14 +165,20 @@ public struct RandomProgram {
         }
         return .unary(f, argument)
       case 1: return .power(make(depth: d, vector: vector), rng.pick(RandomExpression.exponents))
-      case 2: return .binary(rng.pick(RandomExpression.operators), make(depth: d, vector: vector), make(depth: d, vector: vector))
+      case 2:
+        return .binary(
+          rng.pick(RandomExpression.operators), make(depth: d, vector: vector),
+          make(depth: d, vector: vector))
       case 3:
         // A scalar broadcast against a vector (either side), or two scalars.
         let left = rng.chance(0.5)
-        return .binary(rng.pick(RandomExpression.operators), make(depth: d, vector: vector && left),
-                       make(depth: d, vector: vector && !left))
-      case 4: return vector ? .unary(rng.pick(RandomExpression.functions), make(depth: d, vector: true))
-        : .sum(make(depth: d, vector: true))
+        return .binary(
+          rng.pick(RandomExpression.operators), make(depth: d, vector: vector && left),
+          make(depth: d, vector: vector && !left))
+      case 4:
+        return vector
+          ? .unary(rng.pick(RandomExpression.functions), make(depth: d, vector: true))
+          : .sum(make(depth: d, vector: true))
       case 5: return .mean(make(depth: d, vector: true))
       default: return .dot(make(depth: d, vector: true), make(depth: d, vector: true))
       }

@@ -45,9 +45,11 @@ public struct RandomTensorProgram {
       let d = depth - 1
       // Shape-preserving forms, available for every shape.
       switch rng.integer(0...9) {
-      case 0: return "\(rng.pick(["sin", "tanh", "sigmoid", "softplus", "cos"]))(\(make(s, depth: d)))"
+      case 0:
+        return "\(rng.pick(["sin", "tanh", "sigmoid", "softplus", "cos"]))(\(make(s, depth: d)))"
       case 1: return "(\(make(s, depth: d)) \(rng.pick(["+", "-", "*"])) \(make(s, depth: d)))"
-      case 2: return "(\(make(s, depth: d)) \(rng.pick(["+", "*", "-"])) \(make(.scalar, depth: d)))"
+      case 2:
+        return "(\(make(s, depth: d)) \(rng.pick(["+", "*", "-"])) \(make(.scalar, depth: d)))"
       case 3: return "(\(make(s, depth: d)) / (1.5 + \(make(s, depth: d))^2))"
       default: break
       }
@@ -64,13 +66,17 @@ public struct RandomTensorProgram {
       let k = dim()
       let x = Shape.vector(k)
       switch rng.integer(0...6) {
-      case 0: return "\(rng.pick(["sum", "mean", "logsumexp", "norm", "max"]))(\(make(rng.chance(0.5) ? x : .matrix(k, dim()), depth: d)))"
+      case 0:
+        return
+          "\(rng.pick(["sum", "mean", "logsumexp", "norm", "max"]))(\(make(rng.chance(0.5) ? x : .matrix(k, dim()), depth: d)))"
       case 1: return "dot(\(make(x, depth: d)), \(make(x, depth: d)))"
       case 2: return "(\(make(x, depth: d)) @ \(make(x, depth: d)))"
       case 3: return "cross_entropy(\(make(x, depth: d)), \(rng.integer(1...k)))"
       case 4: return "\(make(x, depth: d))[\(rng.integer(1...k))]"
       case 5: return "exp(tanh(\(make(.scalar, depth: d))))"
-      default: return "sum(\(make(.matrix(k, dim()), depth: d)), axis: \(rng.pick(["rows", "columns"])))[1]"
+      default:
+        return
+          "sum(\(make(.matrix(k, dim()), depth: d)), axis: \(rng.pick(["rows", "columns"])))[1]"
       }
     }
 
@@ -79,14 +85,22 @@ public struct RandomTensorProgram {
       switch rng.integer(0...9) {
       case 0: return "(\(make(.matrix(k, j), depth: d)) @ \(make(.vector(j), depth: d)))"
       case 1: return "(\(make(.vector(j), depth: d)) @ \(make(.matrix(j, k), depth: d)))"
-      case 2: return "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(j, k), depth: d)), axis: rows)"
-      case 3: return "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(k, j), depth: d)), axis: columns)"
+      case 2:
+        return
+          "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(j, k), depth: d)), axis: rows)"
+      case 3:
+        return
+          "\(rng.pick(["sum", "mean", "max", "logsumexp", "norm"]))(\(make(.matrix(k, j), depth: d)), axis: columns)"
       case 4: return "\(rng.pick(["softmax", "log_softmax"]))(\(make(.vector(k), depth: d)))"
       case 5: return "diag(\(make(.matrix(k, k), depth: d)))"
       case 6: return "\(make(.matrix(3, 3), depth: d))[1:\(k), \(rng.integer(1...3))]"
-      case 7: return "solve(tanh(\(make(.matrix(k, k), depth: d))) + 4 * eye(\(k)), \(make(.vector(k), depth: d)))"
-      case 8: return k == 2 ? "concat(\(make(.scalar, depth: d)), \(make(.scalar, depth: d)))"
-        : "concat(\(make(.vector(2), depth: d)), \(make(.scalar, depth: d)))"
+      case 7:
+        return
+          "solve(tanh(\(make(.matrix(k, k), depth: d))) + 4 * eye(\(k)), \(make(.vector(k), depth: d)))"
+      case 8:
+        return k == 2
+          ? "concat(\(make(.scalar, depth: d)), \(make(.scalar, depth: d)))"
+          : "concat(\(make(.vector(2), depth: d)), \(make(.scalar, depth: d)))"
       default: return "reshape(\(make(k == 2 ? .matrix(1, 2) : .matrix(3, 1), depth: d)), \(k))"
       }
     }
@@ -101,12 +115,18 @@ public struct RandomTensorProgram {
       case 4: return "\(rng.pick(["softmax", "log_softmax"]))(\(make(.matrix(r, c), depth: d)))"
       case 5: return "outer(\(make(.vector(r), depth: d)), \(make(.vector(c), depth: d)))"
       case 6: return "(\(make(.matrix(r, c), depth: d)) * \(make(.vector(c), depth: d)))"
-      case 7 where r != c: return "(col(\(make(.vector(r), depth: d))) - \(make(.matrix(r, c), depth: d)))"
+      case 7 where r != c:
+        return "(col(\(make(.vector(r), depth: d))) - \(make(.matrix(r, c), depth: d)))"
       case 8: return "(\(make(.matrix(r, 1), depth: d)) + \(make(.matrix(1, c), depth: d)))"
-      case 9: return r == c ? "diag(\(make(.vector(r), depth: d)))" : "reshape(\(make(.matrix(c, r), depth: d)), \(r), \(c))"
+      case 9:
+        return r == c
+          ? "diag(\(make(.vector(r), depth: d)))"
+          : "reshape(\(make(.matrix(c, r), depth: d)), \(r), \(c))"
       case 10: return "\(make(.matrix(3, 3), depth: d))[1:\(r), \(4 - c):3]"
-      default: return r == 3 ? "concat(\(make(.matrix(2, c), depth: d)), \(make(.matrix(1, c), depth: d)))"
-        : "solve(tanh(\(make(.matrix(2, 2), depth: d))) + 4 * eye(2), \(make(.matrix(2, c), depth: d)))"
+      default:
+        return r == 3
+          ? "concat(\(make(.matrix(2, c), depth: d)), \(make(.matrix(1, c), depth: d)))"
+          : "solve(tanh(\(make(.matrix(2, 2), depth: d))) + 4 * eye(2), \(make(.matrix(2, c), depth: d)))"
       }
     }
   }

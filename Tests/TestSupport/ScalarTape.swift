@@ -34,9 +34,15 @@ public final class ScalarTape {
   public func variable(_ v: Double) -> TapeNode { record(v, []) }
   public func constant(_ v: Double) -> TapeNode { record(v, []) }
 
-  public func add(_ a: TapeNode, _ b: TapeNode) -> TapeNode { record(a.value + b.value, [(a, 1), (b, 1)]) }
-  public func subtract(_ a: TapeNode, _ b: TapeNode) -> TapeNode { record(a.value - b.value, [(a, 1), (b, -1)]) }
-  public func multiply(_ a: TapeNode, _ b: TapeNode) -> TapeNode { record(a.value * b.value, [(a, b.value), (b, a.value)]) }
+  public func add(_ a: TapeNode, _ b: TapeNode) -> TapeNode {
+    record(a.value + b.value, [(a, 1), (b, 1)])
+  }
+  public func subtract(_ a: TapeNode, _ b: TapeNode) -> TapeNode {
+    record(a.value - b.value, [(a, 1), (b, -1)])
+  }
+  public func multiply(_ a: TapeNode, _ b: TapeNode) -> TapeNode {
+    record(a.value * b.value, [(a, b.value), (b, a.value)])
+  }
 
   public func divide(_ a: TapeNode, _ b: TapeNode) -> TapeNode {
     if abs(b.value) < 0.2 { outOfDomain = true }
@@ -60,8 +66,12 @@ public final class ScalarTape {
     return record(t, [(a, 1 - t * t)])
   }
 
-  public func sin(_ a: TapeNode) -> TapeNode { record(Foundation.sin(a.value), [(a, Foundation.cos(a.value))]) }
-  public func cos(_ a: TapeNode) -> TapeNode { record(Foundation.cos(a.value), [(a, -Foundation.sin(a.value))]) }
+  public func sin(_ a: TapeNode) -> TapeNode {
+    record(Foundation.sin(a.value), [(a, Foundation.cos(a.value))])
+  }
+  public func cos(_ a: TapeNode) -> TapeNode {
+    record(Foundation.cos(a.value), [(a, -Foundation.sin(a.value))])
+  }
 
   public func sqrt(_ a: TapeNode) -> TapeNode {
     if a.value < 0.05 { outOfDomain = true }

@@ -12,14 +12,20 @@ public enum SolverFixtures {
   /// Parse, elaborate and simplify, as the driver does; warnings are allowed, errors throw.
   public static func program(_ text: String, path: String = "solver-test.blv") throws -> Program {
     let (source, syntax) = Parser.parse(SourceFile(path: path, text: text))
-    guard syntax.isEmpty else { throw CompileError(description: "syntax: \(syntax.map(\.message))") }
+    guard syntax.isEmpty else {
+      throw CompileError(description: "syntax: \(syntax.map(\.message))")
+    }
     let (program, diagnostics) = MethodDiagnostics.elaborate(source, options: CompileOptions())
     let errors = diagnostics.filter { $0.severity == .error }
-    guard let program, errors.isEmpty else { throw CompileError(description: "\(errors.map(\.message))") }
+    guard let program, errors.isEmpty else {
+      throw CompileError(description: "\(errors.map(\.message))")
+    }
     return program.simplified().program
   }
 
-  public static func problem(_ text: String, path: String = "solver-test.blv") throws -> BilevelProblem {
+  public static func problem(
+    _ text: String, path: String = "solver-test.blv"
+  ) throws -> BilevelProblem {
     BilevelProblem(try program(text, path: path))
   }
 
@@ -38,7 +44,9 @@ public enum SolverFixtures {
 public enum PlainAlgebra {
   public static func transpose(_ a: [[Double]]) -> [[Double]] { Dense.transpose(a) }
 
-  public static func multiply(_ a: [[Double]], _ v: [Double]) -> [Double] { a.map { Dense.dot($0, v) } }
+  public static func multiply(_ a: [[Double]], _ v: [Double]) -> [Double] {
+    a.map { Dense.dot($0, v) }
+  }
 
   public static func multiply(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
     let bt = transpose(b)
@@ -87,7 +95,9 @@ public enum SolverChecks {
   /// ∂f/∂x_i by Richardson-extrapolated central differences, (4 D(h/2) − D(h)) / 3,
   /// whose error is O(h⁴). h = 1e-4·max(1, |x_i|): rounding adds ~1e-16·|f|/h, and
   /// Adam's unrolled map has large fifth derivatives (at 1e-3 its error is ~1e-6).
-  public static func centralDifferences(_ f: ([Double]) throws -> Double, at x: [Double], step: Double = 1e-4) throws -> [Double] {
+  public static func centralDifferences(
+    _ f: ([Double]) throws -> Double, at x: [Double], step: Double = 1e-4
+  ) throws -> [Double] {
     var g: [Double] = []
     for i in x.indices {
       func central(_ h: Double) throws -> Double {
@@ -104,7 +114,8 @@ public enum SolverChecks {
 
   /// Every task's θ (the first d entries of each final state) after the fixed-step
   /// inner solver, run by the test's own loop over FixedStepRunner.
-  public static func unrolledTheta(_ problem: BilevelProblem, _ phi: [Double]) throws -> [[Double]] {
+  public static func unrolledTheta(_ problem: BilevelProblem, _ phi: [Double]) throws -> [[Double]]
+  {
     let steps = InnerSolver(problem).fixedSteps ?? 0
     return try (0..<problem.tasks).map { t in
       var runner = FixedStepRunner(problem, task: t, steps: steps)
@@ -113,7 +124,9 @@ public enum SolverChecks {
   }
 
   /// L_out at (θ of every task, φ).
-  public static func outerLoss(_ problem: BilevelProblem, _ theta: [[Double]], _ phi: [Double]) -> Double {
+  public static func outerLoss(
+    _ problem: BilevelProblem, _ theta: [[Double]], _ phi: [Double]
+  ) -> Double {
     problem.outerLoss([.allTheta: theta.flatMap { $0 }, .phi: phi])[.loss][0]
   }
 }

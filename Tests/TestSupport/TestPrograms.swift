@@ -13,7 +13,9 @@ public enum TestPrograms {
   }
 
   /// `data` statements for the bindings, then `expression`; nil node on error.
-  public static func expression(_ expression: String, data: [(String, Tensor)] = []) -> (built: Built?, diagnostics: [Diagnostic]) {
+  public static func expression(
+    _ expression: String, data: [(String, Tensor)] = []
+  ) -> (built: Built?, diagnostics: [Diagnostic]) {
     var e = Elaborator(file: SourceFile(path: "<test>", text: ""), options: CompileOptions())
     var diagnostics: [Diagnostic] = []
     for (name, tensor) in data {
@@ -38,9 +40,10 @@ public enum TestPrograms {
     case 0: return "(\(formatNumber(t.scalar)))"
     case 1: return "[" + t.scalars.map(formatNumber).joined(separator: ", ") + "]"
     default:
-      return "[" + (0..<t.shape.rows).map { i in
-        "[" + (0..<t.shape.columns).map { formatNumber(t[i, $0]) }.joined(separator: ", ") + "]"
-      }.joined(separator: ", ") + "]"
+      return "["
+        + (0..<t.shape.rows).map { i in
+          "[" + (0..<t.shape.columns).map { formatNumber(t[i, $0]) }.joined(separator: ", ") + "]"
+        }.joined(separator: ", ") + "]"
     }
   }
 
@@ -64,7 +67,9 @@ extension TestPrograms {
     """
 
   /// `text` parsed, then elaborated by `elaborate`; the syntax errors alone when it does not parse.
-  public static func compile(_ text: String, _ elaborate: (SourceProgram) -> (program: Program?, diagnostics: [Diagnostic]))
+  public static func compile(
+    _ text: String, _ elaborate: (SourceProgram) -> (program: Program?, diagnostics: [Diagnostic])
+  )
     -> (program: Program?, diagnostics: [Diagnostic])
   {
     let (source, syntax) = Parser.parse(SourceFile(path: "test.blv", text: text))

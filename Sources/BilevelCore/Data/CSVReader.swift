@@ -31,12 +31,16 @@ public enum CSVReader {
   }
 
   /// The tensor and the delimiter the file turned out to use.
-  public static func readTable(_ file: SourceFile) -> Result<(tensor: Tensor, delimiter: CSVDelimiter), Diagnostic> {
+  public static func readTable(
+    _ file: SourceFile
+  ) -> Result<(tensor: Tensor, delimiter: CSVDelimiter), Diagnostic> {
     read(file, limit: maxEntries)
   }
 
   /// `limit` is a parameter only so tests can reach the limit cheaply.
-  static func read(_ file: SourceFile, limit: Int) -> Result<(tensor: Tensor, delimiter: CSVDelimiter), Diagnostic> {
+  static func read(
+    _ file: SourceFile, limit: Int
+  ) -> Result<(tensor: Tensor, delimiter: CSVDelimiter), Diagnostic> {
     file.bytes.withUnsafeBufferPointer { buffer in
       var parser = CSVParser(file: file, bytes: buffer, limit: limit)
       return parser.parse().map { ($0, parser.delimiter) }
@@ -116,14 +120,16 @@ private struct CSVParser {
         columns = fields.count
         firstRow = a..<b
         if let header, header.count != columns {
-          return .failure(.error(
-            .csvHeaderLength(columns, header: header.count), at: range(a..<b),
-            notes: [.note(.csvHeaderHere, at: range(header.range))]))
+          return .failure(
+            .error(
+              .csvHeaderLength(columns, header: header.count), at: range(a..<b),
+              notes: [.note(.csvHeaderHere, at: range(header.range))]))
         }
       } else if fields.count != columns {
-        return .failure(.error(
-          .csvRowLength(fields.count, first: columns), at: range(a..<b),
-          notes: [.note(.csvFirstRowHere, at: range(firstRow))]))
+        return .failure(
+          .error(
+            .csvRowLength(fields.count, first: columns), at: range(a..<b),
+            notes: [.note(.csvFirstRowHere, at: range(firstRow))]))
       }
       if values.count > limit - columns {
         return .failure(.error(.csvTooManyEntries(limit), at: range(a..<b)))
@@ -133,7 +139,8 @@ private struct CSVParser {
         case .value(let v):
           values.append(v)
         case .notANumber:
-          return .failure(.error(.csvExpectedNumber(file.text(field.outer)), at: range(field.outer)))
+          return .failure(
+            .error(.csvExpectedNumber(file.text(field.outer)), at: range(field.outer)))
         case .outOfRange:
           return .failure(.error(.numberOutOfRange(file.text(field.inner)), at: range(field.outer)))
         }

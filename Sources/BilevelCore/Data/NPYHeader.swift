@@ -31,7 +31,9 @@ struct NPYHeader {
     }
     var shape: [Int] = []
     for dim in dims {
-      guard case .int(let n) = dim else { return .failure(NPYError("shape entries must be integers")) }
+      guard case .int(let n) = dim else {
+        return .failure(NPYError("shape entries must be integers"))
+      }
       guard n >= 0 else { return .failure(NPYError("shape has a negative size \(n)")) }
       shape.append(n)
     }

@@ -34,7 +34,9 @@ public enum NPYReader {
     guard bytes.count >= 6, bytes[0..<6].elementsEqual(magic) else {
       return .failure(NPYError("not an .npy file (bad magic)"))
     }
-    guard bytes.count >= 8 else { return .failure(NPYError("file is truncated: no format version")) }
+    guard bytes.count >= 8 else {
+      return .failure(NPYError("file is truncated: no format version"))
+    }
     let (major, minor) = (bytes[6], bytes[7])
     guard minor == 0, (1...3).contains(major) else {
       return .failure(NPYError("unsupported .npy format version \(major).\(minor)"))
@@ -47,8 +49,10 @@ public enum NPYReader {
     for k in 0..<lengthBytes { headerLength |= Int(bytes[8 + k]) << (8 * k) }
     let headerStart = 8 + lengthBytes
     guard headerLength <= bytes.count - headerStart else {
-      return .failure(NPYError(
-        "file is truncated: the header is \(headerLength) bytes, but only \(bytes.count - headerStart) follow"))
+      return .failure(
+        NPYError(
+          "file is truncated: the header is \(headerLength) bytes, but only \(bytes.count - headerStart) follow"
+        ))
     }
     let dataStart = headerStart + headerLength
 
@@ -60,7 +64,9 @@ public enum NPYReader {
     guard case .string(let descr) = header.descr else {
       return .failure(NPYError("unsupported dtype: structured arrays are not supported"))
     }
-    guard let dtype = NPYDType(descr) else { return .failure(NPYError("unsupported dtype '\(descr)'")) }
+    guard let dtype = NPYDType(descr) else {
+      return .failure(NPYError("unsupported dtype '\(descr)'"))
+    }
     let dims = header.shape
     guard dims.count <= 2 else {
       return .failure(NPYError("array has \(dims.count) axes; bilevelc values have at most 2"))
@@ -69,18 +75,21 @@ public enum NPYReader {
     for d in dims {
       let (product, overflow) = count.multipliedReportingOverflow(by: d)
       guard d <= maxEntries, !overflow, product <= maxEntries else {
-        return .failure(NPYError(
-          "array of shape \(shapeText(dims)) has more than \(maxEntries) values"))
+        return .failure(
+          NPYError(
+            "array of shape \(shapeText(dims)) has more than \(maxEntries) values"))
       }
       count = product
     }
     let available = (bytes.count - dataStart) / dtype.size
     guard available >= count else {
-      return .failure(NPYError("file is truncated: header says \(count) values, found \(available)"))
+      return .failure(
+        NPYError("file is truncated: header says \(count) values, found \(available)"))
     }
 
     var values = bytes.withUnsafeBytes { raw in
-      dtype.decode(UnsafeRawBufferPointer(rebasing: raw[dataStart..<(dataStart + count * dtype.size)]))
+      dtype.decode(
+        UnsafeRawBufferPointer(rebasing: raw[dataStart..<(dataStart + count * dtype.size)]))
     }
     if header.fortranOrder && dims.count == 2 {
       values = transposeColumnMajor(values, rows: dims[0], columns: dims[1])
@@ -178,7 +187,9 @@ struct NPYDType {
     switch exponent {
     case 0: return sign * fraction * 0x1.0p-24
     case 31: return fraction == 0 ? sign * .infinity : .nan
-    default: return sign * (1 + fraction * 0x1.0p-10) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
+    default:
+      return sign * (1 + fraction * 0x1.0p-10)
+        * Double(sign: .plus, exponent: exponent - 15, significand: 1)
     }
   }
 }

@@ -5,7 +5,11 @@
 public enum NPYWriter {
   public static func bytes(shape: [Int], values: [Double]) -> [UInt8] {
     precondition(shape.reduce(1, *) == values.count, "the shape must hold the values")
-    let dims = shape.isEmpty ? "()" : shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    let dims =
+      shape.isEmpty
+      ? "()"
+      : shape.count == 1
+        ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     var header = Array("{'descr': '<f8', 'fortran_order': False, 'shape': \(dims), }".utf8)
     let unpadded = 10 + header.count + 1
     header += Array(repeating: UInt8(ascii: " "), count: (64 - unpadded % 64) % 64)

@@ -36,7 +36,8 @@ enum NumberScanner {
   }
 
   /// nil means "not a simple decimal": let the slow path decide.
-  private static func fastPath(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Double? {
+  private static func fastPath(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Double?
+  {
     var i = range.lowerBound
     let end = range.upperBound
     guard i < end else { return nil }
@@ -118,7 +119,9 @@ enum NumberScanner {
     return v.isFinite ? .value(v) : .outOfRange
   }
 
-  private static func matchesIgnoringCase(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ word: StaticString) -> Bool {
+  private static func matchesIgnoringCase(
+    _ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ word: StaticString
+  ) -> Bool {
     guard bytes.count == word.utf8CodeUnitCount else { return false }
     return word.withUTF8Buffer { w in
       zip(bytes, w).allSatisfy { $0 | 0x20 == $1 }

@@ -8,7 +8,10 @@ public struct Differentiator {
   let tasks: Int
   let isPerTaskLeaf: (Op) -> Bool
 
-  public init(graph: Graph, tasks: Int = 1, unsafeMath: Bool = false, isPerTaskLeaf: @escaping (Op) -> Bool = { _ in false }) {
+  public init(
+    graph: Graph, tasks: Int = 1, unsafeMath: Bool = false,
+    isPerTaskLeaf: @escaping (Op) -> Bool = { _ in false }
+  ) {
     builder = Rewriter(graph: graph, unsafeMath: unsafeMath)
     self.tasks = tasks
     self.isPerTaskLeaf = isPerTaskLeaf
@@ -16,7 +19,9 @@ public struct Differentiator {
 
   /// Over a program's graph, with its tasks and per-task leaves.
   public init(program: Program, unsafeMath: Bool = false) {
-    self.init(graph: program.graph, tasks: program.tasks?.count ?? 1, unsafeMath: unsafeMath, isPerTaskLeaf: program.isPerTaskLeaf)
+    self.init(
+      graph: program.graph, tasks: program.tasks?.count ?? 1, unsafeMath: unsafeMath,
+      isPerTaskLeaf: program.isPerTaskLeaf)
   }
 
   public var graph: Graph { builder.graph }
@@ -25,7 +30,9 @@ public struct Differentiator {
 
   /// ∂⟨outputs, cotangents⟩/∂wrt: a vector-Jacobian product. Cotangents have
   /// the outputs' shapes; results have the `wrt` leaves' shapes.
-  public mutating func vectorJacobianProduct(of outputs: [NodeID], cotangents: [NodeID], wrt: [NodeID]) -> [NodeID] {
+  public mutating func vectorJacobianProduct(
+    of outputs: [NodeID], cotangents: [NodeID], wrt: [NodeID]
+  ) -> [NodeID] {
     let order = graph.reachable(from: outputs)
     // Active: on a path from a `wrt` leaf.
     let isActive = graph.dependence(onNodes: wrt)
@@ -47,7 +54,8 @@ public struct Differentiator {
           contribution = builder.node(.taskReduce(.sum), [contribution])
         }
         builder.graph.inheritOrigin(contribution, from: graph.origin(id))
-        adjoint[input.index] = adjoint[input.index].map { builder.add($0, contribution) } ?? contribution
+        adjoint[input.index] =
+          adjoint[input.index].map { builder.add($0, contribution) } ?? contribution
       }
     }
     let results = wrt.map { adjoint[$0.index] ?? builder.zeros(graph.shape($0)) }
@@ -65,7 +73,9 @@ public struct Differentiator {
 
   /// (∂outputs/∂wrt) · along: a Jacobian-vector product. `along` has the
   /// shapes of `wrt`; results have the outputs' shapes.
-  public mutating func jacobianVectorProduct(of outputs: [NodeID], wrt: [NodeID], along: [NodeID]) -> [NodeID] {
+  public mutating func jacobianVectorProduct(
+    of outputs: [NodeID], wrt: [NodeID], along: [NodeID]
+  ) -> [NodeID] {
     let order = graph.reachable(from: outputs)
     let isActive = graph.dependence(onNodes: wrt)
     var tangent: [Int: NodeID] = [:]
@@ -90,7 +100,9 @@ public struct Differentiator {
 
   /// H v = ∂/∂wrt ⟨∇_wrt f, v⟩, forward over reverse: one gradient graph and
   /// its Jacobian-vector product along v.
-  public mutating func hessianVectorProduct(of f: NodeID, wrt: [NodeID], along: [NodeID]) -> [NodeID] {
+  public mutating func hessianVectorProduct(
+    of f: NodeID, wrt: [NodeID], along: [NodeID]
+  ) -> [NodeID] {
     let g = gradient(of: f, wrt: wrt)
     return jacobianVectorProduct(of: g, wrt: wrt, along: along)
   }
@@ -99,7 +111,9 @@ public struct Differentiator {
   /// the gradient with respect to `second`, differentiated forward along
   /// `along` in the `first` variables. With first = θ, second = φ this is the
   /// (∂²L/∂φ∂θ) v of the implicit methods (an m-vector from a d-vector).
-  public mutating func mixedProduct(of f: NodeID, differentiating second: [NodeID], along first: [NodeID], direction along: [NodeID]) -> [NodeID] {
+  public mutating func mixedProduct(
+    of f: NodeID, differentiating second: [NodeID], along first: [NodeID], direction along: [NodeID]
+  ) -> [NodeID] {
     let g = gradient(of: f, wrt: second)
     return jacobianVectorProduct(of: g, wrt: first, along: along)
   }

@@ -5,16 +5,28 @@ extension Rewriter {
   public mutating func scalar(_ v: Double) -> NodeID { graph.constant(v) }
   public mutating func zeros(_ shape: Shape) -> NodeID { graph.constant(0, shape: shape) }
   public mutating func add(_ a: NodeID, _ b: NodeID) -> NodeID { node(.binary(.add), [a, b]) }
-  public mutating func subtract(_ a: NodeID, _ b: NodeID) -> NodeID { node(.binary(.subtract), [a, b]) }
-  public mutating func multiply(_ a: NodeID, _ b: NodeID) -> NodeID { node(.binary(.multiply), [a, b]) }
-  public mutating func divide(_ a: NodeID, _ b: NodeID) -> NodeID { node(.binary(.divide), [a, b]) }
+  public mutating func subtract(_ a: NodeID, _ b: NodeID) -> NodeID {
+    node(.binary(.subtract), [a, b])
+  }
+  public mutating func multiply(_ a: NodeID, _ b: NodeID) -> NodeID {
+    node(.binary(.multiply), [a, b])
+  }
+  public mutating func divide(_ a: NodeID, _ b: NodeID) -> NodeID {
+    node(.binary(.divide), [a, b])
+  }
   public mutating func power(_ a: NodeID, _ b: NodeID) -> NodeID { node(.binary(.power), [a, b]) }
   public mutating func negate(_ a: NodeID) -> NodeID { node(.unary(.negate), [a]) }
   public mutating func apply(_ f: UnaryFunction, _ a: NodeID) -> NodeID { node(.unary(f), [a]) }
   public mutating func transpose(_ a: NodeID) -> NodeID { node(.transpose, [a]) }
-  public mutating func reshape(_ a: NodeID, _ shape: Shape) -> NodeID { node(.reshape, [a], shape: shape) }
-  public mutating func reduce(_ r: Reduction, _ axis: Axis, _ a: NodeID) -> NodeID { node(.reduce(r, axis), [a]) }
-  public mutating func matmul(_ a: NodeID, _ b: NodeID, _ tl: Bool = false, _ tr: Bool = false) -> NodeID {
+  public mutating func reshape(_ a: NodeID, _ shape: Shape) -> NodeID {
+    node(.reshape, [a], shape: shape)
+  }
+  public mutating func reduce(_ r: Reduction, _ axis: Axis, _ a: NodeID) -> NodeID {
+    node(.reduce(r, axis), [a])
+  }
+  public mutating func matmul(
+    _ a: NodeID, _ b: NodeID, _ tl: Bool = false, _ tr: Bool = false
+  ) -> NodeID {
     node(.matmul(transposeLeft: tl, transposeRight: tr), [a, b])
   }
 
@@ -47,7 +59,8 @@ extension Rewriter {
   public mutating func expand(_ y: NodeID, along axis: Axis, to shape: Shape) -> NodeID {
     switch axis {
     case .all: return broadcast(y, to: shape)
-    case .rows where shape.isMatrix: return broadcast(reshape(y, .matrix(1, shape.columns)), to: shape)
+    case .rows where shape.isMatrix:
+      return broadcast(reshape(y, .matrix(1, shape.columns)), to: shape)
     case .rows: return broadcast(y, to: shape)
     case .columns: return broadcast(reshape(y, .matrix(shape.rows, 1)), to: shape)
     }

@@ -16,27 +16,34 @@ struct ElaborationContext {
 
   /// Model code (a loss, a let, an initial value, a solver setting) outside any task.
   static func model(_ names: [String: Binding]) -> ElaborationContext {
-    ElaborationContext(place: .model, task: .none, allowsDataSources: false, names: names, callStack: [])
+    ElaborationContext(
+      place: .model, task: .none, allowsDataSources: false, names: names, callStack: [])
   }
 
   /// A data definition (for one task when `task` is concrete).
   static func data(_ name: String, task: TaskMode, names: [String: Binding]) -> ElaborationContext {
-    ElaborationContext(place: .data(name), task: task, allowsDataSources: true, names: names, callStack: [])
+    ElaborationContext(
+      place: .data(name), task: task, allowsDataSources: true, names: names, callStack: [])
   }
 
   func with(task: TaskMode) -> ElaborationContext {
-    ElaborationContext(place: place, task: task, allowsDataSources: allowsDataSources, names: names, callStack: callStack)
+    ElaborationContext(
+      place: place, task: task, allowsDataSources: allowsDataSources, names: names,
+      callStack: callStack)
   }
 
   func allowingDataSources() -> ElaborationContext {
-    ElaborationContext(place: place, task: task, allowsDataSources: true, names: names, callStack: callStack)
+    ElaborationContext(
+      place: place, task: task, allowsDataSources: true, names: names, callStack: callStack)
   }
 
   /// The same context with one more name bound.
   func binding(_ name: String, to binding: Binding) -> ElaborationContext {
     var names = names
     names[name] = binding
-    return ElaborationContext(place: place, task: task, allowsDataSources: allowsDataSources, names: names, callStack: callStack)
+    return ElaborationContext(
+      place: place, task: task, allowsDataSources: allowsDataSources, names: names,
+      callStack: callStack)
   }
 
   /// The body of `f` called with `arguments`: its lexical names and its
@@ -44,8 +51,9 @@ struct ElaborationContext {
   func inlining(_ f: FunctionDefinition, arguments: [Value]) -> ElaborationContext {
     var names = f.scope
     for (p, v) in zip(f.parameters, arguments) { names[p.name] = .value(v) }
-    return ElaborationContext(place: place, task: task, allowsDataSources: allowsDataSources, names: names,
-                              callStack: callStack + [f.name])
+    return ElaborationContext(
+      place: place, task: task, allowsDataSources: allowsDataSources, names: names,
+      callStack: callStack + [f.name])
   }
 
   /// The data entry being defined, for messages ("this expression" elsewhere).

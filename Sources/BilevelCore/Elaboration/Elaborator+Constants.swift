@@ -2,7 +2,9 @@ import BilevelFrontEnd
 
 extension Elaborator {
   /// Elaborates an expression that must be known now (sizes, indices, bounds).
-  mutating func compileTime(_ e: Expr, what: String, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func compileTime(
+    _ e: Expr, what: String, in context: ElaborationContext
+  ) throws(Poisoned) -> Value {
     let v = try expression(e, in: context)
     if v.perTask || !isConstant(v.node) { throw error(.notCompileTime(what), at: e.range) }
     return v
@@ -25,34 +27,49 @@ extension Elaborator {
     if let t = program.graph.constantValue(node) { return t }
     guard isConstant(node) else { throw Poisoned() }
     return ReferenceEvaluator.evaluate(
-      program.graph, roots: [node], leaves: program.leafValues(variable: { _, _ in preconditionFailure("not constant") }),
+      program.graph, roots: [node],
+      leaves: program.leafValues(variable: { _, _ in preconditionFailure("not constant") }),
       taskCount: 1, task: nil)[0]
   }
 
   /// A whole number known at compile time.
-  mutating func integer(_ e: Expr, what: String, positive: Bool = false, in context: ElaborationContext) throws(Poisoned) -> Int {
+  mutating func integer(
+    _ e: Expr, what: String, positive: Bool = false, in context: ElaborationContext
+  ) throws(Poisoned) -> Int {
     let v = try compileTime(e, what: what, in: context)
     let t = try evaluateConstant(v.node)
-    guard t.shape.isScalar else { throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range) }
+    guard t.shape.isScalar else {
+      throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range)
+    }
     let x = t.scalar
-    guard x.isFinite, x == x.rounded() else { throw error(.notAnInteger(what, formatNumber(x)), at: e.range) }
+    guard x.isFinite, x == x.rounded() else {
+      throw error(.notAnInteger(what, formatNumber(x)), at: e.range)
+    }
     // Beyond 2^53 doubles skip integers; no size or seed is that large.
-    guard abs(x) < 9.0e15 else { throw error(.numberTooLarge(what, formatNumber(x), limit: "9e15"), at: e.range) }
+    guard abs(x) < 9.0e15 else {
+      throw error(.numberTooLarge(what, formatNumber(x), limit: "9e15"), at: e.range)
+    }
     if positive && x < 1 { throw error(.notPositive(what, formatNumber(x)), at: e.range) }
     return Int(x)
   }
 
   /// A number known at compile time.
-  mutating func real(_ e: Expr, what: String, in context: ElaborationContext) throws(Poisoned) -> Double {
+  mutating func real(
+    _ e: Expr, what: String, in context: ElaborationContext
+  ) throws(Poisoned) -> Double {
     let v = try compileTime(e, what: what, in: context)
     let t = try evaluateConstant(v.node)
-    guard t.shape.isScalar else { throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range) }
+    guard t.shape.isScalar else {
+      throw error(.shapeMismatch("\(what) must be a scalar, not \(t.shape)"), at: e.range)
+    }
     return t.scalar
   }
 
   /// A size argument (zeros(n), randn(m, n), reshape(x, m, n)), bounded so
   /// that products cannot overflow.
-  mutating func size(_ e: Expr, what: String = "a size", in context: ElaborationContext) throws(Poisoned) -> Int {
+  mutating func size(
+    _ e: Expr, what: String = "a size", in context: ElaborationContext
+  ) throws(Poisoned) -> Int {
     let n = try integer(e, what: what, positive: true, in: context)
     if n > options.maximumTensorElements {
       throw error(.tooLarge(what, "\(n)", limit: "\(options.maximumTensorElements)"), at: e.range)
@@ -60,13 +77,19 @@ extension Elaborator {
     return n
   }
 
-  mutating func shape(_ sizes: [Expr], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Shape {
+  mutating func shape(
+    _ sizes: [Expr], at range: SourceRange, in context: ElaborationContext
+  ) throws(Poisoned) -> Shape {
     var dims: [Int] = []
     for s in sizes { dims.append(try size(s, in: context)) }
-    if dims.count > 2 { throw error(.shapeMismatch("values have at most two axes, given \(dims.count) sizes"), at: range) }
+    if dims.count > 2 {
+      throw error(
+        .shapeMismatch("values have at most two axes, given \(dims.count) sizes"), at: range)
+    }
     let count = dims.reduce(1, *)
     if count > options.maximumTensorElements {
-      throw error(.tooLarge("this value", "\(count)", limit: "\(options.maximumTensorElements)"), at: range)
+      throw error(
+        .tooLarge("this value", "\(count)", limit: "\(options.maximumTensorElements)"), at: range)
     }
     return Shape(dims)
   }

@@ -23,7 +23,8 @@ extension Elaborator {
       case .multiply: return try apply(.binary(.multiply), [a, b], at: e.range)
       case .divide: return try apply(.binary(.divide), [a, b], at: e.range)
       case .power: return try apply(.binary(.power), [a, b], at: e.range)
-      case .matmul: return try apply(.matmul(transposeLeft: false, transposeRight: false), [a, b], at: e.range)
+      case .matmul:
+        return try apply(.matmul(transposeLeft: false, transposeRight: false), [a, b], at: e.range)
       }
     case .transpose(let x):
       return try apply(.transpose, [try expression(x, in: context)], at: e.range)
@@ -42,13 +43,19 @@ extension Elaborator {
   /// so a square matrix cannot change the meaning; `col(v)` pairs it with rows.
   mutating func checkOrientation(_ a: Value, _ b: Value, at range: SourceRange) throws(Poisoned) {
     let (sa, sb) = (program.graph.shape(a.node), program.graph.shape(b.node))
-    for (v, m) in [(sa, sb), (sb, sa)] where v.isVector && m.isMatrix && v.rows != m.columns && v.count != 1 {
-      throw error(.vectorOrientation(vector: v.description, entries: v.rows, matrix: m.description, columns: m.columns, rows: m.rows), at: range)
+    for (v, m) in [(sa, sb), (sb, sa)]
+    where v.isVector && m.isMatrix && v.rows != m.columns && v.count != 1 {
+      throw error(
+        .vectorOrientation(
+          vector: v.description, entries: v.rows, matrix: m.description, columns: m.columns,
+          rows: m.rows), at: range)
     }
   }
 
   /// Adds a node; shape errors become diagnostics at `range`.
-  mutating func apply(_ op: Op, _ inputs: [Value], shape: Shape? = nil, at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func apply(
+    _ op: Op, _ inputs: [Value], shape: Shape? = nil, at range: SourceRange
+  ) throws(Poisoned) -> Value {
     if foldsConstants, let folded = try fold(op, inputs, shape: shape, at: range) { return folded }
     let id: NodeID
     do {
@@ -58,7 +65,8 @@ extension Elaborator {
     }
     let count = program.graph.shape(id).count
     if count > options.maximumTensorElements {
-      throw error(.tooLarge("this value", "\(count)", limit: "\(options.maximumTensorElements)"), at: range)
+      throw error(
+        .tooLarge("this value", "\(count)", limit: "\(options.maximumTensorElements)"), at: range)
     }
     return Value(node: id, perTask: inputs.contains { $0.perTask })
   }
@@ -68,7 +76,9 @@ extension Elaborator {
   /// `op(inputs)` as a literal when every input is a constant: the same shape
   /// rule and `evaluateReference` the graph and evaluator would run later,
   /// done now so that a data expression's scratch graph stays a few nodes.
-  mutating func fold(_ op: Op, _ inputs: [Value], shape declared: Shape?, at range: SourceRange) throws(Poisoned) -> Value? {
+  mutating func fold(
+    _ op: Op, _ inputs: [Value], shape declared: Shape?, at range: SourceRange
+  ) throws(Poisoned) -> Value? {
     switch op {
     case .constant, .literal, .data, .variable, .input, .taskReduce: return nil
     default: break
@@ -86,22 +96,29 @@ extension Elaborator {
       throw self.error(.shapeMismatch(error.message), at: range)
     }
     guard shape.count <= Self.maximumFoldedElements else { return nil }
-    return Value(node: program.graph.literal(op.evaluateReference(values, shape: shape), at: range), perTask: false)
+    return Value(
+      node: program.graph.literal(op.evaluateReference(values, shape: shape), at: range),
+      perTask: false)
   }
 
   mutating func leaf(_ op: Op, shape: Shape, perTask: Bool, at range: SourceRange) -> Value {
     Value(node: program.graph.make(op, shape: shape, at: range), perTask: perTask)
   }
 
-  mutating func lookup(_ name: String, at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func lookup(
+    _ name: String, at range: SourceRange, in context: ElaborationContext
+  ) throws(Poisoned) -> Value {
     if let tasks = program.tasks, name == tasks.index {
       switch context.task {
       case .none: throw error(.taskIndexOutsideTasks(name), at: range)
-      case .concrete(let t): return Value(node: program.graph.constant(Double(t + 1)), perTask: false)
+      case .concrete(let t):
+        return Value(node: program.graph.constant(Double(t + 1)), perTask: false)
       case .template: return taskIndexValue(at: range)
       }
     }
-    guard let binding = context.names[name] else { throw undefined(name, at: range, function: false, in: context) }
+    guard let binding = context.names[name] else {
+      throw undefined(name, at: range, function: false, in: context)
+    }
     switch binding {
     case .dim(let n):
       return Value(node: program.graph.constant(Double(n)), perTask: false)
@@ -111,11 +128,15 @@ extension Elaborator {
       return leaf(.data(i), shape: d.shape, perTask: false, at: range)
     case .variable(let i):
       let v = program.variables[i]
-      if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: range) }
+      if case .data(let dataName) = context.place {
+        throw error(.dataUsesVariable(dataName, name), at: range)
+      }
       if v.perTask { throw error(.perTaskNeedsIndex(name, program.tasks!.index), at: range) }
       return leaf(.variable(i), shape: v.shape, perTask: false, at: range)
     case .letNode(let node, let perTask):
-      if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: range) }
+      if case .data(let dataName) = context.place {
+        throw error(.dataUsesVariable(dataName, name), at: range)
+      }
       if perTask { throw error(.perTaskNeedsIndex(name, program.tasks!.index), at: range) }
       return Value(node: node, perTask: false)
     case .value(let v):
@@ -136,8 +157,10 @@ extension Elaborator {
       index = i
     } else {
       index = program.data.count
-      program.data.append(DataEntry(name: name, shape: .scalar, values: (1...program.tasks!.count).map { Tensor(Double($0)) },
-                                    perTask: true, range: range, definition: "the task index"))
+      program.data.append(
+        DataEntry(
+          name: name, shape: .scalar, values: (1...program.tasks!.count).map { Tensor(Double($0)) },
+          perTask: true, range: range, definition: "the task index"))
     }
     return leaf(.data(index), shape: .scalar, perTask: true, at: range)
   }
@@ -147,25 +170,39 @@ extension Elaborator {
     (names.keys.sorted() + (program.tasks.map { [$0.index] } ?? []))
   }
 
-  mutating func undefined(_ name: String, at range: SourceRange, function: Bool, in context: ElaborationContext) -> Poisoned {
-    if let declaredAt = declared[name], declaredAt.start > range.start || declaredAt.file !== range.file {
+  mutating func undefined(
+    _ name: String, at range: SourceRange, function: Bool, in context: ElaborationContext
+  ) -> Poisoned {
+    if let declaredAt = declared[name],
+      declaredAt.start > range.start || declaredAt.file !== range.file
+    {
       let line = declaredAt.file.lineAndColumn(of: declaredAt.start).line
       return error(.usedBeforeDefinition(name, line: line), at: range)
     }
     if function {
-      let functions = context.names.keys.sorted().filter { if case .function? = context.names[$0] { return true } else { return false } }
+      let functions = context.names.keys.sorted().filter {
+        if case .function? = context.names[$0] { return true } else { return false }
+      }
       let candidates = Builtins.names + functions
-      return error(.undefinedFunction(name, hint: Suggestions.hint(for: name, among: candidates)), at: range)
+      return error(
+        .undefinedFunction(name, hint: Suggestions.hint(for: name, among: candidates)), at: range)
     }
     if Builtins.isBuiltin(name) { return error(.functionUsedAsValue(name), at: range) }
-    return error(.undefinedName(name, hint: Suggestions.hint(for: name, among: undefinedCandidates(context.names))), at: range)
+    return error(
+      .undefinedName(
+        name, hint: Suggestions.hint(for: name, among: undefinedCandidates(context.names))),
+      at: range)
   }
 
   /// `mean over t: body`.
-  mutating func over(_ reduction: Identifier, _ index: Identifier, _ body: Expr, at range: SourceRange,
-                     in context: ElaborationContext) throws(Poisoned) -> Value {
+  mutating func over(
+    _ reduction: Identifier, _ index: Identifier, _ body: Expr, at range: SourceRange,
+    in context: ElaborationContext
+  ) throws(Poisoned) -> Value {
     guard let tasks = program.tasks else { throw error(.noTasksDeclared, at: index.range) }
-    if index.name != tasks.index { throw error(.taskIndexMismatch(index.name, declared: tasks.index), at: index.range) }
+    if index.name != tasks.index {
+      throw error(.taskIndexMismatch(index.name, declared: tasks.index), at: index.range)
+    }
     let r: Reduction
     switch reduction.name {
     case "mean": r = .mean
@@ -179,14 +216,20 @@ extension Elaborator {
   }
 
   /// `x[i]`, `A[i, :]`, `x[a:b]` (1-based, inclusive), and `xs[t]` for per-task names.
-  mutating func index(_ base: Expr, _ items: [IndexItem], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
-    if case .name(let name) = base.kind, let selected = try taskSelection(name, items, base: base, at: range, in: context) {
+  mutating func index(
+    _ base: Expr, _ items: [IndexItem], at range: SourceRange, in context: ElaborationContext
+  ) throws(Poisoned) -> Value {
+    if case .name(let name) = base.kind,
+      let selected = try taskSelection(name, items, base: base, at: range, in: context)
+    {
       return selected
     }
     let v = try expression(base, in: context)
     let shape = program.graph.shape(v.node)
     if shape.isScalar { throw error(.scalarIndexed, at: range) }
-    if items.count > shape.rank { throw error(.tooManyIndices(shape.description, items.count), at: range) }
+    if items.count > shape.rank {
+      throw error(.tooManyIndices(shape.description, items.count), at: range)
+    }
     let sizes = shape.isMatrix ? [shape.rows, shape.columns] : [shape.rows]
     var windows: [(Range<Int>, keeps: Bool)] = []
     for (axis, size) in sizes.enumerated() {
@@ -199,13 +242,23 @@ extension Elaborator {
       case .all: windows.append((0..<size, true))
       case .at(let e):
         let i = try integer(e, what: "an index", in: context)
-        if i < 1 || i > size { throw error(.indexOutOfRange(i, size: size, axis: axisName), at: e.range) }
+        if i < 1 || i > size {
+          throw error(.indexOutOfRange(i, size: size, axis: axisName), at: e.range)
+        }
         windows.append(((i - 1)..<i, false))
       case .slice(let lower, let upper, let r):
-        let lo = try lower.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound", in: context) } ?? 1
-        let hi = try upper.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound", in: context) } ?? size
-        if lo < 1 || lo > size { throw error(.indexOutOfRange(lo, size: size, axis: axisName), at: lower?.range ?? r) }
-        if hi < 1 || hi > size { throw error(.indexOutOfRange(hi, size: size, axis: axisName), at: upper?.range ?? r) }
+        let lo =
+          try lower.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound", in: context)
+          } ?? 1
+        let hi =
+          try upper.map { (e) throws(Poisoned) in try integer(e, what: "a slice bound", in: context)
+          } ?? size
+        if lo < 1 || lo > size {
+          throw error(.indexOutOfRange(lo, size: size, axis: axisName), at: lower?.range ?? r)
+        }
+        if hi < 1 || hi > size {
+          throw error(.indexOutOfRange(hi, size: size, axis: axisName), at: upper?.range ?? r)
+        }
         if hi < lo { throw error(.emptySlice(lo, hi), at: r) }
         windows.append(((lo - 1)..<hi, true))
       }
@@ -218,9 +271,12 @@ extension Elaborator {
   }
 
   /// `xs[t]` where `xs` is per task: the current task's value.
-  mutating func taskSelection(_ name: String, _ items: [IndexItem], base: Expr, at range: SourceRange,
-                              in context: ElaborationContext) throws(Poisoned) -> Value? {
-    guard let tasks = program.tasks, items.count == 1, case .at(let e) = items[0], case .name(let t) = e.kind,
+  mutating func taskSelection(
+    _ name: String, _ items: [IndexItem], base: Expr, at range: SourceRange,
+    in context: ElaborationContext
+  ) throws(Poisoned) -> Value? {
+    guard let tasks = program.tasks, items.count == 1, case .at(let e) = items[0],
+      case .name(let t) = e.kind,
       t == tasks.index
     else {
       return nil
@@ -240,7 +296,9 @@ extension Elaborator {
     switch context.task {
     case .none: throw error(.taskIndexOutsideTasks(t), at: e.range)
     case .concrete(let k):
-      guard case .data(let i)? = context.names[name] else { throw error(.dataUsesVariable(context.placeName, name), at: base.range) }
+      guard case .data(let i)? = context.names[name] else {
+        throw error(.dataUsesVariable(context.placeName, name), at: base.range)
+      }
       // In per-task data the task is fixed: the entry's value for task k.
       let node = program.graph.literal(program.data[i].values[k], at: range)
       if case .literal(let j) = program.graph[node].op { dataSources[j] = .entry(i, task: k) }
@@ -248,10 +306,14 @@ extension Elaborator {
     case .template:
       switch context.names[name]! {
       case .data(let i):
-        if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: base.range) }
+        if case .data(let dataName) = context.place {
+          throw error(.dataUsesVariable(dataName, name), at: base.range)
+        }
         return leaf(.data(i), shape: program.data[i].shape, perTask: true, at: range)
       case .variable(let i):
-        if case .data(let dataName) = context.place { throw error(.dataUsesVariable(dataName, name), at: base.range) }
+        if case .data(let dataName) = context.place {
+          throw error(.dataUsesVariable(dataName, name), at: base.range)
+        }
         return leaf(.variable(i), shape: program.variables[i].shape, perTask: true, at: range)
       case .letNode(let node, _):
         return Value(node: node, perTask: true)
@@ -262,20 +324,29 @@ extension Elaborator {
   }
 
   /// `[1, 2]` and `[[1, 2], [3, 4]]`; entries may be expressions.
-  mutating func array(_ elements: [Expr], at range: SourceRange, in context: ElaborationContext) throws(Poisoned) -> Value {
-    let isMatrix = elements.contains { if case .array = $0.kind { return true } else { return false } }
+  mutating func array(
+    _ elements: [Expr], at range: SourceRange, in context: ElaborationContext
+  ) throws(Poisoned) -> Value {
+    let isMatrix = elements.contains {
+      if case .array = $0.kind { return true } else { return false }
+    }
     if !isMatrix {
       var values: [Value] = []
       for e in elements {
         let v = try expression(e, in: context)
         if !program.graph.shape(v.node).isScalar {
-          throw error(.shapeMismatch("entries of a vector literal must be scalars, not \(program.graph.shape(v.node))"), at: e.range)
+          throw error(
+            .shapeMismatch(
+              "entries of a vector literal must be scalars, not \(program.graph.shape(v.node))"),
+            at: e.range)
         }
         values.append(v)
       }
       let constants = values.compactMap { program.graph.uniformConstant($0.node) }
       if constants.count == values.count {
-        return Value(node: program.graph.literal(Tensor(shape: .vector(values.count), scalars: constants), at: range), perTask: false)
+        return Value(
+          node: program.graph.literal(
+            Tensor(shape: .vector(values.count), scalars: constants), at: range), perTask: false)
       }
       return try apply(.concat(axis: 0), values, at: range)
     }
@@ -283,7 +354,9 @@ extension Elaborator {
     var width: Int? = nil
     for e in elements {
       guard case .array(let inner) = e.kind else {
-        throw error(.shapeMismatch("a matrix literal's rows must all be brackets, as in [[1, 2], [3, 4]]"), at: e.range)
+        throw error(
+          .shapeMismatch("a matrix literal's rows must all be brackets, as in [[1, 2], [3, 4]]"),
+          at: e.range)
       }
       for x in inner { if case .array = x.kind { throw error(.arrayTooDeep, at: x.range) } }
       if let w = width, w != inner.count { throw error(.raggedArray(w, inner.count), at: e.range) }
@@ -299,19 +372,28 @@ extension Elaborator {
   }
 
   /// Broadcasts a value to a declared shape, or explains why it cannot.
-  mutating func conform(_ v: Value, to shape: Shape, what: String, declared: TypeExpr, at range: SourceRange) throws(Poisoned) -> Value {
+  mutating func conform(
+    _ v: Value, to shape: Shape, what: String, declared: TypeExpr, at range: SourceRange
+  ) throws(Poisoned) -> Value {
     let actual = program.graph.shape(v.node)
     if actual == shape { return v }
-    if BroadcastRole.of(actual, in: shape) != nil { return try apply(.broadcast, [v], shape: shape, at: range) }
-    throw error(.typeMismatch(what, declared: shape.description, actual: actual.description), at: range)
+    if BroadcastRole.of(actual, in: shape) != nil {
+      return try apply(.broadcast, [v], shape: shape, at: range)
+    }
+    throw error(
+      .typeMismatch(what, declared: shape.description, actual: actual.description), at: range)
   }
 
   mutating func typeShape(_ t: TypeExpr, in context: ElaborationContext) throws(Poisoned) -> Shape {
     var dims: [Int] = []
     for s in t.sizes { dims.append(try integer(s, what: "a size", positive: true, in: context)) }
-    let count = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+    let count = dims.reduce(1) {
+      $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1
+    }
     if count > options.maximumTensorElements {
-      throw error(.tooLarge("type \(t.range.text)", "\(count)", limit: "\(options.maximumTensorElements)"), at: t.range)
+      throw error(
+        .tooLarge("type \(t.range.text)", "\(count)", limit: "\(options.maximumTensorElements)"),
+        at: t.range)
     }
     return Shape(dims)
   }

@@ -2,21 +2,27 @@ import BilevelFrontEnd
 
 extension Elaborator {
   /// `solve inner with ...`: checked against the catalogue and bound to its typed spec.
-  mutating func innerSolverStatement(_ call: SolverCall, in model: ElaborationContext) throws(Poisoned) -> SolverStatement<InnerSolverSpec<NodeID>> {
+  mutating func innerSolverStatement(
+    _ call: SolverCall, in model: ElaborationContext
+  ) throws(Poisoned) -> SolverStatement<InnerSolverSpec<NodeID>> {
     let (schema, values) = try boundSettings(call, role: .inner, in: model)
     guard case .inner(let kind) = schema.kind else { preconditionFailure("an inner-solver schema") }
     let spec = InnerSolverSpec(kind, SettingValues(schema: schema, values: values))
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }
 
-  mutating func outerSolverStatement(_ call: SolverCall, in model: ElaborationContext) throws(Poisoned) -> SolverStatement<OuterSolverSpec> {
+  mutating func outerSolverStatement(
+    _ call: SolverCall, in model: ElaborationContext
+  ) throws(Poisoned) -> SolverStatement<OuterSolverSpec> {
     let (schema, values) = try boundSettings(call, role: .outer, in: model)
     guard case .outer(let kind) = schema.kind else { preconditionFailure("an outer-solver schema") }
     let spec = OuterSolverSpec(kind, SettingValues(schema: schema, values: values))
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }
 
-  mutating func methodStatement(_ call: SolverCall, in model: ElaborationContext) throws(Poisoned) -> SolverStatement<MethodChoice> {
+  mutating func methodStatement(
+    _ call: SolverCall, in model: ElaborationContext
+  ) throws(Poisoned) -> SolverStatement<MethodChoice> {
     let (schema, values) = try boundSettings(call, role: .method, in: model)
     guard case .method(let kind) = schema.kind else { preconditionFailure("a method schema") }
     let spec = MethodChoice(kind, SettingValues(schema: schema, values: values))
@@ -26,7 +32,9 @@ extension Elaborator {
   /// Checks a solver call against the catalogue, then elaborates each value
   /// by its kind, defaults included. Inner-solver expressions may use outer
   /// variables and data.
-  mutating func boundSettings(_ call: SolverCall, role: SolverRole, in model: ElaborationContext) throws(Poisoned)
+  mutating func boundSettings(
+    _ call: SolverCall, role: SolverRole, in model: ElaborationContext
+  ) throws(Poisoned)
     -> (SolverSchema, [(name: String, value: SettingValue)])
   {
     let bound: BoundSolverCall
@@ -40,9 +48,15 @@ extension Elaborator {
     var failed = false
     for s in bound.settings {
       // An optional setting without a default (unroll's checkpoints) is simply absent.
-      if s.value == nil && s.schema.defaultValue == nil && s.schema.defaultChoice == nil { continue }
+      if s.value == nil && s.schema.defaultValue == nil && s.schema.defaultChoice == nil {
+        continue
+      }
       do {
-        settings.append((s.name, try settingValue(s, role: role, solver: call.name.name, at: call.range, in: model)))
+        settings.append(
+          (
+            s.name,
+            try settingValue(s, role: role, solver: call.name.name, at: call.range, in: model)
+          ))
       } catch {
         failed = true
       }
@@ -51,8 +65,10 @@ extension Elaborator {
     return (bound.schema, settings)
   }
 
-  mutating func settingValue(_ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange,
-                             in model: ElaborationContext) throws(Poisoned) -> SettingValue {
+  mutating func settingValue(
+    _ s: BoundSetting, role: SolverRole, solver: String, at range: SourceRange,
+    in model: ElaborationContext
+  ) throws(Poisoned) -> SettingValue {
     let what = "setting '\(s.name)' of '\(solver)'"
     switch s.schema.kind {
     case .choice:
@@ -65,10 +81,15 @@ extension Elaborator {
       guard let e = s.value else { return .real(s.schema.defaultValue!) }
       let x = try real(e, what: what, in: model)
       if !x.isFinite { throw error(.notCompileTime(what), at: e.range) }
-      if !s.schema.range.contains(x) { throw error(.settingOutOfRange(what, formatNumber(x), range: s.schema.range.description), at: e.range) }
+      if !s.schema.range.contains(x) {
+        throw error(
+          .settingOutOfRange(what, formatNumber(x), range: s.schema.range.description), at: e.range)
+      }
       return .real(x)
     case .expression, .update:
-      guard let e = s.value else { return .expression(program.graph.constant(s.schema.defaultValue!)) }
+      guard let e = s.value else {
+        return .expression(program.graph.constant(s.schema.defaultValue!))
+      }
       // A learned rule's update is per entry of its one inner variable, may
       // read it and 'grad' (its gradient), and varies by task as they do.
       let isUpdate = s.schema.kind == .update
@@ -81,14 +102,18 @@ extension Elaborator {
         program.ruleGradientInput = program.inputs.count - 1
         let grad = program.graph.make(.input(program.inputs.count - 1), shape: w.shape)
         // In a program with tasks the update is a per-task template: 'grad[t]', 'w[t]'.
-        context = model.binding("grad", to: .letNode(grad, perTask: w.perTask)).with(task: program.tasks != nil ? .template : .none)
+        context = model.binding("grad", to: .letNode(grad, perTask: w.perTask)).with(
+          task: program.tasks != nil ? .template : .none)
       }
       let v = try expression(e, in: context)
       let shape = program.graph.shape(v.node)
       if isUpdate || (s.schema.perEntry && !shape.isScalar) {
         // Per entry (Meta-SGD's learning rates, a rule's update): the shape of every inner variable.
         for i in inner where program.variables[i].shape != shape {
-          throw error(.settingShape(s.name, shape.description, program.variables[i].name, program.variables[i].shape.description), at: e.range)
+          throw error(
+            .settingShape(
+              s.name, shape.description, program.variables[i].name,
+              program.variables[i].shape.description), at: e.range)
         }
       } else if !shape.isScalar {
         throw error(.settingNotScalar(s.name, shape.description), at: e.range)
@@ -97,14 +122,19 @@ extension Elaborator {
       if !isUpdate && !v.perTask && isConstant(v.node) {
         let t = try evaluateConstant(v.node)
         if let bad = t.scalars.first(where: { !s.schema.range.contains($0) }) {
-          throw error(.settingOutOfRange(what, formatNumber(bad), range: s.schema.range.description), at: e.range)
+          throw error(
+            .settingOutOfRange(what, formatNumber(bad), range: s.schema.range.description),
+            at: e.range)
         }
       }
       for leaf in program.graph.reachable(from: [v.node]) {
         guard case .variable(let j) = program.graph[leaf].op else { continue }
         let variable = program.variables[j]
         if (variable.level == .inner && !isUpdate) || role != .inner {
-          let why = role == .inner ? "solver settings may use outer variables and data, not inner variables" : "outer solver settings are fixed"
+          let why =
+            role == .inner
+            ? "solver settings may use outer variables and data, not inner variables"
+            : "outer solver settings are fixed"
           throw error(.settingUsesVariable(s.name, variable.name, why), at: e.range)
         }
       }

@@ -32,7 +32,9 @@ public struct Elaborator {
   }
 
   /// Elaborates a whole file and checks the bilevel structure.
-  public static func elaborate(_ source: SourceProgram, options: CompileOptions = CompileOptions())
+  public static func elaborate(
+    _ source: SourceProgram, options: CompileOptions = CompileOptions()
+  )
     -> (program: Program?, diagnostics: [Diagnostic])
   {
     var e = Elaborator(file: source.file, options: options)
@@ -52,7 +54,8 @@ public struct Elaborator {
   public mutating func leafNode(named name: String) -> NodeID? {
     switch scope[name] {
     case .data(let i)?: return program.graph.make(.data(i), shape: program.data[i].shape)
-    case .variable(let i)?: return program.graph.make(.variable(i), shape: program.variables[i].shape)
+    case .variable(let i)?:
+      return program.graph.make(.variable(i), shape: program.variables[i].shape)
     default: return nil
     }
   }
@@ -82,8 +85,10 @@ public struct Elaborator {
           diagnostics.append(.error(.shadowsBuiltin(name.name), at: name.range))
           skipped.insert(i)
         } else if let previous = declared[name.name] {
-          diagnostics.append(.error(.duplicateDefinition(name.name), at: name.range,
-                                    notes: [.note(.previousDefinition, at: previous)]))
+          diagnostics.append(
+            .error(
+              .duplicateDefinition(name.name), at: name.range,
+              notes: [.note(.previousDefinition, at: previous)]))
           skipped.insert(i)
         } else {
           declared[name.name] = name.range
@@ -126,7 +131,8 @@ public struct Elaborator {
     case .dims(let dims):
       for (name, value) in dims {
         // Each sees the dimensions before it: `dim n = 3, m = 2 * n`.
-        let n = try integer(value, what: "dimension '\(name.name)'", positive: true, in: .model(scope))
+        let n = try integer(
+          value, what: "dimension '\(name.name)'", positive: true, in: .model(scope))
         program.dims.append((name.name, n))
         scope[name.name] = .dim(n)
       }
@@ -135,12 +141,16 @@ public struct Elaborator {
       let lo = try integer(lower, what: "the first task", in: model)
       if lo != 1 { throw error(.tasksStartAtOne, at: lower.range) }
       let count = try integer(upper, what: "the number of tasks", positive: true, in: model)
-      if count > 1_000_000 { throw error(.tooLarge("the task range", "\(count)", limit: "1000000"), at: upper.range) }
+      if count > 1_000_000 {
+        throw error(.tooLarge("the task range", "\(count)", limit: "1000000"), at: upper.range)
+      }
       program.tasks = TaskRange(index: index.name, count: count)
     case .data(let name, let task, let type, let value):
       try elaborateData(name: name, task: task, type: type, value: value, in: model)
     case .variable(let level, let name, let task, let type, let initial, let bounds):
-      try elaborateVariable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds, in: model)
+      try elaborateVariable(
+        level: level, name: name, task: task, type: type, initial: initial, bounds: bounds,
+        in: model)
     case .letBinding(let name, let task, let value):
       try checkTaskSuffix(task)
       let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
@@ -150,17 +160,21 @@ public struct Elaborator {
       program.lets.append((name.name, v.node, task != nil))
       scope[name.name] = .letNode(v.node, perTask: task != nil)
     case .function(let name, let parameters, let body):
-      for (i, p) in parameters.enumerated() where parameters[..<i].contains(where: { $0.name == p.name }) {
+      for (i, p) in parameters.enumerated()
+      where parameters[..<i].contains(where: { $0.name == p.name }) {
         throw error(.duplicateDefinition(p.name), at: p.range)
       }
-      scope[name.name] = .function(FunctionDefinition(name: name.name, parameters: parameters, body: body, scope: scope))
+      scope[name.name] = .function(
+        FunctionDefinition(name: name.name, parameters: parameters, body: body, scope: scope))
     case .loss(let level, let task, let value):
       try elaborateLoss(level: level, task: task, value: value, statement: s, in: model)
     case .fixpoint(let variable, let task, let value):
       try elaborateFixpoint(variable: variable, task: task, value: value, statement: s, in: model)
     case .solve(let level, let call):
       let exists = level == .inner ? program.innerSolver != nil : program.outerSolver != nil
-      if exists { throw error(.duplicateStatement("'solve \(level.rawValue)'"), at: s.keywordRange) }
+      if exists {
+        throw error(.duplicateStatement("'solve \(level.rawValue)'"), at: s.keywordRange)
+      }
       if level == .inner {
         program.innerSolver = try innerSolverStatement(call, in: model)
       } else {
@@ -168,15 +182,21 @@ public struct Elaborator {
       }
     case .report(let name, let value):
       if let previous = program.reports.first(where: { $0.name == name.name }) {
-        throw error(.duplicateStatement("report '\(name.name)'"), at: name.range, notes: [.note(.previousDefinition, at: previous.range)])
+        throw error(
+          .duplicateStatement("report '\(name.name)'"), at: name.range,
+          notes: [.note(.previousDefinition, at: previous.range)])
       }
       let v = try expression(value, in: model.with(task: .none))
       if v.perTask { throw error(.perTaskInGlobal("report '\(name.name)'"), at: value.range) }
       let shape = program.graph.shape(v.node)
-      if !shape.isScalar { throw error(.reportNotScalar(name.name, shape.description), at: value.range) }
+      if !shape.isScalar {
+        throw error(.reportNotScalar(name.name, shape.description), at: value.range)
+      }
       program.reports.append(ReportStatement(name: name.name, node: v.node, range: name.range))
     case .hypergradient(let call):
-      if program.hypergradient != nil { throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange) }
+      if program.hypergradient != nil {
+        throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)
+      }
       program.hypergradient = try methodStatement(call, in: model)
     }
   }
@@ -185,11 +205,15 @@ public struct Elaborator {
   mutating func checkTaskSuffix(_ task: Identifier?) throws(Poisoned) {
     guard let task else { return }
     guard let tasks = program.tasks else { throw error(.noTasksDeclared, at: task.range) }
-    if task.name != tasks.index { throw error(.taskIndexMismatch(task.name, declared: tasks.index), at: task.range) }
+    if task.name != tasks.index {
+      throw error(.taskIndexMismatch(task.name, declared: tasks.index), at: task.range)
+    }
   }
 
-  mutating func elaborateVariable(level: Level, name: Identifier, task: Identifier?, type: TypeExpr,
-                                  initial: Expr, bounds: (lower: Expr, upper: Expr)?, in model: ElaborationContext) throws(Poisoned) {
+  mutating func elaborateVariable(
+    level: Level, name: Identifier, task: Identifier?, type: TypeExpr,
+    initial: Expr, bounds: (lower: Expr, upper: Expr)?, in model: ElaborationContext
+  ) throws(Poisoned) {
     try checkTaskSuffix(task)
     let shape = try typeShape(type, in: model)
     let start = model.with(task: task != nil ? .template : .none).allowingDataSources()
@@ -202,17 +226,24 @@ public struct Elaborator {
     for j in program.graph.variables(readBy: [value.node]) {
       let v = program.variables[j]
       if level == .outer || v.level == .inner {
-        let why = level == .outer ? "outer variables start from constants and data" : "inner variables start from data and outer variables"
+        let why =
+          level == .outer
+          ? "outer variables start from constants and data"
+          : "inner variables start from data and outer variables"
         throw error(.initialUsesVariable(name.name, v.name, why), at: initial.range)
       }
     }
     var boundNodes: (NodeID, NodeID)? = nil
     if let bounds {
-      if level == .inner { throw error(.boundsOnInner(name.name), at: bounds.lower.range.union(bounds.upper.range)) }
+      if level == .inner {
+        throw error(.boundsOnInner(name.name), at: bounds.lower.range.union(bounds.upper.range))
+      }
       let lower = try compileTime(bounds.lower, what: "a bound", in: start)
       let upper = try compileTime(bounds.upper, what: "a bound", in: start)
-      let lo = try conform(lower, to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
-      let hi = try conform(upper, to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
+      let lo = try conform(
+        lower, to: shape, what: "the lower bound", declared: type, at: bounds.lower.range)
+      let hi = try conform(
+        upper, to: shape, what: "the upper bound", declared: type, at: bounds.upper.range)
       let l = try evaluateConstant(lo.node)
       let h = try evaluateConstant(hi.node)
       if zip(l.scalars, h.scalars).contains(where: { $0 > $1 }) {
@@ -226,23 +257,29 @@ public struct Elaborator {
       boundNodes = (lo.node, hi.node)
     }
     let index = program.variables.count
-    program.variables.append(Variable(name: name.name, level: level, shape: shape, perTask: task != nil,
-                                      initial: value.node, bounds: boundNodes.map { (lower: $0.0, upper: $0.1) },
-                                      range: name.range))
+    program.variables.append(
+      Variable(
+        name: name.name, level: level, shape: shape, perTask: task != nil,
+        initial: value.node, bounds: boundNodes.map { (lower: $0.0, upper: $0.1) },
+        range: name.range))
     scope[name.name] = .variable(index)
   }
 
-  mutating func elaborateLoss(level: Level, task: Identifier?, value: Expr, statement s: Statement,
-                             in model: ElaborationContext) throws(Poisoned) {
+  mutating func elaborateLoss(
+    level: Level, task: Identifier?, value: Expr, statement s: Statement,
+    in model: ElaborationContext
+  ) throws(Poisoned) {
     if level == .inner && (program.innerLoss != nil || program.innerFixpoint != nil) {
       let what = program.innerLoss != nil ? "the inner loss" : nil
       let previous = program.innerLossRange ?? program.innerFixpoint?.range
-      throw error(what.map { .duplicateStatement($0) } ?? .lossAndFixpoint, at: s.keywordRange,
-                  notes: previous.map { [.note(.previousDefinition, at: $0)] } ?? [])
+      throw error(
+        what.map { .duplicateStatement($0) } ?? .lossAndFixpoint, at: s.keywordRange,
+        notes: previous.map { [.note(.previousDefinition, at: $0)] } ?? [])
     }
     if level == .outer && program.outerLoss != nil {
-      throw error(.duplicateStatement("the outer loss"), at: s.keywordRange,
-                  notes: program.outerLossRange.map { [.note(.previousDefinition, at: $0)] } ?? [])
+      throw error(
+        .duplicateStatement("the outer loss"), at: s.keywordRange,
+        notes: program.outerLossRange.map { [.note(.previousDefinition, at: $0)] } ?? [])
     }
     if level == .outer, let task { throw error(.perTaskInGlobal("the outer loss"), at: task.range) }
     try checkTaskSuffix(task)
@@ -261,21 +298,31 @@ public struct Elaborator {
     }
   }
 
-  mutating func elaborateFixpoint(variable: Identifier, task: Identifier?, value: Expr, statement s: Statement,
-                                 in model: ElaborationContext) throws(Poisoned) {
+  mutating func elaborateFixpoint(
+    variable: Identifier, task: Identifier?, value: Expr, statement s: Statement,
+    in model: ElaborationContext
+  ) throws(Poisoned) {
     if program.innerLoss != nil { throw error(.lossAndFixpoint, at: s.keywordRange) }
-    if program.innerFixpoint != nil { throw error(.duplicateStatement("the inner fixpoint"), at: s.keywordRange) }
-    guard case .variable(let index)? = scope[variable.name], program.variables[index].level == .inner else {
+    if program.innerFixpoint != nil {
+      throw error(.duplicateStatement("the inner fixpoint"), at: s.keywordRange)
+    }
+    guard case .variable(let index)? = scope[variable.name],
+      program.variables[index].level == .inner
+    else {
       if case .poisoned? = scope[variable.name] { throw Poisoned() }
       throw error(.fixpointNeedsInnerVariable(variable.name), at: variable.range)
     }
     try checkTaskSuffix(task)
     let v = try expression(value, in: model.with(task: task != nil ? .template : .none))
     let z = program.variables[index]
-    if v.perTask && task == nil { throw error(.perTaskInGlobal("the fixpoint map"), at: value.range) }
+    if v.perTask && task == nil {
+      throw error(.perTaskInGlobal("the fixpoint map"), at: value.range)
+    }
     let shape = program.graph.shape(v.node)
     if shape != z.shape {
-      throw error(.fixpointShape(z.name, variable: z.shape.description, map: shape.description), at: value.range)
+      throw error(
+        .fixpointShape(z.name, variable: z.shape.description, map: shape.description),
+        at: value.range)
     }
     try refuseNonDifferentiable(v.node, in: "the fixpoint map", at: value.range)
     program.innerFixpoint = Fixpoint(variable: index, map: v.node, range: s.range)
@@ -283,7 +330,9 @@ public struct Elaborator {
 
   /// Solvers and hypergradients differentiate losses and fixpoint maps; an
   /// argmax there would give a zero gradient that looks like convergence.
-  mutating func refuseNonDifferentiable(_ root: NodeID, in what: String, at range: SourceRange) throws(Poisoned) {
+  mutating func refuseNonDifferentiable(
+    _ root: NodeID, in what: String, at range: SourceRange
+  ) throws(Poisoned) {
     for id in program.graph.reachable(from: [root]) {
       guard case .argmax = program.graph[id].op else { continue }
       throw error(.notDifferentiable("argmax", in: what), at: program.graph.origin(id) ?? range)

@@ -6,7 +6,9 @@ import BilevelFrontEnd
 extension Elaborator {
   mutating func checkStructure() {
     let start = SourceRange(file: program.file, start: 0, end: 0)
-    if program.variables.isEmpty && program.innerLoss == nil && program.outerLoss == nil && program.innerFixpoint == nil {
+    if program.variables.isEmpty && program.innerLoss == nil && program.outerLoss == nil
+      && program.innerFixpoint == nil
+    {
       diagnostics.append(.error(.emptyProgram, at: start))
       return
     }
@@ -21,23 +23,32 @@ extension Elaborator {
     // A missing statement is reported where it is needed (the first variable
     // of its level, or its loss), not at line 1, which is usually a comment.
     let maybeInnerRoot = program.innerLoss ?? program.innerFixpoint?.map
-    let innerRootRange = program.innerLossRange ?? maybeInnerRoot.flatMap { program.graph.origin($0) }
+    let innerRootRange =
+      program.innerLossRange ?? maybeInnerRoot.flatMap { program.graph.origin($0) }
     let innerAt = inner.first.map { program.variables[$0].range } ?? start
     let outerAt = outer.first.map { program.variables[$0].range } ?? start
     if maybeInnerRoot == nil {
-      diagnostics.append(.error(.missingStatement("inner loss", example: "inner loss = sum(w^2)"), at: innerAt))
+      diagnostics.append(
+        .error(.missingStatement("inner loss", example: "inner loss = sum(w^2)"), at: innerAt))
     }
     if program.outerLoss == nil {
-      diagnostics.append(.error(.missingStatement("outer loss", example: "outer loss = mean((X @ w - y)^2)"), at: outerAt))
+      diagnostics.append(
+        .error(
+          .missingStatement("outer loss", example: "outer loss = mean((X @ w - y)^2)"), at: outerAt)
+      )
     }
     // closed_form never iterates, so it needs no inner solver.
     if program.innerSolver == nil && program.hypergradient?.spec.method?.needsInnerSolver != false {
-      diagnostics.append(.error(.missingStatement("inner solver", example: "solve inner with gd(lr: 0.1, steps: 100)"),
-                                at: innerRootRange ?? innerAt))
+      diagnostics.append(
+        .error(
+          .missingStatement("inner solver", example: "solve inner with gd(lr: 0.1, steps: 100)"),
+          at: innerRootRange ?? innerAt))
     }
     if program.outerSolver == nil {
-      diagnostics.append(.error(.missingStatement("outer solver", example: "solve outer with adam(lr: 0.1, steps: 40)"),
-                                at: program.outerLossRange ?? outerAt))
+      diagnostics.append(
+        .error(
+          .missingStatement("outer solver", example: "solve outer with adam(lr: 0.1, steps: 40)"),
+          at: program.outerLossRange ?? outerAt))
     }
     if hasErrors { return }
     let graph = program.graph
@@ -46,11 +57,15 @@ extension Elaborator {
     let reachedByInner = variablesReached(from: [innerRoot])
     if let f = program.innerFixpoint {
       for i in inner where i != f.variable {
-        diagnostics.append(.error(.fixpointExtraVariable(program.variables[i].name, program.variables[f.variable].name), at: program.variables[i].range))
+        diagnostics.append(
+          .error(
+            .fixpointExtraVariable(program.variables[i].name, program.variables[f.variable].name),
+            at: program.variables[i].range))
       }
     } else {
       for i in inner where !reachedByInner.contains(i) {
-        diagnostics.append(.error(.innerVariableUnused(program.variables[i].name), at: program.variables[i].range))
+        diagnostics.append(
+          .error(.innerVariableUnused(program.variables[i].name), at: program.variables[i].range))
       }
     }
     // What the inner problem sees of φ: its loss, its starting point, its solver settings.
@@ -62,7 +77,8 @@ extension Elaborator {
       warning(.outerVariableUnused(program.variables[i].name), at: program.variables[i].range)
     }
     if !inner.contains(where: reachedByOuter.contains) {
-      warning(.outerLossIgnoresInner, at: program.outerLossRange ?? graph.origin(program.outerLoss!))
+      warning(
+        .outerLossIgnoresInner, at: program.outerLossRange ?? graph.origin(program.outerLoss!))
     }
     if !outer.contains(where: reachedByInnerProblem.contains) {
       warning(.innerIgnoresOuter, at: innerRootRange ?? graph.origin(innerRoot))
@@ -78,14 +94,21 @@ extension Elaborator {
     if outer.isEmpty { diagnostics.append(.error(.noOuterVariables, at: start)) }
     let outerAt = outer.first.map { program.variables[$0].range } ?? start
     guard let loss = program.outerLoss else {
-      diagnostics.append(.error(.missingStatement("outer loss", example: "outer loss = mean((X @ w - y)^2)"), at: outerAt))
+      diagnostics.append(
+        .error(
+          .missingStatement("outer loss", example: "outer loss = mean((X @ w - y)^2)"), at: outerAt)
+      )
       return
     }
     if program.outerSolver == nil {
-      diagnostics.append(.error(.missingStatement("outer solver", example: "solve outer with adam(lr: 0.1, steps: 40)"),
-                                at: program.outerLossRange ?? outerAt))
+      diagnostics.append(
+        .error(
+          .missingStatement("outer solver", example: "solve outer with adam(lr: 0.1, steps: 40)"),
+          at: program.outerLossRange ?? outerAt))
     }
-    if let method = program.hypergradient { diagnostics.append(.error(.singleLevelMethod, at: method.range)) }
+    if let method = program.hypergradient {
+      diagnostics.append(.error(.singleLevelMethod, at: method.range))
+    }
     let reached = Set(program.graph.variables(readBy: [loss]))
     for i in outer where !reached.contains(i) {
       warning(.outerVariableUnused(program.variables[i].name), at: program.variables[i].range)
@@ -109,7 +132,9 @@ extension Elaborator {
 public enum PolynomialDegree {
   public static let notPolynomial = Int.max
 
-  public static func analyse(_ graph: Graph, root: NodeID, isVariable: (Op) -> Bool) -> (degree: Int, firstNonQuadratic: NodeID?) {
+  public static func analyse(
+    _ graph: Graph, root: NodeID, isVariable: (Op) -> Bool
+  ) -> (degree: Int, firstNonQuadratic: NodeID?) {
     var degree = [Int](repeating: 0, count: graph.count)
     var first: NodeID? = nil
     for id in graph.reachable(from: [root]) {
@@ -128,7 +153,9 @@ public enum PolynomialDegree {
       case .binary(.power):
         if d[0] == 0 && d[1] == 0 {
           v = 0
-        } else if d[1] == 0, let k = graph.uniformConstant(node.inputs[1]), k >= 0, k == k.rounded(), k < 64 {
+        } else if d[1] == 0, let k = graph.uniformConstant(node.inputs[1]), k >= 0,
+          k == k.rounded(), k < 64
+        {
           v = d[0] == notPolynomial ? notPolynomial : d[0] * Int(k)
         } else {
           v = notPolynomial
@@ -144,5 +171,7 @@ public enum PolynomialDegree {
     return (degree[root.index], first)
   }
 
-  static func add(_ a: Int, _ b: Int) -> Int { a == notPolynomial || b == notPolynomial ? notPolynomial : a + b }
+  static func add(_ a: Int, _ b: Int) -> Int {
+    a == notPolynomial || b == notPolynomial ? notPolynomial : a + b
+  }
 }

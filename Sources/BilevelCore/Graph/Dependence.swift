@@ -9,7 +9,8 @@ public struct Dependence {
   let endsAtTaskReductions: Bool
   var depends: [Bool] = []
 
-  public init(endsAtTaskReductions: Bool = false, sources isSource: @escaping (NodeID, Op) -> Bool) {
+  public init(endsAtTaskReductions: Bool = false, sources isSource: @escaping (NodeID, Op) -> Bool)
+  {
     self.isSource = isSource
     self.endsAtTaskReductions = endsAtTaskReductions
   }

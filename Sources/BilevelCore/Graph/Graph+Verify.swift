@@ -53,16 +53,23 @@ extension Graph {
       }
       let rule: Shape
       do {
-        rule = try node.op.resultShape(node.inputs.map { nodes[$0.index].shape }, declared: node.shape)
+        rule = try node.op.resultShape(
+          node.inputs.map { nodes[$0.index].shape }, declared: node.shape)
       } catch {
         throw fail(i, "the shape rule rejects its inputs: \(error.message)")
       }
-      if rule != node.shape { throw fail(i, "recorded shape \(node.shape), the shape rule gives \(rule)") }
+      if rule != node.shape {
+        throw fail(i, "recorded shape \(node.shape), the shape rule gives \(rule)")
+      }
       if let twin = seen[node] { throw fail(i, "the same node as %\(twin) (hash-consing)") }
       seen[node] = i
-      if interned[node] != NodeID(i) { throw fail(i, "the interning table does not map the node to itself") }
+      if interned[node] != NodeID(i) {
+        throw fail(i, "the interning table does not map the node to itself")
+      }
     }
-    if interned.count != nodes.count { throw fail(nodes.count - 1, "\(interned.count) interned entries for \(nodes.count) nodes") }
+    if interned.count != nodes.count {
+      throw fail(nodes.count - 1, "\(interned.count) interned entries for \(nodes.count) nodes")
+    }
   }
 
   /// Checks the graph in debug builds; a failure stops with the IR around

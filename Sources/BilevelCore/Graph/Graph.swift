@@ -37,7 +37,9 @@ public struct Graph: Sendable {
 
   /// Interns `op(inputs)`; the shape rule runs here, so every node in a graph
   /// is well-shaped.
-  public mutating func add(_ op: Op, _ inputs: [NodeID] = [], shape declared: Shape? = nil, at range: SourceRange? = nil)
+  public mutating func add(
+    _ op: Op, _ inputs: [NodeID] = [], shape declared: Shape? = nil, at range: SourceRange? = nil
+  )
     throws(ShapeError) -> NodeID
   {
     if let arity = op.arity, arity != inputs.count {
@@ -58,11 +60,14 @@ public struct Graph: Sendable {
 
   /// For builders whose inputs are correct by construction (rewrites,
   /// derivative rules): a shape error there is a compiler bug.
-  public mutating func make(_ op: Op, _ inputs: [NodeID] = [], shape: Shape? = nil, at range: SourceRange? = nil) -> NodeID {
+  public mutating func make(
+    _ op: Op, _ inputs: [NodeID] = [], shape: Shape? = nil, at range: SourceRange? = nil
+  ) -> NodeID {
     do {
       return try add(op, inputs, shape: shape, at: range)
     } catch {
-      preconditionFailure("internal error: ill-shaped \(op) on \(inputs.map { self.shape($0) }): \(error.message)")
+      preconditionFailure(
+        "internal error: ill-shaped \(op) on \(inputs.map { self.shape($0) }): \(error.message)")
     }
   }
 

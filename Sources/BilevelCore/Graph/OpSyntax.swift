@@ -17,14 +17,21 @@ public struct Rendered: Sendable {
 /// How each op is written in .blv syntax. Shared by the expression printer
 /// (REPL, messages) and the graph dump, which passes `%n` operands.
 public enum OpSyntax {
-  public static func render(_ node: Node, _ x: [Rendered], graph: Graph, leafName: (Op) -> String, taskIndex: String) -> Rendered {
+  public static func render(
+    _ node: Node, _ x: [Rendered], graph: Graph, leafName: (Op) -> String, taskIndex: String
+  ) -> Rendered {
     switch node.op {
     case .constant(let v):
-      if node.shape.isScalar { return Rendered(formatNumber(v), v < 0 || (v == 0 && v.sign == .minus) ? Rendered.unary : Rendered.atom) }
+      if node.shape.isScalar {
+        return Rendered(
+          formatNumber(v), v < 0 || (v == 0 && v.sign == .minus) ? Rendered.unary : Rendered.atom)
+      }
       let dims = node.shape.dims.map(String.init).joined(separator: ", ")
       if v == 0 { return Rendered("zeros(\(dims))", Rendered.atom) }
       if v == 1 { return Rendered("ones(\(dims))", Rendered.atom) }
-      return Rendered("\(Rendered(formatNumber(v), v < 0 ? Rendered.unary : Rendered.atom).at(Rendered.product)) * ones(\(dims))", Rendered.product)
+      return Rendered(
+        "\(Rendered(formatNumber(v), v < 0 ? Rendered.unary : Rendered.atom).at(Rendered.product)) * ones(\(dims))",
+        Rendered.product)
     case .literal(let i):
       return Rendered(literalText(graph.literals[i], index: i), Rendered.atom)
     case .data, .variable, .input:
@@ -36,9 +43,11 @@ public enum OpSyntax {
     case .binary(let f):
       switch f {
       case .add, .subtract:
-        return Rendered("\(x[0].at(Rendered.sum)) \(f.symbol) \(x[1].at(Rendered.product))", Rendered.sum)
+        return Rendered(
+          "\(x[0].at(Rendered.sum)) \(f.symbol) \(x[1].at(Rendered.product))", Rendered.sum)
       case .multiply, .divide:
-        return Rendered("\(x[0].at(Rendered.product)) \(f.symbol) \(x[1].at(Rendered.unary))", Rendered.product)
+        return Rendered(
+          "\(x[0].at(Rendered.product)) \(f.symbol) \(x[1].at(Rendered.unary))", Rendered.product)
       case .power:
         return Rendered("\(x[0].at(Rendered.postfix)) ^ \(x[1].at(Rendered.unary))", Rendered.power)
       case .maximum, .minimum:
@@ -54,9 +63,14 @@ public enum OpSyntax {
       let dims = node.shape.dims.map(String.init).joined(separator: ", ")
       return Rendered("\(x[0].at(Rendered.product)) * ones(\(dims))", Rendered.product)
     case .reshape:
-      return Rendered("reshape(\(x[0].text), \(node.shape.dims.map(String.init).joined(separator: ", ")))", Rendered.atom)
+      return Rendered(
+        "reshape(\(x[0].text), \(node.shape.dims.map(String.init).joined(separator: ", ")))",
+        Rendered.atom)
     case .slice(let s):
-      return Rendered(x[0].at(Rendered.postfix) + "[\(sliceItems(s, input: graph.shape(node.inputs[0]), output: node.shape))]", Rendered.postfix)
+      return Rendered(
+        x[0].at(Rendered.postfix)
+          + "[\(sliceItems(s, input: graph.shape(node.inputs[0]), output: node.shape))]",
+        Rendered.postfix)
     case .concat(let axis):
       let suffix = node.shape.isMatrix && axis == 1 ? ", axis: columns" : ""
       return Rendered("concat(\(x.map(\.text).joined(separator: ", "))\(suffix))", Rendered.atom)
@@ -86,8 +100,13 @@ public enum OpSyntax {
       if lo == 0 && hi == size { return ":" }
       return "\(lo + 1):\(hi)"
     }
-    if !input.isMatrix { return item(s.rowStart, s.rowEnd, size: input.rows, drop: output.isScalar) }
-    let rowsKept = output.isMatrix || (output.isVector && !(s.rowEnd - s.rowStart == 1 && output.rows == s.columnEnd - s.columnStart))
+    if !input.isMatrix {
+      return item(s.rowStart, s.rowEnd, size: input.rows, drop: output.isScalar)
+    }
+    let rowsKept =
+      output.isMatrix
+      || (output.isVector
+        && !(s.rowEnd - s.rowStart == 1 && output.rows == s.columnEnd - s.columnStart))
     let columnsKept = output.isMatrix || (output.isVector && !rowsKept)
     return item(s.rowStart, s.rowEnd, size: input.rows, drop: !rowsKept) + ", "
       + item(s.columnStart, s.columnEnd, size: input.columns, drop: !columnsKept)
@@ -135,7 +154,9 @@ public struct ExpressionPrinter {
     var lines: [String] = []
     for id in graph.reachable(from: [root]) {
       let node = graph[id]
-      let r = OpSyntax.render(node, node.inputs.map { texts[$0.index]! }, graph: graph, leafName: leafName, taskIndex: taskIndex)
+      let r = OpSyntax.render(
+        node, node.inputs.map { texts[$0.index]! }, graph: graph, leafName: leafName,
+        taskIndex: taskIndex)
       if shared.contains(id) && id != root {
         let name = "e\(lines.count + 1)"
         lines.append("let \(name) = \(r.text)")
@@ -153,14 +174,17 @@ extension Program {
   public func leafName(_ op: Op) -> String {
     let t = tasks?.index ?? "t"
     switch op {
-    case .data(let i): return data[i].perTask && data[i].name != t ? "\(data[i].name)[\(t)]" : data[i].name
-    case .variable(let i): return variables[i].perTask ? "\(variables[i].name)[\(t)]" : variables[i].name
+    case .data(let i):
+      return data[i].perTask && data[i].name != t ? "\(data[i].name)[\(t)]" : data[i].name
+    case .variable(let i):
+      return variables[i].perTask ? "\(variables[i].name)[\(t)]" : variables[i].name
     case .input(let i): return inputs[i].perTask ? "\(inputs[i].name)[\(t)]" : inputs[i].name
     default: return "?"
     }
   }
 
   public func expressionPrinter(_ graph: Graph? = nil) -> ExpressionPrinter {
-    ExpressionPrinter(graph: graph ?? self.graph, taskIndex: tasks?.index ?? "t", leafName: leafName)
+    ExpressionPrinter(
+      graph: graph ?? self.graph, taskIndex: tasks?.index ?? "t", leafName: leafName)
   }
 }

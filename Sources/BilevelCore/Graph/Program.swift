@@ -126,8 +126,10 @@ public struct Variable: Sendable {
   public let bounds: (lower: NodeID, upper: NodeID)?
   public let range: SourceRange
 
-  public init(name: String, level: Level, shape: Shape, perTask: Bool, initial: NodeID,
-              bounds: (lower: NodeID, upper: NodeID)?, range: SourceRange) {
+  public init(
+    name: String, level: Level, shape: Shape, perTask: Bool, initial: NodeID,
+    bounds: (lower: NodeID, upper: NodeID)?, range: SourceRange
+  ) {
     self.name = name
     self.level = level
     self.shape = shape
@@ -152,7 +154,9 @@ public struct SolverStatement<Spec: Sendable>: Sendable {
   public let settings: [(name: String, value: SettingValue)]
   public let range: SourceRange
 
-  public init(spec: Spec, name: String, settings: [(name: String, value: SettingValue)], range: SourceRange) {
+  public init(
+    spec: Spec, name: String, settings: [(name: String, value: SettingValue)], range: SourceRange
+  ) {
     self.spec = spec
     self.name = name
     self.settings = settings

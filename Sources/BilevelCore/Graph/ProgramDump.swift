@@ -4,7 +4,9 @@ import BilevelFrontEnd
 /// from the program's roots, numbered densely in topological order, then
 /// the losses and solver statements. Its grammar is in grammar/emit.ebnf.
 extension Program {
-  public func dump(title: String, nodesBefore: Int? = nil, fired: [(rule: String, count: Int)] = []) -> String {
+  public func dump(
+    title: String, nodesBefore: Int? = nil, fired: [(rule: String, count: Int)] = []
+  ) -> String {
     let reached = graph.reachable(from: roots)
     var number: [Int: Int] = [:]
     for (k, id) in reached.enumerated() { number[id.index] = k }
@@ -20,8 +22,10 @@ extension Program {
     for d in data where !(d.perTask && d.name == tasks?.index) {
       let name = d.perTask ? "\(d.name)[\(tasks!.index)]" : d.name
       let first = d.values[0]
-      let summary = "sum \(formatValue(first.scalars.reduce(0, +))), first \(formatValue(first.scalars[0]))"
-      out += "data \(name): \(d.shape) = \(d.definition)  # \(d.perTask ? "\(d.values.count) tasks; task 1: " : "")\(summary)\n"
+      let summary =
+        "sum \(formatValue(first.scalars.reduce(0, +))), first \(formatValue(first.scalars[0]))"
+      out +=
+        "data \(name): \(d.shape) = \(d.definition)  # \(d.perTask ? "\(d.values.count) tasks; task 1: " : "")\(summary)\n"
     }
     for v in variables {
       let name = v.perTask ? "\(v.name)[\(tasks!.index)]" : v.name
@@ -39,7 +43,10 @@ extension Program {
       case .data: text = "data " + leafName(node.op)
       case .variable(let i): text = "\(variables[i].level.rawValue) " + leafName(node.op)
       case .input: text = "input " + leafName(node.op)
-      default: text = OpSyntax.render(node, operands, graph: graph, leafName: leafName, taskIndex: taskIndex).text
+      default:
+        text =
+          OpSyntax.render(node, operands, graph: graph, leafName: leafName, taskIndex: taskIndex)
+          .text
       }
       var line = "\(ref(id)) = \(text) : \(node.shape)"
       if let origin = graph.origin(id), origin.file === file {
@@ -50,7 +57,9 @@ extension Program {
     }
     out += "\n"
     if let l = innerLoss { out += "inner loss\(perTaskSuffix(l)) = \(ref(l))\n" }
-    if let f = innerFixpoint { out += "inner fixpoint \(variables[f.variable].name)\(perTaskSuffix(f.map)) = \(ref(f.map))\n" }
+    if let f = innerFixpoint {
+      out += "inner fixpoint \(variables[f.variable].name)\(perTaskSuffix(f.map)) = \(ref(f.map))\n"
+    }
     if let l = outerLoss { out += "outer loss = \(ref(l))\n" }
     for r in reports { out += "report \(r.name) = \(ref(r.node))\n" }
     if let s = innerSolver { out += "solve inner with \(settingText(s, ref))\n" }
@@ -71,12 +80,16 @@ extension Program {
       switch entry.value {
       case .symbol(let v):
         // A positional choice is written bare (`implicit(cg)`), any other with its name.
-        let positional = SolverCatalogue.all.contains { $0.name == s.name && $0.settings.contains { $0.name == entry.name && $0.positional } }
+        let positional = SolverCatalogue.all.contains {
+          $0.name == s.name && $0.settings.contains { $0.name == entry.name && $0.positional }
+        }
         return positional ? v : "\(entry.name): \(v)"
       case .integer(let n): return "\(entry.name): \(n)"
       case .real(let x): return "\(entry.name): \(formatNumber(x))"
       case .expression(let id):
-        if let c = graph.uniformConstant(id), graph.shape(id).isScalar { return "\(entry.name): \(formatNumber(c))" }
+        if let c = graph.uniformConstant(id), graph.shape(id).isScalar {
+          return "\(entry.name): \(formatNumber(c))"
+        }
         return "\(entry.name): \(ref(id))"
       }
     }

@@ -167,7 +167,9 @@ func broadcastShape(_ a: Shape, _ b: Shape) throws(ShapeError) -> Shape {
   // A column against a row: both repeat (numpy's outer broadcasting).
   if a.isMatrix && b.isMatrix {
     let result = Shape.matrix(max(a.rows, b.rows), max(a.columns, b.columns))
-    if BroadcastRole.of(a, in: result) != nil && BroadcastRole.of(b, in: result) != nil { return result }
+    if BroadcastRole.of(a, in: result) != nil && BroadcastRole.of(b, in: result) != nil {
+      return result
+    }
   }
   throw ShapeError("cannot combine \(a) and \(b) elementwise")
 }
@@ -282,7 +284,8 @@ extension BinaryFunction {
     switch (self, k) {
     case (.add, _), (.subtract, 0): contribution = g
     case (.subtract, _): contribution = b.negate(g)
-    default: contribution = b.multiply(partial(&b, k, a: node.inputs[0], c: node.inputs[1], y: id), g)
+    default:
+      contribution = b.multiply(partial(&b, k, a: node.inputs[0], c: node.inputs[1], y: id), g)
     }
     return b.sumTo(contribution, b.graph.shape(node.inputs[k]))
   }

@@ -1,6 +1,8 @@
 /// matmul covers matrix·matrix, matrix·vector, vector·matrix and
 /// vector·vector (a dot product); transposes are flags on the product.
-func matmulShape(_ a: Shape, _ b: Shape, transposeLeft: Bool, transposeRight: Bool) throws(ShapeError) -> Shape {
+func matmulShape(
+  _ a: Shape, _ b: Shape, transposeLeft: Bool, transposeRight: Bool
+) throws(ShapeError) -> Shape {
   let l = transposeLeft ? a.transposed : a
   let r = transposeRight ? b.transposed : b
   let written = "\(l) @ \(r)"
@@ -11,7 +13,8 @@ func matmulShape(_ a: Shape, _ b: Shape, transposeLeft: Bool, transposeRight: Bo
   let leftInner = l.isMatrix ? l.columns : l.rows
   let rightInner = r.rows
   guard leftInner == rightInner else {
-    throw ShapeError("cannot multiply \(l) by \(r): inner sizes \(leftInner) and \(rightInner) differ")
+    throw ShapeError(
+      "cannot multiply \(l) by \(r): inner sizes \(leftInner) and \(rightInner) differ")
   }
   switch (l.isMatrix, r.isMatrix) {
   case (true, true): return .matrix(l.rows, r.columns)
@@ -32,7 +35,9 @@ func solveShape(_ a: Shape, _ b: Shape) throws(ShapeError) -> Shape {
 }
 
 /// Reference product, in the plain i-j-k order (the definition, not the fast kernel).
-func evaluateMatmul(_ a: Tensor, _ b: Tensor, transposeLeft: Bool, transposeRight: Bool, shape: Shape) -> Tensor {
+func evaluateMatmul(
+  _ a: Tensor, _ b: Tensor, transposeLeft: Bool, transposeRight: Bool, shape: Shape
+) -> Tensor {
   let l = transposeLeft ? evaluateStructural(.transpose, [a], shape: a.shape.transposed) : a
   let r = transposeRight ? evaluateStructural(.transpose, [b], shape: b.shape.transposed) : b
   let m = l.shape.isMatrix ? l.shape.rows : 1
@@ -58,7 +63,9 @@ func evaluateSolve(_ a: Tensor, _ b: Tensor, shape: Shape) -> Tensor {
   var x = b.scalars
   for col in 0..<n {
     var pivot = col
-    for r in (col + 1)..<max(col + 1, n) where abs(lu[r * n + col]) > abs(lu[pivot * n + col]) { pivot = r }
+    for r in (col + 1)..<max(col + 1, n) where abs(lu[r * n + col]) > abs(lu[pivot * n + col]) {
+      pivot = r
+    }
     if pivot != col {
       for j in 0..<n { lu.swapAt(col * n + j, pivot * n + j) }
       for j in 0..<nrhs { x.swapAt(col * nrhs + j, pivot * nrhs + j) }
@@ -94,7 +101,9 @@ extension Rewriter {
 /// C = op(A) op(B), op a transpose when flagged. The products are linear in
 /// each operand; cotangents use the same kernel with flipped flags, so no
 /// transpose is ever materialised.
-func matmulJVP(_ b: inout Rewriter, _ node: Node, _ tangents: [NodeID?], _ tl: Bool, _ tr: Bool) -> NodeID {
+func matmulJVP(
+  _ b: inout Rewriter, _ node: Node, _ tangents: [NodeID?], _ tl: Bool, _ tr: Bool
+) -> NodeID {
   let (A, B) = (node.inputs[0], node.inputs[1])
   var total: NodeID? = nil
   if let dA = tangents[0] { total = b.matmul(dA, B, tl, tr) }
@@ -105,7 +114,9 @@ func matmulJVP(_ b: inout Rewriter, _ node: Node, _ tangents: [NodeID?], _ tl: B
   return total!
 }
 
-func matmulVJP(_ b: inout Rewriter, _ node: Node, _ g: NodeID, input k: Int, _ tl: Bool, _ tr: Bool) -> NodeID {
+func matmulVJP(
+  _ b: inout Rewriter, _ node: Node, _ g: NodeID, input k: Int, _ tl: Bool, _ tr: Bool
+) -> NodeID {
   let (A, B) = (node.inputs[0], node.inputs[1])
   let (leftIsMatrix, rightIsMatrix) = (b.graph.shape(A).isMatrix, b.graph.shape(B).isMatrix)
   switch (leftIsMatrix, rightIsMatrix, k) {
@@ -131,8 +142,10 @@ func solveJVP(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ tangents: [Node
   return b.node(.solve, [A, rhs!])
 }
 
-func solveVJP(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, input k: Int) -> NodeID {
+func solveVJP(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, input k: Int) -> NodeID
+{
   let barB = b.node(.solve, [b.transpose(node.inputs[0]), g])
   if k == 1 { return barB }
-  return b.negate(b.graph.shape(id).isMatrix ? b.matmul(barB, id, false, true) : b.outerProduct(barB, id))
+  return b.negate(
+    b.graph.shape(id).isMatrix ? b.matmul(barB, id, false, true) : b.outerProduct(barB, id))
 }

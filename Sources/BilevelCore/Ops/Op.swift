@@ -90,7 +90,8 @@ extension Op {
     case .binary: return try broadcastShape(inputs[0], inputs[1])
     case .broadcast, .transpose, .reshape, .slice, .concat, .diag:
       return try structuralShape(inputs, declared: declared)
-    case .matmul(let tl, let tr): return try matmulShape(inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr)
+    case .matmul(let tl, let tr):
+      return try matmulShape(inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr)
     case .solve: return try solveShape(inputs[0], inputs[1])
     case .reduce(_, let axis), .argmax(let axis): return try reductionShape(inputs[0], axis)
     case .softmax, .logSoftmax: return inputs[0]
@@ -102,7 +103,8 @@ extension Op {
   public var arity: Int? {
     switch self {
     case .constant, .literal, .data, .variable, .input: return 0
-    case .unary, .broadcast, .transpose, .reshape, .slice, .diag, .reduce, .argmax, .softmax, .logSoftmax, .taskReduce:
+    case .unary, .broadcast, .transpose, .reshape, .slice, .diag, .reduce, .argmax, .softmax,
+      .logSoftmax, .taskReduce:
       return 1
     case .binary, .matmul, .solve: return 2
     case .concat: return nil
@@ -127,7 +129,9 @@ extension Op {
     case .binary(let f): return evaluateBinary(f, inputs[0], inputs[1], shape: shape)
     case .broadcast, .transpose, .reshape, .slice, .concat, .diag:
       return evaluateStructural(self, inputs, shape: shape)
-    case .matmul(let tl, let tr): return evaluateMatmul(inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr, shape: shape)
+    case .matmul(let tl, let tr):
+      return evaluateMatmul(
+        inputs[0], inputs[1], transposeLeft: tl, transposeRight: tr, shape: shape)
     case .solve: return evaluateSolve(inputs[0], inputs[1], shape: shape)
     case .reduce(let r, let axis): return evaluateReduction(r, axis, inputs[0], shape: shape)
     case .argmax(let axis): return evaluateArgmax(axis, inputs[0], shape: shape)
@@ -149,7 +153,8 @@ extension Op {
       preconditionFailure("leaves have no derivative rule")
     case .unary(let f): return f.jvp(&b, node, id, tangents[0]!)
     case .binary(let f): return f.jvp(&b, node, id, tangents)
-    case .broadcast, .transpose, .reshape, .slice, .concat, .diag: return structuralJVP(&b, node, tangents)
+    case .broadcast, .transpose, .reshape, .slice, .concat, .diag:
+      return structuralJVP(&b, node, tangents)
     case .matmul(let tl, let tr): return matmulJVP(&b, node, tangents, tl, tr)
     case .solve: return solveJVP(&b, node, id, tangents)
     case .reduce(let r, let axis): return r.jvp(&b, node, id, tangents[0]!, axis)
@@ -162,13 +167,16 @@ extension Op {
 
   /// Reverse mode: the contribution of this node's cotangent `g` to input `k`.
   /// For a task mean the body's cotangent is g / M (tasks = M).
-  func vjp(_ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, input k: Int, tasks: Int) -> NodeID {
+  func vjp(
+    _ b: inout Rewriter, _ node: Node, _ id: NodeID, _ g: NodeID, input k: Int, tasks: Int
+  ) -> NodeID {
     switch self {
     case .constant, .literal, .data, .variable, .input:
       preconditionFailure("leaves have no derivative rule")
     case .unary(let f): return f.vjp(&b, node, id, g)
     case .binary(let f): return f.vjp(&b, node, id, g, input: k)
-    case .broadcast, .transpose, .reshape, .slice, .concat, .diag: return structuralVJP(&b, node, g, input: k)
+    case .broadcast, .transpose, .reshape, .slice, .concat, .diag:
+      return structuralVJP(&b, node, g, input: k)
     case .matmul(let tl, let tr): return matmulVJP(&b, node, g, input: k, tl, tr)
     case .solve: return solveVJP(&b, node, id, g, input: k)
     case .reduce(let r, let axis): return r.vjp(&b, node, id, g, axis)

@@ -39,7 +39,8 @@ public enum Reduction: String, Hashable, Sendable, CaseIterable {
     switch self {
     case .sum: return xs.reduce(0, +)
     case .mean: return xs.reduce(0, +) / Double(xs.count)
-    case .max: return xs.reduce(-Double.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+    case .max:
+      return xs.reduce(-Double.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
     case .min: return xs.reduce(Double.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
     case .logsumexp:
       let m = xs.reduce(-Double.infinity) { Swift.max($0, $1) }
@@ -66,9 +67,13 @@ func evaluateReduction(_ r: Reduction, _ axis: Axis, _ x: Tensor, shape: Shape) 
   case (.all, _), (.rows, 1):
     return Tensor(r.fold(x.scalars))
   case (.rows, _):
-    return Tensor(shape: shape, scalars: (0..<x.shape.columns).map { j in r.fold((0..<x.shape.rows).map { x[$0, j] }) })
+    return Tensor(
+      shape: shape,
+      scalars: (0..<x.shape.columns).map { j in r.fold((0..<x.shape.rows).map { x[$0, j] }) })
   default:
-    return Tensor(shape: shape, scalars: (0..<x.shape.rows).map { i in r.fold((0..<x.shape.columns).map { x[i, $0] }) })
+    return Tensor(
+      shape: shape,
+      scalars: (0..<x.shape.rows).map { i in r.fold((0..<x.shape.columns).map { x[i, $0] }) })
   }
 }
 
@@ -89,9 +94,13 @@ func evaluateArgmax(_ axis: Axis, _ x: Tensor, shape: Shape) -> Tensor {
     // A matrix's entries in row-major order: the flat index.
     return Tensor(argmaxIndex(x.scalars))
   case (.rows, _):
-    return Tensor(shape: shape, scalars: (0..<x.shape.columns).map { j in argmaxIndex((0..<x.shape.rows).map { x[$0, j] }) })
+    return Tensor(
+      shape: shape,
+      scalars: (0..<x.shape.columns).map { j in argmaxIndex((0..<x.shape.rows).map { x[$0, j] }) })
   default:
-    return Tensor(shape: shape, scalars: (0..<x.shape.rows).map { i in argmaxIndex((0..<x.shape.columns).map { x[i, $0] }) })
+    return Tensor(
+      shape: shape,
+      scalars: (0..<x.shape.rows).map { i in argmaxIndex((0..<x.shape.columns).map { x[i, $0] }) })
   }
 }
 
@@ -140,7 +149,8 @@ extension Reduction {
       return b.expand(b.divide(g, b.scalar(n)), along: axis, to: shape)
     case .max, .min:
       let mask = extremeMask(&b, x, id, axis, shape)
-      return b.multiply(b.expand(b.divide(g, b.reduce(.sum, axis, mask)), along: axis, to: shape), mask)
+      return b.multiply(
+        b.expand(b.divide(g, b.reduce(.sum, axis, mask)), along: axis, to: shape), mask)
     case .logsumexp:
       return b.multiply(b.expand(g, along: axis, to: shape), softmaxWeights(&b, x, id, axis, shape))
     case .norm:
@@ -150,13 +160,18 @@ extension Reduction {
 
   /// 1 where x attains its maximum (minimum), else 0: 1 − sign(max − x),
   /// as max − x ≥ 0 (1 − sign(x − min) for min).
-  func extremeMask(_ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape) -> NodeID {
+  func extremeMask(
+    _ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape
+  ) -> NodeID {
     let y = b.expand(y, along: axis, to: shape)
-    return b.subtract(b.scalar(1), b.apply(.sign, self == .min ? b.subtract(x, y) : b.subtract(y, x)))
+    return b.subtract(
+      b.scalar(1), b.apply(.sign, self == .min ? b.subtract(x, y) : b.subtract(y, x)))
   }
 
   /// exp(x − logsumexp(x)): never overflows, as x − lse ≤ 0.
-  func softmaxWeights(_ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape) -> NodeID {
+  func softmaxWeights(
+    _ b: inout Rewriter, _ x: NodeID, _ y: NodeID, _ axis: Axis, _ shape: Shape
+  ) -> NodeID {
     b.apply(.exp, b.subtract(x, b.expand(y, along: axis, to: shape)))
   }
 }
@@ -166,7 +181,8 @@ func softmaxJVP(_ b: inout Rewriter, log: Bool, _ node: Node, _ id: NodeID, _ t:
   let shape = node.shape
   let axis = Rewriter.softmaxAxis(shape)
   let p = log ? b.node(.softmax, [node.inputs[0]]) : id
-  let centred = b.subtract(t, b.expand(b.reduce(.sum, axis, b.multiply(p, t)), along: axis, to: shape))
+  let centred = b.subtract(
+    t, b.expand(b.reduce(.sum, axis, b.multiply(p, t)), along: axis, to: shape))
   return log ? centred : b.multiply(p, centred)
 }
 
@@ -177,5 +193,6 @@ func softmaxVJP(_ b: inout Rewriter, log: Bool, _ node: Node, _ id: NodeID, _ g:
     let p = b.node(.softmax, [node.inputs[0]])
     return b.subtract(g, b.multiply(p, b.expand(b.reduce(.sum, axis, g), along: axis, to: shape)))
   }
-  return b.multiply(id, b.subtract(g, b.expand(b.reduce(.sum, axis, b.multiply(g, id)), along: axis, to: shape)))
+  return b.multiply(
+    id, b.subtract(g, b.expand(b.reduce(.sum, axis, b.multiply(g, id)), along: axis, to: shape)))
 }

@@ -22,11 +22,14 @@ func structuralShape(_ op: Op, _ inputs: [Shape], declared: Shape?) throws(Shape
     return inputs[0].transposed
   case .reshape:
     guard let declared, declared.count == inputs[0].count else {
-      throw ShapeError("cannot reshape \(inputs[0]) (\(inputs[0].count) entries) to \(declared.map(\.description) ?? "?")")
+      throw ShapeError(
+        "cannot reshape \(inputs[0]) (\(inputs[0].count) entries) to \(declared.map(\.description) ?? "?")"
+      )
     }
     return declared
   case .slice(let s):
-    guard let declared, declared.count == s.count, s.rowEnd <= inputs[0].rows, s.columnEnd <= inputs[0].columns
+    guard let declared, declared.count == s.count, s.rowEnd <= inputs[0].rows,
+      s.columnEnd <= inputs[0].columns
     else { throw ShapeError("slice does not fit \(inputs[0])") }
     return declared
   case .concat(let axis):
@@ -46,16 +49,22 @@ func concatShape(_ inputs: [Shape], axis: Int) throws(ShapeError) -> Shape {
     return .vector(inputs.reduce(0) { $0 + $1.count })
   }
   guard inputs.allSatisfy(\.isMatrix) else {
-    throw ShapeError("concat joins vectors with vectors or matrices with matrices, not \(inputs.map(\.description).joined(separator: " and "))")
+    throw ShapeError(
+      "concat joins vectors with vectors or matrices with matrices, not \(inputs.map(\.description).joined(separator: " and "))"
+    )
   }
   if axis == 0 {
     guard inputs.allSatisfy({ $0.columns == inputs[0].columns }) else {
-      throw ShapeError("concat along axis 0 needs equal column counts, not \(inputs.map(\.description).joined(separator: " and "))")
+      throw ShapeError(
+        "concat along axis 0 needs equal column counts, not \(inputs.map(\.description).joined(separator: " and "))"
+      )
     }
     return .matrix(inputs.reduce(0) { $0 + $1.rows }, inputs[0].columns)
   }
   guard inputs.allSatisfy({ $0.rows == inputs[0].rows }) else {
-    throw ShapeError("concat along axis 1 needs equal row counts, not \(inputs.map(\.description).joined(separator: " and "))")
+    throw ShapeError(
+      "concat along axis 1 needs equal row counts, not \(inputs.map(\.description).joined(separator: " and "))"
+    )
   }
   return .matrix(inputs[0].rows, inputs.reduce(0) { $0 + $1.columns })
 }
@@ -139,12 +148,17 @@ extension Op {
     case .concat(let axis):
       // The part of g that input k filled.
       let shapes = node.inputs.map { b.graph.shape($0) }
-      let along = { (s: Shape) -> Int in node.shape.isMatrix ? (axis == 0 ? s.rows : s.columns) : s.count }
+      let along = { (s: Shape) -> Int in
+        node.shape.isMatrix ? (axis == 0 ? s.rows : s.columns) : s.count
+      }
       let start = shapes[..<k].reduce(0) { $0 + along($1) }
       let range = start..<(start + along(inputShape))
-      let spec = !node.shape.isMatrix ? SliceSpec(rows: range, columns: 0..<1)
-        : axis == 0 ? SliceSpec(rows: range, columns: 0..<node.shape.columns)
-        : SliceSpec(rows: 0..<node.shape.rows, columns: range)
+      let spec =
+        !node.shape.isMatrix
+        ? SliceSpec(rows: range, columns: 0..<1)
+        : axis == 0
+          ? SliceSpec(rows: range, columns: 0..<node.shape.columns)
+          : SliceSpec(rows: 0..<node.shape.rows, columns: range)
       return b.node(.slice(spec), [g], shape: inputShape)
     default: preconditionFailure("not a structural op: \(self)")
     }
@@ -161,14 +175,23 @@ extension Rewriter {
     }
     if !shape.isMatrix {
       let window = reshape(g, .vector(s.rowEnd - s.rowStart))
-      return join([s.rowStart > 0 ? zeros(.vector(s.rowStart)) : nil, window,
-                   s.rowEnd < shape.rows ? zeros(.vector(shape.rows - s.rowEnd)) : nil], axis: 0)
+      return join(
+        [
+          s.rowStart > 0 ? zeros(.vector(s.rowStart)) : nil, window,
+          s.rowEnd < shape.rows ? zeros(.vector(shape.rows - s.rowEnd)) : nil,
+        ], axis: 0)
     }
     let (r, c) = (s.rowEnd - s.rowStart, s.columnEnd - s.columnStart)
     let window = reshape(g, .matrix(r, c))
-    let band = join([s.columnStart > 0 ? zeros(.matrix(r, s.columnStart)) : nil, window,
-                     s.columnEnd < shape.columns ? zeros(.matrix(r, shape.columns - s.columnEnd)) : nil], axis: 1)
-    return join([s.rowStart > 0 ? zeros(.matrix(s.rowStart, shape.columns)) : nil, band,
-                 s.rowEnd < shape.rows ? zeros(.matrix(shape.rows - s.rowEnd, shape.columns)) : nil], axis: 0)
+    let band = join(
+      [
+        s.columnStart > 0 ? zeros(.matrix(r, s.columnStart)) : nil, window,
+        s.columnEnd < shape.columns ? zeros(.matrix(r, shape.columns - s.columnEnd)) : nil,
+      ], axis: 1)
+    return join(
+      [
+        s.rowStart > 0 ? zeros(.matrix(s.rowStart, shape.columns)) : nil, band,
+        s.rowEnd < shape.rows ? zeros(.matrix(shape.rows - s.rowEnd, shape.columns)) : nil,
+      ], axis: 0)
   }
 }

@@ -60,7 +60,9 @@ public struct Instruction: Sendable {
   public var n: Int32
   public var k: Int32
 
-  public init(_ opcode: Opcode, output: Int, a: Int = 0, b: Int = 0, m: Int = 0, n: Int = 0, k: Int = 0) {
+  public init(
+    _ opcode: Opcode, output: Int, a: Int = 0, b: Int = 0, m: Int = 0, n: Int = 0, k: Int = 0
+  ) {
     self.opcode = opcode
     self.output = Int32(output)
     self.a = Int32(a)

@@ -33,13 +33,17 @@ public enum MemoryPlanner {
     for i in order {
       let b = buffers[i]
       // Occupied intervals of buffers alive at the same time, by offset.
-      let conflicts = placed.filter { buffers[$0].firstUse <= b.lastUse && b.firstUse <= buffers[$0].lastUse }
-        .map { (offsets[$0], offsets[$0] + buffers[$0].size) }.sorted { $0.0 < $1.0 }
+      let conflicts = placed.filter {
+        buffers[$0].firstUse <= b.lastUse && b.firstUse <= buffers[$0].lastUse
+      }
+      .map { (offsets[$0], offsets[$0] + buffers[$0].size) }.sorted { $0.0 < $1.0 }
       // Best fit: the smallest gap that holds it; else after the last conflict.
       var best: (offset: Int, gap: Int)? = nil
       var cursor = 0
       for (start, end) in conflicts {
-        if start - cursor >= b.size, best == nil || start - cursor < best!.gap { best = (cursor, start - cursor) }
+        if start - cursor >= b.size, best == nil || start - cursor < best!.gap {
+          best = (cursor, start - cursor)
+        }
         cursor = max(cursor, end)
       }
       let offset = best?.offset ?? cursor
@@ -61,7 +65,9 @@ public enum MemoryPlanner {
         live = max(live, current)
       }
     }
-    return Placement(offsets: offsets, size: arena, maximumLive: live, withoutReuse: buffers.reduce(0) { $0 + $1.size })
+    return Placement(
+      offsets: offsets, size: arena, maximumLive: live,
+      withoutReuse: buffers.reduce(0) { $0 + $1.size })
   }
 
   /// The first two buffers alive at the same instruction whose placed ranges
@@ -69,20 +75,24 @@ public enum MemoryPlanner {
   /// buffers by first use, keeping the live ones ordered by offset, so each
   /// new buffer is compared with its neighbours only.
   static func overlap(_ buffers: [Buffer], _ placement: Placement) -> String? {
-    let order = buffers.indices.filter { buffers[$0].size > 0 }.sorted { buffers[$0].firstUse < buffers[$1].firstUse }
+    let order = buffers.indices.filter { buffers[$0].size > 0 }.sorted {
+      buffers[$0].firstUse < buffers[$1].firstUse
+    }
     var live: [Int] = []  // by offset; pairwise disjoint
     for i in order {
       let b = buffers[i]
       live.removeAll { buffers[$0].lastUse < b.firstUse }
       let start = placement.offsets[i]
       guard start >= 0, start + b.size <= placement.size else {
-        return "buffer \(i) at [\(start), \(start + b.size)) is outside the work region of \(placement.size)"
+        return
+          "buffer \(i) at [\(start), \(start + b.size)) is outside the work region of \(placement.size)"
       }
       let position = live.firstIndex { placement.offsets[$0] >= start } ?? live.count
       for j in [position - 1, position].filter(live.indices.contains) {
         let o = placement.offsets[live[j]]
         if o < start + b.size && start < o + buffers[live[j]].size {
-          return "buffers \(live[j]) [\(o), \(o + buffers[live[j]].size)) and \(i) [\(start), \(start + b.size)) "
+          return
+            "buffers \(live[j]) [\(o), \(o + buffers[live[j]].size)) and \(i) [\(start), \(start + b.size)) "
             + "overlap while both are live (instructions \(b.firstUse)...\(min(b.lastUse, buffers[live[j]].lastUse)))"
         }
       }

@@ -76,12 +76,15 @@ public final class Plan: @unchecked Sendable {
   let concatStarts: UnsafeMutableBufferPointer<Int>
   let concatBuffer: UnsafeMutableBufferPointer<ConcatPart>
 
-  init(instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
-       concatLists: [[ConcatPart]],
-       parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
-       stepOrigins: [[SourceRange?]], outputCounts: [Int],
-       statistics: Statistics,
-       constants: [(offset: Int, values: [Double])], scratchOffset: Int, gemmWorkspaceOffset: Int, arenaCount: Int) {
+  init(
+    instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
+    concatLists: [[ConcatPart]],
+    parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
+    stepOrigins: [[SourceRange?]], outputCounts: [Int],
+    statistics: Statistics,
+    constants: [(offset: Int, values: [Double])], scratchOffset: Int, gemmWorkspaceOffset: Int,
+    arenaCount: Int
+  ) {
     self.instructions = instructions
     self.fused = fused
     self.slices = slices
@@ -101,16 +104,21 @@ public final class Plan: @unchecked Sendable {
     let memory = UnsafeMutablePointer<Double>.allocate(capacity: max(1, arenaCount))
     memory.initialize(repeating: 0, count: max(1, arenaCount))
     for c in constants where !c.values.isEmpty {
-      c.values.withUnsafeBufferPointer { (memory + c.offset).update(from: $0.baseAddress!, count: $0.count) }
+      c.values.withUnsafeBufferPointer {
+        (memory + c.offset).update(from: $0.baseAddress!, count: $0.count)
+      }
     }
     arena = memory
     instructionBuffer = Plan.copy(instructions)
     stepBuffer = Plan.copy(fused.flatMap(\.steps))
     var first = 0
-    kernelBuffer = Plan.copy(fused.map { k in
-      defer { first += k.steps.count }
-      return FusedKernel.Header(first: first, count: k.steps.count, rows: k.rows, columns: k.columns, reduction: k.reduction)
-    })
+    kernelBuffer = Plan.copy(
+      fused.map { k in
+        defer { first += k.steps.count }
+        return FusedKernel.Header(
+          first: first, count: k.steps.count, rows: k.rows, columns: k.columns,
+          reduction: k.reduction)
+      })
     sliceBuffer = Plan.copy(slices)
     listStarts = Plan.copy(Plan.starts(operandLists))
     listBuffer = Plan.copy(operandLists.flatMap { $0 })
@@ -150,13 +158,17 @@ public final class Plan: @unchecked Sendable {
   public func write(_ leaf: Op, task: Int? = nil, _ values: [Double]) {
     for p in parameters where p.leaf == leaf && (p.task == task || p.task == nil) {
       precondition(values.count == p.shape.count, "\(leaf) takes \(p.shape.count) values")
-      values.withUnsafeBufferPointer { (arena + p.offset).update(from: $0.baseAddress!, count: $0.count) }
+      values.withUnsafeBufferPointer {
+        (arena + p.offset).update(from: $0.baseAddress!, count: $0.count)
+      }
     }
   }
 
   public func read(_ output: Int) -> Tensor {
     let o = outputs[output]
-    return Tensor(shape: o.shape, scalars: Array(UnsafeBufferPointer(start: arena + o.offset, count: o.shape.count)))
+    return Tensor(
+      shape: o.shape,
+      scalars: Array(UnsafeBufferPointer(start: arena + o.offset, count: o.shape.count)))
   }
 
   /// Evaluates with every parameter taken from `leaves`: the convenient,

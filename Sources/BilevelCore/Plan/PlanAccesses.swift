@@ -19,7 +19,9 @@ struct PlanAccesses {
     let (a, b, out) = (Int(ins.a), Int(ins.b), Int(ins.output))
     let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
     guard m >= 0, n >= 0, k >= 0 else { throw fail("negative size m \(m), n \(n), k \(k)") }
-    func read(_ offset: Int, _ count: Int, _ what: String = "operand a") -> Access { Access(offset: offset, count: count, what: what) }
+    func read(_ offset: Int, _ count: Int, _ what: String = "operand a") -> Access {
+      Access(offset: offset, count: count, what: what)
+    }
     func result(_ count: Int) -> Access { Access(offset: out, count: count, what: "the result") }
     switch ins.opcode {
     case .fused(let kernel):
@@ -30,12 +32,16 @@ struct PlanAccesses {
       if m > 1 && n > 1 {
         let needed = GEMM.workspaceSize(m: m, n: n, k: k)
         guard needed <= plan.arenaCount - plan.gemmWorkspaceOffset else {
-          throw fail("GEMM needs \(needed) doubles of packing space, the arena has \(plan.arenaCount - plan.gemmWorkspaceOffset)")
+          throw fail(
+            "GEMM needs \(needed) doubles of packing space, the arena has \(plan.arenaCount - plan.gemmWorkspaceOffset)"
+          )
         }
       }
       return ([read(a, m * k), read(b, k * n, "operand b")], [result(m * n)])
     case .solve(let workspace):
-      let scratch = Access(offset: Int(workspace), count: Plan.solveWorkspace(n: m, rhs: n), what: "the solve workspace")
+      let scratch = Access(
+        offset: Int(workspace), count: Plan.solveWorkspace(n: m, rhs: n),
+        what: "the solve workspace")
       return ([read(a, m * m), read(b, m * n, "operand b")], [result(m * n), scratch])
     case .reduce(_, let axis), .argmax(let axis):
       return ([read(a, m * n)], [result(axis == .all ? 1 : axis == .rows ? n : m)])
@@ -44,22 +50,34 @@ struct PlanAccesses {
     case .copy:
       return ([read(a, m)], [result(m)])
     case .slice(let index):
-      guard plan.slices.indices.contains(Int(index)) else { throw fail("slice \(index) is not in the table of \(plan.slices.count)") }
+      guard plan.slices.indices.contains(Int(index)) else {
+        throw fail("slice \(index) is not in the table of \(plan.slices.count)")
+      }
       let s = plan.slices[Int(index)]
-      guard 0 <= s.rowStart, s.rowStart <= s.rowEnd, s.rowEnd <= m, 0 <= s.columnStart, s.columnStart <= s.columnEnd,
+      guard 0 <= s.rowStart, s.rowStart <= s.rowEnd, s.rowEnd <= m, 0 <= s.columnStart,
+        s.columnStart <= s.columnEnd,
         s.columnEnd <= n
-      else { throw fail("rows \(s.rowStart)..<\(s.rowEnd), columns \(s.columnStart)..<\(s.columnEnd) do not fit \(m)×\(n)") }
+      else {
+        throw fail(
+          "rows \(s.rowStart)..<\(s.rowEnd), columns \(s.columnStart)..<\(s.columnEnd) do not fit \(m)×\(n)"
+        )
+      }
       return ([read(a, m * n)], [result(s.count)])
     case .concat(let list, let byColumns):
       guard plan.concatLists.indices.contains(Int(list)) else {
         throw fail("concat list \(list) is not in the table of \(plan.concatLists.count)")
       }
       let parts = plan.concatLists[Int(list)]
-      guard parts.allSatisfy({ $0.rows >= 0 && $0.columns >= 0 }) else { throw fail("a concat part has a negative size") }
-      let fits = byColumns
+      guard parts.allSatisfy({ $0.rows >= 0 && $0.columns >= 0 }) else {
+        throw fail("a concat part has a negative size")
+      }
+      let fits =
+        byColumns
         ? parts.allSatisfy { $0.rows == m } && parts.reduce(0) { $0 + $1.columns } == n
         : parts.reduce(0) { $0 + $1.count } == m * n
-      guard fits else { throw fail("parts \(parts.map { "\($0.rows)×\($0.columns)" }) do not make \(m)×\(n)") }
+      guard fits else {
+        throw fail("parts \(parts.map { "\($0.rows)×\($0.columns)" }) do not make \(m)×\(n)")
+      }
       return (parts.enumerated().map { read($1.offset, $1.count, "part \($0)") }, [result(m * n)])
     case .diag(.vectorToMatrix):
       return ([read(a, n)], [result(n * n)])
@@ -70,7 +88,9 @@ struct PlanAccesses {
         throw fail("operand list \(list) is not in the table of \(plan.operandLists.count)")
       }
       let operands = plan.operandLists[Int(list)]
-      guard k >= 1, operands.count == k else { throw fail("\(operands.count) task operands for k = \(k)") }
+      guard k >= 1, operands.count == k else {
+        throw fail("\(operands.count) task operands for k = \(k)")
+      }
       return (operands.enumerated().map { read($1, m, "task operand \($0)") }, [result(m)])
     }
   }
@@ -79,24 +99,34 @@ struct PlanAccesses {
   /// result; registers hold earlier steps and live in the scratch region.
   /// A one-step scalar kernel (`scalarStep`) reads its step straight from
   /// the flattened table, so that index must be the kernel's.
-  func fusedAccesses(_ k: Int, scalarStep: Int?) throws(PlanVerificationError) -> (reads: [Access], writes: [Access]) {
-    guard plan.fused.indices.contains(k) else { throw fail("kernel \(k) is not in the table of \(plan.fused.count)") }
+  func fusedAccesses(
+    _ k: Int, scalarStep: Int?
+  ) throws(PlanVerificationError) -> (reads: [Access], writes: [Access]) {
+    guard plan.fused.indices.contains(k) else {
+      throw fail("kernel \(k) is not in the table of \(plan.fused.count)")
+    }
     let kernel = plan.fused[k]
     guard !kernel.steps.isEmpty, kernel.rows >= 1, kernel.columns >= 0 else {
-      throw fail("kernel \(k) has \(kernel.steps.count) steps over \(kernel.rows)×\(kernel.columns)")
+      throw fail(
+        "kernel \(k) has \(kernel.steps.count) steps over \(kernel.rows)×\(kernel.columns)")
     }
-    guard kernel.nodes.count == kernel.steps.count, plan.stepOrigins[k].count == kernel.steps.count else {
-      throw fail("kernel \(k)'s node and origin tables do not match its \(kernel.steps.count) steps")
+    guard kernel.nodes.count == kernel.steps.count, plan.stepOrigins[k].count == kernel.steps.count
+    else {
+      throw fail(
+        "kernel \(k)'s node and origin tables do not match its \(kernel.steps.count) steps")
     }
     let registers = plan.gemmWorkspaceOffset - plan.scratchOffset
     guard kernel.registers * FusedKernel.block <= registers else {
-      throw fail("kernel \(k) needs \(kernel.registers) registers, the scratch region holds \(registers / FusedKernel.block)")
+      throw fail(
+        "kernel \(k) needs \(kernel.registers) registers, the scratch region holds \(registers / FusedKernel.block)"
+      )
     }
     if let step = scalarStep {
       let first = firstSteps[k]
       guard kernel.steps.count == 1, kernel.rows * kernel.columns == 1, step == first else {
-        throw fail("a scalar instruction runs step \(step) of kernel \(k), which has \(kernel.steps.count) steps from \(first) "
-          + "over \(kernel.rows)×\(kernel.columns)")
+        throw fail(
+          "a scalar instruction runs step \(step) of kernel \(k), which has \(kernel.steps.count) steps from \(first) "
+            + "over \(kernel.rows)×\(kernel.columns)")
       }
     }
     var reads: [Access] = []
@@ -107,7 +137,9 @@ struct PlanAccesses {
         switch source {
         case .immediate: break
         case .register(let r):
-          guard 0 <= r, r < s, scalarStep == nil else { throw fail("kernel \(k) step \(s) reads register r\(r) before it is written") }
+          guard 0 <= r, r < s, scalarStep == nil else {
+            throw fail("kernel \(k) step \(s) reads register r\(r) before it is written")
+          }
         case .operand(let offset, let role):
           let count: Int
           switch role {
@@ -116,10 +148,17 @@ struct PlanAccesses {
           case .column: count = kernel.rows
           case .scalar: count = 1
           }
-          reads.append(Access(offset: offset, count: count, what: "kernel \(k) step \(s)'s operand"))
+          reads.append(
+            Access(offset: offset, count: count, what: "kernel \(k) step \(s)'s operand"))
         }
       }
     }
-    return (reads, [Access(offset: Int(plan.instructions[pc].output), count: kernel.outputCount, what: "the result")])
+    return (
+      reads,
+      [
+        Access(
+          offset: Int(plan.instructions[pc].output), count: kernel.outputCount, what: "the result")
+      ]
+    )
   }
 }

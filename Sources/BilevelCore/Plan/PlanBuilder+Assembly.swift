@@ -47,7 +47,8 @@ extension PlanBuilder {
       last[w] = max(last[w], first[w])
     }
     let buffers = schedule.workBuffers.indices.map {
-      MemoryPlanner.Buffer(size: schedule.workBuffers[$0].size, firstUse: first[$0], lastUse: last[$0])
+      MemoryPlanner.Buffer(
+        size: schedule.workBuffers[$0].size, firstUse: first[$0], lastUse: last[$0])
     }
     let placement = MemoryPlanner.place(buffers)
     #if DEBUG
@@ -60,8 +61,10 @@ extension PlanBuilder {
 
   /// Encodes the scheduled values as instructions over the placed arena,
   /// lays out the scratch region after the work region, and builds the plan.
-  func emit(_ schedule: Schedule, placement work: WorkPlacement, constants: ConstantLayout,
-            parameters: ParameterLayout) -> Plan {
+  func emit(
+    _ schedule: Schedule, placement work: WorkPlacement, constants: ConstantLayout,
+    parameters: ParameterLayout
+  ) -> Plan {
     let workBase = constants.size + parameters.size
     func offset(_ j: Int) -> Int {
       switch schedule.storage[j]! {
@@ -77,33 +80,46 @@ extension PlanBuilder {
       code.provenance.append(NodeID(instances[i].node))
       switch e.kind {
       case .fused(let members):
-        code.instructions.append(fusedKernel(i, members: members, offset: offset, constantValue: constants.value, code: &code))
+        code.instructions.append(
+          fusedKernel(
+            i, members: members, offset: offset, constantValue: constants.value, code: &code))
       case .single(let scratch):
-        code.instructions.append(single(i, offset: offset, workspace: scratch.map { workBase + work.placement.offsets[$0] },
-                                        code: &code))
+        code.instructions.append(
+          single(
+            i, offset: offset, workspace: scratch.map { workBase + work.placement.offsets[$0] },
+            code: &code))
       }
     }
     let scratch = layOutScratch(code, after: workBase + work.placement.size)
     let placedParameters = parameters.parameters.map { i, p in
       Plan.Parameter(leaf: p.leaf, task: p.task, offset: offset(i), shape: p.shape)
     }
-    let stats = Plan.Statistics(constants: constants.size, parameters: parameters.size, work: work.placement.size,
-                                maximumLive: work.placement.maximumLive, withoutReuse: work.placement.withoutReuse,
-                                scratch: scratch.registers + scratch.gemmWorkspace, fusedOps: code.fusedOps)
-    return Plan(instructions: code.instructions, fused: code.fused, slices: code.slices, operandLists: code.operandLists,
-                concatLists: code.concatLists, parameters: placedParameters, outputs: outputs(offset: offset),
-                provenance: code.provenance, origins: code.provenance.map { graph.origin($0) },
-                stepOrigins: code.fused.map { $0.nodes.map { graph.origin($0) } },
-                outputCounts: schedule.emitted.map { shape($0.instance).count }, statistics: stats,
-                constants: constants.values, scratchOffset: scratch.offset,
-                gemmWorkspaceOffset: scratch.offset + scratch.registers, arenaCount: scratch.offset + scratch.registers + scratch.gemmWorkspace)
+    let stats = Plan.Statistics(
+      constants: constants.size, parameters: parameters.size, work: work.placement.size,
+      maximumLive: work.placement.maximumLive, withoutReuse: work.placement.withoutReuse,
+      scratch: scratch.registers + scratch.gemmWorkspace, fusedOps: code.fusedOps)
+    return Plan(
+      instructions: code.instructions, fused: code.fused, slices: code.slices,
+      operandLists: code.operandLists,
+      concatLists: code.concatLists, parameters: placedParameters, outputs: outputs(offset: offset),
+      provenance: code.provenance, origins: code.provenance.map { graph.origin($0) },
+      stepOrigins: code.fused.map { $0.nodes.map { graph.origin($0) } },
+      outputCounts: schedule.emitted.map { shape($0.instance).count }, statistics: stats,
+      constants: constants.values, scratchOffset: scratch.offset,
+      gemmWorkspaceOffset: scratch.offset + scratch.registers,
+      arenaCount: scratch.offset + scratch.registers + scratch.gemmWorkspace)
   }
 
   /// The scratch region: the fused kernels' block registers, then packing
   /// space for the largest matrix–matrix product (both dimensions > 1).
-  func layOutScratch(_ code: Code, after offset: Int) -> (offset: Int, registers: Int, gemmWorkspace: Int) {
+  func layOutScratch(
+    _ code: Code, after offset: Int
+  ) -> (offset: Int, registers: Int, gemmWorkspace: Int) {
     let registers = (code.fused.map(\.registers).max() ?? 0) * FusedKernel.block
-    let gemmWorkspace = code.instructions.filter { if case .matmul = $0.opcode { $0.m > 1 && $0.n > 1 } else { false } }
+    let gemmWorkspace =
+      code.instructions.filter {
+        if case .matmul = $0.opcode { $0.m > 1 && $0.n > 1 } else { false }
+      }
       .map { GEMM.workspaceSize(m: Int($0.m), n: Int($0.n), k: Int($0.k)) }.max() ?? 0
     return (offset, registers, gemmWorkspace)
   }
@@ -111,7 +127,8 @@ extension PlanBuilder {
   /// Where each root's value is read after a run.
   func outputs(offset: (Int) -> Int) -> [Plan.Output] {
     roots.map { r -> Plan.Output in
-      let varying = instances.firstIndex { $0.node == r.index }.map { instances[$0].task >= 0 } ?? false
+      let varying =
+        instances.firstIndex { $0.node == r.index }.map { instances[$0].task >= 0 } ?? false
       let i = index[Instance(node: r.index, task: varying ? (task ?? 0) : -1)]!
       return Plan.Output(node: r, offset: offset(i), shape: shape(i))
     }

@@ -50,11 +50,14 @@ extension PlanBuilder {
     let needed = (0..<n).filter { i in
       !dependsOnParameters[i] && (isRoot[i] || users[i].contains { dependsOnParameters[$0] })
     }
-    let leaves = program.leafValues(variable: { _, _ in preconditionFailure("constants do not read variables") })
+    let leaves = program.leafValues(variable: { _, _ in
+      preconditionFailure("constants do not read variables")
+    })
     for t in Set(needed.map { instances[$0].task }).sorted() {
       let group = needed.filter { instances[$0].task == t }
-      let values = ReferenceEvaluator.evaluateAll(graph, roots: group.map { NodeID(instances[$0].node) }, leaves: leaves,
-                                                  taskCount: tasks, task: t < 0 ? nil : t)
+      let values = ReferenceEvaluator.evaluateAll(
+        graph, roots: group.map { NodeID(instances[$0].node) }, leaves: leaves,
+        taskCount: tasks, task: t < 0 ? nil : t)
       for i in group { layout.value[i] = values[instances[i].node] }
     }
     for i in needed {
@@ -72,8 +75,13 @@ extension PlanBuilder {
       switch node(i).op {
       case .variable, .input:
         layout.storage[i] = layout.size
-        layout.parameters.append((i, Plan.Parameter(leaf: node(i).op, task: instances[i].task < 0 ? nil : instances[i].task,
-                                                    offset: 0, shape: shape(i))))
+        layout.parameters.append(
+          (
+            i,
+            Plan.Parameter(
+              leaf: node(i).op, task: instances[i].task < 0 ? nil : instances[i].task,
+              offset: 0, shape: shape(i))
+          ))
         layout.size += shape(i).count
       default: break
       }
@@ -84,10 +92,11 @@ extension PlanBuilder {
   /// Orders the computed values (topologically), fuses elementwise chains
   /// and gives every emitted value (and solve workspace) a work buffer.
   func scheduleComputations(constants: ConstantLayout, parameters: ParameterLayout) -> Schedule {
-    var schedule = Schedule(storage: instances.indices.map { i in
-      if let c = constants.storage[i] { return .constant(c) }
-      return parameters.storage[i].map { .parameter($0) }
-    })
+    var schedule = Schedule(
+      storage: instances.indices.map { i in
+        if let c = constants.storage[i] { return .constant(c) }
+        return parameters.storage[i].map { .parameter($0) }
+      })
     for i in instances.indices where dependsOnParameters[i] && schedule.storage[i] == nil {
       if isInlined(i) {
         schedule.storage[i] = .inlined
@@ -105,7 +114,8 @@ extension PlanBuilder {
           scratch = schedule.workBuffers.count
           let size = shape(inputs[i][0]).rows
           let b = shape(inputs[i][1])
-          schedule.workBuffers.append((nil, Plan.solveWorkspace(n: size, rhs: b.isMatrix ? b.columns : 1)))
+          schedule.workBuffers.append(
+            (nil, Plan.solveWorkspace(n: size, rhs: b.isMatrix ? b.columns : 1)))
         }
         schedule.emitted.append((i, .single(workspace: scratch)))
       }

@@ -32,18 +32,22 @@ public struct PlanBuilder {
   /// Builds the plan that computes `roots` (for `task`, for roots that vary
   /// by task). With `reassociate`, products are distributed and reassociated
   /// so that work on data alone is hoisted (Reassociation.swift).
-  public static func build(_ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true) -> Plan {
+  public static func build(
+    _ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true
+  ) -> Plan {
     var program = program
     var roots = roots
     var rewrites: [(rule: String, count: Int)] = []
     if reassociate {
-      let r = Simplifier.simplify(program.graph, roots: program.roots + roots, extraRules: Reassociation.rules)
+      let r = Simplifier.simplify(
+        program.graph, roots: program.roots + roots, extraRules: Reassociation.rules)
       program.graph = r.graph
       program.remap { r.mapping[$0]! }
       roots = roots.map { r.mapping[$0]! }
       rewrites = r.fired.filter { f in Reassociation.rules.contains { $0.name == f.rule } }
     }
-    var b = PlanBuilder(program: program, roots: roots, task: task, tasks: program.tasks?.count ?? 1)
+    var b = PlanBuilder(
+      program: program, roots: roots, task: task, tasks: program.tasks?.count ?? 1)
     b.collectInstances()
     let plan = b.lower()
     plan.rewrites = rewrites
@@ -81,12 +85,16 @@ public struct PlanBuilder {
       if case .taskReduce = node.op, varying[node.inputs[0]] {
         return (0..<tasks).map { index[Instance(node: node.inputs[0].index, task: $0)]! }
       }
-      return node.inputs.map { index[Instance(node: $0.index, task: varying[$0] ? inst.task : -1)]! }
+      return node.inputs.map {
+        index[Instance(node: $0.index, task: varying[$0] ? inst.task : -1)]!
+      }
     }
     users = Array(repeating: [], count: instances.count)
     for (i, ins) in inputs.enumerated() { for j in ins { users[j].append(i) } }
     isRoot = Array(repeating: false, count: instances.count)
-    for r in roots { isRoot[index[Instance(node: r.index, task: varying[r] ? (task ?? 0) : -1)]!] = true }
+    for r in roots {
+      isRoot[index[Instance(node: r.index, task: varying[r] ? (task ?? 0) : -1)]!] = true
+    }
   }
 
   func node(_ i: Int) -> Node { graph[NodeID(instances[i].node)] }
@@ -103,10 +111,13 @@ public struct PlanBuilder {
   /// once, by an elementwise op of the same shape or by a whole sum or mean
   /// (which then accumulates block by block), and not an output.
   func isInlined(_ i: Int) -> Bool {
-    guard dependsOnParameters[i], !isRoot[i], PlanBuilder.isElementwise(node(i).op), users[i].count == 1 else { return false }
+    guard dependsOnParameters[i], !isRoot[i], PlanBuilder.isElementwise(node(i).op),
+      users[i].count == 1
+    else { return false }
     let u = users[i][0]
     guard dependsOnParameters[u] else { return false }
-    return (PlanBuilder.isElementwise(node(u).op) && shape(u) == shape(i)) || PlanBuilder.isFusibleReduction(node(u).op)
+    return (PlanBuilder.isElementwise(node(u).op) && shape(u) == shape(i))
+      || PlanBuilder.isFusibleReduction(node(u).op)
   }
 
   /// Reductions a fused kernel can end with.

@@ -10,8 +10,12 @@ extension Plan {
     case .fused(let k), .scalar(let k, _):
       let kernel = fused[Int(k)]
       let size = kernel.rows * kernel.columns
-      if kernel.reduction != nil { return (size * (kernel.steps.count + 1), 8 * size * kernel.steps.count) }
-      let reads = kernel.steps.flatMap { [$0.a, $0.b] }.filter { if case .operand = $0 { return true } else { return false } }.count
+      if kernel.reduction != nil {
+        return (size * (kernel.steps.count + 1), 8 * size * kernel.steps.count)
+      }
+      let reads = kernel.steps.flatMap { [$0.a, $0.b] }.filter {
+        if case .operand = $0 { return true } else { return false }
+      }.count
       return (size * kernel.steps.count, 8 * size * (reads + 1))
     case .matmul: return (2 * m * n * k, 8 * (m * k + k * n + m * n))
     case .solve: return (2 * m * m * m / 3 + 2 * m * m * n, 8 * (2 * m * m + 2 * m * n))
@@ -34,31 +38,43 @@ extension Plan {
 
   public func dump(title: String, outputNames: [String], leafName: (Op) -> String) -> String {
     let s = statistics
-    var out = "# plan of \(title): \(instructions.count) instructions; \(s.fusedOps) elementwise ops fused into \(fused.count) kernels\n"
+    var out =
+      "# plan of \(title): \(instructions.count) instructions; \(s.fusedOps) elementwise ops fused into \(fused.count) kernels\n"
     let ratio = s.maximumLive == 0 ? 1 : Double(s.work) / Double(s.maximumLive)
     let saving = s.withoutReuse == 0 ? 1 : Double(s.work) / Double(s.withoutReuse)
-    out += "# arena (doubles): constants \(s.constants) (data and what depends on data alone, computed once), parameters \(s.parameters), "
+    out +=
+      "# arena (doubles): constants \(s.constants) (data and what depends on data alone, computed once), parameters \(s.parameters), "
     out += "work \(s.work), scratch \(s.scratch)\n"
-    out += "# work region: \(s.work) = \(formatValue((ratio * 100).rounded() / 100))× the largest live set (\(s.maximumLive)); "
+    out +=
+      "# work region: \(s.work) = \(formatValue((ratio * 100).rounded() / 100))× the largest live set (\(s.maximumLive)); "
     out += "\(formatValue((saving * 100).rounded() / 100))× the \(s.withoutReuse) without reuse\n"
     if !rewrites.isEmpty {
-      out += "# reassociated to hoist work on data alone: " + rewrites.map { "\($0.rule) ×\($0.count)" }.joined(separator: ", ") + "\n"
+      out +=
+        "# reassociated to hoist work on data alone: "
+        + rewrites.map { "\($0.rule) ×\($0.count)" }.joined(separator: ", ") + "\n"
     }
-    for p in parameters { out += "parameter \(leafName(p.leaf))\(p.task.map { " (task \($0 + 1))" } ?? "") at \(slot(p.offset)): \(p.shape)\n" }
+    for p in parameters {
+      out +=
+        "parameter \(leafName(p.leaf))\(p.task.map { " (task \($0 + 1))" } ?? "") at \(slot(p.offset)): \(p.shape)\n"
+    }
     var totalFlops = 0
     var totalBytes = 0
     for (pc, ins) in instructions.enumerated() {
       let (flops, bytes) = cost(pc)
       totalFlops += flops
       totalBytes += bytes
-      let place = origins[pc].map { r -> String in
-        let (l, c) = r.file.lineAndColumn(of: r.start)
-        return "\(l):\(c)"
-      } ?? "derived"
-      out += "\(pc): \(slot(Int(ins.output))) = \(describe(ins))  # \(flops) flops, \(bytes) B; \(place)\n"
+      let place =
+        origins[pc].map { r -> String in
+          let (l, c) = r.file.lineAndColumn(of: r.start)
+          return "\(l):\(c)"
+        } ?? "derived"
+      out +=
+        "\(pc): \(slot(Int(ins.output))) = \(describe(ins))  # \(flops) flops, \(bytes) B; \(place)\n"
     }
     out += "# total \(totalFlops) flops, \(totalBytes) B per run\n"
-    for (k, o) in outputs.enumerated() { out += "output \(outputNames[k]) = \(slot(o.offset)) : \(o.shape)\n" }
+    for (k, o) in outputs.enumerated() {
+      out += "output \(outputNames[k]) = \(slot(o.offset)) : \(o.shape)\n"
+    }
     return out
   }
 
@@ -67,11 +83,14 @@ extension Plan {
     let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
     if m == 1 && n == 1 { return "(dot)" }
     if m == 1 || n == 1 {
-      let threads = m * n * k / max(1, min(m, n)) >= GEMV.parallelThreshold ? KernelThreadPool.shared.threadCount : 1
+      let threads =
+        m * n * k / max(1, min(m, n)) >= GEMV.parallelThreshold
+        ? KernelThreadPool.shared.threadCount : 1
       return "(GEMV, \(threads) thread\(threads == 1 ? "" : "s"): a vector operand)"
     }
     let threads = GEMM.automaticThreads(m: m, n: n, k: k)
-    return "(GEMM, \(threads) thread\(threads == 1 ? "" : "s"): \(2 * m * n * k) flops \(threads == 1 ? "<" : "≥") the split threshold)"
+    return
+      "(GEMM, \(threads) thread\(threads == 1 ? "" : "s"): \(2 * m * n * k) flops \(threads == 1 ? "<" : "≥") the split threshold)"
   }
 
   func describe(_ ins: Instruction) -> String {
@@ -98,8 +117,10 @@ extension Plan {
     case .matmul(let transposeA, let transposeB):
       let ta = transposeA ? "'" : ""
       let tb = transposeB ? "'" : ""
-      return "matmul \(a)\(ta) @ \(b)\(tb) [\(ins.m)×\(ins.k) · \(ins.k)×\(ins.n)] " + matmulChoice(ins)
-    case .solve(let workspace): return "solve(\(a), \(b)) [\(ins.m)×\(ins.m), \(ins.n) rhs] workspace \(slot(Int(workspace)))"
+      return "matmul \(a)\(ta) @ \(b)\(tb) [\(ins.m)×\(ins.k) · \(ins.k)×\(ins.n)] "
+        + matmulChoice(ins)
+    case .solve(let workspace):
+      return "solve(\(a), \(b)) [\(ins.m)×\(ins.m), \(ins.n) rhs] workspace \(slot(Int(workspace)))"
     case .reduce(let kind, let axis):
       let axisText = axis == .all ? "" : axis == .rows ? ", axis: rows" : ", axis: columns"
       return "\(kind.rawValue)(\(a)\(axisText)) [\(ins.m)×\(ins.n)]"
@@ -112,11 +133,15 @@ extension Plan {
     case .transpose: return "transpose(\(a)) [\(ins.m)×\(ins.n)]"
     case .slice(let index):
       let s = slices[Int(index)]
-      return "slice(\(a)) rows \(s.rowStart)..<\(s.rowEnd), columns \(s.columnStart)..<\(s.columnEnd)"
-    case .concat(let list, _): return "concat(\(concatLists[Int(list)].map { slot($0.offset) }.joined(separator: ", ")))"
+      return
+        "slice(\(a)) rows \(s.rowStart)..<\(s.rowEnd), columns \(s.columnStart)..<\(s.columnEnd)"
+    case .concat(let list, _):
+      return "concat(\(concatLists[Int(list)].map { slot($0.offset) }.joined(separator: ", ")))"
     case .diag: return "diag(\(a))"
-    case .taskSum(let list): return "sum over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
-    case .taskMean(let list): return "mean over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
+    case .taskSum(let list):
+      return "sum over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
+    case .taskMean(let list):
+      return "mean over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
     }
   }
 }

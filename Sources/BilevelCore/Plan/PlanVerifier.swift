@@ -44,7 +44,9 @@ extension Plan {
     let range = max(0, centre - radius)...min(instructions.count - 1, centre + radius)
     return range.map { k in
       let ins = instructions[k]
-      let text = tablesValid(ins) ? describe(ins) : "\(ins.opcode) a \(ins.a), b \(ins.b), m \(ins.m), n \(ins.n), k \(ins.k)"
+      let text =
+        tablesValid(ins)
+        ? describe(ins) : "\(ins.opcode) a \(ins.a), b \(ins.b), m \(ins.m), n \(ins.n), k \(ins.k)"
       return "\(k == pc ? ">" : " ") \(k): \(slot(Int(ins.output))) = \(text)"
     }.joined(separator: "\n")
   }
@@ -70,7 +72,9 @@ struct PlanVerifier {
     let count: Int
     let what: String
     var end: Int { offset + count }
-    func overlaps(_ o: Access) -> Bool { count > 0 && o.count > 0 && offset < o.end && o.offset < end }
+    func overlaps(_ o: Access) -> Bool {
+      count > 0 && o.count > 0 && offset < o.end && o.offset < end
+    }
   }
 
   let plan: Plan
@@ -93,7 +97,8 @@ struct PlanVerifier {
     work = parameters.upperBound..<(parameters.upperBound + s.work)
     writer = Array(repeating: -1, count: s.work)
     firstSteps = Plan.starts(plan.fused.map(\.steps))
-    leaves = Set(plan.constantExtents + plan.parameters.map { $0.offset..<($0.offset + $0.shape.count) })
+    leaves = Set(
+      plan.constantExtents + plan.parameters.map { $0.offset..<($0.offset + $0.shape.count) })
   }
 
   func fail(_ pc: Int?, _ message: String) -> PlanVerificationError {
@@ -106,19 +111,24 @@ struct PlanVerifier {
       let (reads, writes) = try PlanAccesses(plan: plan, pc: pc, firstSteps: firstSteps).accesses()
       for a in reads + writes {
         guard a.count >= 0, a.offset >= 0, a.end <= plan.arenaCount else {
-          throw fail(pc, "\(a.what) [\(a.offset), \(a.end)) is outside the arena of \(plan.arenaCount)")
+          throw fail(
+            pc, "\(a.what) [\(a.offset), \(a.end)) is outside the arena of \(plan.arenaCount)")
         }
       }
       for r in reads { try checkRead(r, at: pc) }
       guard plan.outputCounts[pc] == writes[0].count else {
-        throw fail(pc, "the kernel writes \(writes[0].count) entries, the plan records \(plan.outputCounts[pc])")
+        throw fail(
+          pc,
+          "the kernel writes \(writes[0].count) entries, the plan records \(plan.outputCounts[pc])")
       }
       for (k, w) in writes.enumerated() {
         guard w.count == 0 || (work.contains(w.offset) && w.end <= work.upperBound) else {
           throw fail(pc, "\(w.what) [\(w.offset), \(w.end)) is not in the work region \(work)")
         }
         if let r = reads.first(where: w.overlaps) { throw fail(pc, "\(w.what) overlaps \(r.what)") }
-        if let other = writes[..<k].first(where: w.overlaps) { throw fail(pc, "\(w.what) overlaps \(other.what)") }
+        if let other = writes[..<k].first(where: w.overlaps) {
+          throw fail(pc, "\(w.what) overlaps \(other.what)")
+        }
         for e in w.offset..<w.end { writer[e - work.lowerBound] = pc }
       }
       results.append(writes[0])
@@ -129,15 +139,22 @@ struct PlanVerifier {
   /// Regions in order, scratch after the work region, side tables one entry per instruction.
   func checkLayout() throws(PlanVerificationError) {
     let p = plan
-    guard work.upperBound <= p.scratchOffset, p.scratchOffset <= p.gemmWorkspaceOffset, p.gemmWorkspaceOffset <= p.arenaCount,
+    guard work.upperBound <= p.scratchOffset, p.scratchOffset <= p.gemmWorkspaceOffset,
+      p.gemmWorkspaceOffset <= p.arenaCount,
       p.statistics.scratch == p.arenaCount - p.scratchOffset
     else {
-      throw fail(nil, "regions out of order: work ends at \(work.upperBound), scratch \(p.scratchOffset), "
-        + "GEMM workspace \(p.gemmWorkspaceOffset), arena \(p.arenaCount), scratch size \(p.statistics.scratch)")
+      throw fail(
+        nil,
+        "regions out of order: work ends at \(work.upperBound), scratch \(p.scratchOffset), "
+          + "GEMM workspace \(p.gemmWorkspaceOffset), arena \(p.arenaCount), scratch size \(p.statistics.scratch)"
+      )
     }
     let n = p.instructions.count
-    guard p.provenance.count == n, p.origins.count == n, p.outputCounts.count == n, p.stepOrigins.count == p.fused.count
-    else { throw fail(nil, "side tables do not match the \(n) instructions and \(p.fused.count) kernels") }
+    guard p.provenance.count == n, p.origins.count == n, p.outputCounts.count == n,
+      p.stepOrigins.count == p.fused.count
+    else {
+      throw fail(nil, "side tables do not match the \(n) instructions and \(p.fused.count) kernels")
+    }
   }
 
   /// A read lies in one readable region; in the work region it is a whole
@@ -147,9 +164,12 @@ struct PlanVerifier {
     let range = "\(r.what) [\(r.offset), \(r.end))"
     if constants.contains(r.offset) || parameters.contains(r.offset) {
       let region = constants.contains(r.offset) ? constants : parameters
-      guard r.end <= region.upperBound else { throw fail(pc, "\(range) runs past its region \(region)") }
+      guard r.end <= region.upperBound else {
+        throw fail(pc, "\(range) runs past its region \(region)")
+      }
       guard leaves.contains(r.offset..<r.end) else {
-        throw fail(pc, "\(range) is not one whole \(region == constants ? "constant" : "parameter")")
+        throw fail(
+          pc, "\(range) is not one whole \(region == constants ? "constant" : "parameter")")
       }
       return
     }
@@ -158,31 +178,44 @@ struct PlanVerifier {
     }
     let w = writer[r.offset - work.lowerBound]
     guard w >= 0 else { throw fail(pc, "\(range) is read before any instruction writes it") }
-    guard (r.offset..<r.end).allSatisfy({ writer[$0 - work.lowerBound] == w }), results[w].offset == r.offset,
+    guard (r.offset..<r.end).allSatisfy({ writer[$0 - work.lowerBound] == w }),
+      results[w].offset == r.offset,
       results[w].count == r.count
     else {
-      throw fail(pc, "\(range) is not the value instruction \(w) wrote at [\(results[w].offset), \(results[w].end)) "
-        + "(read before written, or after its slot was reused)")
+      throw fail(
+        pc,
+        "\(range) is not the value instruction \(w) wrote at [\(results[w].offset), \(results[w].end)) "
+          + "(read before written, or after its slot was reused)")
     }
   }
 
   /// Parameters inside their region and disjoint; outputs readable after
   /// the run, and identical or disjoint.
   func checkParametersAndOutputs() throws(PlanVerificationError) {
-    let placed = plan.parameters.map { Access(offset: $0.offset, count: $0.shape.count, what: "parameter \($0.leaf)") }
+    let placed = plan.parameters.map {
+      Access(offset: $0.offset, count: $0.shape.count, what: "parameter \($0.leaf)")
+    }
     for (k, p) in placed.enumerated() {
       guard p.offset >= parameters.lowerBound, p.end <= parameters.upperBound else {
-        throw fail(nil, "\(p.what) [\(p.offset), \(p.end)) is not in the parameters region \(parameters)")
+        throw fail(
+          nil, "\(p.what) [\(p.offset), \(p.end)) is not in the parameters region \(parameters)")
       }
-      if let q = placed[..<k].first(where: p.overlaps) { throw fail(nil, "\(p.what) overlaps \(q.what)") }
+      if let q = placed[..<k].first(where: p.overlaps) {
+        throw fail(nil, "\(p.what) overlaps \(q.what)")
+      }
     }
-    let outputs = plan.outputs.enumerated().map { Access(offset: $1.offset, count: $1.shape.count, what: "output \($0)") }
+    let outputs = plan.outputs.enumerated().map {
+      Access(offset: $1.offset, count: $1.shape.count, what: "output \($0)")
+    }
     for (k, o) in outputs.enumerated() {
       guard o.offset >= 0, o.end <= plan.arenaCount else {
-        throw fail(nil, "\(o.what) [\(o.offset), \(o.end)) is outside the arena of \(plan.arenaCount)")
+        throw fail(
+          nil, "\(o.what) [\(o.offset), \(o.end)) is outside the arena of \(plan.arenaCount)")
       }
       try checkRead(o, at: nil)
-      if let q = outputs[..<k].first(where: { o.overlaps($0) && ($0.offset != o.offset || $0.count != o.count) }) {
+      if let q = outputs[..<k].first(where: {
+        o.overlaps($0) && ($0.offset != o.offset || $0.count != o.count)
+      }) {
         throw fail(nil, "\(o.what) partly overlaps \(q.what)")
       }
     }

@@ -13,7 +13,8 @@ public enum Reassociation {
         let x = n.inputs[k]
         guard rw.op(x) == .binary(.multiply) else { continue }
         let m = rw.graph[x]
-        for s in 0..<2 where rw.shape(m.inputs[s]).isScalar && rw.shape(m.inputs[1 - s]) == rw.shape(x) {
+        for s in 0..<2
+        where rw.shape(m.inputs[s]).isScalar && rw.shape(m.inputs[1 - s]) == rw.shape(x) {
           var inputs = n.inputs
           inputs[k] = m.inputs[1 - s]
           return rw.multiply(m.inputs[s], rw.node(n.op, inputs))
@@ -23,9 +24,12 @@ public enum Reassociation {
     },
     // A (x ± y) → A x ± A y when A and one of x, y are fixed: that half is computed once.
     RewriteRule(name: "distribute-fixed-product", changesIEEEResults: true) { rw, n in
-      guard case .matmul(let tl, let tr) = n.op, !rw.graph.shape(n.inputs[1]).isMatrix || !tr else { return nil }
+      guard case .matmul(let tl, let tr) = n.op, !rw.graph.shape(n.inputs[1]).isMatrix || !tr else {
+        return nil
+      }
       let (a, x) = (n.inputs[0], n.inputs[1])
-      guard rw.isParameterFree(a), case .binary(let f) = rw.op(x), f == .add || f == .subtract else { return nil }
+      guard rw.isParameterFree(a), case .binary(let f) = rw.op(x), f == .add || f == .subtract
+      else { return nil }
       let s = rw.graph[x]
       guard rw.shape(s.inputs[0]) == rw.shape(x), rw.shape(s.inputs[1]) == rw.shape(x),
         rw.isParameterFree(s.inputs[0]) != rw.isParameterFree(s.inputs[1])
@@ -41,7 +45,9 @@ public enum Reassociation {
       else { return nil }
       let inner = rw.graph[n.inputs[1]]
       let (a, b, w) = (n.inputs[0], inner.inputs[0], inner.inputs[1])
-      guard rw.shape(b).isMatrix, rw.isParameterFree(a), rw.isParameterFree(b), !rw.isParameterFree(w) else { return nil }
+      guard rw.shape(b).isMatrix, rw.isParameterFree(a), rw.isParameterFree(b),
+        !rw.isParameterFree(w)
+      else { return nil }
       let sa = ta ? rw.shape(a).transposed : rw.shape(a)
       let sb = tb ? rw.shape(b).transposed : rw.shape(b)
       // Per run: A(Bw) costs m·k + k·n multiply-adds; (AB)w costs m·n.

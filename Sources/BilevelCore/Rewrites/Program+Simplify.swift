@@ -1,14 +1,18 @@
 extension Program {
   /// The program with its graph rewritten to normal form; every node the
   /// program refers to is remapped.
-  public func simplified(unsafeMath: Bool = false) -> (program: Program, fired: [(rule: String, count: Int)]) {
+  public func simplified(
+    unsafeMath: Bool = false
+  ) -> (program: Program, fired: [(rule: String, count: Int)]) {
     let result = simplified(unsafeMath: unsafeMath, keeping: [])
     return (result.program, result.fired)
   }
 
   /// The same rewriting, keeping `nodes` as well (expressions outside the
   /// program's statements, as the REPL's): `kept` is where each went.
-  public func simplified(unsafeMath: Bool = false, keeping nodes: [NodeID])
+  public func simplified(
+    unsafeMath: Bool = false, keeping nodes: [NodeID]
+  )
     -> (program: Program, kept: [NodeID], fired: [(rule: String, count: Int)])
   {
     let result = Simplifier.simplify(graph, roots: roots + nodes, unsafeMath: unsafeMath)
@@ -23,18 +27,23 @@ extension Program {
   /// Applies `f` to every node reference the program holds.
   public mutating func remap(_ f: (NodeID) -> NodeID) {
     variables = variables.map { v in
-      Variable(name: v.name, level: v.level, shape: v.shape, perTask: v.perTask, initial: f(v.initial),
-               bounds: v.bounds.map { (f($0.lower), f($0.upper)) }, range: v.range)
+      Variable(
+        name: v.name, level: v.level, shape: v.shape, perTask: v.perTask, initial: f(v.initial),
+        bounds: v.bounds.map { (f($0.lower), f($0.upper)) }, range: v.range)
     }
     innerLoss = innerLoss.map(f)
     reports = reports.map { ReportStatement(name: $0.name, node: f($0.node), range: $0.range) }
     outerLoss = outerLoss.map(f)
-    innerFixpoint = innerFixpoint.map { Fixpoint(variable: $0.variable, map: f($0.map), range: $0.range) }
+    innerFixpoint = innerFixpoint.map {
+      Fixpoint(variable: $0.variable, map: f($0.map), range: $0.range)
+    }
     innerSolver = innerSolver.map { s in
-      SolverStatement(spec: s.spec.map(f), name: s.name, settings: s.settings.map { entry in
-        if case .expression(let id) = entry.value { return (entry.name, .expression(f(id))) }
-        return entry
-      }, range: s.range)
+      SolverStatement(
+        spec: s.spec.map(f), name: s.name,
+        settings: s.settings.map { entry in
+          if case .expression(let id) = entry.value { return (entry.name, .expression(f(id))) }
+          return entry
+        }, range: s.range)
     }
   }
 }

@@ -39,7 +39,9 @@ public enum RewriteRules {
     RewriteRule(name: "subtract-zero", changesIEEEResults: false) { rw, n in
       guard n.op == .binary(.subtract) else { return nil }
       if rw.isZero(n.inputs[1]) { return rw.broadcast(n.inputs[0], to: n.shape) }
-      if rw.isZero(n.inputs[0]) { return rw.node(.unary(.negate), [rw.broadcast(n.inputs[1], to: n.shape)]) }
+      if rw.isZero(n.inputs[0]) {
+        return rw.node(.unary(.negate), [rw.broadcast(n.inputs[1], to: n.shape)])
+      }
       return nil
     },
     // x * 1 → x; x / 1 → x; x ^ 1 → x
@@ -71,7 +73,9 @@ public enum RewriteRules {
       if rw.op(b) == .unary(.negate) {
         return rw.node(.binary(f == .add ? .subtract : .add), [a, rw.graph[b].inputs[0]])
       }
-      if f == .add, rw.op(a) == .unary(.negate) { return rw.node(.binary(.subtract), [b, rw.graph[a].inputs[0]]) }
+      if f == .add, rw.op(a) == .unary(.negate) {
+        return rw.node(.binary(.subtract), [b, rw.graph[a].inputs[0]])
+      }
       return nil
     },
     // (-x) * (-y) → x * y; c * (-x) → (-c) * x; -(c * x) → (-c) * x
@@ -82,20 +86,25 @@ public enum RewriteRules {
           return rw.node(.binary(.multiply), [rw.graph[a].inputs[0], rw.graph[b].inputs[0]])
         }
         if let c = rw.value(a), rw.op(b) == .unary(.negate) {
-          return rw.node(.binary(.multiply), [rw.graph.constant(-c, shape: rw.shape(a)), rw.graph[b].inputs[0]])
+          return rw.node(
+            .binary(.multiply), [rw.graph.constant(-c, shape: rw.shape(a)), rw.graph[b].inputs[0]])
         }
       }
       if n.op == .unary(.negate), rw.op(n.inputs[0]) == .binary(.multiply) {
         let inner = rw.graph[n.inputs[0]]
         if let c = rw.value(inner.inputs[0]) {
-          return rw.node(.binary(.multiply), [rw.graph.constant(-c, shape: rw.shape(inner.inputs[0])), inner.inputs[1]])
+          return rw.node(
+            .binary(.multiply),
+            [rw.graph.constant(-c, shape: rw.shape(inner.inputs[0])), inner.inputs[1]])
         }
       }
       return nil
     },
     // -1 * x → -x (negation is exact)
     RewriteRule(name: "multiply-minus-one", changesIEEEResults: false) { rw, n in
-      guard n.op == .binary(.multiply), rw.isConstant(n.inputs[0], -1), rw.shape(n.inputs[0]).isScalar else { return nil }
+      guard n.op == .binary(.multiply), rw.isConstant(n.inputs[0], -1),
+        rw.shape(n.inputs[0]).isScalar
+      else { return nil }
       return rw.broadcast(rw.node(.unary(.negate), [n.inputs[1]]), to: n.shape)
     },
     // a ∘ broadcast(s) → a ∘ s, and a ∘ (c filled) → a ∘ c, when the
@@ -111,7 +120,9 @@ public enum RewriteRules {
         } else {
           continue
         }
-        if (try? broadcastShape(rw.shape(inputs[0]), rw.shape(inputs[1]))) == n.shape { return rw.node(n.op, inputs) }
+        if (try? broadcastShape(rw.shape(inputs[0]), rw.shape(inputs[1]))) == n.shape {
+          return rw.node(n.op, inputs)
+        }
       }
       return nil
     },
@@ -142,7 +153,9 @@ public enum RewriteRules {
     },
     // (A @ B)' → B' @ A', as flags: (A' @ B')' = B @ A
     RewriteRule(name: "transpose-of-matmul", changesIEEEResults: false) { rw, n in
-      guard n.op == .transpose, case .matmul(let tl, let tr) = rw.op(n.inputs[0]) else { return nil }
+      guard n.op == .transpose, case .matmul(let tl, let tr) = rw.op(n.inputs[0]) else {
+        return nil
+      }
       let m = rw.graph[n.inputs[0]]
       guard rw.shape(m.inputs[0]).isMatrix, rw.shape(m.inputs[1]).isMatrix else { return nil }
       return rw.node(.matmul(transposeLeft: !tr, transposeRight: !tl), [m.inputs[1], m.inputs[0]])
@@ -152,7 +165,9 @@ public enum RewriteRules {
       guard n.op == .reshape || n.op == .broadcast else { return nil }
       let x = n.inputs[0]
       if rw.shape(x) == n.shape { return x }
-      if n.op == .reshape, rw.op(x) == .reshape { return rw.node(.reshape, [rw.graph[x].inputs[0]], shape: n.shape) }
+      if n.op == .reshape, rw.op(x) == .reshape {
+        return rw.node(.reshape, [rw.graph[x].inputs[0]], shape: n.shape)
+      }
       return nil
     },
     // x - x → 0 (wrong for NaN and infinities)
@@ -162,7 +177,9 @@ public enum RewriteRules {
     },
     // x * 0 → 0 (wrong for NaN, infinities and the sign of zero)
     RewriteRule(name: "multiply-zero", changesIEEEResults: true) { rw, n in
-      guard n.op == .binary(.multiply), rw.isZero(n.inputs[0]) || rw.isZero(n.inputs[1]) else { return nil }
+      guard n.op == .binary(.multiply), rw.isZero(n.inputs[0]) || rw.isZero(n.inputs[1]) else {
+        return nil
+      }
       return rw.graph.constant(0, shape: n.shape)
     },
     // x / x → 1 (wrong at 0, NaN and infinities)
@@ -173,24 +190,29 @@ public enum RewriteRules {
     // log(exp(x)) → x (exp overflows for large x); exp(log(x)) → x (log is NaN for x < 0)
     RewriteRule(name: "log-exp-inverse", changesIEEEResults: true) { rw, n in
       switch (n.op, rw.op(n.inputs.first ?? NodeID(0))) {
-      case (.unary(.log), .unary(.exp)), (.unary(.exp), .unary(.log)): return rw.graph[n.inputs[0]].inputs[0]
+      case (.unary(.log), .unary(.exp)), (.unary(.exp), .unary(.log)):
+        return rw.graph[n.inputs[0]].inputs[0]
       default: return nil
       }
     },
     // a*x + b*x → (a+b)*x, a*x - b*x → (a-b)*x, x + b*x → (1+b)*x (rounds differently)
     RewriteRule(name: "collect-scaled-terms", changesIEEEResults: true) { rw, n in
       guard case .binary(let f) = n.op, f == .add || f == .subtract else { return nil }
-      guard let (a, x) = scaled(rw, n.inputs[0]), let (b, y) = scaled(rw, n.inputs[1]), x == y else { return nil }
+      guard let (a, x) = scaled(rw, n.inputs[0]), let (b, y) = scaled(rw, n.inputs[1]), x == y
+      else { return nil }
       let c = f == .add ? a + b : a - b
       return rw.broadcast(rw.node(.binary(.multiply), [rw.graph.constant(c), x]), to: n.shape)
     },
     // c1 * (c2 * x) → (c1 c2) * x (rounds differently)
     RewriteRule(name: "combine-scales", changesIEEEResults: true) { rw, n in
-      guard n.op == .binary(.multiply), let c1 = rw.value(n.inputs[0]), rw.shape(n.inputs[0]).isScalar,
+      guard n.op == .binary(.multiply), let c1 = rw.value(n.inputs[0]),
+        rw.shape(n.inputs[0]).isScalar,
         rw.op(n.inputs[1]) == .binary(.multiply)
       else { return nil }
       let inner = rw.graph[n.inputs[1]]
-      guard let c2 = rw.value(inner.inputs[0]), rw.shape(inner.inputs[0]).isScalar else { return nil }
+      guard let c2 = rw.value(inner.inputs[0]), rw.shape(inner.inputs[0]).isScalar else {
+        return nil
+      }
       return rw.node(.binary(.multiply), [rw.graph.constant(c1 * c2), inner.inputs[1]])
     },
   ]
@@ -207,7 +229,9 @@ public enum RewriteRules {
   /// `c * x` → (c, x) for a scalar constant c; a bare `x` → (1, x).
   static func scaled(_ rw: Rewriter, _ id: NodeID) -> (Double, NodeID)? {
     let n = rw.graph[id]
-    if n.op == .binary(.multiply), let c = rw.value(n.inputs[0]), rw.shape(n.inputs[0]).isScalar { return (c, n.inputs[1]) }
+    if n.op == .binary(.multiply), let c = rw.value(n.inputs[0]), rw.shape(n.inputs[0]).isScalar {
+      return (c, n.inputs[1])
+    }
     if rw.value(id) != nil { return nil }
     return (1, id)
   }

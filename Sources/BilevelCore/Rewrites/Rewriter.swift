@@ -51,7 +51,9 @@ public struct Rewriter {
 
   // Helpers for rules.
   func value(_ id: NodeID) -> Double? { graph.uniformConstant(id) }
-  func isConstant(_ id: NodeID, _ v: Double) -> Bool { value(id).map { $0.bitPattern == v.bitPattern || ($0 == v && v != 0) } ?? false }
+  func isConstant(_ id: NodeID, _ v: Double) -> Bool {
+    value(id).map { $0.bitPattern == v.bitPattern || ($0 == v && v != 0) } ?? false
+  }
   func isZero(_ id: NodeID) -> Bool { value(id) == 0 }
   func shape(_ id: NodeID) -> Shape { graph.shape(id) }
   func op(_ id: NodeID) -> Op { graph[id].op }
@@ -74,7 +76,9 @@ public enum Simplifier {
     public let fired: [(rule: String, count: Int)]
   }
 
-  public static func simplify(_ graph: Graph, roots: [NodeID], unsafeMath: Bool = false, extraRules: [RewriteRule] = []) -> Result {
+  public static func simplify(
+    _ graph: Graph, roots: [NodeID], unsafeMath: Bool = false, extraRules: [RewriteRule] = []
+  ) -> Result {
     graph.verifyInDebugBuilds(after: "graph construction (before simplification)")
     var rw = Rewriter(unsafeMath: unsafeMath, extraRules: extraRules)
     var map: [NodeID: NodeID] = [:]

@@ -4,20 +4,27 @@ import Foundation
 /// (Kernels/: GEMM, GEMV, dot, LU) do not cover.
 enum BasicKernels {
   /// Over everything, over rows (one result per column) or over columns (one per row).
-  static func reduce(_ r: Reduction, axis: Axis, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>,
-                     rows: Int, columns: Int) {
+  static func reduce(
+    _ r: Reduction, axis: Axis, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>,
+    rows: Int, columns: Int
+  ) {
     switch axis {
     case .all: out[0] = fold(r, x, count: rows * columns, stride: 1)
     case .rows: for j in 0..<columns { out[j] = fold(r, x + j, count: rows, stride: columns) }
-    case .columns: for i in 0..<rows { out[i] = fold(r, x + i * columns, count: columns, stride: 1) }
+    case .columns:
+      for i in 0..<rows { out[i] = fold(r, x + i * columns, count: columns, stride: 1) }
     }
   }
 
-  static func argmax(axis: Axis, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, rows: Int, columns: Int) {
+  static func argmax(
+    axis: Axis, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, rows: Int,
+    columns: Int
+  ) {
     switch axis {
     case .all: out[0] = firstLargest(x, count: rows * columns, stride: 1)
     case .rows: for j in 0..<columns { out[j] = firstLargest(x + j, count: rows, stride: columns) }
-    case .columns: for i in 0..<rows { out[i] = firstLargest(x + i * columns, count: columns, stride: 1) }
+    case .columns:
+      for i in 0..<rows { out[i] = firstLargest(x + i * columns, count: columns, stride: 1) }
     }
   }
 
@@ -69,11 +76,16 @@ enum BasicKernels {
     }
   }
 
-  static func softmax(_ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, rows: Int, columns: Int, log: Bool) {
+  static func softmax(
+    _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, rows: Int, columns: Int,
+    log: Bool
+  ) {
     for i in 0..<rows {
       let row = x + i * columns
       let lse = fold(.logsumexp, row, count: columns, stride: 1)
-      for j in 0..<columns { out[i * columns + j] = log ? row[j] - lse : Foundation.exp(row[j] - lse) }
+      for j in 0..<columns {
+        out[i * columns + j] = log ? row[j] - lse : Foundation.exp(row[j] - lse)
+      }
     }
   }
 }

@@ -27,12 +27,15 @@ extension Plan {
         for s in 0..<kernel.count {
           let step = stepBuffer[kernel.first + s]
           // The last step writes straight into the output, unless it is summed.
-          let destination = s == kernel.count - 1 && !reduces ? out + i * columns + j0 : scratch + s * block
+          let destination =
+            s == kernel.count - 1 && !reduces ? out + i * columns + j0 : scratch + s * block
           let x = resolve(step.a, row: i, column: j0, columns: columns, scratch: scratch)
           switch step.function {
           case .unary(let f): FusedLoops.unary(f, x, destination, length)
           case .binary(let f):
-            FusedLoops.binary(f, x, resolve(step.b, row: i, column: j0, columns: columns, scratch: scratch), destination, length)
+            FusedLoops.binary(
+              f, x, resolve(step.b, row: i, column: j0, columns: columns, scratch: scratch),
+              destination, length)
           case .identity: FusedLoops.unary(.negate, x, destination, length, identity: true)
           }
         }
@@ -68,8 +71,10 @@ extension Plan {
   /// One-entry kernels (scalar bookkeeping: step sizes, loss terms) skip
   /// the block machinery: one scalar per register.
   @inline(__always)
-  func runScalar(_ kernel: FusedKernel.Header,
-                 into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutablePointer<Double>) {
+  func runScalar(
+    _ kernel: FusedKernel.Header,
+    into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutablePointer<Double>
+  ) {
     @inline(__always) func value(_ s: FusedKernel.Source) -> Double {
       switch s {
       case .register(let r): return scratch[r]
@@ -90,8 +95,10 @@ extension Plan {
   }
 
   @inline(__always)
-  func resolve(_ source: FusedKernel.Source, row i: Int, column j0: Int, columns: Int,
-               scratch: UnsafeMutablePointer<Double>) -> BlockOperand {
+  func resolve(
+    _ source: FusedKernel.Source, row i: Int, column j0: Int, columns: Int,
+    scratch: UnsafeMutablePointer<Double>
+  ) -> BlockOperand {
     switch source {
     case .register(let r): return .run(UnsafePointer(scratch + r * FusedKernel.block))
     case .immediate(let v): return .value(v)
@@ -111,7 +118,9 @@ extension Plan {
 /// straight (vectorisable where the function allows) loop.
 enum FusedLoops {
   @inline(__always)
-  static func map(_ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int, _ f: (Double) -> Double) {
+  static func map(
+    _ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int, _ f: (Double) -> Double
+  ) {
     switch x {
     case .run(let a): for t in 0..<n { d[t] = f(a[t]) }
     case .value(let v):
@@ -120,7 +129,10 @@ enum FusedLoops {
     }
   }
 
-  static func unary(_ f: UnaryFunction, _ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int, identity: Bool = false) {
+  static func unary(
+    _ f: UnaryFunction, _ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int,
+    identity: Bool = false
+  ) {
     if wideKernels, let g: Elementwise512.Unary = identity ? .copy : Elementwise512.Unary(f) {
       return Elementwise512.unary(g, x.wide, d, n)
     }
@@ -140,8 +152,10 @@ enum FusedLoops {
   }
 
   @inline(__always)
-  static func zip(_ x: BlockOperand, _ y: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int,
-                  _ f: (Double, Double) -> Double) {
+  static func zip(
+    _ x: BlockOperand, _ y: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int,
+    _ f: (Double, Double) -> Double
+  ) {
     switch (x, y) {
     case (.run(let a), .run(let b)): for t in 0..<n { d[t] = f(a[t], b[t]) }
     case (.run(let a), .value(let v)): for t in 0..<n { d[t] = f(a[t], v) }
@@ -152,7 +166,10 @@ enum FusedLoops {
     }
   }
 
-  static func binary(_ f: BinaryFunction, _ x: BlockOperand, _ y: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int) {
+  static func binary(
+    _ f: BinaryFunction, _ x: BlockOperand, _ y: BlockOperand, _ d: UnsafeMutablePointer<Double>,
+    _ n: Int
+  ) {
     if wideKernels, let g = Elementwise512.Binary(f, exponent: y) {
       return Elementwise512.binary(g, x.wide, y.wide, d, n)
     }

@@ -61,7 +61,9 @@ extension Plan {
 
   /// out = scale · Σ over the list's task instances (each `count` entries).
   @inline(__always)
-  func taskSum(_ list: Int, into out: UnsafeMutablePointer<Double>, count m: Int, tasks: Int, scale: Double) {
+  func taskSum(
+    _ list: Int, into out: UnsafeMutablePointer<Double>, count m: Int, tasks: Int, scale: Double
+  ) {
     let start = listStarts[list]
     out.update(repeating: 0, count: m)
     for t in 0..<tasks {
@@ -104,7 +106,8 @@ extension Plan {
       switch s {
       case .register(let r): return registers[r]
       case .immediate(let v): return v
-      case .operand(let offset, let role): return arena[offset + role.sourceIndex(row: i, column: j, columns: kernel.columns)]
+      case .operand(let offset, let role):
+        return arena[offset + role.sourceIndex(row: i, column: j, columns: kernel.columns)]
       }
     }
     for (index, step) in kernel.steps.enumerated() {
@@ -115,7 +118,10 @@ extension Plan {
       case .binary(let f): y = f.apply(a, b)
       case .identity: y = a
       }
-      let operandsFinite = a.isFinite && (b.isFinite || { if case .binary = step.function { return false } else { return true } }())
+      let operandsFinite =
+        a.isFinite
+        && (b.isFinite
+          || { if case .binary = step.function { return false } else { return true } }())
       if !y.isFinite && operandsFinite { return (index, y) }
       registers.append(y)
     }
@@ -145,14 +151,18 @@ extension Plan {
       if let e = out.firstIndex(where: { !$0.isFinite }) {
         if let k = saved[pc].fusedKernel {
           // A reducing kernel has one output: look through all its entries.
-          let entries = fused[k].reduction == nil ? e..<(e + 1) : 0..<(fused[k].rows * fused[k].columns)
+          let entries =
+            fused[k].reduction == nil ? e..<(e + 1) : 0..<(fused[k].rows * fused[k].columns)
           for entry in entries {
             if let step = faultingStep(k, element: entry) {
-              return NumericFault(instruction: pc, node: fused[k].nodes[step.index], origin: stepOrigins[k][step.index], value: step.value)
+              return NumericFault(
+                instruction: pc, node: fused[k].nodes[step.index],
+                origin: stepOrigins[k][step.index], value: step.value)
             }
           }
         }
-        return NumericFault(instruction: pc, node: provenance[pc], origin: origins[pc], value: out[e])
+        return NumericFault(
+          instruction: pc, node: provenance[pc], origin: origins[pc], value: out[e])
       }
     }
     return nil
@@ -164,8 +174,10 @@ extension Plan {
   /// matrix–vector product (either side), or the packed GEMM, whose packing
   /// buffers live in the plan's arena.
   @inline(__always)
-  func matmul(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>,
-              m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
+  func matmul(
+    _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool
+  ) {
     if m == 1 && n == 1 {
       c[0] = VectorKernels.dot(k, a, b)
     } else if n == 1 {
@@ -183,9 +195,10 @@ extension Plan {
         GEMV.multiply(m: k, n: n, a: b, lda: n, transposeA: true, x: a, y: c)
       }
     } else {
-      GEMM.multiply(m: m, n: n, k: k, a: a, lda: transposeA ? m : k, transposeA: transposeA,
-                    b: b, ldb: transposeB ? k : n, transposeB: transposeB, c: c, ldc: n,
-                    workspace: arena + gemmWorkspaceOffset)
+      GEMM.multiply(
+        m: m, n: n, k: k, a: a, lda: transposeA ? m : k, transposeA: transposeA,
+        b: b, ldb: transposeB ? k : n, transposeB: transposeB, c: c, ldc: n,
+        workspace: arena + gemmWorkspaceOffset)
     }
   }
 }
@@ -200,22 +213,26 @@ extension Plan {
   /// X = A⁻¹ B by the blocked LU with partial pivoting. A singular A leaves
   /// NaN in X, which `runChecked` reports at the solve's source.
   @inline(__always)
-  func solve(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>,
-             n: Int, rhs: Int, workspace: UnsafeMutablePointer<Double>) {
+  func solve(
+    _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ x: UnsafeMutablePointer<Double>,
+    n: Int, rhs: Int, workspace: UnsafeMutablePointer<Double>
+  ) {
     let factors = workspace
     factors.update(from: a, count: n * n)
     x.update(from: b, count: n * rhs)
     let scratch = workspace + n * n + n
     (workspace + n * n).withMemoryRebound(to: Int.self, capacity: n) { pivots in
-      guard LU.factor(n: n, a: factors, lda: n, pivots: pivots, workspace: scratch) == .success else {
+      guard LU.factor(n: n, a: factors, lda: n, pivots: pivots, workspace: scratch) == .success
+      else {
         x.update(repeating: .nan, count: n * rhs)
         return
       }
       if rhs == 1 {
         LU.solve(n: n, lu: factors, lda: n, pivots: pivots, b: x)
       } else {
-        LU.solve(n: n, rhs: rhs, lu: factors, lda: n, pivots: pivots, b: x, ldb: rhs,
-                 workspace: scratch + LU.workspaceSize(n: n))
+        LU.solve(
+          n: n, rhs: rhs, lu: factors, lda: n, pivots: pivots, b: x, ldb: rhs,
+          workspace: scratch + LU.workspaceSize(n: n))
       }
     }
   }

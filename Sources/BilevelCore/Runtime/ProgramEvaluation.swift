@@ -30,7 +30,8 @@ public struct ProgramEvaluation {
 
   /// The value of one node; `task` for nodes that vary by task.
   public func evaluate(_ node: NodeID, task: Int? = nil) -> Tensor {
-    ReferenceEvaluator.evaluate(program.graph, roots: [node], leaves: leaves, taskCount: taskCount, task: task)[0]
+    ReferenceEvaluator.evaluate(
+      program.graph, roots: [node], leaves: leaves, taskCount: taskCount, task: task)[0]
   }
 
   /// Whether a node varies by task (depends on per-task leaves outside a task reduction).
@@ -41,7 +42,8 @@ public struct ProgramEvaluation {
   /// The first node, in evaluation order, whose value is NaN or infinite
   /// although its inputs are finite: where numerical trouble starts.
   public func firstNonFinite(_ root: NodeID, task: Int? = nil) -> NodeID? {
-    let values = ReferenceEvaluator.evaluateAll(program.graph, roots: [root], leaves: leaves, taskCount: taskCount, task: task)
+    let values = ReferenceEvaluator.evaluateAll(
+      program.graph, roots: [root], leaves: leaves, taskCount: taskCount, task: task)
     for id in program.graph.reachable(from: [root]) {
       guard let v = values[id.index], v.scalars.contains(where: { !$0.isFinite }) else { continue }
       let inputsFinite = program.graph[id].inputs.allSatisfy { input in

@@ -6,9 +6,13 @@ public struct LeafValues {
   public let input: (Int, Int?) -> Tensor
   /// Whether a leaf has one value per task.
   public let isPerTask: (Op) -> Bool
-  public init(data: @escaping (Int, Int?) -> Tensor, variable: @escaping (Int, Int?) -> Tensor,
-              input: @escaping (Int, Int?) -> Tensor = { i, _ in preconditionFailure("input \(i) has no value") },
-              isPerTask: @escaping (Op) -> Bool = { _ in false }) {
+  public init(
+    data: @escaping (Int, Int?) -> Tensor, variable: @escaping (Int, Int?) -> Tensor,
+    input: @escaping (Int, Int?) -> Tensor = { i, _ in
+      preconditionFailure("input \(i) has no value")
+    },
+    isPerTask: @escaping (Op) -> Bool = { _ in false }
+  ) {
     self.data = data
     self.variable = variable
     self.input = input
@@ -18,8 +22,12 @@ public struct LeafValues {
 
 extension Program {
   /// The program's data, with variables valued by `variable`.
-  public func leafValues(variable: @escaping (Int, Int?) -> Tensor,
-                         input: @escaping (Int, Int?) -> Tensor = { i, _ in preconditionFailure("input \(i) has no value") })
+  public func leafValues(
+    variable: @escaping (Int, Int?) -> Tensor,
+    input: @escaping (Int, Int?) -> Tensor = { i, _ in
+      preconditionFailure("input \(i) has no value")
+    }
+  )
     -> LeafValues
   {
     let data = self.data
@@ -51,13 +59,17 @@ extension Program {
 public enum ReferenceEvaluator {
   /// Values of `roots`. Nodes that vary by task are evaluated once per task
   /// inside each `taskReduce`, or for `task` when one is given.
-  public static func evaluate(_ graph: Graph, roots: [NodeID], leaves: LeafValues, taskCount: Int, task: Int?) -> [Tensor] {
+  public static func evaluate(
+    _ graph: Graph, roots: [NodeID], leaves: LeafValues, taskCount: Int, task: Int?
+  ) -> [Tensor] {
     let all = evaluateAll(graph, roots: roots, leaves: leaves, taskCount: taskCount, task: task)
     return roots.map { all[$0.index]! }
   }
 
   /// Values of every node the roots need (nil for the rest), in ID order.
-  public static func evaluateAll(_ graph: Graph, roots: [NodeID], leaves: LeafValues, taskCount: Int, task: Int?) -> [Tensor?] {
+  public static func evaluateAll(
+    _ graph: Graph, roots: [NodeID], leaves: LeafValues, taskCount: Int, task: Int?
+  ) -> [Tensor?] {
     let needed = graph.reachable(from: roots)
     let varying = graph.taskVarying(isPerTaskLeaf: leaves.isPerTask)
     var values = [Tensor?](repeating: nil, count: graph.count)
@@ -74,7 +86,9 @@ public enum ReferenceEvaluator {
         for t in 0..<taskCount {
           var local: [Int: Tensor] = [:]
           for c in cone {
-            local[c.index] = compute(graph, c, task: t, leaves: leaves) { local[$0.index] ?? values[$0.index]! }
+            local[c.index] = compute(graph, c, task: t, leaves: leaves) {
+              local[$0.index] ?? values[$0.index]!
+            }
           }
           perTask.append(local[node.inputs[0].index] ?? values[node.inputs[0].index]!)
         }
@@ -86,7 +100,9 @@ public enum ReferenceEvaluator {
     return values
   }
 
-  static func compute(_ graph: Graph, _ id: NodeID, task: Int?, leaves: LeafValues, input: (NodeID) -> Tensor) -> Tensor {
+  static func compute(
+    _ graph: Graph, _ id: NodeID, task: Int?, leaves: LeafValues, input: (NodeID) -> Tensor
+  ) -> Tensor {
     let node = graph[id]
     switch node.op {
     case .constant(let v): return Tensor(filling: v, shape: node.shape)

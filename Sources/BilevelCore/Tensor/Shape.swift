@@ -58,7 +58,8 @@ public struct Tensor: Hashable, Sendable {
   public var scalars: [Double]
 
   public init(shape: Shape, scalars: [Double]) {
-    precondition(shape.count == scalars.count, "tensor of shape \(shape) given \(scalars.count) entries")
+    precondition(
+      shape.count == scalars.count, "tensor of shape \(shape) given \(scalars.count) entries")
     self.shape = shape
     self.scalars = scalars
   }

@@ -20,7 +20,10 @@ struct JAXFunctionWriter {
   let letNames: [NodeID: String]
   var lines: [String] = []
 
-  init(graph: Graph, letNames: [NodeID: String] = [:], leaf: @escaping (Node) throws(JAXRefusal) -> String) {
+  init(
+    graph: Graph, letNames: [NodeID: String] = [:],
+    leaf: @escaping (Node) throws(JAXRefusal) -> String
+  ) {
     self.graph = graph
     self.letNames = letNames
     self.leaf = leaf
@@ -48,10 +51,16 @@ struct JAXFunctionWriter {
       case .taskReduction(let r):
         let body = node.inputs[0]
         let function = "task_term_\(id.index)"
-        lines.append("\(indent)def \(function)(theta, data):  # one task's term of a `\(r.rawValue) over` reduction")
+        lines.append(
+          "\(indent)def \(function)(theta, data):  # one task's term of a `\(r.rawValue) over` reduction"
+        )
         var inner = JAXFunctionWriter(graph: graph, letNames: letNames, leaf: leaf)
-        if inner.nodes(from: [body]).contains(where: { if case .taskReduce = graph[$0].op { return true } else { return false } }) {
-          throw JAXRefusal(message: "--emit jax: a task reduction inside another is not supported", range: graph.origin(id))
+        if inner.nodes(from: [body]).contains(where: {
+          if case .taskReduce = graph[$0].op { return true } else { return false }
+        }) {
+          throw JAXRefusal(
+            message: "--emit jax: a task reduction inside another is not supported",
+            range: graph.origin(id))
         }
         let result = try inner.write([body], indent: indent + "    ")
         lines += inner.lines
@@ -84,7 +93,10 @@ struct JAXFunctionWriter {
       let id = NodeID(i)
       if marked.contains(id) {
         order.append(id)
-        if case .taskReduce = graph[id].op {} else { for input in graph[id].inputs { marked.insert(input) } }
+        if case .taskReduce = graph[id].op {
+        } else {
+          for input in graph[id].inputs { marked.insert(input) }
+        }
       }
       i -= 1
     }
@@ -92,16 +104,25 @@ struct JAXFunctionWriter {
   }
 
   static let reserved: Set<String> = [
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
-    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or",
-    "pass", "raise", "return", "try", "while", "with", "yield", "theta", "phi", "data", "grad", "jnp", "jax", "np", "lax",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif",
+    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+    "nonlocal", "not", "or",
+    "pass", "raise", "return", "try", "while", "with", "yield", "theta", "phi", "data", "grad",
+    "jnp", "jax", "np", "lax",
     "math", "tmap", "task_terms",
   ]
 
   /// A let's name as a Python identifier, or nil when it cannot be one.
   static func pythonName(_ name: String) -> String? {
-    guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return nil }
-    guard name.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }) else {
+    guard let first = name.unicodeScalars.first,
+      first == "_" || (first.isASCII && first.properties.isAlphabetic)
+    else { return nil }
+    guard
+      name.unicodeScalars.allSatisfy({
+        $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+      })
+    else {
       return nil
     }
     if reserved.contains(name) || name.hasPrefix("t") && Int(name.dropFirst()) != nil { return nil }

@@ -28,21 +28,32 @@ extension JAXMethodBlocks {
     }
     switch m {
     case .unrollReverse(let checkpoints?): return checkpointed(checkpoints, p)
-    case .unrollReverse(nil): return reverse("unroll(reverse): reverse mode (jax.vjp) through the lax.scan of the inner steps", solve: "solve_inner(phi, data)[0]")
+    case .unrollReverse(nil):
+      return reverse(
+        "unroll(reverse): reverse mode (jax.vjp) through the lax.scan of the inner steps",
+        solve: "solve_inner(phi, data)[0]")
     case .truncated(let k): return truncated(k, p)
     case .unrollForward: return forward
     case .firstOrder: return firstOrder
     case .finiteDifference(let eps): return finiteDifference(eps)
-    case .evograd(let samples, let sigma, let tau, let seed, _): return evograd(samples, sigma, tau, seed, p)
+    case .evograd(let samples, let sigma, let tau, let seed, _):
+      return evograd(samples, sigma, tau, seed, p)
     case .implicitConjugateGradient(let iterations, let tolerance):
       let solve = p.innerFixpoint != nil ? "bicgstab" : "conjugate_gradient"
-      return implicit("lambda apply, b: \(solve)(apply, b, \(iterations), \(JAXOpTable.number(tolerance)))", p, closedForm: false)
+      return implicit(
+        "lambda apply, b: \(solve)(apply, b, \(iterations), \(JAXOpTable.number(tolerance)))", p,
+        closedForm: false)
     case .implicitNeumann(let iterations, let alpha):
-      return implicit("lambda apply, b: neumann(apply, b, \(iterations), \(JAXOpTable.number(alpha)))", p, closedForm: false)
+      return implicit(
+        "lambda apply, b: neumann(apply, b, \(iterations), \(JAXOpTable.number(alpha)))", p,
+        closedForm: false)
     case .implicitExact:
-      return implicit("lambda apply, b: dense_solve(apply, b, \(p.size(.inner)), \(p.innerFixpoint == nil ? "True" : "False"))", p, closedForm: false)
+      return implicit(
+        "lambda apply, b: dense_solve(apply, b, \(p.size(.inner)), \(p.innerFixpoint == nil ? "True" : "False"))",
+        p, closedForm: false)
     case .closedForm:
-      return implicit("lambda apply, b: dense_solve(apply, b, \(p.size(.inner)), True)", p, closedForm: true)
+      return implicit(
+        "lambda apply, b: dense_solve(apply, b, \(p.size(.inner)), True)", p, closedForm: true)
     case .adjoint: preconditionFailure("JAXSupport.check refuses the adjoint method")
     }
   }
@@ -86,7 +97,10 @@ extension JAXMethodBlocks {
           return over_tasks(one, data)
 
 
-      """ + reverse("unroll(reverse, checkpoints: \(k)): jax.vjp through checkpointed segments of the scan", solve: "solve_inner_checkpointed(phi, data)")
+      """
+        + reverse(
+          "unroll(reverse, checkpoints: \(k)): jax.vjp through checkpointed segments of the scan",
+          solve: "solve_inner_checkpointed(phi, data)")
   }
 
   static func truncated(_ k: Int, _ p: Program) -> String {
@@ -103,7 +117,10 @@ extension JAXMethodBlocks {
         return over_tasks(one, data)
 
 
-    """ + reverse("truncated(\(k)): jax.vjp through the last K inner steps only", solve: "solve_inner_truncated(phi, data)")
+    """
+      + reverse(
+        "truncated(\(k)): jax.vjp through the last K inner steps only",
+        solve: "solve_inner_truncated(phi, data)")
   }
 
   static let forward = """
@@ -173,7 +190,9 @@ extension JAXMethodBlocks {
     """
   }
 
-  static func evograd(_ samples: Int, _ sigma: Double, _ tau: Double, _ seed: Int, _ p: Program) -> String {
+  static func evograd(
+    _ samples: Int, _ sigma: Double, _ tau: Double, _ seed: Int, _ p: Program
+  ) -> String {
     """
     # evograd's draws: task t's copy k uses the normal stream seeded seed * 1000003 + t * K + k (mod 2^64).
     EVO_NOISE = jnp.asarray(np.stack([np.stack([np.asarray(randn((\(p.size(.inner)),), (\(seed) * 1000003 + t * \(samples) + k) & _M64))
@@ -224,24 +243,29 @@ extension JAXMethodBlocks {
 
         """ + residual(fixpoint: false)
     }
-    let part = fixpoint ? """
-            def part(d, z, b):
-                z0 = flat_inner(z)
-                fixpoint_at = lambda x, pf: flat_inner({INNER[0][0]: fixpoint_map(unflat_inner(x), unflat_outer(pf), d)})
-                _, pullback_z = jax.vjp(lambda x: fixpoint_at(x, phi_flat), z0)
-                v, report = ADJOINT_SOLVE(lambda u: u - pullback_z(u)[0], flat_inner(b))
-                _, pullback_phi = jax.vjp(lambda pf: fixpoint_at(z0, pf), phi_flat)
-                return pullback_phi(v)[0], report
-        """ : """
-            def part(d, th, b):
-                x0 = flat_inner(th)
-                gradient_at = lambda x, pf: flat_inner(jax.grad(inner_loss)(unflat_inner(x), unflat_outer(pf), d))
-                hessian_vector = lambda u: jax.jvp(lambda x: gradient_at(x, phi_flat), (x0,), (u,))[1]
-                v, report = ADJOINT_SOLVE(hessian_vector, flat_inner(b))
-                mixed = jax.grad(lambda pf: jnp.dot(gradient_at(x0, pf), v))(phi_flat)
-                return -mixed, report
-        """
-    let system = fixpoint ? "(I - dE/dz)^T v = dL_out/dz, then dL_out/dphi + (dE/dphi)^T v"
+    let part =
+      fixpoint
+      ? """
+          def part(d, z, b):
+              z0 = flat_inner(z)
+              fixpoint_at = lambda x, pf: flat_inner({INNER[0][0]: fixpoint_map(unflat_inner(x), unflat_outer(pf), d)})
+              _, pullback_z = jax.vjp(lambda x: fixpoint_at(x, phi_flat), z0)
+              v, report = ADJOINT_SOLVE(lambda u: u - pullback_z(u)[0], flat_inner(b))
+              _, pullback_phi = jax.vjp(lambda pf: fixpoint_at(z0, pf), phi_flat)
+              return pullback_phi(v)[0], report
+      """
+      : """
+          def part(d, th, b):
+              x0 = flat_inner(th)
+              gradient_at = lambda x, pf: flat_inner(jax.grad(inner_loss)(unflat_inner(x), unflat_outer(pf), d))
+              hessian_vector = lambda u: jax.jvp(lambda x: gradient_at(x, phi_flat), (x0,), (u,))[1]
+              v, report = ADJOINT_SOLVE(hessian_vector, flat_inner(b))
+              mixed = jax.grad(lambda pf: jnp.dot(gradient_at(x0, pf), v))(phi_flat)
+              return -mixed, report
+      """
+    let system =
+      fixpoint
+      ? "(I - dE/dz)^T v = dL_out/dz, then dL_out/dphi + (dE/dphi)^T v"
       : "H v = dL_out/dtheta, then dL_out/dphi - (d2 L_in/dphi dtheta) v"
     s += """
       def hypergradient(phi_flat, data):

@@ -30,15 +30,23 @@ enum JAXOpTable {
       case .minimum: return .expression("jnp.where(\(a) <= \(b), \(a), \(b))")
       default: return .expression("(\(a) \(binarySymbol(f)) \(b))")
       }
-    case .broadcast: return .expression("jnp.broadcast_to(\(adapt(args[0], inputShapes[0], to: node.shape)), \(tuple(node.shape)))")
-    case .transpose: return .expression(inputShapes[0].isMatrix ? "jnp.transpose(\(args[0]))" : args[0])
+    case .broadcast:
+      return .expression(
+        "jnp.broadcast_to(\(adapt(args[0], inputShapes[0], to: node.shape)), \(tuple(node.shape)))")
+    case .transpose:
+      return .expression(inputShapes[0].isMatrix ? "jnp.transpose(\(args[0]))" : args[0])
     case .reshape: return .expression("jnp.reshape(\(args[0]), \(tuple(node.shape)))")
     case .slice(let s):
-      let window = inputShapes[0].isMatrix
-        ? "\(args[0])[\(s.rowStart):\(s.rowEnd), \(s.columnStart):\(s.columnEnd)]" : "\(args[0])[\(s.rowStart):\(s.rowEnd)]"
+      let window =
+        inputShapes[0].isMatrix
+        ? "\(args[0])[\(s.rowStart):\(s.rowEnd), \(s.columnStart):\(s.columnEnd)]"
+        : "\(args[0])[\(s.rowStart):\(s.rowEnd)]"
       return .expression("jnp.reshape(\(window), \(tuple(node.shape)))")
     case .concat(let axis):
-      if !node.shape.isMatrix { return .expression("jnp.concatenate([\(args.map { "jnp.ravel(\($0))" }.joined(separator: ", "))])") }
+      if !node.shape.isMatrix {
+        return .expression(
+          "jnp.concatenate([\(args.map { "jnp.ravel(\($0))" }.joined(separator: ", "))])")
+      }
       return .expression("jnp.concatenate([\(args.joined(separator: ", "))], axis=\(axis))")
     case .diag: return .expression("jnp.diag(\(args[0]))")
     case .matmul(let tl, let tr):
@@ -48,7 +56,8 @@ enum JAXOpTable {
     case .solve: return .expression("jnp.linalg.solve(\(args[0]), \(args[1]))")
     case .reduce(let r, let axis): return .expression(reduction(r, axis, args[0]))
     case .argmax(let axis):
-      let a = axis == .all || !inputShapes[0].isMatrix ? "" : axis == .rows ? ", axis=0" : ", axis=1"
+      let a =
+        axis == .all || !inputShapes[0].isMatrix ? "" : axis == .rows ? ", axis=0" : ", axis=1"
       return .expression("(jnp.argmax(\(args[0])\(a)) + 1.0)")
     case .softmax: return .expression("jax.nn.softmax(\(args[0]), axis=-1)")
     case .logSoftmax: return .expression("jax.nn.log_softmax(\(args[0]), axis=-1)")

@@ -40,11 +40,15 @@ enum JAXMethodBlocks {
 
         """ + residual(fixpoint: true)
     case .newton, .flow:
-      throw JAXRefusal(message: "--emit jax does not emit the \(statement.name) inner solver", range: statement.range)
+      throw JAXRefusal(
+        message: "--emit jax does not emit the \(statement.name) inner solver",
+        range: statement.range)
     }
   }
 
-  static func fixedSteps(_ spec: InnerSolverSpec<NodeID>, steps: Int, origin: String, _ p: Program) -> String {
+  static func fixedSteps(
+    _ spec: InnerSolverSpec<NodeID>, steps: Int, origin: String, _ p: Program
+  ) -> String {
     var s = "STEPS = \(steps)\n"
     let update: String
     var copies = 1
@@ -63,7 +67,8 @@ enum JAXMethodBlocks {
         """
     case .adam(_, let m, _):
       copies = 3
-      s += "BETA1, BETA2, ADAM_EPS = \(JAXOpTable.number(m.beta1)), \(JAXOpTable.number(m.beta2)), \(JAXOpTable.number(m.eps))\n"
+      s +=
+        "BETA1, BETA2, ADAM_EPS = \(JAXOpTable.number(m.beta1)), \(JAXOpTable.number(m.beta2)), \(JAXOpTable.number(m.eps))\n"
       s += "# Adam's bias corrections 1/(1 - beta^(k+1)), computed as FixedStepRunner does.\n"
       s += "BIAS1 = jnp.array([1 / (1 - BETA1 ** (k + 1)) for k in range(STEPS)])\n"
       s += "BIAS2 = jnp.array([1 / (1 - BETA2 ** (k + 1)) for k in range(STEPS)])\n"
@@ -120,7 +125,8 @@ enum JAXMethodBlocks {
   }
 
   static func residual(fixpoint: Bool) -> String {
-    let r = fixpoint
+    let r =
+      fixpoint
       ? "flat_inner({INNER[0][0]: fixpoint_map(th, phi, d)}) - flat_inner(th)"
       : "flat_inner(jax.grad(inner_loss)(th, phi, d))"
     return """

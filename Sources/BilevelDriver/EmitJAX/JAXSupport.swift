@@ -8,35 +8,48 @@ enum JAXSupport {
   static func check(_ p: Program, _ method: HypergradientMethod) throws(JAXRefusal) {
     if case .newton? = p.innerSolver?.spec {
       throw JAXRefusal(
-        message: "--emit jax does not emit the newton inner solver: its CG-truncated steps and backtracking line search "
+        message:
+          "--emit jax does not emit the newton inner solver: its CG-truncated steps and backtracking line search "
           + "take data-dependent branches whose path a traced JAX loop would not reproduce step for step; use gd, momentum or adam",
         range: p.innerSolver?.range)
     }
     if case .flow? = p.innerSolver?.spec {
-      throw JAXRefusal(message: "--emit jax does not emit the flow inner solver yet; use gd, momentum or adam", range: p.innerSolver?.range)
+      throw JAXRefusal(
+        message: "--emit jax does not emit the flow inner solver yet; use gd, momentum or adam",
+        range: p.innerSolver?.range)
     }
     switch method {
     case .adjoint:
-      throw JAXRefusal(message: "--emit jax does not emit the adjoint method yet; use unroll(forward) or unroll(reverse)",
-                       range: p.hypergradient?.range)
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit the adjoint method yet; use unroll(forward) or unroll(reverse)",
+        range: p.hypergradient?.range)
     case .evograd(_, _, _, _, true):
-      throw JAXRefusal(message: "--emit jax emits evograd with fixed draws only; 'draws: fresh' is not emitted yet",
-                       range: p.hypergradient?.range)
+      throw JAXRefusal(
+        message:
+          "--emit jax emits evograd with fixed draws only; 'draws: fresh' is not emitted yet",
+        range: p.hypergradient?.range)
     default: break
     }
     if p.tasks != nil, let i = p.variables(.inner).first(where: { !p.variables[$0].perTask }) {
-      throw JAXRefusal(message: "--emit jax: inner variable '\(p.variables[i].name)' is shared by the tasks; the emitted vmap needs per-task inner variables",
-                       range: p.variables[i].range)
+      throw JAXRefusal(
+        message:
+          "--emit jax: inner variable '\(p.variables[i].name)' is shared by the tasks; the emitted vmap needs per-task inner variables",
+        range: p.variables[i].range)
     }
     if p.isSingleLevel { return }
     let problem = BilevelProblem(p)
     if let why = MethodEstimates.estimate(ProblemSizes(problem), of: method).unavailable {
-      throw JAXRefusal(message: "--emit jax: \(method.description) does not apply: \(why)", range: p.hypergradient?.range)
+      throw JAXRefusal(
+        message: "--emit jax: \(method.description) does not apply: \(why)",
+        range: p.hypergradient?.range)
     }
     if case .finiteDifference = method {
       guard case .gd(let lr, _)? = p.innerSolver?.spec, p.graph.shape(lr).isScalar else {
-        throw JAXRefusal(message: "--emit jax: finite_difference needs gradient descent with one scalar learning rate",
-                         range: p.hypergradient?.range ?? p.innerSolver?.range)
+        throw JAXRefusal(
+          message:
+            "--emit jax: finite_difference needs gradient descent with one scalar learning rate",
+          range: p.hypergradient?.range ?? p.innerSolver?.range)
       }
     }
   }

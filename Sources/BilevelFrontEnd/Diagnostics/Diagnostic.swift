@@ -7,14 +7,18 @@ public struct Diagnostic: Sendable {
   public let range: SourceRange?
   public var notes: [Diagnostic]
 
-  public init(_ severity: Severity, _ message: Message, at range: SourceRange?, notes: [Diagnostic] = []) {
+  public init(
+    _ severity: Severity, _ message: Message, at range: SourceRange?, notes: [Diagnostic] = []
+  ) {
     self.severity = severity
     self.message = message.text
     self.range = range
     self.notes = notes
   }
 
-  public static func error(_ message: Message, at range: SourceRange?, notes: [Diagnostic] = []) -> Diagnostic {
+  public static func error(
+    _ message: Message, at range: SourceRange?, notes: [Diagnostic] = []
+  ) -> Diagnostic {
     Diagnostic(.error, message, at: range, notes: notes)
   }
 
@@ -48,4 +52,3 @@ public struct CompileFailure: Error, Sendable {
   public let diagnostics: [Diagnostic]
   public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
 }
-

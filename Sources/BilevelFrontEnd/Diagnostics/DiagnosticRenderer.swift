@@ -14,7 +14,10 @@ public enum DiagnosticRenderer {
       let others = hidden.count - errors
       var parts: [String] = []
       if errors > 0 { parts.append("\(errors) more error\(errors == 1 ? "" : "s")") }
-      if others > 0 { parts.append("\(others) more warning\(others == 1 ? "" : "s") or note\(others == 1 ? "" : "s")") }
+      if others > 0 {
+        parts.append(
+          "\(others) more warning\(others == 1 ? "" : "s") or note\(others == 1 ? "" : "s")")
+      }
       out += "note: \(parts.joined(separator: " and ")) not shown\n"
     }
     return out
@@ -28,7 +31,8 @@ public enum DiagnosticRenderer {
     }
     let file = range.file
     let (index, column) = file.lineIndexAndColumn(of: range.start)
-    out += "\(file.path):\(index + file.firstLine):\(column): \(d.severity.rawValue): \(bounded(d.message))\n"
+    out +=
+      "\(file.path):\(index + file.firstLine):\(column): \(d.severity.rawValue): \(bounded(d.message))\n"
     let lineBytes = file.lineRange(index: index)
     if lineBytes.count > maximumEchoedBytes {
       renderWindow(file.bytes, line: lineBytes, range: range, into: &out)
@@ -38,7 +42,9 @@ public enum DiagnosticRenderer {
       // Caret under the start; tildes to the end of the range on this line.
       let endOnLine = min(range.end, lineBytes.upperBound)
       let width = max(1, displayWidth(file.bytes[range.start..<max(range.start, endOnLine)]))
-      out += String(repeating: " ", count: column - 1) + "^" + String(repeating: "~", count: width - 1) + "\n"
+      out +=
+        String(repeating: " ", count: column - 1) + "^" + String(repeating: "~", count: width - 1)
+        + "\n"
     }
     for n in d.notes { render(n, into: &out) }
   }
@@ -58,7 +64,9 @@ public enum DiagnosticRenderer {
 
   /// A window of a long line: up to `windowBefore` characters before the
   /// caret and `windowAfter` from it, "…" where the line goes on.
-  static func renderWindow(_ bytes: [UInt8], line: Range<Int>, range: SourceRange, into out: inout String) {
+  static func renderWindow(
+    _ bytes: [UInt8], line: Range<Int>, range: SourceRange, into out: inout String
+  ) {
     let start = min(max(range.start, line.lowerBound), line.upperBound)
     var lower = start
     var before = 0
@@ -77,7 +85,8 @@ public enum DiagnosticRenderer {
     let endOnLine = min(max(range.end, start), upper)
     let width = max(1, displayWidth(bytes[start..<endOnLine]))
     let column = lead.count + displayWidth(bytes[lower..<start])
-    out += String(repeating: " ", count: column) + "^" + String(repeating: "~", count: width - 1) + "\n"
+    out +=
+      String(repeating: " ", count: column) + "^" + String(repeating: "~", count: width - 1) + "\n"
   }
 
   /// A source line as printable text: control bytes and invalid UTF-8 become

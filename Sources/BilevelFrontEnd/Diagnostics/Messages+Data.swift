@@ -19,7 +19,8 @@ extension Message {
   public static let csvFirstRowHere = Message("the first row is here")
   public static let csvHeaderHere = Message("the header is here")
   public static let csvNoDataRows = Message("no data rows in the CSV file")
-  public static let csvUnterminatedQuote = Message("unterminated quoted field; it must close with '\"' on the same line")
+  public static let csvUnterminatedQuote = Message(
+    "unterminated quoted field; it must close with '\"' on the same line")
   public static func csvTooManyEntries(_ limit: Int) -> Message {
     Message("the CSV file has more than \(limit) entries")
   }

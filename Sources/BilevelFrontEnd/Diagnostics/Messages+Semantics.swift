@@ -1,13 +1,17 @@
 // MARK: Names
 extension Message {
-  public static func undefinedName(_ name: String, hint: String) -> Message { Message("undefined name '\(name)'\(hint)") }
+  public static func undefinedName(_ name: String, hint: String) -> Message {
+    Message("undefined name '\(name)'\(hint)")
+  }
   public static func undefinedFunction(_ name: String, hint: String) -> Message {
     Message("unknown function '\(name)'\(hint)")
   }
   public static func usedBeforeDefinition(_ name: String, line: Int) -> Message {
     Message("'\(name)' is used before its definition on line \(line)")
   }
-  public static func duplicateDefinition(_ name: String) -> Message { Message("'\(name)' is already defined") }
+  public static func duplicateDefinition(_ name: String) -> Message {
+    Message("'\(name)' is already defined")
+  }
   public static let previousDefinition = Message("previous definition is here")
   public static func shadowsBuiltin(_ name: String) -> Message {
     Message("'\(name)' is a built-in function and cannot be redefined")
@@ -24,12 +28,16 @@ extension Message {
   public static func inCallTo(_ name: String) -> Message { Message("in this call to '\(name)'") }
   public static let callsTooDeep = Message("function calls are nested too deeply")
   public static func tooManyInlinedCalls(_ limit: Int) -> Message {
-    Message("this statement expands to more than \(limit) function calls; definitions are inlined at every call")
+    Message(
+      "this statement expands to more than \(limit) function calls; definitions are inlined at every call"
+    )
   }
   public static func argumentCount(_ name: String, expected: String, got: Int) -> Message {
     Message("'\(name)' takes \(expected), given \(got)")
   }
-  public static func unknownArgumentLabel(_ label: String, function: String, hint: String) -> Message {
+  public static func unknownArgumentLabel(
+    _ label: String, function: String, hint: String
+  ) -> Message {
     Message("'\(function)' has no setting '\(label)'\(hint)")
   }
   public static func labeledArgumentToDef(_ name: String) -> Message {
@@ -39,17 +47,21 @@ extension Message {
 
 // MARK: Tasks
 extension Message {
-  public static let duplicateTasks = Message("'tasks' is already declared; a program has one task range")
+  public static let duplicateTasks = Message(
+    "'tasks' is already declared; a program has one task range")
   public static let tasksStartAtOne = Message("task ranges start at 1, as in 'tasks t in 1..5'")
   public static func taskIndexMismatch(_ given: String, declared: String) -> Message {
     Message("the task index is '\(declared)' (from 'tasks \(declared) in ...'), not '\(given)'")
   }
-  public static let noTasksDeclared = Message("per-task definitions need a 'tasks t in 1..M' statement first")
+  public static let noTasksDeclared = Message(
+    "per-task definitions need a 'tasks t in 1..M' statement first")
   public static func perTaskNeedsIndex(_ name: String, _ t: String) -> Message {
     Message("'\(name)' has one value per task; write '\(name)[\(t)]'")
   }
   public static func taskIndexOutsideTasks(_ t: String) -> Message {
-    Message("'\(t)' is only defined inside per-task definitions (such as 'inner loss[\(t)] = ...') and inside 'mean over \(t): ...'")
+    Message(
+      "'\(t)' is only defined inside per-task definitions (such as 'inner loss[\(t)] = ...') and inside 'mean over \(t): ...'"
+    )
   }
   public static func notPerTask(_ name: String) -> Message {
     Message("'\(name)' is not defined per task, so it cannot be indexed by the task")
@@ -73,13 +85,18 @@ extension Message {
     Message("report '\(name)' must be a scalar, not \(shape); reduce it (mean, sum, norm, max)")
   }
   public static func notDifferentiable(_ function: String, in what: String) -> Message {
-    Message("\(function) is not differentiable (its value jumps between whole numbers), so \(what) cannot use it; use it in a report or in data")
+    Message(
+      "\(function) is not differentiable (its value jumps between whole numbers), so \(what) cannot use it; use it in a report or in data"
+    )
   }
   public static func axisOfTwoArguments(_ function: String) -> Message {
-    Message("\(function)(a, b) is entrywise and takes no axis; write \(function)(X, axis: ...) to reduce one array")
+    Message(
+      "\(function)(a, b) is entrywise and takes no axis; write \(function)(X, axis: ...) to reduce one array"
+    )
   }
   public static func lossNotScalar(_ which: String, _ shape: String) -> Message {
-    Message("the \(which) must be a scalar, but this is \(shape); reduce it with sum(...) or mean(...)")
+    Message(
+      "the \(which) must be a scalar, but this is \(shape); reduce it with sum(...) or mean(...)")
   }
   public static func fixpointShape(_ name: String, variable: String, map: String) -> Message {
     Message("fixpoint map for '\(name)' has shape \(map), but '\(name)' is \(variable)")
@@ -103,7 +120,8 @@ extension Message {
     Message("\(what) has \(count) entries, more than the limit of \(limit)")
   }
   public static func indexOutOfRange(_ index: Int, size: Int, axis: String) -> Message {
-    Message("index \(index) is out of range for \(axis) of size \(size) (indices run from 1 to \(size))")
+    Message(
+      "index \(index) is out of range for \(axis) of size \(size) (indices run from 1 to \(size))")
   }
   public static func emptySlice(_ lower: Int, _ upper: Int) -> Message {
     Message("slice \(lower):\(upper) is empty; slices are inclusive, as in x[2:4]")
@@ -115,15 +133,20 @@ extension Message {
   public static func raggedArray(_ expected: Int, _ got: Int) -> Message {
     Message("rows of a matrix literal must have equal lengths: expected \(expected), found \(got)")
   }
-  public static let arrayTooDeep = Message("array literals have at most two levels ([[1, 2], [3, 4]])")
+  public static let arrayTooDeep = Message(
+    "array literals have at most two levels ([[1, 2], [3, 4]])")
   public static func stringNotValue(_ s: String) -> Message {
     Message("string \(s) is not a value; strings name files, as in csv(\(s))")
   }
   public static func dataOnlyFunction(_ name: String) -> Message {
-    Message("'\(name)(...)' loads or generates data at compile time; use it in a 'data' statement or an initial value")
+    Message(
+      "'\(name)(...)' loads or generates data at compile time; use it in a 'data' statement or an initial value"
+    )
   }
   public static func dataUsesVariable(_ data: String, _ v: String) -> Message {
-    Message("data '\(data)' cannot use '\(v)': data are fixed before solving, so they may use only dims, data and functions")
+    Message(
+      "data '\(data)' cannot use '\(v)': data are fixed before solving, so they may use only dims, data and functions"
+    )
   }
   public static func initialUsesVariable(_ name: String, _ v: String, _ why: String) -> Message {
     Message("the initial value of '\(name)' cannot use '\(v)': \(why)")
@@ -131,7 +154,9 @@ extension Message {
   public static func needsSeed(_ name: String) -> Message {
     Message("'\(name)' needs a seed so every run draws the same numbers, as in \(name)(n, seed: 1)")
   }
-  public static func axisValue(_ v: String) -> Message { Message("axis must be 'rows' or 'columns', not \(v)") }
+  public static func axisValue(_ v: String) -> Message {
+    Message("axis must be 'rows' or 'columns', not \(v)")
+  }
   /// The old numbered form: numbers would clash with 1-based indexing.
   public static func axisNumbered(_ v: String, name: String?) -> Message {
     let fix = name.map { "; write 'axis: \($0)' (what 'axis: \(v)' meant)" } ?? ""
@@ -139,13 +164,19 @@ extension Message {
   }
   public static func classLabelRange(_ v: String, classes: Int, base: Int) -> Message {
     let hint = base == 1 && v == "0" ? "; for 0-based labels write 'base: 0'" : ""
-    return Message("class label \(v) is out of range: labels run from \(base) to \(classes - 1 + base)\(hint)")
+    return Message(
+      "class label \(v) is out of range: labels run from \(base) to \(classes - 1 + base)\(hint)")
   }
   public static func labelBase(_ v: String) -> Message { Message("base must be 0 or 1, not \(v)") }
   /// A vector against a matrix pairs its entries with the matrix's columns, whatever the sizes.
-  public static func vectorOrientation(vector: String, entries: Int, matrix: String, columns: Int, rows: Int) -> Message {
-    let rowHint = entries != rows ? "" : "; to pair entry i with row i write col(v) (a matrix[\(rows), 1])"
-    return Message("a \(vector) against a \(matrix) goes with its columns (entry j with column j), so it needs \(columns) entries\(rowHint)")
+  public static func vectorOrientation(
+    vector: String, entries: Int, matrix: String, columns: Int, rows: Int
+  ) -> Message {
+    let rowHint =
+      entries != rows ? "" : "; to pair entry i with row i write col(v) (a matrix[\(rows), 1])"
+    return Message(
+      "a \(vector) against a \(matrix) goes with its columns (entry j with column j), so it needs \(columns) entries\(rowHint)"
+    )
   }
   public static func boundsOnInner(_ name: String) -> Message {
     Message("bounds apply to outer variables only; '\(name)' is an inner variable")
@@ -154,69 +185,113 @@ extension Message {
     Message("the lower bound of '\(name)' exceeds its upper bound")
   }
   public static func initialOutsideBounds(_ name: String) -> Message {
-    Message("the initial value of '\(name)' lies outside its bounds; it is projected before the first step")
+    Message(
+      "the initial value of '\(name)' lies outside its bounds; it is projected before the first step"
+    )
   }
 }
 
 // MARK: The bilevel structure
 extension Message {
-  public static func duplicateStatement(_ what: String) -> Message { Message("\(what) is already defined") }
+  public static func duplicateStatement(_ what: String) -> Message {
+    Message("\(what) is already defined")
+  }
   public static func missingStatement(_ what: String, example: String) -> Message {
     Message("the program has no \(what); add one, as in '\(example)'")
   }
-  public static let lossAndFixpoint = Message("the inner problem is either an 'inner loss' or an 'inner fixpoint', not both")
+  public static let lossAndFixpoint = Message(
+    "the inner problem is either an 'inner loss' or an 'inner fixpoint', not both")
   public static func fixpointNeedsInnerVariable(_ name: String) -> Message {
-    Message("'\(name)' must be an inner variable declared before the fixpoint, as in 'inner \(name): vector[n] = 0'")
+    Message(
+      "'\(name)' must be an inner variable declared before the fixpoint, as in 'inner \(name): vector[n] = 0'"
+    )
   }
   public static func fixpointExtraVariable(_ name: String, _ z: String) -> Message {
-    Message("inner variable '\(name)' is not the fixpoint variable '\(z)'; a fixpoint inner problem has one inner variable")
+    Message(
+      "inner variable '\(name)' is not the fixpoint variable '\(z)'; a fixpoint inner problem has one inner variable"
+    )
   }
   public static func innerVariableUnused(_ name: String) -> Message {
-    Message("inner variable '\(name)' does not appear in the inner loss, so the inner problem cannot determine it")
+    Message(
+      "inner variable '\(name)' does not appear in the inner loss, so the inner problem cannot determine it"
+    )
   }
   public static func outerVariableUnused(_ name: String) -> Message {
-    Message("outer variable '\(name)' reaches neither loss nor the inner solver; its hypergradient is zero")
+    Message(
+      "outer variable '\(name)' reaches neither loss nor the inner solver; its hypergradient is zero"
+    )
   }
   public static let outerLossIgnoresInner = Message(
     "the outer loss does not depend on any inner variable; the problem is single-level")
   public static let innerIgnoresOuter = Message(
     "the inner problem does not depend on any outer variable; the hypergradient is only ∂L_out/∂φ")
   public static let emptyProgram = Message(
-    "the program states no bilevel problem: declare inner and outer variables, an inner loss, an outer loss and the solvers (see samples/quickstart.blv)")
+    "the program states no bilevel problem: declare inner and outer variables, an inner loss, an outer loss and the solvers (see samples/quickstart.blv)"
+  )
   public static func invisibleToMethod(_ name: String, method: String) -> Message {
-    Message("outer variable '\(name)' reaches the inner problem only through its solver settings or starting point; \(method) differentiates the inner solution, which depends on neither, so its hypergradient is zero (unroll(reverse) sees it)")
+    Message(
+      "outer variable '\(name)' reaches the inner problem only through its solver settings or starting point; \(method) differentiates the inner solution, which depends on neither, so its hypergradient is zero (unroll(reverse) sees it)"
+    )
   }
   public static let singleLevelMethod = Message(
-    "a program without an inner problem has no hypergradient method to choose: the gradient of the outer loss is exact; remove this statement")
-  public static let noInnerVariables = Message("the program has no inner variables; declare one, as in 'inner w: vector[d] = 0'")
-  public static let noOuterVariables = Message("the program has no outer variables; declare one, as in 'outer lam: scalar = 0'")
+    "a program without an inner problem has no hypergradient method to choose: the gradient of the outer loss is exact; remove this statement"
+  )
+  public static let noInnerVariables = Message(
+    "the program has no inner variables; declare one, as in 'inner w: vector[d] = 0'")
+  public static let noOuterVariables = Message(
+    "the program has no outer variables; declare one, as in 'outer lam: scalar = 0'")
 }
 
 // MARK: Solvers and methods
 extension Message {
-  public static func unknownSolver(_ name: String, role: String, hint: String, options: [String]) -> Message {
-    Message("unknown \(role) '\(name)'\(hint.isEmpty ? "; expected one of \(options.joined(separator: ", "))" : hint)")
+  public static func unknownSolver(
+    _ name: String, role: String, hint: String, options: [String]
+  ) -> Message {
+    Message(
+      "unknown \(role) '\(name)'\(hint.isEmpty ? "; expected one of \(options.joined(separator: ", "))" : hint)"
+    )
   }
-  public static func wrongSolverRole(_ name: String, is actual: String, expected: String, options: [String]) -> Message {
-    func article(_ role: String) -> String { (role.first.map { "aeiou".contains($0) } ?? false) ? "an \(role)" : "a \(role)" }
-    return Message("'\(name)' is \(article(actual)), not \(article(expected)); expected one of \(options.joined(separator: ", "))")
+  public static func wrongSolverRole(
+    _ name: String, is actual: String, expected: String, options: [String]
+  ) -> Message {
+    func article(_ role: String) -> String {
+      (role.first.map { "aeiou".contains($0) } ?? false) ? "an \(role)" : "a \(role)"
+    }
+    return Message(
+      "'\(name)' is \(article(actual)), not \(article(expected)); expected one of \(options.joined(separator: ", "))"
+    )
   }
   public static func tooManyPositional(_ solver: String, allowed: [String]) -> Message {
     allowed.isEmpty
       ? Message("'\(solver)' takes only labeled settings, as in \(solver)(name: value)")
-      : Message("'\(solver)' takes at most \(allowed.count) unlabeled setting\(allowed.count == 1 ? "" : "s") (\(allowed.joined(separator: ", ")))")
+      : Message(
+        "'\(solver)' takes at most \(allowed.count) unlabeled setting\(allowed.count == 1 ? "" : "s") (\(allowed.joined(separator: ", ")))"
+      )
   }
   public static func duplicateSetting(_ name: String, solver: String) -> Message {
     Message("setting '\(name)' of '\(solver)' is given twice")
   }
-  public static func unknownChoice(_ v: String, setting: String, solver: String, options: [String], hint: String) -> Message {
-    Message("'\(v)' is not a \(setting) of '\(solver)'\(hint.isEmpty ? "; expected one of \(options.joined(separator: ", "))" : hint)")
+  public static func unknownChoice(
+    _ v: String, setting: String, solver: String, options: [String], hint: String
+  ) -> Message {
+    Message(
+      "'\(v)' is not a \(setting) of '\(solver)'\(hint.isEmpty ? "; expected one of \(options.joined(separator: ", "))" : hint)"
+    )
   }
-  public static func settingNeedsChoice(_ name: String, solver: String, choiceSetting: String, values: [String]) -> Message {
-    Message("setting '\(name)' applies only to \(values.map { "\(solver)(\($0))" }.joined(separator: " and "))")
+  public static func settingNeedsChoice(
+    _ name: String, solver: String, choiceSetting: String, values: [String]
+  ) -> Message {
+    Message(
+      "setting '\(name)' applies only to \(values.map { "\(solver)(\($0))" }.joined(separator: " and "))"
+    )
   }
-  public static func unknownSetting(_ name: String, solver: String, hint: String, options: [String]) -> Message {
-    let rest = hint.isEmpty ? (options.isEmpty ? "; it takes no settings" : "; its settings are \(options.joined(separator: ", "))") : hint
+  public static func unknownSetting(
+    _ name: String, solver: String, hint: String, options: [String]
+  ) -> Message {
+    let rest =
+      hint.isEmpty
+      ? (options.isEmpty
+        ? "; it takes no settings" : "; its settings are \(options.joined(separator: ", "))") : hint
     return Message("'\(solver)' has no setting '\(name)'\(rest)")
   }
   public static func missingSetting(_ name: String, solver: String, example: String) -> Message {
@@ -225,11 +300,17 @@ extension Message {
   public static func settingNotScalar(_ name: String, _ shape: String) -> Message {
     Message("setting '\(name)' must be a scalar, not \(shape)")
   }
-  public static func settingShape(_ name: String, _ shape: String, _ variable: String, _ variableShape: String) -> Message {
-    Message("setting '\(name)' is \(shape), but the inner variable '\(variable)' is \(variableShape); a per-entry '\(name)' must have the shape of every inner variable")
+  public static func settingShape(
+    _ name: String, _ shape: String, _ variable: String, _ variableShape: String
+  ) -> Message {
+    Message(
+      "setting '\(name)' is \(shape), but the inner variable '\(variable)' is \(variableShape); a per-entry '\(name)' must have the shape of every inner variable"
+    )
   }
   public static var ruleNeedsOneInnerVariable: Message {
-    Message("'rule' updates one inner variable, declared before this statement: 'grad' in its update is that variable's gradient")
+    Message(
+      "'rule' updates one inner variable, declared before this statement: 'grad' in its update is that variable's gradient"
+    )
   }
   public static func settingUsesVariable(_ name: String, _ v: String, _ why: String) -> Message {
     Message("setting '\(name)' cannot use '\(v)': \(why)")
@@ -238,10 +319,15 @@ extension Message {
     Message("'\(solver)' \(why)")
   }
   public static func minimiserOnFixpoint(_ solver: String) -> Message {
-    solverDoesNotFit(solver, "minimises an inner loss; an 'inner fixpoint' is solved with fixpoint(tol: 1e-10, max_steps: 100)")
+    solverDoesNotFit(
+      solver,
+      "minimises an inner loss; an 'inner fixpoint' is solved with fixpoint(tol: 1e-10, max_steps: 100)"
+    )
   }
   public static func fixpointOnLoss(_ solver: String) -> Message {
-    solverDoesNotFit(solver, "solves an 'inner fixpoint'; minimise an inner loss with gd, momentum, adam or newton")
+    solverDoesNotFit(
+      solver, "solves an 'inner fixpoint'; minimise an inner loss with gd, momentum, adam or newton"
+    )
   }
   public static func methodDoesNotApply(_ method: String, _ why: String) -> Message {
     Message("\(method) does not apply: \(why)")
@@ -250,7 +336,9 @@ extension Message {
     Message("closed_form needs an inner loss quadratic in \(variables); this term is not: \(term)")
   }
   public static func linearInnerLoss(_ variables: String) -> Message {
-    Message("closed_form needs an inner loss quadratic in \(variables), but it is linear, so it has no minimiser")
+    Message(
+      "closed_form needs an inner loss quadratic in \(variables), but it is linear, so it has no minimiser"
+    )
   }
 }
 
@@ -259,33 +347,58 @@ extension Message {
   public static func pathNotString(_ function: String) -> Message {
     Message("'\(function)' takes a file path in quotes, as in \(function)(\"data/x.\(function)\")")
   }
-  public static func unreadableFile(_ path: String) -> Message { Message("cannot read '\(path)': no such file or not readable") }
-  public static func badNPY(_ path: String, _ detail: String) -> Message { Message("cannot load '\(path)': \(detail)") }
-  public static func whileLoading(_ name: String) -> Message { Message("while loading data '\(name)'") }
-  public static let taskPathOutsideTasks = Message("'{t}' in a path needs a per-task data statement, as in 'data xs[t] = csv(\"xs_{t}.csv\")'")
-  public static func taskShapeDiffers(_ name: String, task: Int, shape: String, first: String) -> Message {
-    Message("data '\(name)' for task \(task) is \(shape), but for task 1 it is \(first); every task's value needs the same shape")
+  public static func unreadableFile(_ path: String) -> Message {
+    Message("cannot read '\(path)': no such file or not readable")
   }
-  public static func negativeSeed(_ v: Int) -> Message { Message("a seed must be 0 or more, not \(v)") }
+  public static func badNPY(_ path: String, _ detail: String) -> Message {
+    Message("cannot load '\(path)': \(detail)")
+  }
+  public static func whileLoading(_ name: String) -> Message {
+    Message("while loading data '\(name)'")
+  }
+  public static let taskPathOutsideTasks = Message(
+    "'{t}' in a path needs a per-task data statement, as in 'data xs[t] = csv(\"xs_{t}.csv\")'")
+  public static func taskShapeDiffers(
+    _ name: String, task: Int, shape: String, first: String
+  ) -> Message {
+    Message(
+      "data '\(name)' for task \(task) is \(shape), but for task 1 it is \(first); every task's value needs the same shape"
+    )
+  }
+  public static func negativeSeed(_ v: Int) -> Message {
+    Message("a seed must be 0 or more, not \(v)")
+  }
 }
 
 // MARK: REPL
 extension Message {
   public static func notInREPL(_ what: String) -> Message {
-    Message("\(what) belongs in a program file; the REPL takes dim, data, let, def, inner and outer declarations and expressions")
+    Message(
+      "\(what) belongs in a program file; the REPL takes dim, data, let, def, inner and outer declarations and expressions"
+    )
   }
   public static func notDifferentiable(_ name: String) -> Message {
-    Message("'\(name)' is not a data or variable name; derivatives are taken with respect to data and variables (define it with 'data \(name) = ...')")
+    Message(
+      "'\(name)' is not a data or variable name; derivatives are taken with respect to data and variables (define it with 'data \(name) = ...')"
+    )
   }
-  public static func directionShape(_ name: String, variable: String, direction: String) -> Message {
+  public static func directionShape(_ name: String, variable: String, direction: String) -> Message
+  {
     Message("the direction for '\(name)' is \(direction), but '\(name)' is \(variable)")
   }
   public static func directionCount(_ variables: Int, _ directions: Int) -> Message {
-    Message("give one direction per variable: \(variables) variable\(variables == 1 ? "" : "s"), \(directions) direction\(directions == 1 ? "" : "s")")
+    Message(
+      "give one direction per variable: \(variables) variable\(variables == 1 ? "" : "s"), \(directions) direction\(directions == 1 ? "" : "s")"
+    )
   }
   public static func gradientOfNonScalar(_ shape: String) -> Message {
-    Message("a gradient needs a scalar expression, not \(shape); use :jvp for a Jacobian-vector product")
+    Message(
+      "a gradient needs a scalar expression, not \(shape); use :jvp for a Jacobian-vector product")
   }
-  public static func unknownREPLCommand(_ c: String) -> Message { Message("unknown command '\(c)'; type :help for the list") }
-  public static func commandNeedsExpression(_ c: String) -> Message { Message("'\(c)' needs an expression, as in \(c) x + 1") }
+  public static func unknownREPLCommand(_ c: String) -> Message {
+    Message("unknown command '\(c)'; type :help for the list")
+  }
+  public static func commandNeedsExpression(_ c: String) -> Message {
+    Message("'\(c)' needs an expression, as in \(c) x + 1")
+  }
 }

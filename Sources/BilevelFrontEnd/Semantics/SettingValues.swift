@@ -21,12 +21,15 @@ public struct SettingValues<Expression: Sendable> {
   }
 
   func value(_ name: String) -> BoundValue<Expression>? {
-    precondition(schema.settings.contains { $0.name == name }, "'\(schema.name)' has no setting '\(name)'")
+    precondition(
+      schema.settings.contains { $0.name == name }, "'\(schema.name)' has no setting '\(name)'")
     return values.first { $0.name == name }?.value
   }
 
   func expression(_ name: String) -> Expression {
-    guard case .expression(let e)? = value(name) else { preconditionFailure("'\(name)' is not an expression") }
+    guard case .expression(let e)? = value(name) else {
+      preconditionFailure("'\(name)' is not an expression")
+    }
     return e
   }
 
@@ -53,9 +56,13 @@ public struct SettingValues<Expression: Sendable> {
   }
 
   func choice(_ name: String) -> String {
-    guard case .symbol(let s)? = value(name) else { preconditionFailure("'\(name)' is not a choice") }
+    guard case .symbol(let s)? = value(name) else {
+      preconditionFailure("'\(name)' is not a choice")
+    }
     return s
   }
 
-  var moments: AdamMoments { AdamMoments(beta1: real("beta1"), beta2: real("beta2"), eps: real("eps")) }
+  var moments: AdamMoments {
+    AdamMoments(beta1: real("beta1"), beta2: real("beta2"), eps: real("eps"))
+  }
 }

@@ -15,7 +15,9 @@ public struct BoundSolverCall: Sendable {
 /// Checks a `solve`/`hypergradient` call's names, labels and arity against
 /// the catalogue. Values are checked later, when their shapes are known.
 public enum SolverBinder {
-  public static func bind(_ call: SolverCall, role: SolverRole) -> Result<BoundSolverCall, CompileFailure> {
+  public static func bind(
+    _ call: SolverCall, role: SolverRole
+  ) -> Result<BoundSolverCall, CompileFailure> {
     let schema: SolverSchema
     switch lookUp(call, role: role) {
     case .success(let s): schema = s
@@ -35,11 +37,17 @@ public enum SolverBinder {
     let name = call.name.name
     if let schema = SolverCatalogue.schema(name, role) { return .success(schema) }
     if let other = SolverCatalogue.all.first(where: { $0.name == name }) {
-      return .failure(fail(.wrongSolverRole(name, is: other.role.rawValue, expected: role.rawValue, options: names(role)),
-                           at: call.name.range))
+      return .failure(
+        fail(
+          .wrongSolverRole(
+            name, is: other.role.rawValue, expected: role.rawValue, options: names(role)),
+          at: call.name.range))
     }
     let hint = Suggestions.hint(for: name, among: SolverCatalogue.schemas(role).map(\.name))
-    return .failure(fail(.unknownSolver(name, role: role.rawValue, hint: hint, options: names(role)), at: call.name.range))
+    return .failure(
+      fail(
+        .unknownSolver(name, role: role.rawValue, hint: hint, options: names(role)),
+        at: call.name.range))
   }
 
   /// One call being matched against its schema, step by step.
@@ -95,8 +103,11 @@ public enum SolverBinder {
         if let arg = given[s.name] {
           guard case .name(let v) = arg.value.kind, options.contains(v) else {
             let written = arg.value.range.text
-            diagnostics.append(.error(.unknownChoice(written, setting: s.name, solver: name, options: options,
-                                                     hint: Suggestions.hint(for: written, among: options)), at: arg.value.range))
+            diagnostics.append(
+              .error(
+                .unknownChoice(
+                  written, setting: s.name, solver: name, options: options,
+                  hint: Suggestions.hint(for: written, among: options)), at: arg.value.range))
             failedChoices.insert(s.name)
             continue
           }
@@ -107,7 +118,9 @@ public enum SolverBinder {
       }
     }
 
-    var active: [SettingSchema] { schema.settings.filter { s in s.condition.map { choices[$0.setting] == $0.value } ?? true } }
+    var active: [SettingSchema] {
+      schema.settings.filter { s in s.condition.map { choices[$0.setting] == $0.value } ?? true }
+    }
 
     /// Settings written that do not exist here: unknown, or needing another choice.
     mutating func reportInactiveSettings() {
@@ -115,17 +128,27 @@ public enum SolverBinder {
       for key in order where !active.contains(where: { $0.name == key }) {
         let arg = given[key]!
         let range = arg.label?.range ?? arg.range
-        if let conditional = schema.settings.first(where: { $0.name == key }), let c = conditional.condition {
+        if let conditional = schema.settings.first(where: { $0.name == key }),
+          let c = conditional.condition
+        {
           if failedChoices.contains(c.setting) { continue }
           let owners = schema.settings.filter { $0.name == key }.compactMap { $0.condition?.value }
-          diagnostics.append(.error(.settingNeedsChoice(key, solver: name, choiceSetting: c.setting, values: owners), at: range))
+          diagnostics.append(
+            .error(
+              .settingNeedsChoice(key, solver: name, choiceSetting: c.setting, values: owners),
+              at: range))
         } else {
           var hint = Suggestions.hint(for: key, among: unique(active.map(\.name)))
-          if hint.isEmpty, let alias = settingAliases[key], active.contains(where: { $0.name == alias }) {
+          if hint.isEmpty, let alias = settingAliases[key],
+            active.contains(where: { $0.name == alias })
+          {
             hint = "; did you mean '\(alias)'?"
           }
           reportedUnknown = true
-          diagnostics.append(.error(.unknownSetting(key, solver: name, hint: hint, options: unique(active.map(\.name))), at: range))
+          diagnostics.append(
+            .error(
+              .unknownSetting(key, solver: name, hint: hint, options: unique(active.map(\.name))),
+              at: range))
         }
       }
     }
@@ -134,12 +157,16 @@ public enum SolverBinder {
     mutating func activeSettings() -> [BoundSetting] {
       var settings: [BoundSetting] = []
       for s in active {
-        if case .choice = s.kind, choices[s.name] == nil, given[s.name] != nil { continue }  // already reported
+        // A misspelled choice was reported already.
+        if case .choice = s.kind, choices[s.name] == nil, given[s.name] != nil { continue }
         if let arg = given[s.name] {
           settings.append(BoundSetting(schema: s, value: arg.value))
         } else if s.required {
           if reportedUnknown { continue }
-          diagnostics.append(.error(.missingSetting(s.name, solver: name, example: example(schema, choices: choices)), at: call.range))
+          diagnostics.append(
+            .error(
+              .missingSetting(s.name, solver: name, example: example(schema, choices: choices)),
+              at: call.range))
         } else {
           settings.append(BoundSetting(schema: s, value: nil))
         }
@@ -155,9 +182,13 @@ public enum SolverBinder {
     "max_iter": "max_steps", "maxiter": "max_steps",
   ]
 
-  static func fail(_ m: Message, at r: SourceRange) -> CompileFailure { CompileFailure([.error(m, at: r)]) }
+  static func fail(_ m: Message, at r: SourceRange) -> CompileFailure {
+    CompileFailure([.error(m, at: r)])
+  }
 
-  static func names(_ role: SolverRole) -> [String] { unique(SolverCatalogue.schemas(role).map(\.name)) }
+  static func names(_ role: SolverRole) -> [String] {
+    unique(SolverCatalogue.schemas(role).map(\.name))
+  }
 
   static func unique(_ xs: [String]) -> [String] {
     var seen: [String] = []
@@ -167,7 +198,9 @@ public enum SolverBinder {
 
   /// A correct call to show in "missing setting" errors.
   static func example(_ schema: SolverSchema, choices: [String: String]) -> String {
-    let active = schema.settings.filter { s in s.condition.map { choices[$0.setting] == $0.value } ?? true }
+    let active = schema.settings.filter { s in
+      s.condition.map { choices[$0.setting] == $0.value } ?? true
+    }
     let parts = active.filter(\.required).map { s -> String in
       switch s.kind {
       case .choice(let options): return choices[s.name] ?? options[0]

@@ -66,9 +66,12 @@ public struct SettingSchema: Sendable {
   public let meaning: String
   public let range: SettingRange
 
-  init(_ name: String, _ kind: SettingKind, positional: Bool = false, required: Bool = false,
-       default d: Double? = nil, choice: String? = nil, when condition: (String, String)? = nil, perEntry: Bool = false,
-       range: SettingRange? = nil, _ meaning: String) {
+  init(
+    _ name: String, _ kind: SettingKind, positional: Bool = false, required: Bool = false,
+    default d: Double? = nil, choice: String? = nil, when condition: (String, String)? = nil,
+    perEntry: Bool = false,
+    range: SettingRange? = nil, _ meaning: String
+  ) {
     self.meaning = meaning
     self.range = range ?? (kind == .count ? .positiveInteger : .any)
     self.name = name
@@ -138,90 +141,177 @@ public struct SolverSchema: Sendable {
 
 public enum SolverCatalogue {
   static let adamMoments: [SettingSchema] = [
-    SettingSchema("beta1", .real, default: 0.9, range: .fraction, "decay of the first-moment (mean) estimate"),
-    SettingSchema("beta2", .real, default: 0.999, range: .fraction, "decay of the second-moment estimate"),
-    SettingSchema("eps", .real, default: 1e-8, range: .positive, "added to √v so the step stays finite"),
+    SettingSchema(
+      "beta1", .real, default: 0.9, range: .fraction, "decay of the first-moment (mean) estimate"),
+    SettingSchema(
+      "beta2", .real, default: 0.999, range: .fraction, "decay of the second-moment estimate"),
+    SettingSchema(
+      "eps", .real, default: 1e-8, range: .positive, "added to √v so the step stays finite"),
   ]
 
   public static let all: [SolverSchema] = [
     // Inner solvers.
-    SolverSchema(.inner(.gd), settings: [
-      SettingSchema("lr", .expression, required: true, perEntry: true, range: .positive, "step size; may use outer variables, or have every inner variable's shape (one per entry)"), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
-    ], summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
-    SolverSchema(.inner(.momentum), settings: [
-      SettingSchema("lr", .expression, required: true, perEntry: true, range: .positive, "step size; may use outer variables, or have every inner variable's shape (one per entry)"), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
-      SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay"),
-    ], summary: "heavy-ball momentum; the velocity is part of the unrolled state"),
-    SolverSchema(.inner(.adam), settings: [
-      SettingSchema("lr", .expression, required: true, perEntry: true, range: .positive, "step size; may use outer variables, or have every inner variable's shape (one per entry)"), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
-    ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
-    SolverSchema(.inner(.rule), settings: [
-      SettingSchema("update", .update, required: true, "the step added to θ, per entry; reads θ and 'grad'"),
-      SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
-    ], summary: "a learned update rule θ ← θ + update, where 'grad' is ∇θ L_in and the rule's parameters are outer variables"),
-    SolverSchema(.inner(.newton), settings: [
-      SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖∇θ L_in‖ ≤ tol"),
-      SettingSchema("max_steps", .count, default: 50, "most Newton steps"),
-      SettingSchema("cg_iters", .count, default: 100, "most CG iterations per Newton step"),
-      SettingSchema("steps", .count, "run exactly this many full Newton steps (no line search, no tolerance; no setting: stop at tol)"),
-    ], summary: "Newton-CG with Hessian-vector products and a line search"),
-    SolverSchema(.inner(.fixpoint), settings: [
-      SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖E(z, φ) − z‖ ≤ tol"),
-      SettingSchema("max_steps", .count, default: 100, "most iterations"),
-    ], summary: "fixed-point iteration z ← E(z, φ) for an 'inner fixpoint'"),
-    SolverSchema(.inner(.flow), settings: [
-      SettingSchema("horizon", .expression, required: true, range: .positive, "the time t the flow is integrated to; may use outer variables (a learned horizon)"),
-      SettingSchema("steps", .count, required: true, "RK4 steps of horizon/steps each, all unrolled"),
-    ], summary: "gradient flow dθ/dt = −∇θ L_in to t = horizon, by fixed-step RK4 (horizon/steps per step)"),
+    SolverSchema(
+      .inner(.gd),
+      settings: [
+        SettingSchema(
+          "lr", .expression, required: true, perEntry: true, range: .positive,
+          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
+        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+      ], summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
+    SolverSchema(
+      .inner(.momentum),
+      settings: [
+        SettingSchema(
+          "lr", .expression, required: true, perEntry: true, range: .positive,
+          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
+        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+        SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay"),
+      ], summary: "heavy-ball momentum; the velocity is part of the unrolled state"),
+    SolverSchema(
+      .inner(.adam),
+      settings: [
+        SettingSchema(
+          "lr", .expression, required: true, perEntry: true, range: .positive,
+          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
+        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+      ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
+    SolverSchema(
+      .inner(.rule),
+      settings: [
+        SettingSchema(
+          "update", .update, required: true, "the step added to θ, per entry; reads θ and 'grad'"),
+        SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+      ],
+      summary:
+        "a learned update rule θ ← θ + update, where 'grad' is ∇θ L_in and the rule's parameters are outer variables"
+    ),
+    SolverSchema(
+      .inner(.newton),
+      settings: [
+        SettingSchema("tol", .real, default: 1e-10, range: .positive, "stop when ‖∇θ L_in‖ ≤ tol"),
+        SettingSchema("max_steps", .count, default: 50, "most Newton steps"),
+        SettingSchema("cg_iters", .count, default: 100, "most CG iterations per Newton step"),
+        SettingSchema(
+          "steps", .count,
+          "run exactly this many full Newton steps (no line search, no tolerance; no setting: stop at tol)"
+        ),
+      ], summary: "Newton-CG with Hessian-vector products and a line search"),
+    SolverSchema(
+      .inner(.fixpoint),
+      settings: [
+        SettingSchema(
+          "tol", .real, default: 1e-10, range: .positive, "stop when ‖E(z, φ) − z‖ ≤ tol"),
+        SettingSchema("max_steps", .count, default: 100, "most iterations"),
+      ], summary: "fixed-point iteration z ← E(z, φ) for an 'inner fixpoint'"),
+    SolverSchema(
+      .inner(.flow),
+      settings: [
+        SettingSchema(
+          "horizon", .expression, required: true, range: .positive,
+          "the time t the flow is integrated to; may use outer variables (a learned horizon)"),
+        SettingSchema(
+          "steps", .count, required: true, "RK4 steps of horizon/steps each, all unrolled"),
+      ],
+      summary:
+        "gradient flow dθ/dt = −∇θ L_in to t = horizon, by fixed-step RK4 (horizon/steps per step)"),
     // Outer solvers.
-    SolverSchema(.outer(.gd), settings: [
-      SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
-      SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
-    ], summary: "gradient descent on the hypergradient"),
-    SolverSchema(.outer(.adam), settings: [
-      SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
-      SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
-    ] + adamMoments, summary: "Adam on the hypergradient"),
+    SolverSchema(
+      .outer(.gd),
+      settings: [
+        SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
+        SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
+      ], summary: "gradient descent on the hypergradient"),
+    SolverSchema(
+      .outer(.adam),
+      settings: [
+        SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
+        SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
+      ] + adamMoments, summary: "Adam on the hypergradient"),
     // Hypergradient methods (METHODS.md).
-    SolverSchema(.method(.unroll), settings: [
-      SettingSchema("mode", .choice(["reverse", "forward"]), positional: true, choice: "reverse",
-                    "reverse: one backward pass (memory ∝ steps); forward: one tangent per entry of φ"),
-      SettingSchema("checkpoints", .count, when: ("mode", "reverse"), "keep this many states and recompute the rest (no setting: keep all)"),
-    ], summary: "differentiate through every inner step"),
-    SolverSchema(.method(.truncated), settings: [
-      SettingSchema("steps", .count, positional: true, required: true, "how many of the last inner steps to differentiate (biased when fewer than all)")
-    ], summary: "reverse through only the last K inner steps"),
-    SolverSchema(.method(.firstOrder), settings: [],
-                 summary: "treat dθ/dφ as zero except where θ₀ = φ passes through"),
-    SolverSchema(.method(.finiteDifference), settings: [
-      SettingSchema("eps", .real, default: 0.01, range: .positive, "perturbation of θ, scaled by 1/‖∇θ L_out‖")
-    ], summary: "DARTS' finite-difference mixed product for a one-step unroll"),
-    SolverSchema(.method(.evograd), settings: [
-      SettingSchema("samples", .count, positional: true, required: true, "perturbed copies of the inner solution"),
-      SettingSchema("sigma", .real, default: 0.001, range: .positive, "standard deviation of the perturbations"),
-      SettingSchema("tau", .real, default: 0.05, range: .positive, "temperature of the softmax over the copies' inner losses"),
-      SettingSchema("seed", .count, default: 1, "seed of the perturbations"),
-      SettingSchema("draws", .choice(["fixed", "fresh"]), choice: "fixed", "fixed: the same draws at every outer step (the map check differentiates); fresh: new draws each outer step, as the paper runs it"),
-    ], summary: "evolutionary proxy: a softmax-weighted mix of perturbed inner solutions"),
-    SolverSchema(.method(.implicit), settings: [
-      SettingSchema("solver", .choice(["cg", "neumann", "exact"]), positional: true, required: true,
-                    "how H v = ∇θ L_out is solved: conjugate gradients, a Neumann series, or a dense factorisation"),
-      SettingSchema("iters", .count, default: 20, when: ("solver", "cg"), "most CG iterations (a cap below n is biased)"),
-      SettingSchema("tol", .real, default: 1e-10, when: ("solver", "cg"), range: .positive, "stop CG when the residual is below tol"),
-      SettingSchema("iters", .count, default: 20, when: ("solver", "neumann"), "terms of the series (biased: truncated)"),
-      SettingSchema("alpha", .real, required: true, when: ("solver", "neumann"), range: .positive,
-                    "scale: the series converges when α‖H‖ < 2"),
-    ], summary: "implicit function theorem at the inner solution"),
-    SolverSchema(.method(.closedForm), settings: [],
-                 summary: "exact solve of a quadratic inner problem"),
-    SolverSchema(.method(.auto), settings: [
-      SettingSchema("budget_mb", .real, default: 1024, range: .positive, "memory the chosen method may plan to use, in MB")
-    ], summary: "pick a method from the plan's cost figures"),
-    SolverSchema(.method(.adjoint), settings: [],
-                 summary: "the adjoint ODE of a gradient flow, integrated back from the horizon by RK4"),
+    SolverSchema(
+      .method(.unroll),
+      settings: [
+        SettingSchema(
+          "mode", .choice(["reverse", "forward"]), positional: true, choice: "reverse",
+          "reverse: one backward pass (memory ∝ steps); forward: one tangent per entry of φ"),
+        SettingSchema(
+          "checkpoints", .count, when: ("mode", "reverse"),
+          "keep this many states and recompute the rest (no setting: keep all)"),
+      ], summary: "differentiate through every inner step"),
+    SolverSchema(
+      .method(.truncated),
+      settings: [
+        SettingSchema(
+          "steps", .count, positional: true, required: true,
+          "how many of the last inner steps to differentiate (biased when fewer than all)")
+      ], summary: "reverse through only the last K inner steps"),
+    SolverSchema(
+      .method(.firstOrder), settings: [],
+      summary: "treat dθ/dφ as zero except where θ₀ = φ passes through"),
+    SolverSchema(
+      .method(.finiteDifference),
+      settings: [
+        SettingSchema(
+          "eps", .real, default: 0.01, range: .positive, "perturbation of θ, scaled by 1/‖∇θ L_out‖"
+        )
+      ], summary: "DARTS' finite-difference mixed product for a one-step unroll"),
+    SolverSchema(
+      .method(.evograd),
+      settings: [
+        SettingSchema(
+          "samples", .count, positional: true, required: true,
+          "perturbed copies of the inner solution"),
+        SettingSchema(
+          "sigma", .real, default: 0.001, range: .positive,
+          "standard deviation of the perturbations"),
+        SettingSchema(
+          "tau", .real, default: 0.05, range: .positive,
+          "temperature of the softmax over the copies' inner losses"),
+        SettingSchema("seed", .count, default: 1, "seed of the perturbations"),
+        SettingSchema(
+          "draws", .choice(["fixed", "fresh"]), choice: "fixed",
+          "fixed: the same draws at every outer step (the map check differentiates); fresh: new draws each outer step, as the paper runs it"
+        ),
+      ], summary: "evolutionary proxy: a softmax-weighted mix of perturbed inner solutions"),
+    SolverSchema(
+      .method(.implicit),
+      settings: [
+        SettingSchema(
+          "solver", .choice(["cg", "neumann", "exact"]), positional: true, required: true,
+          "how H v = ∇θ L_out is solved: conjugate gradients, a Neumann series, or a dense factorisation"
+        ),
+        SettingSchema(
+          "iters", .count, default: 20, when: ("solver", "cg"),
+          "most CG iterations (a cap below n is biased)"),
+        SettingSchema(
+          "tol", .real, default: 1e-10, when: ("solver", "cg"), range: .positive,
+          "stop CG when the residual is below tol"),
+        SettingSchema(
+          "iters", .count, default: 20, when: ("solver", "neumann"),
+          "terms of the series (biased: truncated)"),
+        SettingSchema(
+          "alpha", .real, required: true, when: ("solver", "neumann"), range: .positive,
+          "scale: the series converges when α‖H‖ < 2"),
+      ], summary: "implicit function theorem at the inner solution"),
+    SolverSchema(
+      .method(.closedForm), settings: [],
+      summary: "exact solve of a quadratic inner problem"),
+    SolverSchema(
+      .method(.auto),
+      settings: [
+        SettingSchema(
+          "budget_mb", .real, default: 1024, range: .positive,
+          "memory the chosen method may plan to use, in MB")
+      ], summary: "pick a method from the plan's cost figures"),
+    SolverSchema(
+      .method(.adjoint), settings: [],
+      summary: "the adjoint ODE of a gradient flow, integrated back from the horizon by RK4"),
   ]
 
-  public static func schemas(_ role: SolverRole) -> [SolverSchema] { all.filter { $0.role == role } }
+  public static func schemas(_ role: SolverRole) -> [SolverSchema] {
+    all.filter { $0.role == role }
+  }
 
   public static func schema(_ name: String, _ role: SolverRole) -> SolverSchema? {
     all.first { $0.role == role && $0.name == name }
@@ -281,7 +371,9 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   /// methods differentiate); nil for those that stop at a tolerance.
   public var fixedSteps: Int? {
     switch self {
-    case .gd(_, let t), .momentum(_, _, let t), .adam(_, _, let t), .rule(_, let t), .flow(_, let t): return t
+    case .gd(_, let t), .momentum(_, _, let t), .adam(_, _, let t), .rule(_, let t),
+      .flow(_, let t):
+      return t
     case .newton, .fixpoint: return nil
     }
   }
@@ -309,13 +401,17 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     }
   }
 
-  public func map<T: Sendable & Hashable, E: Error>(_ f: (Value) throws(E) -> T) throws(E) -> InnerSolverSpec<T> {
+  public func map<T: Sendable & Hashable, E: Error>(
+    _ f: (Value) throws(E) -> T
+  ) throws(E) -> InnerSolverSpec<T> {
     switch self {
     case .gd(let lr, let t): return .gd(lr: try f(lr), steps: t)
-    case .momentum(let lr, let mu, let t): return .momentum(lr: try f(lr), momentum: try f(mu), steps: t)
+    case .momentum(let lr, let mu, let t):
+      return .momentum(lr: try f(lr), momentum: try f(mu), steps: t)
     case .adam(let lr, let m, let t): return .adam(lr: try f(lr), moments: m, steps: t)
     case .rule(let u, let t): return .rule(update: try f(u), steps: t)
-    case .newton(let tol, let k, let cg, let n): return .newton(tolerance: tol, maxSteps: k, cgIterations: cg, steps: n)
+    case .newton(let tol, let k, let cg, let n):
+      return .newton(tolerance: tol, maxSteps: k, cgIterations: cg, steps: n)
     case .fixpoint(let tol, let k): return .fixpoint(tolerance: tol, maxSteps: k)
     case .flow(let h, let t): return .flow(horizon: try f(h), steps: t)
     }
@@ -326,12 +422,15 @@ extension InnerSolverSpec {
   public init(_ kind: InnerSolverKind, _ v: SettingValues<Value>) {
     switch kind {
     case .gd: self = .gd(lr: v.expression("lr"), steps: v.count("steps"))
-    case .momentum: self = .momentum(lr: v.expression("lr"), momentum: v.expression("momentum"), steps: v.count("steps"))
+    case .momentum:
+      self = .momentum(
+        lr: v.expression("lr"), momentum: v.expression("momentum"), steps: v.count("steps"))
     case .adam: self = .adam(lr: v.expression("lr"), moments: v.moments, steps: v.count("steps"))
     case .rule: self = .rule(update: v.expression("update"), steps: v.count("steps"))
     case .newton:
-      self = .newton(tolerance: v.real("tol"), maxSteps: v.count("max_steps"), cgIterations: v.count("cg_iters"),
-                     steps: v.optionalCount("steps"))
+      self = .newton(
+        tolerance: v.real("tol"), maxSteps: v.count("max_steps"), cgIterations: v.count("cg_iters"),
+        steps: v.optionalCount("steps"))
     case .fixpoint: self = .fixpoint(tolerance: v.real("tol"), maxSteps: v.count("max_steps"))
     case .flow: self = .flow(horizon: v.expression("horizon"), steps: v.count("steps"))
     }
@@ -425,17 +524,25 @@ extension MethodChoice {
   public init<E>(_ kind: MethodKind, _ v: SettingValues<E>) {
     switch kind {
     case .unroll:
-      self = .method(v.choice("mode") == "forward" ? .unrollForward : .unrollReverse(checkpoints: v.optionalCount("checkpoints")))
+      self = .method(
+        v.choice("mode") == "forward"
+          ? .unrollForward : .unrollReverse(checkpoints: v.optionalCount("checkpoints")))
     case .truncated: self = .method(.truncated(steps: v.count("steps")))
     case .firstOrder: self = .method(.firstOrder)
     case .finiteDifference: self = .method(.finiteDifference(eps: v.real("eps")))
     case .evograd:
-      self = .method(.evograd(samples: v.count("samples"), sigma: v.real("sigma"), tau: v.real("tau"), seed: v.count("seed"),
-                              fresh: v.choice("draws") == "fresh"))
+      self = .method(
+        .evograd(
+          samples: v.count("samples"), sigma: v.real("sigma"), tau: v.real("tau"),
+          seed: v.count("seed"),
+          fresh: v.choice("draws") == "fresh"))
     case .implicit:
       switch v.choice("solver") {
-      case "cg": self = .method(.implicitConjugateGradient(iterations: v.count("iters"), tolerance: v.real("tol")))
-      case "neumann": self = .method(.implicitNeumann(iterations: v.count("iters"), alpha: v.real("alpha")))
+      case "cg":
+        self = .method(
+          .implicitConjugateGradient(iterations: v.count("iters"), tolerance: v.real("tol")))
+      case "neumann":
+        self = .method(.implicitNeumann(iterations: v.count("iters"), alpha: v.real("alpha")))
       default: self = .method(.implicitExact)
       }
     case .closedForm: self = .method(.closedForm)

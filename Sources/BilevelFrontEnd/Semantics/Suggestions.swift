@@ -30,7 +30,9 @@ public enum Suggestions {
         let cost = same ? 0 : 1
         var v = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
         if caseOnly { v = min(v, previous[j - 1]) }
-        if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] { v = min(v, previous2[j - 2] + 1) }
+        if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] {
+          v = min(v, previous2[j - 2] + 1)
+        }
         current[j] = v
       }
       (previous2, previous, current) = (previous, current, previous2)

@@ -85,7 +85,9 @@ public struct Statement: Sendable {
     case dims([(name: Identifier, value: Expr)])
     case tasks(index: Identifier, lower: Expr, upper: Expr)
     case data(name: Identifier, task: Identifier?, type: TypeExpr?, value: Expr)
-    case variable(level: Level, name: Identifier, task: Identifier?, type: TypeExpr, initial: Expr, bounds: (lower: Expr, upper: Expr)?)
+    case variable(
+      level: Level, name: Identifier, task: Identifier?, type: TypeExpr, initial: Expr,
+      bounds: (lower: Expr, upper: Expr)?)
     case letBinding(name: Identifier, task: Identifier?, value: Expr)
     case function(name: Identifier, parameters: [Identifier], body: Expr)
     case loss(level: Level, task: Identifier?, value: Expr)

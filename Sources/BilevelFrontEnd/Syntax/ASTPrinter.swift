@@ -44,7 +44,8 @@ public enum ASTPrinter {
   }
 
   static func typeText(_ t: TypeExpr) -> String {
-    t.sizes.isEmpty ? t.kind.rawValue : "(\(t.kind.rawValue) \(t.sizes.map(expr).joined(separator: " ")))"
+    t.sizes.isEmpty
+      ? t.kind.rawValue : "(\(t.kind.rawValue) \(t.sizes.map(expr).joined(separator: " ")))"
   }
 
   static func solverCall(_ c: SolverCall) -> String {
@@ -65,8 +66,10 @@ public enum ASTPrinter {
     case .negate(let x): return "(neg \(expr(x)))"
     case .binary(let op, let a, let b): return "(\(op.rawValue) \(expr(a)) \(expr(b)))"
     case .transpose(let x): return "(' \(expr(x)))"
-    case .call(let callee, let args): return "(call \(([callee.name] + args.map(argument)).joined(separator: " ")))"
-    case .index(let base, let items): return "(index \(expr(base)) \(items.map(item).joined(separator: " ")))"
+    case .call(let callee, let args):
+      return "(call \(([callee.name] + args.map(argument)).joined(separator: " ")))"
+    case .index(let base, let items):
+      return "(index \(expr(base)) \(items.map(item).joined(separator: " ")))"
     case .array(let xs): return "[" + xs.map(expr).joined(separator: " ") + "]"
     case .over(let r, let i, let body): return "(\(r.name)-over \(i.name) \(expr(body)))"
     }

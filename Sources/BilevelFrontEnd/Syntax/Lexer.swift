@@ -59,7 +59,9 @@ public struct Lexer {
     while let d = peek(), d & 0xC0 == 0x80, c >= 0xC0 { position += 1 }
     // A run of the same bad sequence (a binary file's NULs) is one error, not one per byte.
     let sequence = file.bytes[start..<position]
-    while position + sequence.count <= file.bytes.count, file.bytes[position..<(position + sequence.count)].elementsEqual(sequence) {
+    while position + sequence.count <= file.bytes.count,
+      file.bytes[position..<(position + sequence.count)].elementsEqual(sequence)
+    {
       position += sequence.count
     }
     let r = range(start)

@@ -2,7 +2,9 @@
 /// reads its binding powers from here, and a test checks this table against
 /// the precedence rules of `grammar/bilevel.ebnf`.
 public enum OperatorTable {
-  public enum Fixity: String, Sendable { case leftInfix = "left", rightInfix = "right", prefix, postfix }
+  public enum Fixity: String, Sendable {
+    case leftInfix = "left", rightInfix = "right", prefix, postfix
+  }
 
   public struct Level: Sendable {
     /// The grammar rule that defines this level.
@@ -23,7 +25,9 @@ public enum OperatorTable {
   static func infix(_ symbol: Symbol) -> (power: Int, fixity: Fixity, op: BinaryOperator)? {
     for (i, level) in levels.enumerated()
     where level.fixity == .leftInfix || level.fixity == .rightInfix {
-      if level.operators.contains(symbol.rawValue), let op = BinaryOperator(rawValue: symbol.rawValue) {
+      if level.operators.contains(symbol.rawValue),
+        let op = BinaryOperator(rawValue: symbol.rawValue)
+      {
         return (i + 1, level.fixity, op)
       }
     }

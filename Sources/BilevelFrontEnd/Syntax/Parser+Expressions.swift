@@ -49,7 +49,9 @@ extension Parser {
       } else {
         return e
       }
-      if e.depth > Parser.maximumDepth { throw fail(.nestedTooDeeply(Parser.maximumDepth), at: e.range) }
+      if e.depth > Parser.maximumDepth {
+        throw fail(.nestedTooDeeply(Parser.maximumDepth), at: e.range)
+      }
     }
   }
 
@@ -87,7 +89,8 @@ extension Parser {
       skipContinuationNewlines()
       let inner = try parseExpression(1, depth: depth + 1)
       guard at(.rightParen) else {
-        throw fail(.unclosed("(", opened: t.range.location, found: describe(current)), at: current.range)
+        throw fail(
+          .unclosed("(", opened: t.range.location, found: describe(current)), at: current.range)
       }
       bracketDepth -= 1
       _ = advance()
@@ -112,7 +115,9 @@ extension Parser {
     let index = try expectIdentifier("a task index after 'over'")
     _ = try expect(.colon, "after 'over \(index.name)'")
     let body = try parseExpression(1, depth: depth + 1)
-    return Expr(.over(reduction: reduction, index: index, body: body), reduction.range.union(body.range), depth: body.depth + 1)
+    return Expr(
+      .over(reduction: reduction, index: index, body: body), reduction.range.union(body.range),
+      depth: body.depth + 1)
   }
 
   /// `(a, b, label: c)` → arguments and the deepest argument's depth.
@@ -136,7 +141,8 @@ extension Parser {
       } while eat(.comma)
     }
     guard at(.rightParen) else {
-      throw fail(.unclosed("(", opened: open.range.location, found: describe(current)), at: current.range)
+      throw fail(
+        .unclosed("(", opened: open.range.location, found: describe(current)), at: current.range)
     }
     bracketDepth -= 1
     _ = advance()
@@ -171,7 +177,8 @@ extension Parser {
       }
     } while eat(.comma)
     guard at(.rightBracket) else {
-      throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
+      throw fail(
+        .unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
     }
     bracketDepth -= 1
     _ = advance()
@@ -192,7 +199,8 @@ extension Parser {
       elements.append(e)
     } while eat(.comma)
     guard at(.rightBracket) else {
-      throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
+      throw fail(
+        .unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
     }
     bracketDepth -= 1
     _ = advance()

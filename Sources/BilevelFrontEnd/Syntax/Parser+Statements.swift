@@ -38,7 +38,9 @@ extension Parser {
       _ = advance()
       let name = try expectIdentifier("a function name after 'def'")
       guard at(.leftParen) else {
-        throw fail(.expected("'(' and the parameters of '\(name.name)'", found: describe(current)), at: current.range)
+        throw fail(
+          .expected("'(' and the parameters of '\(name.name)'", found: describe(current)),
+          at: current.range)
       }
       _ = advance()
       bracketDepth += 1
@@ -48,7 +50,9 @@ extension Parser {
         repeat { parameters.append(try expectIdentifier("a parameter name")) } while eat(.comma)
       }
       guard at(.rightParen) else {
-        throw fail(.expected("')' after the parameters of '\(name.name)'", found: describe(current)), at: current.range)
+        throw fail(
+          .expected("')' after the parameters of '\(name.name)'", found: describe(current)),
+          at: current.range)
       }
       bracketDepth -= 1
       _ = advance()
@@ -63,7 +67,9 @@ extension Parser {
       } else if eat(.outer) {
         level = .outer
       } else {
-        throw fail(.expected("'inner' or 'outer' after 'solve'", found: describe(current)), at: current.range)
+        throw fail(
+          .expected("'inner' or 'outer' after 'solve'", found: describe(current)), at: current.range
+        )
       }
       _ = try expect(.with, "after 'solve \(level.rawValue)'")
       let value = try parseSolverCall()
@@ -162,14 +168,16 @@ extension Parser {
       _ = try expect(.comma, "between the lower and upper bound")
       let upper = try parseExpression()
       guard at(.rightBracket) else {
-        throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
+        throw fail(
+          .unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
       }
       bracketDepth -= 1
       _ = advance()
       bounds = (lower, upper)
     }
     return finish(
-      .variable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds), start)
+      .variable(level: level, name: name, task: task, type: type, initial: initial, bounds: bounds),
+      start)
   }
 
   mutating func parseType() throws -> TypeExpr {
@@ -180,7 +188,9 @@ extension Parser {
     case .keyword(.vector): kind = .vector
     case .keyword(.matrix): kind = .matrix
     default:
-      throw fail(.expected("a type ('scalar', 'vector[n]' or 'matrix[m, n]')", found: describe(current)), at: current.range)
+      throw fail(
+        .expected("a type ('scalar', 'vector[n]' or 'matrix[m, n]')", found: describe(current)),
+        at: current.range)
     }
     _ = advance()
     var sizes: [Expr] = []
@@ -191,13 +201,16 @@ extension Parser {
       skipContinuationNewlines()
       repeat { sizes.append(try parseExpression()) } while eat(.comma)
       guard at(.rightBracket) else {
-        throw fail(.unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
+        throw fail(
+          .unclosed("[", opened: open.range.location, found: describe(current)), at: current.range)
       }
       bracketDepth -= 1
       _ = advance()
       let expected = kind == .vector ? 1 : 2
       if sizes.count != expected {
-        throw fail(.typeArity(kind.rawValue, expected: expected, got: sizes.count), at: range(from: start.range))
+        throw fail(
+          .typeArity(kind.rawValue, expected: expected, got: sizes.count),
+          at: range(from: start.range))
       }
     }
     return TypeExpr(kind: kind, sizes: sizes, range: range(from: start.range))

@@ -19,7 +19,9 @@ public struct Parser {
 
   struct Abort: Error {}
 
-  public static func parse(_ file: SourceFile) -> (program: SourceProgram, diagnostics: [Diagnostic]) {
+  public static func parse(
+    _ file: SourceFile
+  ) -> (program: SourceProgram, diagnostics: [Diagnostic]) {
     let (tokens, lexDiagnostics) = Lexer.tokenize(file)
     var parser = Parser(file: file, tokens: tokens)
     parser.diagnostics = lexDiagnostics
@@ -51,7 +53,8 @@ public struct Parser {
     var k = index
     while k < tokens.count - 1, tokens[k].kind == .newline { k += 1 }
     // `outer(u, v)` and `solve(A, b)` continue an expression; `outer x: ...` starts a statement.
-    let call = k + 1 < tokens.count && tokens[k + 1].kind == .symbol(.leftParen)
+    let call =
+      k + 1 < tokens.count && tokens[k + 1].kind == .symbol(.leftParen)
       && (tokens[k].kind == .keyword(.outer) || tokens[k].kind == .keyword(.solve))
     if (call || !Parser.startsStatement(tokens[k])) && tokens[k].kind != .end { index = k }
   }
@@ -59,7 +62,8 @@ public struct Parser {
   static func startsStatement(_ t: Token) -> Bool {
     if case .keyword(let k) = t.kind {
       switch k {
-      case .dim, .data, .outer, .inner, .let, .def, .solve, .hypergradient, .tasks, .report: return true
+      case .dim, .data, .outer, .inner, .let, .def, .solve, .hypergradient, .tasks, .report:
+        return true
       default: return false
       }
     }
@@ -147,7 +151,9 @@ public struct Parser {
       do {
         let s = try parseStatement()
         if current.kind != .newline && current.kind != .end {
-          throw fail(.expected("end of line after the statement", found: describe(current)), at: current.range)
+          throw fail(
+            .expected("end of line after the statement", found: describe(current)),
+            at: current.range)
         }
         statements.append(s)
       } catch {

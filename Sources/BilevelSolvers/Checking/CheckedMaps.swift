@@ -70,7 +70,9 @@ final class CheckedMapEvaluator {
   func tightThreshold() throws(SolverFault) -> Double {
     var scale = 1.0
     let initial = initialAtPhi0()
-    for t in 0..<problem.tasks { scale = max(scale, try solver.residual(initial[t], phi0, task: t)) }
+    for t in 0..<problem.tasks {
+      scale = max(scale, try solver.residual(initial[t], phi0, task: t))
+    }
     return 1e-8 * scale
   }
 
@@ -80,7 +82,10 @@ final class CheckedMapEvaluator {
     f.load(.phi, phi)
     f.run()
     let l = f.scalar(.loss)
-    guard l.isFinite else { throw SolverFault.nonFinite("the outer loss is not finite near the initial point", in: f, problem: problem) }
+    guard l.isFinite else {
+      throw SolverFault.nonFinite(
+        "the outer loss is not finite near the initial point", in: f, problem: problem)
+    }
     return l
   }
 
@@ -122,10 +127,11 @@ final class CheckedMapEvaluator {
     var values: [[Double]] = []
     for t in 0..<problem.tasks {
       var theta = held
-      values.append(try points.indices.map { p throws(SolverFault) in
-        theta[t] = moved[t][p]
-        return try outerLoss(theta, points[p])
-      })
+      values.append(
+        try points.indices.map { p throws(SolverFault) in
+          theta[t] = moved[t][p]
+          return try outerLoss(theta, points[p])
+        })
     }
     return values
   }
@@ -198,7 +204,8 @@ struct PreparedMap: Sendable {
       let now = problem.initial(t)([.phi: phi])[.theta]
       return (0..<d).map { base[$0] + (now[$0] - initial0[$0]) }
     case .evograd(let samples, let sigma, let tau, let seed):
-      let proxy = EvolutionaryProxy(problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed)
+      let proxy = EvolutionaryProxy(
+        problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed)
       return try proxy.proxy(solution!.theta[t], phi, task: t).mean
     case .tight:
       return try polish(tight!.theta[t], phi, task: t)

@@ -102,7 +102,9 @@ public struct HypergradientCheck {
   /// with), not every applicable method.
   let programMethodOnly: Bool
 
-  public init(problem: BilevelProblem, programMethod: HypergradientMethod, programMethodOnly: Bool = false) {
+  public init(
+    problem: BilevelProblem, programMethod: HypergradientMethod, programMethodOnly: Bool = false
+  ) {
     self.problem = problem
     self.programMethod = programMethod
     self.programMethodOnly = programMethodOnly
@@ -111,13 +113,17 @@ public struct HypergradientCheck {
 
   /// The program's method and the reference rows its figures are judged against.
   func restricted(_ specs: [Spec]) -> [Spec] {
-    guard programMethodOnly, let mine = specs.first(where: { $0.method == programMethod }) else { return specs }
-    let references: Set<Kind> = switch mine.kind {
-    case .unrolled: [.unrolledReference]
-    case .implicit, .approximateImplicit: [.implicitReference]
-    case .exact where Self.cappedKinds.contains(mine.method.kind): [.unrolledReference, .implicitReference]
-    default: []
+    guard programMethodOnly, let mine = specs.first(where: { $0.method == programMethod }) else {
+      return specs
     }
+    let references: Set<Kind> =
+      switch mine.kind {
+      case .unrolled: [.unrolledReference]
+      case .implicit, .approximateImplicit: [.implicitReference]
+      case .exact where Self.cappedKinds.contains(mine.method.kind):
+        [.unrolledReference, .implicitReference]
+      default: []
+      }
     return specs.filter { $0.method == programMethod || references.contains($0.kind) }
   }
 
@@ -145,7 +151,9 @@ public struct HypergradientCheck {
       if tangentSteps <= Self.forwardLimit || programMethod == .unrollForward {
         add(.unrollForward)
       } else {
-        skipped.append("unroll(forward): T·m·M = \(tangentSteps) tangent steps (over \(Self.forwardLimit)); forward mode is for small m")
+        skipped.append(
+          "unroll(forward): T·m·M = \(tangentSteps) tangent steps (over \(Self.forwardLimit)); forward mode is for small m"
+        )
       }
       var K = min(T, 5)
       if case .truncated(let p) = programMethod { K = p }
@@ -158,11 +166,13 @@ public struct HypergradientCheck {
     // σ = 0.1 rather than evograd's usual 0.01: the map's slope in φ grows
     // with σ while its rounding does not (at 0.01, poisoning_box's check
     // came within 2× of the tolerance).
-    var evograd = HypergradientMethod.evograd(samples: 4, sigma: 0.1, tau: 0.1, seed: 1, fresh: false)
+    var evograd = HypergradientMethod.evograd(
+      samples: 4, sigma: 0.1, tau: 0.1, seed: 1, fresh: false)
     if case .evograd = programMethod { evograd = programMethod }
     add(evograd)
     if d <= Self.denseLimit || programMethod == .implicitExact { add(.implicitExact) }
-    let cg = HypergradientMethod.implicitConjugateGradient(iterations: min(4 * d, 500), tolerance: 1e-12)
+    let cg = HypergradientMethod.implicitConjugateGradient(
+      iterations: min(4 * d, 500), tolerance: 1e-12)
     add(cg)
     switch programMethod {
     case .implicitConjugateGradient, .implicitNeumann:
@@ -171,8 +181,11 @@ public struct HypergradientCheck {
     }
     add(.closedForm)
     // A method kind the rows above do not name is checked with its table settings.
-    for m in MethodTable.rows(sizes, costing: programMethod) where !out.contains(where: { $0.method.kind == m.kind }) { add(m) }
-    if !out.contains(where: { $0.method == programMethod }) { out.append(Spec(method: programMethod, kind: .exact)) }
+    for m in MethodTable.rows(sizes, costing: programMethod)
+    where !out.contains(where: { $0.method.kind == m.kind }) { add(m) }
+    if !out.contains(where: { $0.method == programMethod }) {
+      out.append(Spec(method: programMethod, kind: .exact))
+    }
     return (out, skipped)
   }
 
@@ -194,13 +207,16 @@ public struct HypergradientCheck {
   }
 
   /// `progress` hears of each method as its check starts (for long checks).
-  public func run(progress: (_ index: Int, _ count: Int, _ method: String) -> Void = { _, _, _ in }) -> CheckReport {
+  public func run(
+    progress: (_ index: Int, _ count: Int, _ method: String) -> Void = { _, _, _ in }
+  ) -> CheckReport {
     let phi0 = initialPoint()
     let maps = CheckedMapEvaluator(problem: problem, phi0: phi0)
     let units = directions()
     let T = InnerSolver(problem).fixedSteps
-    var report = CheckReport(outerSize: problem.outerSize, directionCount: units.count,
-                             randomDirections: problem.outerSize > Self.coordinateLimit, step: Self.step)
+    var report = CheckReport(
+      outerSize: problem.outerSize, directionCount: units.count,
+      randomDirections: problem.outerSize > Self.coordinateLimit, step: Self.step)
     let (all, skipped) = specs()
     let specs = restricted(all)
     report.skipped = skipped
@@ -211,13 +227,16 @@ public struct HypergradientCheck {
         let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
         let threshold = try maps.tightThreshold()
         if !(tight.residual <= threshold) {
-          report.tightProblem = "the inner problem could not be solved tightly (\(what) is \(ErrorFigure.exceeding(tight.residual)), over \(formatValue(threshold)))"
+          report.tightProblem =
+            "the inner problem could not be solved tightly (\(what) is \(ErrorFigure.exceeding(tight.residual)), over \(formatValue(threshold)))"
         }
       } catch {
         report.tightProblem = "the tight inner solve failed: \(error.message)"
       }
     }
-    if !problem.source.isSingleLevel, let solution = try? maps.solution(), let c = try? problem.outerGradientsInner(solution.theta, phi0) {
+    if !problem.source.isSingleLevel, let solution = try? maps.solution(),
+      let c = try? problem.outerGradientsInner(solution.theta, phi0)
+    {
       report.outerIgnoresInnerHere = c.allSatisfy { $0.allSatisfy { $0 == 0 } }
     }
     var differences: [CheckedMap: Result<[Double], SolverFault>] = [:]
@@ -225,7 +244,10 @@ public struct HypergradientCheck {
       progress(index + 1, specs.count, spec.method.description)
       let map = spec.method.record.checkedMap(T)
       let mine = spec.method == programMethod
-      var row = CheckRow(method: spec.method, isProgramMethod: mine, map: map, mapDescription: problem.source.isSingleLevel ? "the outer loss (no inner problem)" : map.description(steps: T))
+      var row = CheckRow(
+        method: spec.method, isProgramMethod: mine, map: map,
+        mapDescription: problem.source.isSingleLevel
+          ? "the outer loss (no inner problem)" : map.description(steps: T))
       defer { report.rows.append(row) }
       if map == .tight, let why = report.tightProblem {
         if mine { row.failure = why } else { row.notApplicable = why }
@@ -238,13 +260,20 @@ public struct HypergradientCheck {
         let residual = result.linearSolve?.relativeResidual
         if spec.kind == .approximateImplicit { row.linearResidual = residual }
         // A convergent solver that cannot reach a small residual meets a singular, inconsistent adjoint system.
-        if spec.kind == .implicit, spec.method != .closedForm, let r = residual, !(r <= Self.exactTolerance) {
-          let why = "its linear solve stops at a relative residual of \(ErrorFigure.exceeding(r)): the inner Hessian is singular or too ill-conditioned here"
+        if spec.kind == .implicit, spec.method != .closedForm, let r = residual,
+          !(r <= Self.exactTolerance)
+        {
+          let why =
+            "its linear solve stops at a relative residual of \(ErrorFigure.exceeding(r)): the inner Hessian is singular or too ill-conditioned here"
           if mine { row.failure = why } else { row.notApplicable = why }
           continue
         }
       } catch {
-        if !mine && error.kind == .singularSystem { row.notApplicable = error.reason } else { row.failure = error.message }
+        if !mine && error.kind == .singularSystem {
+          row.notApplicable = error.reason
+        } else {
+          row.failure = error.message
+        }
         continue
       }
       if differences[map] == nil {
@@ -262,25 +291,33 @@ public struct HypergradientCheck {
       }
     }
     compareWithReferences(&report, specs, phi0)
-    for (i, spec) in specs.enumerated() where report.rows[i].failure == nil && report.rows[i].notApplicable == nil {
+    for (i, spec) in specs.enumerated()
+    where report.rows[i].failure == nil && report.rows[i].notApplicable == nil {
       judge(&report.rows[i], spec.kind)
     }
     // Per-task parts exist where each task has an inner solution of its own.
-    if problem.tasks > 1 && !problem.source.isSingleLevel { report.taskChecks = checkTasks(report.rows, specs, maps: maps, phi0, units) }
+    if problem.tasks > 1 && !problem.source.isSingleLevel {
+      report.taskChecks = checkTasks(report.rows, specs, maps: maps, phi0, units)
+    }
     return report
   }
 
   /// The method's gradient at φ₀; implicit methods (but closed_form, which
   /// solves its quadratic itself) at the tight inner solution.
-  func gradient(_ method: HypergradientMethod, maps: CheckedMapEvaluator, _ phi0: [Double]) throws(SolverFault) -> HypergradientResult {
+  func gradient(
+    _ method: HypergradientMethod, maps: CheckedMapEvaluator, _ phi0: [Double]
+  ) throws(SolverFault) -> HypergradientResult {
     if method.isImplicit && method != .closedForm {
-      return try ImplicitDifferentiation(problem: problem, method: method).differentiate(at: try maps.tight(), phi0)
+      return try ImplicitDifferentiation(problem: problem, method: method).differentiate(
+        at: try maps.tight(), phi0)
     }
     return try problem.hypergradient(method, at: phi0)
   }
 
   /// (8(F(φ+hu) − F(φ−hu)) − (F(φ+2hu) − F(φ−2hu))) / 12h along each u.
-  func centralDifferences(_ map: CheckedMap, maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]]) throws(SolverFault) -> [Double] {
+  func centralDifferences(
+    _ map: CheckedMap, maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]]
+  ) throws(SolverFault) -> [Double] {
     let h = Self.step
     var out: [Double] = []
     for u in units {
@@ -302,19 +339,23 @@ public struct HypergradientCheck {
 
   func compareWithReferences(_ report: inout CheckReport, _ specs: [Spec], _ phi0: [Double]) {
     func referenceGradient(_ kind: Kind) -> [Double]? {
-      guard let i = specs.firstIndex(where: { $0.kind == kind }), report.rows[i].notApplicable == nil else { return nil }
+      guard let i = specs.firstIndex(where: { $0.kind == kind }),
+        report.rows[i].notApplicable == nil
+      else { return nil }
       return report.rows[i].failure == nil ? report.rows[i].gradient : []
     }
     let unrolled = referenceGradient(.unrolledReference)
     let implicit = referenceGradient(.implicitReference)
-    for (i, spec) in specs.enumerated() where report.rows[i].failure == nil && report.rows[i].notApplicable == nil {
+    for (i, spec) in specs.enumerated()
+    where report.rows[i].failure == nil && report.rows[i].notApplicable == nil {
       let g = report.rows[i].gradient
       func compare(_ reference: [Double]?) {
         guard let reference else { return }
         if reference.isEmpty {
           report.rows[i].reference = .unavailable
         } else {
-          report.rows[i].reference = g == reference ? .bitIdentical : .error(relativeError(g, reference))
+          report.rows[i].reference =
+            g == reference ? .bitIdentical : .error(relativeError(g, reference))
         }
       }
       switch spec.kind {
@@ -343,7 +384,9 @@ public struct HypergradientCheck {
     let fd = row.differencesError ?? .infinity
     func within(_ x: Double, _ limit: Double) -> Bool { x <= limit }
     // The figure as a bound (it is over its limit), the limit as set.
-    func over(_ x: Double, _ limit: Double) -> String { "\(ErrorFigure.exceeding(x)), over \(formatValue(limit))" }
+    func over(_ x: Double, _ limit: Double) -> String {
+      "\(ErrorFigure.exceeding(x)), over \(formatValue(limit))"
+    }
     var referenceError: Double? {
       switch row.reference {
       case .bitIdentical: return 0
@@ -353,8 +396,12 @@ public struct HypergradientCheck {
     }
     switch kind {
     case .unrolledReference, .exact, .implicitReference:
-      if !within(fd, Self.exactTolerance) { row.failure = "differs from central differences by \(over(fd, Self.exactTolerance))" }
-      if kind == .exact, Self.cappedKinds.contains(row.method.kind), let e = referenceError, e > Self.roundingTolerance, let name = row.referenceName {
+      if !within(fd, Self.exactTolerance) {
+        row.failure = "differs from central differences by \(over(fd, Self.exactTolerance))"
+      }
+      if kind == .exact, Self.cappedKinds.contains(row.method.kind), let e = referenceError,
+        e > Self.roundingTolerance, let name = row.referenceName
+      {
         row.capped = "exact for its own map; bias \(ErrorFigure.rounding.text(e)) against \(name)"
       }
     case .unrolled, .implicit:
@@ -366,19 +413,27 @@ public struct HypergradientCheck {
       }
     case .finiteDifference:
       if !within(fd, Self.finiteDifferenceTolerance) {
-        row.failure = "differs from central differences of truncated(1)'s map by \(over(fd, Self.finiteDifferenceTolerance))"
+        row.failure =
+          "differs from central differences of truncated(1)'s map by \(over(fd, Self.finiteDifferenceTolerance))"
       }
     case .approximateImplicit:
       let residual = row.linearResidual ?? .infinity
       let limit = max(Self.exactTolerance, 10 * residual)
       if !(residual <= Self.convergedResidual) {
         // Stopped by its iterations on purpose: the 10× rule would pass almost any error, so report the bias instead.
-        let bias = referenceError.map { "bias \(ErrorFigure.rounding.text($0)) against implicit(exact)" } ?? "bias against central differences \(ErrorFigure.differences.text(fd))"
-        row.capped = "its linear solve stops at a relative residual of \(ErrorFigure.rounding.text(residual)) (its iterations): \(bias)"
+        let bias =
+          referenceError.map { "bias \(ErrorFigure.rounding.text($0)) against implicit(exact)" }
+          ?? "bias against central differences \(ErrorFigure.differences.text(fd))"
+        row.capped =
+          "its linear solve stops at a relative residual of \(ErrorFigure.rounding.text(residual)) (its iterations): \(bias)"
       } else if let e = referenceError {
-        if !within(e, limit) { row.failure = "differs from implicit(exact) by \(ErrorFigure.exceeding(e)), over max(1e-6, 10 × its relative residual)" }
+        if !within(e, limit) {
+          row.failure =
+            "differs from implicit(exact) by \(ErrorFigure.exceeding(e)), over max(1e-6, 10 × its relative residual)"
+        }
       } else if !within(fd, limit) {
-        row.failure = "differs from central differences by \(ErrorFigure.exceeding(fd)), over max(1e-6, 10 × its relative residual)"
+        row.failure =
+          "differs from central differences by \(ErrorFigure.exceeding(fd)), over max(1e-6, 10 × its relative residual)"
       }
     }
   }

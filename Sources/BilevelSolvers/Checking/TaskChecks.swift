@@ -30,16 +30,23 @@ extension HypergradientCheck {
   /// unrolled and the implicit references, where they have a gradient here.
   func taskCheckedSpecs(_ rows: [CheckRow], _ specs: [Spec]) -> [Int] {
     var chosen: [Int] = []
-    let wanted: [(Spec) -> Bool] = [{ $0.method == programMethod }, { $0.kind == .unrolledReference }, { $0.kind == .implicitReference }]
+    let wanted: [(Spec) -> Bool] = [
+      { $0.method == programMethod }, { $0.kind == .unrolledReference },
+      { $0.kind == .implicitReference },
+    ]
     for want in wanted {
-      guard let i = specs.firstIndex(where: want), !chosen.contains(i), rows[i].notApplicable == nil, !rows[i].taskGradients.isEmpty
+      guard let i = specs.firstIndex(where: want), !chosen.contains(i),
+        rows[i].notApplicable == nil, !rows[i].taskGradients.isEmpty
       else { continue }
       chosen.append(i)
     }
     return chosen
   }
 
-  func checkTasks(_ rows: [CheckRow], _ specs: [Spec], maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]]) -> [TaskCheck] {
+  func checkTasks(
+    _ rows: [CheckRow], _ specs: [Spec], maps: CheckedMapEvaluator, _ phi0: [Double],
+    _ units: [[Double]]
+  ) -> [TaskCheck] {
     let T = InnerSolver(problem).fixedSteps
     var differences: [CheckedMap: Result<[[Double]], SolverFault>] = [:]
     var checks: [TaskCheck] = []
@@ -57,12 +64,15 @@ extension HypergradientCheck {
       }
       switch differences[map]! {
       case .success(let fd):
-        check.errors = (0..<problem.tasks).map { t in relativeError(units.map { dot(row.taskGradients[t], $0) }, fd[t]) }
+        check.errors = (0..<problem.tasks).map { t in
+          relativeError(units.map { dot(row.taskGradients[t], $0) }, fd[t])
+        }
         check.failedTasks = check.errors.indices.filter { !(check.errors[$0] <= check.tolerance) }
         if !check.failedTasks.isEmpty {
           let worst = check.failedTasks.map { check.errors[$0] }.max()!
           let which = check.failedTasks.map { "\($0 + 1)" }.joined(separator: ", ")
-          check.failure = "task\(check.failedTasks.count == 1 ? "" : "s") \(which) differ\(check.failedTasks.count == 1 ? "s" : "") from central differences of the per-task map, the worst by \(ErrorFigure.exceeding(worst)), over \(formatValue(check.tolerance))"
+          check.failure =
+            "task\(check.failedTasks.count == 1 ? "" : "s") \(which) differ\(check.failedTasks.count == 1 ? "s" : "") from central differences of the per-task map, the worst by \(ErrorFigure.exceeding(worst)), over \(formatValue(check.tolerance))"
         }
       case .failure(let e):
         check.failure = "differences of the per-task maps failed: \(e.message)"
@@ -76,16 +86,21 @@ extension HypergradientCheck {
   func taskTolerance(_ kind: Kind, _ row: CheckRow) -> Double {
     switch kind {
     case .finiteDifference: return Self.finiteDifferenceTolerance
-    case .approximateImplicit: return max(Self.exactTolerance, 10 * (row.linearResidual ?? .infinity))
+    case .approximateImplicit:
+      return max(Self.exactTolerance, 10 * (row.linearResidual ?? .infinity))
     default: return Self.exactTolerance
     }
   }
 
   /// [task][direction]: the 4-point Richardson differences of each F_t, as `centralDifferences` takes them.
-  func taskDifferences(_ map: CheckedMap, maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]]) throws(SolverFault) -> [[Double]] {
+  func taskDifferences(
+    _ map: CheckedMap, maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]]
+  ) throws(SolverFault) -> [[Double]] {
     let h = Self.step
     let signs = [1.0, -1.0, 2.0, -2.0]
-    let points = units.flatMap { u in signs.map { s in (0..<phi0.count).map { phi0[$0] + (s * h) * u[$0] } } }
+    let points = units.flatMap { u in
+      signs.map { s in (0..<phi0.count).map { phi0[$0] + (s * h) * u[$0] } }
+    }
     let values = try maps.taskValues(map, at: points)
     return values.map { f in
       units.indices.map { k in

@@ -50,7 +50,9 @@ public enum CheckpointSchedule {
     let c = min(snapshots, steps - 1)  // more slots than steps − 1 cannot help
     // An estimate for any user's step count: saturates at Int.max, and one
     // slot (β = r + 1) takes the closed form rather than `steps` iterations.
-    if c == 1 { return saturatingProduct(steps, steps - 1) == Int.max ? Int.max : steps * (steps - 1) / 2 }
+    if c == 1 {
+      return saturatingProduct(steps, steps - 1) == Int.max ? Int.max : steps * (steps - 1) / 2
+    }
     var r = 0
     var beta = 1  // β(c, r)
     while beta < steps {

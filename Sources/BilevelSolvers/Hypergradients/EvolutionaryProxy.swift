@@ -19,7 +19,9 @@ struct EvolutionaryProxy {
 
   /// θ + σ ε_k, k = 0…K−1, with ε_k drawn from the seeded normal stream
   /// seed·1000003 + (draw·M + task)·K + k (M tasks): the same draws at every φ.
-  static func copies(of theta: [Double], task t: Int, tasks: Int, samples: Int, sigma: Double, seed: Int, draw: Int) -> [[Double]] {
+  static func copies(
+    of theta: [Double], task t: Int, tasks: Int, samples: Int, sigma: Double, seed: Int, draw: Int
+  ) -> [[Double]] {
     (0..<samples).map { k in
       let stream = UInt64(seed) &* 1_000_003 &+ UInt64((draw * tasks + t) * samples + k)
       let e = RandomStream.normal(shape: Shape([theta.count]), seed: stream).scalars
@@ -29,15 +31,22 @@ struct EvolutionaryProxy {
 
   /// One task's proxy at φ: the copies, their weights
   /// softmax(−L_in(θ_k, φ)/τ) and the weighted mean θ̄.
-  func proxy(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> (copies: [[Double]], weights: [Double], mean: [Double]) {
+  func proxy(
+    _ theta: [Double], _ phi: [Double], task t: Int
+  ) throws(SolverFault) -> (copies: [[Double]], weights: [Double], mean: [Double]) {
     let f = problem.innerGradientOuter(t)
-    let copies = Self.copies(of: theta, task: t, tasks: problem.tasks, samples: samples, sigma: sigma, seed: seed, draw: draw)
+    let copies = Self.copies(
+      of: theta, task: t, tasks: problem.tasks, samples: samples, sigma: sigma, seed: seed,
+      draw: draw)
     let losses = try copies.map { x throws(SolverFault) -> Double in
       f.load(.theta, x)
       f.load(.phi, phi)
       f.run()
       let l = f.scalar(.loss)
-      guard l.isFinite else { throw SolverFault.nonFinite("evograd: the inner loss of a perturbed copy is not finite", in: f, problem: problem) }
+      guard l.isFinite else {
+        throw SolverFault.nonFinite(
+          "evograd: the inner loss of a perturbed copy is not finite", in: f, problem: problem)
+      }
       return l
     }
     let top = losses.map { -$0 / tau }.max()!
@@ -53,11 +62,14 @@ struct EvolutionaryProxy {
     let solver = InnerSolver(problem)
     let solution = try solver.solve(phi)
     // Per task: the copies, their softmax weights and the weighted mean θ̄.
-    let proxies = try problem.eachTask { t throws(SolverFault) in try proxy(solution.theta[t], phi, task: t) }
+    let proxies = try problem.eachTask { t throws(SolverFault) in
+      try proxy(solution.theta[t], phi, task: t)
+    }
     let mixed = proxies.map(\.mean)
     let (loss, g0) = try problem.outerGradientOuter(mixed, phi)
     let c = try problem.outerGradientsInner(mixed, phi)
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+    let perTask = try problem.eachTask {
+      t throws(SolverFault) -> (part: [Double], residual: Double) in
       var part = problem.accumulator(t, explicit: g0)
       let f = problem.innerGradientOuter(t)
       let (copies, w, _) = proxies[t]
@@ -73,9 +85,11 @@ struct EvolutionaryProxy {
       }
       return (part, try solver.residual(solution.theta[t], phi, task: t))
     }
-    var result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: mixed,
-                                     innerSteps: solution.steps, innerResidual: perTask.reduce(0) { max($0, $1.residual) },
-                                     linearSolve: nil, forwardSteps: solution.steps, peakStates: samples + 1)
+    var result = HypergradientResult(
+      parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
+      theta: mixed,
+      innerSteps: solution.steps, innerResidual: perTask.reduce(0) { max($0, $1.residual) },
+      linearSolve: nil, forwardSteps: solution.steps, peakStates: samples + 1)
     result.innerSolveSeconds = solution.seconds
     return result
   }

@@ -18,9 +18,10 @@ struct FirstOrder {
       problem.addInitialPullback(&part, phi, cotangent: cotangents[t], task: t)
       return part
     }
-    var result = HypergradientResult(parts: parts, explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
-                                     innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: nil,
-                                     forwardSteps: solution.steps, peakStates: 1)
+    var result = HypergradientResult(
+      parts: parts, explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
+      innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: nil,
+      forwardSteps: solution.steps, peakStates: 1)
     result.innerSolveSeconds = solution.seconds
     return result
   }
@@ -43,7 +44,8 @@ struct FiniteDifferenceStep {
     let lr = rate[.rate][0]
     let lrGradient = rate[.gradient]
     // θ_{T−1} and θ_T of every task.
-    let runs = try problem.eachTask { t throws(SolverFault) -> (before: [Double], theta: [Double]) in
+    let runs = try problem.eachTask {
+      t throws(SolverFault) -> (before: [Double], theta: [Double]) in
       var runner = FixedStepRunner(problem, task: t, steps: T)
       var s = runner.start(phi)
       for k in 0..<(T - 1) { try runner.advance(&s, step: k) }
@@ -54,7 +56,8 @@ struct FiniteDifferenceStep {
     let theta = runs.map(\.theta)
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let v = try problem.outerGradientsInner(theta, phi)
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+    let perTask = try problem.eachTask {
+      t throws(SolverFault) -> (part: [Double], residual: Double) in
       var part = problem.accumulator(t, explicit: g0)
       let before = runs[t].before
       let vNorm = norm(v[t])
@@ -74,16 +77,22 @@ struct FiniteDifferenceStep {
         if T == 1 {
           let hvUp = gradientInner([.theta: plus, .phi: phi])[.gradient]
           let hvDown = gradientInner([.theta: minus, .phi: phi])[.gradient]
-          initialCotangent = (0..<v[t].count).map { v[t][$0] - lr * (hvUp[$0] - hvDown[$0]) / (2 * e) }
+          initialCotangent = (0..<v[t].count).map {
+            v[t][$0] - lr * (hvUp[$0] - hvDown[$0]) / (2 * e)
+          }
         }
       }
       if T == 1 { problem.addInitialPullback(&part, phi, cotangent: initialCotangent, task: t) }
       return (part, try solver.residual(theta[t], phi, task: t))
     }
-    let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
-                                     innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-                                     forwardSteps: T, peakStates: 4)
-    guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the finite-difference hypergradient is not finite") }
+    let result = HypergradientResult(
+      parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
+      theta: theta,
+      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+      forwardSteps: T, peakStates: 4)
+    guard allFinite(result.gradient) else {
+      throw SolverFault(.nonFinite, "the finite-difference hypergradient is not finite")
+    }
     return result
   }
 }

@@ -27,7 +27,8 @@ struct FlowAdjoint {
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let v = try problem.outerGradientsInner(theta, phi)
     let ds = horizon / Double(max(T, 1))
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+    let perTask = try problem.eachTask {
+      t throws(SolverFault) -> (part: [Double], residual: Double) in
       let field = AugmentedField(problem: problem, task: t, phi: phi)
       var part = problem.accumulator(t, explicit: g0)
       // The horizon's derivative: ⟨a(H), −∇θ L_in(θ(H))⟩ ∇φ H.
@@ -42,17 +43,21 @@ struct FlowAdjoint {
         let k4 = try field(y.plus(ds, k3))
         y = y.plus(ds / 6, k1).plus(ds / 3, k2).plus(ds / 3, k3).plus(ds / 6, k4)
         guard allFinite(y.a), allFinite(y.q) else {
-          throw SolverFault(.nonFinite, "the adjoint of flow step \(T - k) of \(T) (\(problem.taskLabel(t))adjoint) is not finite",
-                            origin: problem.source.innerSolver?.range)
+          throw SolverFault(
+            .nonFinite,
+            "the adjoint of flow step \(T - k) of \(T) (\(problem.taskLabel(t))adjoint) is not finite",
+            origin: problem.source.innerSolver?.range)
         }
       }
       for j in part.indices { part[j] -= y.q[j] }
       problem.addInitialPullback(&part, phi, cotangent: y.a, task: t)
       return (part, norm(endGradient))
     }
-    return HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
-                               innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-                               forwardSteps: T, peakStates: 2)
+    return HypergradientResult(
+      parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
+      theta: theta,
+      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+      forwardSteps: T, peakStates: 2)
   }
 
   /// (θ, a, q) of the reversed-time system.
@@ -62,8 +67,9 @@ struct FlowAdjoint {
     var q: [Double]
 
     func plus(_ c: Double, _ d: State) -> State {
-      State(theta: zip(theta, d.theta).map { $0 + c * $1 }, a: zip(a, d.a).map { $0 + c * $1 },
-            q: zip(q, d.q).map { $0 + c * $1 })
+      State(
+        theta: zip(theta, d.theta).map { $0 + c * $1 }, a: zip(a, d.a).map { $0 + c * $1 },
+        q: zip(q, d.q).map { $0 + c * $1 })
     }
   }
 
@@ -92,7 +98,9 @@ struct FlowAdjoint {
       gradientFunction.run()
       let g = gradientFunction.result(.gradient)
       guard allFinite(g) else {
-        throw SolverFault.nonFinite("the flow's field (\(problem.taskLabel(task))inner gradient) is not finite", in: gradientFunction, problem: problem)
+        throw SolverFault.nonFinite(
+          "the flow's field (\(problem.taskLabel(task))inner gradient) is not finite",
+          in: gradientFunction, problem: problem)
       }
       return g
     }
@@ -114,7 +122,8 @@ extension FlowAdjoint {
   static let record = MethodRecord(
     inapplicable: { s in
       guard case .flow? = s.innerSolver else {
-        return "it integrates the adjoint of a gradient flow, but the inner solver is '\(s.innerSolverName)'; use flow(horizon: …, steps: …)"
+        return
+          "it integrates the adjoint of a gradient flow, but the inner solver is '\(s.innerSolverName)'; use flow(horizon: …, steps: …)"
       }
       return nil
     },
@@ -122,9 +131,11 @@ extension FlowAdjoint {
     cost: { s in
       let T = s.steps ?? 0
       let bytes = (2 * s.inner + s.outer) * Bytes.double * s.tasks
-      return MethodCost(label: MethodKind.adjoint.rawValue,
-                        time: "the flow (T = \(T)) + \(T) RK4 steps back, 4 stages of a gradient, an HVP and a mixed product each",
-                        memoryBytes: bytes, memory: "θ, a and q: 2d + m doubles = \(formatBytes(bytes))")
+      return MethodCost(
+        label: MethodKind.adjoint.rawValue,
+        time:
+          "the flow (T = \(T)) + \(T) RK4 steps back, 4 stages of a gradient, an HVP and a mixed product each",
+        memoryBytes: bytes, memory: "θ, a and q: 2d + m doubles = \(formatBytes(bytes))")
     },
     checkedMap: { _ in .unrolled },
     checkFamily: .exact,

@@ -37,7 +37,9 @@ public struct HypergradientResult: Sendable {
   /// out of task 0's part): the gradient is explicitGradient plus their sum.
   /// Empty when the method did not split its work by task.
   public var throughEachTask: [[Double]] {
-    taskParts.enumerated().map { t, part in t == 0 ? zip(part, explicitGradient).map { $0 - $1 } : part }
+    taskParts.enumerated().map { t, part in
+      t == 0 ? zip(part, explicitGradient).map { $0 - $1 } : part
+    }
   }
 
   public func taskGradient(_ t: Int) -> [Double] {
@@ -50,11 +52,16 @@ public struct HypergradientResult: Sendable {
 extension HypergradientResult {
   /// The gradient from per-task contributions made by `accumulator`: their
   /// sum in task order, the same bits whatever the threads.
-  init(parts: [[Double]], explicit: [Double], outerLoss: Double, theta: [[Double]], innerSteps: Int, innerResidual: Double,
-       linearSolve: LinearSolveReport?, forwardSteps: Int, peakStates: Int, peakDoubles: Int = 0) {
-    self.init(gradient: TaskParallel.sum(parts), outerLoss: outerLoss, theta: theta, innerSteps: innerSteps,
-              innerResidual: innerResidual, linearSolve: linearSolve, forwardSteps: forwardSteps, peakStates: peakStates,
-              peakDoubles: peakDoubles)
+  init(
+    parts: [[Double]], explicit: [Double], outerLoss: Double, theta: [[Double]], innerSteps: Int,
+    innerResidual: Double,
+    linearSolve: LinearSolveReport?, forwardSteps: Int, peakStates: Int, peakDoubles: Int = 0
+  ) {
+    self.init(
+      gradient: TaskParallel.sum(parts), outerLoss: outerLoss, theta: theta, innerSteps: innerSteps,
+      innerResidual: innerResidual, linearSolve: linearSolve, forwardSteps: forwardSteps,
+      peakStates: peakStates,
+      peakDoubles: peakDoubles)
     explicitGradient = explicit
     taskParts = parts
   }
@@ -62,14 +69,19 @@ extension HypergradientResult {
 
 extension BilevelProblem {
   /// L_out and ∂L_out/∂φ at (θ of every task, φ).
-  func outerGradientOuter(_ theta: [[Double]], _ phi: [Double]) throws(SolverFault) -> (loss: Double, gradient: [Double]) {
+  func outerGradientOuter(
+    _ theta: [[Double]], _ phi: [Double]
+  ) throws(SolverFault) -> (loss: Double, gradient: [Double]) {
     let f = outerGradient
     f.load(.allTheta, theta.flatMap { $0 })
     f.load(.phi, phi)
     f.run()
     let loss = f.scalar(.loss)
     let g = f.result(.gradient)
-    guard loss.isFinite, allFinite(g) else { throw SolverFault.nonFinite("the outer loss or its gradient is not finite", in: f, problem: self) }
+    guard loss.isFinite, allFinite(g) else {
+      throw SolverFault.nonFinite(
+        "the outer loss or its gradient is not finite", in: f, problem: self)
+    }
     return (loss, g)
   }
 
@@ -82,7 +94,10 @@ extension BilevelProblem {
       f.load(.phi, phi)
       f.run()
       let g = f.result(.gradient)
-      guard allFinite(g) else { throw SolverFault.nonFinite("the outer loss's gradient in θ is not finite", in: f, problem: self) }
+      guard allFinite(g) else {
+        throw SolverFault.nonFinite(
+          "the outer loss's gradient in θ is not finite", in: f, problem: self)
+      }
       return g
     }
   }
@@ -97,7 +112,9 @@ extension BilevelProblem {
   }
 
   /// The method's estimate at φ, as it runs at outer step `outerStep`.
-  public func hypergradient(_ method: HypergradientMethod, at phi: [Double], outerStep: Int = 0) throws(SolverFault) -> HypergradientResult {
+  public func hypergradient(
+    _ method: HypergradientMethod, at phi: [Double], outerStep: Int = 0
+  ) throws(SolverFault) -> HypergradientResult {
     let record = method.record
     return try (record.atOuterStep?(outerStep) ?? record).compute(self, phi)
   }

@@ -16,13 +16,17 @@ struct ImplicitDifferentiation {
   }
 
   /// The hypergradient at a given inner solution.
-  func differentiate(at solution: InnerSolution, _ phi: [Double], factorisations: [DenseSolver]? = nil) throws(SolverFault) -> HypergradientResult {
+  func differentiate(
+    at solution: InnerSolution, _ phi: [Double], factorisations: [DenseSolver]? = nil
+  ) throws(SolverFault) -> HypergradientResult {
     let (loss, g0) = try problem.outerGradientOuter(solution.theta, phi)
     let rhs = try problem.outerGradientsInner(solution.theta, phi)
     // Each task's adjoint solve and its φ-part, in parallel.
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], report: LinearSolveReport) in
+    let perTask = try problem.eachTask {
+      t throws(SolverFault) -> (part: [Double], report: LinearSolveReport) in
       var part = problem.accumulator(t, explicit: g0)
-      let (v, report) = try adjoint(rhs[t], theta: solution.theta[t], phi, task: t, factorisation: factorisations?[t])
+      let (v, report) = try adjoint(
+        rhs[t], theta: solution.theta[t], phi, task: t, factorisation: factorisations?[t])
       if problem.hasFixpoint {
         let f = problem.fixpointPullback(t)
         f.load(.point, solution.theta[t])
@@ -41,14 +45,22 @@ struct ImplicitDifferentiation {
       return (part, report)
     }
     var worst: LinearSolveReport?
-    for (_, report) in perTask where worst == nil || report.relativeResidual > worst!.relativeResidual || report.nonPositiveCurvature != nil {
+    for (_, report) in perTask
+    where worst == nil || report.relativeResidual > worst!.relativeResidual
+      || report.nonPositiveCurvature != nil
+    {
       worst = report
     }
-    var result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: solution.theta,
-                                     innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: worst,
-                                     forwardSteps: solution.steps, peakStates: 1)
+    var result = HypergradientResult(
+      parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
+      theta: solution.theta,
+      innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: worst,
+      forwardSteps: solution.steps, peakStates: 1)
     result.innerSolveSeconds = solution.seconds
-    guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the implicit hypergradient is not finite (the adjoint solve failed)") }
+    guard allFinite(result.gradient) else {
+      throw SolverFault(
+        .nonFinite, "the implicit hypergradient is not finite (the adjoint solve failed)")
+    }
     return result
   }
 
@@ -67,7 +79,9 @@ struct ImplicitDifferentiation {
         f.run()
         f.store(.pointCotangent, into: &y)
         for i in y.indices { y[i] = x[i] - y[i] }
-        guard allFinite(y) else { throw SolverFault.nonFinite(failure("fixpoint vector-Jacobian"), in: f, problem: problem) }
+        guard allFinite(y) else {
+          throw SolverFault.nonFinite(failure("fixpoint vector-Jacobian"), in: f, problem: problem)
+        }
       }
     }
     let f = problem.hessianVector(t)
@@ -77,19 +91,25 @@ struct ImplicitDifferentiation {
       f.load(.direction, x)
       f.run()
       f.store(.product, into: &y)
-      guard allFinite(y) else { throw SolverFault.nonFinite(failure("Hessian-vector"), in: f, problem: problem) }
+      guard allFinite(y) else {
+        throw SolverFault.nonFinite(failure("Hessian-vector"), in: f, problem: problem)
+      }
     }
   }
 
-  func adjoint(_ rhs: [Double], theta: [Double], _ phi: [Double], task t: Int, factorisation: DenseSolver?) throws(SolverFault)
+  func adjoint(
+    _ rhs: [Double], theta: [Double], _ phi: [Double], task t: Int, factorisation: DenseSolver?
+  ) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
     let apply = adjointOperator(theta, phi, task: t)
     switch method {
     case .implicitConjugateGradient(let iterations, let tolerance):
       return problem.hasFixpoint
-        ? try IterativeSolvers.biconjugateGradientStabilized(rhs, iterations: iterations, tolerance: tolerance, apply: apply)
-        : try IterativeSolvers.conjugateGradient(rhs, iterations: iterations, tolerance: tolerance, apply: apply)
+        ? try IterativeSolvers.biconjugateGradientStabilized(
+          rhs, iterations: iterations, tolerance: tolerance, apply: apply)
+        : try IterativeSolvers.conjugateGradient(
+          rhs, iterations: iterations, tolerance: tolerance, apply: apply)
     case .implicitNeumann(let iterations, let alpha):
       return try IterativeSolvers.neumann(rhs, iterations: iterations, alpha: alpha, apply: apply)
     default:
@@ -101,24 +121,31 @@ struct ImplicitDifferentiation {
       }
       let v = solver.solve(rhs)
       var scratch = [Double](repeating: 0, count: rhs.count)
-      var report = LinearSolveReport(iterations: 1, residual: 0, relativeResidual: 0, method: solver.usedCholesky ? "Cholesky" : "LU")
+      var report = LinearSolveReport(
+        iterations: 1, residual: 0, relativeResidual: 0,
+        method: solver.usedCholesky ? "Cholesky" : "LU")
       try report.measure(rhs, v, scratch: &scratch, apply: apply)
       return (v, report)
     }
   }
 
   /// The adjoint matrix formed from d products and factorised.
-  func factorise(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> DenseSolver {
+  func factorise(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> DenseSolver
+  {
     let n = theta.count
     let apply = adjointOperator(theta, phi, task: t)
     var unit = [Double](repeating: 0, count: n)
-    let a = try DenseSolver.assemble(n: n, symmetric: !problem.hasFixpoint) { (j: Int, out: inout [Double]) throws(SolverFault) in
+    let a = try DenseSolver.assemble(n: n, symmetric: !problem.hasFixpoint) {
+      (j: Int, out: inout [Double]) throws(SolverFault) in
       unit[j] = 1
       try apply(unit, &out)
       unit[j] = 0
     }
     guard let solver = DenseSolver(a, n: n, trySymmetric: !problem.hasFixpoint) else {
-      throw SolverFault(.singularSystem, at: HypergradientMethod.implicitExact.title, "the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))")
+      throw SolverFault(
+        .singularSystem, at: HypergradientMethod.implicitExact.title,
+        "the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))"
+      )
     }
     return solver
   }
@@ -132,15 +159,20 @@ struct ClosedForm {
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
     let implicit = ImplicitDifferentiation(problem: problem, method: .implicitExact)
     let solver = InnerSolver(problem)
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (theta: [Double], factors: DenseSolver, residual: Double) in
+    let perTask = try problem.eachTask {
+      t throws(SolverFault) -> (theta: [Double], factors: DenseSolver, residual: Double) in
       let start = problem.initial(t)([.phi: phi])[.theta]
       let factors = try implicit.factorise(start, phi, task: t)
       let step = factors.solve(problem.innerGradient(t)([.theta: start, .phi: phi])[.gradient])
       let x = zip(start, step).map { $0 - $1 }
-      guard allFinite(x) else { throw SolverFault(.nonFinite, "closed_form: the solution of the quadratic inner problem is not finite") }
+      guard allFinite(x) else {
+        throw SolverFault(
+          .nonFinite, "closed_form: the solution of the quadratic inner problem is not finite")
+      }
       return (x, factors, try solver.residual(x, phi, task: t))
     }
-    let solution = InnerSolution(theta: perTask.map(\.theta), steps: 0, residual: perTask.reduce(0) { max($0, $1.residual) })
+    let solution = InnerSolution(
+      theta: perTask.map(\.theta), steps: 0, residual: perTask.reduce(0) { max($0, $1.residual) })
     return try implicit.differentiate(at: solution, phi, factorisations: perTask.map(\.factors))
   }
 }

@@ -7,7 +7,9 @@ import BilevelFrontEnd
 public enum MethodDiagnostics {
   /// Elaboration followed by the method checks: what every front end (the
   /// command line, the REPL, the tests, the benchmark) compiles with.
-  public static func elaborate(_ source: SourceProgram, options: CompileOptions = CompileOptions())
+  public static func elaborate(
+    _ source: SourceProgram, options: CompileOptions = CompileOptions()
+  )
     -> (program: Program?, diagnostics: [Diagnostic])
   {
     let (program, diagnostics) = Elaborator.elaborate(source, options: options)
@@ -17,12 +19,18 @@ public enum MethodDiagnostics {
   }
 
   public static func check(_ program: Program) -> [Diagnostic] {
-    guard !program.isSingleLevel, let statement = program.hypergradient, let method = statement.spec.method else { return [] }
+    guard !program.isSingleLevel, let statement = program.hypergradient,
+      let method = statement.spec.method
+    else { return [] }
     let record = method.record
-    var out = invisibleVariables(program, method: method, view: record.view) + nonSmoothInnerLoss(program, method: method)
+    var out =
+      invisibleVariables(program, method: method, view: record.view)
+      + nonSmoothInnerLoss(program, method: method)
     if let why = record.inapplicable(ProblemSizes(program)) {
       let located = record.diagnose?(program, statement.range) ?? []
-      out += located.isEmpty ? [.error(.methodDoesNotApply(method.title, why), at: statement.range)] : located
+      out +=
+        located.isEmpty
+        ? [.error(.methodDoesNotApply(method.title, why), at: statement.range)] : located
     }
     return out
   }
@@ -32,12 +40,16 @@ public enum MethodDiagnostics {
   /// first order (the solution held, θ₀(φ) passed through) cannot see one
   /// that reaches only the inner loss. Their hypergradient in it is
   /// identically zero; the warning names a method that sees it.
-  static func invisibleVariables(_ program: Program, method: HypergradientMethod, view: MethodView) -> [Diagnostic] {
+  static func invisibleVariables(
+    _ program: Program, method: HypergradientMethod, view: MethodView
+  ) -> [Diagnostic] {
     if view == .iterations { return [] }
     let graph = program.graph
     func variablesReached(from roots: [NodeID]) -> Set<Int> {
       var s = Set<Int>()
-      for id in graph.reachable(from: roots) { if case .variable(let i) = graph[id].op { s.insert(i) } }
+      for id in graph.reachable(from: roots) {
+        if case .variable(let i) = graph[id].op { s.insert(i) }
+      }
       return s
     }
     let inner = program.variables(.inner)
@@ -51,11 +63,21 @@ public enum MethodDiagnostics {
       let name = program.variables[i].name
       if !reachedByInner.contains(i) {
         let hidden = viaSettings.contains(i) || (view == .solution && viaStart.contains(i))
-        if hidden { out.append(.warning(.invisibleToMethod(name, method: method.title), at: program.variables[i].range)) }
+        if hidden {
+          out.append(
+            .warning(.invisibleToMethod(name, method: method.title), at: program.variables[i].range)
+          )
+        }
       } else if view == .solutionAndStart && !viaStart.contains(i) {
-        let sees = program.innerSolver?.spec.fixedSteps != nil ? "unroll(reverse) and implicit see it" : "implicit sees it"
-        out.append(.warning(Message("outer variable '\(name)' reaches the outer loss only through the inner solution, which \(method.title) holds fixed: its hypergradient in '\(name)' is identically zero (\(sees))"),
-                            at: program.variables[i].range))
+        let sees =
+          program.innerSolver?.spec.fixedSteps != nil
+          ? "unroll(reverse) and implicit see it" : "implicit sees it"
+        out.append(
+          .warning(
+            Message(
+              "outer variable '\(name)' reaches the outer loss only through the inner solution, which \(method.title) holds fixed: its hypergradient in '\(name)' is identically zero (\(sees))"
+            ),
+            at: program.variables[i].range))
       }
     }
     return out
@@ -70,13 +92,20 @@ public enum MethodDiagnostics {
     let found = kinks(program, in: root, of: Set(program.variables(.inner)))
     guard let (first, id) = found.first else { return [] }
     let names = Array(Set(found.map(\.0))).sorted().joined(separator: ", ")
-    return [.warning(Message("the inner loss applies \(names) to the inner variables, which is not smooth: \(method.title) assumes ∇θ L_in is differentiable at the solution, and at a kink of \(first) its hypergradient may be wrong (unroll differentiates the steps taken instead)"),
-                     at: graph.origin(id) ?? program.hypergradient?.range)]
+    return [
+      .warning(
+        Message(
+          "the inner loss applies \(names) to the inner variables, which is not smooth: \(method.title) assumes ∇θ L_in is differentiable at the solution, and at a kink of \(first) its hypergradient may be wrong (unroll differentiates the steps taken instead)"
+        ),
+        at: graph.origin(id) ?? program.hypergradient?.range)
+    ]
   }
 
   /// The non-smooth operations (abs, relu, max, sign, step) that `root`
   /// applies to values depending on the given variables, in node order.
-  public static func kinks(_ program: Program, in root: NodeID, of variables: Set<Int>) -> [(name: String, node: NodeID)] {
+  public static func kinks(
+    _ program: Program, in root: NodeID, of variables: Set<Int>
+  ) -> [(name: String, node: NodeID)] {
     let graph = program.graph
     var depends = Set<NodeID>()
     var found: [(name: String, node: NodeID)] = []

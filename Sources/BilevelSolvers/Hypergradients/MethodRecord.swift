@@ -77,7 +77,8 @@ extension HypergradientMethod {
     case .finiteDifference(let eps): return FiniteDifferenceStep.record(eps: eps)
     case .evograd(let k, let sigma, let tau, let seed, let fresh):
       return EvolutionaryProxy.record(samples: k, sigma: sigma, tau: tau, seed: seed, fresh: fresh)
-    case .implicitConjugateGradient, .implicitNeumann, .implicitExact: return ImplicitDifferentiation.record(self)
+    case .implicitConjugateGradient, .implicitNeumann, .implicitExact:
+      return ImplicitDifferentiation.record(self)
     case .closedForm: return ClosedForm.record
     case .adjoint: return FlowAdjoint.record
     }
@@ -86,15 +87,19 @@ extension HypergradientMethod {
   /// As written in a program, with every setting.
   public var description: String {
     switch self {
-    case .unrollReverse(let k): return k.map { "unroll(reverse, checkpoints: \($0))" } ?? "unroll(reverse)"
+    case .unrollReverse(let k):
+      return k.map { "unroll(reverse, checkpoints: \($0))" } ?? "unroll(reverse)"
     case .unrollForward: return "unroll(forward)"
     case .truncated(let k): return "truncated(\(k))"
     case .firstOrder, .closedForm, .adjoint: return kind.rawValue
     case .finiteDifference(let e): return "finite_difference(eps: \(formatValue(e)))"
     case .evograd(let k, let s, let t, let seed, let fresh):
-      return "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed)\(fresh ? ", draws: fresh" : ""))"
-    case .implicitConjugateGradient(let k, let tol): return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
-    case .implicitNeumann(let k, let a): return "implicit(neumann, iters: \(k), alpha: \(formatValue(a)))"
+      return
+        "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed)\(fresh ? ", draws: fresh" : ""))"
+    case .implicitConjugateGradient(let k, let tol):
+      return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
+    case .implicitNeumann(let k, let a):
+      return "implicit(neumann, iters: \(k), alpha: \(formatValue(a)))"
     case .implicitExact: return "implicit(exact)"
     }
   }
@@ -128,7 +133,8 @@ extension HypergradientMethod {
 /// program's method names where it is of the same kind (its checkpoints, K,
 /// iterations or samples) and the defaults elsewhere.
 enum MethodTable {
-  static func rows(_ s: ProblemSizes, costing method: HypergradientMethod?) -> [HypergradientMethod] {
+  static func rows(_ s: ProblemSizes, costing method: HypergradientMethod?) -> [HypergradientMethod]
+  {
     let T = s.steps ?? 0
     var checkpoints = max(1, Int(Double(max(T, 1)).squareRoot().rounded(.up)))
     var truncation = min(T, 10)
@@ -144,14 +150,21 @@ enum MethodTable {
     // A switch over the kinds, so a new method kind does not build until it has rows.
     let rows = MethodKind.allCases.flatMap { kind -> [HypergradientMethod] in
       switch kind {
-      case .unroll: return [.unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: checkpoints), .unrollForward]
+      case .unroll:
+        return [
+          .unrollReverse(checkpoints: nil), .unrollReverse(checkpoints: checkpoints),
+          .unrollForward,
+        ]
       case .truncated: return [.truncated(steps: truncation)]
       case .firstOrder: return [.firstOrder]
       case .finiteDifference: return [.finiteDifference(eps: 0.01)]
-      case .evograd: return [.evograd(samples: samples, sigma: 0.001, tau: 0.05, seed: 1, fresh: false)]
+      case .evograd:
+        return [.evograd(samples: samples, sigma: 0.001, tau: 0.05, seed: 1, fresh: false)]
       case .implicit:
-        return [.implicitConjugateGradient(iterations: iterations, tolerance: 1e-10),
-                .implicitNeumann(iterations: iterations, alpha: 1), .implicitExact]
+        return [
+          .implicitConjugateGradient(iterations: iterations, tolerance: 1e-10),
+          .implicitNeumann(iterations: iterations, alpha: 1), .implicitExact,
+        ]
       case .closedForm: return [.closedForm]
       case .auto: return []
       case .adjoint: return [.adjoint]

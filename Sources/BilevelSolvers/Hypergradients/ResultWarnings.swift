@@ -11,20 +11,25 @@ public enum ResultWarnings {
   /// the hypergradient grows in proportion to the residual.
   public static let implicitResidualLimit = 1e-6
 
-  public static func warnings(_ problem: BilevelProblem, method: HypergradientMethod, result: HypergradientResult) -> [String] {
+  public static func warnings(
+    _ problem: BilevelProblem, method: HypergradientMethod, result: HypergradientResult
+  ) -> [String] {
     guard !problem.source.isSingleLevel else { return [] }
     var out: [String] = []
     let solver = InnerSolver(problem)
     let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
-    if let (tol, maxSteps) = solver.newtonLimits, solver.stoppedAboveTolerance(result.innerResidual) {
-      out.append("not converged: newton stopped at max_steps = \(maxSteps) with \(what) = \(formatValue(result.innerResidual)) above tol = \(formatValue(tol)); "
-        + "raise max_steps or tol (or ask for newton(steps: K))")
+    if let (tol, maxSteps) = solver.newtonLimits, solver.stoppedAboveTolerance(result.innerResidual)
+    {
+      out.append(
+        "not converged: newton stopped at max_steps = \(maxSteps) with \(what) = \(formatValue(result.innerResidual)) above tol = \(formatValue(tol)); "
+          + "raise max_steps or tol (or ask for newton(steps: K))")
     }
     let atSolution = method.kind == .implicit || method.kind == .closedForm
     if atSolution, result.innerResidual.isFinite, result.innerResidual > implicitResidualLimit {
-      out.append("\(method.title) differentiates the inner solution, but \(what) = \(formatValue(result.innerResidual)) at the inner point it used "
-        + "(far from converged, > \(formatValue(implicitResidualLimit))): the hypergradient is that of another point, with an error that grows with the residual; "
-        + "solve the inner problem further or use unroll")
+      out.append(
+        "\(method.title) differentiates the inner solution, but \(what) = \(formatValue(result.innerResidual)) at the inner point it used "
+          + "(far from converged, > \(formatValue(implicitResidualLimit))): the hypergradient is that of another point, with an error that grows with the residual; "
+          + "solve the inner problem further or use unroll")
     }
     return out
   }

@@ -15,7 +15,8 @@ struct UnrolledForward {
     let extra = [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
     let units = (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
     // Each task's θ_T and tangents Z_T e_j, in parallel.
-    let sweeps = try problem.eachTask { t throws(SolverFault) -> (theta: [Double], tangents: [[Double]]) in
+    let sweeps = try problem.eachTask {
+      t throws(SolverFault) -> (theta: [Double], tangents: [[Double]]) in
       var runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
@@ -36,8 +37,9 @@ struct UnrolledForward {
           tangentStep.run()
           tangentStep.store(.tangent, into: &z[j])
           guard allFinite(z[j]) else {
-            throw SolverFault.nonFinite("the forward tangent of inner step \(k + 1) of \(T) (\(problem.taskLabel(t))unroll(forward)) is not finite",
-                                        in: tangentStep, problem: problem)
+            throw SolverFault.nonFinite(
+              "the forward tangent of inner step \(k + 1) of \(T) (\(problem.taskLabel(t))unroll(forward)) is not finite",
+              in: tangentStep, problem: problem)
           }
         }
         try runner.advance(&s, step: k)
@@ -47,7 +49,8 @@ struct UnrolledForward {
     let theta = sweeps.map(\.theta)
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let thetaGradients = try problem.outerGradientsInner(theta, phi)
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double) in
+    let perTask = try problem.eachTask {
+      t throws(SolverFault) -> (part: [Double], residual: Double) in
       var part = problem.accumulator(t, explicit: g0)
       for j in 0..<m {
         var s = 0.0
@@ -56,8 +59,10 @@ struct UnrolledForward {
       }
       return (part, try solver.residual(theta[t], phi, task: t))
     }
-    return HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
-                               innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-                               forwardSteps: T, peakStates: m + 1)
+    return HypergradientResult(
+      parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
+      theta: theta,
+      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+      forwardSteps: T, peakStates: m + 1)
   }
 }

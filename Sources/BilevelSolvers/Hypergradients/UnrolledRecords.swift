@@ -16,7 +16,9 @@ extension UnrolledReverse {
     MethodRecord(
       inapplicable: { s in
         if let why = s.needsFixedSteps() { return why }
-        if let k = checkpoints, let T = s.steps, k > T { return "\(k) checkpoints exceed the \(T) inner steps" }
+        if let k = checkpoints, let T = s.steps, k > T {
+          return "\(k) checkpoints exceed the \(T) inner steps"
+        }
         return nil
       },
       view: .iterations,
@@ -25,23 +27,35 @@ extension UnrolledReverse {
         let stateBytes = s.state * Bytes.double
         guard let k = checkpoints else {
           // Every state is kept.
-          let tape = saturatingProduct(saturatingSum(saturatingProduct(T, s.state + s.residuals, Bytes.double), stateBytes), s.tasks)
-          return MethodCost(label: "unroll(reverse)", time: "\(count(T, "step")) forward + \(count(T, "vector-Jacobian product")) (≈ 2·T·c)",
-                            memoryBytes: tape, memory: "\(tapeText(s, steps: T)) = \(formatBytes(tape)) tape")
+          let tape = saturatingProduct(
+            saturatingSum(saturatingProduct(T, s.state + s.residuals, Bytes.double), stateBytes),
+            s.tasks)
+          return MethodCost(
+            label: "unroll(reverse)",
+            time: "\(count(T, "step")) forward + \(count(T, "vector-Jacobian product")) (≈ 2·T·c)",
+            memoryBytes: tape, memory: "\(tapeText(s, steps: T)) = \(formatBytes(tape)) tape")
         }
-        let bytes = saturatingProduct(saturatingSum(saturatingProduct(saturatingSum(k, 2), stateBytes), s.residuals * Bytes.double), s.tasks)
+        let bytes = saturatingProduct(
+          saturatingSum(
+            saturatingProduct(saturatingSum(k, 2), stateBytes), s.residuals * Bytes.double), s.tasks
+        )
         let recomputed = T > 0 ? CheckpointSchedule.optimalRecomputation(steps: T, snapshots: k) : 0
         return MethodCost(
-          label: s.steps == nil ? "unroll(reverse, checkpoints: k)" : "unroll(reverse, checkpoints: \(k))",
-          time: "\(count(T, "step")) forward + \(recomputed) recomputed (the binomial optimum for \(count(k, "snapshot"))) "
+          label: s.steps == nil
+            ? "unroll(reverse, checkpoints: k)" : "unroll(reverse, checkpoints: \(k))",
+          time:
+            "\(count(T, "step")) forward + \(recomputed) recomputed (the binomial optimum for \(count(k, "snapshot"))) "
             + "+ \(T) retaken + \(count(T, "vector-Jacobian product"))",
           memoryBytes: bytes,
-          memory: "\(k + 2) states × \(formatBytes(stateBytes))\(s.residuals > 0 ? " + one step's residuals" : "")\(s.perTask) = \(formatBytes(bytes))")
+          memory:
+            "\(k + 2) states × \(formatBytes(stateBytes))\(s.residuals > 0 ? " + one step's residuals" : "")\(s.perTask) = \(formatBytes(bytes))"
+        )
       },
       checkedMap: { _ in .unrolled },
       checkFamily: checkpoints == nil ? .unrolledReference : .unrolled,
       compute: { problem, phi throws(SolverFault) in
-        try UnrolledReverse(problem: problem, truncation: nil, checkpoints: checkpoints).compute(phi)
+        try UnrolledReverse(problem: problem, truncation: nil, checkpoints: checkpoints).compute(
+          phi)
       })
   }
 
@@ -49,15 +63,23 @@ extension UnrolledReverse {
     MethodRecord(
       inapplicable: { s in
         if let why = s.needsFixedSteps() { return why }
-        if let T = s.steps, K > T { return "it truncates to the last \(K) steps, but the inner solver runs only \(T); use unroll(reverse)" }
+        if let T = s.steps, K > T {
+          return
+            "it truncates to the last \(K) steps, but the inner solver runs only \(T); use unroll(reverse)"
+        }
         return nil
       },
       view: .iterations,
       cost: { s in
         let T = s.steps ?? 0
-        let bytes = saturatingProduct(saturatingSum(saturatingProduct(K, s.state + s.residuals, Bytes.double), s.state * Bytes.double), s.tasks)
-        return MethodCost(label: s.steps == nil ? "truncated(K)" : "truncated(\(K))", time: "\(count(T, "step")) forward + \(K) back (≈ (T + K)·c)",
-                          memoryBytes: bytes, memory: "\(tapeText(s, steps: K)) = \(formatBytes(bytes))")
+        let bytes = saturatingProduct(
+          saturatingSum(
+            saturatingProduct(K, s.state + s.residuals, Bytes.double), s.state * Bytes.double),
+          s.tasks)
+        return MethodCost(
+          label: s.steps == nil ? "truncated(K)" : "truncated(\(K))",
+          time: "\(count(T, "step")) forward + \(K) back (≈ (T + K)·c)",
+          memoryBytes: bytes, memory: "\(tapeText(s, steps: K)) = \(formatBytes(bytes))")
       },
       checkedMap: { T in K >= (T ?? 0) ? .unrolled : .truncated(K) },
       checkFamily: .exact,
@@ -74,10 +96,15 @@ extension UnrolledForward {
     cost: { s in
       let T = s.steps ?? 0
       let bytes = saturatingProduct(s.state, s.outer, Bytes.double, s.tasks)
-      return MethodCost(label: "unroll(forward)", time: "\(count(T, "step")) × \(count(s.outer, "Jacobian-vector product")) (≈ T·m·c)",
-                        memoryBytes: bytes, memory: "state × m = \(s.state) × \(s.outer) doubles\(s.perTask) = \(formatBytes(bytes))")
+      return MethodCost(
+        label: "unroll(forward)",
+        time: "\(count(T, "step")) × \(count(s.outer, "Jacobian-vector product")) (≈ T·m·c)",
+        memoryBytes: bytes,
+        memory: "state × m = \(s.state) × \(s.outer) doubles\(s.perTask) = \(formatBytes(bytes))")
     },
     checkedMap: { _ in .unrolled },
     checkFamily: .unrolled,
-    compute: { problem, phi throws(SolverFault) in try UnrolledForward(problem: problem).compute(phi) })
+    compute: { problem, phi throws(SolverFault) in
+      try UnrolledForward(problem: problem).compute(phi)
+    })
 }

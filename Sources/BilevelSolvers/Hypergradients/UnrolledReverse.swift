@@ -58,26 +58,37 @@ struct UnrolledReverse {
     let sweeps = TaskParallel.Handoff(consume forward)
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let thetaGradients = try problem.outerGradientsInner(theta, phi)
-    let perTask = try problem.eachTask { t throws(SolverFault) -> (part: [Double], residual: Double, cost: Cost) in
+    let perTask = try problem.eachTask {
+      t throws(SolverFault) -> (part: [Double], residual: Double, cost: Cost) in
       var sweep = sweeps.take(t)
-      let part = try reverseSweep(&sweep, task: t, phi, cotangent: thetaGradients[t], into: problem.accumulator(t, explicit: g0),
-                                  steps: T, keep: K)
+      let part = try reverseSweep(
+        &sweep, task: t, phi, cotangent: thetaGradients[t],
+        into: problem.accumulator(t, explicit: g0),
+        steps: T, keep: K)
       return (part, try solver.residual(theta[t], phi, task: t), sweep.cost)
     }
     let costs = perTask.map(\.cost)
-    let result = HypergradientResult(parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan, theta: theta,
-                                     innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-                                     forwardSteps: costs.map(\.forwardSteps).max() ?? 0, peakStates: costs.map(\.peakStates).max() ?? 0,
-                                     peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
-    guard allFinite(result.gradient) else { throw SolverFault(.nonFinite, "the hypergradient is not finite") }
+    let result = HypergradientResult(
+      parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
+      theta: theta,
+      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
+      forwardSteps: costs.map(\.forwardSteps).max() ?? 0,
+      peakStates: costs.map(\.peakStates).max() ?? 0,
+      peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
+    guard allFinite(result.gradient) else {
+      throw SolverFault(.nonFinite, "the hypergradient is not finite")
+    }
     return result
   }
 
   /// Task t's reverse sweep from the cotangent ∂L_out/∂θ_T: its steps' (∂Φ/∂φ)ᵀ u
   /// added to `part` in the order the steps are reversed, then (through all
   /// T steps) the θ₀(φ) term.
-  func reverseSweep(_ sweep: inout Sweep, task t: Int, _ phi: [Double], cotangent: [Double], into part: [Double], steps T: Int,
-                    keep K: Int) throws(SolverFault) -> [Double] {
+  func reverseSweep(
+    _ sweep: inout Sweep, task t: Int, _ phi: [Double], cotangent: [Double], into part: [Double],
+    steps T: Int,
+    keep K: Int
+  ) throws(SolverFault) -> [Double] {
     var g = part
     let pullback = problem.tapedPullback(t)
     pullback.load(.phi, phi)
@@ -94,12 +105,15 @@ struct UnrolledReverse {
       pullback.store(.stateCotangent, into: &u)
       pullback.accumulate(.outerCotangent, into: &g)
       guard allFinite(u) else {
-        throw SolverFault.nonFinite("the reverse sweep through inner step \(k + 1) (\(problem.taskLabel(t))unroll) produced a non-finite value",
-                                    in: pullback, problem: problem)
+        throw SolverFault.nonFinite(
+          "the reverse sweep through inner step \(k + 1) (\(problem.taskLabel(t))unroll) produced a non-finite value",
+          in: pullback, problem: problem)
       }
     }
     if sweep.schedule == nil {
-      for (j, state) in sweep.tape.enumerated().reversed() { try reverse(state, sweep.residualTape[j], step: T - K + j) }
+      for (j, state) in sweep.tape.enumerated().reversed() {
+        try reverse(state, sweep.residualTape[j], step: T - K + j)
+      }
     } else {
       // Each reverse step first retakes its step for the residuals (revolve's "youturn").
       try replay(&sweep) { state, k throws(SolverFault) in
@@ -107,7 +121,9 @@ struct UnrolledReverse {
         try reverse(state, residuals, step: k)
       }
     }
-    if K == T { problem.addInitialPullback(&g, phi, cotangent: Array(u.prefix(problem.innerSize)), task: t) }
+    if K == T {
+      problem.addInitialPullback(&g, phi, cotangent: Array(u.prefix(problem.innerSize)), task: t)
+    }
     return g
   }
 
@@ -136,25 +152,33 @@ struct UnrolledReverse {
   /// Follows the binomial schedule up to its first reverse action (the
   /// working state then holds s_{T−1}), and takes one more step for s_T,
   /// which the outer gradient needs before any step can be reversed.
-  func forwardCheckpointed(_ sweep: inout Sweep, _ phi: [Double], snapshots: Int) throws(SolverFault) {
+  func forwardCheckpointed(
+    _ sweep: inout Sweep, _ phi: [Double], snapshots: Int
+  ) throws(SolverFault) {
     let T = sweep.runner.steps
     sweep.schedule = BinomialSchedule(steps: T, snapshots: snapshots).makeIterator()
     sweep.slots = Array(repeating: nil, count: snapshots)
     sweep.working = sweep.runner.start(phi)
-    try execute(&sweep, until: { if case .reverse = $0 { return true } else { return false } }, reverse: { _, _ throws(SolverFault) in })
+    try execute(
+      &sweep, until: { if case .reverse = $0 { return true } else { return false } },
+      reverse: { _, _ throws(SolverFault) in })
     var last = sweep.working
     try sweep.runner.advance(&last, step: T - 1)
     sweep.cost.forwardSteps += 1
     sweep.final = last
   }
 
-  func replay(_ sweep: inout Sweep, reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
+  func replay(
+    _ sweep: inout Sweep, reverse: ([Double], Int) throws(SolverFault) -> Void
+  ) throws(SolverFault) {
     try execute(&sweep, until: { _ in false }, reverse: reverse)
   }
 
   /// Executes schedule actions from the sweep's position until `stop` says so.
-  func execute(_ sweep: inout Sweep, until stop: (CheckpointAction) -> Bool,
-               reverse: ([Double], Int) throws(SolverFault) -> Void) throws(SolverFault) {
+  func execute(
+    _ sweep: inout Sweep, until stop: (CheckpointAction) -> Bool,
+    reverse: ([Double], Int) throws(SolverFault) -> Void
+  ) throws(SolverFault) {
     while let action = sweep.nextAction ?? sweep.schedule?.next() {
       sweep.nextAction = action
       if stop(action) { return }
@@ -167,7 +191,8 @@ struct UnrolledReverse {
       case .reverse(let k): try reverse(sweep.working, k)
       }
       // Snapshots in use, the working state and the cotangent.
-      sweep.cost.peakStates = max(sweep.cost.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
+      sweep.cost.peakStates = max(
+        sweep.cost.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
       // … and one retaken step's residuals.
       sweep.cost.peakDoubles = sweep.cost.peakStates * problem.stateSize + problem.residualSize
       sweep.nextAction = nil

@@ -16,7 +16,9 @@ public struct DenseSolver: Sendable {
 
   /// Forms A from its columns A e_j, symmetrising when asked (a Hessian
   /// assembled from products is symmetric only to rounding).
-  public static func assemble(n: Int, symmetric: Bool, column: (_ j: Int, _ out: inout [Double]) throws(SolverFault) -> Void) throws(SolverFault) -> [Double] {
+  public static func assemble(
+    n: Int, symmetric: Bool, column: (_ j: Int, _ out: inout [Double]) throws(SolverFault) -> Void
+  ) throws(SolverFault) -> [Double] {
     var a = [Double](repeating: 0, count: n * n)
     var c = [Double](repeating: 0, count: n)
     for j in 0..<n {
@@ -43,7 +45,9 @@ public struct DenseSolver: Sendable {
       var l = a
       var workspace = [Double](repeating: 0, count: max(1, Cholesky.workspaceSize(n: n)))
       let status = l.withUnsafeMutableBufferPointer { lp in
-        workspace.withUnsafeMutableBufferPointer { Cholesky.factor(n: n, a: lp.baseAddress!, lda: n, workspace: $0.baseAddress!) }
+        workspace.withUnsafeMutableBufferPointer {
+          Cholesky.factor(n: n, a: lp.baseAddress!, lda: n, workspace: $0.baseAddress!)
+        }
       }
       if status == .success {
         factors = l
@@ -59,7 +63,10 @@ public struct DenseSolver: Sendable {
     var workspace = [Double](repeating: 0, count: max(1, LU.workspaceSize(n: n)))
     let status = lu.withUnsafeMutableBufferPointer { lp in
       piv.withUnsafeMutableBufferPointer { pp in
-        workspace.withUnsafeMutableBufferPointer { LU.factor(n: n, a: lp.baseAddress!, lda: n, pivots: pp.baseAddress!, workspace: $0.baseAddress!) }
+        workspace.withUnsafeMutableBufferPointer {
+          LU.factor(
+            n: n, a: lp.baseAddress!, lda: n, pivots: pp.baseAddress!, workspace: $0.baseAddress!)
+        }
       }
     }
     guard status == .success else { return nil }
@@ -79,7 +86,9 @@ public struct DenseSolver: Sendable {
         if usedCholesky {
           Cholesky.solve(n: n, l: f.baseAddress!, ldl: n, b: xp.baseAddress!)
         } else {
-          pivots.withUnsafeBufferPointer { LU.solve(n: n, lu: f.baseAddress!, lda: n, pivots: $0.baseAddress!, b: xp.baseAddress!) }
+          pivots.withUnsafeBufferPointer {
+            LU.solve(n: n, lu: f.baseAddress!, lda: n, pivots: $0.baseAddress!, b: xp.baseAddress!)
+          }
         }
       }
     }

@@ -17,8 +17,10 @@ public struct LinearSolveReport: Sendable {
 extension LinearSolveReport {
   /// Measures ‖b − A x‖ with one more product: the recurrences' own
   /// residuals drift from the true one, and a dense solve has none.
-  mutating func measure(_ b: [Double], _ x: [Double], scratch: inout [Double],
-                        apply: MatrixProduct) throws(SolverFault) {
+  mutating func measure(
+    _ b: [Double], _ x: [Double], scratch: inout [Double],
+    apply: MatrixProduct
+  ) throws(SolverFault) {
     try apply(x, &scratch)
     var r = 0.0
     for i in b.indices { r += (b[i] - scratch[i]) * (b[i] - scratch[i]) }
@@ -33,8 +35,10 @@ public enum IterativeSolvers {
   /// Conjugate gradients for symmetric positive-definite A, from x = 0.
   /// Stops after `iterations` or when ‖r‖ ≤ tolerance·‖b‖, and on
   /// non-positive curvature (reported, never silently continued).
-  public static func conjugateGradient(_ b: [Double], iterations: Int, tolerance: Double,
-                                       apply: MatrixProduct) throws(SolverFault)
+  public static func conjugateGradient(
+    _ b: [Double], iterations: Int, tolerance: Double,
+    apply: MatrixProduct
+  ) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
     let n = b.count
@@ -44,7 +48,8 @@ public enum IterativeSolvers {
     var ap = [Double](repeating: 0, count: n)
     let bNorm = norm(b)
     var rr = dot(r, r)
-    var report = LinearSolveReport(iterations: 0, residual: rr.squareRoot(), relativeResidual: bNorm == 0 ? 0 : 1, method: "cg")
+    var report = LinearSolveReport(
+      iterations: 0, residual: rr.squareRoot(), relativeResidual: bNorm == 0 ? 0 : 1, method: "cg")
     if bNorm == 0 { return (x, report) }
     for k in 0..<iterations {
       if rr.squareRoot() <= tolerance * bNorm { break }
@@ -71,8 +76,10 @@ public enum IterativeSolvers {
 
   /// The truncated Neumann series x = α Σ_{j=0..K} (I − αA)^j b, which
   /// converges when the spectrum of αA lies in (0, 2).
-  public static func neumann(_ b: [Double], iterations: Int, alpha: Double,
-                             apply: MatrixProduct) throws(SolverFault)
+  public static func neumann(
+    _ b: [Double], iterations: Int, alpha: Double,
+    apply: MatrixProduct
+  ) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
     let n = b.count
@@ -88,15 +95,18 @@ public enum IterativeSolvers {
     }
     var x = sum
     for i in 0..<n { x[i] *= alpha }
-    var report = LinearSolveReport(iterations: iterations, residual: 0, relativeResidual: 0, method: "neumann")
+    var report = LinearSolveReport(
+      iterations: iterations, residual: 0, relativeResidual: 0, method: "neumann")
     try report.measure(b, x, scratch: &a, apply: apply)
     return (x, report)
   }
 
   /// BiCGSTAB (van der Vorst) for a nonsymmetric A, such as the adjoint
   /// system (I − ∂E/∂z)ᵀ v = g of a fixpoint: two products per iteration.
-  public static func biconjugateGradientStabilized(_ b: [Double], iterations: Int, tolerance: Double,
-                                                   apply: MatrixProduct) throws(SolverFault)
+  public static func biconjugateGradientStabilized(
+    _ b: [Double], iterations: Int, tolerance: Double,
+    apply: MatrixProduct
+  ) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
   {
     let n = b.count
@@ -109,7 +119,8 @@ public enum IterativeSolvers {
     var t = [Double](repeating: 0, count: n)
     var rho = 1.0, alpha = 1.0, omega = 1.0
     let bNorm = norm(b)
-    var report = LinearSolveReport(iterations: 0, residual: bNorm, relativeResidual: bNorm == 0 ? 0 : 1, method: "bicgstab")
+    var report = LinearSolveReport(
+      iterations: 0, residual: bNorm, relativeResidual: bNorm == 0 ? 0 : 1, method: "bicgstab")
     if bNorm == 0 { return (x, report) }
     for k in 0..<iterations {
       if norm(r) <= tolerance * bNorm { break }

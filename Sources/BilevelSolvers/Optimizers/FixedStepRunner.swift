@@ -63,12 +63,16 @@ public struct FixedStepRunner: Sendable {
     let loss = function.scalar(.loss)
     function.store(.next, into: &s)
     guard loss.isFinite, allFinite(s) else {
-      throw SolverFault.nonFinite("\(stepLabel(k)) produced a non-finite value", in: function, problem: problem)
+      throw SolverFault.nonFinite(
+        "\(stepLabel(k)) produced a non-finite value", in: function, problem: problem)
     }
     if firstLoss == nil { firstLoss = loss }
     if abs(loss) > 1e10 * max(1, abs(firstLoss!)) {
-      throw SolverFault(.diverged, "\(stepLabel(k)): the inner loss grew from \(formatValue(firstLoss!)) to \(formatValue(loss)); "
-                        + "the inner solver diverges (try a smaller learning rate)", origin: problem.source.innerSolver?.range)
+      throw SolverFault(
+        .diverged,
+        "\(stepLabel(k)): the inner loss grew from \(formatValue(firstLoss!)) to \(formatValue(loss)); "
+          + "the inner solver diverges (try a smaller learning rate)",
+        origin: problem.source.innerSolver?.range)
     }
     lastLoss = loss
   }
@@ -76,7 +80,9 @@ public struct FixedStepRunner: Sendable {
   /// Runs the steps `range` (0-based indices, which set Adam's bias
   /// corrections) from a given state with φ loaded afresh: e.g. the last K
   /// steps T−K..T−1 of a truncated unroll from a stored s_{T−K}.
-  public mutating func run(from state: [Double], _ phi: [Double], steps range: Range<Int>) throws(SolverFault) -> [Double] {
+  public mutating func run(
+    from state: [Double], _ phi: [Double], steps range: Range<Int>
+  ) throws(SolverFault) -> [Double] {
     function.load(.phi, phi)
     firstLoss = nil
     var s = state

@@ -43,7 +43,9 @@ public struct InnerSolver: Sendable {
       steps = max(steps, r.steps)
       residual = max(residual, r.residual)
     }
-    var solution = InnerSolution(theta: solutions.map(\.theta), steps: steps, residual: residual, seconds: secondsSince(started))
+    var solution = InnerSolution(
+      theta: solutions.map(\.theta), steps: steps, residual: residual,
+      seconds: secondsSince(started))
     solution.stoppedAboveTolerance = stoppedAboveTolerance(residual)
     return solution
   }
@@ -60,7 +62,9 @@ public struct InnerSolver: Sendable {
     return (tolerance, maxSteps)
   }
 
-  public func solve(_ phi: [Double], task t: Int) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
+  public func solve(
+    _ phi: [Double], task t: Int
+  ) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
     if let T = fixedSteps {
       var runner = FixedStepRunner(problem, task: t, steps: T)
       let s = try runner.run(phi)
@@ -70,8 +74,13 @@ public struct InnerSolver: Sendable {
     let start = problem.initial(t)([.phi: phi])[.theta]
     switch spec {
     case .newton(let tolerance, let maxSteps, let cgIterations, let fixed)?:
-      if let k = fixed { return try newton(start, phi, task: t, tolerance: 0, maxSteps: k, cgIterations: cgIterations, fullSteps: true) }
-      return try newton(start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps, cgIterations: cgIterations)
+      if let k = fixed {
+        return try newton(
+          start, phi, task: t, tolerance: 0, maxSteps: k, cgIterations: cgIterations,
+          fullSteps: true)
+      }
+      return try newton(
+        start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps, cgIterations: cgIterations)
     case .fixpoint(let tolerance, let maxSteps)?:
       return try fixpoint(start, phi, task: t, tolerance: tolerance, maxSteps: maxSteps)
     case nil:
@@ -83,7 +92,9 @@ public struct InnerSolver: Sendable {
   }
 
   /// ‖∇θ L_in‖ at θ, or ‖E(z) − z‖ for a fixpoint.
-  public func residual(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> Double {
+  public func residual(
+    _ theta: [Double], _ phi: [Double], task t: Int
+  ) throws(SolverFault) -> Double {
     if problem.hasFixpoint {
       let e = problem.fixpoint(t)([.point: theta, .phi: phi])[.image]
       var s = 0.0
@@ -104,15 +115,22 @@ public struct InnerSolver: Sendable {
       let x = try tighten(first.theta[t], phi, task: t)
       return (x, try residual(x, phi, task: t))
     }
-    return InnerSolution(theta: tight.map(\.0), steps: first.steps, residual: tight.reduce(0) { max($0, $1.1) })
+    return InnerSolution(
+      theta: tight.map(\.0), steps: first.steps, residual: tight.reduce(0) { max($0, $1.1) })
   }
 
   /// From a point near the solution, as tight as rounding allows: more
   /// fixed-point iterations, or Newton-CG judged by the loss and then by the gradient.
-  public func tighten(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
-    if problem.hasFixpoint { return try fixpoint(start, phi, task: t, tolerance: 1e-15, maxSteps: 5000).theta }
-    let polished = try newton(start, phi, task: t, tolerance: 1e-13, maxSteps: 100,
-                              cgIterations: min(max(200, 2 * problem.innerSize), 500), quiet: true).theta
+  public func tighten(
+    _ start: [Double], _ phi: [Double], task t: Int
+  ) throws(SolverFault) -> [Double] {
+    if problem.hasFixpoint {
+      return try fixpoint(start, phi, task: t, tolerance: 1e-15, maxSteps: 5000).theta
+    }
+    let polished = try newton(
+      start, phi, task: t, tolerance: 1e-13, maxSteps: 100,
+      cgIterations: min(max(200, 2 * problem.innerSize), 500), quiet: true
+    ).theta
     return try refine(polished, phi, task: t)
   }
 
@@ -123,9 +141,11 @@ public struct InnerSolver: Sendable {
   /// ‖∇θ L_in‖ instead (the loss can no longer tell a good step from a bad
   /// one). `fullSteps`: exactly `maxSteps` steps of length 1 with a tight CG
   /// solve. With `quiet`, stalls end the polish instead of failing.
-  func newton(_ start: [Double], _ phi: [Double], task t: Int, tolerance: Double, maxSteps: Int, cgIterations: Int,
-              fullSteps: Bool = false, quiet: Bool = false) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double)
-  {
+  func newton(
+    _ start: [Double], _ phi: [Double], task t: Int, tolerance: Double, maxSteps: Int,
+    cgIterations: Int,
+    fullSteps: Bool = false, quiet: Bool = false
+  ) throws(SolverFault) -> (theta: [Double], steps: Int, residual: Double) {
     let gradient = problem.innerGradient(t)
     let hessian = problem.hessianVector(t)
     gradient.load(.phi, phi)
@@ -138,7 +158,9 @@ public struct InnerSolver: Sendable {
       gradient.store(.gradient, into: &g)
       let loss = gradient.scalar(.loss)
       guard loss.isFinite, allFinite(g) else {
-        throw SolverFault.nonFinite("Newton step (\(problem.taskLabel(t))inner loss) produced a non-finite value", in: gradient, problem: problem)
+        throw SolverFault.nonFinite(
+          "Newton step (\(problem.taskLabel(t))inner loss) produced a non-finite value",
+          in: gradient, problem: problem)
       }
       return loss
     }
@@ -151,7 +173,9 @@ public struct InnerSolver: Sendable {
       if gNorm == 0 { steps = maxSteps; break }
       hessian.load(.theta, theta)
       let forcing = fullSteps ? 1e-13 * gNorm : min(0.5, gNorm.squareRoot()) * gNorm
-      let (p0, report) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: cgIterations, tolerance: forcing / gNorm) {
+      let (p0, report) = try IterativeSolvers.conjugateGradient(
+        g.map { -$0 }, iterations: cgIterations, tolerance: forcing / gNorm
+      ) {
         (x: [Double], y: inout [Double]) throws(SolverFault) in
         hessian.load(.direction, x)
         hessian.run()
@@ -177,7 +201,8 @@ public struct InnerSolver: Sendable {
       for _ in 0..<60 {
         let x = zip(theta, p).map { $0 + alpha * $1 }
         if let l = try? evaluate(x, &trial),
-           byGradient ? norm(trial) < gNorm : l <= loss + 1e-4 * alpha * slope {
+          byGradient ? norm(trial) < gNorm : l <= loss + 1e-4 * alpha * slope
+        {
           theta = x
           loss = l
           swap(&g, &trial)
@@ -188,15 +213,19 @@ public struct InnerSolver: Sendable {
       }
       if !accepted {
         if quiet { break }
-        throw SolverFault(.lineSearchFailed, "Newton step \(steps) (\(problem.taskLabel(t))inner loss): the line search found no decrease from \(formatValue(loss)); ‖∇θ L_in‖ = \(formatValue(gNorm))",
-                        origin: problem.source.innerSolver?.range)
+        throw SolverFault(
+          .lineSearchFailed,
+          "Newton step \(steps) (\(problem.taskLabel(t))inner loss): the line search found no decrease from \(formatValue(loss)); ‖∇θ L_in‖ = \(formatValue(gNorm))",
+          origin: problem.source.innerSolver?.range)
       }
     }
     return (theta, steps, norm(g))
   }
 
   /// z ← E(z, φ) until ‖E(z) − z‖ ≤ tol.
-  func fixpoint(_ start: [Double], _ phi: [Double], task t: Int, tolerance: Double, maxSteps: Int) throws(SolverFault)
+  func fixpoint(
+    _ start: [Double], _ phi: [Double], task t: Int, tolerance: Double, maxSteps: Int
+  ) throws(SolverFault)
     -> (theta: [Double], steps: Int, residual: Double)
   {
     let map = problem.fixpoint(t)
@@ -212,7 +241,9 @@ public struct InnerSolver: Sendable {
       map.store(.image, into: &next)
       steps += 1
       guard allFinite(next) else {
-        throw SolverFault.nonFinite("fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map) produced a non-finite value", in: map, problem: problem)
+        throw SolverFault.nonFinite(
+          "fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map) produced a non-finite value",
+          in: map, problem: problem)
       }
       var s = 0.0
       for k in z.indices { s += (next[k] - z[k]) * (next[k] - z[k]) }
@@ -221,8 +252,10 @@ public struct InnerSolver: Sendable {
       swap(&z, &next)
       if residual <= tolerance { break }
       if residual > 1e10 * max(1, first) {
-        throw SolverFault(.notAContraction, "fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map): ‖E(z) − z‖ = \(formatValue(residual)) grows; the map is not a contraction here",
-                          origin: problem.source.innerFixpoint?.range)
+        throw SolverFault(
+          .notAContraction,
+          "fixed-point iteration \(steps) (\(problem.taskLabel(t))fixpoint map): ‖E(z) − z‖ = \(formatValue(residual)) grows; the map is not a contraction here",
+          origin: problem.source.innerFixpoint?.range)
       }
     }
     return (z, steps, residual)
@@ -234,7 +267,9 @@ public struct InnerSolver: Sendable {
   /// directions of a singular Hessian (invariances such as rigid motions or
   /// a shared offset of logits) from amplifying rounding. The full step or
   /// a shorter one, while each cuts the gradient by half at least.
-  public func refine(_ start: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> [Double] {
+  public func refine(
+    _ start: [Double], _ phi: [Double], task t: Int
+  ) throws(SolverFault) -> [Double] {
     let gradient = problem.innerGradient(t)
     let hessian = problem.hessianVector(t)
     var x = start
@@ -242,12 +277,16 @@ public struct InnerSolver: Sendable {
     var gNorm = norm(g)
     guard gNorm > 0, allFinite(g) else { return x }
     let probe = RandomStream.normal(shape: Shape([x.count]), seed: 4242).scalars
-    let meanEigenvalue = abs(dot(probe, hessian([.theta: x, .phi: phi, .direction: probe])[.product])) / dot(probe, probe)
+    let meanEigenvalue =
+      abs(dot(probe, hessian([.theta: x, .phi: phi, .direction: probe])[.product]))
+      / dot(probe, probe)
     let shift = 1e-8 * meanEigenvalue
     for _ in 0..<10 {
       hessian.load(.theta, x)
       hessian.load(.phi, phi)
-      let (p, _) = try IterativeSolvers.conjugateGradient(g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 500), tolerance: 1e-10) {
+      let (p, _) = try IterativeSolvers.conjugateGradient(
+        g.map { -$0 }, iterations: min(max(100, 2 * problem.innerSize), 500), tolerance: 1e-10
+      ) {
         (v: [Double], y: inout [Double]) throws(SolverFault) in
         hessian.load(.direction, v)
         hessian.run()

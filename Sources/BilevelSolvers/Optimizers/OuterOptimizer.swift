@@ -33,7 +33,9 @@ public struct OuterOptimizer: Sendable {
     }
   }
 
-  public init(_ statement: SolverStatement<OuterSolverSpec>?, bounds: (lower: [Double], upper: [Double])?) {
+  public init(
+    _ statement: SolverStatement<OuterSolverSpec>?, bounds: (lower: [Double], upper: [Double])?
+  ) {
     spec = statement?.spec
     self.bounds = bounds
   }
@@ -130,7 +132,9 @@ public struct BilevelRun {
   }
 
   /// `progress` may return false to stop after that step (an interrupt).
-  public func run(from resume: ResumePoint? = nil, progress: (Progress) -> Bool = { _ in true }) -> Report {
+  public func run(
+    from resume: ResumePoint? = nil, progress: (Progress) -> Bool = { _ in true }
+  ) -> Report {
     var report = Report()
     var optimizer = OuterOptimizer(problem.source.outerSolver, bounds: problem.outerBounds())
     var phi = problem.initialOuter()
@@ -149,7 +153,9 @@ public struct BilevelRun {
       do {
         result = try problem.hypergradient(method, at: phi, outerStep: k)
         report.hypergradientSeconds += secondsSince(started)
-        if let s = result.innerSolveSeconds { report.innerSolveSeconds = (report.innerSolveSeconds ?? 0) + s }
+        if let s = result.innerSolveSeconds {
+          report.innerSolveSeconds = (report.innerSolveSeconds ?? 0) + s
+        }
       } catch {
         report.fault = error
         report.faultStep = k
@@ -160,14 +166,20 @@ public struct BilevelRun {
       report.phi = phi
       report.stepsDone = k
       report.optimizer = optimizer.state
-      let going = progress(Progress(step: k, steps: optimizer.steps, outerLoss: result.outerLoss, gradientNorm: result.gradientNorm,
-                                    innerResidual: result.innerResidual, phi: phi, theta: result.theta))
+      let going = progress(
+        Progress(
+          step: k, steps: optimizer.steps, outerLoss: result.outerLoss,
+          gradientNorm: result.gradientNorm,
+          innerResidual: result.innerResidual, phi: phi, theta: result.theta))
       if k >= optimizer.steps || !going { break }
       let updating = ContinuousClock.now
       optimizer.step(&phi, gradient: result.gradient)
       report.outerUpdateSeconds += secondsSince(updating)
       if !allFinite(phi) {
-        report.fault = SolverFault(.nonFinite, "outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)")
+        report.fault = SolverFault(
+          .nonFinite,
+          "outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)"
+        )
         report.faultStep = k + 1
         return report
       }

@@ -31,12 +31,17 @@ public struct SolverFault: Error, Sendable {
   /// The expression as written, when the fault was traced to one.
   public let expression: String?
 
-  public init(_ kind: Kind, _ message: String, origin: SourceRange? = nil, expression: String? = nil) {
+  public init(
+    _ kind: Kind, _ message: String, origin: SourceRange? = nil, expression: String? = nil
+  ) {
     self.init(kind, at: nil, message, origin: origin, expression: expression)
   }
 
   /// A fault whose message starts with where it happened: "where: reason".
-  public init(_ kind: Kind, at place: String?, _ reason: String, origin: SourceRange? = nil, expression: String? = nil) {
+  public init(
+    _ kind: Kind, at place: String?, _ reason: String, origin: SourceRange? = nil,
+    expression: String? = nil
+  ) {
     self.kind = kind
     self.reason = reason
     self.message = place.map { "\($0): \(reason)" } ?? reason
@@ -46,10 +51,14 @@ public struct SolverFault: Error, Sendable {
 
   /// Traces a non-finite result of `function` back to the instruction that
   /// produced it (the arena still holds the arguments of the failed run).
-  static func nonFinite<S>(_ what: String, in function: Compiled<S>, problem: BilevelProblem) -> SolverFault {
+  static func nonFinite<S>(
+    _ what: String, in function: Compiled<S>, problem: BilevelProblem
+  ) -> SolverFault {
     guard let fault = function.locateFault() else { return SolverFault(.nonFinite, what) }
     let text = problem.program.expressionPrinter().render(fault.node, maximumLength: 120)
-    return SolverFault(.nonFinite, "\(what): \(text) gives \(formatValue(fault.value))", origin: fault.origin, expression: text)
+    return SolverFault(
+      .nonFinite, "\(what): \(text) gives \(formatValue(fault.value))", origin: fault.origin,
+      expression: text)
   }
 }
 

@@ -38,7 +38,11 @@ public struct ProblemSizes: Sendable {
     }
     state = inner * copies + (copies == 3 ? 1 : 0)
     steps = solver?.fixedSteps
-    if case .gd(let lr, _)? = solver { scalarLearningRate = program.graph.shape(lr).isScalar } else { scalarLearningRate = false }
+    if case .gd(let lr, _)? = solver {
+      scalarLearningRate = program.graph.shape(lr).isScalar
+    } else {
+      scalarLearningRate = false
+    }
     if let loss = program.innerLoss {
       let analysis = PolynomialDegree.analyse(program.graph, root: loss) { op in
         if case .variable(let i) = op { return program.variables[i].level == .inner }
@@ -57,7 +61,8 @@ public struct ProblemSizes: Sendable {
   func needsFixedSteps() -> String? {
     guard steps == nil else { return nil }
     guard let solver = innerSolver else { return "the program names no inner solver to unroll" }
-    return "it differentiates through a fixed number of inner steps, but '\(solver.name)' stops at a tolerance; use gd, momentum or adam, or implicit(cg)"
+    return
+      "it differentiates through a fixed number of inner steps, but '\(solver.name)' stops at a tolerance; use gd, momentum or adam, or implicit(cg)"
   }
 
   var perTask: String { tasks > 1 ? " × \(tasks) tasks" : "" }
@@ -71,7 +76,9 @@ func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s
 
 public enum MethodEstimates {
   /// Every method's row, costed with the counts `method` names.
-  public static func all(_ s: ProblemSizes, costing method: HypergradientMethod?) -> [MethodEstimate] {
+  public static func all(
+    _ s: ProblemSizes, costing method: HypergradientMethod?
+  ) -> [MethodEstimate] {
     MethodTable.rows(s, costing: method).map { MethodEstimate($0, s) }
   }
 
@@ -87,28 +94,43 @@ public enum MethodEstimates {
 
   /// `auto`: the cheapest method that is exact for what the inner solver
   /// computes and fits the memory budget (survey §4.5).
-  public static func choose(_ s: ProblemSizes, budgetBytes: Int) -> (method: HypergradientMethod, reason: String) {
+  public static func choose(
+    _ s: ProblemSizes, budgetBytes: Int
+  ) -> (method: HypergradientMethod, reason: String) {
     if s.quadratic && s.inner <= 4096 {
-      return (.closedForm, "the inner loss is quadratic in θ and d = \(s.inner) ≤ 4096, so one d × d solve is exact")
+      return (
+        .closedForm,
+        "the inner loss is quadratic in θ and d = \(s.inner) ≤ 4096, so one d × d solve is exact"
+      )
     }
     guard let T = s.steps else {
-      return (.implicitConjugateGradient(iterations: 20, tolerance: 1e-10),
-              "'\(s.innerSolverName)' solves to a tolerance, so the implicit function theorem applies at its solution")
+      return (
+        .implicitConjugateGradient(iterations: 20, tolerance: 1e-10),
+        "'\(s.innerSolverName)' solves to a tolerance, so the implicit function theorem applies at its solution"
+      )
     }
     let stateBytes = saturatingProduct(s.state, Bytes.double, s.tasks)
     let residualBytes = saturatingProduct(s.residuals, Bytes.double, s.tasks)
-    let tape = saturatingSum(saturatingProduct(T, saturatingSum(stateBytes, residualBytes)), stateBytes)
+    let tape = saturatingSum(
+      saturatingProduct(T, saturatingSum(stateBytes, residualBytes)), stateBytes)
     if tape <= budgetBytes {
-      return (.unrollReverse(checkpoints: nil),
-              "the tape of \(T) steps (\(formatBytes(tape))) fits the \(formatBytes(budgetBytes)) budget; reverse mode is exact for the unrolled map")
+      return (
+        .unrollReverse(checkpoints: nil),
+        "the tape of \(T) steps (\(formatBytes(tape))) fits the \(formatBytes(budgetBytes)) budget; reverse mode is exact for the unrolled map"
+      )
     }
     let forward = saturatingProduct(s.state, s.outer, Bytes.double, s.tasks)
     if s.outer <= 8 && forward <= budgetBytes {
-      return (.unrollForward,
-              "the tape (\(formatBytes(tape))) exceeds the budget, and m = \(s.outer) is small: forward mode carries a \(formatBytes(forward)) tangent")
+      return (
+        .unrollForward,
+        "the tape (\(formatBytes(tape))) exceeds the budget, and m = \(s.outer) is small: forward mode carries a \(formatBytes(forward)) tangent"
+      )
     }
     let k = min(max(1, max(0, budgetBytes - residualBytes) / max(1, stateBytes) - 2), T)
-    return (.unrollReverse(checkpoints: k), "the tape (\(formatBytes(tape))) exceeds the budget; \(k) checkpoints fit in it")
+    return (
+      .unrollReverse(checkpoints: k),
+      "the tape (\(formatBytes(tape))) exceeds the budget; \(k) checkpoints fit in it"
+    )
   }
 }
 
@@ -122,5 +144,6 @@ public func formatBytes(_ n: Int) -> String {
     u += 1
   }
   if u == 0 { return "\(n) B" }
-  return x >= 100 ? "\(Int(x.rounded())) \(units[u])" : "\(formatValue((x * 10).rounded() / 10)) \(units[u])"
+  return x >= 100
+    ? "\(Int(x.rounded())) \(units[u])" : "\(formatValue((x * 10).rounded() / 10)) \(units[u])"
 }

@@ -51,7 +51,8 @@ public final class BilevelProblem: Sendable {
     nodes.map { id in
       let op = program.graph[id].op
       let perTask = program.isPerTaskLeaf(op)
-      return Leaf(op, task: perTask && source.tasks != nil ? t : nil, count: program.graph.shape(id).count)
+      return Leaf(
+        op, task: perTask && source.tasks != nil ? t : nil, count: program.graph.shape(id).count)
     }
   }
 
@@ -98,8 +99,10 @@ public final class BilevelProblem: Sendable {
   /// methods run tasks on several threads (TaskParallel), and two threads may
   /// ask for the same shared function (task 0's, the outer ones) at once.
   /// Different tasks' functions are built concurrently.
-  func build<S>(_ owner: LockedFunctions, _ slot: WritableKeyPath<TaskFunctions, Compiled<S>?>,
-                _ make: () -> Compiled<S>) -> Compiled<S> {
+  func build<S>(
+    _ owner: LockedFunctions, _ slot: WritableKeyPath<TaskFunctions, Compiled<S>?>,
+    _ make: () -> Compiled<S>
+  ) -> Compiled<S> {
     owner.cache.withLock { cache in
       if let f = cache[keyPath: slot] { return f }
       let f = make()
@@ -112,45 +115,77 @@ public final class BilevelProblem: Sendable {
   /// (FunctionSignatures.swift, which also says what each computes).
   public func innerGradient(_ t: Int) -> Compiled<InnerGradient> {
     build(functions[t], \.innerGradient) {
-      Compiled(program, task: planTask(t),
-               arguments: { switch $0 { case .theta: theta(t); case .phi: phi } },
-               results: { switch $0 { case .gradient: graphs.innerGradient; case .loss: graphs.innerLoss } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .theta: theta(t);
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .gradient: graphs.innerGradient;
+          case .loss: graphs.innerLoss
+          }
+        })
     }
   }
 
   public func innerGradientOuter(_ t: Int) -> Compiled<InnerGradientOuter> {
     build(functions[t], \.innerGradientOuter) {
-      Compiled(program, task: planTask(t),
-               arguments: { switch $0 { case .theta: theta(t); case .phi: phi } },
-               results: { switch $0 { case .gradient: graphs.innerGradientOuter; case .loss: graphs.innerLoss } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .theta: theta(t);
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .gradient: graphs.innerGradientOuter;
+          case .loss: graphs.innerLoss
+          }
+        })
     }
   }
 
   public func hessianVector(_ t: Int) -> Compiled<HessianVectorProduct> {
     build(functions[t], \.hessianVector) {
-      Compiled(program, task: planTask(t),
-               arguments: {
-                 switch $0 {
-                 case .theta: theta(t)
-                 case .phi: phi
-                 case .direction: leaves(graphs.direction, task: t)
-                 }
-               },
-               results: { switch $0 { case .product: graphs.hessianVector } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .theta: theta(t)
+          case .phi: phi
+          case .direction: leaves(graphs.direction, task: t)
+          }
+        },
+        results: {
+          switch $0 {
+          case .product: graphs.hessianVector
+          }
+        })
     }
   }
 
   public func mixed(_ t: Int) -> Compiled<MixedProduct> {
     build(functions[t], \.mixed) {
-      Compiled(program, task: planTask(t),
-               arguments: {
-                 switch $0 {
-                 case .theta: theta(t)
-                 case .phi: phi
-                 case .direction: leaves(graphs.direction, task: t)
-                 }
-               },
-               results: { switch $0 { case .product: graphs.mixed } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .theta: theta(t)
+          case .phi: phi
+          case .direction: leaves(graphs.direction, task: t)
+          }
+        },
+        results: {
+          switch $0 {
+          case .product: graphs.mixed
+          }
+        })
     }
   }
 
@@ -158,21 +193,22 @@ public final class BilevelProblem: Sendable {
 
   public func step(_ t: Int) -> Compiled<InnerStep> {
     build(functions[t], \.step) {
-      Compiled(program, task: planTask(t),
-               arguments: {
-                 switch $0 {
-                 case .state: state(t)
-                 case .phi: phi
-                 case .biasCorrection: biasLeaves
-                 }
-               },
-               results: {
-                 switch $0 {
-                 case .next: graphs.step
-                 case .loss: graphs.innerLoss
-                 case .residuals: graphs.residuals
-                 }
-               })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .state: state(t)
+          case .phi: phi
+          case .biasCorrection: biasLeaves
+          }
+        },
+        results: {
+          switch $0 {
+          case .next: graphs.step
+          case .loss: graphs.innerLoss
+          case .residuals: graphs.residuals
+          }
+        })
     }
   }
 
@@ -181,118 +217,190 @@ public final class BilevelProblem: Sendable {
 
   public func tapedPullback(_ t: Int) -> Compiled<TapedStepPullback> {
     build(functions[t], \.tapedPullback) {
-      Compiled(program, task: planTask(t),
-               arguments: {
-                 switch $0 {
-                 case .state: state(t)
-                 case .phi: phi
-                 case .biasCorrection: biasLeaves
-                 case .cotangent: leaves(graphs.cotangent, task: t)
-                 case .residuals: leaves(graphs.residualInputs, task: t)
-                 }
-               },
-               results: {
-                 switch $0 {
-                 case .stateCotangent: graphs.tapedPullback
-                 case .outerCotangent: graphs.tapedOuterPullback
-                 }
-               })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .state: state(t)
+          case .phi: phi
+          case .biasCorrection: biasLeaves
+          case .cotangent: leaves(graphs.cotangent, task: t)
+          case .residuals: leaves(graphs.residualInputs, task: t)
+          }
+        },
+        results: {
+          switch $0 {
+          case .stateCotangent: graphs.tapedPullback
+          case .outerCotangent: graphs.tapedOuterPullback
+          }
+        })
     }
   }
 
   public func stepTangent(_ t: Int) -> Compiled<StepTangent> {
     build(functions[t], \.stepTangent) {
-      Compiled(program, task: planTask(t),
-               arguments: {
-                 switch $0 {
-                 case .state: state(t)
-                 case .phi: phi
-                 case .biasCorrection: biasLeaves
-                 case .stateTangent: leaves(graphs.stateTangent, task: t)
-                 case .outerTangent: leaves(graphs.outerTangent, task: 0)
-                 }
-               },
-               results: { switch $0 { case .tangent: graphs.stepTangent } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .state: state(t)
+          case .phi: phi
+          case .biasCorrection: biasLeaves
+          case .stateTangent: leaves(graphs.stateTangent, task: t)
+          case .outerTangent: leaves(graphs.outerTangent, task: 0)
+          }
+        },
+        results: {
+          switch $0 {
+          case .tangent: graphs.stepTangent
+          }
+        })
     }
   }
 
   public func fixpoint(_ t: Int) -> Compiled<FixpointMap> {
     build(functions[t], \.fixpoint) {
-      Compiled(program, task: planTask(t),
-               arguments: { switch $0 { case .point: theta(t); case .phi: phi } },
-               results: { switch $0 { case .image: graphs.fixpointMap } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .point: theta(t);
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .image: graphs.fixpointMap
+          }
+        })
     }
   }
 
   public func fixpointPullback(_ t: Int) -> Compiled<FixpointPullback> {
     build(functions[t], \.fixpointPullback) {
-      Compiled(program, task: planTask(t),
-               arguments: {
-                 switch $0 {
-                 case .point: theta(t)
-                 case .phi: phi
-                 case .cotangent: leaves([graphs.cotangent[0]], task: t)
-                 }
-               },
-               results: {
-                 switch $0 {
-                 case .pointCotangent: graphs.fixpointPullback
-                 case .outerCotangent: graphs.fixpointOuterPullback
-                 }
-               })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .point: theta(t)
+          case .phi: phi
+          case .cotangent: leaves([graphs.cotangent[0]], task: t)
+          }
+        },
+        results: {
+          switch $0 {
+          case .pointCotangent: graphs.fixpointPullback
+          case .outerCotangent: graphs.fixpointOuterPullback
+          }
+        })
     }
   }
 
   public func initial(_ t: Int) -> Compiled<InitialPoint> {
     build(functions[t], \.initial) {
-      Compiled(program, task: planTask(t),
-               arguments: { switch $0 { case .phi: phi } },
-               results: { switch $0 { case .theta: graphs.initial } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .theta: graphs.initial
+          }
+        })
     }
   }
 
   public func initialPullback(_ t: Int) -> Compiled<InitialPointPullback> {
     build(functions[t], \.initialPullback) {
-      Compiled(program, task: planTask(t),
-               arguments: {
-                 switch $0 {
-                 case .phi: phi
-                 case .cotangent: leaves(Array(graphs.cotangent.prefix(graphs.theta.count)), task: t)
-                 }
-               },
-               results: { switch $0 { case .outerCotangent: graphs.initialOuterPullback } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .phi: phi
+          case .cotangent: leaves(Array(graphs.cotangent.prefix(graphs.theta.count)), task: t)
+          }
+        },
+        results: {
+          switch $0 {
+          case .outerCotangent: graphs.initialOuterPullback
+          }
+        })
     }
   }
 
   public func initialTangent(_ t: Int) -> Compiled<InitialPointTangent> {
     build(functions[t], \.initialTangent) {
-      Compiled(program, task: planTask(t),
-               arguments: { switch $0 { case .phi: phi; case .outerTangent: leaves(graphs.outerTangent, task: 0) } },
-               results: { switch $0 { case .tangent: graphs.initialTangent } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .phi: phi;
+          case .outerTangent: leaves(graphs.outerTangent, task: 0)
+          }
+        },
+        results: {
+          switch $0 {
+          case .tangent: graphs.initialTangent
+          }
+        })
     }
   }
 
   public var learningRate: Compiled<LearningRate> {
     build(functions[0], \.learningRate) {
-      Compiled(program, task: nil,
-               arguments: { switch $0 { case .phi: phi } },
-               results: { switch $0 { case .rate: graphs.learningRate; case .gradient: graphs.learningRateGradient } })
+      Compiled(
+        program, task: nil,
+        arguments: {
+          switch $0 {
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .rate: graphs.learningRate;
+          case .gradient: graphs.learningRateGradient
+          }
+        })
     }
   }
 
   public var outerGradient: Compiled<OuterGradient> {
     build(outerFunctions, \.outerGradient) {
-      Compiled(program, task: nil,
-               arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
-               results: { switch $0 { case .loss: graphs.outerLoss; case .gradient: graphs.outerGradientOuter } })
+      Compiled(
+        program, task: nil,
+        arguments: {
+          switch $0 {
+          case .allTheta: allTheta;
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .loss: graphs.outerLoss;
+          case .gradient: graphs.outerGradientOuter
+          }
+        })
     }
   }
 
   public var outerLoss: Compiled<OuterLoss> {
     build(outerFunctions, \.outerLoss) {
-      Compiled(program, task: nil,
-               arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
-               results: { switch $0 { case .loss: graphs.outerLoss } })
+      Compiled(
+        program, task: nil,
+        arguments: {
+          switch $0 {
+          case .allTheta: allTheta;
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .loss: graphs.outerLoss
+          }
+        })
     }
   }
 
@@ -300,17 +408,37 @@ public final class BilevelProblem: Sendable {
   /// per call (reports are evaluated once an outer step).
   public func reportFunction() -> Compiled<Reports>? {
     guard !source.reports.isEmpty else { return nil }
-    return Compiled(program, task: nil,
-                    arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
-                    results: { switch $0 { case .values: source.reports.map(\.node) } })
+    return Compiled(
+      program, task: nil,
+      arguments: {
+        switch $0 {
+        case .allTheta: allTheta;
+        case .phi: phi
+        }
+      },
+      results: {
+        switch $0 {
+        case .values: source.reports.map(\.node)
+        }
+      })
   }
 
   /// ∂L_out/∂θ of task t alone.
   public func outerGradientInner(_ t: Int) -> Compiled<OuterGradientInner> {
     build(functions[t], \.outerGradientInner) {
-      Compiled(program, task: planTask(t),
-               arguments: { switch $0 { case .allTheta: allTheta; case .phi: phi } },
-               results: { switch $0 { case .gradient: graphs.outerGradientInner } })
+      Compiled(
+        program, task: planTask(t),
+        arguments: {
+          switch $0 {
+          case .allTheta: allTheta;
+          case .phi: phi
+          }
+        },
+        results: {
+          switch $0 {
+          case .gradient: graphs.outerGradientInner
+          }
+        })
     }
   }
 

@@ -19,13 +19,17 @@ public struct Compiled<Signature: FunctionSignature>: Sendable {
   /// Builds the plan of every result (for `task`, when they vary by task)
   /// with the leaves of each argument and the roots of each result given by
   /// name; `arguments` and `results` are asked in the signature's order.
-  public init(_ program: Program, task: Int?, arguments: (Signature.Argument) -> [Leaf],
-              results: (Signature.Result) -> [NodeID]) {
-    precondition(Signature.Argument.allCases.map(\.rawValue) == Array(0..<Signature.Argument.allCases.count)
-                   && Signature.Result.allCases.map(\.rawValue) == Array(0..<Signature.Result.allCases.count),
-                 "\(Signature.self): slots must number the cases in order from 0")
-    function = CompiledFunction(program, arguments: Signature.Argument.allCases.map(arguments),
-                                results: Signature.Result.allCases.map(results), task: task)
+  public init(
+    _ program: Program, task: Int?, arguments: (Signature.Argument) -> [Leaf],
+    results: (Signature.Result) -> [NodeID]
+  ) {
+    precondition(
+      Signature.Argument.allCases.map(\.rawValue) == Array(0..<Signature.Argument.allCases.count)
+        && Signature.Result.allCases.map(\.rawValue) == Array(0..<Signature.Result.allCases.count),
+      "\(Signature.self): slots must number the cases in order from 0")
+    function = CompiledFunction(
+      program, arguments: Signature.Argument.allCases.map(arguments),
+      results: Signature.Result.allCases.map(results), task: task)
   }
 
   public var plan: Plan { function.plan }
@@ -43,7 +47,9 @@ public struct Compiled<Signature: FunctionSignature>: Sendable {
   /// Reruns instruction by instruction to find where a non-finite value starts.
   public func locateFault() -> NumericFault? { function.locateFault() }
 
-  @inlinable public func store(_ result: Signature.Result, into values: UnsafeMutablePointer<Double>) {
+  @inlinable public func store(
+    _ result: Signature.Result, into values: UnsafeMutablePointer<Double>
+  ) {
     function.store(result.rawValue, into: values)
   }
 
@@ -52,20 +58,30 @@ public struct Compiled<Signature: FunctionSignature>: Sendable {
   }
 
   /// Adds the result to `values` (accumulating contributions).
-  @inlinable public func accumulate(_ result: Signature.Result, into values: inout [Double], scale: Double = 1) {
+  @inlinable public func accumulate(
+    _ result: Signature.Result, into values: inout [Double], scale: Double = 1
+  ) {
     function.accumulate(result.rawValue, into: &values, scale: scale)
   }
 
-  @inlinable public func result(_ result: Signature.Result) -> [Double] { function.result(result.rawValue) }
+  @inlinable public func result(_ result: Signature.Result) -> [Double] {
+    function.result(result.rawValue)
+  }
 
   /// The first entry of a result (for scalar results such as losses).
-  @inlinable public func scalar(_ result: Signature.Result) -> Double { function.scalar(result.rawValue) }
+  @inlinable public func scalar(_ result: Signature.Result) -> Double {
+    function.scalar(result.rawValue)
+  }
 
   /// Loads every argument, runs, and returns the results: the convenient,
   /// allocating form, e.g. `f([.theta: theta, .phi: phi])[.gradient]`.
-  public func callAsFunction(_ arguments: KeyValuePairs<Signature.Argument, [Double]>) -> CompiledResults<Signature> {
+  public func callAsFunction(
+    _ arguments: KeyValuePairs<Signature.Argument, [Double]>
+  ) -> CompiledResults<Signature> {
     let expected = Signature.Argument.allCases.map(\.rawValue)
-    precondition(arguments.map(\.key.rawValue).sorted() == expected, "\(Signature.self) takes each of \(Signature.Argument.allCases) once")
+    precondition(
+      arguments.map(\.key.rawValue).sorted() == expected,
+      "\(Signature.self) takes each of \(Signature.Argument.allCases) once")
     for (argument, values) in arguments { load(argument, values) }
     run()
     return CompiledResults(values: function.resultSizes.indices.map(function.result))

@@ -45,14 +45,19 @@ public final class CompiledFunction: Sendable {
         var offset = 0
         for leaf in leaves {
           if leaf.op == p.leaf && leaf.task == p.task {
-            precondition(leaf.count == p.shape.count, "\(p.leaf) has \(p.shape.count) entries, not \(leaf.count)")
+            precondition(
+              leaf.count == p.shape.count,
+              "\(p.leaf) has \(p.shape.count) entries, not \(leaf.count)")
             loads[a].append(Copy(vector: offset, arena: p.offset, count: leaf.count))
             bound = true
           }
           offset += leaf.count
         }
       }
-      precondition(bound, "the plan reads \(p.leaf)\(p.task.map { " of task \($0)" } ?? "") but no argument supplies it")
+      precondition(
+        bound,
+        "the plan reads \(p.leaf)\(p.task.map { " of task \($0)" } ?? "") but no argument supplies it"
+      )
     }
     self.loads = loads
     var stores: [[Copy]] = []
@@ -73,7 +78,9 @@ public final class CompiledFunction: Sendable {
   }
 
   @usableFromInline func load(_ argument: Int, _ values: UnsafePointer<Double>) {
-    for c in loads[argument] { (plan.arena + c.arena).update(from: values + c.vector, count: c.count) }
+    for c in loads[argument] {
+      (plan.arena + c.arena).update(from: values + c.vector, count: c.count)
+    }
   }
 
   @usableFromInline func load(_ argument: Int, _ values: [Double]) {
@@ -88,7 +95,9 @@ public final class CompiledFunction: Sendable {
   public func locateFault() -> NumericFault? { plan.runChecked() }
 
   @usableFromInline func store(_ result: Int, into values: UnsafeMutablePointer<Double>) {
-    for c in stores[result] { (values + c.vector).update(from: plan.arena + c.arena, count: c.count) }
+    for c in stores[result] {
+      (values + c.vector).update(from: plan.arena + c.arena, count: c.count)
+    }
   }
 
   @usableFromInline func store(_ result: Int, into values: inout [Double]) {

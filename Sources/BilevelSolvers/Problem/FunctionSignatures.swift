@@ -49,7 +49,9 @@ public enum TapedStepPullback: BiasCorrectedSignature {
 
 /// [s, φ, bias, ṡ, φ̇] → [(∂Φ/∂s) ṡ + (∂Φ/∂φ) φ̇].
 public enum StepTangent: BiasCorrectedSignature {
-  public enum Argument: Int, CaseIterable { case state, phi, biasCorrection, stateTangent, outerTangent }
+  public enum Argument: Int, CaseIterable {
+    case state, phi, biasCorrection, stateTangent, outerTangent
+  }
   public enum Result: Int, CaseIterable { case tangent }
   public static var biasCorrection: Argument { .biasCorrection }
 }

@@ -67,7 +67,8 @@ struct SolverGraphs {
   var fixpointPullback: [NodeID] = []
   var fixpointOuterPullback: [NodeID] = []
   var initial: [NodeID] = []
-  var learningRate: [NodeID] = []  // gd's lr (for finite_difference) or flow's horizon (for adjoint), and its ∇φ
+  // gd's lr (for finite_difference) or flow's horizon (for adjoint), and its ∇φ.
+  var learningRate: [NodeID] = []
   var learningRateGradient: [NodeID] = []
   var initialOuterPullback: [NodeID] = []
   var initialTangent: [NodeID] = []
@@ -79,26 +80,42 @@ struct SolverGraphs {
     program = source
     innerVariables = source.variables(.inner)
     outerVariables = source.variables(.outer)
-    theta = innerVariables.map { program.graph.make(.variable($0), shape: program.variables[$0].shape) }
-    phi = outerVariables.map { program.graph.make(.variable($0), shape: program.variables[$0].shape) }
+    theta = innerVariables.map {
+      program.graph.make(.variable($0), shape: program.variables[$0].shape)
+    }
+    phi = outerVariables.map {
+      program.graph.make(.variable($0), shape: program.variables[$0].shape)
+    }
     stepRule = Self.stepRule(&program)
     direction = innerInputs("v")
     switch stepRule {
     case .momentum: optimizerState = innerInputs("velocity")
     case .adam:
       optimizerState = innerInputs("first_moment") + innerInputs("second_moment")
-      biasCorrection = [input("bias_correction_1", .scalar, perTask: false), input("bias_correction_2", .scalar, perTask: false)]
+      biasCorrection = [
+        input("bias_correction_1", .scalar, perTask: false),
+        input("bias_correction_2", .scalar, perTask: false),
+      ]
     default: break
     }
     let state = theta + optimizerState
-    cotangent = state.enumerated().map { k, s in input("u\(k)", program.graph.shape(s), perTask: isPerTask(k % theta.count)) }
-    stateTangent = state.enumerated().map { k, s in input("tangent\(k)", program.graph.shape(s), perTask: isPerTask(k % theta.count)) }
-    outerTangent = outerVariables.map { input("outer_tangent_" + program.variables[$0].name, program.variables[$0].shape, perTask: false) }
+    cotangent = state.enumerated().map { k, s in
+      input("u\(k)", program.graph.shape(s), perTask: isPerTask(k % theta.count))
+    }
+    stateTangent = state.enumerated().map { k, s in
+      input("tangent\(k)", program.graph.shape(s), perTask: isPerTask(k % theta.count))
+    }
+    outerTangent = outerVariables.map {
+      input(
+        "outer_tangent_" + program.variables[$0].name, program.variables[$0].shape, perTask: false)
+    }
     deriveInner()
     deriveOuter()
   }
 
-  func isPerTask(_ innerIndex: Int) -> Bool { program.variables[innerVariables[innerIndex]].perTask }
+  func isPerTask(_ innerIndex: Int) -> Bool {
+    program.variables[innerVariables[innerIndex]].perTask
+  }
 
   mutating func input(_ name: String, _ shape: Shape, perTask: Bool) -> NodeID {
     program.inputs.append(InputEntry(name: name, shape: shape, perTask: perTask))
@@ -138,11 +155,14 @@ struct SolverGraphs {
       mixed = d.jacobianVectorProduct(of: innerGradientOuter, wrt: theta, along: direction)
     }
     if let rule = stepRule {
-      step = Self.step(rule, &d.builder, theta: theta, gradient: innerGradient, state: optimizerState, bias: biasCorrection)
+      step = Self.step(
+        rule, &d.builder, theta: theta, gradient: innerGradient, state: optimizerState,
+        bias: biasCorrection)
       let state = theta + optimizerState
       stepPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: state)
       stepOuterPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: phi)
-      stepTangent = d.jacobianVectorProduct(of: step, wrt: state + phi, along: stateTangent + outerTangent)
+      stepTangent = d.jacobianVectorProduct(
+        of: step, wrt: state + phi, along: stateTangent + outerTangent)
       cutResiduals(&d.builder, state: state)
       if case .gd(let lr) = rule, d.graph.shape(lr).isScalar {
         learningRate = [lr]
@@ -183,12 +203,17 @@ struct SolverGraphs {
       switch node.op {
       case .solve: heavy = true
       case .matmul:
-        let k2 = Double(b.graph.shape(node.inputs[0]).count) * Double(b.graph.shape(node.inputs[1]).count) / Double(max(1, node.shape.count))
+        let k2 =
+          Double(b.graph.shape(node.inputs[0]).count) * Double(b.graph.shape(node.inputs[1]).count)
+          / Double(max(1, node.shape.count))
         heavy = k2 >= 256
       default: heavy = false
       }
       guard heavy && forward.contains(id) && dependsOnState[id] else { continue }
-      program.inputs.append(InputEntry(name: "residual\(cut.count)", shape: node.shape, perTask: program.tasks != nil && varying[id]))
+      program.inputs.append(
+        InputEntry(
+          name: "residual\(cut.count)", shape: node.shape,
+          perTask: program.tasks != nil && varying[id]))
       cut.append((id, b.node(.input(program.inputs.count - 1), [], shape: node.shape)))
     }
     let replacements = Dictionary(uniqueKeysWithValues: cut.map { ($0.node, $0.input) })
@@ -203,7 +228,10 @@ struct SolverGraphs {
   }
 
   /// One inner step as graph nodes: the new state from the old.
-  static func step(_ rule: StepRule, _ b: inout Rewriter, theta: [NodeID], gradient g: [NodeID], state: [NodeID], bias: [NodeID]) -> [NodeID] {
+  static func step(
+    _ rule: StepRule, _ b: inout Rewriter, theta: [NodeID], gradient g: [NodeID], state: [NodeID],
+    bias: [NodeID]
+  ) -> [NodeID] {
     let n = theta.count
     switch rule {
     case .gd(let lr):
@@ -212,9 +240,13 @@ struct SolverGraphs {
       let velocity = (0..<n).map { b.add(b.multiply(mu, state[$0]), g[$0]) }
       return (0..<n).map { b.subtract(theta[$0], b.multiply(lr, velocity[$0])) } + velocity
     case .adam(let lr, let beta1, let beta2, let eps):
-      let first = (0..<n).map { b.add(b.multiply(b.scalar(beta1), state[$0]), b.multiply(b.scalar(1 - beta1), g[$0])) }
+      let first = (0..<n).map {
+        b.add(b.multiply(b.scalar(beta1), state[$0]), b.multiply(b.scalar(1 - beta1), g[$0]))
+      }
       let second = (0..<n).map { k in
-        b.add(b.multiply(b.scalar(beta2), state[n + k]), b.multiply(b.scalar(1 - beta2), b.multiply(g[k], g[k])))
+        b.add(
+          b.multiply(b.scalar(beta2), state[n + k]),
+          b.multiply(b.scalar(1 - beta2), b.multiply(g[k], g[k])))
       }
       let next = (0..<n).map { k -> NodeID in
         let mHat = b.multiply(first[k], bias[0])
@@ -246,11 +278,14 @@ struct SolverGraphs {
 
   /// `root` rebuilt with some nodes replaced (derivative graphs are plain
   /// nodes, so a placeholder leaf can stand for one until it is known).
-  static func substitute(_ roots: [NodeID], _ replacements: [NodeID: NodeID], _ b: inout Rewriter) -> [NodeID] {
+  static func substitute(
+    _ roots: [NodeID], _ replacements: [NodeID: NodeID], _ b: inout Rewriter
+  ) -> [NodeID] {
     var mapped = replacements
     for id in b.graph.reachable(from: roots) where mapped[id] == nil {
       let node = b.graph[id]
-      mapped[id] = node.op.isLeaf ? id : b.node(node.op, node.inputs.map { mapped[$0]! }, shape: node.shape)
+      mapped[id] =
+        node.op.isLeaf ? id : b.node(node.op, node.inputs.map { mapped[$0]! }, shape: node.shape)
     }
     return roots.map { mapped[$0]! }
   }
@@ -258,7 +293,8 @@ struct SolverGraphs {
   /// The outer loss and its gradients, over all tasks.
   mutating func deriveOuter() {
     guard let loss = program.outerLoss else { return }
-    var d = Differentiator(graph: program.graph, tasks: program.tasks?.count ?? 1, isPerTaskLeaf: program.isPerTaskLeaf)
+    var d = Differentiator(
+      graph: program.graph, tasks: program.tasks?.count ?? 1, isPerTaskLeaf: program.isPerTaskLeaf)
     outerLoss = [loss]
     outerGradientInner = d.gradient(of: loss, wrt: theta)
     outerGradientOuter = d.gradient(of: loss, wrt: phi)

@@ -22,7 +22,9 @@ public struct SolverProducts {
     let g = SolverGraphs(source)
     let p = g.program
     program = p
-    func names(_ ids: [NodeID]) -> String { ids.map { p.leafName(p.graph[$0].op) }.joined(separator: ", ") }
+    func names(_ ids: [NodeID]) -> String {
+      ids.map { p.leafName(p.graph[$0].op) }.joined(separator: ", ")
+    }
     let theta = names(g.theta), phi = names(g.phi)
     let state = names(g.theta + g.optimizerState)
     var out: [Product] = []
@@ -33,8 +35,12 @@ public struct SolverProducts {
     let innerLoss = p.innerLoss
     add("gradient of the inner loss wrt \(theta)", g.innerGradient, innerLoss)
     add("gradient of the inner loss wrt \(phi)", g.innerGradientOuter, innerLoss)
-    add("Hessian-vector product of the inner loss wrt \(theta) along \(names(g.direction))", g.hessianVector, innerLoss)
-    add("mixed product (∂²/∂φ∂θ inner loss) · \(names(g.direction)), an m-vector over \(phi)", g.mixed, innerLoss)
+    add(
+      "Hessian-vector product of the inner loss wrt \(theta) along \(names(g.direction))",
+      g.hessianVector, innerLoss)
+    add(
+      "mixed product (∂²/∂φ∂θ inner loss) · \(names(g.direction)), an m-vector over \(phi)",
+      g.mixed, innerLoss)
     if let solver = p.innerSolver, g.stepRule != nil {
       let step = "one \(solver.name) step Φ over the state \(state)"
       add(step, g.step, innerLoss)
@@ -42,7 +48,9 @@ public struct SolverProducts {
       add("(∂Φ/∂φ)ᵀ u of the \(solver.name) step, over \(phi)", g.stepOuterPullback, innerLoss)
       add("(∂Φ/∂s) ṡ + (∂Φ/∂φ) φ̇ of the \(solver.name) step", g.stepTangent, innerLoss)
       add("the step's residuals (matrix products its taped pullback reads)", g.residuals, innerLoss)
-      add("(∂Φ/∂s)ᵀ u, (∂Φ/∂φ)ᵀ u reading the residuals", g.tapedPullback + g.tapedOuterPullback, innerLoss)
+      add(
+        "(∂Φ/∂s)ᵀ u, (∂Φ/∂φ)ᵀ u reading the residuals", g.tapedPullback + g.tapedOuterPullback,
+        innerLoss)
     }
     let map = p.innerFixpoint?.map
     add("(∂E/∂\(theta))ᵀ u of the fixpoint map", g.fixpointPullback, map)
@@ -67,7 +75,10 @@ public struct SolverProducts {
     for (k, id) in reached.enumerated() { number[id.index] = k }
     func ref(_ id: NodeID) -> String { "%\(number[id.index]!)" }
     var out = "# derivatives of \(title) for \(method): \(reached.count) nodes\n"
-    for input in program.inputs { out += "input \(input.perTask ? "\(input.name)[\(program.tasks!.index)]" : input.name): \(input.shape)\n" }
+    for input in program.inputs {
+      out +=
+        "input \(input.perTask ? "\(input.name)[\(program.tasks!.index)]" : input.name): \(input.shape)\n"
+    }
     out += "\n"
     let taskIndex = program.tasks?.index ?? "t"
     for id in reached {
@@ -76,9 +87,14 @@ public struct SolverProducts {
       let text: String
       switch node.op {
       case .data: text = "data " + program.leafName(node.op)
-      case .variable(let i): text = "\(program.variables[i].level.rawValue) " + program.leafName(node.op)
+      case .variable(let i):
+        text = "\(program.variables[i].level.rawValue) " + program.leafName(node.op)
       case .input: text = "input " + program.leafName(node.op)
-      default: text = OpSyntax.render(node, operands, graph: program.graph, leafName: program.leafName, taskIndex: taskIndex).text
+      default:
+        text =
+          OpSyntax.render(
+            node, operands, graph: program.graph, leafName: program.leafName, taskIndex: taskIndex
+          ).text
       }
       out += "\(ref(id)) = \(text) : \(node.shape)\n"
     }
@@ -87,7 +103,8 @@ public struct SolverProducts {
       let f = size([p.function])
       let n = size(p.roots)
       out += "\(p.name) = \(p.roots.map(ref).joined(separator: ", "))\n"
-      out += "  # \(n) node\(n == 1 ? "" : "s"); the function has \(f); ratio \(formatValue((Double(n) / Double(f) * 100).rounded() / 100))\n"
+      out +=
+        "  # \(n) node\(n == 1 ? "" : "s"); the function has \(f); ratio \(formatValue((Double(n) / Double(f) * 100).rounded() / 100))\n"
     }
     return out
   }
@@ -106,7 +123,8 @@ public struct SolverProducts {
         return Tensor(shape: input.shape, scalars: u.scalars.map { $0 + 0.5 })
       }
     }
-    return p.leafValues(variable: { i, t in values[i][p.variables[i].perTask ? t! : 0] },
-                        input: { i, t in inputs[i][p.inputs[i].perTask ? t! : 0] })
+    return p.leafValues(
+      variable: { i, t in values[i][p.variables[i].perTask ? t! : 0] },
+      input: { i, t in inputs[i][p.inputs[i].perTask ? t! : 0] })
   }
 }

@@ -19,7 +19,9 @@ public enum TaskParallel {
   /// sequential with 1), the results by index. A failure rethrows the one
   /// of the lowest task, as the sequential loop would; tasks after a known
   /// failure are skipped.
-  public static func map<T: Sendable, E: Error>(_ count: Int, threads: Int, _ body: @Sendable (Int) throws(E) -> T) throws(E) -> [T] {
+  public static func map<T: Sendable, E: Error>(
+    _ count: Int, threads: Int, _ body: @Sendable (Int) throws(E) -> T
+  ) throws(E) -> [T] {
     let workers = min(max(1, threads), count)
     if workers <= 1 {
       var out: [T] = []
@@ -81,7 +83,8 @@ public enum TaskParallel {
     func fail(_ t: Int) {
       var seen = failed.load(ordering: .relaxed)
       while t < seen {
-        let (exchanged, original) = failed.compareExchange(expected: seen, desired: t, ordering: .relaxed)
+        let (exchanged, original) = failed.compareExchange(
+          expected: seen, desired: t, ordering: .relaxed)
         if exchanged { return }
         seen = original
       }

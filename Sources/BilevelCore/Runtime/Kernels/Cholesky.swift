@@ -47,21 +47,25 @@ public enum Cholesky {
       if k > 0 {
         // Diagonal block: A₁₁ -= L₁₀·L₁₀ᵀ, through a scratch tile so the
         // strict upper triangle of A stays untouched.
-        GEMM.multiply(m: kb, n: kb, k: k, a: a + k * lda, lda: lda, b: a + k * lda, ldb: lda, transposeB: true,
-                      c: tile, ldc: kb, workspace: gemmSpace)
+        GEMM.multiply(
+          m: kb, n: kb, k: k, a: a + k * lda, lda: lda, b: a + k * lda, ldb: lda, transposeB: true,
+          c: tile, ldc: kb, workspace: gemmSpace)
         for i in 0..<kb {
           for j in 0...i { diagonal[i * lda + j] -= tile[i * kb + j] }
         }
       }
-      if let bad = factorDiagonalBlock(kb, diagonal, lda) { return .nonPositivePivot(index: k + bad) }
+      if let bad = factorDiagonalBlock(kb, diagonal, lda) {
+        return .nonPositivePivot(index: k + bad)
+      }
       let below = n - k - kb
       if below > 0 {
         let panel = a + (k + kb) * lda + k
         if k > 0 {
           // Panel: A₂₁ -= L₂₀·L₁₀ᵀ.
-          GEMM.multiply(m: below, n: kb, k: k, alpha: -1, a: a + (k + kb) * lda, lda: lda,
-                        b: a + k * lda, ldb: lda, transposeB: true, beta: 1, c: panel, ldc: lda,
-                        workspace: gemmSpace)
+          GEMM.multiply(
+            m: below, n: kb, k: k, alpha: -1, a: a + (k + kb) * lda, lda: lda,
+            b: a + k * lda, ldb: lda, transposeB: true, beta: 1, c: panel, ldc: lda,
+            workspace: gemmSpace)
         }
         // L₂₁ = A₂₁·L₁₁⁻ᵀ, one row at a time (a lower solve per row).
         for i in 0..<below {
@@ -95,7 +99,9 @@ public enum Cholesky {
   }
 
   /// Solves (L·Lᵀ)·x = b in place for a vector b, with L from `factor`.
-  public static func solve(n: Int, l: UnsafePointer<Double>, ldl: Int, b: UnsafeMutablePointer<Double>) {
+  public static func solve(
+    n: Int, l: UnsafePointer<Double>, ldl: Int, b: UnsafeMutablePointer<Double>
+  ) {
     TriangularSolve.lower(n, l, ldl, unit: false, b)
     TriangularSolve.lowerTransposed(n, l, ldl, unit: false, b)
   }

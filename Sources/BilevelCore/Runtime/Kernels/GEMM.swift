@@ -41,7 +41,8 @@ public struct GEMMBlocking: Sendable, Equatable {
   /// AVX-512 tile rounds mc down to 72, so its buffers fit in the
   /// workspace sized for the 5-row tile (plans size it once, and their
   /// arena must not depend on the path).
-  public static let `default` = GEMMBlocking(mc: 80, kc: 256, nc: 2048, parallelThreshold: 2 * 64 * 64 * 64)
+  public static let `default` = GEMMBlocking(
+    mc: 80, kc: 256, nc: 2048, parallelThreshold: 2 * 64 * 64 * 64)
 
   func mcRounded(_ t: GEMMTile) -> Int { max(t.rows, mc / t.rows * t.rows) }
   func ncRounded(_ t: GEMMTile) -> Int { max(t.columns, nc / t.columns * t.columns) }
@@ -68,7 +69,8 @@ struct GEMMTile: Equatable {
 
   /// The tile of a supported path.
   init(_ isa: KernelISA) {
-    precondition(KernelISA.supported.contains(isa), "the \(isa.rawValue) kernels cannot run on this machine")
+    precondition(
+      KernelISA.supported.contains(isa), "the \(isa.rawValue) kernels cannot run on this machine")
     self = isa == .avx512 ? .avx512 : .avx2
   }
 }
@@ -82,7 +84,9 @@ struct GEMMTile: Equatable {
 /// stored n×k (ldb ≥ k). `beta == 0` never reads C.
 public enum GEMM {
   /// The register tile (rows × columns of C per micro-kernel call).
-  public static var registerTile: (rows: Int, columns: Int) { (GEMMTile.active.rows, GEMMTile.active.columns) }
+  public static var registerTile: (rows: Int, columns: Int) {
+    (GEMMTile.active.rows, GEMMTile.active.columns)
+  }
 
   /// Doubles of workspace `multiply` needs for these sizes with up to
   /// `threads` threads (default: all the pool's).
@@ -97,14 +101,18 @@ public enum GEMM {
   /// `tile`, or the AVX2 one where the wide tile's buffers would not fit
   /// the AVX2-sized workspace (short products pad 24 rows where 5 need
   /// few): the same bits either way.
-  static func fitting(_ tile: GEMMTile, m: Int, n: Int, k: Int, blocking: GEMMBlocking) -> GEMMTile {
-    let fits = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking, tile: tile)
+  static func fitting(_ tile: GEMMTile, m: Int, n: Int, k: Int, blocking: GEMMBlocking) -> GEMMTile
+  {
+    let fits =
+      perThreadWorkspace(m: m, n: n, k: k, blocking: blocking, tile: tile)
       <= perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
     return fits ? tile : .avx2
   }
 
   /// Sized for the AVX2 tile on every path (see `GEMMBlocking.default`).
-  static func perThreadWorkspace(m: Int, n: Int, k: Int, blocking: GEMMBlocking, tile: GEMMTile = .avx2) -> Int {
+  static func perThreadWorkspace(
+    m: Int, n: Int, k: Int, blocking: GEMMBlocking, tile: GEMMTile = .avx2
+  ) -> Int {
     let kb = min(blocking.kcClamped, k)
     let a = roundUp(min(blocking.mcRounded(tile), m), tile.rows) * kb
     let b = roundUp(min(blocking.ncRounded(tile), n), tile.columns) * kb
@@ -112,7 +120,9 @@ public enum GEMM {
   }
 
   /// Threads `multiply` uses for these sizes when `threads` is nil.
-  public static func automaticThreads(m: Int, n: Int, k: Int, blocking: GEMMBlocking = .default) -> Int {
+  public static func automaticThreads(
+    m: Int, n: Int, k: Int, blocking: GEMMBlocking = .default
+  ) -> Int {
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
     return flops >= Double(blocking.parallelThreshold) ? KernelThreadPool.shared.threadCount : 1
   }
@@ -129,8 +139,11 @@ public enum GEMM {
     workspace: UnsafeMutablePointer<Double>,
     blocking: GEMMBlocking = .default, threads: Int? = nil
   ) {
-    run(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
-        beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: blocking, threads: threads, tile: .active)
+    run(
+      m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb,
+      tb: transposeB,
+      beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: blocking, threads: threads,
+      tile: .active)
   }
 
   /// `multiply` on the given path instead of the active one, with that
@@ -144,9 +157,11 @@ public enum GEMM {
     beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int,
     workspace: UnsafeMutablePointer<Double>, threads: Int? = nil, isa: KernelISA
   ) {
-    run(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
-        beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: .default, threads: threads,
-        tile: GEMMTile(isa))
+    run(
+      m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb,
+      tb: transposeB,
+      beta: beta, c: c, ldc: ldc, workspace: workspace, blocking: .default, threads: threads,
+      tile: GEMMTile(isa))
   }
 
   static func run(
@@ -171,13 +186,18 @@ public enum GEMM {
     let per = perThreadWorkspace(m: m, n: n, k: k, blocking: blocking)
     let tile = fitting(tile, m: m, n: n, k: k, blocking: blocking)
     if parts == 1 {
-      serial(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
-             beta: beta, c: c, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
+      serial(
+        m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb,
+        tb: transposeB,
+        beta: beta, c: c, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
       return
     }
-    var job = Job(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb, tb: transposeB,
-                  beta: beta, c: c, ldc: ldc, ws: ws, perThread: per, blocking: blocking, tile: tile, parts: parts,
-                  splitN: splitN)
+    var job = Job(
+      m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb,
+      tb: transposeB,
+      beta: beta, c: c, ldc: ldc, ws: ws, perThread: per, blocking: blocking, tile: tile,
+      parts: parts,
+      splitN: splitN)
     withUnsafePointer(to: &job) { jp in
       pool.run(parts: parts, context: UnsafeRawPointer(jp)) { raw, part in
         raw.assumingMemoryBound(to: GEMM.Job.self).pointee.runPart(part)
@@ -214,16 +234,18 @@ public enum GEMM {
         if j0 >= n { return }
         let cols = min(chunk, n - j0)
         let bp = tb ? b + j0 * ldb : b + j0
-        GEMM.serial(m: m, n: cols, k: k, alpha: alpha, a: a, lda: lda, ta: ta, b: bp, ldb: ldb, tb: tb,
-                    beta: beta, c: c + j0, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
+        GEMM.serial(
+          m: m, n: cols, k: k, alpha: alpha, a: a, lda: lda, ta: ta, b: bp, ldb: ldb, tb: tb,
+          beta: beta, c: c + j0, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
       } else {
         let chunk = roundUp((m + parts - 1) / parts, tile.rows)
         let i0 = p * chunk
         if i0 >= m { return }
         let rows = min(chunk, m - i0)
         let ap = ta ? a + i0 : a + i0 * lda
-        GEMM.serial(m: rows, n: n, k: k, alpha: alpha, a: ap, lda: lda, ta: ta, b: b, ldb: ldb, tb: tb,
-                    beta: beta, c: c + i0 * ldc, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
+        GEMM.serial(
+          m: rows, n: n, k: k, alpha: alpha, a: ap, lda: lda, ta: ta, b: b, ldb: ldb, tb: tb,
+          beta: beta, c: c + i0 * ldc, ldc: ldc, ws: ws, blocking: blocking, tile: tile)
       }
     }
   }
@@ -255,9 +277,12 @@ public enum GEMM {
         if !tb && readInPlace(ld: ldb, kb: kb) {
           let full = nb / nr
           if full * nr < nb {
-            GEMMPacking.packB(bSource + full * nr, ldb: ldb, transposed: false, kb: kb, nb: nb - full * nr, into: bBuf)
+            GEMMPacking.packB(
+              bSource + full * nr, ldb: ldb, transposed: false, kb: kb, nb: nb - full * nr,
+              into: bBuf)
           }
-          bSlivers = Slivers(base: bSource, step: ldb, stride: nr, full: full, edge: bBuf, edgeStep: nr)
+          bSlivers = Slivers(
+            base: bSource, step: ldb, stride: nr, full: full, edge: bBuf, edgeStep: nr)
         } else {
           GEMMPacking.packB(bSource, ldb: ldb, transposed: tb, kb: kb, nb: nb, into: bBuf)
           bSlivers = Slivers(packed: bBuf, width: nr, kb: kb)
@@ -271,13 +296,18 @@ public enum GEMM {
           // 10–15% slower, one cache line per k step of every sliver.
           let aSlivers = Slivers(packed: aBuf, width: mr, kb: kb)
           if wide {
-            GEMMPacking.packA(aSource, lda: lda, transposed: ta, mb: mb, kb: kb, rows: GEMMKernel512.rows, into: aBuf)
-            GEMMKernel512.macroKernel(mb: mb, nb: nb, kb: kb, a: aSlivers.layout, b: bSlivers.layout,
-                                      c: c + ic * ldc + jc, ldc: ldc, alpha: alpha, beta: blockBeta, tile: edgeTile)
+            GEMMPacking.packA(
+              aSource, lda: lda, transposed: ta, mb: mb, kb: kb, rows: GEMMKernel512.rows,
+              into: aBuf)
+            GEMMKernel512.macroKernel(
+              mb: mb, nb: nb, kb: kb, a: aSlivers.layout, b: bSlivers.layout,
+              c: c + ic * ldc + jc, ldc: ldc, alpha: alpha, beta: blockBeta, tile: edgeTile)
           } else {
-            GEMMPacking.packA(aSource, lda: lda, transposed: ta, mb: mb, kb: kb, rows: MicroTile.rows, into: aBuf)
-            macroKernel(mb: mb, nb: nb, kb: kb, a: aSlivers, b: bSlivers, c: c + ic * ldc + jc, ldc: ldc,
-                        alpha: alpha, beta: blockBeta, tile: edgeTile)
+            GEMMPacking.packA(
+              aSource, lda: lda, transposed: ta, mb: mb, kb: kb, rows: MicroTile.rows, into: aBuf)
+            macroKernel(
+              mb: mb, nb: nb, kb: kb, a: aSlivers, b: bSlivers, c: c + ic * ldc + jc, ldc: ldc,
+              alpha: alpha, beta: blockBeta, tile: edgeTile)
           }
           ic += mc
         }
@@ -344,7 +374,10 @@ public enum GEMM {
     var edge: UnsafePointer<Double>
     var edgeStep: Int
 
-    init(base: UnsafePointer<Double>, step: Int, stride: Int, full: Int, edge: UnsafePointer<Double>, edgeStep: Int) {
+    init(
+      base: UnsafePointer<Double>, step: Int, stride: Int, full: Int, edge: UnsafePointer<Double>,
+      edgeStep: Int
+    ) {
       self.base = base
       self.step = step
       self.stride = stride
@@ -354,7 +387,8 @@ public enum GEMM {
     }
 
     init(packed: UnsafePointer<Double>, width: Int, kb: Int) {
-      self.init(base: packed, step: width, stride: width * kb, full: .max, edge: packed, edgeStep: width)
+      self.init(
+        base: packed, step: width, stride: width * kb, full: .max, edge: packed, edgeStep: width)
     }
 
     @inline(__always)
@@ -364,13 +398,15 @@ public enum GEMM {
 
     /// The same description for the AVX-512 macro-kernel.
     var layout: SliverLayout {
-      SliverLayout(base: base, step: step, stride: stride, full: full, edge: edge, edgeStep: edgeStep)
+      SliverLayout(
+        base: base, step: step, stride: stride, full: full, edge: edge, edgeStep: edgeStep)
     }
   }
 
   @inline(never)
   static func storeEdge(
-    _ tile: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>, rows: Int, cols: Int, ldc: Int, beta: Double
+    _ tile: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>, rows: Int, cols: Int,
+    ldc: Int, beta: Double
   ) {
     for i in 0..<rows {
       let t = tile + i * MicroTile.columns

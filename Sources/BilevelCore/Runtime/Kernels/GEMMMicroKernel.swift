@@ -81,7 +81,9 @@ private func storeRow(_ c: UnsafeMutablePointer<Double>, _ v0: Vector4, _ v1: Ve
 /// `t + beta·c` as a separate multiply and add (Swift never contracts them
 /// into an FMA), matching `GEMM.storeEdge` bit for bit.
 @inline(__always)
-private func updateRow(_ c: UnsafeMutablePointer<Double>, _ v0: Vector4, _ v1: Vector4, _ vb: Vector4) {
+private func updateRow(
+  _ c: UnsafeMutablePointer<Double>, _ v0: Vector4, _ v1: Vector4, _ vb: Vector4
+) {
   storeVector4(v0 + vb * loadVector4(c), c)
   storeVector4(v1 + vb * loadVector4(c + 4), c + 4)
 }

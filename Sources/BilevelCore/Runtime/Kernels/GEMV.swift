@@ -21,25 +21,30 @@ public enum GEMV {
     m: Int, n: Int, alpha: Double = 1, a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
     x: UnsafePointer<Double>, beta: Double = 0, y: UnsafeMutablePointer<Double>, threads: Int? = nil
   ) {
-    run(m: m, n: n, alpha: alpha, a: a, lda: lda, transposeA: transposeA, x: x, beta: beta, y: y,
-        threads: threads, wide: wideKernels)
+    run(
+      m: m, n: n, alpha: alpha, a: a, lda: lda, transposeA: transposeA, x: x, beta: beta, y: y,
+      threads: threads, wide: wideKernels)
   }
 
   /// `multiply` on the given path instead of the active one (the
   /// benchmark's side-by-side figures); `isa` must be in `KernelISA.supported`.
   public static func multiply(
     m: Int, n: Int, alpha: Double = 1, a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
-    x: UnsafePointer<Double>, beta: Double = 0, y: UnsafeMutablePointer<Double>, threads: Int? = nil,
+    x: UnsafePointer<Double>, beta: Double = 0, y: UnsafeMutablePointer<Double>,
+    threads: Int? = nil,
     isa: KernelISA
   ) {
-    precondition(KernelISA.supported.contains(isa), "the \(isa.rawValue) kernels cannot run on this machine")
-    run(m: m, n: n, alpha: alpha, a: a, lda: lda, transposeA: transposeA, x: x, beta: beta, y: y,
-        threads: threads, wide: isa == .avx512)
+    precondition(
+      KernelISA.supported.contains(isa), "the \(isa.rawValue) kernels cannot run on this machine")
+    run(
+      m: m, n: n, alpha: alpha, a: a, lda: lda, transposeA: transposeA, x: x, beta: beta, y: y,
+      threads: threads, wide: isa == .avx512)
   }
 
   static func run(
     m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int, transposeA: Bool,
-    x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>, threads: Int?, wide: Bool
+    x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>, threads: Int?,
+    wide: Bool
   ) {
     if m <= 0 || n <= 0 {
       // An empty sum: y = beta·y over y's length.
@@ -56,8 +61,10 @@ public enum GEMV {
     // stream worse).
     let outputs = transposeA ? n : m
     let threadsUsed = min(wanted, pool.threadCount)
-    let parts = threadsUsed <= 1 ? 1 : max(1, min(4 * threadsUsed, outputs / (transposeA ? 256 : 64)))
-    var job = Job(m: m, n: n, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y, parts: parts, wide: wide)
+    let parts =
+      threadsUsed <= 1 ? 1 : max(1, min(4 * threadsUsed, outputs / (transposeA ? 256 : 64)))
+    var job = Job(
+      m: m, n: n, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y, parts: parts, wide: wide)
     if parts == 1 {
       if transposeA { job.transposedRange(0, n) } else { job.plainRange(0, m) }
       return
@@ -98,7 +105,8 @@ public enum GEMV {
     /// Rows `lo..<hi` of y = alpha·A·x + beta·y.
     func plainRange(_ lo: Int, _ hi: Int) {
       if wide {
-        return GEMV512.plainRange(lo, hi, n: n, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y)
+        return GEMV512.plainRange(
+          lo, hi, n: n, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y)
       }
       var i = lo
       while i + 4 <= hi {
@@ -125,7 +133,8 @@ public enum GEMV {
     /// y ← beta·y, then y[j] ← fma(alpha·x[i], A[i, j], y[j]) for i in order.
     func transposedRange(_ lo: Int, _ hi: Int) {
       if wide {
-        return GEMV512.transposedRange(lo, hi, m: m, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y)
+        return GEMV512.transposedRange(
+          lo, hi, m: m, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y)
       }
       let yp = y + lo
       let len = hi - lo

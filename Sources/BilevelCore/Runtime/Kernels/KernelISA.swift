@@ -23,9 +23,12 @@ public enum KernelISA: String, Sendable, CaseIterable {
   /// The path every kernel call takes in this process.
   public static let active: KernelISA = {
     let best = detected
-    guard let forced = ProcessInfo.processInfo.environment[environmentVariable], !forced.isEmpty else { return best }
+    guard let forced = ProcessInfo.processInfo.environment[environmentVariable], !forced.isEmpty
+    else { return best }
     guard let wanted = KernelISA(rawValue: forced.lowercased()) else {
-      warn("\(environmentVariable)=\(forced) is not one of \(supported.map(\.rawValue).joined(separator: ", ")); using \(best.rawValue)")
+      warn(
+        "\(environmentVariable)=\(forced) is not one of \(supported.map(\.rawValue).joined(separator: ", ")); using \(best.rawValue)"
+      )
       return best
     }
     guard supported.contains(wanted) else {
@@ -61,7 +64,8 @@ public enum KernelISA: String, Sendable, CaseIterable {
   /// The code-generation targets this build was compiled for (Package.swift).
   public static var buildTargets: String {
     #if arch(x86_64)
-      return "x86-64-v3 (-march=x86-64-v3: AVX2, FMA) for the kernels; x86-64-v4 (-march=x86-64-v4) for BilevelKernelsAVX512"
+      return
+        "x86-64-v3 (-march=x86-64-v3: AVX2, FMA) for the kernels; x86-64-v4 (-march=x86-64-v4) for BilevelKernelsAVX512"
     #else
       return "no target ISA flags (portable)"
     #endif

@@ -95,7 +95,8 @@ public struct KernelThreadPool: @unchecked Sendable {
     if parts <= 0 { return }
     precondition(parts <= Self.maxParts, "too many parts for one job")
     if parts == 1 || workerCount == 0
-      || !busy.pointee.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+      || !busy.pointee.compareExchange(expected: false, desired: true, ordering: .acquiring)
+        .exchanged
     {
       for p in 0..<parts { job(context, p) }
       return
@@ -113,7 +114,8 @@ public struct KernelThreadPool: @unchecked Sendable {
     // Claim parts like any worker; overshooting by one past `parts` is
     // harmless (workers only claim below `parts`).
     while true {
-      let p = Int(ticket.pointee.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue & Self.partMask)
+      let p = Int(
+        ticket.pointee.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue & Self.partMask)
       if p >= parts { break }
       job(context, p)
       finished.pointee.wrappingAdd(1, ordering: .releasing)
@@ -134,7 +136,9 @@ public struct KernelThreadPool: @unchecked Sendable {
       // use up its time slice spinning and get preempted in the middle of a
       // part, which would leave the caller waiting for it.
       var spins = 0
-      while ticket.pointee.load(ordering: .acquiring) >> Self.partBits == seen && spins < Self.spinLimit {
+      while ticket.pointee.load(ordering: .acquiring) >> Self.partBits == seen
+        && spins < Self.spinLimit
+      {
         spins += 1
         if spins & 63 == 0 { sched_yield() }
       }
@@ -163,7 +167,10 @@ public struct KernelThreadPool: @unchecked Sendable {
       let context = UnsafeRawPointer(bitPattern: contextBits.pointee.load(ordering: .relaxed))
       // Succeeds only if the ticket is unchanged: then the job is still
       // running (part p is unfinished), so the slot read above is its own.
-      guard ticket.pointee.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing).exchanged
+      guard
+        ticket.pointee.compareExchange(
+          expected: t, desired: t + 1, ordering: .acquiringAndReleasing
+        ).exchanged
       else { continue }
       if let context { job(context, p) }
       finished.pointee.wrappingAdd(1, ordering: .releasing)

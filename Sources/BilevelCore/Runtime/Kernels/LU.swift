@@ -44,9 +44,10 @@ public enum LU {
         }
         // A₂₂ -= L₂₁·U₁₂.
         let below = n - k - kb
-        GEMM.multiply(m: below, n: right, k: kb, alpha: -1, a: a + (k + kb) * lda + k, lda: lda,
-                      b: a12, ldb: lda, beta: 1, c: a + (k + kb) * lda + k + kb, ldc: lda,
-                      workspace: workspace)
+        GEMM.multiply(
+          m: below, n: right, k: kb, alpha: -1, a: a + (k + kb) * lda + k, lda: lda,
+          b: a12, ldb: lda, beta: 1, c: a + (k + kb) * lda + k + kb, ldc: lda,
+          workspace: workspace)
       }
       k += kb
     }
@@ -56,7 +57,8 @@ public enum LU {
   /// Factors columns k..<k+kb over rows k..<n, updating only inside the
   /// panel; returns the singular column, if any.
   static func factorPanel(
-    n: Int, k: Int, kb: Int, a: UnsafeMutablePointer<Double>, lda: Int, pivots: UnsafeMutablePointer<Int>
+    n: Int, k: Int, kb: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+    pivots: UnsafeMutablePointer<Int>
   ) -> Int? {
     for j in k..<(k + kb) {
       var p = j
@@ -85,7 +87,9 @@ public enum LU {
   }
 
   @inline(__always)
-  static func swapRows(_ x: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
+  static func swapRows(
+    _ x: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int
+  ) {
     for j in 0..<n {
       let t = x[j]
       x[j] = y[j]
@@ -102,7 +106,8 @@ public enum LU {
 
   /// Solves A·x = b in place for a vector b, with the output of `factor`.
   public static func solve(
-    n: Int, lu: UnsafePointer<Double>, lda: Int, pivots: UnsafePointer<Int>, b: UnsafeMutablePointer<Double>
+    n: Int, lu: UnsafePointer<Double>, lda: Int, pivots: UnsafePointer<Int>,
+    b: UnsafeMutablePointer<Double>
   ) {
     for i in 0..<n where pivots[i] != i { swapEntries(b, i, pivots[i]) }
     TriangularSolve.lower(n, lu, lda, unit: true, b)
@@ -112,7 +117,8 @@ public enum LU {
   /// Solves Aᵀ·x = b in place (the adjoint system a reverse-mode `solve`
   /// needs), with the output of `factor`: Uᵀ·Lᵀ·(P·x) = b.
   public static func solveTransposed(
-    n: Int, lu: UnsafePointer<Double>, lda: Int, pivots: UnsafePointer<Int>, b: UnsafeMutablePointer<Double>
+    n: Int, lu: UnsafePointer<Double>, lda: Int, pivots: UnsafePointer<Int>,
+    b: UnsafeMutablePointer<Double>
   ) {
     TriangularSolve.upperTransposed(n, lu, lda, b)
     TriangularSolve.lowerTransposed(n, lu, lda, unit: true, b)

@@ -10,7 +10,9 @@ enum TriangularSolve {
   // MARK: Vector right-hand sides (in place)
 
   /// L·x = b, L lower triangular (unit diagonal when `unit`).
-  static func lower(_ n: Int, _ l: UnsafePointer<Double>, _ ldl: Int, unit: Bool, _ b: UnsafeMutablePointer<Double>) {
+  static func lower(
+    _ n: Int, _ l: UnsafePointer<Double>, _ ldl: Int, unit: Bool, _ b: UnsafeMutablePointer<Double>
+  ) {
     for i in 0..<n {
       let s = b[i] - VectorKernels.dot(i, l + i * ldl, b)
       b[i] = unit ? s : s / l[i * ldl + i]
@@ -30,7 +32,9 @@ enum TriangularSolve {
   }
 
   /// U·x = b, U upper triangular.
-  static func upper(_ n: Int, _ u: UnsafePointer<Double>, _ ldu: Int, _ b: UnsafeMutablePointer<Double>) {
+  static func upper(
+    _ n: Int, _ u: UnsafePointer<Double>, _ ldu: Int, _ b: UnsafeMutablePointer<Double>
+  ) {
     var i = n - 1
     while i >= 0 {
       let row = u + i * ldu
@@ -40,7 +44,9 @@ enum TriangularSolve {
   }
 
   /// Uᵀ·x = b, U upper triangular: column i of Uᵀ is row i of U.
-  static func upperTransposed(_ n: Int, _ u: UnsafePointer<Double>, _ ldu: Int, _ b: UnsafeMutablePointer<Double>) {
+  static func upperTransposed(
+    _ n: Int, _ u: UnsafePointer<Double>, _ ldu: Int, _ b: UnsafeMutablePointer<Double>
+  ) {
     for i in 0..<n {
       let row = u + i * ldu
       b[i] /= row[i]
@@ -64,8 +70,9 @@ enum TriangularSolve {
     while i0 < n {
       let i1 = min(n, i0 + blockSize)
       if i0 > 0 {
-        GEMM.multiply(m: i1 - i0, n: r, k: i0, alpha: -1, a: l + i0 * ldl, lda: ldl, b: b, ldb: ldb,
-                      beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace)
+        GEMM.multiply(
+          m: i1 - i0, n: r, k: i0, alpha: -1, a: l + i0 * ldl, lda: ldl, b: b, ldb: ldb,
+          beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace)
       }
       for i in i0..<i1 {
         let bi = b + i * ldb
@@ -86,8 +93,9 @@ enum TriangularSolve {
     while i1 > 0 {
       let i0 = max(0, i1 - blockSize)
       if i1 < n {
-        GEMM.multiply(m: i1 - i0, n: r, k: n - i1, alpha: -1, a: l + i1 * ldl + i0, lda: ldl, transposeA: true,
-                      b: b + i1 * ldb, ldb: ldb, beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace)
+        GEMM.multiply(
+          m: i1 - i0, n: r, k: n - i1, alpha: -1, a: l + i1 * ldl + i0, lda: ldl, transposeA: true,
+          b: b + i1 * ldb, ldb: ldb, beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace)
       }
       var i = i1 - 1
       while i >= i0 {
@@ -109,8 +117,9 @@ enum TriangularSolve {
     while i1 > 0 {
       let i0 = max(0, i1 - blockSize)
       if i1 < n {
-        GEMM.multiply(m: i1 - i0, n: r, k: n - i1, alpha: -1, a: u + i0 * ldu + i1, lda: ldu,
-                      b: b + i1 * ldb, ldb: ldb, beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace)
+        GEMM.multiply(
+          m: i1 - i0, n: r, k: n - i1, alpha: -1, a: u + i0 * ldu + i1, lda: ldu,
+          b: b + i1 * ldb, ldb: ldb, beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace)
       }
       var i = i1 - 1
       while i >= i0 {

@@ -11,7 +11,8 @@ public enum VectorKernels {
   /// a time into the first, combined as (s0 + s1) + (s2 + s3), lanes summed
   /// pairwise, then the scalar tail in index order.
   @inline(__always)
-  public static func dot(_ n: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
+  public static func dot(_ n: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double
+  {
     var s0 = Vector4(), s1 = Vector4(), s2 = Vector4(), s3 = Vector4()
     var i = 0
     while i + 16 <= n {
@@ -36,7 +37,9 @@ public enum VectorKernels {
   /// y[i] += alpha·x[i] (one FMA per element, so the order is trivially
   /// fixed). x and y may be the same buffer but must not otherwise overlap.
   @inline(__always)
-  public static func axpy(_ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+  public static func axpy(
+    _ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>
+  ) {
     // Long rows only: below this the call costs more than the width saves
     // (either loop gives the same bits).
     if wideKernels && n >= 64 { return Vector512.axpy(n, alpha, x, y) }
@@ -45,7 +48,9 @@ public enum VectorKernels {
 
   /// axpy with 4-wide vectors (the AVX2 and portable loop).
   @inline(__always)
-  static func axpy4(_ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+  static func axpy4(
+    _ n: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>
+  ) {
     let va = Vector4(repeating: alpha)
     var i = 0
     while i + 8 <= n {
