@@ -59,7 +59,7 @@ import Testing
     Case(arguments: ["--budget-mb", "512", file], status: 0, quietErrors: true),
     Case(
       arguments: ["--budget-mb", "-1", file], status: 2,
-      stderr: ["--budget-mb needs a positive number"]),
+      stderr: ["--budget-mb needs a positive, finite number"]),
     Case(arguments: ["--plot", "p.png", file], status: 2, stderr: ["--plot writes SVG"]),
     Case(
       arguments: ["grad", "--json", "g.json", file], status: 0, stdout: ["at the initial point"],
