@@ -75,7 +75,7 @@ extension REPL {
       let suffix = results.count > 1 ? " wrt \(request.wrt[k].name)" : ""
       out("type\(suffix): \(d.graph.shape(r))\n")
       out("\(label)\(suffix): \(indentContinuation(program.expressionPrinter().render(r)))\n")
-      out("value\(suffix): \(ValueFormatting.text(evaluation.evaluate(r)))\n")
+      out("value\(suffix): \(valueText(evaluation.evaluate(r)))\n")
     }
   }
 }

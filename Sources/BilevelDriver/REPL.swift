@@ -10,6 +10,8 @@ struct REPL {
   let options: CompileOptions
   var elaborator: Elaborator
   var lineNumber = 0
+  /// Significant digits of printed values; nil prints every digit a round trip needs.
+  var digits: Int? = 6
 
   static let help = """
     Type a statement (dim, data, let, def, inner, outer) or an expression.
@@ -20,6 +22,8 @@ struct REPL {
       :grad EXPR wrt x[, y]                 gradient of a scalar expression
       :jvp EXPR wrt x[, y] along v[, u]     Jacobian-vector product (forward mode)
       :hvp EXPR wrt x[, y] along v[, u]     Hessian-vector product (forward over reverse)
+      :digits N         print values with N significant digits (1 to 17; 6 at the start)
+      :digits           print every digit a round trip needs
       :help             this text
       :quit             leave (so does end of input)
 
@@ -70,6 +74,8 @@ struct REPL {
         }
       case ":grad", ":jvp", ":hvp":
         derivative(file, startingAt: offset, command: command)
+      case ":digits":
+        setDigits(file, startingAt: offset)
       default:
         report([
           .error(.unknownREPLCommand(command), at: SourceRange(file: file, start: 0, end: offset))
@@ -104,7 +110,7 @@ struct REPL {
       }
       if show.contains(.value) {
         let evaluation = ProgramEvaluation(initialPointOf: program)
-        out("value: \(ValueFormatting.text(evaluation.evaluate(root)))\n")
+        out("value: \(valueText(evaluation.evaluate(root)))\n")
         if let bad = evaluation.firstNonFinite(root) {
           report([
             .warning(
@@ -152,6 +158,29 @@ struct REPL {
       out("def \(name.name)(\(parameters.map(\.name).joined(separator: ", ")))\n")
     default: break
     }
+  }
+
+  mutating func setDigits(_ file: SourceFile, startingAt offset: Int) {
+    let isBlank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 }
+    let rest = file.bytes[offset...]
+    let start = rest.firstIndex { !isBlank($0) } ?? file.bytes.count
+    let end = (file.bytes[start...].lastIndex { !isBlank($0) }).map { $0 + 1 } ?? start
+    let argument = String(decoding: file.bytes[start..<end], as: UTF8.self)
+    if argument.isEmpty {
+      digits = nil
+      return out("digits: round trip\n")
+    }
+    guard let n = Int(argument), (1...17).contains(n) else {
+      let range = SourceRange(file: file, start: start, end: end)
+      return report([.error(.digitsArgument(argument), at: range)])
+    }
+    digits = n
+    out("digits: \(n)\n")
+  }
+
+  func valueText(_ t: Tensor) -> String {
+    let digits = self.digits
+    return ValueFormatting.text(t) { formatValue($0, significantDigits: digits) }
   }
 
   func report(_ diagnostics: [Diagnostic]) {

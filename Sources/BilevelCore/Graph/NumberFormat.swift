@@ -20,9 +20,13 @@ func normaliseExponent(_ s: String) -> String {
   return mantissa + "e" + String(exponent)
 }
 
-public func formatValue(_ x: Double) -> String {
+public func formatValue(_ x: Double) -> String { formatValue(x, significantDigits: 6) }
+
+/// `significantDigits` nil: every digit a round trip needs (`formatNumber`).
+public func formatValue(_ x: Double, significantDigits: Int?) -> String {
+  guard let digits = significantDigits else { return formatNumber(x) }
   if x.isNaN { return "nan" }
   if x.isInfinite { return x < 0 ? "-inf" : "inf" }
   if x == 0 { return "0" }
-  return normaliseExponent(String(format: "%.6g", x))
+  return normaliseExponent(String(format: "%.\(digits)g", x))
 }

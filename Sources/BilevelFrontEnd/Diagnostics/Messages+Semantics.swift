@@ -398,6 +398,11 @@ extension Message {
   public static func unknownREPLCommand(_ c: String) -> Message {
     Message("unknown command '\(c)'; type :help for the list")
   }
+  public static func digitsArgument(_ found: String) -> Message {
+    Message(
+      "':digits' takes a count of significant digits from 1 to 17, or nothing for every digit a round trip needs; found '\(found)'"
+    )
+  }
   public static func commandNeedsExpression(_ c: String) -> Message {
     Message("'\(c)' needs an expression, as in \(c) x + 1")
   }
