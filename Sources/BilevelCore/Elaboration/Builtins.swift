@@ -128,10 +128,11 @@ public enum Builtins {
         shapes: "any shape with m·n entries → vector[n] or matrix[m, n]",
         doc: "the same entries in row-major order"),
       Signature(
-        "csv", 1...1, dataOnly: true, usage: "csv(\"file.csv\")",
+        "csv", 1...1, labels: ["rows", "columns"], dataOnly: true,
+        usage: "csv(\"file.csv\") | csv(\"file.csv\", rows: m, columns: n)",
         shapes: "→ vector (one column) or matrix",
         doc:
-          "numbers separated by commas, semicolons or runs of spaces and tabs (numpy's savetxt), detected per file and named by explain; a non-numeric first row is a header"
+          "numbers separated by commas, semicolons or runs of spaces and tabs (numpy's savetxt), detected per file and named by explain; a non-numeric first row is a header; rows: and columns: (optional) are checked against the file's data rows and columns (a one-column file has 1 column)"
       ),
       Signature(
         "npy", 1...1, dataOnly: true, usage: "npy(\"file.npy\")",

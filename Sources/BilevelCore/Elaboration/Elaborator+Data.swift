@@ -78,6 +78,7 @@ extension Elaborator {
         switch CSVReader.readTable(SourceFile(path: resolved, bytes: bytes)) {
         case .success(let table):
           tensor = table.tensor
+          try checkCSVCounts(tensor.shape, of: path, labeled, in: context)
           if !program.csvFiles.contains(where: { $0.path == path }) {
             program.csvFiles.append(
               (path: path, delimiter: table.delimiter, shape: table.tensor.shape))
@@ -115,6 +116,27 @@ extension Elaborator {
     let node = program.graph.literal(tensor, at: range)
     if case .literal(let i) = program.graph[node].op { dataSources[i] = source }
     return Value(node: node, perTask: false)
+  }
+
+  /// `csv("x.csv", rows: n, columns: d)`: the file must have that many data
+  /// rows (after any header) and columns; a one-column file has 1 column.
+  mutating func checkCSVCounts(
+    _ shape: Shape, of path: String, _ labeled: [String: Expr], in context: ElaborationContext
+  ) throws(Poisoned) {
+    let counts = [
+      ("rows", shape.isVector ? shape.count : shape.rows),
+      ("columns", shape.isVector ? 1 : shape.columns),
+    ]
+    for (label, actual) in counts {
+      guard let e = labeled[label] else { continue }
+      let expected = try integer(e, what: "a count of \(label)", in: context)
+      if expected != actual {
+        throw error(
+          .csvCountMismatch(
+            path, label: label, expression: e.range.text, expected: expected, actual: actual),
+          at: e.range)
+      }
+    }
   }
 
   /// Replaces `{t}` in a path by the task number (per-task data only).

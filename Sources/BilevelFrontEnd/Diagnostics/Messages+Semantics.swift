@@ -151,6 +151,14 @@ extension Message {
   public static func initialUsesVariable(_ name: String, _ v: String, _ why: String) -> Message {
     Message("the initial value of '\(name)' cannot use '\(v)': \(why)")
   }
+  public static func csvCountMismatch(
+    _ path: String, label: String, expression: String, expected: Int, actual: Int
+  ) -> Message {
+    let said = expression == "\(expected)" ? expression : "\(expression) = \(expected)"
+    return Message(
+      "'\(path)' has \(actual) \(actual == 1 ? String(label.dropLast()) : label), but \(label): \(said)"
+    )
+  }
   public static func needsSeed(_ name: String) -> Message {
     Message("'\(name)' needs a seed so every run draws the same numbers, as in \(name)(n, seed: 1)")
   }
