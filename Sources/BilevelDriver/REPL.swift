@@ -14,7 +14,8 @@ struct REPL {
   var digits: Int? = 6
 
   static let help = """
-    Type a statement (dim, data, let, def, inner, outer) or an expression.
+    Type a statement (dim, data, let, def, inner, outer) or an expression;
+    inside brackets, a line ending in ',', '(' or '[' continues on the next.
     For an expression the REPL prints its type, its simplified form and its value;
     variables take their initial values.
       :type EXPR        the type only
@@ -24,6 +25,7 @@ struct REPL {
       :hvp EXPR wrt x[, y] along v[, u]     Hessian-vector product (forward over reverse)
       :digits N         print values with N significant digits (1 to 17; 6 at the start)
       :digits           print every digit a round trip needs
+      :load FILE        the dims, data, lets, defs and variables of a .blv file
       :help             this text
       :quit             leave (so does end of input)
 
@@ -43,20 +45,57 @@ struct REPL {
     if environment.isTerminal { out("bilevelc repl — :help for commands, :quit to leave\n") }
     while true {
       if environment.isTerminal { out("> ") }
-      guard let line = environment.readLine() else { break }
+      guard var line = environment.readLine() else { break }
       lineNumber += 1
+      let first = lineNumber
       // Piped sessions echo their input so transcripts read as a dialogue.
       if !environment.isTerminal { out("> \(line)\n") }
-      if !handle(line) { break }
+      // As in a file, a line break inside brackets need not end the input.
+      while REPL.continues(line) {
+        if environment.isTerminal { out(". ") }
+        guard let more = environment.readLine() else { break }
+        lineNumber += 1
+        if !environment.isTerminal { out(". \(more)\n") }
+        line += "\n" + more
+      }
+      if !handle(line, firstLine: first) { break }
     }
     return 0
   }
 
+  /// Whether input goes on to the next line: brackets are open and the
+  /// line ends (before any comment) in ',', '(' or '['. A line ending
+  /// otherwise is complete, so a missing ')' is reported at once instead of
+  /// swallowing the lines that follow.
+  static func continues(_ text: String) -> Bool {
+    var depth = 0
+    var last: UInt8 = 0
+    var inString = false
+    var inComment = false
+    for c in text.utf8 {
+      if inComment {
+        if c == UInt8(ascii: "\n") { inComment = false }
+      } else if inString {
+        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\n") { inString = false }
+      } else {
+        switch c {
+        case UInt8(ascii: "\""): inString = true
+        case UInt8(ascii: "#"): inComment = true
+        case UInt8(ascii: "("), UInt8(ascii: "["): depth += 1
+        case UInt8(ascii: ")"), UInt8(ascii: "]"): depth -= 1
+        default: break
+        }
+        if !inComment && c != 32 && c != 9 && c != 13 && c != 10 { last = c }
+      }
+    }
+    return depth > 0 && [UInt8(ascii: ","), UInt8(ascii: "("), UInt8(ascii: "[")].contains(last)
+  }
+
   /// Returns false to end the session.
-  mutating func handle(_ line: String) -> Bool {
+  mutating func handle(_ line: String, firstLine: Int) -> Bool {
     let trimmed = line.drop { $0 == " " || $0 == "\t" }
     if trimmed.isEmpty || trimmed.hasPrefix("#") { return true }
-    let file = SourceFile(path: "<repl>", text: line, firstLine: lineNumber)
+    let file = SourceFile(path: "<repl>", text: line, firstLine: firstLine)
     if trimmed.hasPrefix(":") {
       let command = String(trimmed.prefix { $0 != " " && $0 != "\t" })
       let offset = line.utf8.count - trimmed.utf8.count + command.utf8.count
@@ -76,6 +115,8 @@ struct REPL {
         derivative(file, startingAt: offset, command: command)
       case ":digits":
         setDigits(file, startingAt: offset)
+      case ":load":
+        load(file, startingAt: offset, command: SourceRange(file: file, start: 0, end: offset))
       default:
         report([
           .error(.unknownREPLCommand(command), at: SourceRange(file: file, start: 0, end: offset))
@@ -123,17 +164,25 @@ struct REPL {
     }
   }
 
-  mutating func statement(_ s: Statement) {
+  /// Elaborates and summarises a declaration; false after an error. A
+  /// loaded file's statements read their data beside `loaded`.
+  @discardableResult
+  mutating func statement(_ s: Statement, from loaded: SourceFile? = nil) -> Bool {
     switch s.kind {
     case .loss, .fixpoint, .solve, .hypergradient, .tasks:
       let what = s.keywordRange.text == "tasks" ? "'tasks'" : "this statement"
-      return report([.error(.notInREPL(what), at: s.keywordRange)])
+      report([.error(.notInREPL(what), at: s.keywordRange)])
+      return false
     default: break
     }
-    elaborator.statement(s)
+    if let loaded {
+      elaborator.statement(s, readingFilesBeside: loaded)
+    } else {
+      elaborator.statement(s)
+    }
     let diagnostics = elaborator.takeDiagnostics()
     report(diagnostics)
-    guard !diagnostics.contains(where: { $0.severity == .error }) else { return }
+    guard !diagnostics.contains(where: { $0.severity == .error }) else { return false }
     let p = elaborator.program
     switch s.kind {
     case .dims(let ds):
@@ -158,20 +207,27 @@ struct REPL {
       out("def \(name.name)(\(parameters.map(\.name).joined(separator: ", ")))\n")
     default: break
     }
+    return true
+  }
+
+  /// The text after a command, without surrounding blanks, and where it is.
+  func argument(_ file: SourceFile, startingAt offset: Int) -> (text: String, range: SourceRange) {
+    let isBlank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }
+    let start = file.bytes[offset...].firstIndex { !isBlank($0) } ?? file.bytes.count
+    let end = (file.bytes[start...].lastIndex { !isBlank($0) }).map { $0 + 1 } ?? start
+    return (
+      String(decoding: file.bytes[start..<end], as: UTF8.self),
+      SourceRange(file: file, start: start, end: end)
+    )
   }
 
   mutating func setDigits(_ file: SourceFile, startingAt offset: Int) {
-    let isBlank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 }
-    let rest = file.bytes[offset...]
-    let start = rest.firstIndex { !isBlank($0) } ?? file.bytes.count
-    let end = (file.bytes[start...].lastIndex { !isBlank($0) }).map { $0 + 1 } ?? start
-    let argument = String(decoding: file.bytes[start..<end], as: UTF8.self)
+    let (argument, range) = argument(file, startingAt: offset)
     if argument.isEmpty {
       digits = nil
       return out("digits: round trip\n")
     }
     guard let n = Int(argument), (1...17).contains(n) else {
-      let range = SourceRange(file: file, start: start, end: end)
       return report([.error(.digitsArgument(argument), at: range)])
     }
     digits = n

@@ -108,6 +108,14 @@ public struct Elaborator {
     }
   }
 
+  /// One statement whose data files are read beside `file` (the REPL's `:load`).
+  public mutating func statement(_ s: Statement, readingFilesBeside file: SourceFile) {
+    let saved = program.file
+    program.file = file
+    defer { program.file = saved }
+    statement(s)
+  }
+
   /// Elaborates one statement; errors are recorded, never thrown.
   public mutating func statement(_ s: Statement) {
     inlinedCalls = 0

@@ -411,6 +411,9 @@ extension Message {
       "':digits' takes a count of significant digits from 1 to 17, or nothing for every digit a round trip needs; found '\(found)'"
     )
   }
+  public static func commandNeedsFile(_ c: String) -> Message {
+    Message("'\(c)' needs a file, as in \(c) model.blv")
+  }
   public static func commandNeedsExpression(_ c: String) -> Message {
     Message("'\(c)' needs an expression, as in \(c) x + 1")
   }
