@@ -24,6 +24,6 @@ extension REPL {
         elaborated += 1
       }
     }
-    out("loaded \(path): \(elaborated) declaration\(elaborated == 1 ? "" : "s")\n")
+    out("loaded \(path): \(elaborated) statement\(elaborated == 1 ? "" : "s")\n")
   }
 }
