@@ -9,17 +9,8 @@ import Testing
     # max_steps = 2 stops it with ‖∇θ L_in‖ far above tol, so the run says "not
     # converged" (never "solved") and warns that implicit(exact) then differentiates
     # a point that is not the inner solution.
-    dim n = 200, d = 20
-    data X = randn(n, d, seed: 71)
-    data y = sigmoid(X @ randn(d, seed: 72) + 0.5 * randn(n, seed: 73))
-    outer loglam: scalar = -1
-    inner w: vector[d] = 0
-    inner loss = mean(softplus(X @ w) - y * (X @ w)) + 0.5 * exp(loglam) * sum(w^2)
-    outer loss = sum(w^2)
-    solve inner with newton(tol: 1e-12, max_steps: 2)
-    hypergradient with implicit(exact)
-    solve outer with gd(lr: 0.1, steps: 3)
-    """
+    """ + "\n"
+    + TestPrograms.logistic(innerSolver: "newton(tol: 1e-12, max_steps: 2)", outerSteps: 3)
 
   static let firstOrderBlind = """
     # A weight decay that reaches the outer loss only through the inner solution:

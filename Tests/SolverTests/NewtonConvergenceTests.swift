@@ -9,18 +9,7 @@ import Testing
 @Suite struct NewtonConvergenceTests {
   /// Regularised logistic regression, d = 20: strongly convex, condition number ≈ 10.
   static func text(_ solver: String) -> String {
-    """
-    dim n = 200, d = 20
-    data X = randn(n, d, seed: 71)
-    data y = sigmoid(X @ randn(d, seed: 72) + 0.5 * randn(n, seed: 73))
-    outer loglam: scalar = -1
-    inner w: vector[d] = 0
-    inner loss = mean(softplus(X @ w) - y * (X @ w)) + 0.5 * exp(loglam) * sum(w^2)
-    outer loss = sum(w^2)
-    solve inner with \(solver)
-    hypergradient with implicit(exact)
-    solve outer with gd(lr: 0.1, steps: 1)
-    """
+    TestPrograms.logistic(innerSolver: solver, outerSteps: 1)
   }
 
   @Test(arguments: [1e-10, 1e-12, 1e-13])

@@ -77,3 +77,22 @@ extension TestPrograms {
     return elaborate(source)
   }
 }
+
+extension TestPrograms {
+  /// Regularised logistic regression, d = 20 (strongly convex, condition number ≈ 10),
+  /// with the given inner solver, implicit(exact) and `outerSteps` gd steps.
+  public static func logistic(innerSolver: String, outerSteps: Int) -> String {
+    """
+    dim n = 200, d = 20
+    data X = randn(n, d, seed: 71)
+    data y = sigmoid(X @ randn(d, seed: 72) + 0.5 * randn(n, seed: 73))
+    outer loglam: scalar = -1
+    inner w: vector[d] = 0
+    inner loss = mean(softplus(X @ w) - y * (X @ w)) + 0.5 * exp(loglam) * sum(w^2)
+    outer loss = sum(w^2)
+    solve inner with \(innerSolver)
+    hypergradient with implicit(exact)
+    solve outer with gd(lr: 0.1, steps: \(outerSteps))
+    """
+  }
+}

@@ -384,12 +384,6 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     return false
   }
 
-  /// The learned update rule's expression, for the one solver that has one.
-  public var update: Value? {
-    if case .rule(let u, _) = self { return u }
-    return nil
-  }
-
   /// Every expression-valued setting, in catalogue order.
   public var expressions: [Value] {
     switch self {

@@ -87,11 +87,6 @@ public enum MethodEstimates {
     MethodEstimate(method, s)
   }
 
-  /// Why `method` cannot run on this program, nil when it can.
-  public static func inapplicable(_ method: HypergradientMethod, _ s: ProblemSizes) -> String? {
-    method.record.inapplicable(s)
-  }
-
   /// `auto`: the cheapest method that is exact for what the inner solver
   /// computes and fits the memory budget (survey §4.5).
   public static func choose(
