@@ -48,6 +48,25 @@ private func failure(_ text: String) -> Failure? {
     #expect(tensor("\"a,b\",\"c\"\n\"1\",2\n") == Tensor(shape: .matrix(1, 2), scalars: [1, 2]))
   }
 
+  /// A first row that is not clearly a header (its non-numbers are not
+  /// words) is an error at the field, not a header that drops a data row.
+  @Test func malformedNumberInFirstRowIsAnError() {
+    let suffix = "; a first row is a header only when its fields are numbers or words"
+    for (text, field, column) in [
+      ("1_000,2\n3,4\n", "1_000", 1), ("2,\u{2212}1.5\n3,4\n", "\u{2212}1.5", 3),
+      ("\"1,2\",3\n4,5\n", "\"1,2\"", 1), ("1.2.3\n4\n", "1.2.3", 1),
+      ("x,1_000\n1,2\n", "1_000", 3),
+    ] {
+      #expect(
+        failure(text)
+          == Failure(
+            message: "expected a number, found '\(field)'" + suffix, line: 1, column: column,
+            text: field), "\(text)")
+    }
+    // Words (any script, or starting with '_') still make a header.
+    #expect(tensor("_id,größe\n1,2") == Tensor(shape: .matrix(1, 2), scalars: [1, 2]))
+  }
+
   @Test func crlfSpacesCommentsAndBlankLines() {
     let text =
       "\u{FEFF}# produced by a script\r\n\r\na , b\r\n 1 ,\t2 \r\n  # halfway\r\n\r\n3,4\r\n"

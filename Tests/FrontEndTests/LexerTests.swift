@@ -24,6 +24,20 @@ import Testing
     #expect(kinds("+-*/@^'()[],:=..") == Symbol.allCases.map { K.symbol($0) })
   }
 
+  /// A byte-order mark (as some editors save) is skipped, as in a CSV file,
+  /// and columns on the first line count from after it.
+  @Test func byteOrderMarkIsSkipped() {
+    #expect(texts("\u{FEFF}dim n = 3") == ["dim", "n", "=", "3"])
+    #expect(messages("\u{FEFF}dim n = 3").isEmpty)
+    let file = SourceFile(path: "p.blv", text: "\u{FEFF}dim n = $")
+    let (_, diagnostics) = Lexer.tokenize(file)
+    let d = try! #require(diagnostics.first)
+    #expect(file.lineAndColumn(of: d.range!.start) == (1, 9))
+    let rendered = DiagnosticRenderer.render([d])
+    #expect(rendered.hasPrefix("p.blv:1:9: error:"))
+    #expect(rendered.contains("\ndim n = $\n        ^\n"))
+  }
+
   @Test func everyKeyword() {
     for k in Keyword.allCases {
       #expect(kinds(k.rawValue) == [.keyword(k)], "\(k)")

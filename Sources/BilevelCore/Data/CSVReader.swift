@@ -12,7 +12,9 @@ import BilevelFrontEnd
 /// - `\n` or `\r\n` line endings; a leading UTF-8 byte-order mark is skipped;
 /// - blank lines and lines whose first non-blank character is `#` are ignored;
 /// - the first remaining row is a header, and skipped, when some non-empty
-///   field in it is not a number; no later row can be a header;
+///   field in it is not a number and every such field is a word (starts
+///   with a letter or `_`); a malformed number there (`1_000`, `−1.5`,
+///   `"1,2"`, `1.2.3`) is an error at the field; no later row can be a header;
 /// - numbers are anything Swift's `Double(String)` reads (decimal, exponent,
 ///   hex float), plus `nan`, `inf` and `infinity` in any case with an
 ///   optional sign. Every NaN is stored as the one canonical quiet NaN.
@@ -107,9 +109,14 @@ private struct CSVParser {
 
       if !seenFirstRow {
         seenFirstRow = true
-        if isHeader() {
+        switch firstRowKind() {
+        case .header:
           header = (fields.count, a..<b)
           continue
+        case .malformed(let field):
+          return .failure(
+            .error(.csvMalformedFirstRow(file.text(field.outer)), at: range(field.outer)))
+        case .data: break
         }
       }
       // Before the field count, so a stray trailing comma is named as such.
@@ -155,12 +162,32 @@ private struct CSVParser {
     return .success(Tensor(shape: shape, scalars: values))
   }
 
-  /// A row is a header when some non-empty field is not a number (a
-  /// number too large for a Double is still a number, and an error).
-  func isHeader() -> Bool {
-    fields.contains { field in
-      !field.inner.isEmpty && NumberScanner.scan(bytes, field.inner) == .notANumber
+  enum FirstRow {
+    case data, header
+    /// A field that is neither a number nor a word, such as `1_000` or `"1,2"`.
+    case malformed(FieldSpan)
+  }
+
+  /// The first row is a header only when it clearly is one: some non-empty
+  /// field is not a number, and every such field is a word (it starts with
+  /// a letter or `_`). A malformed number there is an error, not a header
+  /// that silently drops the row (a number too large for a Double is a
+  /// number, and an error later).
+  func firstRowKind() -> FirstRow {
+    var sawWord = false
+    for field in fields where !field.inner.isEmpty {
+      guard NumberScanner.scan(bytes, field.inner) == .notANumber else { continue }
+      guard startsWord(field.inner) else { return .malformed(field) }
+      sawWord = true
     }
+    return sawWord ? .header : .data
+  }
+
+  func startsWord(_ r: Range<Int>) -> Bool {
+    var iterator = bytes[r].makeIterator()
+    var decoder = UTF8()
+    guard case .scalarValue(let first) = decoder.decode(&iterator) else { return false }
+    return first == "_" || first.properties.isAlphabetic
   }
 
   /// Outside quotes: a comma, else a semicolon, else blanks between fields.

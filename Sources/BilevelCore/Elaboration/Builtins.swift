@@ -132,7 +132,7 @@ public enum Builtins {
         usage: "csv(\"file.csv\") | csv(\"file.csv\", rows: m, columns: n)",
         shapes: "→ vector (one column) or matrix",
         doc:
-          "numbers separated by commas, semicolons or runs of spaces and tabs (numpy's savetxt), detected per file and named by explain; a non-numeric first row is a header; rows: and columns: (optional) are checked against the file's data rows and columns (a one-column file has 1 column)"
+          "numbers separated by commas, semicolons or runs of spaces and tabs (numpy's savetxt), detected per file and named by explain; a first row is a header when its non-numeric fields are words (start with a letter or _), and a malformed number there (1_000, −1.5, \"1,2\") is an error; rows: and columns: (optional) are checked against the file's data rows and columns (a one-column file has 1 column); so is a declared dim that a type on the data line or a use ties to the file (w: vector[d] in X @ w, X + A with A: matrix[n, d]): a mismatch is an error at the csv call naming the file's size and the dim"
       ),
       Signature(
         "npy", 1...1, dataOnly: true, usage: "npy(\"file.npy\")",

@@ -14,6 +14,7 @@ extension Elaborator {
     var values: [Tensor] = []
     var recipes: [DataRecipe] = []
     foldsConstants = !options.keepsDataRecipes
+    dimLinks.lastRead = nil
     defer { foldsConstants = false }
     for k in 0..<count {
       let saved = program.graph
@@ -33,6 +34,11 @@ extension Elaborator {
         let fitsVector =
           declaredShape.isVector && t.shape.count == declaredShape.count && !t.shape.isScalar
         guard fitsVector else {
+          if let type,
+            let e = typedCSVMismatch(name.name, type: type, declared: declaredShape, value: value)
+          {
+            throw e
+          }
           throw error(
             .typeMismatch(
               "data '\(name.name)'", declared: declaredShape.description,
@@ -52,7 +58,13 @@ extension Elaborator {
       DataEntry(
         name: name.name, shape: values[0].shape, values: values, perTask: task != nil,
         range: name.range, definition: value.range.text, recipes: recipes))
-    scope[name.name] = .data(program.data.count - 1)
+    let index = program.data.count - 1
+    if let type {
+      dimLinks.data[index] = ties(of: type, declaring: name.name)
+    } else if task == nil {
+      recordCSVData(index, value: value, shape: values[0].shape)
+    }
+    scope[name.name] = .data(index)
   }
 
   /// csv("..."), npy("..."), randn(...), rand(...): constant tensors.
@@ -78,6 +90,7 @@ extension Elaborator {
         switch CSVReader.readTable(SourceFile(path: resolved, bytes: bytes)) {
         case .success(let table):
           tensor = table.tensor
+          dimLinks.lastRead = (path, table.tensor.shape)
           try checkCSVCounts(tensor.shape, of: path, labeled, in: context)
           if !program.csvFiles.contains(where: { $0.path == path }) {
             program.csvFiles.append(

@@ -45,6 +45,7 @@ extension Elaborator {
     let (sa, sb) = (program.graph.shape(a.node), program.graph.shape(b.node))
     for (v, m) in [(sa, sb), (sb, sa)]
     where v.isVector && m.isMatrix && v.rows != m.columns && v.count != 1 {
+      if let e = blameCSVFile(.binary(.multiply), [a, b], at: range) { throw e }
       throw error(
         .vectorOrientation(
           vector: v.description, entries: v.rows, matrix: m.description, columns: m.columns,
@@ -56,6 +57,7 @@ extension Elaborator {
   mutating func apply(
     _ op: Op, _ inputs: [Value], shape: Shape? = nil, at range: SourceRange
   ) throws(Poisoned) -> Value {
+    if let e = blameCSVFile(op, inputs, ifIllShaped: shape, at: range) { throw e }
     if foldsConstants, let folded = try fold(op, inputs, shape: shape, at: range) { return folded }
     let id: NodeID
     do {

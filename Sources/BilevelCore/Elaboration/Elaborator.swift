@@ -25,6 +25,8 @@ public struct Elaborator {
   /// True while a data expression elaborates without keeping its recipe:
   /// small constant results are then computed at once (see `apply`).
   var foldsConstants = false
+  /// Declared dims tied to values' axes, and where untyped CSV data came from.
+  var dimLinks = DimLinks()
 
   public init(file: SourceFile, options: CompileOptions = CompileOptions()) {
     self.program = Program(file: file)
@@ -97,7 +99,7 @@ public struct Elaborator {
     }
   }
 
-  static func declaredNames(_ s: Statement) -> [Identifier] {
+  public static func declaredNames(_ s: Statement) -> [Identifier] {
     switch s.kind {
     case .dims(let ds): return ds.map(\.name)
     case .tasks(let index, _, _): return [index]
@@ -265,6 +267,7 @@ public struct Elaborator {
       boundNodes = (lo.node, hi.node)
     }
     let index = program.variables.count
+    dimLinks.variables[index] = ties(of: type, declaring: name.name)
     program.variables.append(
       Variable(
         name: name.name, level: level, shape: shape, perTask: task != nil,

@@ -9,6 +9,13 @@ extension Message {
     let shown = field.count > 40 ? String(field.prefix(40)) + "…" : field
     return Message("expected a number, found '\(shown)'")
   }
+  /// A first row that is not clearly a header: it must not be skipped silently.
+  public static func csvMalformedFirstRow(_ field: String) -> Message {
+    let shown = field.count > 40 ? String(field.prefix(40)) + "…" : field
+    return Message(
+      "expected a number, found '\(shown)'; a first row is a header only when its fields are numbers or words"
+    )
+  }
   public static let csvEmptyField = Message("empty field")
   public static func csvRowLength(_ fields: Int, first: Int) -> Message {
     Message("row has \(csvPlural(fields, "field")); the first row has \(first)")

@@ -159,6 +159,19 @@ extension Message {
       "'\(path)' has \(actual) \(actual == 1 ? String(label.dropLast()) : label), but \(label): \(said)"
     )
   }
+  /// A CSV file against the size a type or a use gives it (`needs` is `d = 30` or `30`).
+  public static func csvDimMismatch(
+    _ path: String, rows: Int, columns: Int, use: String, needs: String, axis: String, size: Int
+  ) -> Message {
+    let unit = size == 1 ? String(axis.dropLast()) : axis
+    let c = columns == 1 ? "1 column" : "\(columns) columns"
+    return Message(
+      "'\(path)' has \(rows) row\(rows == 1 ? "" : "s") and \(c), but \(use) needs \(needs) \(unit)"
+    )
+  }
+  public static func csvDimUse(_ declaredBy: String) -> Message {
+    Message("used here with \(declaredBy)")
+  }
   public static func needsSeed(_ name: String) -> Message {
     Message("'\(name)' needs a seed so every run draws the same numbers, as in \(name)(n, seed: 1)")
   }

@@ -12,9 +12,15 @@ public final class SourceFile: Sendable {
     self.path = path
     self.bytes = bytes
     self.firstLine = firstLine
-    var starts = [0]
+    // A UTF-8 byte-order mark is not part of line 1: columns and the echoed line skip it.
+    var starts = [SourceFile.hasByteOrderMark(bytes) ? 3 : 0]
     for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") { starts.append(i + 1) }
     self.lineStarts = starts
+  }
+
+  /// Whether `bytes` start with the UTF-8 byte-order mark EF BB BF.
+  public static func hasByteOrderMark(_ bytes: [UInt8]) -> Bool {
+    bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF
   }
 
   public convenience init(path: String, text: String, firstLine: Int = 1) {

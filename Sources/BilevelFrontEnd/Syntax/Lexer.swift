@@ -9,6 +9,8 @@ public struct Lexer {
   public init(file: SourceFile) {
     self.file = file
     self.bytes = file.bytes
+    // Editors on Windows save a byte-order mark; it is not a token.
+    if SourceFile.hasByteOrderMark(bytes) { position = 3 }
   }
 
   public static func tokenize(_ file: SourceFile) -> (tokens: [Token], diagnostics: [Diagnostic]) {
