@@ -9,6 +9,12 @@ extension REPL {
     let (request, syntax) = Parser.parseDerivativeRequest(
       file, startingAt: offset, needsAlong: command != ":grad")
     guard syntax.isEmpty, let request else { return report(syntax) }
+    // Lets taken as variables live in a copy; otherwise the session keeps
+    // what the command elaborated, as for any other line.
+    var elaborator = self.elaborator
+    let bindsLets = request.wrt.contains { elaborator.isLet($0.name) }
+    defer { if !bindsLets { self.elaborator = elaborator } }
+    if let failure = bindLets(request.wrt, in: &elaborator) { return report([failure]) }
     guard let f = elaborator.expressionNode(request.expression) else {
       return report(elaborator.takeDiagnostics())
     }
@@ -77,5 +83,33 @@ extension REPL {
       out("\(label)\(suffix): \(indentContinuation(program.expressionPrinter().render(r)))\n")
       out("value\(suffix): \(valueText(evaluation.evaluate(r)))\n")
     }
+  }
+
+  /// Each `wrt` name that is a constant let becomes a variable starting at
+  /// its value, and the lets and defs after it are elaborated again so that
+  /// they read it (`let c = 2`, `let e = c * c`: `e` depends on `c`).
+  func bindLets(_ names: [Identifier], in elaborator: inout Elaborator) -> Diagnostic? {
+    var bound: Set<Int> = []
+    for name in names where elaborator.isLet(name.name) {
+      guard elaborator.bindLetAsVariable(named: name.name, at: name.range) else {
+        return .error(.letReadsVariables(name.name), at: name.range)
+      }
+      if let k = definitions.lastIndex(where: {
+        Elaborator.declaredNames($0.statement).contains { $0.name == name.name }
+      }) {
+        bound.insert(k)
+      }
+    }
+    guard let first = bound.min() else { return nil }
+    for k in (first + 1)..<definitions.count where !bound.contains(k) {
+      let (s, loaded) = definitions[k]
+      if let loaded {
+        elaborator.statement(s, readingFilesBeside: loaded)
+      } else {
+        elaborator.statement(s)
+      }
+    }
+    _ = elaborator.takeDiagnostics()
+    return nil
   }
 }

@@ -10,8 +10,12 @@ struct REPL {
   let options: CompileOptions
   var elaborator: Elaborator
   var lineNumber = 0
-  /// Significant digits of printed values; nil prints every digit a round trip needs.
-  var digits: Int? = 6
+  /// Significant digits of printed values; nil (the default) prints every
+  /// digit a round trip needs.
+  var digits: Int? = nil
+  /// The session's lets and defs in order (with the file a `:load` read them
+  /// from): a derivative with respect to a let elaborates the later ones again.
+  var definitions: [(statement: Statement, loaded: SourceFile?)] = []
 
   static let help = """
     Type a statement (dim, data, let, def, inner, outer) or an expression;
@@ -20,11 +24,12 @@ struct REPL {
     variables take their initial values.
       :type EXPR        the type only
       :simplify EXPR    the simplified form only
-      :grad EXPR wrt x[, y]                 gradient of a scalar expression
+      :grad EXPR wrt x[, y]                 gradient of a scalar expression; x may be
+                                            a constant let, taken as a variable
       :jvp EXPR wrt x[, y] along v[, u]     Jacobian-vector product (forward mode)
       :hvp EXPR wrt x[, y] along v[, u]     Hessian-vector product (forward over reverse)
-      :digits N         print values with N significant digits (1 to 17; 6 at the start)
-      :digits           print every digit a round trip needs
+      :digits N         print values with N significant digits (1 to 17)
+      :digits           print every digit a round trip needs (the default)
       :load FILE        the dims, data, lets, defs and variables of a .blv file
       :help             this text
       :quit             leave (so does end of input)
@@ -200,10 +205,12 @@ struct REPL {
         out("\(level.rawValue) \(v.name): \(v.shape)\n")
       }
     case .letBinding(let name, _, _):
+      definitions.append((s, loaded))
       if let l = p.lets.last(where: { $0.name == name.name }) {
         out("let \(l.name): \(p.graph.shape(l.node))\n")
       }
     case .function(let name, let parameters, _):
+      definitions.append((s, loaded))
       out("def \(name.name)(\(parameters.map(\.name).joined(separator: ", ")))\n")
     default: break
     }

@@ -62,6 +62,27 @@ public struct Elaborator {
     }
   }
 
+  /// For the REPL's `wrt`: a `let` whose value reads no variable becomes a
+  /// variable starting at that value, so what is elaborated next depends on
+  /// it as on a leaf. False for other names and for lets that read variables.
+  public mutating func bindLetAsVariable(named name: String, at range: SourceRange) -> Bool {
+    guard case .letNode(let node, perTask: false)? = scope[name],
+      program.graph.variables(readBy: [node]).isEmpty
+    else { return false }
+    program.variables.append(
+      Variable(
+        name: name, level: .inner, shape: program.graph.shape(node), perTask: false,
+        initial: node, bounds: nil, range: range))
+    scope[name] = .variable(program.variables.count - 1)
+    return true
+  }
+
+  /// Whether `name` is a `let` (the REPL says why it cannot be a `wrt`).
+  public func isLet(_ name: String) -> Bool {
+    if case .letNode? = scope[name] { return true }
+    return false
+  }
+
   /// Hands over the diagnostics gathered so far (the REPL prints them per line).
   public mutating func takeDiagnostics() -> [Diagnostic] {
     defer { diagnostics = [] }

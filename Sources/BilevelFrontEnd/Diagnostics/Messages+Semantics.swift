@@ -398,6 +398,11 @@ extension Message {
       "\(what) belongs in a program file; the REPL takes dim, data, let, def, inner and outer declarations and expressions"
     )
   }
+  public static func letReadsVariables(_ name: String) -> Message {
+    Message(
+      "'\(name)' is a let that reads variables; a derivative with respect to a let treats a constant one as a variable (take it with respect to the variables it reads)"
+    )
+  }
   public static func notDifferentiable(_ name: String) -> Message {
     Message(
       "'\(name)' is not a data or variable name; derivatives are taken with respect to data and variables (define it with 'data \(name) = ...')"
