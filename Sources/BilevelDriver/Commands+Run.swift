@@ -15,13 +15,15 @@ extension Commands {
     if let path = options.resumePath {
       guard let bytes = FileContents.read(environment.resolve(path)) else {
         environment.standardError(
-          "bilevelc: error: cannot read '\(path)': no such file or not readable\n")
+          "bilevelc: error: cannot read '\(DiagnosticRenderer.escapingControls(path))': no such file or not readable\n"
+        )
         return 2
       }
       do {
         resume = try ResumeFile.load(bytes, path: path, problem: problem)
       } catch {
-        environment.standardError("bilevelc: error: \(error.message)\n")
+        environment.standardError(
+          "bilevelc: error: \(DiagnosticRenderer.escapingControls(error.message))\n")
         return 1
       }
     }

@@ -62,7 +62,9 @@ public enum Driver {
     switch CommandLineOptions.parse(arguments) {
     case .success(let c): command = c
     case .failure(let e):
-      env.standardError("bilevelc: error: \(e.message)\n\(CommandLineOptions.usageLine)\n")
+      env.standardError(
+        "bilevelc: error: \(DiagnosticRenderer.escapingControls(e.message))\n\(CommandLineOptions.usageLine)\n"
+      )
       return 2
     }
     switch command.action {

@@ -54,13 +54,13 @@ struct REPL {
       lineNumber += 1
       let first = lineNumber
       // Piped sessions echo their input so transcripts read as a dialogue.
-      if !environment.isTerminal { out("> \(line)\n") }
+      if !environment.isTerminal { out("> \(DiagnosticRenderer.escapingControls(line))\n") }
       // As in a file, a line break inside brackets need not end the input.
       while REPL.continues(line) {
         if environment.isTerminal { out(". ") }
         guard let more = environment.readLine() else { break }
         lineNumber += 1
-        if !environment.isTerminal { out(". \(more)\n") }
+        if !environment.isTerminal { out(". \(DiagnosticRenderer.escapingControls(more))\n") }
         line += "\n" + more
       }
       if !handle(line, firstLine: first) { break }

@@ -139,17 +139,23 @@ public struct ExpressionPrinter {
   }
 
   public func render(_ root: NodeID, maximumLength: Int = 2000) -> String {
-    let expanded = renderAll(root, shared: [])
-    if expanded.count <= maximumLength { return expanded }
+    // Written out in full only while short: a chain of nodes each used twice
+    // would otherwise expand to exponentially long text before any check.
+    if let expanded = renderAll(root, shared: [], stoppingAbove: 4 * maximumLength),
+      expanded.count <= maximumLength
+    {
+      return expanded
+    }
     // Name the shared interior nodes.
     var uses = [Int](repeating: 0, count: graph.count)
     let reached = graph.reachable(from: [root])
     for id in reached { for i in graph[id].inputs { uses[i.index] += 1 } }
     let shared = Set(reached.filter { uses[$0.index] > 1 && !graph[$0].op.isLeaf })
-    return renderAll(root, shared: shared)
+    return renderAll(root, shared: shared)!
   }
 
-  func renderAll(_ root: NodeID, shared: Set<NodeID>) -> String {
+  /// nil as soon as one node's text has more than `limit` bytes.
+  func renderAll(_ root: NodeID, shared: Set<NodeID>, stoppingAbove limit: Int = .max) -> String? {
     var texts: [Int: Rendered] = [:]
     var lines: [String] = []
     for id in graph.reachable(from: [root]) {
@@ -162,6 +168,7 @@ public struct ExpressionPrinter {
         lines.append("let \(name) = \(r.text)")
         texts[id.index] = Rendered(name, Rendered.atom)
       } else {
+        if r.text.utf8.count > limit { return nil }
         texts[id.index] = r
       }
     }

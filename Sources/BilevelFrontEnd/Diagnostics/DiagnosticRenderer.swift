@@ -25,14 +25,15 @@ public enum DiagnosticRenderer {
 
   public static func render(_ d: Diagnostic, into out: inout String) {
     guard let range = d.range else {
-      out += "\(d.severity.rawValue): \(bounded(d.message))\n"
+      out += "\(d.severity.rawValue): \(escapingControls(bounded(d.message)))\n"
       for n in d.notes { render(n, into: &out) }
       return
     }
     let file = range.file
     let (index, column) = file.lineIndexAndColumn(of: range.start)
     out +=
-      "\(file.path):\(index + file.firstLine):\(column): \(d.severity.rawValue): \(bounded(d.message))\n"
+      "\(escapingControls(file.path)):\(index + file.firstLine):\(column): \(d.severity.rawValue): "
+      + "\(escapingControls(bounded(d.message)))\n"
     let lineBytes = file.lineRange(index: index)
     if lineBytes.count > maximumEchoedBytes {
       renderWindow(file.bytes, line: lineBytes, range: range, into: &out)
@@ -42,9 +43,12 @@ public enum DiagnosticRenderer {
       // Caret under the start; tildes to the end of the range on this line.
       let endOnLine = min(range.end, lineBytes.upperBound)
       let width = max(1, displayWidth(file.bytes[range.start..<max(range.start, endOnLine)]))
+      // Escapes are wider than the bytes they stand for: measure what is shown.
+      let lead = displayWidth(
+        file.bytes[
+          lineBytes.lowerBound..<max(lineBytes.lowerBound, min(range.start, lineBytes.upperBound))])
       out +=
-        String(repeating: " ", count: column - 1) + "^" + String(repeating: "~", count: width - 1)
-        + "\n"
+        String(repeating: " ", count: lead) + "^" + String(repeating: "~", count: width - 1) + "\n"
     }
     for n in d.notes { render(n, into: &out) }
   }
@@ -89,8 +93,9 @@ public enum DiagnosticRenderer {
       String(repeating: " ", count: column) + "^" + String(repeating: "~", count: width - 1) + "\n"
   }
 
-  /// A source line as printable text: control bytes and invalid UTF-8 become
-  /// one visible placeholder each, so the caret column still lines up.
+  /// A source line as printable text: a tab is a space, invalid UTF-8 a
+  /// placeholder, and a terminal control character its escape (as in
+  /// `escapingControls`), so no byte of the file reaches the terminal raw.
   static func displayText(_ bytes: ArraySlice<UInt8>) -> String {
     var scalars = String.UnicodeScalarView()
     var iterator = bytes.makeIterator()
@@ -100,8 +105,8 @@ public enum DiagnosticRenderer {
       case .scalarValue(let s):
         if s.value == 9 {
           scalars.append(" ")
-        } else if s.value < 32 || s.value == 127 {
-          scalars.append("\u{FFFD}")
+        } else if let escape = escape(s) {
+          scalars.append(contentsOf: escape.unicodeScalars)
         } else {
           scalars.append(s)
         }
@@ -112,7 +117,37 @@ public enum DiagnosticRenderer {
     return String(scalars)
   }
 
+  /// Columns `bytes` take once shown by `displayText`.
   static func displayWidth(_ bytes: ArraySlice<UInt8>) -> Int {
-    bytes.reduce(0) { $0 + ($1 & 0xC0 != 0x80 ? 1 : 0) }
+    displayText(bytes).unicodeScalars.count
+  }
+
+  /// Text with every terminal control character escaped: C0 controls but
+  /// tab (`\x1b`, `\n`), DEL and the C1 controls U+0080-U+009F (`\u{9b}`),
+  /// which a terminal would otherwise act on (a path or CSV field could
+  /// move the cursor, recolour or retitle the terminal).
+  public static func escapingControls(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: { escape($0) != nil }) else { return text }
+    var out = String.UnicodeScalarView()
+    for s in text.unicodeScalars {
+      if let e = escape(s) { out.append(contentsOf: e.unicodeScalars) } else { out.append(s) }
+    }
+    return String(out)
+  }
+
+  static func escape(_ s: Unicode.Scalar) -> String? {
+    switch s.value {
+    case 9: return nil
+    case 10: return "\\n"
+    case 13: return "\\r"
+    case 0..<32, 127: return "\\x" + hex(s.value)
+    case 0x80...0x9F: return "\\u{" + hex(s.value) + "}"
+    default: return nil
+    }
+  }
+
+  private static func hex(_ v: UInt32) -> String {
+    let digits = String(v, radix: 16)
+    return digits.count < 2 ? "0" + digits : digits
   }
 }
