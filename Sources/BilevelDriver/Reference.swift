@@ -54,6 +54,19 @@ enum Reference {
       axis 0; `axis: columns` along the columns. The last column says which
       derivative the compiler takes where a function has no derivative.
 
+      Minibatches: `batch b = rows(n, size: k, seed: s, per: inner_step,
+      replace: false)` declares a seeded stream of k of n row numbers, drawn
+      anew each inner step (`per: inner_step`, the default) or once per outer
+      step (`per: outer_step`), without replacement unless `replace: true`.
+      `X[b, :]` and `y[b]` are those rows of data `X` and `y` (n rows, shared
+      by all tasks), usable in losses, lets and reports but not in data or
+      initial values. A batch is a function of (seed, outer step, inner step)
+      alone, so unrolled methods replay each step's batch backward and any
+      thread count gives the same bits; the products taken at the solution
+      (implicit methods' Hessian and mixed products, the outer loss, reports)
+      use the last inner step's batch, as `explain` says; `check` and `grad`
+      hold the stream of outer step 0 fixed.
+
 
       """ + table(["function", "shapes", "meaning", "derivative at kinks"], rows)
   }

@@ -7,6 +7,8 @@ enum Binding {
   case variable(Int)
   case letNode(NodeID, perTask: Bool)
   case function(FunctionDefinition)
+  /// A minibatch stream (an index into `Program.batches`): selects rows of data.
+  case batch(Int)
   /// A function parameter during inlining.
   case value(Value)
   /// Its definition had an error that was already reported; uses stay quiet.

@@ -143,6 +143,8 @@ extension Elaborator {
       return v
     case .function:
       throw error(.functionUsedAsValue(name), at: range)
+    case .batch:
+      throw error(.batchUsedAsValue(name), at: range)
     case .poisoned:
       throw Poisoned()
     }
@@ -224,6 +226,7 @@ extension Elaborator {
     {
       return selected
     }
+    if let rows = try batchSelection(base, items, at: range, in: context) { return rows }
     let v = try expression(base, in: context)
     let shape = program.graph.shape(v.node)
     if shape.isScalar { throw error(.scalarIndexed, at: range) }

@@ -102,7 +102,7 @@ public struct Elaborator {
     case .dims(let ds): return ds.map(\.name)
     case .tasks(let index, _, _): return [index]
     case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
-      .function(let name, _, _):
+      .function(let name, _, _), .batch(let name, _):
       return [name]
     case .loss, .fixpoint, .solve, .hypergradient, .report: return []
     }
@@ -201,6 +201,8 @@ public struct Elaborator {
         throw error(.reportNotScalar(name.name, shape.description), at: value.range)
       }
       program.reports.append(ReportStatement(name: name.name, node: v.node, range: name.range))
+    case .batch(let name, let value):
+      try elaborateBatch(name: name, value: value, in: model)
     case .hypergradient(let call):
       if program.hypergradient != nil {
         throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)

@@ -32,6 +32,34 @@ public struct Program: Sendable {
   /// `report NAME = EXPR` statements, in order: scalars of θ (all tasks) and φ.
   public var reports: [ReportStatement] = []
 
+  /// `batch` statements, and every `X[b, :]` / `y[b]` they select (each an input leaf).
+  public var batches: [MinibatchStream] = []
+  public var batchViews: [BatchView] = []
+
+  /// The batch view behind an input leaf, if it is one.
+  public func batchView(input: Int) -> BatchView? { batchViews.first { $0.input == input } }
+
+  /// The inner step whose batch every plan but the step's own reads (the
+  /// gradients, Hessian and mixed products at the solution, the outer loss,
+  /// reports): the last inner step's, as the solution was reached on it.
+  public var heldInnerStep: Int { max(0, (innerSolver?.spec.fixedSteps ?? 1) - 1) }
+
+  /// The rows of a batch view at (outer step, inner step), as a tensor (the
+  /// reference evaluator's value of the view's input leaf).
+  public func batchValue(_ view: BatchView, outer: Int, inner: Int) -> Tensor {
+    let entry = data[view.data].values[0]
+    let stream = batches[view.batch]
+    let columns = entry.shape.isMatrix ? entry.shape.columns : 1
+    var scalars: [Double] = []
+    scalars.reserveCapacity(stream.size * columns)
+    for r in stream.rows(outer: outer, inner: inner) {
+      scalars += entry.scalars[(r * columns)..<((r + 1) * columns)]
+    }
+    let shape: Shape =
+      entry.shape.isMatrix ? .matrix(stream.size, columns) : .vector(stream.size)
+    return Tensor(shape: shape, scalars: scalars)
+  }
+
   public init(file: SourceFile) { self.file = file }
 
   /// Every node a later stage may evaluate, in a fixed order.

@@ -36,6 +36,8 @@ public enum ASTPrinter {
       return "(hypergradient \(solverCall(call)))"
     case .report(let name, let value):
       return "(report \(name.name) \(expr(value)))"
+    case .batch(let name, let value):
+      return "(batch \(name.name) \(expr(value)))"
     }
   }
 

@@ -85,6 +85,12 @@ extension Parser {
       _ = try expectDefinitionEquals(name)
       let value = try parseExpression()
       return finish(.report(name: name, value: value), start)
+    case .keyword(.batch):
+      _ = advance()
+      let name = try expectIdentifier("a name after 'batch'")
+      _ = try expectDefinitionEquals(name)
+      let value = try parseExpression()
+      return finish(.batch(name: name, value: value), start)
     case .identifier:
       // `x = ...` or `var x = ...`: say which statement keywords exist.
       if peek(1).kind == .symbol(.equals) || peek(1).kind == .symbol(.colon) {

@@ -31,6 +31,8 @@ public final class CompiledFunction: Sendable {
   public let resultSizes: [Int]
   let loads: [[Copy]]
   let stores: [[Copy]]
+  /// The minibatch rows the plan reads (`X[b, :]`), filled by `loadBatches`.
+  let batches: BatchRows?
 
   /// Builds the plan of `results` (for `task`, when they vary by task) and
   /// binds every parameter it reads to a place in one of the arguments.
@@ -39,7 +41,12 @@ public final class CompiledFunction: Sendable {
     plan = PlanBuilder.build(program, roots: roots, task: task)
     argumentSizes = arguments.map { $0.reduce(0) { $0 + $1.count } }
     var loads = [[Copy]](repeating: [], count: arguments.count)
+    var batchParameters: [(view: BatchView, offset: Int)] = []
     for p in plan.parameters {
+      if case .input(let i) = p.leaf, let view = program.batchView(input: i) {
+        batchParameters.append((view, p.offset))
+        continue
+      }
       var bound = false
       for (a, leaves) in arguments.enumerated() {
         var offset = 0
@@ -60,6 +67,7 @@ public final class CompiledFunction: Sendable {
       )
     }
     self.loads = loads
+    batches = batchParameters.isEmpty ? nil : BatchRows(program, batchParameters)
     var stores: [[Copy]] = []
     var output = 0
     for group in results {
@@ -90,6 +98,12 @@ public final class CompiledFunction: Sendable {
   }
 
   @usableFromInline func run() { plan.run() }
+
+  /// Fills the plan's minibatch rows with the batches of outer step `outer`
+  /// and inner step `inner`; allocates nothing, and nothing without batches.
+  public func loadBatches(outer: Int, inner: Int) {
+    batches?.load(into: plan.arena, outer: outer, inner: inner)
+  }
 
   /// Reruns instruction by instruction to find where a non-finite value starts.
   public func locateFault() -> NumericFault? { plan.runChecked() }
@@ -124,4 +138,59 @@ public final class CompiledFunction: Sendable {
 
   /// The first entry of a result (for scalar results such as losses).
   @usableFromInline func scalar(_ k: Int) -> Double { plan.arena[stores[k][0].arena] }
+}
+
+/// The minibatch views one plan reads: where each goes in the arena, the
+/// data it gathers rows from, and scratch for the row numbers of each
+/// stream (owned by the plan, which one thread runs at a time).
+final class BatchRows: @unchecked Sendable {
+  struct View {
+    let stream: Int
+    let offset: Int
+    let columns: Int
+    let data: [Double]
+  }
+  let streams: [MinibatchStream]
+  /// Where each stream's row numbers start in `rows`.
+  let starts: [Int]
+  let views: [View]
+  let rows: UnsafeMutablePointer<Int>
+
+  init(_ program: Program, _ parameters: [(view: BatchView, offset: Int)]) {
+    streams = program.batches
+    var starts: [Int] = []
+    var total = 0
+    for s in program.batches {
+      starts.append(total)
+      total += s.size
+    }
+    self.starts = starts
+    views = parameters.map { p in
+      let entry = program.data[p.view.data]
+      return View(
+        stream: p.view.batch, offset: p.offset,
+        columns: entry.shape.isMatrix ? entry.shape.columns : 1, data: entry.values[0].scalars)
+    }
+    rows = .allocate(capacity: max(1, total))
+  }
+
+  deinit { rows.deallocate() }
+
+  func load(into arena: UnsafeMutablePointer<Double>, outer: Int, inner: Int) {
+    var drawn = 0  // streams are few: a bit mask of those drawn for this load
+    for v in views {
+      let s = streams[v.stream]
+      let picked = rows + starts[v.stream]
+      if drawn & (1 << min(v.stream, 62)) == 0 || v.stream >= 62 {
+        s.draw(outer: outer, inner: inner, into: picked)
+        drawn |= 1 << min(v.stream, 62)
+      }
+      v.data.withUnsafeBufferPointer { data in
+        for k in 0..<s.size {
+          (arena + v.offset + k * v.columns).update(
+            from: data.baseAddress! + picked[k] * v.columns, count: v.columns)
+        }
+      }
+    }
+  }
 }
