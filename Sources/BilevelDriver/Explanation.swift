@@ -36,7 +36,7 @@ enum Explanation {
   static func minibatches(_ p: Program) -> String {
     var out = ""
     for (k, b) in p.batches.enumerated() {
-      let views = p.batchViews.filter { $0.batch == k }.map { p.inputs[$0.input].name }
+      let views = p.batchViews.filter { $0.source == .batch(k) }.map { p.inputs[$0.input].name }
       let draw = b.replace ? "with" : "without"
       out +=
         "  minibatch \(b.name): \(b.size) of \(b.population) rows \(draw) replacement, seed \(b.seed), "
@@ -51,6 +51,26 @@ enum Explanation {
         out +=
           "    one batch per outer step, used by every inner step and every product of that outer step "
         out += "(implicit methods' Hessian and mixed products included)\n"
+      }
+    }
+    for (k, e) in p.episodes.enumerated() {
+      let views = p.batchViews.filter {
+        $0.source == .episode(k, query: false) || $0.source == .episode(k, query: true)
+      }.map { p.inputs[$0.input].name }
+      let pair =
+        "\(e.name.support)\(e.perTask ? "[t]" : ""), \(e.name.query)\(e.perTask ? "[t]" : "")"
+      out +=
+        "  episodes \(pair): \(e.ways)-way \(e.shots)-shot tasks with \(e.queries) queries per class "
+      out +=
+        "from the \(e.classRows.count) classes of '\(p.data[e.labels].name)', relabelled 0..\(e.ways - 1), seed \(e.seed), "
+      out += "read as \(views.isEmpty ? "labels only" : views.joined(separator: ", "))\n"
+      if e.perTask {
+        let m = p.tasks?.count ?? 1
+        out +=
+          "    each outer step draws \(m) distinct tasks of a pool of \(e.pool); nothing is stored per pool task, "
+        out += "and the \(m) tasks' plans are filled with each step's rows\n"
+      } else {
+        out += "    one fixed task (pool task 0)\n"
       }
     }
     return out

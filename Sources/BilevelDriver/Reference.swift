@@ -67,6 +67,18 @@ enum Reference {
       use the last inner step's batch, as `explain` says; `check` and `grad`
       hold the stream of outer step 0 fixed.
 
+      Episodes: `episodes s[t], q[t] = classes(y, ways: N, shots: K,
+      queries: Q, pool: P, seed: s)` builds N-way K-shot tasks from the class
+      numbers in data `y`: pool task p (a function of the seed and p alone)
+      draws N distinct classes and, per class, K support and Q query rows,
+      class-major. Each outer step the M tasks of `tasks t in 1..M` are M
+      distinct pool tasks drawn from the seed and the step, so memory and
+      setup do not grow with P. `X[s[t], :]` are a task's support rows of data
+      `X` (as many rows as `y`); `y[s[t]]` are their classes relabelled
+      0..N−1 in the order drawn (use `base: 0`). Without `[t]`
+      (`episodes hs, hq = classes(...)`) the selection is one fixed task, for
+      held-out reports.
+
 
       """ + table(["function", "shapes", "meaning", "derivative at kinks"], rows)
   }

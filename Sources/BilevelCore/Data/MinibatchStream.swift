@@ -95,18 +95,26 @@ public struct MinibatchStream: Sendable {
   }
 }
 
-/// `X[b, :]` or `y[b]`: the rows of a data entry that a batch selects, a
-/// leaf of the graph (an input) that the solvers fill before each step.
+/// What picks a view's rows: a minibatch stream, or one part of an episode stream.
+public enum RowSource: Sendable, Hashable {
+  /// An index into `Program.batches`.
+  case batch(Int)
+  /// An index into `Program.episodes`, and which part of each task.
+  case episode(Int, query: Bool)
+}
+
+/// `X[b, :]`, `y[b]` or `X[s[t], :]`: the rows of a data entry that a
+/// minibatch or an episode selects, a leaf of the graph (an input) that the
+/// solvers fill before each step (per task for episodes).
 public struct BatchView: Sendable, Hashable {
   /// The input leaf (an index into `Program.inputs`).
   public let input: Int
   /// The data entry whose rows are taken.
   public let data: Int
-  /// The stream (an index into `Program.batches`).
-  public let batch: Int
-  public init(input: Int, data: Int, batch: Int) {
+  public let source: RowSource
+  public init(input: Int, data: Int, source: RowSource) {
     self.input = input
     self.data = data
-    self.batch = batch
+    self.source = source
   }
 }

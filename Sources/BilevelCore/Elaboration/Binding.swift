@@ -9,6 +9,8 @@ enum Binding {
   case function(FunctionDefinition)
   /// A minibatch stream (an index into `Program.batches`): selects rows of data.
   case batch(Int)
+  /// One part of an episode stream (an index into `Program.episodes`).
+  case episode(Int, query: Bool)
   /// A function parameter during inlining.
   case value(Value)
   /// Its definition had an error that was already reported; uses stay quiet.

@@ -83,7 +83,7 @@ extension Elaborator {
     let shape: Shape =
       entry.shape.isMatrix ? .matrix(stream.size, entry.shape.columns) : .vector(stream.size)
     let input: Int
-    if let view = program.batchViews.first(where: { $0.data == d && $0.batch == k }) {
+    if let view = program.batchViews.first(where: { $0.data == d && $0.source == .batch(k) }) {
       input = view.input
     } else {
       input = program.inputs.count
@@ -91,7 +91,7 @@ extension Elaborator {
         InputEntry(
           name: entry.shape.isMatrix ? "\(dataName)[\(b), :]" : "\(dataName)[\(b)]", shape: shape,
           perTask: false))
-      program.batchViews.append(BatchView(input: input, data: d, batch: k))
+      program.batchViews.append(BatchView(input: input, data: d, source: .batch(k)))
     }
     return leaf(.input(input), shape: shape, perTask: false, at: range)
   }

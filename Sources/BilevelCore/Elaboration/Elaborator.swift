@@ -104,6 +104,7 @@ public struct Elaborator {
     case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
       .function(let name, _, _), .batch(let name, _):
       return [name]
+    case .episodes(let support, let query, _, _): return [support, query]
     case .loss, .fixpoint, .solve, .hypergradient, .report: return []
     }
   }
@@ -203,6 +204,8 @@ public struct Elaborator {
       program.reports.append(ReportStatement(name: name.name, node: v.node, range: name.range))
     case .batch(let name, let value):
       try elaborateBatch(name: name, value: value, in: model)
+    case .episodes(let support, let query, let task, let value):
+      try elaborateEpisodes(support: support, query: query, task: task, value: value, in: model)
     case .hypergradient(let call):
       if program.hypergradient != nil {
         throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)

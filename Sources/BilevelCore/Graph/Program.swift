@@ -35,6 +35,8 @@ public struct Program: Sendable {
   /// `batch` statements, and every `X[b, :]` / `y[b]` they select (each an input leaf).
   public var batches: [MinibatchStream] = []
   public var batchViews: [BatchView] = []
+  /// `episodes` statements: N-way K-shot tasks drawn from a pool.
+  public var episodes: [EpisodeStream] = []
 
   /// The batch view behind an input leaf, if it is one.
   public func batchView(input: Int) -> BatchView? { batchViews.first { $0.input == input } }
@@ -46,17 +48,22 @@ public struct Program: Sendable {
 
   /// The rows of a batch view at (outer step, inner step), as a tensor (the
   /// reference evaluator's value of the view's input leaf).
-  public func batchValue(_ view: BatchView, outer: Int, inner: Int) -> Tensor {
+  public func batchValue(_ view: BatchView, outer: Int, inner: Int, task: Int?) -> Tensor {
     let entry = data[view.data].values[0]
-    let stream = batches[view.batch]
     let columns = entry.shape.isMatrix ? entry.shape.columns : 1
-    var scalars: [Double] = []
-    scalars.reserveCapacity(stream.size * columns)
-    for r in stream.rows(outer: outer, inner: inner) {
-      scalars += entry.scalars[(r * columns)..<((r + 1) * columns)]
+    let rows: [Int]
+    switch view.source {
+    case .batch(let k): rows = batches[k].rows(outer: outer, inner: inner)
+    case .episode(let k, let query):
+      let e = episodes[k]
+      let slots = tasks?.count ?? 1
+      let poolTask = e.poolTasks(outer: outer, slots: slots)[task ?? 0]
+      rows = e.rows(task: poolTask, query: query)
     }
-    let shape: Shape =
-      entry.shape.isMatrix ? .matrix(stream.size, columns) : .vector(stream.size)
+    var scalars: [Double] = []
+    scalars.reserveCapacity(rows.count * columns)
+    for r in rows { scalars += entry.scalars[(r * columns)..<((r + 1) * columns)] }
+    let shape: Shape = entry.shape.isMatrix ? .matrix(rows.count, columns) : .vector(rows.count)
     return Tensor(shape: shape, scalars: scalars)
   }
 

@@ -29,11 +29,11 @@ public struct ProgramEvaluation {
     // Minibatch views hold the batch of outer step 0 (as `check` and `grad` do).
     return program.leafValues(
       variable: { i, t in variables[i].perTask ? values[i][t!] : values[i][0] },
-      input: { i, _ in
+      input: { i, t in
         guard let view = p.batchView(input: i) else {
           preconditionFailure("input \(i) has no value")
         }
-        return p.batchValue(view, outer: 0, inner: p.heldInnerStep)
+        return p.batchValue(view, outer: 0, inner: p.heldInnerStep, task: t)
       })
   }
 

@@ -13,6 +13,12 @@ enum JAXSupport {
           + "which the emitted module would have to replay inside its scan",
         range: b.range)
     }
+    if let e = p.episodes.first {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit episode streams yet: each outer step's tasks are drawn at run time",
+        range: e.range)
+    }
     if case .newton? = p.innerSolver?.spec {
       throw JAXRefusal(
         message:

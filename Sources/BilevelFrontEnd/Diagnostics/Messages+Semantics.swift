@@ -454,3 +454,15 @@ extension Message {
     )
   }
 }
+
+// MARK: Episodes
+extension Message {
+  public static let episodesNeedClasses = Message(
+    "episodes are 'classes(y, ways: N, shots: K, queries: Q, pool: P, seed: s)', with y a data vector of class numbers"
+  )
+  public static func episodeClasses(_ detail: String) -> Message { Message(detail) }
+  public static func episodeSelection(_ name: String, _ t: String) -> Message {
+    Message(
+      "'\(name)' selects rows of data with as many rows as its labels, as in 'X[\(name)\(t), :]'")
+  }
+}

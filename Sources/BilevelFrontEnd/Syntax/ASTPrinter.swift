@@ -38,6 +38,8 @@ public enum ASTPrinter {
       return "(report \(name.name) \(expr(value)))"
     case .batch(let name, let value):
       return "(batch \(name.name) \(expr(value)))"
+    case .episodes(let support, let query, let task, let value):
+      return "(episodes \(named(support, task)) \(named(query, task)) \(expr(value)))"
     }
   }
 

@@ -41,10 +41,10 @@ public final class CompiledFunction: Sendable {
     plan = PlanBuilder.build(program, roots: roots, task: task)
     argumentSizes = arguments.map { $0.reduce(0) { $0 + $1.count } }
     var loads = [[Copy]](repeating: [], count: arguments.count)
-    var batchParameters: [(view: BatchView, offset: Int)] = []
+    var batchParameters: [(view: BatchView, task: Int?, offset: Int)] = []
     for p in plan.parameters {
       if case .input(let i) = p.leaf, let view = program.batchView(input: i) {
-        batchParameters.append((view, p.offset))
+        batchParameters.append((view, p.task, p.offset))
         continue
       }
       var bound = false
@@ -140,24 +140,33 @@ public final class CompiledFunction: Sendable {
   @usableFromInline func scalar(_ k: Int) -> Double { plan.arena[stores[k][0].arena] }
 }
 
-/// The minibatch views one plan reads: where each goes in the arena, the
-/// data it gathers rows from, and scratch for the row numbers of each
-/// stream (owned by the plan, which one thread runs at a time).
+/// The minibatch and episode views one plan reads: where each goes in the
+/// arena, the data it gathers rows from, and scratch for the row numbers
+/// (owned by the plan, which one thread runs at a time).
 final class BatchRows: @unchecked Sendable {
   struct View {
-    let stream: Int
+    let source: RowSource
+    /// The task whose episode this is (nil for minibatches and shared episodes).
+    let task: Int?
     let offset: Int
     let columns: Int
     let data: [Double]
   }
   let streams: [MinibatchStream]
+  let episodes: [EpisodeStream]
+  let slots: Int
   /// Where each stream's row numbers start in `rows`.
   let starts: [Int]
   let views: [View]
   let rows: UnsafeMutablePointer<Int>
+  /// Episode draws: their rows, then the draws' own scratch.
+  let episodeRows: UnsafeMutablePointer<Int>
+  let episodeScratch: UnsafeMutablePointer<Int>
 
-  init(_ program: Program, _ parameters: [(view: BatchView, offset: Int)]) {
+  init(_ program: Program, _ parameters: [(view: BatchView, task: Int?, offset: Int)]) {
     streams = program.batches
+    episodes = program.episodes
+    slots = program.tasks?.count ?? 1
     var starts: [Int] = []
     var total = 0
     for s in program.batches {
@@ -168,25 +177,46 @@ final class BatchRows: @unchecked Sendable {
     views = parameters.map { p in
       let entry = program.data[p.view.data]
       return View(
-        stream: p.view.batch, offset: p.offset,
+        source: p.view.source, task: p.task, offset: p.offset,
         columns: entry.shape.isMatrix ? entry.shape.columns : 1, data: entry.values[0].scalars)
     }
     rows = .allocate(capacity: max(1, total))
+    let most = program.episodes.map { $0.ways * max($0.shots, $0.queries) }.max() ?? 0
+    let scratch = program.episodes.map(\.scratchSize).max() ?? 0
+    episodeRows = .allocate(capacity: max(1, most))
+    episodeScratch = .allocate(capacity: max(1, scratch, slots))
   }
 
-  deinit { rows.deallocate() }
+  deinit {
+    rows.deallocate()
+    episodeRows.deallocate()
+    episodeScratch.deallocate()
+  }
 
   func load(into arena: UnsafeMutablePointer<Double>, outer: Int, inner: Int) {
     var drawn = 0  // streams are few: a bit mask of those drawn for this load
     for v in views {
-      let s = streams[v.stream]
-      let picked = rows + starts[v.stream]
-      if drawn & (1 << min(v.stream, 62)) == 0 || v.stream >= 62 {
-        s.draw(outer: outer, inner: inner, into: picked)
-        drawn |= 1 << min(v.stream, 62)
+      let picked: UnsafeMutablePointer<Int>
+      let count: Int
+      switch v.source {
+      case .batch(let k):
+        let s = streams[k]
+        picked = rows + starts[k]
+        count = s.size
+        if drawn & (1 << min(k, 62)) == 0 || k >= 62 {
+          s.draw(outer: outer, inner: inner, into: picked)
+          drawn |= 1 << min(k, 62)
+        }
+      case .episode(let k, let query):
+        let e = episodes[k]
+        let task = e.poolTask(
+          outer: outer, slot: v.task ?? 0, slots: slots, scratch: episodeScratch)
+        e.rows(task: task, query: query, into: episodeRows, scratch: episodeScratch)
+        picked = episodeRows
+        count = e.ways * (query ? e.queries : e.shots)
       }
       v.data.withUnsafeBufferPointer { data in
-        for k in 0..<s.size {
+        for k in 0..<count {
           (arena + v.offset + k * v.columns).update(
             from: data.baseAddress! + picked[k] * v.columns, count: v.columns)
         }
