@@ -1,6 +1,21 @@
 import BilevelFrontEnd
 
 extension Elaborator {
+  /// A batch drawn per inner step needs inner steps that are taken (and
+  /// replayed) one at a time: gd, momentum, adam or a rule. Newton and
+  /// fixpoint iterations stop at a tolerance, and a flow's adjoint integrates
+  /// backward with one batch.
+  mutating func checkBatchCadence() {
+    guard let solver = program.innerSolver else { return }
+    switch solver.spec {
+    case .gd, .momentum, .adam, .rule: return
+    case .newton, .fixpoint, .flow: break
+    }
+    for b in program.batches where b.cadence == .innerStep {
+      diagnostics.append(.error(.batchPerInnerStep(b.name, solver.name), at: b.range))
+    }
+  }
+
   /// `batch b = rows(n, size: k, seed: s, per: inner_step, replace: false)`.
   mutating func elaborateBatch(
     name: Identifier, value: Expr, in model: ElaborationContext

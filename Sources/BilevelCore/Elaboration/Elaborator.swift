@@ -41,6 +41,7 @@ public struct Elaborator {
     e.declareAll(source.statements)
     for (i, s) in source.statements.enumerated() where !e.skipped.contains(i) { e.statement(s) }
     if !e.hasErrors { e.checkStructure() }
+    if !e.hasErrors { e.checkBatchCadence() }
     return (e.hasErrors ? nil : e.program, e.diagnostics)
   }
 

@@ -448,6 +448,11 @@ extension Message {
   public static func batchColumns(_ batch: String) -> Message {
     Message("'\(batch)' selects whole rows: write 'X[\(batch), :]'")
   }
+  public static func batchPerInnerStep(_ batch: String, _ solver: String) -> Message {
+    Message(
+      "'\(batch)' draws a batch per inner step, but the '\(solver)' inner solver does not take its steps one by one as gd, momentum, adam and rule do; write 'per: outer_step'"
+    )
+  }
   public static func batchInFixedValue(_ batch: String) -> Message {
     Message(
       "data, initial values and bounds are fixed before solving, so they cannot use the minibatch '\(batch)'"
