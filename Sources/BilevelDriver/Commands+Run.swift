@@ -47,6 +47,7 @@ extension Commands {
     let report = run.run(from: resume) { p in
       var values: [Double] = []
       if let f = reports {
+        f.function.loadBatches(outer: p.step, inner: problem.heldInnerStep)
         f.load(.allTheta, p.theta.flatMap { $0 })
         f.load(.phi, p.phi)
         f.run()

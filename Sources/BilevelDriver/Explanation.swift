@@ -30,9 +30,56 @@ enum Explanation {
     return out
   }
 
+  /// Each minibatch stream: what it draws, what reads it, and which batch
+  /// each kind of product sees (the unrolled steps replay theirs; the rest
+  /// hold one).
+  static func minibatches(_ p: Program) -> String {
+    var out = ""
+    for (k, b) in p.batches.enumerated() {
+      let views = p.batchViews.filter { $0.source == .batch(k) }.map { p.inputs[$0.input].name }
+      let draw = b.replace ? "with" : "without"
+      out +=
+        "  minibatch \(b.name): \(b.size) of \(b.population) rows \(draw) replacement, seed \(b.seed), "
+      out += "read as \(views.isEmpty ? "nothing" : views.joined(separator: ", "))\n"
+      if b.cadence == .innerStep {
+        out +=
+          "    a new batch each inner step and outer step; unrolled methods replay each step's batch backward; "
+        out +=
+          "the gradients, Hessian and mixed products at the solution (implicit methods), the outer loss and reports "
+        out += "use the last inner step's batch (step \(p.heldInnerStep + 1))\n"
+      } else {
+        out +=
+          "    one batch per outer step, used by every inner step and every product of that outer step "
+        out += "(implicit methods' Hessian and mixed products included)\n"
+      }
+    }
+    for (k, e) in p.episodes.enumerated() {
+      let views = p.batchViews.filter {
+        $0.source == .episode(k, query: false) || $0.source == .episode(k, query: true)
+      }.map { p.inputs[$0.input].name }
+      let pair =
+        "\(e.name.support)\(e.perTask ? "[t]" : ""), \(e.name.query)\(e.perTask ? "[t]" : "")"
+      out +=
+        "  episodes \(pair): \(e.ways)-way \(e.shots)-shot tasks with \(e.queries) queries per class "
+      out +=
+        "from the \(e.classRows.count) classes of '\(p.data[e.labels].name)', relabelled 0..\(e.ways - 1), seed \(e.seed), "
+      out += "read as \(views.isEmpty ? "labels only" : views.joined(separator: ", "))\n"
+      if e.perTask {
+        let m = p.tasks?.count ?? 1
+        out +=
+          "    each outer step draws \(m) distinct tasks of a pool of \(e.pool); nothing is stored per pool task, "
+        out += "and the \(m) tasks' plans are filled with each step's rows\n"
+      } else {
+        out += "    one fixed task (pool task 0)\n"
+      }
+    }
+    return out
+  }
+
   static func text(_ p: Program, title: String, budgetMB: Double? = nil) -> String {
     var out = header(p, title: title)
     for f in p.csvFiles { out += "  data file: \(f.path), \(f.delimiter.rawValue), \(f.shape)\n" }
+    out += minibatches(p)
     if p.isSingleLevel {
       return out
         + "single level: each outer step takes the exact gradient ∇φ L_out; there is no hypergradient method to choose\n"

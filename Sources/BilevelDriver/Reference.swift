@@ -54,6 +54,31 @@ enum Reference {
       axis 0; `axis: columns` along the columns. The last column says which
       derivative the compiler takes where a function has no derivative.
 
+      Minibatches: `batch b = rows(n, size: k, seed: s, per: inner_step,
+      replace: false)` declares a seeded stream of k of n row numbers, drawn
+      anew each inner step (`per: inner_step`, the default) or once per outer
+      step (`per: outer_step`), without replacement unless `replace: true`.
+      `X[b, :]` and `y[b]` are those rows of data `X` and `y` (n rows, shared
+      by all tasks), usable in losses, lets and reports but not in data or
+      initial values. A batch is a function of (seed, outer step, inner step)
+      alone, so unrolled methods replay each step's batch backward and any
+      thread count gives the same bits; the products taken at the solution
+      (implicit methods' Hessian and mixed products, the outer loss, reports)
+      use the last inner step's batch, as `explain` says; `check` and `grad`
+      hold the stream of outer step 0 fixed.
+
+      Episodes: `episodes s[t], q[t] = classes(y, ways: N, shots: K,
+      queries: Q, pool: P, seed: s)` builds N-way K-shot tasks from the class
+      numbers in data `y`: pool task p (a function of the seed and p alone)
+      draws N distinct classes and, per class, K support and Q query rows,
+      class-major. Each outer step the M tasks of `tasks t in 1..M` are M
+      distinct pool tasks drawn from the seed and the step, so memory and
+      setup do not grow with P. `X[s[t], :]` are a task's support rows of data
+      `X` (as many rows as `y`); `y[s[t]]` are their classes relabelled
+      0..N−1 in the order drawn (use `base: 0`). Without `[t]`
+      (`episodes hs, hq = classes(...)`) the selection is one fixed task, for
+      held-out reports.
+
 
       """ + table(["function", "shapes", "meaning", "derivative at kinks"], rows)
   }

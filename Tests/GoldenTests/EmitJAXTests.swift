@@ -18,6 +18,8 @@ import Testing
     "topology_newton_exact": "does not emit the newton inner solver",
     "ridge_flow_horizon": "does not emit the flow inner solver",
     "label_learning_evograd": "emits evograd with fixed draws only",
+    "minibatch_digits_decay": "does not emit minibatch streams",
+    "maml_digits_5way_1shot": "does not emit episode streams",
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]

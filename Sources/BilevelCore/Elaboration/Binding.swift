@@ -7,6 +7,10 @@ enum Binding {
   case variable(Int)
   case letNode(NodeID, perTask: Bool)
   case function(FunctionDefinition)
+  /// A minibatch stream (an index into `Program.batches`): selects rows of data.
+  case batch(Int)
+  /// One part of an episode stream (an index into `Program.episodes`).
+  case episode(Int, query: Bool)
   /// A function parameter during inlining.
   case value(Value)
   /// Its definition had an error that was already reported; uses stay quiet.

@@ -145,6 +145,8 @@ extension Elaborator {
       return v
     case .function:
       throw error(.functionUsedAsValue(name), at: range)
+    case .batch, .episode:
+      throw error(.batchUsedAsValue(name), at: range)
     case .poisoned:
       throw Poisoned()
     }
@@ -226,6 +228,8 @@ extension Elaborator {
     {
       return selected
     }
+    if let rows = try batchSelection(base, items, at: range, in: context) { return rows }
+    if let rows = try episodeSelection(base, items, at: range, in: context) { return rows }
     let v = try expression(base, in: context)
     let shape = program.graph.shape(v.node)
     if shape.isScalar { throw error(.scalarIndexed, at: range) }

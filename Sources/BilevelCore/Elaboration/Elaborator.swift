@@ -43,6 +43,7 @@ public struct Elaborator {
     e.declareAll(source.statements)
     for (i, s) in source.statements.enumerated() where !e.skipped.contains(i) { e.statement(s) }
     if !e.hasErrors { e.checkStructure() }
+    if !e.hasErrors { e.checkBatchCadence() }
     return (e.hasErrors ? nil : e.program, e.diagnostics)
   }
 
@@ -125,8 +126,9 @@ public struct Elaborator {
     case .dims(let ds): return ds.map(\.name)
     case .tasks(let index, _, _): return [index]
     case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
-      .function(let name, _, _):
+      .function(let name, _, _), .batch(let name, _):
       return [name]
+    case .episodes(let support, let query, _, _): return [support, query]
     case .loss, .fixpoint, .solve, .hypergradient, .report: return []
     }
   }
@@ -224,6 +226,10 @@ public struct Elaborator {
         throw error(.reportNotScalar(name.name, shape.description), at: value.range)
       }
       program.reports.append(ReportStatement(name: name.name, node: v.node, range: name.range))
+    case .batch(let name, let value):
+      try elaborateBatch(name: name, value: value, in: model)
+    case .episodes(let support, let query, let task, let value):
+      try elaborateEpisodes(support: support, query: query, task: task, value: value, in: model)
     case .hypergradient(let call):
       if program.hypergradient != nil {
         throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)

@@ -32,6 +32,41 @@ public struct Program: Sendable {
   /// `report NAME = EXPR` statements, in order: scalars of θ (all tasks) and φ.
   public var reports: [ReportStatement] = []
 
+  /// `batch` statements, and every `X[b, :]` / `y[b]` they select (each an input leaf).
+  public var batches: [MinibatchStream] = []
+  public var batchViews: [BatchView] = []
+  /// `episodes` statements: N-way K-shot tasks drawn from a pool.
+  public var episodes: [EpisodeStream] = []
+
+  /// The batch view behind an input leaf, if it is one.
+  public func batchView(input: Int) -> BatchView? { batchViews.first { $0.input == input } }
+
+  /// The inner step whose batch every plan but the step's own reads (the
+  /// gradients, Hessian and mixed products at the solution, the outer loss,
+  /// reports): the last inner step's, as the solution was reached on it.
+  public var heldInnerStep: Int { max(0, (innerSolver?.spec.fixedSteps ?? 1) - 1) }
+
+  /// The rows of a batch view at (outer step, inner step), as a tensor (the
+  /// reference evaluator's value of the view's input leaf).
+  public func batchValue(_ view: BatchView, outer: Int, inner: Int, task: Int?) -> Tensor {
+    let entry = data[view.data].values[0]
+    let columns = entry.shape.isMatrix ? entry.shape.columns : 1
+    let rows: [Int]
+    switch view.source {
+    case .batch(let k): rows = batches[k].rows(outer: outer, inner: inner)
+    case .episode(let k, let query):
+      let e = episodes[k]
+      let slots = tasks?.count ?? 1
+      let poolTask = e.poolTasks(outer: outer, slots: slots)[task ?? 0]
+      rows = e.rows(task: poolTask, query: query)
+    }
+    var scalars: [Double] = []
+    scalars.reserveCapacity(rows.count * columns)
+    for r in rows { scalars += entry.scalars[(r * columns)..<((r + 1) * columns)] }
+    let shape: Shape = entry.shape.isMatrix ? .matrix(rows.count, columns) : .vector(rows.count)
+    return Tensor(shape: shape, scalars: scalars)
+  }
+
   public init(file: SourceFile) { self.file = file }
 
   /// Every node a later stage may evaluate, in a fixed order.

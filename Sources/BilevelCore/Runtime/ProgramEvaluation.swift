@@ -25,7 +25,16 @@ public struct ProgramEvaluation {
   public var leaves: LeafValues {
     let values = variableValues
     let variables = program.variables
-    return program.leafValues { i, t in variables[i].perTask ? values[i][t!] : values[i][0] }
+    let p = program
+    // Minibatch views hold the batch of outer step 0 (as `check` and `grad` do).
+    return program.leafValues(
+      variable: { i, t in variables[i].perTask ? values[i][t!] : values[i][0] },
+      input: { i, t in
+        guard let view = p.batchView(input: i) else {
+          preconditionFailure("input \(i) has no value")
+        }
+        return p.batchValue(view, outer: 0, inner: p.heldInnerStep, task: t)
+      })
   }
 
   /// The value of one node; `task` for nodes that vary by task.

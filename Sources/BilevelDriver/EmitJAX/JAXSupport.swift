@@ -6,6 +6,19 @@ import BilevelSolvers
 /// would not compute the same way is never emitted.
 enum JAXSupport {
   static func check(_ p: Program, _ method: HypergradientMethod) throws(JAXRefusal) {
+    if let b = p.batches.first {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit minibatch streams yet: the batches are drawn per step at run time, "
+          + "which the emitted module would have to replay inside its scan",
+        range: b.range)
+    }
+    if let e = p.episodes.first {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit episode streams yet: each outer step's tasks are drawn at run time",
+        range: e.range)
+    }
     if case .newton? = p.innerSolver?.spec {
       throw JAXRefusal(
         message:

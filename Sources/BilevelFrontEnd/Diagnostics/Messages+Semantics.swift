@@ -436,3 +436,56 @@ extension Message {
     Message("'\(c)' needs an expression, as in \(c) x + 1")
   }
 }
+
+// MARK: Minibatches
+extension Message {
+  public static let batchNeedsRows = Message(
+    "a minibatch stream is 'rows(n, size: k, seed: s)', with per: inner_step or outer_step and replace: true or false"
+  )
+  public static func batchSetting(_ setting: String, _ allowed: String) -> Message {
+    Message("'\(setting)' of a minibatch stream is \(allowed)")
+  }
+  public static func batchTooLarge(_ size: Int, _ rows: Int) -> Message {
+    Message("a batch of \(size) rows without replacement needs at least \(size) rows, not \(rows)")
+  }
+  public static func batchUsedAsValue(_ name: String) -> Message {
+    Message("'\(name)' is a minibatch stream; select rows of data with it, as in 'X[\(name), :]'")
+  }
+  public static func batchOfData(_ batch: String) -> Message {
+    Message(
+      "'\(batch)' selects rows of a data entry shared by all tasks, as in 'X[\(batch), :]' or 'y[\(batch)]'"
+    )
+  }
+  public static func batchRowCount(
+    _ name: String, rows: Int, batch: String, population: Int
+  )
+    -> Message
+  {
+    Message("'\(name)' has \(rows) rows but '\(batch)' draws from \(population)")
+  }
+  public static func batchColumns(_ batch: String) -> Message {
+    Message("'\(batch)' selects whole rows: write 'X[\(batch), :]'")
+  }
+  public static func batchPerInnerStep(_ batch: String, _ solver: String) -> Message {
+    Message(
+      "'\(batch)' draws a batch per inner step, but the '\(solver)' inner solver does not take its steps one by one as gd, momentum, adam and rule do; write 'per: outer_step'"
+    )
+  }
+  public static func batchInFixedValue(_ batch: String) -> Message {
+    Message(
+      "data, initial values and bounds are fixed before solving, so they cannot use the minibatch '\(batch)'"
+    )
+  }
+}
+
+// MARK: Episodes
+extension Message {
+  public static let episodesNeedClasses = Message(
+    "episodes are 'classes(y, ways: N, shots: K, queries: Q, pool: P, seed: s)', with y a data vector of class numbers"
+  )
+  public static func episodeClasses(_ detail: String) -> Message { Message(detail) }
+  public static func episodeSelection(_ name: String, _ t: String) -> Message {
+    Message(
+      "'\(name)' selects rows of data with as many rows as its labels, as in 'X[\(name)\(t), :]'")
+  }
+}

@@ -96,6 +96,10 @@ public struct Statement: Sendable {
     case hypergradient(SolverCall)
     /// `report NAME = EXPR`: a metric evaluated at the start, each outer step and the end.
     case report(name: Identifier, value: Expr)
+    /// `batch NAME = rows(n, size: k, seed: s, per: inner_step)`: a seeded minibatch stream.
+    case batch(name: Identifier, value: Expr)
+    /// `episodes s[t], q[t] = classes(y, ways: N, shots: K, queries: Q, pool: P, seed: s)`.
+    case episodes(support: Identifier, query: Identifier, task: Identifier?, value: Expr)
   }
 
   public let kind: Kind

@@ -36,6 +36,10 @@ public enum ASTPrinter {
       return "(hypergradient \(solverCall(call)))"
     case .report(let name, let value):
       return "(report \(name.name) \(expr(value)))"
+    case .batch(let name, let value):
+      return "(batch \(name.name) \(expr(value)))"
+    case .episodes(let support, let query, let task, let value):
+      return "(episodes \(named(support, task)) \(named(query, task)) \(expr(value)))"
     }
   }
 

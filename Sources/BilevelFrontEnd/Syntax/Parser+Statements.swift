@@ -85,6 +85,27 @@ extension Parser {
       _ = try expectDefinitionEquals(name)
       let value = try parseExpression()
       return finish(.report(name: name, value: value), start)
+    case .keyword(.batch):
+      _ = advance()
+      let name = try expectIdentifier("a name after 'batch'")
+      _ = try expectDefinitionEquals(name)
+      let value = try parseExpression()
+      return finish(.batch(name: name, value: value), start)
+    case .keyword(.episodes):
+      _ = advance()
+      let support = try expectIdentifier("the support set's name after 'episodes'")
+      let task = try parseTaskSuffix()
+      _ = try expect(.comma, "and the query set's name after the support set's")
+      let query = try expectIdentifier("the query set's name")
+      let queryTask = try parseTaskSuffix()
+      if (task == nil) != (queryTask == nil) {
+        throw fail(
+          .expected("the same task suffix on both names", found: describe(current)),
+          at: (queryTask ?? query).range)
+      }
+      _ = try expectDefinitionEquals(query)
+      let value = try parseExpression()
+      return finish(.episodes(support: support, query: query, task: task, value: value), start)
     case .identifier:
       // `x = ...` or `var x = ...`: say which statement keywords exist.
       if peek(1).kind == .symbol(.equals) || peek(1).kind == .symbol(.colon) {

@@ -116,6 +116,7 @@ extension BilevelProblem {
     _ method: HypergradientMethod, at phi: [Double], outerStep: Int = 0
   ) throws(SolverFault) -> HypergradientResult {
     let record = method.record
+    self.outerStep = outerStep
     return try (record.atOuterStep?(outerStep) ?? record).compute(self, phi)
   }
 }

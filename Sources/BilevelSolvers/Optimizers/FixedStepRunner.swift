@@ -39,9 +39,10 @@ public struct FixedStepRunner: Sendable {
     return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
   }
 
-  /// Adam's bias corrections for step k (0-based) into the step plan or one
-  /// of its derivative plans (nothing for other solvers).
+  /// What varies with step k (0-based) into the step plan or one of its
+  /// derivative plans: its minibatches, and Adam's bias corrections.
   mutating func loadBias<S: BiasCorrectedSignature>(_ k: Int, into f: Compiled<S>) {
+    f.function.loadBatches(outer: problem.outerStep, inner: k)
     guard let (b1, b2) = betas else { return }
     bias[0] = 1 / (1 - pow(b1, Double(k + 1)))
     bias[1] = 1 / (1 - pow(b2, Double(k + 1)))

@@ -31,6 +31,16 @@ public final class BilevelProblem: Sendable {
   }
   let threadCount = Atomic<Int>(KernelThreadPool.onlineCores)
 
+  /// The outer step whose minibatches the plans read (set by `hypergradient`;
+  /// 0 for `check` and `grad`, whose maps hold the stream fixed).
+  public var outerStep: Int {
+    get { outerStepNumber.load(ordering: .relaxed) }
+    set { outerStepNumber.store(newValue, ordering: .relaxed) }
+  }
+  let outerStepNumber = Atomic<Int>(0)
+  /// The inner step whose batch the plans other than the step's read (Program.heldInnerStep).
+  public let heldInnerStep: Int
+
   public init(_ program: Program) {
     source = program
     graphs = SolverGraphs(program)
@@ -39,6 +49,7 @@ public final class BilevelProblem: Sendable {
     outerSize = program.size(.outer)
     stateSize = innerSize * (graphs.stepRule?.copies ?? 1)
     functions = (0..<tasks).map { _ in LockedFunctions() }
+    heldInnerStep = program.heldInnerStep
   }
 
   // MARK: Layouts
@@ -104,9 +115,10 @@ public final class BilevelProblem: Sendable {
     _ make: () -> Compiled<S>
   ) -> Compiled<S> {
     owner.cache.withLock { cache in
-      if let f = cache[keyPath: slot] { return f }
-      let f = make()
+      let f = cache[keyPath: slot] ?? make()
       cache[keyPath: slot] = f
+      // The held batch of this outer step (a step plan's own batch is loaded per step).
+      f.function.loadBatches(outer: outerStep, inner: heldInnerStep)
       return f
     }
   }
@@ -408,7 +420,7 @@ public final class BilevelProblem: Sendable {
   /// per call (reports are evaluated once an outer step).
   public func reportFunction() -> Compiled<Reports>? {
     guard !source.reports.isEmpty else { return nil }
-    return Compiled(
+    let f = Compiled<Reports>(
       program, task: nil,
       arguments: {
         switch $0 {
@@ -421,6 +433,8 @@ public final class BilevelProblem: Sendable {
         case .values: source.reports.map(\.node)
         }
       })
+    f.function.loadBatches(outer: outerStep, inner: heldInnerStep)
+    return f
   }
 
   /// ∂L_out/∂θ of task t alone.

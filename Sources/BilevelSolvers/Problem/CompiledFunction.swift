@@ -31,6 +31,8 @@ public final class CompiledFunction: Sendable {
   public let resultSizes: [Int]
   let loads: [[Copy]]
   let stores: [[Copy]]
+  /// The minibatch rows the plan reads (`X[b, :]`), filled by `loadBatches`.
+  let batches: BatchRows?
 
   /// Builds the plan of `results` (for `task`, when they vary by task) and
   /// binds every parameter it reads to a place in one of the arguments.
@@ -39,7 +41,12 @@ public final class CompiledFunction: Sendable {
     plan = PlanBuilder.build(program, roots: roots, task: task)
     argumentSizes = arguments.map { $0.reduce(0) { $0 + $1.count } }
     var loads = [[Copy]](repeating: [], count: arguments.count)
+    var batchParameters: [(view: BatchView, task: Int?, offset: Int)] = []
     for p in plan.parameters {
+      if case .input(let i) = p.leaf, let view = program.batchView(input: i) {
+        batchParameters.append((view, p.task, p.offset))
+        continue
+      }
       var bound = false
       for (a, leaves) in arguments.enumerated() {
         var offset = 0
@@ -60,6 +67,7 @@ public final class CompiledFunction: Sendable {
       )
     }
     self.loads = loads
+    batches = batchParameters.isEmpty ? nil : BatchRows(program, batchParameters)
     var stores: [[Copy]] = []
     var output = 0
     for group in results {
@@ -90,6 +98,12 @@ public final class CompiledFunction: Sendable {
   }
 
   @usableFromInline func run() { plan.run() }
+
+  /// Fills the plan's minibatch rows with the batches of outer step `outer`
+  /// and inner step `inner`; allocates nothing, and nothing without batches.
+  public func loadBatches(outer: Int, inner: Int) {
+    batches?.load(into: plan.arena, outer: outer, inner: inner)
+  }
 
   /// Reruns instruction by instruction to find where a non-finite value starts.
   public func locateFault() -> NumericFault? { plan.runChecked() }
@@ -124,4 +138,89 @@ public final class CompiledFunction: Sendable {
 
   /// The first entry of a result (for scalar results such as losses).
   @usableFromInline func scalar(_ k: Int) -> Double { plan.arena[stores[k][0].arena] }
+}
+
+/// The minibatch and episode views one plan reads: where each goes in the
+/// arena, the data it gathers rows from, and scratch for the row numbers
+/// (owned by the plan, which one thread runs at a time).
+final class BatchRows: @unchecked Sendable {
+  struct View {
+    let source: RowSource
+    /// The task whose episode this is (nil for minibatches and shared episodes).
+    let task: Int?
+    let offset: Int
+    let columns: Int
+    let data: [Double]
+  }
+  let streams: [MinibatchStream]
+  let episodes: [EpisodeStream]
+  let slots: Int
+  /// Where each stream's row numbers start in `rows`.
+  let starts: [Int]
+  let views: [View]
+  let rows: UnsafeMutablePointer<Int>
+  /// Episode draws: their rows, then the draws' own scratch.
+  let episodeRows: UnsafeMutablePointer<Int>
+  let episodeScratch: UnsafeMutablePointer<Int>
+
+  init(_ program: Program, _ parameters: [(view: BatchView, task: Int?, offset: Int)]) {
+    streams = program.batches
+    episodes = program.episodes
+    slots = program.tasks?.count ?? 1
+    var starts: [Int] = []
+    var total = 0
+    for s in program.batches {
+      starts.append(total)
+      total += s.size
+    }
+    self.starts = starts
+    views = parameters.map { p in
+      let entry = program.data[p.view.data]
+      return View(
+        source: p.view.source, task: p.task, offset: p.offset,
+        columns: entry.shape.isMatrix ? entry.shape.columns : 1, data: entry.values[0].scalars)
+    }
+    rows = .allocate(capacity: max(1, total))
+    let most = program.episodes.map { $0.ways * max($0.shots, $0.queries) }.max() ?? 0
+    let scratch = program.episodes.map(\.scratchSize).max() ?? 0
+    episodeRows = .allocate(capacity: max(1, most))
+    episodeScratch = .allocate(capacity: max(1, scratch, slots))
+  }
+
+  deinit {
+    rows.deallocate()
+    episodeRows.deallocate()
+    episodeScratch.deallocate()
+  }
+
+  func load(into arena: UnsafeMutablePointer<Double>, outer: Int, inner: Int) {
+    var drawn = 0  // streams are few: a bit mask of those drawn for this load
+    for v in views {
+      let picked: UnsafeMutablePointer<Int>
+      let count: Int
+      switch v.source {
+      case .batch(let k):
+        let s = streams[k]
+        picked = rows + starts[k]
+        count = s.size
+        if drawn & (1 << min(k, 62)) == 0 || k >= 62 {
+          s.draw(outer: outer, inner: inner, into: picked)
+          drawn |= 1 << min(k, 62)
+        }
+      case .episode(let k, let query):
+        let e = episodes[k]
+        let task = e.poolTask(
+          outer: outer, slot: v.task ?? 0, slots: slots, scratch: episodeScratch)
+        e.rows(task: task, query: query, into: episodeRows, scratch: episodeScratch)
+        picked = episodeRows
+        count = e.ways * (query ? e.queries : e.shots)
+      }
+      v.data.withUnsafeBufferPointer { data in
+        for k in 0..<count {
+          (arena + v.offset + k * v.columns).update(
+            from: data.baseAddress! + picked[k] * v.columns, count: v.columns)
+        }
+      }
+    }
+  }
 }
