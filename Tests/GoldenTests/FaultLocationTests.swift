@@ -22,7 +22,10 @@ import Testing
   static func run(
     _ name: String, _ text: String, files: [String: String] = [:], command: [String] = []
   ) throws -> (DriverRunner.Run, [String: Any]?) {
-    let dir = try ResultWarningTests.directory(name, text)
+    // One directory per call: parameterised cases run in parallel.
+    let dir = NSTemporaryDirectory() + "bilevelc-faults-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try text.write(toFile: dir + "/\(name).blv", atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     for (file, contents) in files {
       try contents.write(toFile: dir + "/" + file, atomically: true, encoding: .utf8)
