@@ -174,4 +174,59 @@ import Testing
       warnings.contains { $0.hasPrefix("not converged: fixpoint stopped at max_steps = 3") },
       "\(warnings)")
   }
+
+  /// A setting that is an expression of outer variables is range-checked
+  /// where it is evaluated: a located fault at its text, with the outer step.
+  @Test(arguments: [
+    ("gd(lr: c - 1, steps: 2)", "lr: c - 1", "'lr' evaluates to 0", 0),
+    ("momentum(lr: 0.1, steps: 2, momentum: c)", "momentum: c", "'momentum' evaluates to 1", 0),
+    ("flow(horizon: c - 1, steps: 2)", "horizon: c - 1", "'horizon' evaluates to 0", 0),
+    ("gd(lr: 0.1 * c, steps: 20)", "lr: 0.1 * c", "'lr' evaluates to -0.0454583", 2),
+  ])
+  func anExpressionSettingOutOfRangeIsALocatedFault(
+    _ solver: String, _ setting: String, _ what: String, _ outerStep: Int
+  ) throws {
+    let text = Self.twoLevel("sum((w - c)^2)", solver: solver, method: "implicit(exact)")
+    let (run, json) = try Self.run("expression_setting", text)
+    #expect(run.status == 1)
+    let line = try #require(Self.error(in: run), "\(run.errors)")
+    let column =
+      "solve inner with \(solver)".range(of: setting)!.lowerBound.utf16Offset(
+        in: "solve inner with \(solver)") + 1
+    #expect(line.hasPrefix("expression_setting.blv:5:\(column): error: "), "\(line)")
+    #expect(line.contains(what), "\(line)")
+    let fault = try #require(json?["fault"] as? [String: Any])
+    #expect(fault["kind"] as? String == "setting_out_of_range", "\(fault)")
+    #expect(fault["outer_step"] as? Int == outerStep, "\(fault)")
+  }
+
+  /// The optimizer's own arithmetic (Adam's moments, the velocity) is
+  /// blamed on the solver statement, never on an internal leaf.
+  @Test(arguments: ["adam(lr: 1e-3, steps: 3)", "momentum(lr: 1e200, steps: 3)"])
+  func anOptimizerFaultNamesTheSolverNotAnInternalLeaf(_ solver: String) throws {
+    let text = Self.twoLevel("1e307 * sum((w - c)^2)", solver: solver, method: "unroll")
+    let (run, json) = try Self.run("optimizer", text)
+    let line = try #require(Self.error(in: run), "\(run.errors)")
+    #expect(line.hasPrefix("optimizer.blv:"), "\(line)")
+    #expect(!line.contains("u0") && !line.contains("v0") && !line.contains("velocity"), "\(line)")
+    let fault = try #require(json?["fault"] as? [String: Any])
+    #expect(fault["line"] is Int && fault["kind"] is String, "\(fault)")
+  }
+
+  /// closed_form's checks hold without a `solve inner` line: a quartic is
+  /// refused at compile time, a maximiser at run time, neither "solved".
+  @Test(arguments: [
+    (
+      "sum(w^4) + c * sum(w)", "no_solve.blv:3:18: error: closed_form needs an inner loss quadratic"
+    ),
+    ("-sum((w - c)^2)", "no_solve.blv:3:14: error: closed_form: the inner Hessian is not positive"),
+  ])
+  func closedFormIsCheckedWithoutASolveInnerLine(_ inner: String, _ expected: String) throws {
+    let text = Self.twoLevel(inner, solver: "-", method: "closed_form").split(separator: "\n")
+      .filter { !$0.hasPrefix("solve inner") }.joined(separator: "\n")
+    let (run, _) = try Self.run("no_solve", text)
+    #expect(run.status == 1, "\(run.output)")
+    #expect(!run.output.contains("solved:"))
+    #expect(run.errors.contains(expected), "\(run.errors)")
+  }
 }

@@ -1,3 +1,5 @@
+import BilevelFrontEnd
+
 /// Symbolic differentiation: derivative graphs built in the same IR, through
 /// the rewriter, so they are simplified as they are made and can be
 /// differentiated again. Every entry point names what it differentiates
@@ -81,6 +83,11 @@ public struct Differentiator {
       builder.graph.inheritOrigin(NodeID(i), from: range, derivation: derivation)
     }
     builder.graph.inheritOrigin(result, from: range, derivation: derivation)
+  }
+
+  /// Gives the nodes made since `before` that have no source `range`.
+  public mutating func giveOrigin(_ range: SourceRange?, toNodesFrom before: Int) {
+    for i in before..<graph.count { builder.graph.inheritOrigin(NodeID(i), from: range) }
   }
 
   // MARK: Forward mode

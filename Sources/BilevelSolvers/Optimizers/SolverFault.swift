@@ -24,6 +24,8 @@ public struct SolverFault: Error, Sendable {
     /// The inner Hessian at the solution is not positive definite: a
     /// maximiser or saddle, not the minimum the method differentiates.
     case notAMinimum
+    /// A setting written as an expression of outer variables left its range.
+    case settingOutOfRange
 
     /// As `--json` writes it.
     public var name: String {
@@ -35,6 +37,7 @@ public struct SolverFault: Error, Sendable {
       case .singularSystem: return "singular_system"
       case .overBudget: return "over_budget"
       case .notAMinimum: return "not_a_minimum"
+      case .settingOutOfRange: return "setting_out_of_range"
       }
     }
   }
