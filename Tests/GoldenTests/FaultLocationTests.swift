@@ -229,4 +229,15 @@ import Testing
     #expect(!run.output.contains("solved:"))
     #expect(run.errors.contains(expected), "\(run.errors)")
   }
+
+  /// An outer step that overflows φ points at the outer learning rate.
+  @Test func anOuterStepThatOverflowsBlamesTheOuterLearningRate() throws {
+    let text = Self.twoLevel("sum((w - c)^2)", solver: "gd(lr: 0.1, steps: 5)", method: "unroll")
+      .replacingOccurrences(of: "gd(lr: 0.1, steps: 2)", with: "gd(lr: 1e308, steps: 3)")
+    let (run, json) = try Self.run("outer_overflow", text)
+    let line = try #require(Self.error(in: run), "\(run.errors)")
+    #expect(line.hasPrefix("outer_overflow.blv:7:21: error: outer step 1: "), "\(line)")
+    let fault = try #require(json?["fault"] as? [String: Any])
+    #expect(fault["outer_step"] as? Int == 1 && fault["column"] as? Int == 21, "\(fault)")
+  }
 }
