@@ -7,6 +7,13 @@ import Foundation
 /// applicable method against central differences and against each other.
 /// Deterministic (no timings): it is part of the golden transcripts.
 extension Commands {
+  /// The verdict line: on stdout with the table, and on stderr, where a
+  /// script that keeps only diagnostics still sees it.
+  func printVerdict(_ line: String) {
+    out(line)
+    environment.standardError("check: " + line)
+  }
+
   /// Prints the table; 1 when a method is out of tolerance.
   func checkHypergradients(_ program: Program) -> Int32 {
     guard program.outerLoss != nil, program.size(.outer) > 0,
@@ -30,12 +37,12 @@ extension Commands {
         let capped = report.rows.contains { $0.isProgramMethod && $0.capped != nil }
         let verdict =
           capped ? "is capped on purpose: its bias is above, not a failure" : "is within tolerance"
-        out(
+        printVerdict(
           "\(method.description) \(verdict)\(report.taskChecks.isEmpty ? "" : ", in aggregate and per task") (check --all checks every applicable method)\n"
         )
         return 0
       }
-      out(
+      printVerdict(
         "all \(checked) methods checked are within tolerance\(report.taskChecks.isEmpty ? "" : ", in aggregate and per task")\n"
       )
       return 0
@@ -58,12 +65,12 @@ extension Commands {
     }
     for check in taskFailures { out("  FAIL \(check.label) per task: \(check.failure!)\n") }
     if !failures.isEmpty {
-      out(
+      printVerdict(
         "\(failures.count) of \(checked) methods checked failed: \(failures.map(\.label).joined(separator: ", "))\n"
       )
     }
     if !taskFailures.isEmpty {
-      out(
+      printVerdict(
         "\(taskFailures.count) of \(report.taskChecks.count) methods checked per task failed: \(taskFailures.map(\.label).joined(separator: ", "))\n"
       )
     }
@@ -165,6 +172,15 @@ extension Commands {
       let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
       text +=
         "  the implicit methods' inner problem, solved tightly: \(what) \(ErrorFigure.rounding.text(r))\n"
+    }
+    if let r = report.rows.first(where: \.isProgramMethod)?.differencesResolution,
+      r > HypergradientCheck.exactTolerance
+    {
+      let h = formatValue(report.step)
+      text +=
+        r > 1
+        ? "  note: the program's method's hypergradient is below the rounding of central differences here (h = \(h)): they can only bound it, each tolerance against them is widened to that\n"
+        : "  note: central differences resolve the program's method only to \(ErrorFigure.differences.text(r)) here (rounding of a map that is large against its change over h = \(h)); each tolerance against them is widened to what they resolve\n"
     }
     for why in report.skipped { text += "  not checked: \(why)\n" }
     if report.outerIgnoresInnerHere {

@@ -61,7 +61,8 @@ enum RunRecords {
   static func fault(_ f: SolverFault?, step: Int?) -> JSONValue {
     guard let f else { return .null }
     var fields: [(String, JSONValue)] = [
-      ("message", .string(f.message)), ("outer_step", step.map { .int($0) } ?? .null),
+      ("message", .string(f.message)), ("kind", .string(f.kind.name)),
+      ("outer_step", step.map { .int($0) } ?? .null),
     ]
     if let r = f.origin {
       let (line, column) = r.file.lineAndColumn(of: r.start)

@@ -70,10 +70,11 @@ import Testing
     Case(
       arguments: ["grad", "--plot", "p.svg", file], status: 2,
       stderr: ["--plot does not apply to 'grad'"]),
-    Case(arguments: ["check", file], status: 0, quietErrors: true),
+    // The verdict goes to standard error too (nothing else does).
+    Case(arguments: ["check", file], status: 0, stderr: ["check: implicit(cg"]),
     Case(
       arguments: ["check", "--all", file], status: 0, stdout: ["unroll(reverse)", "closed_form"],
-      quietErrors: true),
+      stderr: ["check: all "]),
     Case(arguments: ["--all", file], status: 2, stderr: ["--all does not apply"]),
     Case(
       arguments: ["explain", file], status: 0, stdout: ["methods (time in inner steps"],

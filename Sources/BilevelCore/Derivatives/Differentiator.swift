@@ -1,3 +1,5 @@
+import BilevelFrontEnd
+
 /// Symbolic differentiation: derivative graphs built in the same IR, through
 /// the rewriter, so they are simplified as they are made and can be
 /// differentiated again. Every entry point names what it differentiates
@@ -37,6 +39,7 @@ public struct Differentiator {
     // Active: on a path from a `wrt` leaf.
     let isActive = graph.dependence(onNodes: wrt)
     let varying = graph.taskVarying(isPerTaskLeaf: isPerTaskLeaf)
+    let wrtLeaves = wrt.map { graph[$0].op }
     var adjoint: [Int: NodeID] = [:]
     for (y, c) in zip(outputs, cotangents) where isActive[y] {
       adjoint[y.index] = adjoint[y.index].map { builder.add($0, c) } ?? c
@@ -46,6 +49,7 @@ public struct Differentiator {
       let node = graph[id]
       if node.op.isLeaf { continue }
       for (k, input) in node.inputs.enumerated() where isActive[input] {
+        let before = graph.count
         var contribution = node.op.vjp(&builder, node, id, g, input: k, tasks: tasks)
         // A structurally zero derivative (sign', step') contributes nothing.
         if builder.value(contribution) == 0 { continue }
@@ -53,7 +57,7 @@ public struct Differentiator {
         if varying[id] && !varying[input] {
           contribution = builder.node(.taskReduce(.sum), [contribution])
         }
-        builder.graph.inheritOrigin(contribution, from: graph.origin(id))
+        markDerived(from: before, and: contribution, of: id, wrt: wrtLeaves)
         adjoint[input.index] =
           adjoint[input.index].map { builder.add($0, contribution) } ?? contribution
       }
@@ -69,6 +73,23 @@ public struct Differentiator {
     return vectorJacobianProduct(of: [f], cotangents: [builder.scalar(1)], wrt: wrt)
   }
 
+  /// Gives the nodes a derivative rule made (those from `before` on, and
+  /// its result) the source of the node differentiated, marked as its
+  /// derivative, so a fault inside them names what it came from.
+  mutating func markDerived(from before: Int, and result: NodeID, of id: NodeID, wrt: [Op]) {
+    let range = graph.origin(id)
+    let derivation = Derivation.of(graph.derivation(id), wrt: wrt)
+    for i in before..<graph.count {
+      builder.graph.inheritOrigin(NodeID(i), from: range, derivation: derivation)
+    }
+    builder.graph.inheritOrigin(result, from: range, derivation: derivation)
+  }
+
+  /// Gives the nodes made since `before` that have no source `range`.
+  public mutating func giveOrigin(_ range: SourceRange?, toNodesFrom before: Int) {
+    for i in before..<graph.count { builder.graph.inheritOrigin(NodeID(i), from: range) }
+  }
+
   // MARK: Forward mode
 
   /// (∂outputs/∂wrt) · along: a Jacobian-vector product. `along` has the
@@ -78,6 +99,7 @@ public struct Differentiator {
   ) -> [NodeID] {
     let order = graph.reachable(from: outputs)
     let isActive = graph.dependence(onNodes: wrt)
+    let wrtLeaves = wrt.map { graph[$0].op }
     var tangent: [Int: NodeID] = [:]
     for (w, v) in zip(wrt, along) { tangent[w.index] = v }
     for id in order where isActive[id] && tangent[id.index] == nil {
@@ -86,9 +108,10 @@ public struct Differentiator {
       let inputs = node.inputs.map { tangent[$0.index] }
       // A node whose active inputs all have structurally zero tangents has none.
       if inputs.allSatisfy({ $0 == nil }) { continue }
+      let before = graph.count
       let t = node.op.jvp(&builder, node, id, inputs)
       if builder.value(t) == 0 { continue }
-      builder.graph.inheritOrigin(t, from: graph.origin(id))
+      markDerived(from: before, and: t, of: id, wrt: wrtLeaves)
       tangent[id.index] = t
     }
     let results = outputs.map { tangent[$0.index] ?? builder.zeros(graph.shape($0)) }

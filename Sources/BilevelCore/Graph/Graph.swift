@@ -17,6 +17,25 @@ public struct Node: Hashable, Sendable {
   public let shape: Shape
 }
 
+/// A node derived from the expression at its origin: its derivative (of
+/// `order` ≥ 1) with respect to the `wrt` leaves.
+public struct Derivation: Sendable, Hashable {
+  public let wrt: [Op]
+  public let order: Int
+  public init(wrt: [Op], order: Int) {
+    self.wrt = wrt
+    self.order = order
+  }
+
+  /// One more derivative, with respect to `leaves`, of a node that may
+  /// itself be derived (`base`).
+  public static func of(_ base: Derivation?, wrt leaves: [Op]) -> Derivation {
+    var wrt = base?.wrt ?? []
+    for l in leaves where !wrt.contains(l) { wrt.append(l) }
+    return Derivation(wrt: wrt, order: (base?.order ?? 0) + 1)
+  }
+}
+
 /// The expression graph: immutable nodes, hash-consed, with side tables for
 /// what is not part of a node's identity (source ranges, literal tensors).
 public struct Graph: Sendable {
@@ -27,6 +46,9 @@ public struct Graph: Sendable {
   private var literalIndex: [Tensor: Int] = [:]
   /// Where each node came from: the first source range that produced it.
   public internal(set) var origins: [SourceRange?] = []
+  /// Nodes whose origin is that of an expression they are a derivative of
+  /// (not their own text), so a fault there is named as a derivative.
+  public internal(set) var derivations: [Int: Derivation] = [:]
 
   public init() {}
 
@@ -91,10 +113,18 @@ public struct Graph: Sendable {
     return make(.literal(index), shape: t.shape, at: range)
   }
 
-  /// Sets the origin of a node that has none (derived nodes inherit ranges).
-  public mutating func inheritOrigin(_ id: NodeID, from range: SourceRange?) {
-    if origins[id.index] == nil { origins[id.index] = range }
+  /// Sets the origin of a node that has none (derived nodes inherit ranges),
+  /// and what the node is a derivative of when it is one.
+  public mutating func inheritOrigin(
+    _ id: NodeID, from range: SourceRange?, derivation: Derivation? = nil
+  ) {
+    guard origins[id.index] == nil, let range else { return }
+    origins[id.index] = range
+    if let derivation { derivations[id.index] = derivation }
   }
+
+  /// What `id` is a derivative of, when its origin is another expression's.
+  public func derivation(_ id: NodeID) -> Derivation? { derivations[id.index] }
 
   /// The value of a constant or literal node, if it is one.
   public func constantValue(_ id: NodeID) -> Tensor? {

@@ -201,6 +201,51 @@ public struct SolverStatement<Spec: Sendable>: Sendable {
 
 public typealias SettingValue = BoundValue<NodeID>
 
+extension SolverStatement {
+  /// Where setting `name: value` is written in the statement (name through
+  /// value), so a fault the setting causes points at it; nil when defaulted.
+  public func settingRange(_ name: String) -> SourceRange? {
+    let text = Array(range.text.utf8)
+    let key = Array(name.utf8)
+    var depth = 0
+    var i = 0
+    while i < text.count {
+      let c = text[i]
+      if c == UInt8(ascii: "(") || c == UInt8(ascii: "[") { depth += 1 }
+      if c == UInt8(ascii: ")") || c == UInt8(ascii: "]") { depth -= 1 }
+      let boundary = i == 0 || !(text[i - 1] == UInt8(ascii: "_") || isAlnum(text[i - 1]))
+      if depth == 1, boundary, text[i...].starts(with: key) {
+        var j = i + key.count
+        while j < text.count && text[j] == UInt8(ascii: " ") { j += 1 }
+        if j < text.count && text[j] == UInt8(ascii: ":") {
+          var end = j + 1
+          var inner = 0
+          while end < text.count {
+            let d = text[end]
+            if d == UInt8(ascii: "(") || d == UInt8(ascii: "[") { inner += 1 }
+            if d == UInt8(ascii: ")") || d == UInt8(ascii: "]") {
+              if inner == 0 { break }
+              inner -= 1
+            }
+            if d == UInt8(ascii: ","), inner == 0 { break }
+            end += 1
+          }
+          while end > j + 1 && text[end - 1] == UInt8(ascii: " ") { end -= 1 }
+          return SourceRange(file: range.file, start: range.start + i, end: range.start + end)
+        }
+      }
+      i += 1
+    }
+    return nil
+  }
+}
+
+private func isAlnum(_ c: UInt8) -> Bool {
+  (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z"))
+    || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+    || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+}
+
 /// A metric the run evaluates at every outer step; never differentiated.
 public struct ReportStatement: Sendable {
   public let name: String

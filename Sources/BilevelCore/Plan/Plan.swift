@@ -52,6 +52,11 @@ public final class Plan: @unchecked Sendable {
   /// Per fused kernel, the source of each step.
   public let stepOrigins: [[SourceRange?]]
   public let statistics: Statistics
+  /// The node each instruction and fused step computes in the graph the
+  /// plan was built from (the plan's own graph is a simplified copy); nil
+  /// for nodes the reassociation made.
+  public internal(set) var sourceNodes: [NodeID?] = []
+  public internal(set) var sourceStepNodes: [[NodeID?]] = []
   /// The reassociation rules that shaped the plan, and how often.
   public internal(set) var rewrites: [(rule: String, count: Int)] = []
   /// Entries each instruction writes (for numeric checks).

@@ -38,6 +38,8 @@ public struct PlanBuilder {
     var program = program
     var roots = roots
     var rewrites: [(rule: String, count: Int)] = []
+    // Plan node → caller's node (the first that maps to it).
+    var back: [NodeID: NodeID]?
     if reassociate {
       let r = Simplifier.simplify(
         program.graph, roots: program.roots + roots, extraRules: Reassociation.rules)
@@ -45,12 +47,17 @@ public struct PlanBuilder {
       program.remap { r.mapping[$0]! }
       roots = roots.map { r.mapping[$0]! }
       rewrites = r.fired.filter { f in Reassociation.rules.contains { $0.name == f.rule } }
+      back = [:]
+      for (old, new) in r.mapping where back![new].map({ old < $0 }) ?? true { back![new] = old }
     }
     var b = PlanBuilder(
       program: program, roots: roots, task: task, tasks: program.tasks?.count ?? 1)
     b.collectInstances()
     let plan = b.lower()
     plan.rewrites = rewrites
+    let source: (NodeID) -> NodeID? = { id in back.map { $0[id] } ?? id }
+    plan.sourceNodes = plan.provenance.map(source)
+    plan.sourceStepNodes = plan.fused.map { $0.nodes.map(source) }
     return plan
   }
 

@@ -93,7 +93,7 @@ public enum Simplifier {
       } else {
         new = rw.node(n.op, inputs, shape: n.shape)
       }
-      rw.graph.inheritOrigin(new, from: graph.origin(id))
+      rw.graph.inheritOrigin(new, from: graph.origin(id), derivation: graph.derivation(id))
       map[id] = new
     }
     rw.graph.verifyInDebugBuilds(after: "simplification")

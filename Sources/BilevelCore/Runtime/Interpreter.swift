@@ -132,7 +132,9 @@ extension Plan {
 /// Where a run first produced NaN or an infinity.
 public struct NumericFault: Sendable {
   public let instruction: Int
+  /// The node in the plan's own graph, and in the graph it was built from.
   public let node: NodeID
+  public let sourceNode: NodeID?
   public let origin: SourceRange?
   public let value: Double
 }
@@ -157,12 +159,15 @@ extension Plan {
             if let step = faultingStep(k, element: entry) {
               return NumericFault(
                 instruction: pc, node: fused[k].nodes[step.index],
-                origin: stepOrigins[k][step.index], value: step.value)
+                sourceNode: sourceStepNodes.isEmpty ? nil : sourceStepNodes[k][step.index],
+                origin: stepOrigins[k][step.index] ?? origins[pc], value: step.value)
             }
           }
         }
         return NumericFault(
-          instruction: pc, node: provenance[pc], origin: origins[pc], value: out[e])
+          instruction: pc, node: provenance[pc],
+          sourceNode: sourceNodes.isEmpty ? nil : sourceNodes[pc], origin: origins[pc],
+          value: out[e])
       }
     }
     return nil

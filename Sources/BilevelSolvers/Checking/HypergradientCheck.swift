@@ -25,6 +25,10 @@ public struct CheckRow: Sendable {
   public internal(set) var referenceName: String?
   /// Approximate implicit methods: their linear solve's relative residual.
   public internal(set) var linearResidual: Double?
+  /// The relative error central differences cannot resolve here (their
+  /// rounding, ε·|F|/h, against the size of the derivative): the tolerance
+  /// against them is never below it.
+  public internal(set) var differencesResolution: Double?
   /// What was out of tolerance (or failed); nil when the row passes.
   public internal(set) var failure: String?
   /// Why the method does not apply at this point (a singular inner Hessian,
@@ -240,6 +244,7 @@ public struct HypergradientCheck {
       report.outerIgnoresInnerHere = c.allSatisfy { $0.allSatisfy { $0 == 0 } }
     }
     var differences: [CheckedMap: Result<[Double], SolverFault>] = [:]
+    var noise: [CheckedMap: Double] = [:]
     for (index, spec) in specs.enumerated() {
       progress(index + 1, specs.count, spec.method.description)
       let map = spec.method.record.checkedMap(T)
@@ -278,7 +283,10 @@ public struct HypergradientCheck {
       }
       if differences[map] == nil {
         do {
-          differences[map] = .success(try centralDifferences(map, maps: maps, phi0, units))
+          var n = 0.0
+          differences[map] = .success(
+            try centralDifferences(map, maps: maps, phi0, units, noise: &n))
+          noise[map] = n
         } catch {
           differences[map] = .failure(error)
         }
@@ -286,6 +294,7 @@ public struct HypergradientCheck {
       switch differences[map]! {
       case .success(let fd):
         row.differencesError = relativeError(units.map { dot(row.gradient, $0) }, fd)
+        row.differencesResolution = (noise[map] ?? 0) / max(norm(fd), 1e-300)
       case .failure(let e):
         row.failure = "differences of its map failed: \(e.message)"
       }
@@ -314,12 +323,20 @@ public struct HypergradientCheck {
     return try problem.hypergradient(method, at: phi0)
   }
 
+  /// Rounding of one evaluation of a map, relative to |F|: the map sums
+  /// many terms through many inner steps, so a few dozen ε.
+  public static let mapRounding = 64 * Double.ulpOfOne
+
   /// (8(F(φ+hu) − F(φ−hu)) − (F(φ+2hu) − F(φ−2hu))) / 12h along each u.
+  /// `noise` gets the norm over directions of what rounding alone can move
+  /// them by: (8 + 8 + 1 + 1)/12 · mapRounding · max|F| / h.
   func centralDifferences(
-    _ map: CheckedMap, maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]]
+    _ map: CheckedMap, maps: CheckedMapEvaluator, _ phi0: [Double], _ units: [[Double]],
+    noise: inout Double
   ) throws(SolverFault) -> [Double] {
     let h = Self.step
     var out: [Double] = []
+    var squares = 0.0
     for u in units {
       var f: [Double] = []
       for s in [1.0, -1.0, 2.0, -2.0] {
@@ -327,7 +344,10 @@ public struct HypergradientCheck {
         f.append(try maps.evaluate(map, at: phi))
       }
       out.append((8 * (f[0] - f[1]) - (f[2] - f[3])) / (12 * h))
+      let e = 1.5 * Self.mapRounding * f.map(abs).reduce(0, max) / h
+      squares += e * e
     }
+    noise = squares.squareRoot()
     return out
   }
 
@@ -382,6 +402,10 @@ public struct HypergradientCheck {
 
   func judge(_ row: inout CheckRow, _ kind: Kind) {
     let fd = row.differencesError ?? .infinity
+    // Against differences, never tighter than what they resolve.
+    let resolution = row.differencesResolution ?? 0
+    let exactTolerance = max(Self.exactTolerance, resolution)
+    let finiteDifferenceTolerance = max(Self.finiteDifferenceTolerance, resolution)
     func within(_ x: Double, _ limit: Double) -> Bool { x <= limit }
     // The figure as a bound (it is over its limit), the limit as set.
     func over(_ x: Double, _ limit: Double) -> String {
@@ -396,8 +420,8 @@ public struct HypergradientCheck {
     }
     switch kind {
     case .unrolledReference, .exact, .implicitReference:
-      if !within(fd, Self.exactTolerance) {
-        row.failure = "differs from central differences by \(over(fd, Self.exactTolerance))"
+      if !within(fd, exactTolerance) {
+        row.failure = "differs from central differences by \(over(fd, exactTolerance))"
       }
       if kind == .exact, Self.cappedKinds.contains(row.method.kind), let e = referenceError,
         e > Self.roundingTolerance, let name = row.referenceName
@@ -406,15 +430,15 @@ public struct HypergradientCheck {
       }
     case .unrolled, .implicit:
       let limit = kind == .unrolled ? Self.roundingTolerance : Self.exactTolerance
-      if !within(fd, Self.exactTolerance) {
-        row.failure = "differs from central differences by \(over(fd, Self.exactTolerance))"
+      if !within(fd, exactTolerance) {
+        row.failure = "differs from central differences by \(over(fd, exactTolerance))"
       } else if let e = referenceError, !within(e, limit) {
         row.failure = "differs from its reference by \(over(e, limit))"
       }
     case .finiteDifference:
-      if !within(fd, Self.finiteDifferenceTolerance) {
+      if !within(fd, finiteDifferenceTolerance) {
         row.failure =
-          "differs from central differences of truncated(1)'s map by \(over(fd, Self.finiteDifferenceTolerance))"
+          "differs from central differences of truncated(1)'s map by \(over(fd, finiteDifferenceTolerance))"
       }
     case .approximateImplicit:
       let residual = row.linearResidual ?? .infinity
@@ -431,7 +455,7 @@ public struct HypergradientCheck {
           row.failure =
             "differs from implicit(exact) by \(ErrorFigure.exceeding(e)), over max(1e-6, 10 × its relative residual)"
         }
-      } else if !within(fd, limit) {
+      } else if !within(fd, max(limit, resolution)) {
         row.failure =
           "differs from central differences by \(ErrorFigure.exceeding(fd)), over max(1e-6, 10 × its relative residual)"
       }

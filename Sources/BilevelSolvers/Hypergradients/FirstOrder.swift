@@ -91,7 +91,12 @@ struct FiniteDifferenceStep {
       innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
       forwardSteps: T, peakStates: 4)
     guard allFinite(result.gradient) else {
-      throw SolverFault(.nonFinite, "the finite-difference hypergradient is not finite")
+      // Non-finite perturbed gradients come from too large a perturbation.
+      throw SolverFault(
+        .nonFinite,
+        "the finite-difference hypergradient is not finite (eps = \(formatValue(eps)) perturbs θ by eps/‖∇θ L_out‖)",
+        origin: problem.source.hypergradient?.settingRange("eps")
+          ?? problem.source.hypergradient?.range)
     }
     return result
   }

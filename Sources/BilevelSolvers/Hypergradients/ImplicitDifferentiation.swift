@@ -59,7 +59,8 @@ struct ImplicitDifferentiation {
     result.innerSolveSeconds = solution.seconds
     guard allFinite(result.gradient) else {
       throw SolverFault(
-        .nonFinite, "the implicit hypergradient is not finite (the adjoint solve failed)")
+        .nonFinite, "the implicit hypergradient is not finite (the adjoint solve failed)",
+        origin: problem.source.hypergradient?.range)
     }
     return result
   }
@@ -111,7 +112,9 @@ struct ImplicitDifferentiation {
         : try IterativeSolvers.conjugateGradient(
           rhs, iterations: iterations, tolerance: tolerance, apply: apply)
     case .implicitNeumann(let iterations, let alpha):
-      return try IterativeSolvers.neumann(rhs, iterations: iterations, alpha: alpha, apply: apply)
+      return try IterativeSolvers.neumann(
+        rhs, iterations: iterations, alpha: alpha,
+        alphaOrigin: problem.source.hypergradient?.settingRange("alpha"), apply: apply)
     default:
       let solver: DenseSolver
       if let f = factorisation {
@@ -129,9 +132,14 @@ struct ImplicitDifferentiation {
     }
   }
 
-  /// The adjoint matrix formed from d products and factorised.
-  func factorise(_ theta: [Double], _ phi: [Double], task t: Int) throws(SolverFault) -> DenseSolver
-  {
+  /// The adjoint matrix formed from d products and factorised. The inner
+  /// Hessian must be positive definite (Cholesky succeeds): at a maximiser
+  /// or saddle the method would differentiate a point that is no minimum.
+  /// Faults name `title`, the method actually run, at the inner loss.
+  func factorise(
+    _ theta: [Double], _ phi: [Double], task t: Int,
+    title: String = HypergradientMethod.implicitExact.title
+  ) throws(SolverFault) -> DenseSolver {
     let n = theta.count
     let apply = adjointOperator(theta, phi, task: t)
     var unit = [Double](repeating: 0, count: n)
@@ -141,11 +149,20 @@ struct ImplicitDifferentiation {
       try apply(unit, &out)
       unit[j] = 0
     }
-    guard let solver = DenseSolver(a, n: n, trySymmetric: !problem.hasFixpoint) else {
+    let fixpoint = problem.hasFixpoint
+    let origin = fixpoint ? problem.source.innerFixpoint?.range : problem.source.innerLossRange
+    let matrix = fixpoint ? "matrix I − ∂E/∂z" : "inner Hessian"
+    guard let solver = DenseSolver(a, n: n, trySymmetric: !fixpoint) else {
       throw SolverFault(
-        .singularSystem, at: HypergradientMethod.implicitExact.title,
-        "the \(problem.hasFixpoint ? "matrix I − ∂E/∂z" : "inner Hessian") is singular at the inner solution (\(problem.taskLabel(t))d = \(n))"
-      )
+        .singularSystem, at: title,
+        "the \(matrix) is singular at the inner solution (\(problem.taskLabel(t))d = \(n))",
+        origin: origin)
+    }
+    if !fixpoint && !solver.usedCholesky {
+      throw SolverFault(
+        .notAMinimum, at: title,
+        "the inner Hessian is not positive definite at the inner solution (\(problem.taskLabel(t))d = \(n)): the point is a maximum or saddle of the inner loss, not its minimum",
+        origin: origin)
     }
     return solver
   }
@@ -162,12 +179,14 @@ struct ClosedForm {
     let perTask = try problem.eachTask {
       t throws(SolverFault) -> (theta: [Double], factors: DenseSolver, residual: Double) in
       let start = problem.initial(t)([.phi: phi])[.theta]
-      let factors = try implicit.factorise(start, phi, task: t)
+      let factors = try implicit.factorise(
+        start, phi, task: t, title: HypergradientMethod.closedForm.title)
       let step = factors.solve(problem.innerGradient(t)([.theta: start, .phi: phi])[.gradient])
       let x = zip(start, step).map { $0 - $1 }
       guard allFinite(x) else {
         throw SolverFault(
-          .nonFinite, "closed_form: the solution of the quadratic inner problem is not finite")
+          .nonFinite, "closed_form: the solution of the quadratic inner problem is not finite",
+          origin: problem.source.innerLossRange)
       }
       return (x, factors, try solver.residual(x, phi, task: t))
     }

@@ -18,11 +18,13 @@ public enum ResultWarnings {
     var out: [String] = []
     let solver = InnerSolver(problem)
     let what = problem.hasFixpoint ? "‖E(z) − z‖" : "‖∇θ L_in‖"
-    if let (tol, maxSteps) = solver.newtonLimits, solver.stoppedAboveTolerance(result.innerResidual)
+    if let (name, tol, maxSteps) = solver.toleranceLimits,
+      solver.stoppedAboveTolerance(result.innerResidual)
     {
       out.append(
-        "not converged: newton stopped at max_steps = \(maxSteps) with \(what) = \(formatValue(result.innerResidual)) above tol = \(formatValue(tol)); "
-          + "raise max_steps or tol (or ask for newton(steps: K))")
+        "not converged: \(name) stopped at max_steps = \(maxSteps) with \(what) = \(formatValue(result.innerResidual)) above tol = \(formatValue(tol)); "
+          + (name == "newton"
+            ? "raise max_steps or tol (or ask for newton(steps: K))" : "raise max_steps or tol"))
     }
     let atSolution = method.kind == .implicit || method.kind == .closedForm
     if atSolution, result.innerResidual.isFinite, result.innerResidual > implicitResidualLimit {

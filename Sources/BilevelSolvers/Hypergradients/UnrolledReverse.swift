@@ -76,7 +76,8 @@ struct UnrolledReverse {
       peakStates: costs.map(\.peakStates).max() ?? 0,
       peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
     guard allFinite(result.gradient) else {
-      throw SolverFault(.nonFinite, "the hypergradient is not finite")
+      throw SolverFault(
+        .nonFinite, "the hypergradient is not finite", origin: problem.source.hypergradient?.range)
     }
     return result
   }

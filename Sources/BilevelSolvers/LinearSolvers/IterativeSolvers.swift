@@ -1,3 +1,6 @@
+import BilevelCore
+import BilevelFrontEnd
+
 /// y = A x for a matrix known only through its products (a Hessian, the
 /// adjoint of a fixpoint): the one shape every solver here takes.
 public typealias MatrixProduct = (_ x: [Double], _ y: inout [Double]) throws(SolverFault) -> Void
@@ -76,8 +79,10 @@ public enum IterativeSolvers {
 
   /// The truncated Neumann series x = α Σ_{j=0..K} (I − αA)^j b, which
   /// converges when the spectrum of αA lies in (0, 2).
+  /// A term that grows past 1e8‖b‖ means I − αH has an eigenvalue beyond
+  /// ±1: the series diverges, and the fault points at `alpha` (its setting).
   public static func neumann(
-    _ b: [Double], iterations: Int, alpha: Double,
+    _ b: [Double], iterations: Int, alpha: Double, alphaOrigin: SourceRange? = nil,
     apply: MatrixProduct
   ) throws(SolverFault)
     -> (x: [Double], report: LinearSolveReport)
@@ -86,7 +91,15 @@ public enum IterativeSolvers {
     var term = b
     var sum = b
     var a = [Double](repeating: 0, count: n)
-    for _ in 0..<iterations {
+    let limit = 1e8 * norm(b)
+    for k in 0..<iterations {
+      let size = norm(term)
+      if !(size <= limit) {
+        throw SolverFault(
+          .diverged, at: "implicit(neumann)",
+          "the Neumann series diverges (term \(k) of \(iterations) has norm \(formatValue(size))): alpha = \(formatValue(alpha)) is too large, the series needs alpha·‖H‖ < 2",
+          origin: alphaOrigin)
+      }
       try apply(term, &a)
       for i in 0..<n {
         term[i] -= alpha * a[i]

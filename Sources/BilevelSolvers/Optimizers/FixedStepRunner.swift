@@ -16,6 +16,8 @@ public struct FixedStepRunner: Sendable {
   /// The inner loss at the first step, for the divergence bound.
   var firstLoss: Double?
   public private(set) var lastLoss = Double.nan
+  /// φ of the current solve, for checking the settings it determines.
+  var phi: [Double] = []
 
   public init(_ problem: BilevelProblem, task: Int, steps: Int) {
     self.problem = problem
@@ -34,6 +36,7 @@ public struct FixedStepRunner: Sendable {
   /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0).
   public mutating func start(_ phi: [Double]) -> [Double] {
     function.load(.phi, phi)
+    self.phi = phi
     firstLoss = nil
     let theta0 = problem.initial(task)([.phi: phi])[.theta]
     return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
@@ -58,6 +61,7 @@ public struct FixedStepRunner: Sendable {
   /// expression when the state or the loss becomes non-finite, or the loss
   /// grows past 10¹⁰ times its first value.
   public mutating func advance(_ s: inout [Double], step k: Int) throws(SolverFault) {
+    if k == 0 { try problem.checkStepSettings(phi, task: task) }
     loadBias(k, into: function)
     function.load(.state, s)
     function.run()

@@ -50,16 +50,21 @@ public struct InnerSolver: Sendable {
     return solution
   }
 
-  /// Newton judged by its own tolerance (not `newton(steps: K)`, which asks for K steps).
+  /// Newton and fixpoint judged by their own tolerance (not `newton(steps:
+  /// K)`, which asks for K steps).
   public func stoppedAboveTolerance(_ residual: Double) -> Bool {
-    guard case .newton(let tolerance, _, _, nil)? = spec else { return false }
-    return !(residual <= tolerance)
+    guard let limits = toleranceLimits else { return false }
+    return !(residual <= limits.tolerance)
   }
 
-  /// The newton settings a "not converged" warning quotes.
-  public var newtonLimits: (tolerance: Double, maxSteps: Int)? {
-    guard case .newton(let tolerance, let maxSteps, _, nil)? = spec else { return nil }
-    return (tolerance, maxSteps)
+  /// The settings a "not converged" warning quotes: the solver's name, tol
+  /// and max_steps.
+  public var toleranceLimits: (solver: String, tolerance: Double, maxSteps: Int)? {
+    switch spec {
+    case .newton(let tolerance, let maxSteps, _, nil)?: return ("newton", tolerance, maxSteps)
+    case .fixpoint(let tolerance, let maxSteps)?: return ("fixpoint", tolerance, maxSteps)
+    default: return nil
+    }
   }
 
   public func solve(

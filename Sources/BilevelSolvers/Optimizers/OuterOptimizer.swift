@@ -176,10 +176,11 @@ public struct BilevelRun {
       optimizer.step(&phi, gradient: result.gradient)
       report.outerUpdateSeconds += secondsSince(updating)
       if !allFinite(phi) {
+        let outer = problem.source.outerSolver
         report.fault = SolverFault(
           .nonFinite,
-          "outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)"
-        )
+          "outer step \(k + 1): the outer variables became non-finite (lower the outer learning rate)",
+          origin: outer?.settingRange("lr") ?? outer?.range)
         report.faultStep = k + 1
         return report
       }

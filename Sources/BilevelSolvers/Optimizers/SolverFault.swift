@@ -1,5 +1,6 @@
 import BilevelCore
 import BilevelFrontEnd
+import Foundation
 
 /// Numerical trouble that stops a run: where (which solver, step and task),
 /// what (non-finite value, divergence, failed line search), and the source
@@ -20,6 +21,25 @@ public struct SolverFault: Error, Sendable {
     case singularSystem
     /// The method's memory estimate exceeds the budget.
     case overBudget
+    /// The inner Hessian at the solution is not positive definite: a
+    /// maximiser or saddle, not the minimum the method differentiates.
+    case notAMinimum
+    /// A setting written as an expression of outer variables left its range.
+    case settingOutOfRange
+
+    /// As `--json` writes it.
+    public var name: String {
+      switch self {
+      case .nonFinite: return "non_finite"
+      case .diverged: return "diverged"
+      case .lineSearchFailed: return "line_search_failed"
+      case .notAContraction: return "not_a_contraction"
+      case .singularSystem: return "singular_system"
+      case .overBudget: return "over_budget"
+      case .notAMinimum: return "not_a_minimum"
+      case .settingOutOfRange: return "setting_out_of_range"
+      }
+    }
   }
 
   public let kind: Kind
@@ -50,15 +70,65 @@ public struct SolverFault: Error, Sendable {
   }
 
   /// Traces a non-finite result of `function` back to the instruction that
-  /// produced it (the arena still holds the arguments of the failed run).
+  /// produced it (the arena still holds the arguments of the failed run),
+  /// and names what its caret points at: data that hold a non-finite value,
+  /// the derivative of an expression, or the expression itself.
   static func nonFinite<S>(
     _ what: String, in function: Compiled<S>, problem: BilevelProblem
   ) -> SolverFault {
     guard let fault = function.locateFault() else { return SolverFault(.nonFinite, what) }
-    let text = problem.program.expressionPrinter().render(fault.node, maximumLength: 120)
+    let program = problem.program
+    let value = formatValue(fault.value)
+    if let node = fault.sourceNode, let bad = program.nonFiniteData(feeding: node) {
+      return SolverFault(
+        .nonFinite, "\(what): \(bad.description)", origin: bad.range, expression: bad.name)
+    }
+    let text = program.faultText(node: fault.sourceNode, origin: fault.origin)
     return SolverFault(
-      .nonFinite, "\(what): \(text) gives \(formatValue(fault.value))", origin: fault.origin,
-      expression: text)
+      .nonFinite, "\(what): \(text) gives \(value)", origin: fault.origin, expression: text)
+  }
+}
+
+extension Program {
+  /// A data entry read by `node` that holds NaN or an infinity, with where.
+  func nonFiniteData(
+    feeding node: NodeID
+  ) -> (name: String, description: String, range: SourceRange)? {
+    for input in graph[node].inputs + [node] {
+      guard case .data(let i) = graph[input].op else { continue }
+      let entry = data[i]
+      for (t, tensor) in entry.values.enumerated() {
+        guard let e = tensor.scalars.firstIndex(where: { !$0.isFinite }) else { continue }
+        let shape = tensor.shape
+        let place =
+          shape.isMatrix
+          ? "row \(e / shape.columns + 1), column \(e % shape.columns + 1)"
+          : shape.isVector ? "entry \(e + 1)" : "its value"
+        let task = entry.perTask ? " (task \(t + 1))" : ""
+        return (
+          entry.name,
+          "data '\(entry.name)'\(task) = \(entry.definition) holds "
+            + "\(formatValue(tensor.scalars[e])) at \(place)",
+          entry.range
+        )
+      }
+    }
+    return nil
+  }
+
+  /// The expression under a fault's caret as written, or its derivative.
+  func faultText(node: NodeID?, origin: SourceRange?) -> String {
+    guard let origin else {
+      return node.map { expressionPrinter().render($0, maximumLength: 120) } ?? "a value"
+    }
+    var text = origin.text.split(whereSeparator: \.isNewline).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }.joined(separator: " ")
+    if text.count > 120 { text = String(text.prefix(117)) + "..." }
+    guard let node, let d = graph.derivation(node) else { return text }
+    let order = d.order == 1 ? "" : d.order == 2 ? "second " : "order-\(d.order) "
+    let wrt = d.wrt.map { leafName($0) }.joined(separator: " and ")
+    return "the \(order)derivative of \(text) with respect to \(wrt)"
   }
 }
 

@@ -93,6 +93,7 @@ public final class BilevelProblem: Sendable {
     var initialPullback: Compiled<InitialPointPullback>?
     var initialTangent: Compiled<InitialPointTangent>?
     var learningRate: Compiled<LearningRate>?
+    var stepSettingValues: Compiled<StepSettingValues>?
     var outerGradientInner: Compiled<OuterGradientInner>?
     // Only in `outerFunctions`:
     var outerLoss: Compiled<OuterLoss>?

@@ -155,9 +155,13 @@ struct SolverGraphs {
       mixed = d.jacobianVectorProduct(of: innerGradientOuter, wrt: theta, along: direction)
     }
     if let rule = stepRule {
+      let before = d.graph.count
       step = Self.step(
         rule, &d.builder, theta: theta, gradient: innerGradient, state: optimizerState,
         bias: biasCorrection)
+      // The update's own arithmetic (moments, velocity) is the solver's: a
+      // fault there points at its statement, never at an internal leaf.
+      d.giveOrigin(program.innerSolver?.range, toNodesFrom: before)
       let state = theta + optimizerState
       stepPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: state)
       stepOuterPullback = d.vectorJacobianProduct(of: step, cotangents: cotangent, wrt: phi)
