@@ -259,7 +259,8 @@ signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
 // `bilevelc-bench solvers` only the solver sections (after the machine's),
-// `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench
+// `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench online`
+// the warm-started samples' time per outer step, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
 // `bilevelc-bench jax` each sample beside its --emit jax module (not in the
 // default run: it starts one python per sample).
@@ -295,37 +296,44 @@ let sections: [() -> Section] =
         { machineSection(numpy) },
         { jaxSection() },
       ]
-      : only == "tasks"
+      : only == "online"
         ? [
           { machineSection(numpy) },
-          { mamlTasksSection() },
+          { onlineSection() },
         ]
-        : only == "solvers"
+        : only == "tasks"
           ? [
             { machineSection(numpy) },
-            { unrollCostSection() },
-            { implicitCostSection() },
-            { checkpointSection() },
-            { sampleHypergradientSection() },
             { mamlTasksSection() },
           ]
-          : [
-            { machineSection(numpy) },
-            { gemmSection(numpy) },
-            { gemvSection(numpy, transposed: false) },
-            { gemvSection(numpy, transposed: true) },
-            { interpreterSection() },
-            { pathSections() },
-            { derivativeCostSection() },
-            { memorySection() },
-            { allocationSection() },
-            { hotLoopCallsSection() },
-            { unrollCostSection() },
-            { implicitCostSection() },
-            { checkpointSection() },
-            { sampleHypergradientSection() },
-            { mamlTasksSection() },
-          ]
+          : only == "solvers"
+            ? [
+              { machineSection(numpy) },
+              { unrollCostSection() },
+              { implicitCostSection() },
+              { checkpointSection() },
+              { sampleHypergradientSection() },
+              { mamlTasksSection() },
+              { onlineSection() },
+            ]
+            : [
+              { machineSection(numpy) },
+              { gemmSection(numpy) },
+              { gemvSection(numpy, transposed: false) },
+              { gemvSection(numpy, transposed: true) },
+              { interpreterSection() },
+              { pathSections() },
+              { derivativeCostSection() },
+              { memorySection() },
+              { allocationSection() },
+              { hotLoopCallsSection() },
+              { unrollCostSection() },
+              { implicitCostSection() },
+              { checkpointSection() },
+              { sampleHypergradientSection() },
+              { mamlTasksSection() },
+              { onlineSection() },
+            ]
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6

@@ -18,6 +18,10 @@ import Testing
     "topology_newton_exact": "does not emit the newton inner solver",
     "ridge_flow_horizon": "does not emit the flow inner solver",
     "label_learning_evograd": "emits evograd with fixed draws only",
+    "darts_alternating_first_order": "does not emit warm-started inner solvers",
+    "darts_alternating_second_order": "does not emit warm-started inner solvers",
+    "digits_reweighting_online": "does not emit warm-started inner solvers",
+    "breast_cancer_feature_decay": "does not emit the newton inner solver",
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]

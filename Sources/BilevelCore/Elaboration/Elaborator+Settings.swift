@@ -8,6 +8,7 @@ extension Elaborator {
     let (schema, values) = try boundSettings(call, role: .inner, in: model)
     guard case .inner(let kind) = schema.kind else { preconditionFailure("an inner-solver schema") }
     let spec = InnerSolverSpec(kind, SettingValues(schema: schema, values: values))
+    program.innerStart = InnerStart(kind, SettingValues(schema: schema, values: values))
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }
 

@@ -19,6 +19,8 @@ public struct Program: Sendable {
   public var innerLossRange: SourceRange?
   public var outerLossRange: SourceRange?
   public var innerSolver: SolverStatement<InnerSolverSpec<NodeID>>?
+  /// `start: warm`: each outer step's inner solve continues the previous one.
+  public var innerStart = InnerStart.cold
   public var hypergradient: SolverStatement<MethodChoice>?
   public var outerSolver: SolverStatement<OuterSolverSpec>?
   /// Values supplied at evaluation time (directions, cotangents).

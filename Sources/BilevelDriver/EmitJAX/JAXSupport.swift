@@ -18,6 +18,12 @@ enum JAXSupport {
         message: "--emit jax does not emit the flow inner solver yet; use gd, momentum or adam",
         range: p.innerSolver?.range)
     }
+    if p.innerStart == .warm {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit warm-started inner solvers yet ('start: warm'): the module re-solves from θ₀ at every outer step; use 'start: cold'",
+        range: p.innerSolver?.range)
+    }
     switch method {
     case .adjoint:
       throw JAXRefusal(

@@ -326,6 +326,16 @@ extension Message {
   public static func solverDoesNotFit(_ solver: String, _ why: String) -> Message {
     Message("'\(solver)' \(why)")
   }
+  public static func warmStartWithoutSteps(_ method: String) -> Message {
+    Message(
+      "'\(method)' takes no inner steps, so there is no inner state to carry between outer steps; use 'start: cold' or a method that runs the inner solver (unroll, implicit(cg))"
+    )
+  }
+  public static func warmStartFromOuter(_ inner: String, _ outer: String) -> Message {
+    Message(
+      "a warm-started inner variable '\(inner)' starts from a value that reads the outer variable '\(outer)'; with 'start: warm' only the first outer step uses it and the carried start is held constant, so give '\(inner)' an initial value of data and constants"
+    )
+  }
   public static func minimiserOnFixpoint(_ solver: String) -> Message {
     solverDoesNotFit(
       solver,

@@ -149,6 +149,13 @@ public enum SolverCatalogue {
       "eps", .real, default: 1e-8, range: .positive, "added to √v so the step stays finite"),
   ]
 
+  /// Warm start: the inner state carries over from one outer step to the next.
+  /// No default, so a program that does not write it prints as before; absent means cold.
+  static let startSetting = SettingSchema(
+    "start", .choice(["cold", "warm"]),
+    "cold (when not written): every outer step starts from the inner variables' initial values; warm: from where the previous outer step's solve ended, optimiser state included"
+  )
+
   public static let all: [SolverSchema] = [
     // Inner solvers.
     SolverSchema(
@@ -158,6 +165,7 @@ public enum SolverCatalogue {
           "lr", .expression, required: true, perEntry: true, range: .positive,
           "step size; may use outer variables, or have every inner variable's shape (one per entry)"
         ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+        startSetting,
       ], summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
     SolverSchema(
       .inner(.momentum),
@@ -166,6 +174,7 @@ public enum SolverCatalogue {
           "lr", .expression, required: true, perEntry: true, range: .positive,
           "step size; may use outer variables, or have every inner variable's shape (one per entry)"
         ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+        startSetting,
         SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay"),
       ], summary: "heavy-ball momentum; the velocity is part of the unrolled state"),
     SolverSchema(
@@ -175,6 +184,7 @@ public enum SolverCatalogue {
           "lr", .expression, required: true, perEntry: true, range: .positive,
           "step size; may use outer variables, or have every inner variable's shape (one per entry)"
         ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+        startSetting,
       ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
     SolverSchema(
       .inner(.rule),
@@ -427,6 +437,24 @@ extension InnerSolverSpec {
         steps: v.optionalCount("steps"))
     case .fixpoint: self = .fixpoint(tolerance: v.real("tol"), maxSteps: v.count("max_steps"))
     case .flow: self = .flow(horizon: v.expression("horizon"), steps: v.count("steps"))
+    }
+  }
+}
+
+/// Where each outer step's inner solve starts (`start:` of gd, momentum and
+/// adam): at θ₀ every time, or where the previous outer step's solve ended.
+public enum InnerStart: String, Sendable {
+  case cold, warm
+
+  public init<E>(_ kind: InnerSolverKind, _ v: SettingValues<E>) {
+    switch kind {
+    case .gd, .momentum, .adam:
+      guard case .symbol(let s)? = v.value("start") else {
+        self = .cold
+        return
+      }
+      self = InnerStart(rawValue: s) ?? .cold
+    case .rule, .newton, .fixpoint, .flow: self = .cold
     }
   }
 }

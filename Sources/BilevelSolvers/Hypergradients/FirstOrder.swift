@@ -85,11 +85,12 @@ struct FiniteDifferenceStep {
       if T == 1 { problem.addInitialPullback(&part, phi, cotangent: initialCotangent, task: t) }
       return (part, try solver.residual(theta[t], phi, task: t))
     }
-    let result = HypergradientResult(
+    var result = HypergradientResult(
       parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
       theta: theta,
       innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
       forwardSteps: T, peakStates: 4)
+    result.finalStates = theta
     guard allFinite(result.gradient) else {
       throw SolverFault(.nonFinite, "the finite-difference hypergradient is not finite")
     }

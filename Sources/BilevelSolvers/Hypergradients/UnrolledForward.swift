@@ -16,12 +16,16 @@ struct UnrolledForward {
     let units = (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
     // Each task's θ_T and tangents Z_T e_j, in parallel.
     let sweeps = try problem.eachTask {
-      t throws(SolverFault) -> (theta: [Double], tangents: [[Double]]) in
+      t throws(SolverFault) -> (state: [Double], tangents: [[Double]]) in
       var runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
       initialTangent.load(.phi, phi)
+      // A carried start is held constant: its tangent is zero.
       var z: [[Double]] = units.map { e in
+        guard problem.differentiatesStart else {
+          return [Double](repeating: 0, count: problem.stateSize)
+        }
         initialTangent.load(.outerTangent, e)
         initialTangent.run()
         return initialTangent.result(.tangent) + extra
@@ -44,9 +48,9 @@ struct UnrolledForward {
         }
         try runner.advance(&s, step: k)
       }
-      return (Array(s.prefix(problem.innerSize)), z)
+      return (s, z)
     }
-    let theta = sweeps.map(\.theta)
+    let theta = sweeps.map { Array($0.state.prefix(problem.innerSize)) }
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let thetaGradients = try problem.outerGradientsInner(theta, phi)
     let perTask = try problem.eachTask {
@@ -59,10 +63,12 @@ struct UnrolledForward {
       }
       return (part, try solver.residual(theta[t], phi, task: t))
     }
-    return HypergradientResult(
+    var result = HypergradientResult(
       parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
       theta: theta,
       innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
       forwardSteps: T, peakStates: m + 1)
+    result.finalStates = sweeps.map(\.state)
+    return result
   }
 }

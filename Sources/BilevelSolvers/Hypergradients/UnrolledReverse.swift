@@ -54,6 +54,7 @@ struct UnrolledReverse {
       return sweep
     }
     let theta = forward.map { Array($0.final.prefix(problem.innerSize)) }
+    let finalStates = forward.map(\.final)
     // Each reverse sweep takes its task's sweep (so replay updates its snapshots in place).
     let sweeps = TaskParallel.Handoff(consume forward)
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
@@ -68,13 +69,14 @@ struct UnrolledReverse {
       return (part, try solver.residual(theta[t], phi, task: t), sweep.cost)
     }
     let costs = perTask.map(\.cost)
-    let result = HypergradientResult(
+    var result = HypergradientResult(
       parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
       theta: theta,
       innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
       forwardSteps: costs.map(\.forwardSteps).max() ?? 0,
       peakStates: costs.map(\.peakStates).max() ?? 0,
       peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
+    result.finalStates = finalStates
     guard allFinite(result.gradient) else {
       throw SolverFault(.nonFinite, "the hypergradient is not finite")
     }

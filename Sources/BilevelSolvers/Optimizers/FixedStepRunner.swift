@@ -13,6 +13,8 @@ public struct FixedStepRunner: Sendable {
   public let steps: Int
   var bias: [Double]
   let betas: (Double, Double)?
+  /// Inner steps taken before this solve (a warm start's carried count).
+  let stepOffset: Int
   /// The inner loss at the first step, for the divergence bound.
   var firstLoss: Double?
   public private(set) var lastLoss = Double.nan
@@ -22,6 +24,8 @@ public struct FixedStepRunner: Sendable {
     self.task = task
     self.steps = steps
     function = problem.step(task)
+    // A warm start continues the step count, so Adam's bias corrections do too.
+    stepOffset = problem.startsWarm ? problem.carried?.stepsTaken ?? 0 : 0
     if case .adam(_, let b1, let b2, _)? = problem.stepRule {
       betas = (b1, b2)
       bias = [1, 1]
@@ -31,20 +35,20 @@ public struct FixedStepRunner: Sendable {
     }
   }
 
-  /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0).
+  /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0), or
+  /// the carried state of a warm start.
   public mutating func start(_ phi: [Double]) -> [Double] {
     function.load(.phi, phi)
     firstLoss = nil
-    let theta0 = problem.initial(task)([.phi: phi])[.theta]
-    return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
+    return problem.startState(task, phi)
   }
 
   /// Adam's bias corrections for step k (0-based) into the step plan or one
   /// of its derivative plans (nothing for other solvers).
   mutating func loadBias<S: BiasCorrectedSignature>(_ k: Int, into f: Compiled<S>) {
     guard let (b1, b2) = betas else { return }
-    bias[0] = 1 / (1 - pow(b1, Double(k + 1)))
-    bias[1] = 1 / (1 - pow(b2, Double(k + 1)))
+    bias[0] = 1 / (1 - pow(b1, Double(stepOffset + k + 1)))
+    bias[1] = 1 / (1 - pow(b2, Double(stepOffset + k + 1)))
     f.load(S.biasCorrection, bias)
   }
 

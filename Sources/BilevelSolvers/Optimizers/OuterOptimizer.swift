@@ -96,10 +96,15 @@ public struct BilevelRun {
     public let step: Int
     public let phi: [Double]
     public let optimizer: OuterOptimizer.State
-    public init(step: Int, phi: [Double], optimizer: OuterOptimizer.State) {
+    /// A warm start's inner state the step at `phi` starts from (nil: θ₀).
+    public let inner: CarriedState?
+    public init(
+      step: Int, phi: [Double], optimizer: OuterOptimizer.State, inner: CarriedState? = nil
+    ) {
       self.step = step
       self.phi = phi
       self.optimizer = optimizer
+      self.inner = inner
     }
   }
 
@@ -108,6 +113,8 @@ public struct BilevelRun {
     public var firstStep = 0
     /// The optimiser's state at `phi` (after `stepsDone` updates).
     public var optimizer = OuterOptimizer.State(count: 0, first: [], second: [])
+    /// A warm start's inner state the step at `phi` started from (nil: θ₀, or a cold start).
+    public var inner: CarriedState?
     public var initialPhi: [Double] = []
     public var phi: [Double] = []
     public var initialLoss: Double?
@@ -144,6 +151,9 @@ public struct BilevelRun {
       optimizer.state = resume.optimizer
       report.firstStep = resume.step
     }
+    // Each step's inner solve starts where the previous one ended (start: warm).
+    if problem.startsWarm { problem.carried = resume?.inner }
+    defer { if problem.startsWarm { problem.carried = nil } }
     report.initialPhi = phi
     report.phi = phi
     report.optimizer = optimizer.state
@@ -166,12 +176,22 @@ public struct BilevelRun {
       report.phi = phi
       report.stepsDone = k
       report.optimizer = optimizer.state
+      report.inner = problem.startsWarm ? problem.carried : nil
       let going = progress(
         Progress(
           step: k, steps: optimizer.steps, outerLoss: result.outerLoss,
           gradientNorm: result.gradientNorm,
           innerResidual: result.innerResidual, phi: phi, theta: result.theta))
       if k >= optimizer.steps || !going { break }
+      if problem.startsWarm {
+        do {
+          problem.carried = try problem.nextCarried(after: result, at: phi)
+        } catch {
+          report.fault = error
+          report.faultStep = k
+          return report
+        }
+      }
       let updating = ContinuousClock.now
       optimizer.step(&phi, gradient: result.gradient)
       report.outerUpdateSeconds += secondsSince(updating)

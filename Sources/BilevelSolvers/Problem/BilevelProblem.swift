@@ -30,6 +30,8 @@ public final class BilevelProblem: Sendable {
     set { threadCount.store(newValue, ordering: .relaxed) }
   }
   let threadCount = Atomic<Int>(KernelThreadPool.onlineCores)
+  /// The warm start's carried inner state (CarriedState.swift).
+  let carriedStore = Mutex<CarriedState?>(nil)
 
   public init(_ program: Program) {
     source = program
