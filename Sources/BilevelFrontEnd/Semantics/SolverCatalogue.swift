@@ -149,13 +149,6 @@ public enum SolverCatalogue {
       "eps", .real, default: 1e-8, range: .positive, "added to √v so the step stays finite"),
   ]
 
-  /// Warm start: the inner state carries over from one outer step to the next.
-  /// No default, so a program that does not write it prints as before; absent means cold.
-  static let startSetting = SettingSchema(
-    "start", .choice(["cold", "warm"]),
-    "cold (when not written): every outer step starts from the inner variables' initial values; warm: from where the previous outer step's solve ended, optimiser state included"
-  )
-
   public static let all: [SolverSchema] = [
     // Inner solvers.
     SolverSchema(
@@ -163,29 +156,32 @@ public enum SolverCatalogue {
       settings: [
         SettingSchema(
           "lr", .expression, required: true, perEntry: true, range: .positive,
-          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
-        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+          "step size; may use outer variables, have every inner variable's shape (one per entry), or be vector[d] over all inner variables' entries in order (one per entry of θ: per layer, Meta-SGD on a network)"
+        ), SettingSchema("steps", .count, "inner steps, all unrolled (or max_steps)"),
         startSetting,
-      ], summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
+      ] + innerStopping + StepControls.settings("∇θ L_in"),
+      summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
     SolverSchema(
       .inner(.momentum),
       settings: [
         SettingSchema(
           "lr", .expression, required: true, perEntry: true, range: .positive,
-          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
-        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+          "step size; may use outer variables, have every inner variable's shape (one per entry), or be vector[d] over all inner variables' entries in order (one per entry of θ: per layer, Meta-SGD on a network)"
+        ), SettingSchema("steps", .count, "inner steps, all unrolled (or max_steps)"),
         startSetting,
-        SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay"),
+      ] + innerStopping + StepControls.settings("∇θ L_in") + [
+        SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay")
       ], summary: "heavy-ball momentum; the velocity is part of the unrolled state"),
     SolverSchema(
       .inner(.adam),
       settings: [
         SettingSchema(
           "lr", .expression, required: true, perEntry: true, range: .positive,
-          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
-        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
+          "step size; may use outer variables, have every inner variable's shape (one per entry), or be vector[d] over all inner variables' entries in order (one per entry of θ: per layer, Meta-SGD on a network)"
+        ), SettingSchema("steps", .count, "inner steps, all unrolled (or max_steps)"),
         startSetting,
-      ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
+      ] + innerStopping + StepControls.settings("∇θ L_in") + adamMoments,
+      summary: "Adam; both moments are part of the unrolled state"),
     SolverSchema(
       .inner(.rule),
       settings: [
@@ -231,13 +227,17 @@ public enum SolverCatalogue {
       settings: [
         SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
         SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
-      ], summary: "gradient descent on the hypergradient"),
+        outerTolerance,
+      ] + StepControls.settings("the hypergradient"),
+      summary: "gradient descent on the hypergradient"),
     SolverSchema(
       .outer(.adam),
       settings: [
         SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
         SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
-      ] + adamMoments, summary: "Adam on the hypergradient"),
+        outerTolerance,
+      ] + StepControls.settings("the hypergradient") + adamMoments,
+      summary: "Adam on the hypergradient"),
     // Hypergradient methods (METHODS.md).
     SolverSchema(
       .method(.unroll),
@@ -425,11 +425,11 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
 extension InnerSolverSpec {
   public init(_ kind: InnerSolverKind, _ v: SettingValues<Value>) {
     switch kind {
-    case .gd: self = .gd(lr: v.expression("lr"), steps: v.count("steps"))
+    case .gd: self = .gd(lr: v.expression("lr"), steps: v.mostSteps)
     case .momentum:
       self = .momentum(
-        lr: v.expression("lr"), momentum: v.expression("momentum"), steps: v.count("steps"))
-    case .adam: self = .adam(lr: v.expression("lr"), moments: v.moments, steps: v.count("steps"))
+        lr: v.expression("lr"), momentum: v.expression("momentum"), steps: v.mostSteps)
+    case .adam: self = .adam(lr: v.expression("lr"), moments: v.moments, steps: v.mostSteps)
     case .rule: self = .rule(update: v.expression("update"), steps: v.count("steps"))
     case .newton:
       self = .newton(
@@ -437,24 +437,6 @@ extension InnerSolverSpec {
         steps: v.optionalCount("steps"))
     case .fixpoint: self = .fixpoint(tolerance: v.real("tol"), maxSteps: v.count("max_steps"))
     case .flow: self = .flow(horizon: v.expression("horizon"), steps: v.count("steps"))
-    }
-  }
-}
-
-/// Where each outer step's inner solve starts (`start:` of gd, momentum and
-/// adam): at θ₀ every time, or where the previous outer step's solve ended.
-public enum InnerStart: String, Sendable {
-  case cold, warm
-
-  public init<E>(_ kind: InnerSolverKind, _ v: SettingValues<E>) {
-    switch kind {
-    case .gd, .momentum, .adam:
-      guard case .symbol(let s)? = v.value("start") else {
-        self = .cold
-        return
-      }
-      self = InnerStart(rawValue: s) ?? .cold
-    case .rule, .newton, .fixpoint, .flow: self = .cold
     }
   }
 }

@@ -209,6 +209,7 @@ public final class BilevelProblem: Sendable {
           case .next: graphs.step
           case .loss: graphs.innerLoss
           case .residuals: graphs.residuals
+          case .squaredGradientNorm: graphs.stepGradientNorm
           }
         })
     }
