@@ -155,3 +155,23 @@ import Testing
     }
   }
 }
+
+/// Every method that runs the inner solver hands the same carried state on:
+/// the state the steps reach, whether kept by the method or retaken.
+@Suite struct WarmStartHandOverTests {
+  @Test(arguments: [
+    "first_order", "implicit(cg, iters: 10)", "evograd(3, sigma: 0.01)", "unroll(forward)",
+  ])
+  func theCarriedStateIsTheStepsEnd(_ method: String) throws {
+    let text = WarmStartTests.text(inner: "gd(lr: 0.4, steps: 2, start: warm)", method: method)
+    let problem = try SolverFixtures.problem(text)
+    let hypergradient = try #require(problem.source.hypergradient?.spec.method)
+    problem.carried = CarriedState(states: [[0.9, -0.4, 0.6]], stepsTaken: 2)
+    let phi = [0.2, -0.1, 0.4]
+    let result = try problem.hypergradient(hypergradient, at: phi)
+    let next = try problem.nextCarried(after: result, at: phi)
+    var runner = FixedStepRunner(problem, task: 0, steps: 2)
+    #expect(next.states == [try runner.run(phi)])
+    #expect(next.stepsTaken == 4)
+  }
+}

@@ -23,6 +23,7 @@ struct FirstOrder {
       innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: nil,
       forwardSteps: solution.steps, peakStates: 1)
     result.innerSolveSeconds = solution.seconds
+    result.finalStates = problem.wholeStates(solution)
     return result
   }
 }

@@ -40,6 +40,12 @@ extension BilevelProblem {
   /// Whether the methods add θ₀(φ)'s own derivative: not when the start is carried.
   var differentiatesStart: Bool { !startsWarm }
 
+  /// The solution's θ as whole step states when θ is all of the state (gd);
+  /// nil when the optimiser's state was not kept (momentum, adam).
+  func wholeStates(_ solution: InnerSolution) -> [[Double]]? {
+    startsWarm && stateSize == innerSize ? solution.theta : nil
+  }
+
   /// The state after this outer step's inner steps at φ from the carried
   /// start: the next step's start. The methods that keep their final states
   /// hand them back (`HypergradientResult.finalStates`); for the others the
