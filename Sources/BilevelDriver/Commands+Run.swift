@@ -155,6 +155,9 @@ extension Commands {
       report.fault == nil
       ? "\(converged ? "solved" : "not converged (the inner solve stopped above its tolerance)"): \(done) outer step\(done == 1 ? "" : "s")\(from) (\(problem.source.outerSolver?.name ?? "no outer solver")), \(problem.source.isSingleLevel ? "the gradient of the outer loss" : "hypergradient by " + method.description)\n"
       : "stopped at outer step \(report.faultStep ?? 0); the last good point:\n"
+    if report.converged, let tol = problem.source.outerControls.tolerance {
+      out += "  stopped early: the hypergradient's norm reached tol = \(formatValue(tol))\n"
+    }
     if let l0 = report.initialLoss, let f = report.final {
       out += "  outer loss: \(formatValue(l0)) → \(formatValue(f.outerLoss))\n"
     }

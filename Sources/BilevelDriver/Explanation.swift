@@ -94,6 +94,14 @@ enum Explanation {
     out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
     out += planCosts(problem)
     if let reason = selection.reason { out += reason + "\n" }
+    if let tol = p.innerControls.tolerance, sizes.steps != nil {
+      out +=
+        "inner stopping: at most T steps, ending once ‖∇θ L_in‖ ≤ \(formatValue(tol)); \(selection.method.title) differentiates the steps actually taken\n"
+    }
+    if problem.startsWarm {
+      out +=
+        "warm start: each outer step's inner solve continues where the previous one ended (optimiser state included); \(selection.method.title) differentiates \(selection.method.underWarmStart)\n"
+    }
     out +=
       "methods (time in inner steps c and derivative products; memory beyond the inner solve):\n"
     let estimates = MethodEstimates.all(sizes, costing: selection.method)

@@ -1,8 +1,9 @@
 import BilevelCore
 import BilevelSolvers
 
-/// `--resume FILE.json`: the point, step and outer-optimiser state a saved
-/// run ended at, checked against the program it continues.
+/// `--resume FILE.json`: the point, step, outer-optimiser state and a warm
+/// start's carried inner state a saved run ended at, checked against the
+/// program it continues.
 enum ResumeFile {
   struct Failure: Error { let message: String }
 
@@ -60,8 +61,19 @@ enum ResumeFile {
     guard saved?.lower == box?.lower && saved?.upper == box?.upper else {
       throw fail("it ran in another box than this program's bounds give")
     }
+    var inner: CarriedState? = nil
+    if let carried = state["inner"], carried != .null {
+      guard let taken = carried["steps_taken"]?.intValue,
+        let states = carried["states"]?.arrayValue?.compactMap(\.doublesValue),
+        states.count == problem.tasks,
+        states.allSatisfy({ $0.count == problem.stateSize })
+      else { throw fail("its carried inner state does not fit this program's inner variables") }
+      inner = CarriedState(states: states, stepsTaken: taken)
+    } else if problem.startsWarm && step > 0 {
+      throw fail("it has no carried inner state, and this program's inner solver starts warm")
+    }
     return BilevelRun.ResumePoint(
       step: step, phi: phi,
-      optimizer: OuterOptimizer.State(count: count, first: first, second: second))
+      optimizer: OuterOptimizer.State(count: count, first: first, second: second), inner: inner)
   }
 }

@@ -206,14 +206,15 @@ enum RunRecords {
     return .object(fields)
   }
 
-  /// What `--resume` reads: the step, the optimiser's state and the box.
+  /// What `--resume` reads: the step, the optimiser's state, the box and a
+  /// warm start's carried inner state.
   static func resumeState(_ problem: BilevelProblem, _ report: BilevelRun.Report) -> JSONValue {
     guard report.fault == nil else { return .null }
     let box: JSONValue =
       problem.outerBounds().map { b in
         .object([("lower", .doubles(b.lower)), ("upper", .doubles(b.upper))])
       } ?? .null
-    return .object([
+    var fields: [(String, JSONValue)] = [
       ("step", .int(report.stepsDone)),
       (
         "optimizer",
@@ -225,7 +226,17 @@ enum RunRecords {
         ])
       ),
       ("box", box),
-    ])
+    ]
+    if let c = report.inner {
+      fields.append(
+        (
+          "inner",
+          .object([
+            ("steps_taken", .int(c.stepsTaken)), ("states", .array(c.states.map { .doubles($0) })),
+          ])
+        ))
+    }
+    return .object(fields)
   }
 
   /// `bilevelc grad --json`: one evaluation, per variable and per task.

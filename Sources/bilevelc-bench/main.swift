@@ -260,7 +260,8 @@ let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
 // `bilevelc-bench solvers` only the solver sections (after the machine's),
 // `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench online`
-// the tasks drawn per outer step from a pool, `bilevelc-bench
+// the warm-started samples' time per outer step and the tasks drawn per
+// outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
 // `bilevelc-bench jax` each sample beside its --emit jax module (not in the
 // default run: it starts one python per sample).
@@ -296,15 +297,16 @@ let sections: [() -> Section] =
         { machineSection(numpy) },
         { jaxSection() },
       ]
-      : only == "tasks"
+      : only == "online"
         ? [
           { machineSection(numpy) },
-          { mamlTasksSection() },
+          { onlineSection() },
+          { onlineTasksSection() },
         ]
-        : only == "online"
+        : only == "tasks"
           ? [
             { machineSection(numpy) },
-            { onlineTasksSection() },
+            { mamlTasksSection() },
           ]
           : only == "solvers"
             ? [
@@ -314,6 +316,7 @@ let sections: [() -> Section] =
               { checkpointSection() },
               { sampleHypergradientSection() },
               { mamlTasksSection() },
+              { onlineSection() },
               { onlineTasksSection() },
             ]
             : [
@@ -332,6 +335,7 @@ let sections: [() -> Section] =
               { checkpointSection() },
               { sampleHypergradientSection() },
               { mamlTasksSection() },
+              { onlineSection() },
               { onlineTasksSection() },
             ]
 for make in sections {

@@ -20,6 +20,11 @@ import Testing
     "label_learning_evograd": "emits evograd with fixed draws only",
     "minibatch_digits_decay": "does not emit minibatch streams",
     "maml_digits_5way_1shot": "does not emit episode streams",
+    "darts_alternating_first_order": "does not emit warm-started inner solvers",
+    "darts_alternating_second_order": "does not emit warm-started inner solvers",
+    "digits_reweighting_online": "does not emit warm-started inner solvers",
+    "breast_cancer_feature_decay": "does not emit the newton inner solver",
+    "meta_sgd_mlp": "does not emit a learning rate over all inner variables' entries",
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]

@@ -22,10 +22,12 @@ import Testing
   /// A run stopped after k outer steps (the file's outer solver with fewer
   /// steps) and resumed reaches the uninterrupted run's bits: Adam's moments
   /// and count (quickstart), the box (poisoning_box with gd), both
-  /// (dictionary_auto).
+  /// (dictionary_auto), the carried inner state of a warm start (darts_alternating_second_order).
   @Test(arguments: [
     ("quickstart.blv", "adam(lr: 0.1, steps: 15)"), ("poisoning_box.blv", "gd(lr: 0.5, steps: 7)"),
     ("dictionary_auto.blv", "adam(lr: 0.02, steps: 20)"),
+    // A warm start: the carried inner state is resumed too.
+    ("darts_alternating_second_order.blv", "adam(lr: 0.03, steps: 70)"),
   ])
   func resumedRunMatchesTheUninterruptedOneBitForBit(_ sample: String, _ shortened: String) throws {
     let d = Self.temporary("resume-\(sample)")

@@ -8,6 +8,21 @@ extension Elaborator {
     let (schema, values) = try boundSettings(call, role: .inner, in: model)
     guard case .inner(let kind) = schema.kind else { preconditionFailure("an inner-solver schema") }
     let spec = InnerSolverSpec(kind, SettingValues(schema: schema, values: values))
+    program.innerStart = InnerStart(kind, SettingValues(schema: schema, values: values))
+    program.innerControls = StepControls(SettingValues(schema: schema, values: values))
+    if spec.fixedSteps != nil, schema.settings.contains(where: { $0.name == "max_steps" }) {
+      let written = Set(values.map(\.name))
+      if written.contains("steps") == written.contains("max_steps") {
+        throw error(
+          .stepsOrMaxSteps(schema.name, both: written.contains("steps")), at: call.range)
+      }
+      if written.contains("tol") != written.contains("max_steps") {
+        throw error(.toleranceWithMaxSteps(schema.name), at: call.range)
+      }
+      if written.contains("tol") && program.innerStart == .warm {
+        throw error(.warmStartWithTolerance, at: call.range)
+      }
+    }
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }
 
@@ -17,6 +32,7 @@ extension Elaborator {
     let (schema, values) = try boundSettings(call, role: .outer, in: model)
     guard case .outer(let kind) = schema.kind else { preconditionFailure("an outer-solver schema") }
     let spec = OuterSolverSpec(kind, SettingValues(schema: schema, values: values))
+    program.outerControls = StepControls(SettingValues(schema: schema, values: values))
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }
 
@@ -107,7 +123,10 @@ extension Elaborator {
       }
       let v = try expression(e, in: context)
       let shape = program.graph.shape(v.node)
-      if isUpdate || (s.schema.perEntry && !shape.isScalar) {
+      // One entry per entry of θ, the inner variables in order (Meta-SGD on several arrays).
+      let total = inner.reduce(0) { $0 + program.variables[$1].shape.count }
+      let flattened = s.schema.perEntry && inner.count > 1 && shape == .vector(total)
+      if isUpdate || (s.schema.perEntry && !shape.isScalar && !flattened) {
         // Per entry (Meta-SGD's learning rates, a rule's update): the shape of every inner variable.
         for i in inner where program.variables[i].shape != shape {
           throw error(
@@ -115,7 +134,7 @@ extension Elaborator {
               s.name, shape.description, program.variables[i].name,
               program.variables[i].shape.description), at: e.range)
         }
-      } else if !shape.isScalar {
+      } else if !shape.isScalar && !flattened {
         throw error(.settingNotScalar(s.name, shape.description), at: e.range)
       }
       if v.perTask && !isUpdate { throw error(.perTaskInGlobal(what), at: e.range) }

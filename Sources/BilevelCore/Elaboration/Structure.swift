@@ -124,6 +124,23 @@ extension Elaborator {
     if !isFixpoint && solver.spec.solvesFixpoint {
       diagnostics.append(.error(.fixpointOnLoss(solver.name), at: solver.range))
     }
+    if program.innerStart == .warm { checkWarmStart(solver) }
+  }
+
+  /// A warm start holds the carried state constant, so the start may not
+  /// depend on φ, and a method must have inner steps to continue.
+  mutating func checkWarmStart(_ solver: SolverStatement<InnerSolverSpec<NodeID>>) {
+    if let method = program.hypergradient, method.spec.method == .closedForm {
+      diagnostics.append(.error(.warmStartWithoutSteps(method.name), at: method.range))
+    }
+    let outer = Set(program.variables(.outer))
+    for i in program.variables(.inner) {
+      let v = program.variables[i]
+      if let o = program.graph.variables(readBy: [v.initial]).first(where: outer.contains) {
+        diagnostics.append(
+          .error(.warmStartFromOuter(v.name, program.variables[o].name), at: v.range))
+      }
+    }
   }
 }
 

@@ -19,6 +19,11 @@ public struct Program: Sendable {
   public var innerLossRange: SourceRange?
   public var outerLossRange: SourceRange?
   public var innerSolver: SolverStatement<InnerSolverSpec<NodeID>>?
+  /// `start: warm`: each outer step's inner solve continues the previous one.
+  public var innerStart = InnerStart.cold
+  /// Schedules, clipping and tolerances of the inner and outer solvers (StepControls).
+  public var innerControls = StepControls()
+  public var outerControls = StepControls()
   public var hypergradient: SolverStatement<MethodChoice>?
   public var outerSolver: SolverStatement<OuterSolverSpec>?
   /// Values supplied at evaluation time (directions, cotangents).

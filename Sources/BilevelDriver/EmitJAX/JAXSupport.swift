@@ -31,6 +31,26 @@ enum JAXSupport {
         message: "--emit jax does not emit the flow inner solver yet; use gd, momentum or adam",
         range: p.innerSolver?.range)
     }
+    if let lr = p.innerSolver?.spec.expressions.first, p.variables(.inner).count > 1,
+      p.graph.shape(lr) == .vector(p.size(.inner))
+    {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit a learning rate over all inner variables' entries yet; give one per variable's shape or a scalar",
+        range: p.innerSolver?.range)
+    }
+    if p.innerControls != StepControls() || p.outerControls != StepControls() {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit learning-rate schedules, gradient clipping or tolerances on fixed-step solvers yet",
+        range: p.innerControls != StepControls() ? p.innerSolver?.range : p.outerSolver?.range)
+    }
+    if p.innerStart == .warm {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit warm-started inner solvers yet ('start: warm'): the module re-solves from θ₀ at every outer step; use 'start: cold'",
+        range: p.innerSolver?.range)
+    }
     switch method {
     case .adjoint:
       throw JAXRefusal(

@@ -325,7 +325,7 @@ extension Message {
     _ name: String, _ shape: String, _ variable: String, _ variableShape: String
   ) -> Message {
     Message(
-      "setting '\(name)' is \(shape), but the inner variable '\(variable)' is \(variableShape); a per-entry '\(name)' must have the shape of every inner variable"
+      "setting '\(name)' is \(shape), but the inner variable '\(variable)' is \(variableShape); a per-entry '\(name)' must have the shape of every inner variable (or, with several, be a vector with one entry per entry of all of them in order)"
     )
   }
   public static var ruleNeedsOneInnerVariable: Message {
@@ -338,6 +338,33 @@ extension Message {
   }
   public static func solverDoesNotFit(_ solver: String, _ why: String) -> Message {
     Message("'\(solver)' \(why)")
+  }
+  public static func stepsOrMaxSteps(_ solver: String, both: Bool) -> Message {
+    both
+      ? Message(
+        "'\(solver)' takes 'steps' (exactly that many) or 'max_steps' with 'tol' (stop early), not both"
+      )
+      : Message(
+        "'\(solver)' needs the setting 'steps', as in \(solver)(lr: 0.1, steps: 100) (or 'max_steps' with 'tol', to stop early)"
+      )
+  }
+  public static func toleranceWithMaxSteps(_ solver: String) -> Message {
+    Message(
+      "'\(solver)' stops early only with both 'tol:' and 'max_steps:' (the most steps); for a fixed count write 'steps: T'"
+    )
+  }
+  public static let warmStartWithTolerance = Message(
+    "'start: warm' carries one inner step count over, so it needs a fixed number of steps per outer step; write 'steps: T' instead of 'tol:' and 'max_steps:'"
+  )
+  public static func warmStartWithoutSteps(_ method: String) -> Message {
+    Message(
+      "'\(method)' takes no inner steps, so there is no inner state to carry between outer steps; use 'start: cold' or a method that runs the inner solver (unroll, implicit(cg))"
+    )
+  }
+  public static func warmStartFromOuter(_ inner: String, _ outer: String) -> Message {
+    Message(
+      "a warm-started inner variable '\(inner)' starts from a value that reads the outer variable '\(outer)'; with 'start: warm' only the first outer step uses it and the carried start is held constant, so give '\(inner)' an initial value of data and constants"
+    )
   }
   public static func minimiserOnFixpoint(_ solver: String) -> Message {
     solverDoesNotFit(

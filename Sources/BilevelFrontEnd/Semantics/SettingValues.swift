@@ -62,6 +62,26 @@ public struct SettingValues<Expression: Sendable> {
     return s
   }
 
+  /// A number without a default (clip, tol): nil when not written.
+  func optionalReal(_ name: String) -> Double? {
+    switch value(name) {
+    case .real(let x)?: return x
+    case .integer(let k)?: return Double(k)
+    case nil: return nil
+    default: preconditionFailure("'\(name)' is not a number")
+    }
+  }
+
+  /// A choice without a default (schedule, start): nil when not written.
+  func optionalChoice(_ name: String) -> String? {
+    guard case .symbol(let s)? = value(name) else { return nil }
+    return s
+  }
+
+  /// A fixed-step inner solver's T: `steps`, or the cap `max_steps` (the
+  /// elaborator reports a call with neither; 1 keeps the spec well formed).
+  var mostSteps: Int { optionalCount("steps") ?? optionalCount("max_steps") ?? 1 }
+
   var moments: AdamMoments {
     AdamMoments(beta1: real("beta1"), beta2: real("beta2"), eps: real("eps"))
   }

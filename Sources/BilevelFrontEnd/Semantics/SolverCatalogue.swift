@@ -156,26 +156,32 @@ public enum SolverCatalogue {
       settings: [
         SettingSchema(
           "lr", .expression, required: true, perEntry: true, range: .positive,
-          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
-        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
-      ], summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
+          "step size; may use outer variables, have every inner variable's shape (one per entry), or be vector[d] over all inner variables' entries in order (one per entry of θ: per layer, Meta-SGD on a network)"
+        ), SettingSchema("steps", .count, "inner steps, all unrolled (or max_steps)"),
+        startSetting,
+      ] + innerStopping + StepControls.settings("∇θ L_in"),
+      summary: "gradient descent, θ ← θ − lr ∇θ L_in"),
     SolverSchema(
       .inner(.momentum),
       settings: [
         SettingSchema(
           "lr", .expression, required: true, perEntry: true, range: .positive,
-          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
-        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
-        SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay"),
+          "step size; may use outer variables, have every inner variable's shape (one per entry), or be vector[d] over all inner variables' entries in order (one per entry of θ: per layer, Meta-SGD on a network)"
+        ), SettingSchema("steps", .count, "inner steps, all unrolled (or max_steps)"),
+        startSetting,
+      ] + innerStopping + StepControls.settings("∇θ L_in") + [
+        SettingSchema("momentum", .expression, default: 0.9, range: .fraction, "velocity decay")
       ], summary: "heavy-ball momentum; the velocity is part of the unrolled state"),
     SolverSchema(
       .inner(.adam),
       settings: [
         SettingSchema(
           "lr", .expression, required: true, perEntry: true, range: .positive,
-          "step size; may use outer variables, or have every inner variable's shape (one per entry)"
-        ), SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
-      ] + adamMoments, summary: "Adam; both moments are part of the unrolled state"),
+          "step size; may use outer variables, have every inner variable's shape (one per entry), or be vector[d] over all inner variables' entries in order (one per entry of θ: per layer, Meta-SGD on a network)"
+        ), SettingSchema("steps", .count, "inner steps, all unrolled (or max_steps)"),
+        startSetting,
+      ] + innerStopping + StepControls.settings("∇θ L_in") + adamMoments,
+      summary: "Adam; both moments are part of the unrolled state"),
     SolverSchema(
       .inner(.rule),
       settings: [
@@ -221,13 +227,17 @@ public enum SolverCatalogue {
       settings: [
         SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
         SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
-      ], summary: "gradient descent on the hypergradient"),
+        outerTolerance,
+      ] + StepControls.settings("the hypergradient"),
+      summary: "gradient descent on the hypergradient"),
     SolverSchema(
       .outer(.adam),
       settings: [
         SettingSchema("lr", .real, required: true, range: .positive, "step size on φ"),
         SettingSchema("steps", .count, required: true, "outer steps, one hypergradient each"),
-      ] + adamMoments, summary: "Adam on the hypergradient"),
+        outerTolerance,
+      ] + StepControls.settings("the hypergradient") + adamMoments,
+      summary: "Adam on the hypergradient"),
     // Hypergradient methods (METHODS.md).
     SolverSchema(
       .method(.unroll),
@@ -415,11 +425,11 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
 extension InnerSolverSpec {
   public init(_ kind: InnerSolverKind, _ v: SettingValues<Value>) {
     switch kind {
-    case .gd: self = .gd(lr: v.expression("lr"), steps: v.count("steps"))
+    case .gd: self = .gd(lr: v.expression("lr"), steps: v.mostSteps)
     case .momentum:
       self = .momentum(
-        lr: v.expression("lr"), momentum: v.expression("momentum"), steps: v.count("steps"))
-    case .adam: self = .adam(lr: v.expression("lr"), moments: v.moments, steps: v.count("steps"))
+        lr: v.expression("lr"), momentum: v.expression("momentum"), steps: v.mostSteps)
+    case .adam: self = .adam(lr: v.expression("lr"), moments: v.moments, steps: v.mostSteps)
     case .rule: self = .rule(update: v.expression("update"), steps: v.count("steps"))
     case .newton:
       self = .newton(

@@ -34,6 +34,10 @@ extension FiniteDifferenceStep {
           return
             "it approximates the mixed product of one gradient-descent step (DARTS), but the inner solver is '\(s.innerSolverName)'"
         }
+        if !s.plainSteps {
+          return
+            "it approximates plain gradient-descent steps θ − lr ∇θ L_in (DARTS), but the inner solver has a schedule, clipping or a tolerance"
+        }
         if !s.scalarLearningRate {
           return
             "it scales one difference of gradients by the learning rate, which here is per entry; use unroll(reverse)"

@@ -91,6 +91,7 @@ struct EvolutionaryProxy {
       innerSteps: solution.steps, innerResidual: perTask.reduce(0) { max($0, $1.residual) },
       linearSolve: nil, forwardSteps: solution.steps, peakStates: samples + 1)
     result.innerSolveSeconds = solution.seconds
+    result.finalStates = problem.wholeStates(solution)
     return result
   }
 }

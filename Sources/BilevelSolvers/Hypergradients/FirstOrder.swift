@@ -23,6 +23,7 @@ struct FirstOrder {
       innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: nil,
       forwardSteps: solution.steps, peakStates: 1)
     result.innerSolveSeconds = solution.seconds
+    result.finalStates = problem.wholeStates(solution)
     return result
   }
 }
@@ -85,11 +86,12 @@ struct FiniteDifferenceStep {
       if T == 1 { problem.addInitialPullback(&part, phi, cotangent: initialCotangent, task: t) }
       return (part, try solver.residual(theta[t], phi, task: t))
     }
-    let result = HypergradientResult(
+    var result = HypergradientResult(
       parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
       theta: theta,
       innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
       forwardSteps: T, peakStates: 4)
+    result.finalStates = theta
     guard allFinite(result.gradient) else {
       // Non-finite perturbed gradients come from too large a perturbation.
       throw SolverFault(

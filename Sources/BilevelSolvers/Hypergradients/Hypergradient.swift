@@ -26,6 +26,9 @@ public struct HypergradientResult: Sendable {
   /// (implicit, first-order, evolutionary proxy); nil when the inner steps
   /// are interleaved with the derivative (unrolled methods) or absent.
   public var innerSolveSeconds: Double?
+  /// Each task's whole step state after the inner steps (θ and the
+  /// optimiser's state), when the method kept it: a warm start's next start.
+  public var finalStates: [[Double]]?
   /// Each task's contribution, in task order; task 0's includes the explicit term.
   var taskParts: [[Double]] = []
 
@@ -104,6 +107,7 @@ extension BilevelProblem {
 
   /// g += (∂θ₀/∂φ)ᵀ u for task t's cotangent u on θ₀.
   func addInitialPullback(_ g: inout [Double], _ phi: [Double], cotangent: [Double], task t: Int) {
+    guard differentiatesStart else { return }
     let f = initialPullback(t)
     f.load(.phi, phi)
     f.load(.cotangent, cotangent)

@@ -57,6 +57,7 @@ struct ImplicitDifferentiation {
       innerSteps: solution.steps, innerResidual: solution.residual, linearSolve: worst,
       forwardSteps: solution.steps, peakStates: 1)
     result.innerSolveSeconds = solution.seconds
+    result.finalStates = problem.wholeStates(solution)
     guard allFinite(result.gradient) else {
       throw SolverFault(
         .nonFinite, "the implicit hypergradient is not finite (the adjoint solve failed)",

@@ -39,6 +39,23 @@ enum MethodView: Sendable {
   case solutionAndStart
 }
 
+extension MethodView {
+  /// What the method differentiates when each outer step's inner solve
+  /// continues the previous one (`start: warm`): the carried start is a constant.
+  var underWarmStart: String {
+    switch self {
+    case .iterations:
+      return "this outer step's inner steps, from the carried state held constant"
+    case .solution:
+      return
+        "the inner solution at the current point (the state this outer step's steps reach), as if it were converged"
+    case .solutionAndStart:
+      return
+        "the state this outer step's steps reach, held; the carried start is constant, so only ∂L_out/∂φ"
+    }
+  }
+}
+
 /// How `check` judges a method (METHODS.md, "Checking").
 enum CheckFamily: Sendable, Equatable {
   /// unroll(reverse): the unrolled family's reference.
@@ -115,6 +132,9 @@ extension HypergradientMethod {
     default: return kind.rawValue
     }
   }
+
+  /// What it differentiates under a warm start (explain's line).
+  public var underWarmStart: String { record.view.underWarmStart }
 
   /// Whether it solves the inner problem and differentiates the solution
   /// (rather than the unrolled steps).

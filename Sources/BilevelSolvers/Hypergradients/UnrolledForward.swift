@@ -16,19 +16,29 @@ struct UnrolledForward {
     let units = (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
     // Each task's θ_T and tangents Z_T e_j, in parallel.
     let sweeps = try problem.eachTask {
-      t throws(SolverFault) -> (theta: [Double], tangents: [[Double]]) in
+      t throws(SolverFault) -> (state: [Double], tangents: [[Double]], taken: Int) in
       var runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
       initialTangent.load(.phi, phi)
+      // A carried start is held constant: its tangent is zero.
       var z: [[Double]] = units.map { e in
+        guard problem.differentiatesStart else {
+          return [Double](repeating: 0, count: problem.stateSize)
+        }
         initialTangent.load(.outerTangent, e)
         initialTangent.run()
         return initialTangent.result(.tangent) + extra
       }
       var s = runner.start(phi)
+      var next = s
+      var taken = 0
       tangentStep.load(.phi, phi)
       for k in 0..<T {
+        // The step first, so a tolerance can stop the sweep before its tangent is taken.
+        for i in s.indices { next[i] = s[i] }
+        guard try runner.advanceUnlessConverged(&next, step: k) else { break }
+        taken += 1
         tangentStep.load(.state, s)
         runner.loadBias(k, into: tangentStep)
         for j in 0..<m {
@@ -42,11 +52,12 @@ struct UnrolledForward {
               in: tangentStep, problem: problem)
           }
         }
-        try runner.advance(&s, step: k)
+        swap(&s, &next)
       }
-      return (Array(s.prefix(problem.innerSize)), z)
+      return (s, z, taken)
     }
-    let theta = sweeps.map(\.theta)
+    let theta = sweeps.map { Array($0.state.prefix(problem.innerSize)) }
+    let taken = sweeps.map(\.taken).max() ?? 0
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
     let thetaGradients = try problem.outerGradientsInner(theta, phi)
     let perTask = try problem.eachTask {
@@ -59,10 +70,12 @@ struct UnrolledForward {
       }
       return (part, try solver.residual(theta[t], phi, task: t))
     }
-    return HypergradientResult(
+    var result = HypergradientResult(
       parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
       theta: theta,
-      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-      forwardSteps: T, peakStates: m + 1)
+      innerSteps: taken, innerResidual: perTask.reduce(0) { max($0, $1.residual) },
+      linearSolve: nil, forwardSteps: taken, peakStates: m + 1)
+    result.finalStates = sweeps.map(\.state)
+    return result
   }
 }

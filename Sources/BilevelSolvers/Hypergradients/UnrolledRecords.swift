@@ -16,6 +16,9 @@ extension UnrolledReverse {
     MethodRecord(
       inapplicable: { s in
         if let why = s.needsFixedSteps() { return why }
+        if checkpoints != nil, let why = s.needsKnownSteps("its checkpoint schedule") {
+          return why
+        }
         if let k = checkpoints, let T = s.steps, k > T {
           return "\(k) checkpoints exceed the \(T) inner steps"
         }
@@ -63,6 +66,9 @@ extension UnrolledReverse {
     MethodRecord(
       inapplicable: { s in
         if let why = s.needsFixedSteps() { return why }
+        if let T = s.steps, K < T, let why = s.needsKnownSteps("truncating to the last \(K)") {
+          return why
+        }
         if let T = s.steps, K > T {
           return
             "it truncates to the last \(K) steps, but the inner solver runs only \(T); use unroll(reverse)"

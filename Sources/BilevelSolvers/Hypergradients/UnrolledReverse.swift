@@ -21,6 +21,8 @@ struct UnrolledReverse {
     var tape: [[Double]] = []
     var residualTape: [[Double]] = []
     var final: [Double] = []
+    /// Steps the forward sweep took (fewer than T when the tolerance stopped it).
+    var taken = 0
     // Checkpointed replay state.
     /// The binomial schedule, made one action at a time; nil for the plain tape.
     var schedule: BinomialSchedule.Iterator? = nil
@@ -54,6 +56,8 @@ struct UnrolledReverse {
       return sweep
     }
     let theta = forward.map { Array($0.final.prefix(problem.innerSize)) }
+    let finalStates = forward.map(\.final)
+    let taken = forward.map(\.taken).max() ?? 0
     // Each reverse sweep takes its task's sweep (so replay updates its snapshots in place).
     let sweeps = TaskParallel.Handoff(consume forward)
     let (loss, g0) = try problem.outerGradientOuter(theta, phi)
@@ -68,13 +72,14 @@ struct UnrolledReverse {
       return (part, try solver.residual(theta[t], phi, task: t), sweep.cost)
     }
     let costs = perTask.map(\.cost)
-    let result = HypergradientResult(
+    var result = HypergradientResult(
       parts: perTask.map(\.part), explicit: g0, outerLoss: loss.isFinite ? loss : .nan,
       theta: theta,
-      innerSteps: T, innerResidual: perTask.reduce(0) { max($0, $1.residual) }, linearSolve: nil,
-      forwardSteps: costs.map(\.forwardSteps).max() ?? 0,
+      innerSteps: taken, innerResidual: perTask.reduce(0) { max($0, $1.residual) },
+      linearSolve: nil, forwardSteps: costs.map(\.forwardSteps).max() ?? 0,
       peakStates: costs.map(\.peakStates).max() ?? 0,
       peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
+    result.finalStates = finalStates
     guard allFinite(result.gradient) else {
       throw SolverFault(
         .nonFinite, "the hypergradient is not finite", origin: problem.source.hypergradient?.range)
@@ -111,9 +116,11 @@ struct UnrolledReverse {
           in: pullback, problem: problem)
       }
     }
+    // The tape holds the last of the steps taken (all of them when a tolerance stopped the sweep).
+    let first = sweep.taken - sweep.tape.count
     if sweep.schedule == nil {
       for (j, state) in sweep.tape.enumerated().reversed() {
-        try reverse(state, sweep.residualTape[j], step: T - K + j)
+        try reverse(state, sweep.residualTape[j], step: first + j)
       }
     } else {
       // Each reverse step first retakes its step for the residuals (revolve's "youturn").
@@ -122,7 +129,7 @@ struct UnrolledReverse {
         try reverse(state, residuals, step: k)
       }
     }
-    if K == T {
+    if sweep.schedule != nil || first == 0 {
       problem.addInitialPullback(&g, phi, cotangent: Array(u.prefix(problem.innerSize)), task: t)
     }
     return g
@@ -137,14 +144,19 @@ struct UnrolledReverse {
     for k in 0..<T {
       let taped = k >= T - K
       if taped { sweep.tape.append(s) }
-      try sweep.runner.advance(&s, step: k)
+      guard try sweep.runner.advanceUnlessConverged(&s, step: k) else {
+        // Converged at s: no step k to differentiate. (A tolerance implies K = T.)
+        if taped { sweep.tape.removeLast() }
+        break
+      }
+      sweep.taken += 1
       if taped {
         sweep.runner.storeResiduals(into: &residuals)
         sweep.residualTape.append(residuals)
       }
     }
     sweep.final = s
-    sweep.cost.forwardSteps = T
+    sweep.cost.forwardSteps = sweep.taken
     // The tape, the working state and the cotangent.
     sweep.cost.peakStates = K + 2
     sweep.cost.peakDoubles = K * (problem.stateSize + problem.residualSize) + 2 * problem.stateSize
@@ -167,6 +179,7 @@ struct UnrolledReverse {
     try sweep.runner.advance(&last, step: T - 1)
     sweep.cost.forwardSteps += 1
     sweep.final = last
+    sweep.taken = T
   }
 
   func replay(

@@ -4,8 +4,9 @@ import Foundation
 
 /// Runs one task's fixed-step inner solver (gd, momentum, adam) one step at
 /// a time over the whole unrolled state s = (θ, optimizer state):
-/// s_{k+1} = Φ(s_k, φ). The unrolled methods drive it to record, replay or
-/// differentiate the steps. A value: each task's runner is its thread's own.
+/// s_{k+1} = Φ(s_k, φ), stopping early at a tolerance when the solver has
+/// one. The unrolled methods drive it to record, replay or differentiate the
+/// steps taken. A value: each task's runner is its thread's own.
 public struct FixedStepRunner: Sendable {
   let problem: BilevelProblem
   let task: Int
@@ -13,6 +14,14 @@ public struct FixedStepRunner: Sendable {
   public let steps: Int
   var bias: [Double]
   let betas: (Double, Double)?
+  /// Inner steps taken before this solve (a warm start's carried count).
+  let stepOffset: Int
+  /// The schedule's factor on lr (StepControls), over `scheduleLength` steps.
+  let controls: StepControls
+  let scheduleLength: Int
+  /// Steps the last `run` took: `steps`, or fewer when the tolerance stopped it.
+  public private(set) var stepsTaken = 0
+  var squaredNorm = [0.0]
   /// The inner loss at the first step, for the divergence bound.
   var firstLoss: Double?
   public private(set) var lastLoss = Double.nan
@@ -24,6 +33,12 @@ public struct FixedStepRunner: Sendable {
     self.task = task
     self.steps = steps
     function = problem.step(task)
+    // A warm start continues the step count, so Adam's bias corrections do too.
+    stepOffset = problem.startsWarm ? problem.carried?.stepsTaken ?? 0 : 0
+    controls = problem.source.innerControls
+    // A warm start's schedule runs over every outer step's inner steps.
+    let outerSteps = problem.source.outerSolver?.spec.steps ?? 0
+    scheduleLength = problem.startsWarm ? steps * (outerSteps + 1) : steps
     if case .adam(_, let b1, let b2, _)? = problem.stepRule {
       betas = (b1, b2)
       bias = [1, 1]
@@ -31,24 +46,33 @@ public struct FixedStepRunner: Sendable {
       betas = nil
       bias = []
     }
+    if problem.stepRule != nil && controls.isScheduled { bias.append(1) }
   }
 
-  /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0).
+  /// The schedule's factor on lr at step k (0-based) of this solve.
+  public func rateFactor(_ k: Int) -> Double {
+    controls.rateFactor(step: stepOffset + k, of: scheduleLength)
+  }
+
+  /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0), or
+  /// the carried state of a warm start.
   public mutating func start(_ phi: [Double]) -> [Double] {
     function.load(.phi, phi)
     self.phi = phi
     firstLoss = nil
-    let theta0 = problem.initial(task)([.phi: phi])[.theta]
-    return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
+    return problem.startState(task, phi)
   }
 
   /// What varies with step k (0-based) into the step plan or one of its
   /// derivative plans: its minibatches, and Adam's bias corrections.
   mutating func loadBias<S: BiasCorrectedSignature>(_ k: Int, into f: Compiled<S>) {
     f.function.loadBatches(outer: problem.outerStep, inner: k)
-    guard let (b1, b2) = betas else { return }
-    bias[0] = 1 / (1 - pow(b1, Double(k + 1)))
-    bias[1] = 1 / (1 - pow(b2, Double(k + 1)))
+    guard !bias.isEmpty else { return }
+    if let (b1, b2) = betas {
+      bias[0] = 1 / (1 - pow(b1, Double(stepOffset + k + 1)))
+      bias[1] = 1 / (1 - pow(b2, Double(stepOffset + k + 1)))
+    }
+    if controls.isScheduled { bias[bias.count - 1] = rateFactor(k) }
     f.load(S.biasCorrection, bias)
   }
 
@@ -65,6 +89,30 @@ public struct FixedStepRunner: Sendable {
     loadBias(k, into: function)
     function.load(.state, s)
     function.run()
+    try finish(&s, step: k)
+  }
+
+  /// Step k, unless θ in s already meets the inner tolerance (‖∇θ L_in‖ ≤
+  /// tol, read off the same step's plan): then s is left as it is and the
+  /// result is false. Without a tolerance, always the step.
+  public mutating func advanceUnlessConverged(
+    _ s: inout [Double], step k: Int
+  ) throws(SolverFault) -> Bool {
+    guard let tolerance = controls.tolerance else {
+      try advance(&s, step: k)
+      return true
+    }
+    loadBias(k, into: function)
+    function.load(.state, s)
+    function.run()
+    function.store(.squaredGradientNorm, into: &squaredNorm)
+    if squaredNorm[0].squareRoot() <= tolerance { return false }
+    try finish(&s, step: k)
+    return true
+  }
+
+  /// Stores the step just run into s, with the checks on it.
+  mutating func finish(_ s: inout [Double], step k: Int) throws(SolverFault) {
     let loss = function.scalar(.loss)
     function.store(.next, into: &s)
     guard loss.isFinite, allFinite(s) else {
@@ -91,7 +139,11 @@ public struct FixedStepRunner: Sendable {
     function.load(.phi, phi)
     firstLoss = nil
     var s = state
-    for k in range { try advance(&s, step: k) }
+    stepsTaken = 0
+    for k in range {
+      guard try advanceUnlessConverged(&s, step: k) else { break }
+      stepsTaken += 1
+    }
     return s
   }
 
@@ -111,10 +163,14 @@ public struct FixedStepRunner: Sendable {
     function.store(.residuals, into: &r)
   }
 
-  /// Runs all steps from s₀(φ) and returns s_T.
+  /// Runs all steps from s₀(φ), or until the tolerance stops them, and returns the last state.
   public mutating func run(_ phi: [Double]) throws(SolverFault) -> [Double] {
     var s = start(phi)
-    for k in 0..<steps { try advance(&s, step: k) }
+    stepsTaken = 0
+    for k in 0..<steps {
+      guard try advanceUnlessConverged(&s, step: k) else { break }
+      stepsTaken += 1
+    }
     return s
   }
 }

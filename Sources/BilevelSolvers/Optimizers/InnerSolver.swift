@@ -74,7 +74,7 @@ public struct InnerSolver: Sendable {
       var runner = FixedStepRunner(problem, task: t, steps: T)
       let s = try runner.run(phi)
       let theta = Array(s.prefix(problem.innerSize))
-      return (theta, T, try residual(theta, phi, task: t))
+      return (theta, runner.stepsTaken, try residual(theta, phi, task: t))
     }
     let start = problem.initial(t)([.phi: phi])[.theta]
     switch spec {

@@ -33,11 +33,21 @@ public struct OuterOptimizer: Sendable {
     }
   }
 
+  /// Schedule, clipping and the stopping tolerance (StepControls).
+  public let controls: StepControls
+
   public init(
-    _ statement: SolverStatement<OuterSolverSpec>?, bounds: (lower: [Double], upper: [Double])?
+    _ statement: SolverStatement<OuterSolverSpec>?, bounds: (lower: [Double], upper: [Double])?,
+    controls: StepControls = StepControls()
   ) {
     spec = statement?.spec
     self.bounds = bounds
+    self.controls = controls
+  }
+
+  /// Whether the hypergradient is short enough to stop at (`tol:`).
+  public func converged(_ gradientNorm: Double) -> Bool {
+    controls.tolerance.map { gradientNorm <= $0 } ?? false
   }
 
   public var name: String { spec?.name ?? "none" }
@@ -50,9 +60,12 @@ public struct OuterOptimizer: Sendable {
     for i in phi.indices { phi[i] = min(max(phi[i], b.lower[i]), b.upper[i]) }
   }
 
-  /// One step along −g, then the projection.
-  public mutating func step(_ phi: inout [Double], gradient g: [Double]) {
-    let learningRate = self.learningRate
+  /// Outer step k's (0-based) move along −g, clipped and scheduled when the
+  /// solver says so, then the projection.
+  public mutating func step(_ phi: inout [Double], gradient: [Double], outerStep k: Int = 0) {
+    let learningRate = self.learningRate * controls.rateFactor(step: k, of: steps)
+    let clip = controls.clipFactor(norm: norm(gradient))
+    let g = clip == 1 ? gradient : gradient.map { $0 * clip }
     if case .adam(_, let moments, _)? = spec {
       let beta1 = moments.beta1, beta2 = moments.beta2, eps = moments.eps
       if first.isEmpty {
@@ -96,10 +109,15 @@ public struct BilevelRun {
     public let step: Int
     public let phi: [Double]
     public let optimizer: OuterOptimizer.State
-    public init(step: Int, phi: [Double], optimizer: OuterOptimizer.State) {
+    /// A warm start's inner state the step at `phi` starts from (nil: θ₀).
+    public let inner: CarriedState?
+    public init(
+      step: Int, phi: [Double], optimizer: OuterOptimizer.State, inner: CarriedState? = nil
+    ) {
       self.step = step
       self.phi = phi
       self.optimizer = optimizer
+      self.inner = inner
     }
   }
 
@@ -108,12 +126,16 @@ public struct BilevelRun {
     public var firstStep = 0
     /// The optimiser's state at `phi` (after `stepsDone` updates).
     public var optimizer = OuterOptimizer.State(count: 0, first: [], second: [])
+    /// A warm start's inner state the step at `phi` started from (nil: θ₀, or a cold start).
+    public var inner: CarriedState?
     public var initialPhi: [Double] = []
     public var phi: [Double] = []
     public var initialLoss: Double?
     public var final: HypergradientResult?
     public var stepsDone = 0
     public var fault: SolverFault?
+    /// The outer solver stopped at its tolerance on the hypergradient's norm.
+    public var converged = false
     public var faultStep: Int?
     /// Wall time summed over outer steps: the hypergradient evaluations
     /// (inner solve included), the part of them spent in a separate inner
@@ -136,7 +158,9 @@ public struct BilevelRun {
     from resume: ResumePoint? = nil, progress: (Progress) -> Bool = { _ in true }
   ) -> Report {
     var report = Report()
-    var optimizer = OuterOptimizer(problem.source.outerSolver, bounds: problem.outerBounds())
+    var optimizer = OuterOptimizer(
+      problem.source.outerSolver, bounds: problem.outerBounds(),
+      controls: problem.source.outerControls)
     var phi = problem.initialOuter()
     optimizer.project(&phi)
     if let resume {
@@ -144,6 +168,9 @@ public struct BilevelRun {
       optimizer.state = resume.optimizer
       report.firstStep = resume.step
     }
+    // Each step's inner solve starts where the previous one ended (start: warm).
+    if problem.startsWarm { problem.carried = resume?.inner }
+    defer { if problem.startsWarm { problem.carried = nil } }
     report.initialPhi = phi
     report.phi = phi
     report.optimizer = optimizer.state
@@ -166,14 +193,25 @@ public struct BilevelRun {
       report.phi = phi
       report.stepsDone = k
       report.optimizer = optimizer.state
+      report.inner = problem.startsWarm ? problem.carried : nil
       let going = progress(
         Progress(
           step: k, steps: optimizer.steps, outerLoss: result.outerLoss,
           gradientNorm: result.gradientNorm,
           innerResidual: result.innerResidual, phi: phi, theta: result.theta))
-      if k >= optimizer.steps || !going { break }
+      if optimizer.converged(result.gradientNorm) { report.converged = true }
+      if k >= optimizer.steps || !going || report.converged { break }
+      if problem.startsWarm {
+        do {
+          problem.carried = try problem.nextCarried(after: result, at: phi)
+        } catch {
+          report.fault = error
+          report.faultStep = k
+          return report
+        }
+      }
       let updating = ContinuousClock.now
-      optimizer.step(&phi, gradient: result.gradient)
+      optimizer.step(&phi, gradient: result.gradient, outerStep: k)
       report.outerUpdateSeconds += secondsSince(updating)
       if !allFinite(phi) {
         let outer = problem.source.outerSolver

@@ -19,6 +19,10 @@ public struct ProblemSizes: Sendable {
   public let scalarLearningRate: Bool
   /// Whether the inner loss is exactly quadratic in θ (closed_form applies).
   public let quadratic: Bool
+  /// A fixed-step solver that stops at a tolerance (tol, max_steps): T is its most steps.
+  public let stopsEarly: Bool
+  /// Each step is θ − lr ∇θ L_in as written: no schedule, clipping or tolerance.
+  public let plainSteps: Bool
   /// Entries a taped step keeps beyond its state (the matrix products its
   /// pullback reads); known once the solver graphs are derived.
   public var residuals = 0
@@ -38,6 +42,9 @@ public struct ProblemSizes: Sendable {
     }
     state = inner * copies + (copies == 3 ? 1 : 0)
     steps = solver?.fixedSteps
+    let controls = program.innerControls
+    stopsEarly = controls.tolerance != nil
+    plainSteps = !stopsEarly && controls.clip == nil && !controls.isScheduled
     if case .gd(let lr, _)? = solver {
       scalarLearningRate = program.graph.shape(lr).isScalar
     } else {
@@ -63,6 +70,13 @@ public struct ProblemSizes: Sendable {
     guard let solver = innerSolver else { return "the program names no inner solver to unroll" }
     return
       "it differentiates through a fixed number of inner steps, but '\(solver.name)' stops at a tolerance; use gd, momentum or adam, or implicit(cg)"
+  }
+
+  /// Why a method that needs the step count before the steps run cannot (nil: it can).
+  func needsKnownSteps(_ what: String) -> String? {
+    stopsEarly
+      ? "\(what) needs the number of inner steps beforehand, but the inner solver stops at tol; use unroll(reverse) or unroll(forward)"
+      : nil
   }
 
   var perTask: String { tasks > 1 ? " × \(tasks) tasks" : "" }

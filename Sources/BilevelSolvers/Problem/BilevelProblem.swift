@@ -30,6 +30,8 @@ public final class BilevelProblem: Sendable {
     set { threadCount.store(newValue, ordering: .relaxed) }
   }
   let threadCount = Atomic<Int>(KernelThreadPool.onlineCores)
+  /// The warm start's carried inner state (CarriedState.swift).
+  let carriedStore = Mutex<CarriedState?>(nil)
 
   /// The outer step whose minibatches the plans read (set by `hypergradient`;
   /// 0 for `check` and `grad`, whose maps hold the stream fixed).
@@ -220,6 +222,7 @@ public final class BilevelProblem: Sendable {
           case .next: graphs.step
           case .loss: graphs.innerLoss
           case .residuals: graphs.residuals
+          case .squaredGradientNorm: graphs.stepGradientNorm
           }
         })
     }

@@ -35,7 +35,8 @@ public protocol BiasCorrectedSignature: FunctionSignature {
 /// [s, φ, bias] → [Φ(s), L_in(θ), residuals (what the taped pullback reads)].
 public enum InnerStep: BiasCorrectedSignature {
   public enum Argument: Int, CaseIterable { case state, phi, biasCorrection }
-  public enum Result: Int, CaseIterable { case next, loss, residuals }
+  /// squaredGradientNorm: Σ ‖∇θ L_in‖² at s's θ, only for a solver with a tolerance.
+  public enum Result: Int, CaseIterable { case next, loss, residuals, squaredGradientNorm }
   public static var biasCorrection: Argument { .biasCorrection }
 }
 

@@ -41,7 +41,12 @@ struct SolverGraphs {
   var cotangent: [NodeID] = []  // over the step state
   var stateTangent: [NodeID] = []  // over the step state
   var outerTangent: [NodeID] = []  // one per outer variable
-  var biasCorrection: [NodeID] = []  // Adam's 1/(1 − β^k), two scalars
+  /// Per-step scalars loaded with each step: Adam's 1/(1 − β^k) (two), then a
+  /// schedule's factor on lr (one), each only when the solver has it.
+  var biasCorrection: [NodeID] = []
+  var rateScale: NodeID?
+  /// Σ ‖∇θ L_in‖² at the step's θ, for a solver that stops at a tolerance.
+  var stepGradientNorm: [NodeID] = []
   var theta: [NodeID] = []
   var phi: [NodeID] = []
 
@@ -97,6 +102,11 @@ struct SolverGraphs {
         input("bias_correction_2", .scalar, perTask: false),
       ]
     default: break
+    }
+    if stepRule != nil && source.innerControls.isScheduled {
+      let scale = input("rate_scale", .scalar, perTask: false)
+      rateScale = scale
+      biasCorrection.append(scale)
     }
     let state = theta + optimizerState
     cotangent = state.enumerated().map { k, s in
@@ -156,9 +166,14 @@ struct SolverGraphs {
     }
     if let rule = stepRule {
       let before = d.graph.count
+      let controls = program.innerControls
+      let gradient = Self.clipped(innerGradient, to: controls.clip, &d.builder)
+      if controls.tolerance != nil {
+        stepGradientNorm = [Self.squaredNorm(innerGradient, &d.builder)]
+      }
       step = Self.step(
-        rule, &d.builder, theta: theta, gradient: innerGradient, state: optimizerState,
-        bias: biasCorrection)
+        Self.scaled(rule, by: rateScale, &d.builder), &d.builder, theta: theta, gradient: gradient,
+        state: optimizerState, bias: biasCorrection)
       // The update's own arithmetic (moments, velocity) is the solver's: a
       // fault there points at its statement, never at an internal leaf.
       d.giveOrigin(program.innerSolver?.range, toNodesFrom: before)
@@ -231,6 +246,52 @@ struct SolverGraphs {
     }
   }
 
+  /// Σ_i ‖g_i‖² over the inner variables' gradients.
+  static func squaredNorm(_ g: [NodeID], _ b: inout Rewriter) -> NodeID {
+    g.map { b.reduce(.sum, .all, b.multiply($0, $0)) }.dropFirst().reduce(
+      b.reduce(.sum, .all, b.multiply(g[0], g[0]))
+    ) { b.add($0, $1) }
+  }
+
+  /// g · c / max(‖g‖, c): the gradient rescaled to norm c when longer. The
+  /// max keeps a zero gradient's derivative finite (sqrt′(0) = 0 and c is taken).
+  static func clipped(_ g: [NodeID], to clip: Double?, _ b: inout Rewriter) -> [NodeID] {
+    guard let c = clip, !g.isEmpty else { return g }
+    let norm = b.apply(.sqrt, squaredNorm(g, &b))
+    let factor = b.divide(b.scalar(c), b.node(.binary(.maximum), [norm, b.scalar(c)]))
+    return g.map { b.multiply($0, factor) }
+  }
+
+  /// The rule with its learning rate times a schedule's per-step factor.
+  static func scaled(_ rule: StepRule, by scale: NodeID?, _ b: inout Rewriter) -> StepRule {
+    guard let k = scale else { return rule }
+    switch rule {
+    case .gd(let lr): return .gd(lr: b.multiply(lr, k))
+    case .momentum(let lr, let mu): return .momentum(lr: b.multiply(lr, k), momentum: mu)
+    case .adam(let lr, let b1, let b2, let eps):
+      return .adam(lr: b.multiply(lr, k), beta1: b1, beta2: b2, eps: eps)
+    case .rule, .flow: return rule
+    }
+  }
+
+  /// Each inner variable's learning rate: lr itself (a scalar, or one per
+  /// entry of every variable's shape), or, when lr has one entry per entry of
+  /// θ (all inner variables in order, row-major), its slice for the variable.
+  static func rates(_ lr: NodeID, _ theta: [NodeID], _ b: inout Rewriter) -> [NodeID] {
+    let shapes = theta.map { b.graph.shape($0) }
+    let total = shapes.reduce(0) { $0 + $1.count }
+    guard theta.count > 1, b.graph.shape(lr) == .vector(total) else {
+      return theta.map { _ in lr }
+    }
+    var offset = 0
+    return shapes.map { shape in
+      let spec = SliceSpec(rows: offset..<(offset + shape.count), columns: 0..<1)
+      offset += shape.count
+      let part = b.node(.slice(spec), [lr], shape: .vector(shape.count))
+      return shape == .vector(shape.count) ? part : b.reshape(part, shape)
+    }
+  }
+
   /// One inner step as graph nodes: the new state from the old.
   static func step(
     _ rule: StepRule, _ b: inout Rewriter, theta: [NodeID], gradient g: [NodeID], state: [NodeID],
@@ -239,11 +300,14 @@ struct SolverGraphs {
     let n = theta.count
     switch rule {
     case .gd(let lr):
-      return (0..<n).map { b.subtract(theta[$0], b.multiply(lr, g[$0])) }
+      let rate = rates(lr, theta, &b)
+      return (0..<n).map { b.subtract(theta[$0], b.multiply(rate[$0], g[$0])) }
     case .momentum(let lr, let mu):
+      let rate = rates(lr, theta, &b)
       let velocity = (0..<n).map { b.add(b.multiply(mu, state[$0]), g[$0]) }
-      return (0..<n).map { b.subtract(theta[$0], b.multiply(lr, velocity[$0])) } + velocity
+      return (0..<n).map { b.subtract(theta[$0], b.multiply(rate[$0], velocity[$0])) } + velocity
     case .adam(let lr, let beta1, let beta2, let eps):
+      let rate = rates(lr, theta, &b)
       let first = (0..<n).map {
         b.add(b.multiply(b.scalar(beta1), state[$0]), b.multiply(b.scalar(1 - beta1), g[$0]))
       }
@@ -255,7 +319,8 @@ struct SolverGraphs {
       let next = (0..<n).map { k -> NodeID in
         let mHat = b.multiply(first[k], bias[0])
         let root = b.apply(.sqrt, b.multiply(second[k], bias[1]))
-        return b.subtract(theta[k], b.multiply(lr, b.divide(mHat, b.add(root, b.scalar(eps)))))
+        return b.subtract(
+          theta[k], b.multiply(rate[k], b.divide(mHat, b.add(root, b.scalar(eps)))))
       }
       return next + first + second
     case .rule(let update, let input):
