@@ -143,6 +143,8 @@ extension Elaborator {
       return v
     case .function:
       throw error(.functionUsedAsValue(name), at: range)
+    case .ruleState:
+      throw error(.stateOutsideRule(name), at: range)
     case .poisoned:
       throw Poisoned()
     }
@@ -286,6 +288,7 @@ extension Elaborator {
     case .data(let i)?: perTask = program.data[i].perTask
     case .variable(let i)?: perTask = program.variables[i].perTask
     case .letNode(_, let p)?: perTask = p
+    case .ruleState?: throw error(.stateOutsideRule(name), at: base.range)
     case .poisoned?: throw Poisoned()
     default: perTask = false
     }

@@ -25,6 +25,8 @@ public struct Elaborator {
   /// True while a data expression elaborates without keeping its recipe:
   /// small constant results are then computed at once (see `apply`).
   var foldsConstants = false
+  /// `state` statements, checked where declared and elaborated with the rule's update.
+  var pendingStates: [PendingState] = []
 
   public init(file: SourceFile, options: CompileOptions = CompileOptions()) {
     self.program = Program(file: file)
@@ -40,6 +42,7 @@ public struct Elaborator {
     var e = Elaborator(file: source.file, options: options)
     e.declareAll(source.statements)
     for (i, s) in source.statements.enumerated() where !e.skipped.contains(i) { e.statement(s) }
+    e.checkRuleStates()
     if !e.hasErrors { e.checkStructure() }
     return (e.hasErrors ? nil : e.program, e.diagnostics)
   }
@@ -102,7 +105,7 @@ public struct Elaborator {
     case .dims(let ds): return ds.map(\.name)
     case .tasks(let index, _, _): return [index]
     case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
-      .function(let name, _, _):
+      .function(let name, _, _), .ruleState(let name, _, _, _, _):
       return [name]
     case .loss, .fixpoint, .solve, .hypergradient, .report: return []
     }
@@ -201,6 +204,9 @@ public struct Elaborator {
         throw error(.reportNotScalar(name.name, shape.description), at: value.range)
       }
       program.reports.append(ReportStatement(name: name.name, node: v.node, range: name.range))
+    case .ruleState(let name, let task, let type, let initial, let next):
+      try declareRuleState(
+        name: name, task: task, type: type, initial: initial, next: next, in: model)
     case .hypergradient(let call):
       if program.hypergradient != nil {
         throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)

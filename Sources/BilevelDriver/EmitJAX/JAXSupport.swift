@@ -18,6 +18,12 @@ enum JAXSupport {
         message: "--emit jax does not emit the flow inner solver yet; use gd, momentum or adam",
         range: p.innerSolver?.range)
     }
+    if let s = p.ruleStates.first {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit a rule's recurrent state yet ('state \(s.name)'); a stateless rule is emitted",
+        range: s.range)
+    }
     switch method {
     case .adjoint:
       throw JAXRefusal(

@@ -96,6 +96,9 @@ public struct Statement: Sendable {
     case hypergradient(SolverCall)
     /// `report NAME = EXPR`: a metric evaluated at the start, each outer step and the end.
     case report(name: Identifier, value: Expr)
+    /// `state h: TYPE = INIT then NEXT`: recurrent state of a `rule` solver,
+    /// per coordinate of its inner variable; NEXT is its value after a step.
+    case ruleState(name: Identifier, task: Identifier?, type: TypeExpr, initial: Expr, next: Expr)
   }
 
   public let kind: Kind

@@ -36,6 +36,8 @@ public enum ASTPrinter {
       return "(hypergradient \(solverCall(call)))"
     case .report(let name, let value):
       return "(report \(name.name) \(expr(value)))"
+    case .ruleState(let name, let task, let type, let initial, let next):
+      return "(state \(named(name, task)) \(typeText(type)) \(expr(initial)) (then \(expr(next))))"
     }
   }
 

@@ -35,8 +35,9 @@ public struct FixedStepRunner: Sendable {
   public mutating func start(_ phi: [Double]) -> [Double] {
     function.load(.phi, phi)
     firstLoss = nil
-    let theta0 = problem.initial(task)([.phi: phi])[.theta]
-    return theta0 + [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
+    let start = problem.initial(task)([.phi: phi])
+    let theta0 = start[.theta] + start[.state]
+    return theta0 + [Double](repeating: 0, count: problem.stateSize - theta0.count)
   }
 
   /// Adam's bias corrections for step k (0-based) into the step plan or one
