@@ -11,15 +11,6 @@ public enum StepRule: Sendable {
   case rule(update: NodeID, gradient: NodeID, states: [(previous: NodeID, next: NodeID)])
   /// One RK4 step of the gradient flow dθ/dt = −∇θ L_in, of length horizon/steps.
   case flow(horizon: NodeID, steps: Int)
-
-  /// Copies of θ in the unrolled state: θ, velocity; or θ and both moments.
-  var copies: Int {
-    switch self {
-    case .gd, .rule, .flow: return 1
-    case .momentum: return 2
-    case .adam: return 3
-    }
-  }
 }
 
 /// Every graph the solvers evaluate, derived symbolically into one program:
