@@ -22,6 +22,13 @@ enum Explanation {
       let problem = p.innerFixpoint != nil ? "solve the inner fixpoint" : "minimise the inner loss"
       out += "  inner solver: \(p.settingText(s, ref)) — \(problem)\n"
     }
+    if !p.ruleStates.isEmpty {
+      let states = p.ruleStates.map {
+        "\($0.name)\($0.perTask ? "[\(p.tasks!.index)]" : ""): \($0.shape)"
+      }
+      out +=
+        "  rule state (unrolled with θ, updated in this order): \(states.joined(separator: ", "))\n"
+    }
     out +=
       p.isSingleLevel
       ? "  no inner problem: the outer loss is minimised directly\n"

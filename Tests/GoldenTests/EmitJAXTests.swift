@@ -25,6 +25,7 @@ import Testing
     "digits_reweighting_online": "does not emit warm-started inner solvers",
     "breast_cancer_feature_decay": "does not emit the newton inner solver",
     "meta_sgd_mlp": "does not emit a learning rate over all inner variables' entries",
+    "learned_optimizer_lstm": "does not emit a rule's recurrent state",
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]

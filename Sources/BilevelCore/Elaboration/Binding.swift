@@ -13,6 +13,8 @@ enum Binding {
   case episode(Int, query: Bool)
   /// A function parameter during inlining.
   case value(Value)
+  /// A `rule` solver's state: readable only in the rule's update and the states' next values.
+  case ruleState(Int)
   /// Its definition had an error that was already reported; uses stay quiet.
   case poisoned
 }

@@ -147,6 +147,8 @@ extension Elaborator {
       throw error(.functionUsedAsValue(name), at: range)
     case .batch, .episode:
       throw error(.batchUsedAsValue(name), at: range)
+    case .ruleState:
+      throw error(.stateOutsideRule(name), at: range)
     case .poisoned:
       throw Poisoned()
     }
@@ -292,6 +294,7 @@ extension Elaborator {
     case .data(let i)?: perTask = program.data[i].perTask
     case .variable(let i)?: perTask = program.variables[i].perTask
     case .letNode(_, let p)?: perTask = p
+    case .ruleState?: throw error(.stateOutsideRule(name), at: base.range)
     case .poisoned?: throw Poisoned()
     default: perTask = false
     }

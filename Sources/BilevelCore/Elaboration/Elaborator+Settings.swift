@@ -120,6 +120,7 @@ extension Elaborator {
         // In a program with tasks the update is a per-task template: 'grad[t]', 'w[t]'.
         context = model.binding("grad", to: .letNode(grad, perTask: w.perTask)).with(
           task: program.tasks != nil ? .template : .none)
+        context = try ruleStates(in: context, variable: w)
       }
       let v = try expression(e, in: context)
       let shape = program.graph.shape(v.node)

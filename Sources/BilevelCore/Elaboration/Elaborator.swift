@@ -27,6 +27,8 @@ public struct Elaborator {
   var foldsConstants = false
   /// Declared dims tied to values' axes, and where untyped CSV data came from.
   var dimLinks = DimLinks()
+  /// `state` statements, checked where declared and elaborated with the rule's update.
+  var pendingStates: [PendingState] = []
 
   public init(file: SourceFile, options: CompileOptions = CompileOptions()) {
     self.program = Program(file: file)
@@ -42,6 +44,7 @@ public struct Elaborator {
     var e = Elaborator(file: source.file, options: options)
     e.declareAll(source.statements)
     for (i, s) in source.statements.enumerated() where !e.skipped.contains(i) { e.statement(s) }
+    e.checkRuleStates()
     if !e.hasErrors { e.checkStructure() }
     if !e.hasErrors { e.checkBatchCadence() }
     return (e.hasErrors ? nil : e.program, e.diagnostics)
@@ -126,7 +129,7 @@ public struct Elaborator {
     case .dims(let ds): return ds.map(\.name)
     case .tasks(let index, _, _): return [index]
     case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
-      .function(let name, _, _), .batch(let name, _):
+      .function(let name, _, _), .batch(let name, _), .ruleState(let name, _, _, _, _):
       return [name]
     case .episodes(let support, let query, _, _): return [support, query]
     case .loss, .fixpoint, .solve, .hypergradient, .report: return []
@@ -230,6 +233,9 @@ public struct Elaborator {
       try elaborateBatch(name: name, value: value, in: model)
     case .episodes(let support, let query, let task, let value):
       try elaborateEpisodes(support: support, query: query, task: task, value: value, in: model)
+    case .ruleState(let name, let task, let type, let initial, let next):
+      try declareRuleState(
+        name: name, task: task, type: type, initial: initial, next: next, in: model)
     case .hypergradient(let call):
       if program.hypergradient != nil {
         throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)

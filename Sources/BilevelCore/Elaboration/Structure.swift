@@ -71,6 +71,7 @@ extension Elaborator {
     // What the inner problem sees of φ: its loss, its starting point, its solver settings.
     var innerRoots = [innerRoot] + inner.map { program.variables[$0].initial }
     innerRoots += program.innerSolver?.spec.expressions ?? []
+    innerRoots += program.ruleStates.map(\.next)
     let reachedByInnerProblem = variablesReached(from: innerRoots)
     let reachedByOuter = variablesReached(from: [program.outerLoss!])
     for i in outer where !reachedByInnerProblem.contains(i) && !reachedByOuter.contains(i) {

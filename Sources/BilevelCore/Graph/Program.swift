@@ -31,6 +31,9 @@ public struct Program: Sendable {
   /// The input (an index into `inputs`) that stands for ∇θ L_in in a
   /// `rule` solver's update.
   public var ruleGradientInput: Int?
+  /// A `rule` solver's recurrent state (`state h: ... = 0 then ...`), in
+  /// declaration order: part of the unrolled step state after θ.
+  public var ruleStates: [RuleState] = []
   /// Named subexpressions, for printing and the REPL.
   public var lets: [(name: String, node: NodeID, perTask: Bool)] = []
 
@@ -85,6 +88,7 @@ public struct Program: Sendable {
     if let f = innerFixpoint { r.append(f.map) }
     if let l = outerLoss { r.append(l) }
     r += innerSolver?.spec.expressions ?? []
+    r += ruleStates.flatMap { [$0.initial, $0.next] }
     r += reports.map(\.node)
     return r
   }
@@ -102,6 +106,39 @@ public struct Program: Sendable {
   /// Total entries of the inner (d) or outer (m) variables, per task.
   public func size(_ level: Level) -> Int {
     variables(level).reduce(0) { $0 + variables[$1].shape.count }
+  }
+}
+
+/// One recurrent state of a `rule` solver, shaped per coordinate of the
+/// inner variable: `previous` is the input leaf that stands for its value
+/// before a step, `next` its value after (reading `grad`, θ, φ and states).
+public struct RuleState: Sendable {
+  public let name: String
+  public let shape: Shape
+  public let perTask: Bool
+  /// A constant start (data, no variables).
+  public let initial: NodeID
+  /// Index into `Program.inputs`.
+  public let previous: Int
+  public let next: NodeID
+  public let range: SourceRange
+  public init(
+    name: String, shape: Shape, perTask: Bool, initial: NodeID, previous: Int, next: NodeID,
+    range: SourceRange
+  ) {
+    self.name = name
+    self.shape = shape
+    self.perTask = perTask
+    self.initial = initial
+    self.previous = previous
+    self.next = next
+    self.range = range
+  }
+
+  func mapped(_ f: (NodeID) -> NodeID) -> RuleState {
+    RuleState(
+      name: name, shape: shape, perTask: perTask, initial: f(initial), previous: previous,
+      next: f(next), range: range)
   }
 }
 

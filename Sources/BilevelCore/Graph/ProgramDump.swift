@@ -62,6 +62,10 @@ extension Program {
     }
     if let l = outerLoss { out += "outer loss = \(ref(l))\n" }
     for r in reports { out += "report \(r.name) = \(ref(r.node))\n" }
+    for s in ruleStates {
+      let name = s.name + (s.perTask ? "[\(tasks?.index ?? "t")]" : "")
+      out += "state \(name): \(s.shape) = \(ref(s.initial)) then \(ref(s.next))\n"
+    }
     if let s = innerSolver { out += "solve inner with \(settingText(s, ref))\n" }
     if let s = hypergradient { out += "hypergradient with \(settingText(s, ref))\n" }
     if let s = outerSolver { out += "solve outer with \(settingText(s, ref))\n" }

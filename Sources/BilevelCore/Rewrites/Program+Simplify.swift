@@ -32,6 +32,7 @@ extension Program {
         bounds: v.bounds.map { (f($0.lower), f($0.upper)) }, range: v.range)
     }
     innerLoss = innerLoss.map(f)
+    ruleStates = ruleStates.map { $0.mapped(f) }
     reports = reports.map { ReportStatement(name: $0.name, node: f($0.node), range: $0.range) }
     outerLoss = outerLoss.map(f)
     innerFixpoint = innerFixpoint.map {

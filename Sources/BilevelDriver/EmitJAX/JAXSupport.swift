@@ -51,6 +51,12 @@ enum JAXSupport {
           "--emit jax does not emit warm-started inner solvers yet ('start: warm'): the module re-solves from θ₀ at every outer step; use 'start: cold'",
         range: p.innerSolver?.range)
     }
+    if let s = p.ruleStates.first {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit a rule's recurrent state yet ('state \(s.name)'); a stateless rule is emitted",
+        range: s.range)
+    }
     switch method {
     case .adjoint:
       throw JAXRefusal(

@@ -328,6 +328,30 @@ extension Message {
       "setting '\(name)' is \(shape), but the inner variable '\(variable)' is \(variableShape); a per-entry '\(name)' must have the shape of every inner variable (or, with several, be a vector with one entry per entry of all of them in order)"
     )
   }
+  public static func stateOutsideRule(_ name: String) -> Message {
+    Message(
+      "state '\(name)' is read only in the 'rule' solver's update and in the 'then' values of states"
+    )
+  }
+  public static func stateShape(
+    _ name: String, _ shape: String, _ variable: String, _ vshape: String, rows: Int
+  ) -> Message {
+    Message(
+      "state '\(name)' is \(shape), but a rule's state is per coordinate of '\(variable)' (\(vshape)): \(vshape), or matrix[\(rows), k] with one row per coordinate"
+    )
+  }
+  public static func stateTaskSuffix(_ name: String, _ variable: String, perTask: Bool) -> Message {
+    Message(
+      perTask
+        ? "state '\(name)' needs the task suffix, as '\(variable)' has one: 'state \(name)[t]: ...'"
+        : "state '\(name)' has a task suffix, but '\(variable)' is shared by the tasks"
+    )
+  }
+  public static func stateNeedsRule(_ name: String) -> Message {
+    Message(
+      "state '\(name)' belongs to a 'rule' solver: declare it before 'solve inner with rule(update: ..., steps: T)'"
+    )
+  }
   public static var ruleNeedsOneInnerVariable: Message {
     Message(
       "'rule' updates one inner variable, declared before this statement: 'grad' in its update is that variable's gradient"

@@ -186,11 +186,13 @@ public enum SolverCatalogue {
       .inner(.rule),
       settings: [
         SettingSchema(
-          "update", .update, required: true, "the step added to θ, per entry; reads θ and 'grad'"),
+          "update", .update, required: true,
+          "the step added to θ, per entry; reads θ, 'grad' and the new values of the rule's states"),
         SettingSchema("steps", .count, required: true, "inner steps, all unrolled"),
       ],
       summary:
-        "a learned update rule θ ← θ + update, where 'grad' is ∇θ L_in and the rule's parameters are outer variables"
+        "a learned update rule θ ← θ + update, where 'grad' is ∇θ L_in and the rule's parameters are outer variables; "
+        + "'state h: TYPE = INIT then NEXT' statements before it add per-coordinate recurrent state (an LSTM or GRU cell), unrolled with θ"
     ),
     SolverSchema(
       .inner(.newton),

@@ -100,6 +100,9 @@ public struct Statement: Sendable {
     case batch(name: Identifier, value: Expr)
     /// `episodes s[t], q[t] = classes(y, ways: N, shots: K, queries: Q, pool: P, seed: s)`.
     case episodes(support: Identifier, query: Identifier, task: Identifier?, value: Expr)
+    /// `state h: TYPE = INIT then NEXT`: recurrent state of a `rule` solver,
+    /// per coordinate of its inner variable; NEXT is its value after a step.
+    case ruleState(name: Identifier, task: Identifier?, type: TypeExpr, initial: Expr, next: Expr)
   }
 
   public let kind: Kind

@@ -40,6 +40,8 @@ public enum ASTPrinter {
       return "(batch \(name.name) \(expr(value)))"
     case .episodes(let support, let query, let task, let value):
       return "(episodes \(named(support, task)) \(named(query, task)) \(expr(value)))"
+    case .ruleState(let name, let task, let type, let initial, let next):
+      return "(state \(named(name, task)) \(typeText(type)) \(expr(initial)) (then \(expr(next))))"
     }
   }
 

@@ -79,6 +79,22 @@ extension Parser {
       _ = try expect(.with, "after 'hypergradient'")
       let value = try parseSolverCall()
       return finish(.hypergradient(value), start)
+    case .keyword(.state):
+      _ = advance()
+      let name = try expectIdentifier("a state name after 'state'")
+      let task = try parseTaskSuffix()
+      if at(.equals) { throw fail(.variableNeedsType(name.name, "state"), at: current.range) }
+      _ = try expect(.colon, "and a type after 'state \(name.name)'")
+      let type = try parseType()
+      _ = try expectDefinitionEquals(name)
+      let initial = try parseExpression()
+      _ = try expect(
+        .then,
+        "and the state's next value after its initial value (as in 'state h: vector[d] = 0 then 0.9 * h + grad')"
+      )
+      let next = try parseExpression()
+      return finish(
+        .ruleState(name: name, task: task, type: type, initial: initial, next: next), start)
     case .keyword(.report):
       _ = advance()
       let name = try expectIdentifier("a name after 'report'")

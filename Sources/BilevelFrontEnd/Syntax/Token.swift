@@ -19,8 +19,8 @@ public struct Token: Sendable {
 /// Reserved words. Type names are keywords too, so `vector` can't be a variable.
 public enum Keyword: String, CaseIterable, Sendable {
   case dim, data, outer, inner, `let`, def, loss, fixpoint, solve, with, hypergradient, tasks,
-    report, batch, episodes
-  case `in`, over, scalar, vector, matrix
+    report, batch, episodes, state
+  case `in`, over, scalar, vector, matrix, then
 }
 
 public enum Symbol: String, CaseIterable, Sendable {

@@ -40,7 +40,9 @@ public struct ProblemSizes: Sendable {
     case .adam?: copies = 3
     default: copies = 1
     }
-    state = inner * copies + (copies == 3 ? 1 : 0)
+    // A rule's recurrent states ride along with θ in the unrolled state.
+    let ruleState = program.ruleStates.reduce(0) { $0 + $1.shape.count }
+    state = inner * copies + (copies == 3 ? 1 : 0) + ruleState
     steps = solver?.fixedSteps
     let controls = program.innerControls
     stopsEarly = controls.tolerance != nil

@@ -45,11 +45,16 @@ public final class BilevelProblem: Sendable {
 
   public init(_ program: Program) {
     source = program
-    graphs = SolverGraphs(program)
+    let graphs = SolverGraphs(program)
+    self.graphs = graphs
     tasks = program.tasks?.count ?? 1
     innerSize = program.size(.inner)
     outerSize = program.size(.outer)
-    stateSize = innerSize * (graphs.stepRule?.copies ?? 1)
+    stateSize =
+      graphs.stepRule == nil
+      ? innerSize
+      : program.size(.inner)
+        + graphs.optimizerState.reduce(0) { $0 + graphs.program.graph.shape($1).count }
     functions = (0..<tasks).map { _ in LockedFunctions() }
     heldInnerStep = program.heldInnerStep
   }
@@ -324,6 +329,7 @@ public final class BilevelProblem: Sendable {
         results: {
           switch $0 {
           case .theta: graphs.initial
+          case .state: graphs.ruleStateInitial
           }
         })
     }

@@ -33,8 +33,11 @@ extension BilevelProblem {
   /// (θ₀(φ), 0). With a warm start θ₀ reads no outer variable (Structure's check).
   func startState(_ t: Int, _ phi: [Double]) -> [Double] {
     if startsWarm, let c = carried { return c.states[t] }
-    let theta0 = initial(t)([.phi: phi])[.theta]
-    return theta0 + [Double](repeating: 0, count: stateSize - innerSize)
+    // θ₀ then a rule's recurrent states at their declared starts; the
+    // optimiser's own state (velocity, moments) starts at zero.
+    let start = initial(t)([.phi: phi])
+    let declared = start[.theta] + start[.state]
+    return declared + [Double](repeating: 0, count: stateSize - declared.count)
   }
 
   /// Whether the methods add θ₀(φ)'s own derivative: not when the start is carried.

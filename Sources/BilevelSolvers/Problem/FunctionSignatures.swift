@@ -69,10 +69,10 @@ public enum FixpointPullback: FunctionSignature {
   public enum Result: Int, CaseIterable { case pointCotangent, outerCotangent }
 }
 
-/// [φ] → [θ₀(φ)].
+/// [φ] → [θ₀(φ), a rule's states at their starts (empty for other solvers)].
 public enum InitialPoint: FunctionSignature {
   public enum Argument: Int, CaseIterable { case phi }
-  public enum Result: Int, CaseIterable { case theta }
+  public enum Result: Int, CaseIterable { case theta, state }
 }
 
 /// [φ, u] → [(∂θ₀/∂φ)ᵀ u].

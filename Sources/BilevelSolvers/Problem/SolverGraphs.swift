@@ -6,19 +6,11 @@ public enum StepRule: Sendable {
   case gd(lr: NodeID)
   case momentum(lr: NodeID, momentum: NodeID)
   case adam(lr: NodeID, beta1: Double, beta2: Double, eps: Double)
-  /// θ ← θ + update, with the input `gradient` in the update standing for ∇θ L_in.
-  case rule(update: NodeID, gradient: NodeID)
+  /// θ ← θ + update, with the input `gradient` in the update standing for ∇θ L_in;
+  /// each recurrent state ← its next value (`state h: ... then ...`).
+  case rule(update: NodeID, gradient: NodeID, states: [(previous: NodeID, next: NodeID)])
   /// One RK4 step of the gradient flow dθ/dt = −∇θ L_in, of length horizon/steps.
   case flow(horizon: NodeID, steps: Int)
-
-  /// Copies of θ in the unrolled state: θ, velocity; or θ and both moments.
-  var copies: Int {
-    switch self {
-    case .gd, .rule, .flow: return 1
-    case .momentum: return 2
-    case .adam: return 3
-    }
-  }
 }
 
 /// Every graph the solvers evaluate, derived symbolically into one program:
@@ -72,6 +64,8 @@ struct SolverGraphs {
   var fixpointPullback: [NodeID] = []
   var fixpointOuterPullback: [NodeID] = []
   var initial: [NodeID] = []
+  /// A rule's recurrent states at their starts (constants).
+  var ruleStateInitial: [NodeID] = []
   // gd's lr (for finite_difference) or flow's horizon (for adjoint), and its ∇φ.
   var learningRate: [NodeID] = []
   var learningRateGradient: [NodeID] = []
@@ -95,6 +89,7 @@ struct SolverGraphs {
     direction = innerInputs("v")
     switch stepRule {
     case .momentum: optimizerState = innerInputs("velocity")
+    case .rule(_, _, let states): optimizerState = states.map(\.previous)
     case .adam:
       optimizerState = innerInputs("first_moment") + innerInputs("second_moment")
       biasCorrection = [
@@ -147,7 +142,12 @@ struct SolverGraphs {
     case .adam(let lr, let m, _): return .adam(lr: lr, beta1: m.beta1, beta2: m.beta2, eps: m.eps)
     case .rule(let update, _):
       guard let k = p.ruleGradientInput else { return nil }
-      return .rule(update: update, gradient: p.graph.make(.input(k), shape: p.inputs[k].shape))
+      let states = p.ruleStates.map { s in
+        (previous: p.graph.make(.input(s.previous), shape: s.shape), next: s.next)
+      }
+      return .rule(
+        update: update, gradient: p.graph.make(.input(k), shape: p.inputs[k].shape),
+        states: states)
     case .flow(let horizon, let steps): return .flow(horizon: horizon, steps: steps)
     case .newton, .fixpoint: return nil
     }
@@ -198,6 +198,7 @@ struct SolverGraphs {
       fixpointOuterPullback = d.vectorJacobianProduct(of: [f.map], cotangents: [u], wrt: phi)
     }
     initial = innerVariables.map { program.variables[$0].initial }
+    ruleStateInitial = program.ruleStates.map(\.initial)
     let u = Array(cotangent.prefix(theta.count))
     initialOuterPullback = d.vectorJacobianProduct(of: initial, cotangents: u, wrt: phi)
     initialTangent = d.jacobianVectorProduct(of: initial, wrt: phi, along: outerTangent)
@@ -323,9 +324,10 @@ struct SolverGraphs {
           theta[k], b.multiply(rate[k], b.divide(mHat, b.add(root, b.scalar(eps)))))
       }
       return next + first + second
-    case .rule(let update, let input):
-      // The update as written, with ∇θ L_in in place of its 'grad'.
-      return [b.add(theta[0], substitute([update], [input: g[0]], &b)[0])]
+    case .rule(let update, let input, let states):
+      // The update and the states' next values as written, with ∇θ L_in in place of 'grad'.
+      let next = substitute([update] + states.map(\.next), [input: g[0]], &b)
+      return [b.add(theta[0], next[0])] + next.dropFirst()
     case .flow(let horizon, let steps):
       // RK4 stages: the gradient graph again at θ − c·dt·(previous stage).
       let dt = b.divide(horizon, b.scalar(Double(steps)))
