@@ -18,6 +18,7 @@ import Testing
     "topology_newton_exact": "does not emit the newton inner solver",
     "ridge_flow_horizon": "does not emit the flow inner solver",
     "label_learning_evograd": "emits evograd with fixed draws only",
+    "ridge_prior_proxy": "does not emit proxy methods",
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]

@@ -104,7 +104,7 @@ public struct Elaborator {
     case .data(let name, _, _, _), .variable(_, let name, _, _, _, _), .letBinding(let name, _, _),
       .function(let name, _, _):
       return [name]
-    case .loss, .fixpoint, .solve, .hypergradient, .report: return []
+    case .loss, .fixpoint, .solve, .hypergradient, .report, .proxy: return []
     }
   }
 
@@ -206,6 +206,9 @@ public struct Elaborator {
         throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)
       }
       program.hypergradient = try methodStatement(call, in: model)
+    case .proxy(let variable, let value, let parameters):
+      try elaborateProxy(
+        variable: variable, value: value, parameters: parameters, statement: s, in: model)
     }
   }
 

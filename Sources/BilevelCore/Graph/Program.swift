@@ -31,6 +31,8 @@ public struct Program: Sendable {
 
   /// `report NAME = EXPR` statements, in order: scalars of θ (all tasks) and φ.
   public var reports: [ReportStatement] = []
+  /// `proxy` statements, in order: θ ≈ P_α(φ) per inner variable.
+  public var proxies: [ProxyDeclaration] = []
 
   public init(file: SourceFile) { self.file = file }
 
@@ -46,6 +48,7 @@ public struct Program: Sendable {
     if let l = outerLoss { r.append(l) }
     r += innerSolver?.spec.expressions ?? []
     r += reports.map(\.node)
+    for p in proxies { r += [p.map] + p.parameters.map(\.initial) }
     return r
   }
 
@@ -175,5 +178,34 @@ public struct ReportStatement: Sendable {
     self.name = name
     self.node = node
     self.range = range
+  }
+}
+
+/// `proxy w = EXPR with params ...`: the map P_α(φ) standing for one inner
+/// variable, and its parameters α (input leaves the proxy method trains).
+public struct ProxyDeclaration: Sendable {
+  public struct Parameter: Sendable {
+    public let name: String
+    /// Its index in `Program.inputs`.
+    public let input: Int
+    public let shape: Shape
+    /// The start of training: a node of constants and data.
+    public let initial: NodeID
+    public let range: SourceRange
+  }
+  /// The inner variable's index in `Program.variables`.
+  public let variable: Int
+  public let map: NodeID
+  public let parameters: [Parameter]
+  public let range: SourceRange
+
+  /// The same declaration with its nodes renamed (after a rewrite).
+  func remapped(_ f: (NodeID) -> NodeID) -> ProxyDeclaration {
+    ProxyDeclaration(
+      variable: variable, map: f(map),
+      parameters: parameters.map {
+        Parameter(
+          name: $0.name, input: $0.input, shape: $0.shape, initial: f($0.initial), range: $0.range)
+      }, range: range)
   }
 }

@@ -96,6 +96,8 @@ public struct Statement: Sendable {
     case hypergradient(SolverCall)
     /// `report NAME = EXPR`: a metric evaluated at the start, each outer step and the end.
     case report(name: Identifier, value: Expr)
+    /// `proxy w = EXPR with params A: TYPE = INIT, ...`: θ ≈ P_α(φ) (survey §4.2, eq. 33).
+    case proxy(variable: Identifier, value: Expr, parameters: [ProxyParameter])
   }
 
   public let kind: Kind
@@ -107,6 +109,18 @@ public struct Statement: Sendable {
     self.kind = kind
     self.range = range
     self.keywordRange = keywordRange
+  }
+}
+
+/// One parameter α of a proxy: a name local to the proxy's expression.
+public struct ProxyParameter: Sendable {
+  public let name: Identifier
+  public let type: TypeExpr
+  public let initial: Expr
+  public init(name: Identifier, type: TypeExpr, initial: Expr) {
+    self.name = name
+    self.type = type
+    self.initial = initial
   }
 }
 

@@ -36,6 +36,10 @@ public enum ASTPrinter {
       return "(hypergradient \(solverCall(call)))"
     case .report(let name, let value):
       return "(report \(name.name) \(expr(value)))"
+    case .proxy(let variable, let value, let parameters):
+      let params = parameters.map { "(\($0.name.name) \(typeText($0.type)) \(expr($0.initial)))" }
+      return
+        "(proxy \(variable.name) \(expr(value))\(params.isEmpty ? "" : " (params " + params.joined(separator: " ") + ")"))"
     }
   }
 

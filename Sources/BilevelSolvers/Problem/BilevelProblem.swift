@@ -83,6 +83,10 @@ public final class BilevelProblem: Sendable {
     var initialTangent: Compiled<InitialPointTangent>?
     var learningRate: Compiled<LearningRate>?
     var outerGradientInner: Compiled<OuterGradientInner>?
+    var proxyMap: Compiled<ProxyMap>?
+    var proxyTraining: Compiled<ProxyTraining>?
+    var proxyLinearTraining: Compiled<ProxyTraining>?
+    var proxyOuterGradient: Compiled<ProxyOuterGradient>?
     // Only in `outerFunctions`:
     var outerLoss: Compiled<OuterLoss>?
     var outerGradient: Compiled<OuterGradient>?
