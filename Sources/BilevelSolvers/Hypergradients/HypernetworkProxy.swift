@@ -55,6 +55,7 @@ struct HypernetworkProxy {
     var alpha = start
     var gradient = [Double](repeating: 0, count: alpha.count)
     var loss = 0.0
+    var first = 0.0
     for step in 0...steps {
       for i in gradient.indices { gradient[i] = 0 }
       loss = 0
@@ -70,6 +71,14 @@ struct HypernetworkProxy {
         throw SolverFault.nonFinite(
           "proxy training step \(step): the inner loss at the proxy is not finite (lower the proxy's lr)",
           in: f, problem: problem)
+      }
+      if step == 0 { first = loss }
+      // Gradient descent on α that grows the loss by orders of magnitude diverges: say so at the proxy.
+      if loss > 1e6 * max(abs(first), 1) {
+        throw SolverFault(
+          .diverged, at: "proxy training step \(step)",
+          "the training loss grew from \(formatValue(first)) to \(formatValue(loss)): gradient descent on α diverges (lower the proxy's lr)",
+          origin: problem.source.proxies.first?.range)
       }
       if step == steps { break }
       for i in alpha.indices { alpha[i] -= settings.lr * gradient[i] }

@@ -20,13 +20,29 @@ extension SolverGraphs {
     proxyMap = maps
     let shifted = phi.indices.map { d.builder.add(phi[$0], outerTangent[$0]) }
     let atShift = Dictionary(uniqueKeysWithValues: zip(phi, shifted))
-    let moved = Self.substitute(maps, atShift, &d.builder)
+    // Rebuilt nodes keep their originals' ranges, so a fault in training points at the program.
+    var rebuilt: [(new: NodeID, old: NodeID)] = []
+    func substitute(_ roots: [NodeID], _ replacements: [NodeID: NodeID]) -> [NodeID] {
+      var mapped = replacements
+      for id in d.graph.reachable(from: roots) where mapped[id] == nil {
+        let node = d.graph[id]
+        if node.op.isLeaf {
+          mapped[id] = id
+          continue
+        }
+        let new = d.builder.node(node.op, node.inputs.map { mapped[$0]! }, shape: node.shape)
+        rebuilt.append((new, id))
+        mapped[id] = new
+      }
+      return roots.map { mapped[$0]! }
+    }
+    let moved = substitute(maps, atShift)
     let change = d.jacobianVectorProduct(of: maps, wrt: phi, along: outerTangent)
     let expanded = maps.indices.map { d.builder.add(maps[$0], change[$0]) }
     func training(_ proxy: [NodeID]) -> NodeID {
       var replacements = atShift
       for (t, p) in zip(theta, proxy) { replacements[t] = p }
-      return Self.substitute([innerLoss], replacements, &d.builder)[0]
+      return substitute([innerLoss], replacements)[0]
     }
     let local = training(moved)
     proxyTrainingLoss = [local]
@@ -34,11 +50,11 @@ extension SolverGraphs {
     let linear = training(expanded)
     proxyLinearTrainingLoss = [linear]
     proxyLinearTrainingGradient = d.gradient(of: linear, wrt: proxyParameters)
-    let outer = Self.substitute(
-      [outerLoss], Dictionary(uniqueKeysWithValues: zip(theta, maps)), &d.builder)[0]
+    let outer = substitute([outerLoss], Dictionary(uniqueKeysWithValues: zip(theta, maps)))[0]
     proxyOuterLoss = [outer]
     proxyOuterGradient = d.gradient(of: outer, wrt: phi)
     program.graph = d.graph
+    for (new, old) in rebuilt { program.graph.inheritOrigin(new, from: program.graph.origin(old)) }
   }
 }
 
