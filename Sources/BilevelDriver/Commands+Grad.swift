@@ -51,6 +51,7 @@ extension Commands {
         : "after \(result.innerSteps) inner step\(result.innerSteps == 1 ? "" : "s")"
       text +=
         "  inner residual \(residual) \(ErrorFigure.rounding.text(result.innerResidual)) \(how)\n"
+      if let fit = result.proxy { text += ProxyFitText.line(fit) }
       for w in ResultWarnings.warnings(problem, method: selection.method, result: result) {
         text += "  warning: \(w)\n"
       }

@@ -176,6 +176,7 @@ extension Commands {
       if !problem.source.isSingleLevel {
         out += "  inner residual \(what) \(ErrorFigure.rounding.text(f.innerResidual)) \(how)\n"
       }
+      if let fit = f.proxy { out += ProxyFitText.line(fit) }
       if let s = f.linearSolve {
         let dense = s.method == "Cholesky" || s.method == "LU"
         let iterations =

@@ -17,7 +17,7 @@ extension REPL {
     var elaborated = 0
     for s in source.statements {
       switch s.kind {
-      case .loss, .fixpoint, .solve, .hypergradient, .report: continue
+      case .loss, .fixpoint, .solve, .hypergradient, .report, .proxy: continue
       default:
         // Later statements would only repeat the failure as undefined names.
         guard statement(s, from: loaded) else { return }

@@ -174,7 +174,7 @@ struct REPL {
   @discardableResult
   mutating func statement(_ s: Statement, from loaded: SourceFile? = nil) -> Bool {
     switch s.kind {
-    case .loss, .fixpoint, .solve, .hypergradient, .tasks:
+    case .loss, .fixpoint, .solve, .hypergradient, .tasks, .proxy:
       let what = s.keywordRange.text == "tasks" ? "'tasks'" : "this statement"
       report([.error(.notInREPL(what), at: s.keywordRange)])
       return false

@@ -132,7 +132,9 @@ enum Reference {
   }
 
   static func rangeText(_ s: SettingSchema) -> String {
-    if case .choice(let options) = s.kind { return options.joined(separator: " | ") }
+    if case .choice(let options) = s.kind {
+      return (options + (s.orData ? ["a data name"] : [])).joined(separator: " | ")
+    }
     if s.kind == .update { return "any" }
     return s.range.description
   }

@@ -98,6 +98,7 @@ enum RunRecords {
     } else {
       fields.append(("linear_solve", .null))
     }
+    if let fit = f.proxy { fields.append(("proxy_fit", ProxyFitText.json(fit))) }
     return fields
   }
 

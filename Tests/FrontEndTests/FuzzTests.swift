@@ -32,7 +32,7 @@ import Testing
       "gd", "momentum", "adam", "newton", "fixpoint", "unroll", "reverse", "forward", "checkpoints",
       "truncated",
       "first_order", "finite_difference", "evograd", "implicit", "cg", "neumann", "exact",
-      "closed_form", "auto",
+      "closed_form", "auto", "proxy", "params", "global", "local", "linearized", "refit",
       "lr", "steps", "iters", "tol", "alpha", "eps", "sigma", "tau", "budget_mb", "max_steps",
       "beta",
       "0", "1", "2", "3", "5", "0.5", ".5", "1e-3", "1_000", "100", "-1", "1e999",
@@ -44,6 +44,7 @@ import Testing
   static let statementStarts = [
     "dim", "data", "outer", "inner", "let", "def", "tasks", "solve", "hypergradient",
     "inner loss =", "outer loss =", "data X =", "inner w: vector[", "outer l: scalar =",
+    "proxy w = A @ l with params A:",
   ]
 
   /// Every sample program, valid and invalid, with its bytes.

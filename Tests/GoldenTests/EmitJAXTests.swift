@@ -26,6 +26,7 @@ import Testing
     "breast_cancer_feature_decay": "does not emit the newton inner solver",
     "meta_sgd_mlp": "does not emit a learning rate over all inner variables' entries",
     "learned_optimizer_lstm": "does not emit a rule's recurrent state",
+    "ridge_prior_proxy": "does not emit proxy methods",
   ]
   static var refused: Set<String> { Set(refusals.keys) }
   static let goldens = ["quickstart", "maml_sinusoid", "deq_fixpoint"]

@@ -27,6 +27,7 @@ import Testing
       PackagePaths.samples, 0
     ),
     ([], "stackelberg_forward.blv", PackagePaths.samples, 0),
+    ([], "ridge_prior_proxy.blv", PackagePaths.samples, 0),
     ([], "log_of_negative.blv", PackagePaths.samples + "/errors/numerics", 1),
   ]
 
@@ -48,7 +49,10 @@ import Testing
     }
   }
 
-  @Test(arguments: ["quickstart.blv", "anil_head.blv", "report_metrics.blv", "grad_overrides.blv"])
+  @Test(arguments: [
+    "quickstart.blv", "anil_head.blv", "report_metrics.blv", "grad_overrides.blv",
+    "ridge_prior_proxy.blv",
+  ])
   func gradOutputMatchesTheSchema(_ file: String) throws {
     let json = Self.temporary("grad-\(file).json")
     defer { try? FileManager.default.removeItem(atPath: json) }

@@ -42,7 +42,28 @@ extension Elaborator {
     let (schema, values) = try boundSettings(call, role: .method, in: model)
     guard case .method(let kind) = schema.kind else { preconditionFailure("a method schema") }
     let spec = MethodChoice(kind, SettingValues(schema: schema, values: values))
+    if case .evograd(let k, _, _, _, _, let name?)? = spec.method {
+      let shape = program.data.first { $0.name == name }!.shape
+      let d = program.size(.inner)
+      if shape != Shape([k, d]) {
+        let at = call.arguments.first { $0.label?.name == "draws" }?.value.range ?? call.range
+        throw error(
+          .drawsShape(
+            name, samples: k, inner: d, expected: Shape([k, d]).description,
+            actual: shape.description), at: at)
+      }
+    }
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
+  }
+
+  /// A choice setting that may name a data matrix (evograd's `draws: E`).
+  mutating func drawsData(_ name: String, what: String, at range: SourceRange) throws(Poisoned) {
+    guard case .data(let i)? = scope[name], program.data[i].shape.rank == 2,
+      !program.data[i].perTask
+    else {
+      if case .poisoned? = scope[name] { throw Poisoned() }
+      throw error(.drawsNotData(name, what), at: range)
+    }
   }
 
   /// Checks a solver call against the catalogue, then elaborates each value
@@ -87,8 +108,11 @@ extension Elaborator {
   ) throws(Poisoned) -> SettingValue {
     let what = "setting '\(s.name)' of '\(solver)'"
     switch s.schema.kind {
-    case .choice:
-      if let e = s.value, case .name(let v) = e.kind { return .symbol(v) }
+    case .choice(let options):
+      if let e = s.value, case .name(let v) = e.kind {
+        if !options.contains(v) { try drawsData(v, what: what, at: e.range) }
+        return .symbol(v)
+      }
       return .symbol(s.schema.defaultChoice!)
     case .count:
       guard let e = s.value else { return .integer(Int(s.schema.defaultValue!)) }

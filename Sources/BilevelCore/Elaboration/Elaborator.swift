@@ -132,7 +132,7 @@ public struct Elaborator {
       .function(let name, _, _), .batch(let name, _), .ruleState(let name, _, _, _, _):
       return [name]
     case .episodes(let support, let query, _, _): return [support, query]
-    case .loss, .fixpoint, .solve, .hypergradient, .report: return []
+    case .loss, .fixpoint, .solve, .hypergradient, .report, .proxy: return []
     }
   }
 
@@ -241,6 +241,9 @@ public struct Elaborator {
         throw error(.duplicateStatement("'hypergradient'"), at: s.keywordRange)
       }
       program.hypergradient = try methodStatement(call, in: model)
+    case .proxy(let variable, let value, let parameters):
+      try elaborateProxy(
+        variable: variable, value: value, parameters: parameters, statement: s, in: model)
     }
   }
 

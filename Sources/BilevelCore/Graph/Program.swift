@@ -39,6 +39,8 @@ public struct Program: Sendable {
 
   /// `report NAME = EXPR` statements, in order: scalars of θ (all tasks) and φ.
   public var reports: [ReportStatement] = []
+  /// `proxy` statements, in order: θ ≈ P_α(φ) per inner variable.
+  public var proxies: [ProxyDeclaration] = []
 
   /// `batch` statements, and every `X[b, :]` / `y[b]` they select (each an input leaf).
   public var batches: [MinibatchStream] = []
@@ -90,6 +92,7 @@ public struct Program: Sendable {
     r += innerSolver?.spec.expressions ?? []
     r += ruleStates.flatMap { [$0.initial, $0.next] }
     r += reports.map(\.node)
+    for p in proxies { r += [p.map] + p.parameters.map(\.initial) }
     return r
   }
 
@@ -297,5 +300,34 @@ public struct ReportStatement: Sendable {
     self.name = name
     self.node = node
     self.range = range
+  }
+}
+
+/// `proxy w = EXPR with params ...`: the map P_α(φ) standing for one inner
+/// variable, and its parameters α (input leaves the proxy method trains).
+public struct ProxyDeclaration: Sendable {
+  public struct Parameter: Sendable {
+    public let name: String
+    /// Its index in `Program.inputs`.
+    public let input: Int
+    public let shape: Shape
+    /// The start of training: a node of constants and data.
+    public let initial: NodeID
+    public let range: SourceRange
+  }
+  /// The inner variable's index in `Program.variables`.
+  public let variable: Int
+  public let map: NodeID
+  public let parameters: [Parameter]
+  public let range: SourceRange
+
+  /// The same declaration with its nodes renamed (after a rewrite).
+  func remapped(_ f: (NodeID) -> NodeID) -> ProxyDeclaration {
+    ProxyDeclaration(
+      variable: variable, map: f(map),
+      parameters: parameters.map {
+        Parameter(
+          name: $0.name, input: $0.input, shape: $0.shape, initial: f($0.initial), range: $0.range)
+      }, range: range)
   }
 }

@@ -35,6 +35,7 @@ extension Program {
     ruleStates = ruleStates.map { $0.mapped(f) }
     reports = reports.map { ReportStatement(name: $0.name, node: f($0.node), range: $0.range) }
     outerLoss = outerLoss.map(f)
+    proxies = proxies.map { $0.remapped(f) }
     innerFixpoint = innerFixpoint.map {
       Fixpoint(variable: $0.variable, map: f($0.map), range: $0.range)
     }

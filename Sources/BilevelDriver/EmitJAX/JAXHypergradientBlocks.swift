@@ -36,7 +36,7 @@ extension JAXMethodBlocks {
     case .unrollForward: return forward
     case .firstOrder: return firstOrder
     case .finiteDifference(let eps): return finiteDifference(eps)
-    case .evograd(let samples, let sigma, let tau, let seed, _):
+    case .evograd(let samples, let sigma, let tau, let seed, _, _):
       return evograd(samples, sigma, tau, seed, p)
     case .implicitConjugateGradient(let iterations, let tolerance):
       let solve = p.innerFixpoint != nil ? "bicgstab" : "conjugate_gradient"
@@ -55,6 +55,7 @@ extension JAXMethodBlocks {
       return implicit(
         "lambda apply, b: dense_solve(apply, b, \(p.size(.inner)), True)", p, closedForm: true)
     case .adjoint: preconditionFailure("JAXSupport.check refuses the adjoint method")
+    case .proxy: preconditionFailure("JAXSupport.check refuses proxy methods")
     }
   }
 

@@ -57,16 +57,22 @@ enum JAXSupport {
           "--emit jax does not emit a rule's recurrent state yet ('state \(s.name)'); a stateless rule is emitted",
         range: s.range)
     }
+    if case .proxy = method {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit proxy methods: the training of α alternating with the outer steps is not emitted yet; use implicit(cg) or unroll(reverse)",
+        range: p.hypergradient?.range)
+    }
     switch method {
     case .adjoint:
       throw JAXRefusal(
         message:
           "--emit jax does not emit the adjoint method yet; use unroll(forward) or unroll(reverse)",
         range: p.hypergradient?.range)
-    case .evograd(_, _, _, _, true):
+    case .evograd(_, _, _, _, let fresh, let data) where fresh || data != nil:
       throw JAXRefusal(
         message:
-          "--emit jax emits evograd with fixed draws only; 'draws: fresh' is not emitted yet",
+          "--emit jax emits evograd with fixed draws only; 'draws: fresh' and draws from data are not emitted yet",
         range: p.hypergradient?.range)
     default: break
     }

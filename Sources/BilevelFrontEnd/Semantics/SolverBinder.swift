@@ -101,7 +101,7 @@ public enum SolverBinder {
       for s in schema.settings {
         guard case .choice(let options) = s.kind else { continue }
         if let arg = given[s.name] {
-          guard case .name(let v) = arg.value.kind, options.contains(v) else {
+          guard case .name(let v) = arg.value.kind, options.contains(v) || s.orData else {
             let written = arg.value.range.text
             diagnostics.append(
               .error(

@@ -62,6 +62,8 @@ public struct SettingSchema: Sendable {
   /// An expression that may instead have the shape of every inner variable,
   /// one value per entry (Meta-SGD's learning rates).
   public let perEntry: Bool
+  /// A `.choice` that may instead name a data matrix (evograd's draws).
+  public let orData: Bool
   /// One line for the reference (`bilevelc help settings`).
   public let meaning: String
   public let range: SettingRange
@@ -69,9 +71,10 @@ public struct SettingSchema: Sendable {
   init(
     _ name: String, _ kind: SettingKind, positional: Bool = false, required: Bool = false,
     default d: Double? = nil, choice: String? = nil, when condition: (String, String)? = nil,
-    perEntry: Bool = false,
+    perEntry: Bool = false, orData: Bool = false,
     range: SettingRange? = nil, _ meaning: String
   ) {
+    self.orData = orData
     self.meaning = meaning
     self.range = range ?? (kind == .count ? .positiveInteger : .any)
     self.name = name
@@ -103,6 +106,7 @@ public enum MethodKind: String, Sendable, CaseIterable {
   case closedForm = "closed_form"
   case auto
   case adjoint
+  case proxy
 }
 
 public enum SolverKind: Sendable, Equatable {
@@ -282,8 +286,8 @@ public enum SolverCatalogue {
           "temperature of the softmax over the copies' inner losses"),
         SettingSchema("seed", .count, default: 1, "seed of the perturbations"),
         SettingSchema(
-          "draws", .choice(["fixed", "fresh"]), choice: "fixed",
-          "fixed: the same draws at every outer step (the map check differentiates); fresh: new draws each outer step, as the paper runs it"
+          "draws", .choice(["fixed", "fresh"]), choice: "fixed", orData: true,
+          "fixed: the same draws at every outer step (the map check differentiates); fresh: new draws each outer step, as the paper runs it; or a data matrix[samples, d] whose rows are the draws ε_k"
         ),
       ], summary: "evolutionary proxy: a softmax-weighted mix of perturbed inner solutions"),
     SolverSchema(
@@ -319,6 +323,33 @@ public enum SolverCatalogue {
     SolverSchema(
       .method(.adjoint), settings: [],
       summary: "the adjoint ODE of a gradient flow, integrated back from the horizon by RK4"),
+    SolverSchema(.method(.proxy), settings: proxySettings, summary: proxySummary),
+  ]
+
+  static let proxySummary =
+    "a trained proxy θ ≈ P_α(φ) (a 'proxy' statement), differentiated through P_α: global (Lorraine & Duvenaud), local / self-tuning (MacKay et al.) or linearized (Bae & Grosse)"
+  static let proxySettings: [SettingSchema] = [
+    SettingSchema(
+      "mode", .choice(["global", "local", "linearized"]), positional: true, required: true,
+      "global: α trained once over φ drawn around the start, then held; local: refit around each φ; linearized: refit on the first-order expansion of P_α in φ"
+    ),
+    SettingSchema("samples", .count, default: 8, "draws of φ per training step"),
+    SettingSchema(
+      "sigma", .real, default: 0.1, range: .positive,
+      "scale of the draws of φ around the outer point"
+    ),
+    SettingSchema(
+      "dist", .choice(["normal", "uniform"]), choice: "normal", when: ("mode", "global"),
+      "the draws' distribution: φ + σ·N(0, I), or φ + σ·U(−1, 1) per entry"),
+    SettingSchema("steps", .count, default: 200, "gradient steps on α from its declared start"),
+    SettingSchema(
+      "refit", .count, default: 20, when: ("mode", "local"),
+      "gradient steps on α at each later outer step, from the previous α"),
+    SettingSchema(
+      "refit", .count, default: 20, when: ("mode", "linearized"),
+      "gradient steps on α at each later outer step, from the previous α"),
+    SettingSchema("lr", .real, default: 0.1, range: .positive, "step size of the training of α"),
+    SettingSchema("seed", .count, default: 1, "seed of the draws"),
   ]
 
   public static func schemas(_ role: SolverRole) -> [SolverSchema] {
@@ -484,14 +515,18 @@ public enum HypergradientMethod: Sendable, Hashable {
   case truncated(steps: Int)
   case firstOrder
   case finiteDifference(eps: Double)
-  /// `fresh`: new draws at every outer step (the paper's setting); else the same draws throughout.
-  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int, fresh: Bool)
+  /// `fresh`: new draws at every outer step (the paper's setting); else the same draws
+  /// throughout, or the rows of the data matrix named `draws`.
+  case evograd(
+    samples: Int, sigma: Double, tau: Double, seed: Int, fresh: Bool, draws: String? = nil)
   case implicitConjugateGradient(iterations: Int, tolerance: Double)
   case implicitNeumann(iterations: Int, alpha: Double)
   case implicitExact
   case closedForm
   /// The continuous adjoint of a gradient-flow inner solver.
   case adjoint
+  /// A trained proxy θ ≈ P_α(φ), differentiated through P_α.
+  case proxy(ProxySettings)
 
   public var kind: MethodKind {
     switch self {
@@ -503,6 +538,7 @@ public enum HypergradientMethod: Sendable, Hashable {
     case .implicitConjugateGradient, .implicitNeumann, .implicitExact: return .implicit
     case .closedForm: return .closedForm
     case .adjoint: return .adjoint
+    case .proxy: return .proxy
     }
   }
 
@@ -540,8 +576,8 @@ extension MethodChoice {
       self = .method(
         .evograd(
           samples: v.count("samples"), sigma: v.real("sigma"), tau: v.real("tau"),
-          seed: v.count("seed"),
-          fresh: v.choice("draws") == "fresh"))
+          seed: v.count("seed"), fresh: v.choice("draws") == "fresh",
+          draws: ["fixed", "fresh"].contains(v.choice("draws")) ? nil : v.choice("draws")))
     case .implicit:
       switch v.choice("solver") {
       case "cg":
@@ -554,6 +590,46 @@ extension MethodChoice {
     case .closedForm: self = .method(.closedForm)
     case .auto: self = .auto(budgetMB: v.real("budget_mb"))
     case .adjoint: self = .method(.adjoint)
+    case .proxy:
+      let mode = ProxySettings.Mode(rawValue: v.choice("mode")) ?? .global
+      self = .method(
+        .proxy(
+          ProxySettings(
+            mode: mode, samples: v.count("samples"), sigma: v.real("sigma"),
+            uniform: mode == .global && v.choice("dist") == "uniform", steps: v.count("steps"),
+            refit: mode == .global ? 0 : v.count("refit"), lr: v.real("lr"),
+            seed: v.count("seed"))))
     }
+  }
+}
+
+/// `proxy(mode, ...)`'s settings (survey §4.2, eq. 33).
+public struct ProxySettings: Sendable, Hashable {
+  public enum Mode: String, Sendable, Hashable { case global, local, linearized }
+  public let mode: Mode
+  /// Draws of φ per training step.
+  public let samples: Int
+  public let sigma: Double
+  /// Draws φ + σ·U(−1, 1) instead of φ + σ·N(0, I) (global only).
+  public let uniform: Bool
+  /// Training steps from the declared α at the first outer step.
+  public let steps: Int
+  /// Training steps at each later outer step from the previous α (0: global, held).
+  public let refit: Int
+  public let lr: Double
+  public let seed: Int
+
+  public init(
+    mode: Mode, samples: Int = 8, sigma: Double = 0.1, uniform: Bool = false, steps: Int = 200,
+    refit: Int = 20, lr: Double = 0.1, seed: Int = 1
+  ) {
+    self.mode = mode
+    self.samples = samples
+    self.sigma = sigma
+    self.uniform = uniform
+    self.steps = steps
+    self.refit = mode == .global ? 0 : refit
+    self.lr = lr
+    self.seed = seed
   }
 }

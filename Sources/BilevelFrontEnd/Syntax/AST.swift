@@ -103,6 +103,8 @@ public struct Statement: Sendable {
     /// `state h: TYPE = INIT then NEXT`: recurrent state of a `rule` solver,
     /// per coordinate of its inner variable; NEXT is its value after a step.
     case ruleState(name: Identifier, task: Identifier?, type: TypeExpr, initial: Expr, next: Expr)
+    /// `proxy w = EXPR with params A: TYPE = INIT, ...`: θ ≈ P_α(φ) (survey §4.2, eq. 33).
+    case proxy(variable: Identifier, value: Expr, parameters: [ProxyParameter])
   }
 
   public let kind: Kind
@@ -114,6 +116,18 @@ public struct Statement: Sendable {
     self.kind = kind
     self.range = range
     self.keywordRange = keywordRange
+  }
+}
+
+/// One parameter α of a proxy: a name local to the proxy's expression.
+public struct ProxyParameter: Sendable {
+  public let name: Identifier
+  public let type: TypeExpr
+  public let initial: Expr
+  public init(name: Identifier, type: TypeExpr, initial: Expr) {
+    self.name = name
+    self.type = type
+    self.initial = initial
   }
 }
 

@@ -42,6 +42,10 @@ public enum ASTPrinter {
       return "(episodes \(named(support, task)) \(named(query, task)) \(expr(value)))"
     case .ruleState(let name, let task, let type, let initial, let next):
       return "(state \(named(name, task)) \(typeText(type)) \(expr(initial)) (then \(expr(next))))"
+    case .proxy(let variable, let value, let parameters):
+      let params = parameters.map { "(\($0.name.name) \(typeText($0.type)) \(expr($0.initial)))" }
+      return
+        "(proxy \(variable.name) \(expr(value))\(params.isEmpty ? "" : " (params " + params.joined(separator: " ") + ")"))"
     }
   }
 

@@ -122,6 +122,8 @@ extension Parser {
       _ = try expectDefinitionEquals(query)
       let value = try parseExpression()
       return finish(.episodes(support: support, query: query, task: task, value: value), start)
+    case .keyword(.proxy):
+      return try parseProxy()
     case .identifier:
       // `x = ...` or `var x = ...`: say which statement keywords exist.
       if peek(1).kind == .symbol(.equals) || peek(1).kind == .symbol(.colon) {
@@ -217,6 +219,36 @@ extension Parser {
       start)
   }
 
+  /// `proxy w = EXPR with params A: TYPE = INIT, b: TYPE = INIT`.
+  mutating func parseProxy() throws -> Statement {
+    let start = advance()
+    let variable = try expectIdentifier("the inner variable after 'proxy'")
+    _ = try expectDefinitionEquals(variable)
+    let value = try parseExpression()
+    var parameters: [ProxyParameter] = []
+    if eat(.with) {
+      guard current.kind == .identifier, current.text == "params" else {
+        throw fail(
+          .expected(
+            "'params' after 'with' (as in 'with params A: matrix[d, m] = 0')",
+            found: describe(current)), at: current.range)
+      }
+      _ = advance()
+      var first = true
+      repeat {
+        // A list that ends a line with ',' continues on the next.
+        if !first { while current.kind == .newline && index < tokens.count - 1 { index += 1 } }
+        first = false
+        let name = try expectIdentifier("a proxy parameter name")
+        _ = try expect(.colon, "and a type after '\(name.name)'")
+        let type = try parseType()
+        _ = try expectDefinitionEquals(name)
+        parameters.append(ProxyParameter(name: name, type: type, initial: try parseExpression()))
+      } while eat(.comma)
+    }
+    return finish(.proxy(variable: variable, value: value, parameters: parameters), start)
+  }
+
   mutating func parseType() throws -> TypeExpr {
     let start = current
     let kind: TypeExpr.Kind
@@ -256,7 +288,7 @@ extension Parser {
   mutating func parseSolverCall() throws -> SolverCall {
     // `fixpoint` is both a statement word and the fixpoint solver's name.
     let name: Identifier
-    if at(.fixpoint) {
+    if at(.fixpoint) || at(.proxy) {
       let t = advance()
       name = Identifier(name: t.text, range: t.range)
     } else {

@@ -19,7 +19,7 @@ public struct Token: Sendable {
 /// Reserved words. Type names are keywords too, so `vector` can't be a variable.
 public enum Keyword: String, CaseIterable, Sendable {
   case dim, data, outer, inner, `let`, def, loss, fixpoint, solve, with, hypergradient, tasks,
-    report, batch, episodes, state
+    report, batch, episodes, state, proxy
   case `in`, over, scalar, vector, matrix, then
 }
 

@@ -12,9 +12,11 @@ public enum CheckedMap: Hashable, Sendable {
   /// L_out(θ(φ₀) + θ₀(φ) − θ₀(φ₀), φ).
   case firstOrder
   /// L_out(Σ softmax(−L_in(θ_k, φ)/τ)_k θ_k, φ), θ_k fixed perturbations of θ(φ₀).
-  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int)
+  case evograd(samples: Int, sigma: Double, tau: Double, seed: Int, draws: String?)
   /// L_out(θ*(φ), φ) with the inner problem solved tightly.
   case tight
+  /// L_out(P_α(φ), φ), α trained at φ₀ as the first outer step trains it, then held.
+  case proxy(ProxySettings)
 
   /// What the table says the map is.
   public func description(steps T: Int?) -> String {
@@ -24,6 +26,7 @@ public enum CheckedMap: Hashable, Sendable {
     case .firstOrder: return "inner solution fixed (+ θ₀(φ))"
     case .evograd: return "softmax-weighted perturbations of θ"
     case .tight: return "inner problem solved tightly"
+    case .proxy: return "the proxy P_α(φ), α trained at φ₀ and held"
     }
   }
 }
@@ -41,6 +44,7 @@ final class CheckedMapEvaluator {
   var truncatedStates: [Int: [[Double]]] = [:]
   var initialCache: [[Double]]?
   var heldCache: [CheckedMap: [[Double]]] = [:]
+  var proxyCache: [ProxySettings: [Double]] = [:]
 
   init(problem: BilevelProblem, phi0: [Double]) {
     self.problem = problem
@@ -111,6 +115,11 @@ final class CheckedMapEvaluator {
       prepared.initial = initialAtPhi0()
     case .evograd: prepared.solution = try solution()
     case .tight: prepared.tight = try tight()
+    case .proxy(let s):
+      if proxyCache[s] == nil {
+        proxyCache[s] = try HypernetworkProxy(problem: problem, settings: s).trainedAtStart(phi0)
+      }
+      prepared.proxyParameters = proxyCache[s]
     }
     return prepared
   }
@@ -178,6 +187,7 @@ struct PreparedMap: Sendable {
   var initial: [[Double]]?
   var truncatedStates: [[Double]]?
   var tight: InnerSolution?
+  var proxyParameters: [Double]?
 
   init(map: CheckedMap, problem: BilevelProblem, solver: InnerSolver, steps: Int?) {
     self.map = map
@@ -203,12 +213,15 @@ struct PreparedMap: Sendable {
       let initial0 = initial![t]
       let now = problem.initial(t)([.phi: phi])[.theta]
       return (0..<d).map { base[$0] + (now[$0] - initial0[$0]) }
-    case .evograd(let samples, let sigma, let tau, let seed):
+    case .evograd(let samples, let sigma, let tau, let seed, let draws):
       let proxy = EvolutionaryProxy(
-        problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed)
+        problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed,
+        table: draws.map(problem.drawTable))
       return try proxy.proxy(solution!.theta[t], phi, task: t).mean
     case .tight:
       return try polish(tight!.theta[t], phi, task: t)
+    case .proxy(let s):
+      return HypernetworkProxy(problem: problem, settings: s).theta(proxyParameters!, phi)
     }
   }
 

@@ -132,7 +132,7 @@ public struct HypergradientCheck {
   }
 
   /// Methods exact for a map of their own that is not the hypergradient's.
-  static let cappedKinds: Set<MethodKind> = [.truncated, .firstOrder]
+  static let cappedKinds: Set<MethodKind> = [.truncated, .firstOrder, .proxy]
 
   /// The methods checked, in table order, with the program's settings where
   /// it names the method; each where its record says it applies.
@@ -184,6 +184,18 @@ public struct HypergradientCheck {
     default: break
     }
     add(.closedForm)
+    // Every proxy variant, with the program's settings where it names one.
+    var proxy = ProxySettings(mode: .global)
+    if case .proxy(let s) = programMethod { proxy = s }
+    for mode in [ProxySettings.Mode.global, .local, .linearized] {
+      let s = ProxySettings(
+        mode: mode, samples: proxy.samples, sigma: proxy.sigma,
+        uniform: mode == .global && proxy.uniform, steps: proxy.steps,
+        refit: proxy.refit > 0 ? proxy.refit : 20, lr: proxy.lr, seed: proxy.seed)
+      add(
+        programMethod.kind == .proxy && programMethod.title == "proxy(\(mode.rawValue))"
+          ? programMethod : .proxy(s))
+    }
     // A method kind the rows above do not name is checked with its table settings.
     for m in MethodTable.rows(sizes, costing: programMethod)
     where !out.contains(where: { $0.method.kind == m.kind }) { add(m) }
@@ -386,6 +398,15 @@ public struct HypergradientCheck {
         report.rows[i].referenceName = "truncated(1)"
         let exact = try? problem.hypergradient(.truncated(steps: 1), at: phi0).gradient
         compare(exact ?? [])
+      case .exact where spec.method.kind == .proxy:
+        // A proxy stands for the best response θ*(φ): its bias against the exact hypergradient.
+        if let m = implicit, !m.isEmpty {
+          report.rows[i].referenceName = "implicit(exact)"
+          compare(m)
+        } else if let u = unrolled, !u.isEmpty {
+          report.rows[i].referenceName = MethodKind.unroll.rawValue + "(reverse)"
+          compare(u)
+        }
       case .exact where Self.cappedKinds.contains(spec.method.kind):
         // The bias of a method capped on purpose, against the hypergradient it approximates.
         if let u = unrolled, !u.isEmpty {

@@ -63,7 +63,8 @@ extension FiniteDifferenceStep {
 extension EvolutionaryProxy {
   /// `draw`: which outer step's perturbations the record uses.
   static func record(
-    samples: Int, sigma: Double, tau: Double, seed: Int, fresh: Bool, draw: Int = 0
+    samples: Int, sigma: Double, tau: Double, seed: Int, fresh: Bool, draws: String? = nil,
+    draw: Int = 0
   ) -> MethodRecord {
     var record = MethodRecord(
       inapplicable: { s in
@@ -77,11 +78,14 @@ extension EvolutionaryProxy {
           label: "evograd(\(samples))", time: "the inner solve + \(samples) inner-loss evaluations",
           memoryBytes: bytes, memory: "\(samples) perturbed copies of θ = \(formatBytes(bytes))")
       },
-      checkedMap: { _ in .evograd(samples: samples, sigma: sigma, tau: tau, seed: seed) },
+      checkedMap: { _ in
+        .evograd(samples: samples, sigma: sigma, tau: tau, seed: seed, draws: draws)
+      },
       checkFamily: .exact,
       compute: { problem, phi throws(SolverFault) in
         try EvolutionaryProxy(
-          problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed, draw: draw
+          problem: problem, samples: samples, sigma: sigma, tau: tau, seed: seed, draw: draw,
+          table: draws.map(problem.drawTable)
         ).compute(phi)
       })
     if fresh {

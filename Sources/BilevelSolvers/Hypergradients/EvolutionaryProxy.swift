@@ -16,13 +16,20 @@ struct EvolutionaryProxy {
   let seed: Int
   /// Which outer step's draws: 0 throughout unless `draws: fresh`.
   var draw = 0
+  /// `draws: E`: E's rows (K × d, row-major) are the draws ε_k, for every task and step.
+  var table: [Double]? = nil
 
   /// θ + σ ε_k, k = 0…K−1, with ε_k drawn from the seeded normal stream
   /// seed·1000003 + (draw·M + task)·K + k (M tasks): the same draws at every φ.
   static func copies(
-    of theta: [Double], task t: Int, tasks: Int, samples: Int, sigma: Double, seed: Int, draw: Int
+    of theta: [Double], task t: Int, tasks: Int, samples: Int, sigma: Double, seed: Int, draw: Int,
+    table: [Double]? = nil
   ) -> [[Double]] {
-    (0..<samples).map { k in
+    if let table {
+      let d = theta.count
+      return (0..<samples).map { k in (0..<d).map { theta[$0] + sigma * table[k * d + $0] } }
+    }
+    return (0..<samples).map { k in
       let stream = UInt64(seed) &* 1_000_003 &+ UInt64((draw * tasks + t) * samples + k)
       let e = RandomStream.normal(shape: Shape([theta.count]), seed: stream).scalars
       return zip(theta, e).map { $0 + sigma * $1 }
@@ -37,7 +44,7 @@ struct EvolutionaryProxy {
     let f = problem.innerGradientOuter(t)
     let copies = Self.copies(
       of: theta, task: t, tasks: problem.tasks, samples: samples, sigma: sigma, seed: seed,
-      draw: draw)
+      draw: draw, table: table)
     let losses = try copies.map { x throws(SolverFault) -> Double in
       f.load(.theta, x)
       f.load(.phi, phi)
@@ -93,5 +100,12 @@ struct EvolutionaryProxy {
     result.innerSolveSeconds = solution.seconds
     result.finalStates = problem.wholeStates(solution)
     return result
+  }
+}
+
+extension BilevelProblem {
+  /// The data matrix evograd's `draws: E` names, row-major (checked K × d at compile time).
+  func drawTable(_ name: String) -> [Double] {
+    source.data.first { $0.name == name }!.values[0].scalars
   }
 }

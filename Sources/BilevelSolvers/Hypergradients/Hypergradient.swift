@@ -31,6 +31,8 @@ public struct HypergradientResult: Sendable {
   public var finalStates: [[Double]]?
   /// Each task's contribution, in task order; task 0's includes the explicit term.
   var taskParts: [[Double]] = []
+  /// A proxy method's trained α and its fit at this φ.
+  public var proxy: ProxyFit? = nil
 
   /// The gradient of F_t(φ) = L_out(θ_1(φ₀), …, θ_t(φ), …, θ_M(φ₀), φ), the
   /// method's map with every other task's θ held: ∂L_out/∂φ plus task t's
@@ -115,12 +117,18 @@ extension BilevelProblem {
     f.accumulate(.outerCotangent, into: &g)
   }
 
-  /// The method's estimate at φ, as it runs at outer step `outerStep`.
+  /// The method's estimate at φ, as it runs at outer step `outerStep`;
+  /// `previous` is the last step's result, which a method with state between
+  /// steps (a local proxy's α) continues from.
   public func hypergradient(
-    _ method: HypergradientMethod, at phi: [Double], outerStep: Int = 0
+    _ method: HypergradientMethod, at phi: [Double], outerStep: Int = 0,
+    previous: HypergradientResult? = nil
   ) throws(SolverFault) -> HypergradientResult {
     let record = method.record
     self.outerStep = outerStep
+    if let previous, let next = record.continuing {
+      return try next(self, phi, outerStep, previous)
+    }
     return try (record.atOuterStep?(outerStep) ?? record).compute(self, phi)
   }
 }

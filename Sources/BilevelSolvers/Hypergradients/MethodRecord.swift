@@ -26,6 +26,13 @@ struct MethodRecord: Sendable {
   /// method that changes between steps (evograd's fresh draws); nil: this one.
   /// Step 0's is the record itself, so `check` judges what step 0 runs.
   var atOuterStep: (@Sendable (Int) -> MethodRecord)? = nil
+  /// A method with state between outer steps (a proxy's trained α): outer
+  /// step k (> the first) from the previous step's result; nil: `compute`.
+  var continuing:
+    (
+      @Sendable (BilevelProblem, [Double], _ outerStep: Int, _ previous: HypergradientResult)
+        throws(SolverFault) -> HypergradientResult
+    )? = nil
 }
 
 /// Which paths from φ to the inner solution a method sees.
@@ -92,12 +99,14 @@ extension HypergradientMethod {
     case .truncated(let k): return UnrolledReverse.truncatedRecord(steps: k)
     case .firstOrder: return FirstOrder.record
     case .finiteDifference(let eps): return FiniteDifferenceStep.record(eps: eps)
-    case .evograd(let k, let sigma, let tau, let seed, let fresh):
-      return EvolutionaryProxy.record(samples: k, sigma: sigma, tau: tau, seed: seed, fresh: fresh)
+    case .evograd(let k, let sigma, let tau, let seed, let fresh, let draws):
+      return EvolutionaryProxy.record(
+        samples: k, sigma: sigma, tau: tau, seed: seed, fresh: fresh, draws: draws)
     case .implicitConjugateGradient, .implicitNeumann, .implicitExact:
       return ImplicitDifferentiation.record(self)
     case .closedForm: return ClosedForm.record
     case .adjoint: return FlowAdjoint.record
+    case .proxy(let s): return HypernetworkProxy.record(s)
     }
   }
 
@@ -110,14 +119,16 @@ extension HypergradientMethod {
     case .truncated(let k): return "truncated(\(k))"
     case .firstOrder, .closedForm, .adjoint: return kind.rawValue
     case .finiteDifference(let e): return "finite_difference(eps: \(formatValue(e)))"
-    case .evograd(let k, let s, let t, let seed, let fresh):
+    case .evograd(let k, let s, let t, let seed, let fresh, let draws):
+      let which = draws.map { ", draws: \($0)" } ?? (fresh ? ", draws: fresh" : "")
       return
-        "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed)\(fresh ? ", draws: fresh" : ""))"
+        "evograd(\(k), sigma: \(formatValue(s)), tau: \(formatValue(t)), seed: \(seed)\(which))"
     case .implicitConjugateGradient(let k, let tol):
       return "implicit(cg, iters: \(k), tol: \(formatValue(tol)))"
     case .implicitNeumann(let k, let a):
       return "implicit(neumann, iters: \(k), alpha: \(formatValue(a)))"
     case .implicitExact: return "implicit(exact)"
+    case .proxy(let s): return HypernetworkProxy.description(s)
     }
   }
 
@@ -129,6 +140,7 @@ extension HypergradientMethod {
     case .implicitConjugateGradient: return "implicit(cg)"
     case .implicitNeumann: return "implicit(neumann)"
     case .implicitExact: return "implicit(exact)"
+    case .proxy(let s): return "proxy(\(s.mode.rawValue))"
     default: return kind.rawValue
     }
   }
@@ -160,11 +172,13 @@ enum MethodTable {
     var truncation = min(T, 10)
     var iterations = 20
     var samples = 4
+    var proxy = ProxySettings(mode: .global)
     switch method {
     case .unrollReverse(let k?)?: checkpoints = k
     case .truncated(let k)?: truncation = k
     case .implicitConjugateGradient(let k, _)?, .implicitNeumann(let k, _)?: iterations = k
-    case .evograd(let k, _, _, _, _)?: samples = k
+    case .evograd(let k, _, _, _, _, _)?: samples = k
+    case .proxy(let s)?: proxy = s
     default: break
     }
     // A switch over the kinds, so a new method kind does not build until it has rows.
@@ -188,6 +202,7 @@ enum MethodTable {
       case .closedForm: return [.closedForm]
       case .auto: return []
       case .adjoint: return [.adjoint]
+      case .proxy: return [.proxy(proxy)]
       }
     }
     // The program's own settings where it names a row's method.

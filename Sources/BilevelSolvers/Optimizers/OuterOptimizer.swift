@@ -178,7 +178,8 @@ public struct BilevelRun {
       let result: HypergradientResult
       let started = ContinuousClock.now
       do {
-        result = try problem.hypergradient(method, at: phi, outerStep: k)
+        result = try problem.hypergradient(
+          method, at: phi, outerStep: k, previous: k > report.firstStep ? report.final : nil)
         report.hypergradientSeconds += secondsSince(started)
         if let s = result.innerSolveSeconds {
           report.innerSolveSeconds = (report.innerSolveSeconds ?? 0) + s

@@ -26,8 +26,22 @@ public struct ProblemSizes: Sendable {
   /// Entries a taped step keeps beyond its state (the matrix products its
   /// pullback reads); known once the solver graphs are derived.
   public var residuals = 0
+  /// Entries of the proxy parameters α (0 without proxies).
+  public let proxyParameters: Int
+  /// Inner variables without a `proxy` statement, by name.
+  public let unproxied: [String]
+  /// Whether the program has any `proxy` statement.
+  public let declaresProxy: Bool
 
   public init(_ program: Program) {
+    declaresProxy = !program.proxies.isEmpty
+    proxyParameters = program.proxies.reduce(0) {
+      $0 + $1.parameters.reduce(0) { $0 + $1.shape.count }
+    }
+    unproxied = program.variables(.inner).filter { v in
+      !program.proxies.contains { $0.variable == v }
+    }
+    .map { program.variables[$0].name }
     inner = program.size(.inner)
     outer = program.size(.outer)
     tasks = program.tasks?.count ?? 1

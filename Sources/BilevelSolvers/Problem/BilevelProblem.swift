@@ -102,6 +102,10 @@ public final class BilevelProblem: Sendable {
     var learningRate: Compiled<LearningRate>?
     var stepSettingValues: Compiled<StepSettingValues>?
     var outerGradientInner: Compiled<OuterGradientInner>?
+    var proxyMap: Compiled<ProxyMap>?
+    var proxyTraining: Compiled<ProxyTraining>?
+    var proxyLinearTraining: Compiled<ProxyTraining>?
+    var proxyOuterGradient: Compiled<ProxyOuterGradient>?
     // Only in `outerFunctions`:
     var outerLoss: Compiled<OuterLoss>?
     var outerGradient: Compiled<OuterGradient>?

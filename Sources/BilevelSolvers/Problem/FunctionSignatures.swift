@@ -116,3 +116,22 @@ public enum OuterGradientInner: FunctionSignature {
   public enum Argument: Int, CaseIterable { case allTheta, phi }
   public enum Result: Int, CaseIterable { case gradient }
 }
+
+/// [α, φ] → [P_α(φ)]: a proxy's θ (every inner variable).
+public enum ProxyMap: FunctionSignature {
+  public enum Argument: Int, CaseIterable { case parameters, phi }
+  public enum Result: Int, CaseIterable { case theta }
+}
+
+/// [α, φ, δ] → [L_in(P̃, φ + δ), its gradient in α], P̃ the proxy at φ + δ
+/// (or its first-order expansion about φ, for the linearized variant).
+public enum ProxyTraining: FunctionSignature {
+  public enum Argument: Int, CaseIterable { case parameters, phi, shift }
+  public enum Result: Int, CaseIterable { case loss, gradient }
+}
+
+/// [α, φ] → [L_out(P_α(φ), φ), its total gradient in φ].
+public enum ProxyOuterGradient: FunctionSignature {
+  public enum Argument: Int, CaseIterable { case parameters, phi }
+  public enum Result: Int, CaseIterable { case loss, gradient }
+}

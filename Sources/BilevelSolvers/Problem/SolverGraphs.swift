@@ -74,6 +74,15 @@ struct SolverGraphs {
   var outerLoss: [NodeID] = []
   var outerGradientInner: [NodeID] = []
   var outerGradientOuter: [NodeID] = []
+  // A proxy's graphs (SolverGraphs+Proxy.swift); α is the parameters' input leaves.
+  var proxyParameters: [NodeID] = []
+  var proxyMap: [NodeID] = []
+  var proxyTrainingLoss: [NodeID] = []
+  var proxyTrainingGradient: [NodeID] = []
+  var proxyLinearTrainingLoss: [NodeID] = []
+  var proxyLinearTrainingGradient: [NodeID] = []
+  var proxyOuterLoss: [NodeID] = []
+  var proxyOuterGradient: [NodeID] = []
 
   init(_ source: Program) {
     program = source
@@ -116,6 +125,7 @@ struct SolverGraphs {
     }
     deriveInner()
     deriveOuter()
+    deriveProxy()
   }
 
   func isPerTask(_ innerIndex: Int) -> Bool {
