@@ -30,11 +30,21 @@ public final class BilevelProblem: Sendable {
     set { threadCount.store(newValue, ordering: .relaxed) }
   }
   let threadCount = Atomic<Int>(KernelThreadPool.onlineCores)
+  /// What the plans compute from data alone (and the data they read),
+  /// computed once and shared by every compiled function.
+  public let constants: ConstantPool
 
   public init(_ program: Program) {
     source = program
     graphs = SolverGraphs(program)
-    tasks = program.tasks?.count ?? 1
+    constants = ConstantPool(graphs.program)
+    let (derived, taskCount) = (graphs, program.tasks?.count ?? 1)
+    allTheta = LeafLayout(
+      (0..<taskCount).flatMap {
+        Self.leafList(
+          derived.theta, task: $0, program: derived.program, hasTasks: program.tasks != nil)
+      })
+    tasks = taskCount
     innerSize = program.size(.inner)
     outerSize = program.size(.outer)
     stateSize = innerSize * (graphs.stepRule?.copies ?? 1)
@@ -47,19 +57,24 @@ public final class BilevelProblem: Sendable {
   /// The plan's task for per-task roots (nil in a program without tasks).
   func planTask(_ t: Int) -> Int? { source.tasks == nil ? nil : t }
 
-  func leaves(_ nodes: [NodeID], task t: Int) -> [Leaf] {
-    nodes.map { id in
+  func leaves(_ nodes: [NodeID], task t: Int) -> LeafLayout {
+    LeafLayout(Self.leafList(nodes, task: t, program: program, hasTasks: source.tasks != nil))
+  }
+
+  static func leafList(_ nodes: [NodeID], task t: Int, program: Program, hasTasks: Bool) -> [Leaf] {
+    let isPerTask = program.isPerTaskLeaf
+    return nodes.map { id in
       let op = program.graph[id].op
-      let perTask = program.isPerTaskLeaf(op)
       return Leaf(
-        op, task: perTask && source.tasks != nil ? t : nil, count: program.graph.shape(id).count)
+        op, task: isPerTask(op) && hasTasks ? t : nil, count: program.graph.shape(id).count)
     }
   }
 
-  func theta(_ t: Int) -> [Leaf] { leaves(graphs.theta, task: t) }
-  var phi: [Leaf] { leaves(graphs.phi, task: 0) }
-  func state(_ t: Int) -> [Leaf] { leaves(graphs.theta + graphs.optimizerState, task: t) }
-  var allTheta: [Leaf] { (0..<tasks).flatMap(theta) }
+  func theta(_ t: Int) -> LeafLayout { leaves(graphs.theta, task: t) }
+  var phi: LeafLayout { leaves(graphs.phi, task: 0) }
+  func state(_ t: Int) -> LeafLayout { leaves(graphs.theta + graphs.optimizerState, task: t) }
+  /// Every task's θ, one after another: built once, shared by every task's functions.
+  let allTheta: LeafLayout
 
   /// Names and shapes of the outer variables, in φ order.
   public var outerVariables: [Variable] { graphs.outerVariables.map { program.variables[$0] } }
@@ -116,7 +131,7 @@ public final class BilevelProblem: Sendable {
   public func innerGradient(_ t: Int) -> Compiled<InnerGradient> {
     build(functions[t], \.innerGradient) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t);
@@ -135,7 +150,7 @@ public final class BilevelProblem: Sendable {
   public func innerGradientOuter(_ t: Int) -> Compiled<InnerGradientOuter> {
     build(functions[t], \.innerGradientOuter) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t);
@@ -154,7 +169,7 @@ public final class BilevelProblem: Sendable {
   public func hessianVector(_ t: Int) -> Compiled<HessianVectorProduct> {
     build(functions[t], \.hessianVector) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t)
@@ -173,7 +188,7 @@ public final class BilevelProblem: Sendable {
   public func mixed(_ t: Int) -> Compiled<MixedProduct> {
     build(functions[t], \.mixed) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t)
@@ -189,12 +204,12 @@ public final class BilevelProblem: Sendable {
     }
   }
 
-  var biasLeaves: [Leaf] { leaves(graphs.biasCorrection, task: 0) }
+  var biasLeaves: LeafLayout { leaves(graphs.biasCorrection, task: 0) }
 
   public func step(_ t: Int) -> Compiled<InnerStep> {
     build(functions[t], \.step) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .state: state(t)
@@ -218,7 +233,7 @@ public final class BilevelProblem: Sendable {
   public func tapedPullback(_ t: Int) -> Compiled<TapedStepPullback> {
     build(functions[t], \.tapedPullback) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .state: state(t)
@@ -240,7 +255,7 @@ public final class BilevelProblem: Sendable {
   public func stepTangent(_ t: Int) -> Compiled<StepTangent> {
     build(functions[t], \.stepTangent) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .state: state(t)
@@ -261,7 +276,7 @@ public final class BilevelProblem: Sendable {
   public func fixpoint(_ t: Int) -> Compiled<FixpointMap> {
     build(functions[t], \.fixpoint) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .point: theta(t);
@@ -279,7 +294,7 @@ public final class BilevelProblem: Sendable {
   public func fixpointPullback(_ t: Int) -> Compiled<FixpointPullback> {
     build(functions[t], \.fixpointPullback) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .point: theta(t)
@@ -299,7 +314,7 @@ public final class BilevelProblem: Sendable {
   public func initial(_ t: Int) -> Compiled<InitialPoint> {
     build(functions[t], \.initial) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .phi: phi
@@ -316,7 +331,7 @@ public final class BilevelProblem: Sendable {
   public func initialPullback(_ t: Int) -> Compiled<InitialPointPullback> {
     build(functions[t], \.initialPullback) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .phi: phi
@@ -334,7 +349,7 @@ public final class BilevelProblem: Sendable {
   public func initialTangent(_ t: Int) -> Compiled<InitialPointTangent> {
     build(functions[t], \.initialTangent) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .phi: phi;
@@ -352,7 +367,7 @@ public final class BilevelProblem: Sendable {
   public var learningRate: Compiled<LearningRate> {
     build(functions[0], \.learningRate) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .phi: phi
@@ -370,7 +385,7 @@ public final class BilevelProblem: Sendable {
   public var outerGradient: Compiled<OuterGradient> {
     build(outerFunctions, \.outerGradient) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .allTheta: allTheta;
@@ -389,7 +404,7 @@ public final class BilevelProblem: Sendable {
   public var outerLoss: Compiled<OuterLoss> {
     build(outerFunctions, \.outerLoss) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .allTheta: allTheta;
@@ -409,7 +424,7 @@ public final class BilevelProblem: Sendable {
   public func reportFunction() -> Compiled<Reports>? {
     guard !source.reports.isEmpty else { return nil }
     return Compiled(
-      program, task: nil,
+      program, constants: constants, task: nil,
       arguments: {
         switch $0 {
         case .allTheta: allTheta;
@@ -427,7 +442,7 @@ public final class BilevelProblem: Sendable {
   public func outerGradientInner(_ t: Int) -> Compiled<OuterGradientInner> {
     build(functions[t], \.outerGradientInner) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .allTheta: allTheta;
