@@ -54,8 +54,9 @@ public final class ConstantPool: @unchecked Sendable {
   var graph = Graph()
   var buffers: [Key: Buffer] = [:]
   /// How many values were computed by a plan, and by how many plan runs (for tests).
-  public private(set) var computedValues = 0
-  public private(set) var evaluations = 0
+  var computed = (values: 0, evaluations: 0)
+  public var computedValues: Int { locked { computed.values } }
+  public var evaluations: Int { locked { computed.evaluations } }
 
   public init(_ program: Program) {
     file = program.file
@@ -63,11 +64,10 @@ public final class ConstantPool: @unchecked Sendable {
     tasks = program.tasks
   }
 
-  /// Doubles the pool holds.
-  public var size: Int {
+  func locked<T>(_ body: () -> T) -> T {
     lock.lock()
     defer { lock.unlock() }
-    return buffers.values.reduce(0) { $0 + $1.count }
+    return body()
   }
 
   /// The values of data-only nodes of `source` (a plan's graph over the
@@ -131,12 +131,12 @@ public final class ConstantPool: @unchecked Sendable {
       hoisting: .reference(inputs: dataBuffer))
     precondition(plan.parameters.isEmpty, "the pool's plans read data in place")
     plan.run()
-    evaluations += 1
+    computed.evaluations += 1
     // Data requested as themselves already have their buffer (dataBuffer).
     for (k, output) in zip(keys, plan.outputs) where buffers[k] == nil {
       buffers[k] = Buffer(
         copying: UnsafeBufferPointer(start: plan.address(output.offset), count: output.shape.count))
-      computedValues += 1
+      computed.values += 1
     }
   }
 }

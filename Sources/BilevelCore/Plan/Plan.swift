@@ -219,9 +219,6 @@ public final class Plan: @unchecked Sendable {
     raw >= 0 ? arena + Int(raw) : constantTable[Int(~raw)]
   }
 
-  /// Bytes the plan holds of its own (the constants are the pool's).
-  public var ownBytes: Int { max(1, arenaCount - constantsSize) * MemoryLayout<Double>.size }
-
   /// Writes a parameter's values (a variable or input, for one task or all).
   public func write(_ leaf: Op, task: Int? = nil, _ values: [Double]) {
     for p in parameters where p.leaf == leaf && (p.task == task || p.task == nil) {
