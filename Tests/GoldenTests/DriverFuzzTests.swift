@@ -91,11 +91,14 @@ import Testing
 
   static var located: Regex<Substring> { /[^\s:]+:[0-9]+:[0-9]+: error:/ }
 
-  /// A run ends in success or in a located error; nothing else.
-  static func expectClean(_ run: DriverRunner.Run, _ what: String) {
-    #expect(run.status == 0 || run.status == 1, "\(what): exit \(run.status)\n\(run.errors)")
+  /// A run ends in success or in a located error; nothing else. A failure
+  /// quotes the program, so it can be rerun as it was.
+  static func expectClean(_ run: DriverRunner.Run, _ what: String, _ text: String) {
+    #expect(
+      run.status == 0 || run.status == 1, "\(what): exit \(run.status)\n\(run.errors)\n\(text)")
     if run.status == 1 {
-      #expect(run.errors.contains(located), "\(what): an unlocated failure\n\(run.errors)")
+      #expect(
+        run.errors.contains(located), "\(what): an unlocated failure\n\(run.errors)\n\(text)")
     }
   }
 
@@ -120,7 +123,7 @@ import Testing
       let what = "\(name) from \((sample as NSString).lastPathComponent)"
 
       let explained = DriverRunner.run(["explain", name], in: directory)
-      Self.expectClean(explained, what + ", explain")
+      Self.expectClean(explained, what + ", explain", text)
       guard explained.status == 0, Self.isShortRun(text) else {
         outcomes[explained.status == 0 ? "explained, long" : "rejected", default: 0] += 1
         continue
@@ -132,7 +135,7 @@ import Testing
       let run = DriverRunner.run(
         [name, "--budget-mb", budget, "--outer", outer, "--json", json, "--trace", trace],
         in: directory)
-      Self.expectClean(run, what + ", run --budget-mb \(budget) --outer '\(outer)'")
+      Self.expectClean(run, what + ", run --budget-mb \(budget) --outer '\(outer)'", text)
       if run.status == 0 {
         let written = try #require(
           files.contents(atPath: directory + "/" + json), "\(what): no JSON written")
@@ -143,7 +146,7 @@ import Testing
       }
       outcomes[run.status == 0 ? "solved" : "located error", default: 0] += 1
       let grad = DriverRunner.run(["grad", name, "--budget-mb", budget], in: directory)
-      Self.expectClean(grad, what + ", grad")
+      Self.expectClean(grad, what + ", grad", text)
     }
     if ProcessInfo.processInfo.environment["BILEVELC_FUZZ_STATS"] != nil { print(outcomes) }
     // The mutants reach every stage: some solve, some fail at run time or compile time.
