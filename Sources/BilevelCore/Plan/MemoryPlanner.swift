@@ -28,16 +28,15 @@ public enum MemoryPlanner {
       return $0 < $1
     }
     var offsets = [Int](repeating: 0, count: buffers.count)
-    var placed = LiveIndex(buffers)
-    var alive: [Int] = []
+    var placed: [Int] = []
     var arena = 0
     for i in order {
       let b = buffers[i]
       // Occupied intervals of buffers alive at the same time, by offset.
-      placed.overlapping(first: b.firstUse, last: b.lastUse, into: &alive)
-      let conflicts = alive.map { (offsets[$0], offsets[$0] + buffers[$0].size) }.sorted {
-        $0.0 < $1.0
+      let conflicts = placed.filter {
+        buffers[$0].firstUse <= b.lastUse && b.firstUse <= buffers[$0].lastUse
       }
+      .map { (offsets[$0], offsets[$0] + buffers[$0].size) }.sorted { $0.0 < $1.0 }
       // Best fit: the smallest gap that holds it; else after the last conflict.
       var best: (offset: Int, gap: Int)? = nil
       var cursor = 0
@@ -50,7 +49,7 @@ public enum MemoryPlanner {
       let offset = best?.offset ?? cursor
       offsets[i] = offset
       arena = max(arena, offset + b.size)
-      placed.insert(i)
+      placed.append(i)
     }
     let lastInstruction = buffers.map(\.lastUse).max() ?? -1
     var live = 0
@@ -100,69 +99,5 @@ public enum MemoryPlanner {
       live.insert(i, at: position)
     }
     return nil
-  }
-}
-
-/// The placed buffers, found by liveness: a segment tree over the buffers
-/// ordered by first use, each node holding the latest last use of the
-/// placed buffers below it. The placed buffers alive during an interval
-/// (first use ≤ its end, last use ≥ its start) cost O((k + 1) log n) for k
-/// of them, where a scan of every placed buffer made planning quadratic in
-/// the program's size.
-struct LiveIndex {
-  let buffers: [MemoryPlanner.Buffer]
-  /// Buffer indices by first use, and each buffer's place in that order.
-  let order: [Int]
-  let position: [Int]
-  /// Leaves at `leaves + k` (k in `order`), −1 where nothing is placed.
-  var latestEnd: [Int]
-  let leaves: Int
-
-  init(_ buffers: [MemoryPlanner.Buffer]) {
-    self.buffers = buffers
-    order = buffers.indices.sorted {
-      (buffers[$0].firstUse, $0) < (buffers[$1].firstUse, $1)
-    }
-    var position = [Int](repeating: 0, count: buffers.count)
-    for (k, i) in order.enumerated() { position[i] = k }
-    self.position = position
-    var n = 1
-    while n < max(1, buffers.count) { n *= 2 }
-    leaves = n
-    latestEnd = [Int](repeating: -1, count: 2 * n)
-  }
-
-  mutating func insert(_ i: Int) {
-    var node = leaves + position[i]
-    latestEnd[node] = buffers[i].lastUse
-    node /= 2
-    while node >= 1 {
-      latestEnd[node] = max(latestEnd[2 * node], latestEnd[2 * node + 1])
-      node /= 2
-    }
-  }
-
-  /// The placed buffers alive somewhere in first...last, in first-use order.
-  func overlapping(first: Int, last: Int, into out: inout [Int]) {
-    out.removeAll(keepingCapacity: true)
-    // Buffers that start after `last` are the order's tail from `end` on.
-    var (lo, hi) = (0, order.count)
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if buffers[order[mid]].firstUse <= last { lo = mid + 1 } else { hi = mid }
-    }
-    let end = lo
-    var stack: [(node: Int, lo: Int, hi: Int)] = [(1, 0, leaves)]
-    while let (node, lo, hi) = stack.popLast() {
-      guard lo < end, latestEnd[node] >= first else { continue }
-      if hi - lo == 1 {
-        out.append(order[lo])
-        continue
-      }
-      let mid = (lo + hi) / 2
-      // Right first, so the left half pops first: results in first-use order.
-      stack.append((2 * node + 1, mid, hi))
-      stack.append((2 * node, lo, mid))
-    }
   }
 }

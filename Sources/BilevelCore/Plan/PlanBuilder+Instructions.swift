@@ -12,8 +12,12 @@ extension PlanBuilder {
       ? (node(i).op == .reduce(.sum, .all) ? .sum : .mean) : nil
     let members = reduction == nil ? all : Array(all.dropLast())
     let s = shape(members.last!)
+    // Each member's register, found in one lookup (a search per operand is
+    // quadratic in the chain, and chains of lets fuse into one kernel).
+    var register: [Int: Int] = [:]
+    for (r, m) in members.enumerated() where register[m] == nil { register[m] = r }
     func source(_ j: Int) -> FusedKernel.Source {
-      if let r = members.firstIndex(of: j) { return .register(r) }
+      if let r = register[j] { return .register(r) }
       if let v = uniform[j] { return .immediate(v) }
       return .operand(offset: offset(j), role: BroadcastRole.of(shape(j), in: s)!)
     }
