@@ -31,7 +31,9 @@ extension Commands {
     if let reason = selection.reason, !program.isSingleLevel { out("  \(reason)\n") }
     if !program.isSingleLevel {
       let e = MethodEstimates.estimate(sizes, of: selection.method)
-      out("  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\n")
+      let data = selection.dataBytes > 0 ? "; data 2 × \(formatBytes(selection.dataBytes / 2))" : ""
+      out(
+        "  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\(data)\n")
       if let fault = selection.budgetFault(e, at: program.hypergradient?.range) {
         environment.standardError(
           DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))

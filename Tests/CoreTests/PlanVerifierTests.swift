@@ -42,7 +42,7 @@ import Testing
       provenance: p.provenance, origins: p.origins, stepOrigins: p.stepOrigins,
       outputCounts: outputCounts ?? p.outputCounts,
       statistics: p.statistics,
-      constants: p.constantExtents.map { ($0.lowerBound, Array(repeating: 0, count: $0.count)) },
+      constants: p.constantBuffers,
       scratchOffset: p.scratchOffset, gemmWorkspaceOffset: p.gemmWorkspaceOffset,
       arenaCount: p.arenaCount)
   }

@@ -1,13 +1,17 @@
 import BilevelFrontEnd
 
 /// A compiled execution plan: instructions over one arena of doubles. The
-/// arena holds, in order, the hoisted constants (data and everything
-/// computed from data alone, evaluated once when the plan is built), the
-/// parameters (variables and inputs, written by the caller), and the work
-/// region, whose buffers are reused as values die.
+/// arena's offsets number, in order, the hoisted constants (data and
+/// everything computed from data alone), the parameters (variables and
+/// inputs, written by the caller), and the work region, whose buffers are
+/// reused as values die.
 ///
-/// The tables the interpreter reads are copied into raw memory owned by the
-/// plan, so its loop retains nothing and allocates nothing.
+/// The constants are not copied into the plan: they stay in the program's
+/// ConstantPool, shared by every plan, and the plan's own memory starts at
+/// the parameters. The tables the interpreter reads are copied into raw
+/// memory owned by the plan, with offsets into that memory and constants
+/// as `~k` (the k-th entry of the constant table), so its loop retains
+/// nothing and allocates nothing.
 // Unchecked: run() writes the raw arena, so a plan is used by one thread at a time (each task has its own).
 public final class Plan: @unchecked Sendable {
   /// A place the caller writes before `run()`: a variable or input, for one task or all.
@@ -67,9 +71,19 @@ public final class Plan: @unchecked Sendable {
   let arenaCount: Int
   /// Where each hoisted constant sits (what the verifier reads them against).
   let constantExtents: [Range<Int>]
+  /// The program's shared values the constants were taken from (ConstantPool).
+  let constantBuffers: [(offset: Int, buffer: ConstantPool.Buffer)]
+  /// The plan's own memory: the arena from the parameters on (offset
+  /// `constantsSize`). Read and write through `address(_:)`.
   public let arena: UnsafeMutablePointer<Double>
+  /// Doubles before the parameters in the offsets: the shared constants.
+  let constantsSize: Int
+  /// Where the fused kernels' registers and GEMM's packing space are.
+  let scratchBase: UnsafeMutablePointer<Double>
+  let gemmWorkspaceBase: UnsafeMutablePointer<Double>
 
-  // Raw copies for the interpreter.
+  // Raw copies for the interpreter, offsets into `arena` (constants: `~k`).
+  let constantTable: UnsafeMutableBufferPointer<UnsafeMutablePointer<Double>>
   let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
   let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
   let kernelBuffer: UnsafeMutableBufferPointer<FusedKernel.Header>
@@ -87,7 +101,8 @@ public final class Plan: @unchecked Sendable {
     parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
     stepOrigins: [[SourceRange?]], outputCounts: [Int],
     statistics: Statistics,
-    constants: [(offset: Int, values: [Double])], scratchOffset: Int, gemmWorkspaceOffset: Int,
+    constants: [(offset: Int, buffer: ConstantPool.Buffer)], scratchOffset: Int,
+    gemmWorkspaceOffset: Int,
     arenaCount: Int
   ) {
     self.instructions = instructions
@@ -105,17 +120,49 @@ public final class Plan: @unchecked Sendable {
     self.scratchOffset = scratchOffset
     self.gemmWorkspaceOffset = gemmWorkspaceOffset
     self.arenaCount = arenaCount
-    constantExtents = constants.map { $0.offset..<($0.offset + $0.values.count) }
-    let memory = UnsafeMutablePointer<Double>.allocate(capacity: max(1, arenaCount))
-    memory.initialize(repeating: 0, count: max(1, arenaCount))
-    for c in constants where !c.values.isEmpty {
-      c.values.withUnsafeBufferPointer {
-        (memory + c.offset).update(from: $0.baseAddress!, count: $0.count)
-      }
-    }
+    constantExtents = constants.map { $0.offset..<($0.offset + $0.buffer.count) }
+    constantBuffers = constants
+    let size = constants.reduce(0) { max($0, $1.offset + $1.buffer.count) }
+    constantsSize = size
+    let own = max(1, arenaCount - size)
+    let memory = UnsafeMutablePointer<Double>.allocate(capacity: own)
+    memory.initialize(repeating: 0, count: own)
     arena = memory
-    instructionBuffer = Plan.copy(instructions)
-    stepBuffer = Plan.copy(fused.flatMap(\.steps))
+    scratchBase = memory + (scratchOffset - size)
+    gemmWorkspaceBase = memory + (gemmWorkspaceOffset - size)
+    constantTable = Plan.copy(constants.map(\.buffer.pointer))
+    let extents = constantExtents
+    /// An arena offset as the interpreter reads it.
+    func raw(_ offset: Int) -> Int {
+      if offset >= size { return offset - size }
+      // A plan as built reads constants from their start; a corrupted one
+      // (the verifier's tests) may not, and is verified, never run.
+      var (lo, hi) = (0, extents.count - 1)
+      while lo < hi {
+        let mid = (lo + hi + 1) / 2
+        if extents[mid].lowerBound <= offset { lo = mid } else { hi = mid - 1 }
+      }
+      return ~lo
+    }
+    func rawSource(_ s: FusedKernel.Source) -> FusedKernel.Source {
+      if case .operand(let offset, let role) = s {
+        return .operand(offset: raw(offset), role: role)
+      }
+      return s
+    }
+    instructionBuffer = Plan.copy(
+      instructions.map { ins in
+        var r = ins
+        r.output = Int32(raw(Int(ins.output)))
+        r.a = Int32(raw(Int(ins.a)))
+        r.b = Int32(raw(Int(ins.b)))
+        if case .solve(let w) = ins.opcode { r.opcode = .solve(workspace: Int32(raw(Int(w)))) }
+        return r
+      })
+    stepBuffer = Plan.copy(
+      fused.flatMap(\.steps).map {
+        FusedKernel.Step(function: $0.function, a: rawSource($0.a), b: rawSource($0.b))
+      })
     var first = 0
     kernelBuffer = Plan.copy(
       fused.map { k in
@@ -126,13 +173,17 @@ public final class Plan: @unchecked Sendable {
       })
     sliceBuffer = Plan.copy(slices)
     listStarts = Plan.copy(Plan.starts(operandLists))
-    listBuffer = Plan.copy(operandLists.flatMap { $0 })
+    listBuffer = Plan.copy(operandLists.flatMap { $0 }.map(raw))
     concatStarts = Plan.copy(Plan.starts(concatLists))
-    concatBuffer = Plan.copy(concatLists.flatMap { $0 })
+    concatBuffer = Plan.copy(
+      concatLists.flatMap { $0 }.map {
+        ConcatPart(offset: raw($0.offset), rows: $0.rows, columns: $0.columns)
+      })
   }
 
   deinit {
     arena.deallocate()
+    constantTable.deallocate()
     instructionBuffer.deallocate()
     stepBuffer.deallocate()
     kernelBuffer.deallocate()
@@ -159,12 +210,26 @@ public final class Plan: @unchecked Sendable {
     return b
   }
 
+  /// Where an arena offset (as the public tables give them) is in memory:
+  /// the plan's own, or a shared constant (read only).
+  public func address(_ offset: Int) -> UnsafeMutablePointer<Double> {
+    if offset >= constantsSize { return arena + (offset - constantsSize) }
+    let k = constantExtents.lastIndex { $0.lowerBound <= offset }!
+    return constantTable[k] + (offset - constantExtents[k].lowerBound)
+  }
+
+  /// Pointer to a value the interpreter's raw tables name.
+  @inline(__always)
+  func rawAddress<I: BinaryInteger>(_ raw: I) -> UnsafeMutablePointer<Double> {
+    raw >= 0 ? arena + Int(raw) : constantTable[Int(~raw)]
+  }
+
   /// Writes a parameter's values (a variable or input, for one task or all).
   public func write(_ leaf: Op, task: Int? = nil, _ values: [Double]) {
     for p in parameters where p.leaf == leaf && (p.task == task || p.task == nil) {
       precondition(values.count == p.shape.count, "\(leaf) takes \(p.shape.count) values")
       values.withUnsafeBufferPointer {
-        (arena + p.offset).update(from: $0.baseAddress!, count: $0.count)
+        address(p.offset).update(from: $0.baseAddress!, count: $0.count)
       }
     }
   }
@@ -173,7 +238,7 @@ public final class Plan: @unchecked Sendable {
     let o = outputs[output]
     return Tensor(
       shape: o.shape,
-      scalars: Array(UnsafeBufferPointer(start: arena + o.offset, count: o.shape.count)))
+      scalars: Array(UnsafeBufferPointer(start: address(o.offset), count: o.shape.count)))
   }
 
   /// Evaluates with every parameter taken from `leaves`: the convenient,

@@ -82,7 +82,7 @@ extension PlanBuilder {
       case .fused(let members):
         code.instructions.append(
           fusedKernel(
-            i, members: members, offset: offset, constantValue: constants.value, code: &code))
+            i, members: members, offset: offset, uniform: constants.uniform, code: &code))
       case .single(let scratch):
         code.instructions.append(
           single(

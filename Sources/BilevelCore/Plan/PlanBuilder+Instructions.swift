@@ -2,7 +2,7 @@ extension PlanBuilder {
   /// The instruction for one fused chain (`members` in topological order,
   /// ending with instance `i`), its kernel appended to `code.fused`.
   func fusedKernel(
-    _ i: Int, members all: [Int], offset: (Int) -> Int, constantValue: [Tensor?], code: inout Code
+    _ i: Int, members all: [Int], offset: (Int) -> Int, uniform: [Double?], code: inout Code
   )
     -> Instruction
   {
@@ -12,13 +12,13 @@ extension PlanBuilder {
       ? (node(i).op == .reduce(.sum, .all) ? .sum : .mean) : nil
     let members = reduction == nil ? all : Array(all.dropLast())
     let s = shape(members.last!)
+    // Each member's register, found in one lookup (a search per operand is
+    // quadratic in the chain, and chains of lets fuse into one kernel).
+    var register: [Int: Int] = [:]
+    for (r, m) in members.enumerated() where register[m] == nil { register[m] = r }
     func source(_ j: Int) -> FusedKernel.Source {
-      if let r = members.firstIndex(of: j) { return .register(r) }
-      if let t = constantValue[j], let v = t.scalars.first,
-        t.scalars.allSatisfy({ $0.bitPattern == v.bitPattern })
-      {
-        return .immediate(v)
-      }
+      if let r = register[j] { return .register(r) }
+      if let v = uniform[j] { return .immediate(v) }
       return .operand(offset: offset(j), role: BroadcastRole.of(shape(j), in: s)!)
     }
     let steps = members.map { m -> FusedKernel.Step in

@@ -2,10 +2,10 @@ extension PlanBuilder {
   /// Hoisted constants: where each sits in the constants region and its values.
   struct ConstantLayout {
     var storage: [Int: Int] = [:]
-    var values: [(offset: Int, values: [Double])] = []
-    /// Per instance, its value when it is a needed constant (fused kernels
-    /// turn uniform ones into immediates).
-    var value: [Tensor?]
+    var values: [(offset: Int, buffer: ConstantPool.Buffer)] = []
+    /// Per instance, its entry when it is a needed constant whose entries
+    /// are all the same (fused kernels turn those into immediates).
+    var uniform: [Double?]
     var size = 0
   }
 
@@ -34,7 +34,7 @@ extension PlanBuilder {
   /// builds each pass's result is checked before the next reads it.
   mutating func lower() -> Plan {
     let constants = hoistConstants()
-    let parameters = placeParameters()
+    let parameters = placeParameters(excluding: constants)
     let schedule = scheduleComputations(constants: constants, parameters: parameters)
     let placement = allocateWork(schedule)
     let plan = emit(schedule, placement: placement, constants: constants, parameters: parameters)
@@ -42,36 +42,62 @@ extension PlanBuilder {
     return plan
   }
 
-  /// Evaluates, with the reference evaluator and by task, the constants a
-  /// computed value or an output reads, and lays them out.
+  /// Takes the constants a computed value or an output reads from the
+  /// program's pool (or, for the pool's own plans, the reference
+  /// evaluator), and lays them out.
   func hoistConstants() -> ConstantLayout {
     let n = instances.count
-    var layout = ConstantLayout(value: [Tensor?](repeating: nil, count: n))
+    var layout = ConstantLayout(uniform: [Double?](repeating: nil, count: n))
     let needed = (0..<n).filter { i in
       !dependsOnParameters[i] && (isRoot[i] || users[i].contains { dependsOnParameters[$0] })
     }
+    let buffers: [ConstantPool.Buffer]
+    switch hoisting {
+    case .pool(let pool):
+      buffers = pool.values(
+        needed.map { (NodeID(instances[$0].node), instances[$0].task) }, in: graph)
+    case .reference(let inputs):
+      buffers = referenceConstants(needed)
+      // Inputs read in place: constants to the layout, parameters to the schedule.
+      for i in instances.indices {
+        guard case .input(let k) = node(i).op else { continue }
+        let buffer = inputs(k, instances[i].task < 0 ? nil : instances[i].task)
+        layout.storage[i] = layout.size
+        layout.values.append((layout.size, buffer))
+        layout.size += buffer.count
+      }
+    }
+    for (i, buffer) in zip(needed, buffers) {
+      layout.storage[i] = layout.size
+      layout.values.append((layout.size, buffer))
+      layout.uniform[i] = buffer.uniform
+      layout.size += buffer.count
+    }
+    return layout
+  }
+
+  /// The needed constants by the reference evaluator, task by task.
+  func referenceConstants(_ needed: [Int]) -> [ConstantPool.Buffer] {
     let leaves = program.leafValues(variable: { _, _ in
       preconditionFailure("constants do not read variables")
     })
+    var value: [Int: Tensor] = [:]
     for t in Set(needed.map { instances[$0].task }).sorted() {
       let group = needed.filter { instances[$0].task == t }
       let values = ReferenceEvaluator.evaluateAll(
         graph, roots: group.map { NodeID(instances[$0].node) }, leaves: leaves,
         taskCount: tasks, task: t < 0 ? nil : t)
-      for i in group { layout.value[i] = values[instances[i].node] }
+      for i in group { value[i] = values[instances[i].node] }
     }
-    for i in needed {
-      layout.storage[i] = layout.size
-      layout.values.append((layout.size, layout.value[i]!.scalars))
-      layout.size += shape(i).count
+    return needed.map { i in
+      value[i]!.scalars.withUnsafeBufferPointer { ConstantPool.Buffer(copying: $0) }
     }
-    return layout
   }
 
-  /// Gives every variable and input instance its slot.
-  func placeParameters() -> ParameterLayout {
+  /// Gives every variable and input instance its slot (but inputs read in place).
+  func placeParameters(excluding constants: ConstantLayout) -> ParameterLayout {
     var layout = ParameterLayout()
-    for i in instances.indices {
+    for i in instances.indices where constants.storage[i] == nil {
       switch node(i).op {
       case .variable, .input:
         layout.storage[i] = layout.size

@@ -17,7 +17,17 @@ public struct PlanBuilder {
     case inlined
   }
 
+  /// How values of data alone are computed: by the program's shared pool
+  /// (plan kernels, once per program), or by the reference evaluator (the
+  /// pool's own plans, whose only such values are literals and constants;
+  /// they read their inputs, the data, in place from the pool's buffers).
+  enum Hoisting {
+    case pool(ConstantPool)
+    case reference(inputs: (_ input: Int, _ task: Int?) -> ConstantPool.Buffer)
+  }
+
   let program: Program
+  let hoisting: Hoisting
   var graph: Graph { program.graph }
   let roots: [NodeID]
   let task: Int?
@@ -31,9 +41,20 @@ public struct PlanBuilder {
 
   /// Builds the plan that computes `roots` (for `task`, for roots that vary
   /// by task). With `reassociate`, products are distributed and reassociated
-  /// so that work on data alone is hoisted (Reassociation.swift).
+  /// so that work on data alone is hoisted (Reassociation.swift). Values
+  /// of data alone come from `constants`, the program's shared pool (a
+  /// fresh one when none is given).
   public static func build(
-    _ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true
+    _ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true,
+    constants: ConstantPool? = nil
+  ) -> Plan {
+    build(
+      program, roots: roots, task: task, reassociate: reassociate,
+      hoisting: .pool(constants ?? ConstantPool(program)))
+  }
+
+  static func build(
+    _ program: Program, roots: [NodeID], task: Int?, reassociate: Bool, hoisting: Hoisting
   ) -> Plan {
     var program = program
     var roots = roots
@@ -51,7 +72,8 @@ public struct PlanBuilder {
       for (old, new) in r.mapping where back![new].map({ old < $0 }) ?? true { back![new] = old }
     }
     var b = PlanBuilder(
-      program: program, roots: roots, task: task, tasks: program.tasks?.count ?? 1)
+      program: program, hoisting: hoisting, roots: roots, task: task,
+      tasks: program.tasks?.count ?? 1)
     b.collectInstances()
     let plan = b.lower()
     plan.rewrites = rewrites

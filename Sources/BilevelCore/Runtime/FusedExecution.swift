@@ -14,7 +14,7 @@ extension Plan {
   @inline(__always)
   func runFused(_ k: Int, into out: UnsafeMutablePointer<Double>) {
     let kernel = kernelBuffer[k]
-    let scratch = arena + scratchOffset
+    let scratch = scratchBase
     if kernel.rows * kernel.columns == 1 { return runScalar(kernel, into: out, scratch: scratch) }
     let block = FusedKernel.block
     let columns = kernel.columns
@@ -57,7 +57,7 @@ extension Plan {
     @inline(__always) func value(_ s: FusedKernel.Source) -> Double {
       switch s {
       case .immediate(let v): return v
-      case .operand(let offset, _): return arena[offset]
+      case .operand(let offset, _): return rawAddress(offset)[0]
       case .register: preconditionFailure("a one-step kernel has no registers")
       }
     }
@@ -79,7 +79,7 @@ extension Plan {
       switch s {
       case .register(let r): return scratch[r]
       case .immediate(let v): return v
-      case .operand(let offset, _): return arena[offset]
+      case .operand(let offset, _): return rawAddress(offset)[0]
       }
     }
     for s in 0..<kernel.count {
@@ -103,7 +103,7 @@ extension Plan {
     case .register(let r): return .run(UnsafePointer(scratch + r * FusedKernel.block))
     case .immediate(let v): return .value(v)
     case .operand(let offset, let role):
-      let p = arena + offset
+      let p = rawAddress(offset)
       switch role {
       case .same: return .run(UnsafePointer(p + i * columns + j0))
       case .row: return .run(UnsafePointer(p + j0))

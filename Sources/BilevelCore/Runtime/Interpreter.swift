@@ -12,8 +12,8 @@ extension Plan {
     for pc in 0..<code.count {
       let ins = code[pc]
       let out = base + Int(ins.output)
-      let a = UnsafePointer(base + Int(ins.a))
-      let b = UnsafePointer(base + Int(ins.b))
+      let a = UnsafePointer(rawAddress(ins.a))
+      let b = UnsafePointer(rawAddress(ins.b))
       let (m, n, k) = (Int(ins.m), Int(ins.n), Int(ins.k))
       switch ins.opcode {
       case .fused(let kernel):
@@ -67,7 +67,7 @@ extension Plan {
     let start = listStarts[list]
     out.update(repeating: 0, count: m)
     for t in 0..<tasks {
-      let src = arena + listBuffer[start + t]
+      let src = rawAddress(listBuffer[start + t])
       for e in 0..<m { out[e] += src[e] }
     }
     if scale != 1 { for e in 0..<m { out[e] *= scale } }
@@ -80,7 +80,7 @@ extension Plan {
     if !byColumns {
       for p in start..<end {
         let part = concatBuffer[p]
-        o.update(from: arena + part.offset, count: part.count)
+        o.update(from: rawAddress(part.offset), count: part.count)
         o += part.count
       }
       return
@@ -88,7 +88,7 @@ extension Plan {
     for i in 0..<rows {
       for p in start..<end {
         let part = concatBuffer[p]
-        o.update(from: arena + part.offset + i * part.columns, count: part.columns)
+        o.update(from: rawAddress(part.offset) + i * part.columns, count: part.columns)
         o += part.columns
       }
     }
@@ -107,7 +107,7 @@ extension Plan {
       case .register(let r): return registers[r]
       case .immediate(let v): return v
       case .operand(let offset, let role):
-        return arena[offset + role.sourceIndex(row: i, column: j, columns: kernel.columns)]
+        return address(offset)[role.sourceIndex(row: i, column: j, columns: kernel.columns)]
       }
     }
     for (index, step) in kernel.steps.enumerated() {
@@ -203,7 +203,7 @@ extension Plan {
       GEMM.multiply(
         m: m, n: n, k: k, a: a, lda: transposeA ? m : k, transposeA: transposeA,
         b: b, ldb: transposeB ? k : n, transposeB: transposeB, c: c, ldc: n,
-        workspace: arena + gemmWorkspaceOffset)
+        workspace: gemmWorkspaceBase)
     }
   }
 }

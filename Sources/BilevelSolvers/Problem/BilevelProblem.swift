@@ -43,11 +43,22 @@ public final class BilevelProblem: Sendable {
   /// The inner step whose batch the plans other than the step's read (Program.heldInnerStep).
   public let heldInnerStep: Int
 
+  /// What the plans compute from data alone (and the data they read),
+  /// computed once and shared by every compiled function.
+  public let constants: ConstantPool
+
   public init(_ program: Program) {
     source = program
     let graphs = SolverGraphs(program)
     self.graphs = graphs
-    tasks = program.tasks?.count ?? 1
+    constants = ConstantPool(graphs.program)
+    let taskCount = program.tasks?.count ?? 1
+    allTheta = LeafLayout(
+      (0..<taskCount).flatMap {
+        Self.leafList(
+          graphs.theta, task: $0, program: graphs.program, hasTasks: program.tasks != nil)
+      })
+    tasks = taskCount
     innerSize = program.size(.inner)
     outerSize = program.size(.outer)
     stateSize =
@@ -65,19 +76,24 @@ public final class BilevelProblem: Sendable {
   /// The plan's task for per-task roots (nil in a program without tasks).
   func planTask(_ t: Int) -> Int? { source.tasks == nil ? nil : t }
 
-  func leaves(_ nodes: [NodeID], task t: Int) -> [Leaf] {
-    nodes.map { id in
+  func leaves(_ nodes: [NodeID], task t: Int) -> LeafLayout {
+    LeafLayout(Self.leafList(nodes, task: t, program: program, hasTasks: source.tasks != nil))
+  }
+
+  static func leafList(_ nodes: [NodeID], task t: Int, program: Program, hasTasks: Bool) -> [Leaf] {
+    let isPerTask = program.isPerTaskLeaf
+    return nodes.map { id in
       let op = program.graph[id].op
-      let perTask = program.isPerTaskLeaf(op)
       return Leaf(
-        op, task: perTask && source.tasks != nil ? t : nil, count: program.graph.shape(id).count)
+        op, task: isPerTask(op) && hasTasks ? t : nil, count: program.graph.shape(id).count)
     }
   }
 
-  func theta(_ t: Int) -> [Leaf] { leaves(graphs.theta, task: t) }
-  var phi: [Leaf] { leaves(graphs.phi, task: 0) }
-  func state(_ t: Int) -> [Leaf] { leaves(graphs.theta + graphs.optimizerState, task: t) }
-  var allTheta: [Leaf] { (0..<tasks).flatMap(theta) }
+  func theta(_ t: Int) -> LeafLayout { leaves(graphs.theta, task: t) }
+  var phi: LeafLayout { leaves(graphs.phi, task: 0) }
+  func state(_ t: Int) -> LeafLayout { leaves(graphs.theta + graphs.optimizerState, task: t) }
+  /// Every task's θ, one after another: built once, shared by every task's functions.
+  let allTheta: LeafLayout
 
   /// Names and shapes of the outer variables, in φ order.
   public var outerVariables: [Variable] { graphs.outerVariables.map { program.variables[$0] } }
@@ -140,7 +156,7 @@ public final class BilevelProblem: Sendable {
   public func innerGradient(_ t: Int) -> Compiled<InnerGradient> {
     build(functions[t], \.innerGradient) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t);
@@ -159,7 +175,7 @@ public final class BilevelProblem: Sendable {
   public func innerGradientOuter(_ t: Int) -> Compiled<InnerGradientOuter> {
     build(functions[t], \.innerGradientOuter) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t);
@@ -178,7 +194,7 @@ public final class BilevelProblem: Sendable {
   public func hessianVector(_ t: Int) -> Compiled<HessianVectorProduct> {
     build(functions[t], \.hessianVector) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t)
@@ -197,7 +213,7 @@ public final class BilevelProblem: Sendable {
   public func mixed(_ t: Int) -> Compiled<MixedProduct> {
     build(functions[t], \.mixed) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t)
@@ -213,12 +229,12 @@ public final class BilevelProblem: Sendable {
     }
   }
 
-  var biasLeaves: [Leaf] { leaves(graphs.biasCorrection, task: 0) }
+  var biasLeaves: LeafLayout { leaves(graphs.biasCorrection, task: 0) }
 
   public func step(_ t: Int) -> Compiled<InnerStep> {
     build(functions[t], \.step) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .state: state(t)
@@ -243,7 +259,7 @@ public final class BilevelProblem: Sendable {
   public func tapedPullback(_ t: Int) -> Compiled<TapedStepPullback> {
     build(functions[t], \.tapedPullback) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .state: state(t)
@@ -265,7 +281,7 @@ public final class BilevelProblem: Sendable {
   public func stepTangent(_ t: Int) -> Compiled<StepTangent> {
     build(functions[t], \.stepTangent) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .state: state(t)
@@ -286,7 +302,7 @@ public final class BilevelProblem: Sendable {
   public func fixpoint(_ t: Int) -> Compiled<FixpointMap> {
     build(functions[t], \.fixpoint) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .point: theta(t);
@@ -304,7 +320,7 @@ public final class BilevelProblem: Sendable {
   public func fixpointPullback(_ t: Int) -> Compiled<FixpointPullback> {
     build(functions[t], \.fixpointPullback) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .point: theta(t)
@@ -324,7 +340,7 @@ public final class BilevelProblem: Sendable {
   public func initial(_ t: Int) -> Compiled<InitialPoint> {
     build(functions[t], \.initial) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .phi: phi
@@ -342,7 +358,7 @@ public final class BilevelProblem: Sendable {
   public func initialPullback(_ t: Int) -> Compiled<InitialPointPullback> {
     build(functions[t], \.initialPullback) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .phi: phi
@@ -360,7 +376,7 @@ public final class BilevelProblem: Sendable {
   public func initialTangent(_ t: Int) -> Compiled<InitialPointTangent> {
     build(functions[t], \.initialTangent) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .phi: phi;
@@ -378,7 +394,7 @@ public final class BilevelProblem: Sendable {
   public var learningRate: Compiled<LearningRate> {
     build(functions[0], \.learningRate) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .phi: phi
@@ -396,7 +412,7 @@ public final class BilevelProblem: Sendable {
   public var outerGradient: Compiled<OuterGradient> {
     build(outerFunctions, \.outerGradient) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .allTheta: allTheta;
@@ -415,7 +431,7 @@ public final class BilevelProblem: Sendable {
   public var outerLoss: Compiled<OuterLoss> {
     build(outerFunctions, \.outerLoss) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .allTheta: allTheta;
@@ -435,7 +451,7 @@ public final class BilevelProblem: Sendable {
   public func reportFunction() -> Compiled<Reports>? {
     guard !source.reports.isEmpty else { return nil }
     let f = Compiled<Reports>(
-      program, task: nil,
+      program, constants: constants, task: nil,
       arguments: {
         switch $0 {
         case .allTheta: allTheta;
@@ -455,7 +471,7 @@ public final class BilevelProblem: Sendable {
   public func outerGradientInner(_ t: Int) -> Compiled<OuterGradientInner> {
     build(functions[t], \.outerGradientInner) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .allTheta: allTheta;

@@ -20,7 +20,8 @@ public struct Compiled<Signature: FunctionSignature>: Sendable {
   /// with the leaves of each argument and the roots of each result given by
   /// name; `arguments` and `results` are asked in the signature's order.
   public init(
-    _ program: Program, task: Int?, arguments: (Signature.Argument) -> [Leaf],
+    _ program: Program, constants: ConstantPool? = nil, task: Int?,
+    arguments: (Signature.Argument) -> LeafLayout,
     results: (Signature.Result) -> [NodeID]
   ) {
     precondition(
@@ -29,7 +30,7 @@ public struct Compiled<Signature: FunctionSignature>: Sendable {
       "\(Signature.self): slots must number the cases in order from 0")
     function = CompiledFunction(
       program, arguments: Signature.Argument.allCases.map(arguments),
-      results: Signature.Result.allCases.map(results), task: task)
+      results: Signature.Result.allCases.map(results), task: task, constants: constants)
   }
 
   public var plan: Plan { function.plan }

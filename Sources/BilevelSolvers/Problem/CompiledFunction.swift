@@ -13,6 +13,38 @@ public struct Leaf: Sendable, Equatable {
   }
 }
 
+/// One argument's leaves in order, with where each sits: indexed once and
+/// shared, since every task's functions may take every task's θ (an index
+/// or a list per function would make task setup quadratic in the tasks).
+public final class LeafLayout: Sendable {
+  struct Key: Hashable {
+    let op: Op
+    let task: Int?
+  }
+
+  public let leaves: [Leaf]
+  public let size: Int
+  let places: [Key: [Place]]
+
+  struct Place {
+    let offset: Int
+    let count: Int
+  }
+
+  public init(_ leaves: [Leaf]) {
+    self.leaves = leaves
+    var places: [Key: [Place]] = [:]
+    var offset = 0
+    for leaf in leaves {
+      places[Key(op: leaf.op, task: leaf.task), default: []].append(
+        Place(offset: offset, count: leaf.count))
+      offset += leaf.count
+    }
+    self.places = places
+    size = offset
+  }
+}
+
 /// A plan seen as a function of flat vectors: each argument concatenates
 /// some leaves, each result some roots. Loading and reading are copies
 /// between caller-owned memory and the plan's arena, so a solver loop that
@@ -36,10 +68,13 @@ public final class CompiledFunction: Sendable {
 
   /// Builds the plan of `results` (for `task`, when they vary by task) and
   /// binds every parameter it reads to a place in one of the arguments.
-  public init(_ program: Program, arguments: [[Leaf]], results: [[NodeID]], task: Int?) {
+  public init(
+    _ program: Program, arguments: [LeafLayout], results: [[NodeID]], task: Int?,
+    constants: ConstantPool? = nil
+  ) {
     let roots = results.flatMap { $0 }
-    plan = PlanBuilder.build(program, roots: roots, task: task)
-    argumentSizes = arguments.map { $0.reduce(0) { $0 + $1.count } }
+    plan = PlanBuilder.build(program, roots: roots, task: task, constants: constants)
+    argumentSizes = arguments.map(\.size)
     var loads = [[Copy]](repeating: [], count: arguments.count)
     var batchParameters: [(view: BatchView, task: Int?, offset: Int)] = []
     for p in plan.parameters {
@@ -48,17 +83,13 @@ public final class CompiledFunction: Sendable {
         continue
       }
       var bound = false
-      for (a, leaves) in arguments.enumerated() {
-        var offset = 0
-        for leaf in leaves {
-          if leaf.op == p.leaf && leaf.task == p.task {
-            precondition(
-              leaf.count == p.shape.count,
-              "\(p.leaf) has \(p.shape.count) entries, not \(leaf.count)")
-            loads[a].append(Copy(vector: offset, arena: p.offset, count: leaf.count))
-            bound = true
-          }
-          offset += leaf.count
+      for (a, layout) in arguments.enumerated() {
+        for place in layout.places[LeafLayout.Key(op: p.leaf, task: p.task)] ?? [] {
+          precondition(
+            place.count == p.shape.count,
+            "\(p.leaf) has \(p.shape.count) entries, not \(place.count)")
+          loads[a].append(Copy(vector: place.offset, arena: p.offset, count: place.count))
+          bound = true
         }
       }
       precondition(
@@ -87,7 +118,7 @@ public final class CompiledFunction: Sendable {
 
   @usableFromInline func load(_ argument: Int, _ values: UnsafePointer<Double>) {
     for c in loads[argument] {
-      (plan.arena + c.arena).update(from: values + c.vector, count: c.count)
+      (plan.address(c.arena)).update(from: values + c.vector, count: c.count)
     }
   }
 
@@ -110,7 +141,7 @@ public final class CompiledFunction: Sendable {
 
   @usableFromInline func store(_ result: Int, into values: UnsafeMutablePointer<Double>) {
     for c in stores[result] {
-      (values + c.vector).update(from: plan.arena + c.arena, count: c.count)
+      (values + c.vector).update(from: plan.address(c.arena), count: c.count)
     }
   }
 
@@ -124,7 +155,7 @@ public final class CompiledFunction: Sendable {
     precondition(values.count == resultSizes[result])
     values.withUnsafeMutableBufferPointer { v in
       for c in stores[result] {
-        let source = plan.arena + c.arena
+        let source = plan.address(c.arena)
         for k in 0..<c.count { v[c.vector + k] += scale * source[k] }
       }
     }
@@ -137,7 +168,7 @@ public final class CompiledFunction: Sendable {
   }
 
   /// The first entry of a result (for scalar results such as losses).
-  @usableFromInline func scalar(_ k: Int) -> Double { plan.arena[stores[k][0].arena] }
+  @usableFromInline func scalar(_ k: Int) -> Double { plan.address(stores[k][0].arena)[0] }
 }
 
 /// The minibatch and episode views one plan reads: where each goes in the
