@@ -53,6 +53,9 @@ enum Reference {
       name their axis: `axis: rows` folds (or stacks) along the rows, numpy's
       axis 0; `axis: columns` along the columns. The last column says which
       derivative the compiler takes where a function has no derivative.
+      `csv` and `npy` read regular files, relative to the program's folder;
+      a path that leaves it (`..`, an absolute path, a symbolic link out) is
+      refused unless it lies under `--data-root DIR` on the command line.
 
 
       """ + table(["function", "shapes", "meaning", "derivative at kinks"], rows)
