@@ -17,6 +17,10 @@ struct CommandLineOptions {
   var timings = false
   /// Memory a hypergradient method may plan to use (auto's budget_mb overrides it).
   var budgetMB: Double? = nil
+  /// Time a run may be estimated to take, in seconds (TimeBudget).
+  var budgetSeconds: Double? = nil
+  /// A folder data may also be read from, beside the program's (DataPaths).
+  var dataRoot: String? = nil
   /// Where a run writes its result as JSON, and its outer steps as CSV.
   var jsonPath: String? = nil
   var tracePath: String? = nil
@@ -154,6 +158,13 @@ struct CommandLineOptions {
           message: "--budget-mb needs a positive, finite number of megabytes, not '\(v)'")
       }
       budgetMB = mb
+    case "--budget-s":
+      guard let s = Double(v), s > 0, s.isFinite else {
+        return UsageError(
+          message: "--budget-s needs a positive, finite number of seconds, not '\(v)'")
+      }
+      budgetSeconds = s
+    case "--data-root": dataRoot = v
     case "--emit":
       guard let e = Emit(rawValue: v) else {
         return UsageError(
@@ -196,8 +207,11 @@ struct CommandLineOptions {
     return nil
   }
 
-  func compileOptions(_ env: Environment) -> CompileOptions {
+  /// `dataPaths` remembers the data files read (outputs may not overwrite them).
+  func compileOptions(_ env: Environment, dataPaths: DataPaths? = nil) -> CompileOptions {
     var c = CompileOptions()
+    let paths = dataPaths ?? DataPaths(workingDirectory: env.currentDirectory, root: dataRoot)
+    c.refuseDataPath = { path, folder in paths.refusal(path, programDirectory: folder) }
     c.unsafeMath = unsafeMath
     c.keepsDataRecipes = action == .emit(.jax)
     let directory = env.currentDirectory

@@ -22,6 +22,13 @@ extension Commands {
         DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
       return 1
     }
+    if let fault = TimeBudget(problem, method: selection.method, outerSteps: 0).fault(
+      budget: options.budgetSeconds ?? TimeBudget.defaultSeconds, at: program.innerSolver?.range)
+    {
+      environment.standardError(
+        DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
+      return 1
+    }
     let result: HypergradientResult
     do {
       result = try problem.hypergradient(selection.method, at: phi)
@@ -31,7 +38,7 @@ extension Commands {
       if let path = options.jsonPath {
         _ = write(
           RunRecords.gradJSON(problem, nil, fault: error, method: selection.method, title: title),
-          to: path)
+          to: path, option: "--json")
       }
       return 1
     }
@@ -73,7 +80,7 @@ extension Commands {
     if let path = options.jsonPath {
       return write(
         RunRecords.gradJSON(problem, result, fault: nil, method: selection.method, title: title),
-        to: path) ? 0 : 1
+        to: path, option: "--json") ? 0 : 1
     }
     return 0
   }

@@ -40,11 +40,48 @@ extension Commands {
         return 1
       }
     }
+    let outerSteps = program.outerSolver?.spec.steps ?? 0
+    let time = TimeBudget(
+      problem, method: selection.method, outerSteps: max(0, outerSteps - (resume?.step ?? 0)))
+    if let fault = time.fault(
+      budget: options.budgetSeconds ?? TimeBudget.defaultSeconds, at: program.outerSolver?.range)
+    {
+      environment.standardError(
+        DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
+      return 1
+    }
     if let r = resume { out("  resumed from outer step \(r.step) of \(options.resumePath!)\n") }
     let run = BilevelRun(problem: problem, method: selection.method)
     var progress = ProgressPrinter(
       mode: options.progress, isTerminal: environment.isTerminal, write: environment.standardError)
-    var trace: [TraceRow] = []
+    let reportNames = program.reports.map(\.name)
+    // The trace streams a row per step; rows are kept only for the JSON and the plot.
+    let keepsRows =
+      options.jsonPath != nil || options.plotPath != nil || options.saveDirectory != nil
+    var rows: [TraceRow] = []
+    var first: TraceRow? = nil
+    var last: TraceRow? = nil
+    var written = true
+    var traceFile: OutputFile? = nil
+    if let path = options.tracePath {
+      switch OutputFile.open(target("--trace", path)) {
+      case .success(let f):
+        traceFile = f
+        if let e = f.append(
+          RunRecords.traceHeader(problem, reportNames: reportNames, values: options.traceValues))
+        {
+          environment.standardError("bilevelc: error: \(e)\n")
+          f.discard()
+          traceFile = nil
+          written = false
+        }
+      case .failure(let e):
+        environment.standardError("bilevelc: error: \(e.message)\n")
+        written = false
+      }
+    }
+    if environment.handlesSignals { Interrupts.install() }
+    var stoppedBy: Int32 = 0
     let reports = problem.reportFunction()
     let report = run.run(from: resume) { p in
       var values: [Double] = []
@@ -55,13 +92,31 @@ extension Commands {
         f.run()
         values = f.result(.values)
       }
-      trace.append(
-        TraceRow(
-          step: p.step, outerLoss: p.outerLoss, gradientNorm: p.gradientNorm,
-          innerResidual: p.innerResidual,
-          phi: p.phi, reports: values))
+      let row = TraceRow(
+        step: p.step, outerLoss: p.outerLoss, gradientNorm: p.gradientNorm,
+        innerResidual: p.innerResidual, phi: p.phi, reports: values)
+      if first == nil { first = row }
+      last = row
+      if keepsRows { rows.append(row) }
+      if let f = traceFile,
+        let e = f.append(RunRecords.traceLine(row, problem, values: options.traceValues))
+      {
+        environment.standardError("bilevelc: error: \(e)\n")
+        f.discard()
+        traceFile = nil
+        written = false
+      }
       progress.show(p)
+      if environment.handlesSignals && Interrupts.signal != 0 && p.step < p.steps {
+        stoppedBy = Interrupts.signal
+        return false
+      }
       return true
+    }
+    if stoppedBy != 0 {
+      environment.standardError(
+        "bilevelc: \(Interrupts.name(stoppedBy)): stopped after outer step \(report.stepsDone); writing the results of that step\n"
+      )
     }
     if let fault = report.fault {
       environment.standardError(
@@ -69,7 +124,7 @@ extension Commands {
     }
     out(summary(problem, report, method: selection.method))
     if options.timings { environment.standardError(Self.solveTimings(report)) }
-    if let first = trace.first, let last = trace.last {
+    if let first, let last {
       for (i, r) in program.reports.enumerated() {
         out(
           "  report \(r.name): \(formatValue(first.reports[i])) → \(formatValue(last.reports[i]))\n"
@@ -83,29 +138,25 @@ extension Commands {
     out(
       "  wall time: \(formatValue((seconds * 1000).rounded() / 1000)) s, peak memory: \(formatBytes(peak))\n"
     )
-    var written = true
-    let inputs = RunRecords.RunInputs(
-      title: title, method: selection.method, trace: trace,
-      reportNames: program.reports.map(\.name),
+    var inputs = RunRecords.RunInputs(
+      title: title, method: selection.method, trace: rows, reportNames: reportNames,
       traceValues: options.traceValues, seconds: seconds, peakBytes: peak)
-    if let path = options.tracePath {
-      written =
-        write(
-          RunRecords.trace(
-            trace, problem, reportNames: inputs.reportNames, values: options.traceValues), to: path)
-        && written
+    inputs.interrupted = stoppedBy != 0
+    if let f = traceFile, let e = f.commit() {
+      environment.standardError("bilevelc: error: \(e)\n")
+      written = false
     }
     if let path = options.plotPath {
       let svg = RunPlot.svg(
-        title: title, trace: trace, reportNames: inputs.reportNames,
-        singleLevel: program.isSingleLevel)
-      written = write(svg, to: path) && written
+        title: title, trace: rows, reportNames: reportNames, singleLevel: program.isSingleLevel)
+      written = write(svg, to: path, option: "--plot") && written
     }
     let json = RunRecords.json(problem, report, inputs)
-    if let path = options.jsonPath { written = write(json, to: path) && written }
+    if let path = options.jsonPath { written = write(json, to: path, option: "--json") && written }
     if let directory = options.saveDirectory {
       written = save(problem, report, json: json, to: directory) && written
     }
+    if environment.handlesSignals && Interrupts.signal != 0 { return 128 + Interrupts.signal }
     return report.fault == nil && written ? 0 : 1
   }
 
@@ -133,9 +184,10 @@ extension Commands {
     for (name, shape, values) in arrays {
       ok =
         writeBytes(
-          NPYWriter.bytes(shape: shape, values: values), to: directory + "/" + name + ".npy") && ok
+          NPYWriter.bytes(shape: shape, values: values), to: directory + "/" + name + ".npy",
+          option: "--save") && ok
     }
-    ok = write(json, to: directory + "/result.json") && ok
+    ok = write(json, to: directory + "/result.json", option: "--save") && ok
     if ok {
       out(
         "  saved \(arrays.map { $0.0 + ".npy" }.joined(separator: ", ")) and result.json in \(directory)\n"
@@ -213,20 +265,6 @@ extension Commands {
     parts.append("outer update \(ms(r.outerUpdateSeconds))")
     return "timings: solve, over \(steps) hypergradient evaluation\(steps == 1 ? "" : "s"): "
       + parts.joined(separator: ", ") + "\n"
-  }
-
-  /// Writes a result file (relative to the working directory); a failure is reported, not fatal to the run.
-  func write(_ text: String, to path: String) -> Bool { writeBytes(Array(text.utf8), to: path) }
-
-  func writeBytes(_ bytes: [UInt8], to path: String) -> Bool {
-    do {
-      try Data(bytes).write(to: URL(fileURLWithPath: environment.resolve(path)), options: .atomic)
-      return true
-    } catch {
-      environment.standardError(
-        "bilevelc: error: cannot write \(path): \(error.localizedDescription)\n")
-      return false
-    }
   }
 }
 

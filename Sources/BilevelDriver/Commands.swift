@@ -16,7 +16,14 @@ struct Commands {
 
   func execute() -> Int32 {
     let path = options.file!
-    let compileOptions = options.compileOptions(environment)
+    // A bad output path costs nothing: refused before reading the program.
+    if let refusal = outputRefusal(nil, dataFiles: []) {
+      environment.standardError("bilevelc: error: \(refusal)\n")
+      return 2
+    }
+    let dataPaths = DataPaths(
+      workingDirectory: environment.currentDirectory, root: options.dataRoot)
+    let compileOptions = options.compileOptions(environment, dataPaths: dataPaths)
     if options.action == .emit(.ast) {
       let c = Compilation.compile(
         path, environment: environment, options: compileOptions, overrides: options.overrides,
@@ -34,6 +41,10 @@ struct Commands {
     c.report(environment)
     if c.unreadable { return 2 }
     guard !c.failed, let raw = c.elaborated, let program = c.program else { return 1 }
+    if let refusal = outputRefusal(program, dataFiles: dataPaths.filesRead) {
+      environment.standardError("bilevelc: error: \(refusal)\n")
+      return 2
+    }
     if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }
     switch options.action {
     case .emit(.graph):

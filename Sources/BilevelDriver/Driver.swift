@@ -12,6 +12,9 @@ public struct Environment: Sendable {
   public var standardError: @Sendable (String) -> Void
   /// Prompts only on an interactive terminal.
   public var isTerminal: Bool
+  /// SIGINT and SIGTERM stop a run at its next outer step (the process
+  /// only; tests running in-process keep the default).
+  public var handlesSignals = false
 
   public init(
     currentDirectory: String, readLine: @escaping @Sendable () -> String?,
@@ -28,13 +31,22 @@ public struct Environment: Sendable {
 
   /// The process's own streams.
   public static var process: Environment {
-    Environment(
+    var e = Environment(
       currentDirectory: FileManager.default.currentDirectoryPath,
       readLine: { Swift.readLine(strippingNewline: true) },
-      standardOutput: { s in FileHandle.standardOutput.write(Data(s.utf8)) },
-      standardError: { s in FileHandle.standardError.write(Data(s.utf8)) },
+      standardOutput: { s in ProcessStreams.write(1, s) },
+      standardError: { s in ProcessStreams.write(2, s) },
       isTerminal: isatty(0) == 1)
+    e.handlesSignals = true
+    return e
   }
+
+  /// A path made absolute (against the process's folder when the environment's is relative).
+  static func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+  }
+
+  func absolute(_ path: String) -> String { Environment.absolute(resolve(path)) }
 
   func resolve(_ path: String) -> String {
     path.hasPrefix("/") || currentDirectory == "." ? path : currentDirectory + "/" + path
@@ -47,8 +59,9 @@ public enum Driver {
   /// The executable's entry point: runs on a thread with a large stack (deep
   /// inputs are errors, never stack overflows) and exits with its status.
   public static func runAndExit(_ arguments: [String]) -> Never {
+    ProcessStreams.prepare()
     let status = runOnLargeStack { run(Array(arguments.dropFirst()), environment: .process) }
-    exit(status)
+    exit(ProcessStreams.finish(status))
   }
 
   /// Runs `body` on a thread with a 512 MB stack and waits for it.
@@ -65,6 +78,12 @@ public enum Driver {
       env.standardError(
         "bilevelc: error: \(DiagnosticRenderer.escapingControls(e.message))\n\(CommandLineOptions.usageLine)\n"
       )
+      return 2
+    }
+    if let root = command.dataRoot,
+      !OutputFiles.canonicalIsFolder(Environment.absolute(env.resolve(root)))
+    {
+      env.standardError("bilevelc: error: --data-root '\(root)' is not a folder\n")
       return 2
     }
     switch command.action {

@@ -63,7 +63,8 @@ enum HelpText {
 
       An option given to a command it does not apply to is refused.
       Diagnostics go to standard error as file:line:col: error: message; results go to standard output.
-      Exit status: 0 success, 1 an error in the program or a numerical fault, 2 a usage error (a missing input file included).
+      Exit status: 0 success, 1 an error in the program or a numerical fault (or a failed write), 2 a usage error (a missing input file or a refused output path included), 130 or 143 a run stopped by SIGINT or SIGTERM after its last complete outer step (its outputs written, the JSON marked "interrupted").
+      Output files are checked before any work and written atomically; a symbolic link, FIFO, device or directory, the program or its data, and one path named twice are refused.
 
       """
     return out

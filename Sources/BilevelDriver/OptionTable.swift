@@ -13,7 +13,8 @@ enum OptionTable {
     static let placeholders = [
       ("stage", "STAGE"), ("method", "METHOD"), ("inner solver", "SOLVER"),
       ("outer solver", "SOLVER"),
-      ("NAME=VALUE", "NAME=VALUE"), ("megabytes", "MB"), ("folder", "DIR"), ("--json", "FILE.json"),
+      ("NAME=VALUE", "NAME=VALUE"), ("megabytes", "MB"), ("seconds", "SECONDS"), ("folder", "DIR"),
+      ("--json", "FILE.json"),
       (".svg", "FILE.svg"), ("file name", "FILE"),
     ]
     let summary: String
@@ -55,6 +56,16 @@ enum OptionTable {
       name: "--budget-mb", argument: "a positive number of megabytes",
       summary: "memory a hypergradient method may plan to use (default 1024)",
       commands: ["solve", "grad", "check", "explain"]),
+    Option(
+      name: "--budget-s", argument: "a positive number of seconds",
+      summary:
+        "time a run may be estimated to take before it starts (default 3600; the estimate is a lower bound)",
+      commands: ["solve", "grad"]),
+    Option(
+      name: "--data-root", argument: "a folder name",
+      summary:
+        "data (csv, npy) may also be read under this folder; by default only under the program's own",
+      commands: compiling + ["repl"]),
     Option(
       name: "--json", argument: "a file name",
       summary: "also write the result as JSON (keyed by variable name, schema_version 1)",

@@ -53,6 +53,9 @@ enum Reference {
       name their axis: `axis: rows` folds (or stacks) along the rows, numpy's
       axis 0; `axis: columns` along the columns. The last column says which
       derivative the compiler takes where a function has no derivative.
+      `csv` and `npy` read regular files, relative to the program's folder;
+      a path that leaves it (`..`, an absolute path, a symbolic link out) is
+      refused unless it lies under `--data-root DIR` on the command line.
 
       Minibatches: `batch b = rows(n, size: k, seed: s, per: inner_step,
       replace: false)` declares a seeded stream of k of n row numbers, drawn

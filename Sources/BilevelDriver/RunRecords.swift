@@ -114,6 +114,8 @@ enum RunRecords {
     let traceValues: Bool
     let seconds: Double
     let peakBytes: Int
+    /// SIGINT or SIGTERM stopped the run after its last complete outer step.
+    var interrupted = false
   }
 
   static func json(
@@ -128,6 +130,7 @@ enum RunRecords {
       ("outer_solver", .string(p.outerSolver?.name ?? "none")),
       ("first_outer_step", .int(report.firstStep)),
       ("outer_steps", .int(report.stepsDone)),
+      ("interrupted", .bool(inputs.interrupted)),
       ("initial_outer_loss", .optional(report.initialLoss)),
       ("final_outer_loss", .optional(report.final?.outerLoss)),
       ("outer_variables", byOuterVariable(problem, report.phi)),
@@ -273,6 +276,13 @@ enum RunRecords {
   static func trace(
     _ rows: [TraceRow], _ problem: BilevelProblem, reportNames: [String], values: Bool
   ) -> String {
+    rows.reduce(traceHeader(problem, reportNames: reportNames, values: values)) {
+      $0 + traceLine($1, problem, values: values)
+    }
+  }
+
+  static func traceHeader(_ problem: BilevelProblem, reportNames: [String], values: Bool) -> String
+  {
     var header = ["step", "outer_loss", "hypergradient_norm", "inner_residual"]
     header += problem.outerBlocks.map { "norm_\($0.variable.name)" }
     header += reportNames
@@ -281,16 +291,17 @@ enum RunRecords {
         (0..<v.shape.count).map { csvField(entryName(v, $0)) }
       }
     }
-    var out = header.joined(separator: ",") + "\n"
+    return header.joined(separator: ",") + "\n"
+  }
+
+  /// One outer step's row, as `--trace` streams it.
+  static func traceLine(_ r: TraceRow, _ problem: BilevelProblem, values: Bool) -> String {
     func cell(_ x: Double) -> String { x.isFinite ? "\(x)" : "nan" }
-    for r in rows {
-      var cells = [String(r.step), cell(r.outerLoss), cell(r.gradientNorm), cell(r.innerResidual)]
-      cells += problem.outerBlocks.map { v, o in cell(norm(Array(r.phi[o..<(o + v.shape.count)]))) }
-      cells += r.reports.map(cell)
-      if values { cells += r.phi.map(cell) }
-      out += cells.joined(separator: ",") + "\n"
-    }
-    return out
+    var cells = [String(r.step), cell(r.outerLoss), cell(r.gradientNorm), cell(r.innerResidual)]
+    cells += problem.outerBlocks.map { v, o in cell(norm(Array(r.phi[o..<(o + v.shape.count)]))) }
+    cells += r.reports.map(cell)
+    if values { cells += r.phi.map(cell) }
+    return cells.joined(separator: ",") + "\n"
   }
 
   /// `A[2,3]` holds a comma: quoted as CSV requires.

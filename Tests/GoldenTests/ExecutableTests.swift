@@ -96,8 +96,30 @@ import Testing
     Case(arguments: ["missing.blv"], status: 2, stderr: ["missing.blv"]),
     Case(arguments: [], status: 2),
     Case(
-      arguments: ["--json", "/nonexistent-dir/r.json", file], status: 1,
-      stderr: ["cannot write /nonexistent-dir/r.json"]),
+      arguments: ["--json", "/nonexistent-dir/r.json", file], status: 2,
+      stderr: [
+        "cannot write --json '/nonexistent-dir/r.json': its folder '/nonexistent-dir' does not exist"
+      ]),
+    Case(arguments: ["--budget-s", "600", file], status: 0, quietErrors: true),
+    Case(
+      arguments: ["--budget-s", "0", file], status: 2,
+      stderr: ["--budget-s needs a positive, finite number of seconds"]),
+    Case(
+      arguments: ["--budget-s", "1e-9", "--json", "r.json", file], status: 1,
+      stderr: ["quickstart.blv:18:", "the run is estimated to take at least", "raise --budget-s"]),
+    Case(arguments: ["--data-root", ".", file], status: 0, quietErrors: true),
+    Case(
+      arguments: ["--data-root", "nosuch", file], status: 2,
+      stderr: ["--data-root 'nosuch' is not a folder"]),
+    Case(
+      arguments: ["check", "--json", "r.json", file], status: 2,
+      stderr: ["--json does not apply to 'check'"]),
+    Case(
+      arguments: ["explain", "--save", "out", file], status: 2,
+      stderr: ["--save does not apply to 'explain'"]),
+    Case(
+      arguments: ["--emit", "plan", "--budget-s", "5", file], status: 2,
+      stderr: ["--budget-s does not apply to 'emit'"]),
   ]
 
   @Test(arguments: cases)

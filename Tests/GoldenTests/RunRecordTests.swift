@@ -53,10 +53,15 @@ import Testing
     #expect(object["final_outer_loss"] as? Double != nil, "the last good point is kept")
   }
 
+  /// Refused before any work: nothing solved, nothing printed.
   @Test func anUnwritableFileIsAnErrorNotACrash() {
     let run = DriverRunner.run(
       ["--json", "/nonexistent-dir/x.json", "stackelberg_forward.blv"], in: PackagePaths.samples)
-    #expect(run.status == 1)
-    #expect(run.errors.contains("cannot write /nonexistent-dir/x.json"))
+    #expect(run.status == 2)
+    #expect(
+      run.errors.contains(
+        "cannot write --json '/nonexistent-dir/x.json': its folder '/nonexistent-dir' does not exist"
+      ))
+    #expect(run.output.isEmpty)
   }
 }

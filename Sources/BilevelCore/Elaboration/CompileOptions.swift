@@ -18,5 +18,12 @@ public struct CompileOptions: Sendable {
     FileManager.default.contents(atPath: path).map { [UInt8]($0) }
   }
 
+  /// Why a data path may not be read (nil: it may), given as written and
+  /// the program's folder; checked before `readFile`. The driver confines
+  /// data to the program's folder and `--data-root` (DataPaths).
+  public var refuseDataPath: @Sendable (_ path: String, _ programDirectory: String) -> String? = {
+    _, _ in nil
+  }
+
   public init() {}
 }

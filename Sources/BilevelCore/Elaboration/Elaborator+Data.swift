@@ -82,6 +82,9 @@ extension Elaborator {
       let path = try interpolateTask(raw, at: args[0].range, in: context)
       source = callee.name == "csv" ? .csv(path) : .npy(path)
       let directory = program.file.directory
+      if let reason = options.refuseDataPath(path, directory) {
+        throw error(.dataPathRefused(path, reason), at: args[0].range)
+      }
       let resolved = path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
       guard let bytes = options.readFile(resolved) else {
         throw error(.unreadableFile(resolved), at: args[0].range)

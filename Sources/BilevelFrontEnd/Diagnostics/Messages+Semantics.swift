@@ -422,6 +422,10 @@ extension Message {
   public static func unreadableFile(_ path: String) -> Message {
     Message("cannot read '\(path)': no such file or not readable")
   }
+  /// A data path outside what the command line allows (DataPaths in the driver says why).
+  public static func dataPathRefused(_ path: String, _ reason: String) -> Message {
+    Message("refusing to read '\(path)': \(reason)")
+  }
   public static func badNPY(_ path: String, _ detail: String) -> Message {
     Message("cannot load '\(path)': \(detail)")
   }

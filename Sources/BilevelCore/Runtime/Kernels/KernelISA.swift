@@ -72,6 +72,8 @@ public enum KernelISA: String, Sendable, CaseIterable {
   }
 
   private static func warn(_ message: String) {
-    FileHandle.standardError.write(Data("bilevelc: warning: \(message)\n".utf8))
+    // write(2), not FileHandle: a closed or full standard error must not trap.
+    let bytes = Array("bilevelc: warning: \(message)\n".utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
   }
 }
