@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelFrontEnd
 import Foundation
 
 /// The files a command writes, checked before any work: first the paths
@@ -44,7 +45,7 @@ extension Commands {
 
   func writeBytes(_ bytes: [UInt8], to path: String, option: String) -> Bool {
     guard let e = OutputFiles.write(bytes, to: target(option, path)) else { return true }
-    environment.standardError("bilevelc: error: \(e)\n")
+    environment.standardError("bilevelc: error: \(DiagnosticRenderer.escapingControls("\(e)"))\n")
     return false
   }
 }

@@ -70,13 +70,15 @@ extension Commands {
         if let e = f.append(
           RunRecords.traceHeader(problem, reportNames: reportNames, values: options.traceValues))
         {
-          environment.standardError("bilevelc: error: \(e)\n")
+          environment.standardError(
+            "bilevelc: error: \(DiagnosticRenderer.escapingControls("\(e)"))\n")
           f.discard()
           traceFile = nil
           written = false
         }
       case .failure(let e):
-        environment.standardError("bilevelc: error: \(e.message)\n")
+        environment.standardError(
+          "bilevelc: error: \(DiagnosticRenderer.escapingControls("\(e.message)"))\n")
         written = false
       }
     }
@@ -101,7 +103,8 @@ extension Commands {
       if let f = traceFile,
         let e = f.append(RunRecords.traceLine(row, problem, values: options.traceValues))
       {
-        environment.standardError("bilevelc: error: \(e)\n")
+        environment.standardError(
+          "bilevelc: error: \(DiagnosticRenderer.escapingControls("\(e)"))\n")
         f.discard()
         traceFile = nil
         written = false
@@ -143,7 +146,7 @@ extension Commands {
       traceValues: options.traceValues, seconds: seconds, peakBytes: peak)
     inputs.interrupted = stoppedBy != 0
     if let f = traceFile, let e = f.commit() {
-      environment.standardError("bilevelc: error: \(e)\n")
+      environment.standardError("bilevelc: error: \(DiagnosticRenderer.escapingControls("\(e)"))\n")
       written = false
     }
     if let path = options.plotPath {
@@ -171,7 +174,8 @@ extension Commands {
       try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
     } catch {
       environment.standardError(
-        "bilevelc: error: cannot create \(directory): \(error.localizedDescription)\n")
+        "bilevelc: error: cannot create \(DiagnosticRenderer.escapingControls(directory)): \(error.localizedDescription)\n"
+      )
       return false
     }
     var arrays: [(String, [Int], [Double])] = problem.outerBlocks.map { v, o in

@@ -18,7 +18,8 @@ struct Commands {
     let path = options.file!
     // A bad output path costs nothing: refused before reading the program.
     if let refusal = outputRefusal(nil, dataFiles: []) {
-      environment.standardError("bilevelc: error: \(refusal)\n")
+      environment.standardError(
+        "bilevelc: error: \(DiagnosticRenderer.escapingControls("\(refusal)"))\n")
       return 2
     }
     let dataPaths = DataPaths(
@@ -42,7 +43,8 @@ struct Commands {
     if c.unreadable { return 2 }
     guard !c.failed, let raw = c.elaborated, let program = c.program else { return 1 }
     if let refusal = outputRefusal(program, dataFiles: dataPaths.filesRead) {
-      environment.standardError("bilevelc: error: \(refusal)\n")
+      environment.standardError(
+        "bilevelc: error: \(DiagnosticRenderer.escapingControls("\(refusal)"))\n")
       return 2
     }
     if options.timings { environment.standardError(Compilation.formatTimings(c.timings)) }

@@ -83,7 +83,9 @@ public enum Driver {
     if let root = command.dataRoot,
       !OutputFiles.canonicalIsFolder(Environment.absolute(env.resolve(root)))
     {
-      env.standardError("bilevelc: error: --data-root '\(root)' is not a folder\n")
+      env.standardError(
+        "bilevelc: error: --data-root '\(DiagnosticRenderer.escapingControls(root))' is not a folder\n"
+      )
       return 2
     }
     switch command.action {

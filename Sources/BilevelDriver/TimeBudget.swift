@@ -61,7 +61,15 @@ struct TimeBudget {
       extra += d * d * d / 3 / Self.flopsPerSecond
       if method == .closedForm { inner = 0 }
     case .finiteDifference: extra = 2 * inner
-    case .evograd(let k, _, _, _, _): extra = Double(k) * inner
+    case .evograd(let k, _, _, _, _, _): extra = Double(k) * inner
+    case .proxy(let s):
+      // Training: each step evaluates the inner gradient at P_α(φ) for every
+      // draw and pulls it back through P_α (about twice its cost); the first
+      // step's training is spread over the evaluations.
+      let trainingSteps = Double(s.mode == .global ? 0 : s.refit) + Double(s.steps) / evaluations
+      if p.innerLoss != nil {
+        extra = trainingSteps * Double(s.samples) * 2 * Self.cost(problem.innerGradient(0))
+      }
     case .firstOrder, .adjoint: break
     }
     let each = inner + extra
