@@ -133,7 +133,7 @@ public final class CompiledFunction: Sendable {
   /// Fills the plan's minibatch rows with the batches of outer step `outer`
   /// and inner step `inner`; allocates nothing, and nothing without batches.
   public func loadBatches(outer: Int, inner: Int) {
-    batches?.load(into: plan.arena, outer: outer, inner: inner)
+    batches?.load(into: plan, outer: outer, inner: inner)
   }
 
   /// Reruns instruction by instruction to find where a non-finite value starts.
@@ -224,7 +224,7 @@ final class BatchRows: @unchecked Sendable {
     episodeScratch.deallocate()
   }
 
-  func load(into arena: UnsafeMutablePointer<Double>, outer: Int, inner: Int) {
+  func load(into plan: Plan, outer: Int, inner: Int) {
     var drawn = 0  // streams are few: a bit mask of those drawn for this load
     for v in views {
       let picked: UnsafeMutablePointer<Int>
@@ -246,9 +246,11 @@ final class BatchRows: @unchecked Sendable {
         picked = episodeRows
         count = e.ways * (query ? e.queries : e.shots)
       }
+      // A parameter's public offset, not an arena index (constants live outside the arena).
+      let base = plan.address(v.offset)
       v.data.withUnsafeBufferPointer { data in
         for k in 0..<count {
-          (arena + v.offset + k * v.columns).update(
+          (base + k * v.columns).update(
             from: data.baseAddress! + picked[k] * v.columns, count: v.columns)
         }
       }
