@@ -223,10 +223,24 @@ public enum SolverCatalogue {
           "horizon", .expression, required: true, range: .positive,
           "the time t the flow is integrated to; may use outer variables (a learned horizon)"),
         SettingSchema(
-          "steps", .count, required: true, "RK4 steps of horizon/steps each, all unrolled"),
+          "method", .choice(["rk4", "dopri5"]), choice: "rk4",
+          "rk4: fixed steps; dopri5: adaptive Dormand–Prince 5(4) with error control"),
+        SettingSchema(
+          "steps", .count, required: true, when: ("method", "rk4"),
+          "RK4 steps of horizon/steps each, all unrolled"),
+        SettingSchema(
+          "rtol", .real, default: 1e-6, when: ("method", "dopri5"), range: .positive,
+          "relative tolerance of each step's error estimate"),
+        SettingSchema(
+          "atol", .real, default: 1e-9, when: ("method", "dopri5"), range: .positive,
+          "absolute tolerance of each step's error estimate"),
+        SettingSchema(
+          "max_steps", .count, default: 10000, when: ("method", "dopri5"),
+          "most accepted steps before the solve stops with a fault"),
       ],
       summary:
-        "gradient flow dθ/dt = −∇θ L_in to t = horizon, by fixed-step RK4 (horizon/steps per step)"),
+        "gradient flow dθ/dt = −∇θ L_in to t = horizon, by fixed-step RK4 (horizon/steps per step) or adaptive Dormand–Prince 5(4); "
+        + "the hypergradients differentiate the accepted steps, the last one's length horizon − t"),
     // Outer solvers.
     SolverSchema(
       .outer(.gd),
@@ -322,7 +336,9 @@ public enum SolverCatalogue {
       ], summary: "pick a method from the plan's cost figures"),
     SolverSchema(
       .method(.adjoint), settings: [],
-      summary: "the adjoint ODE of a gradient flow, integrated back from the horizon by RK4"),
+      summary:
+        "the adjoint ODE of a gradient flow, integrated back from the horizon by RK4, or for dopri5 over the accepted steps reversed with the same tableau"
+    ),
     SolverSchema(.method(.proxy), settings: proxySettings, summary: proxySummary),
   ]
 
@@ -393,8 +409,9 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   /// `steps`: exactly that many full steps instead of stopping at the tolerance.
   case newton(tolerance: Double, maxSteps: Int, cgIterations: Int, steps: Int?)
   case fixpoint(tolerance: Double, maxSteps: Int)
-  /// Gradient flow dθ/dt = −∇θ L_in to t = horizon, RK4 with horizon/steps per step.
-  case flow(horizon: Value, steps: Int)
+  /// Gradient flow dθ/dt = −∇θ L_in to t = horizon: RK4 with horizon/steps
+  /// per step, or (adaptive non-nil) Dormand–Prince 5(4) under its tolerances.
+  case flow(horizon: Value, steps: Int, adaptive: AdaptiveTolerances?)
 
   public var kind: InnerSolverKind {
     switch self {
@@ -415,9 +432,9 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
   public var fixedSteps: Int? {
     switch self {
     case .gd(_, let t), .momentum(_, _, let t), .adam(_, _, let t), .rule(_, let t),
-      .flow(_, let t):
+      .flow(_, let t, nil):
       return t
-    case .newton, .fixpoint: return nil
+    case .newton, .fixpoint, .flow: return nil
     }
   }
 
@@ -433,7 +450,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .gd(let lr, _), .adam(let lr, _, _): return [lr]
     case .momentum(let lr, let mu, _): return [lr, mu]
     case .rule(let u, _): return [u]
-    case .flow(let h, _): return [h]
+    case .flow(let h, _, _): return [h]
     case .newton, .fixpoint: return []
     }
   }
@@ -450,7 +467,7 @@ public enum InnerSolverSpec<Value: Sendable & Hashable>: Sendable, Hashable {
     case .newton(let tol, let k, let cg, let n):
       return .newton(tolerance: tol, maxSteps: k, cgIterations: cg, steps: n)
     case .fixpoint(let tol, let k): return .fixpoint(tolerance: tol, maxSteps: k)
-    case .flow(let h, let t): return .flow(horizon: try f(h), steps: t)
+    case .flow(let h, let t, let a): return .flow(horizon: try f(h), steps: t, adaptive: a)
     }
   }
 }
@@ -469,8 +486,30 @@ extension InnerSolverSpec {
         tolerance: v.real("tol"), maxSteps: v.count("max_steps"), cgIterations: v.count("cg_iters"),
         steps: v.optionalCount("steps"))
     case .fixpoint: self = .fixpoint(tolerance: v.real("tol"), maxSteps: v.count("max_steps"))
-    case .flow: self = .flow(horizon: v.expression("horizon"), steps: v.count("steps"))
+    case .flow:
+      let adaptive =
+        v.choice("method") == "dopri5"
+        ? AdaptiveTolerances(
+          relative: v.real("rtol"), absolute: v.real("atol"), maxSteps: v.count("max_steps"))
+        : nil
+      self = .flow(
+        horizon: v.expression("horizon"), steps: adaptive?.maxSteps ?? v.count("steps"),
+        adaptive: adaptive)
     }
+  }
+}
+
+/// An adaptive flow's step control: a step is accepted when its error
+/// estimate's RMS norm, scaled by atol + rtol·|θ|, is at most 1.
+public struct AdaptiveTolerances: Sendable, Hashable {
+  public let relative: Double
+  public let absolute: Double
+  public let maxSteps: Int
+
+  public init(relative: Double, absolute: Double, maxSteps: Int) {
+    self.relative = relative
+    self.absolute = absolute
+    self.maxSteps = maxSteps
   }
 }
 

@@ -21,7 +21,9 @@ public enum CheckedMap: Hashable, Sendable {
   /// What the table says the map is.
   public func description(steps T: Int?) -> String {
     switch self {
-    case .unrolled: return "unrolled inner solver (T = \(T ?? 0))"
+    case .unrolled:
+      return T.map { "unrolled inner solver (T = \($0))" }
+        ?? "adaptive inner solver, fresh steps at each φ"
     case .truncated(let k): return "last \(k) of \(T ?? 0) steps, s_{T-\(k)} fixed"
     case .firstOrder: return "inner solution fixed (+ θ₀(φ))"
     case .evograd: return "softmax-weighted perturbations of θ"
@@ -201,6 +203,10 @@ struct PreparedMap: Sendable {
     let d = problem.innerSize
     switch map {
     case .unrolled:
+      // An adaptive flow: its whole map, a fresh grid of accepted steps at each φ.
+      if let tolerances = problem.adaptiveFlow {
+        return try problem.solveAdaptiveFlow(phi, task: t, tolerances: tolerances).theta
+      }
       var runner = FixedStepRunner(problem, task: t, steps: steps ?? 0)
       return Array(try runner.run(phi).prefix(d))
     case .truncated(let k):

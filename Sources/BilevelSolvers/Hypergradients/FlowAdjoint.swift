@@ -10,11 +10,15 @@ import BilevelFrontEnd
 /// + ⟨a(H), f(θ(H))⟩ ∇φ H, the last term the horizon's own derivative.
 /// Nothing is stored along the way: memory O(d + m) for any horizon. It
 /// differentiates the exact flow, so it meets the RK4 map's gradient to
-/// O(dt⁴).
+/// O(dt⁴). With `method: dopri5` it runs back over the accepted steps
+/// (AdaptiveFlowGradients).
 struct FlowAdjoint {
   let problem: BilevelProblem
 
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
+    if let tolerances = problem.adaptiveFlow {
+      return try AdaptiveFlowGradients(problem: problem, tolerances: tolerances).adjoint(phi)
+    }
     let solver = InnerSolver(problem)
     let T = solver.fixedSteps ?? 0
     let rate = problem.learningRate([.phi: phi])
@@ -129,12 +133,13 @@ extension FlowAdjoint {
     },
     view: .iterations,
     cost: { s in
-      let T = s.steps ?? 0
+      let T = s.steps ?? s.adaptiveMaxSteps ?? 0
       let bytes = (2 * s.inner + s.outer) * Bytes.double * s.tasks
       return MethodCost(
         label: MethodKind.adjoint.rawValue,
-        time:
-          "the flow (T = \(T)) + \(T) RK4 steps back, 4 stages of a gradient, an HVP and a mixed product each",
+        time: s.adaptiveFlow
+          ? "the adaptive flow (at most max_steps = \(T) accepted steps) + its accepted steps reversed with the same tableau (lengths held but the last, horizon − t), 6 stages of a gradient, an HVP and a mixed product each"
+          : "the flow (T = \(T)) + \(T) RK4 steps back, 4 stages of a gradient, an HVP and a mixed product each",
         memoryBytes: bytes, memory: "θ, a and q: 2d + m doubles = \(formatBytes(bytes))")
     },
     checkedMap: { _ in .unrolled },

@@ -9,6 +9,9 @@ struct UnrolledForward {
   let problem: BilevelProblem
 
   func compute(_ phi: [Double]) throws(SolverFault) -> HypergradientResult {
+    if let tolerances = problem.adaptiveFlow {
+      return try AdaptiveFlowGradients(problem: problem, tolerances: tolerances).forward(phi)
+    }
     let solver = InnerSolver(problem)
     let T = solver.fixedSteps ?? 0
     let m = problem.outerSize

@@ -97,14 +97,17 @@ extension UnrolledReverse {
 
 extension UnrolledForward {
   static let record = MethodRecord(
-    inapplicable: { s in s.needsFixedSteps() },
+    // An adaptive flow's forward sensitivity runs on the steps it accepts.
+    inapplicable: { s in s.adaptiveFlow ? nil : s.needsFixedSteps() },
     view: .iterations,
     cost: { s in
       let T = s.steps ?? 0
       let bytes = saturatingProduct(s.state, s.outer, Bytes.double, s.tasks)
       return MethodCost(
         label: "unroll(forward)",
-        time: "\(count(T, "step")) × \(count(s.outer, "Jacobian-vector product")) (≈ T·m·c)",
+        time: s.adaptiveMaxSteps.map {
+          "tangents along the accepted steps (at most max_steps = \($0); lengths held but the last, horizon − t) × 6 Dormand–Prince stages × \(count(s.outer, "Jacobian-vector product"))"
+        } ?? "\(count(T, "step")) × \(count(s.outer, "Jacobian-vector product")) (≈ T·m·c)",
         memoryBytes: bytes,
         memory: "state × m = \(s.state) × \(s.outer) doubles\(s.perTask) = \(formatBytes(bytes))")
     },

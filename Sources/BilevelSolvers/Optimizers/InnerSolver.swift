@@ -76,6 +76,10 @@ public struct InnerSolver: Sendable {
       let theta = Array(s.prefix(problem.innerSize))
       return (theta, runner.stepsTaken, try residual(theta, phi, task: t))
     }
+    if let tolerances = problem.adaptiveFlow {
+      let flow = try problem.solveAdaptiveFlow(phi, task: t, tolerances: tolerances)
+      return (flow.theta, flow.steps.count, try residual(flow.theta, phi, task: t))
+    }
     let start = problem.initial(t)([.phi: phi])[.theta]
     switch spec {
     case .newton(let tolerance, let maxSteps, let cgIterations, let fixed)?:
@@ -92,7 +96,7 @@ public struct InnerSolver: Sendable {
       // closed_form: no inner solver; the method solves the quadratic itself.
       return (start, 0, .nan)
     case .gd?, .momentum?, .adam?, .rule?, .flow?:
-      preconditionFailure("fixed-step solvers run above")
+      preconditionFailure("fixed-step solvers and the adaptive flow run above")
     }
   }
 

@@ -26,6 +26,8 @@ public struct SolverFault: Error, Sendable {
     case notAMinimum
     /// A setting written as an expression of outer variables left its range.
     case settingOutOfRange
+    /// An adaptive solver needed more than its max_steps accepted steps.
+    case stepLimit
 
     /// As `--json` writes it.
     public var name: String {
@@ -38,6 +40,7 @@ public struct SolverFault: Error, Sendable {
       case .overBudget: return "over_budget"
       case .notAMinimum: return "not_a_minimum"
       case .settingOutOfRange: return "setting_out_of_range"
+      case .stepLimit: return "step_limit"
       }
     }
   }

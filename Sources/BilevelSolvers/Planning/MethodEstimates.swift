@@ -81,9 +81,23 @@ public struct ProblemSizes: Sendable {
   public var innerSolverName: String { innerSolver?.name ?? "none" }
 
   /// Why a method that unrolls fixed steps cannot (nil: it can).
+  /// `flow(method: dopri5)`: its steps are known only once it has run.
+  var adaptiveFlow: Bool {
+    if case .flow(_, _, _?)? = innerSolver { return true }
+    return false
+  }
+  var adaptiveMaxSteps: Int? {
+    if case .flow(_, _, let a?)? = innerSolver { return a.maxSteps }
+    return nil
+  }
+
   func needsFixedSteps() -> String? {
     guard steps == nil else { return nil }
     guard let solver = innerSolver else { return "the program names no inner solver to unroll" }
+    if adaptiveFlow {
+      return
+        "it differentiates through a fixed number of inner steps, but flow(method: dopri5) chooses its steps as it runs; use unroll(forward) or adjoint, or flow(method: rk4, steps: …)"
+    }
     return
       "it differentiates through a fixed number of inner steps, but '\(solver.name)' stops at a tolerance; use gd, momentum or adam, or implicit(cg)"
   }

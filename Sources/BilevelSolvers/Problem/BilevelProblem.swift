@@ -107,6 +107,7 @@ public final class BilevelProblem: Sendable {
     var innerGradientOuter: Compiled<InnerGradientOuter>?
     var hessianVector: Compiled<HessianVectorProduct>?
     var mixed: Compiled<MixedProduct>?
+    var gradientTangent: Compiled<GradientTangent>?
     var step: Compiled<InnerStep>?
     var tapedPullback: Compiled<TapedStepPullback>?
     var stepTangent: Compiled<StepTangent>?

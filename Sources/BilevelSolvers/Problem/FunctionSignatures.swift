@@ -26,6 +26,12 @@ public enum MixedProduct: FunctionSignature {
   public enum Result: Int, CaseIterable { case product }
 }
 
+/// [θ, φ, v, φ̇] → [H v + (∂²L_in/∂θ∂φ) φ̇]: the tangent of ∇θ L_in.
+public enum GradientTangent: FunctionSignature {
+  public enum Argument: Int, CaseIterable { case theta, phi, direction, outerTangent }
+  public enum Result: Int, CaseIterable { case product }
+}
+
 /// A step-family function: it reads Adam's bias corrections (empty for the
 /// other solvers), which the runner loads for each step.
 public protocol BiasCorrectedSignature: FunctionSignature {

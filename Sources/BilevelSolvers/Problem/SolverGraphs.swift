@@ -48,6 +48,8 @@ struct SolverGraphs {
   var innerGradientOuter: [NodeID] = []
   var hessianVector: [NodeID] = []
   var mixed: [NodeID] = []
+  /// H v + (∂∇θ L_in/∂φ) φ̇: an adaptive flow's tangent field (only for one).
+  var gradientTangent: [NodeID] = []
   var stepRule: StepRule?
   var step: [NodeID] = []
   var stepPullback: [NodeID] = []  // (∂Φ/∂s)ᵀ u
@@ -158,7 +160,7 @@ struct SolverGraphs {
       return .rule(
         update: update, gradient: p.graph.make(.input(k), shape: p.inputs[k].shape),
         states: states)
-    case .flow(let horizon, let steps): return .flow(horizon: horizon, steps: steps)
+    case .flow(let horizon, let steps, _): return .flow(horizon: horizon, steps: steps)
     case .newton, .fixpoint: return nil
     }
   }
@@ -173,6 +175,10 @@ struct SolverGraphs {
       innerGradientOuter = d.gradient(of: loss, wrt: phi)
       hessianVector = d.jacobianVectorProduct(of: innerGradient, wrt: theta, along: direction)
       mixed = d.jacobianVectorProduct(of: innerGradientOuter, wrt: theta, along: direction)
+      if case .flow(_, _, _?)? = program.innerSolver?.spec {
+        gradientTangent = d.jacobianVectorProduct(
+          of: innerGradient, wrt: theta + phi, along: direction + outerTangent)
+      }
     }
     if let rule = stepRule {
       let before = d.graph.count
