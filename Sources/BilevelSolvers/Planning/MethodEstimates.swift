@@ -32,6 +32,9 @@ public struct ProblemSizes: Sendable {
   public let unproxied: [String]
   /// Whether the program has any `proxy` statement.
   public let declaresProxy: Bool
+  /// Whether an inner-solver setting (lr, momentum, a flow's horizon) reads an
+  /// outer variable: the solution-based methods do not see that dependence.
+  public let solverReadsOuter: Bool
 
   public init(_ program: Program) {
     declaresProxy = !program.proxies.isEmpty
@@ -58,6 +61,11 @@ public struct ProblemSizes: Sendable {
     let ruleState = program.ruleStates.reduce(0) { $0 + $1.shape.count }
     state = inner * copies + (copies == 3 ? 1 : 0) + ruleState
     steps = solver?.fixedSteps
+    let readsOuter = program.graph.dependence { op in
+      if case .variable(let i) = op { return program.variables[i].level == .outer }
+      return false
+    }
+    solverReadsOuter = (solver?.expressions ?? []).contains { readsOuter[$0] }
     let controls = program.innerControls
     stopsEarly = controls.tolerance != nil
     plainSteps = !stopsEarly && controls.clip == nil && !controls.isScheduled
@@ -136,7 +144,13 @@ public enum MethodEstimates {
   public static func choose(
     _ s: ProblemSizes, budgetBytes: Int
   ) -> (method: HypergradientMethod, reason: String) {
-    if s.quadratic && s.inner <= 4096 {
+    if case .flow? = s.innerSolver {
+      return (
+        .adjoint,
+        "the inner solver is a flow to a finite horizon, which the solution-based methods do not see; the adjoint ODE differentiates it (the horizon included) in memory independent of the horizon"
+      )
+    }
+    if s.quadratic && s.inner <= 4096 && !s.solverReadsOuter {
       return (
         .closedForm,
         "the inner loss is quadratic in θ and d = \(s.inner) ≤ 4096, so one d × d solve is exact"
