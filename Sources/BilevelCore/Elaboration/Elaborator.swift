@@ -202,8 +202,9 @@ public struct Elaborator {
       }
       scope[name.name] = .function(
         FunctionDefinition(name: name.name, parameters: parameters, body: body, scope: scope))
-    case .loss(let level, let task, let value):
+    case .loss(let level, let task, let value, let trajectory):
       try elaborateLoss(level: level, task: task, value: value, statement: s, in: model)
+      if level == .outer { program.outerTrajectory = trajectory }
     case .fixpoint(let variable, let task, let value):
       try elaborateFixpoint(variable: variable, task: task, value: value, statement: s, in: model)
     case .solve(let level, let call):

@@ -18,6 +18,8 @@ public struct Program: Sendable {
   /// origin may be an identical expression written earlier.
   public var innerLossRange: SourceRange?
   public var outerLossRange: SourceRange?
+  /// `outer loss = … over trajectory`: the meta-objective is Σ_{t=1..T} L_out(θ_t, φ) (survey eq. 12).
+  public var outerTrajectory: SourceRange?
   public var innerSolver: SolverStatement<InnerSolverSpec<NodeID>>?
   /// `start: warm`: each outer step's inner solve continues the previous one.
   public var innerStart = InnerStart.cold

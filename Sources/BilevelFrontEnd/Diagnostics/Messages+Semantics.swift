@@ -242,6 +242,9 @@ extension Message {
       "outer variable '\(name)' reaches neither loss nor the inner solver; its hypergradient is zero"
     )
   }
+  public static let innerLossOverTrajectory = Message(
+    "only the outer loss may be summed over the trajectory; the inner loss is what each step descends"
+  )
   public static let outerLossIgnoresInner = Message(
     "the outer loss does not depend on any inner variable; the problem is single-level")
   public static let innerIgnoresOuter = Message(

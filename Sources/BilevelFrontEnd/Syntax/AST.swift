@@ -90,7 +90,8 @@ public struct Statement: Sendable {
       bounds: (lower: Expr, upper: Expr)?)
     case letBinding(name: Identifier, task: Identifier?, value: Expr)
     case function(name: Identifier, parameters: [Identifier], body: Expr)
-    case loss(level: Level, task: Identifier?, value: Expr)
+    /// `trajectory`: where `over trajectory` is written (eq. 12's Σ_t over the inner steps).
+    case loss(level: Level, task: Identifier?, value: Expr, trajectory: SourceRange? = nil)
     case fixpoint(variable: Identifier, task: Identifier?, value: Expr)
     case solve(level: Level, SolverCall)
     case hypergradient(SolverCall)

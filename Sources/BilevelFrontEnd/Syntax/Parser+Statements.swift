@@ -178,7 +178,20 @@ extension Parser {
       let task = try parseTaskSuffix()
       _ = try expect(.equals, "after '\(level.rawValue) loss'")
       let value = try parseExpression()
-      return finish(.loss(level: level, task: task, value: value), start)
+      // `over trajectory`: the loss summed over the inner steps θ_1 … θ_T (survey eq. 12).
+      var trajectory: SourceRange? = nil
+      if at(.over) {
+        let over = advance()
+        guard current.kind == .identifier, current.text == "trajectory" else {
+          throw fail(
+            .expected("'trajectory' after 'over'", found: describe(current)), at: current.range)
+        }
+        let word = advance()
+        if level == .inner { throw fail(.innerLossOverTrajectory, at: over.range) }
+        trajectory = SourceRange(
+          file: over.range.file, start: over.range.start, end: word.range.end)
+      }
+      return finish(.loss(level: level, task: task, value: value, trajectory: trajectory), start)
     }
     if at(.fixpoint) {
       if level == .outer { throw fail(.outerFixpoint, at: current.range) }

@@ -32,9 +32,12 @@ public struct ProblemSizes: Sendable {
   public let unproxied: [String]
   /// Whether the program has any `proxy` statement.
   public let declaresProxy: Bool
+  /// `outer loss = … over trajectory`: eq. 12's sum over the inner steps.
+  public let trajectory: Bool
 
   public init(_ program: Program) {
     declaresProxy = !program.proxies.isEmpty
+    trajectory = program.outerTrajectory != nil
     proxyParameters = program.proxies.reduce(0) {
       $0 + $1.parameters.reduce(0) { $0 + $1.shape.count }
     }
@@ -79,6 +82,13 @@ public struct ProblemSizes: Sendable {
 
   /// The inner solver's name, or "none" (closed_form needs none).
   public var innerSolverName: String { innerSolver?.name ?? "none" }
+
+  /// Why a method cannot differentiate an outer loss summed over the trajectory (nil: it can).
+  func refusesTrajectory(_ method: String) -> String? {
+    guard trajectory else { return nil }
+    return
+      "the outer loss is summed over the trajectory θ_1 … θ_T, which \(method) does not differentiate; use unroll(reverse), unroll(reverse, checkpoints: k) or unroll(forward)"
+  }
 
   /// Why a method that unrolls fixed steps cannot (nil: it can).
   func needsFixedSteps() -> String? {
