@@ -32,12 +32,12 @@ import Testing
     """
 
   /// θ_t by hand: w ← w − lr (Xᵀ(Xw − y) + e^a w) from w₀ = c; the loss at each of θ_1 … θ_T.
-  static func byHand(_ phi: [Double]) -> Double {
+  static func byHand(_ phi: [Double], weights: [Double]? = nil) -> Double {
     let a = phi[0]
     var w = Array(phi[1...3])
     var total = 0.0
     let Xt = PlainAlgebra.transpose(X)
-    for _ in 0..<steps {
+    for k in 0..<steps {
       let Xw = PlainAlgebra.multiply(X, w)
       let r: [Double] = (0..<y.count).map { Xw[$0] - y[$0] }
       let g = PlainAlgebra.multiply(Xt, r)
@@ -46,7 +46,7 @@ import Testing
       let Xw1 = PlainAlgebra.multiply(X, w)
       var squares = 0.0
       for i in 0..<y.count { squares += (Xw1[i] - y[i] + 0.1) * (Xw1[i] - y[i] + 0.1) }
-      total += 0.5 * squares + 0.1 * a * a
+      total += (weights?[k] ?? 1) * (0.5 * squares + 0.1 * a * a)
     }
     return total
   }
@@ -59,7 +59,7 @@ import Testing
     // The last point's loss alone is not the objective.
     let last = SolverChecks.outerLoss(problem, try SolverChecks.unrolledTheta(problem, phi), phi)
     #expect(abs(reverse.outerLoss - last) > 1e-3)
-    let differences = try SolverChecks.centralDifferences(Self.byHand, at: phi)
+    let differences = try SolverChecks.centralDifferences({ Self.byHand($0) }, at: phi)
     #expect(SolverChecks.relativeError(reverse.gradient, differences) <= 1e-7)
     let forward = try problem.hypergradient(.unrollForward, at: phi)
     #expect(SolverChecks.relativeError(forward.gradient, reverse.gradient) <= 1e-10)
@@ -69,6 +69,26 @@ import Testing
       #expect(SolverChecks.relativeError(checkpointed.gradient, reverse.gradient) <= 1e-10)
       #expect(checkpointed.outerLoss == reverse.outerLoss)
     }
+  }
+
+  /// `over trajectory(weights: v)`: w_t from a data vector of length T.
+  @Test func weightedObjective() throws {
+    let v = [0.1, 0.0, 0.5, 2.0, 1.5]
+    let text =
+      "data v = \(SolverFixtures.literal(v))\n"
+      + Self.ridge.replacingOccurrences(of: "over trajectory", with: "over trajectory(weights: v)")
+    let problem = try SolverFixtures.problem(text)
+    let phi = [-0.1, 0.1, 0.4, -0.3]
+    let hand = { (x: [Double]) in Self.byHand(x, weights: v) }
+    let reverse = try problem.hypergradient(.unrollReverse(checkpoints: nil), at: phi)
+    #expect(abs(reverse.outerLoss - hand(phi)) <= 1e-12 * abs(hand(phi)))
+    #expect(abs(reverse.outerLoss - Self.byHand(phi)) > 1e-3)
+    let differences = try SolverChecks.centralDifferences(hand, at: phi)
+    #expect(SolverChecks.relativeError(reverse.gradient, differences) <= 1e-7)
+    let forward = try problem.hypergradient(.unrollForward, at: phi)
+    #expect(SolverChecks.relativeError(forward.gradient, reverse.gradient) <= 1e-10)
+    let checkpointed = try problem.hypergradient(.unrollReverse(checkpoints: 2), at: phi)
+    #expect(SolverChecks.relativeError(checkpointed.gradient, reverse.gradient) <= 1e-10)
   }
 
   /// Two tasks of RecurrentRuleTests' LSTM rule: the objective against the

@@ -179,17 +179,31 @@ extension Parser {
       _ = try expect(.equals, "after '\(level.rawValue) loss'")
       let value = try parseExpression()
       // `over trajectory`: the loss summed over the inner steps θ_1 … θ_T (survey eq. 12).
-      var trajectory: SourceRange? = nil
+      var trajectory: TrajectoryClause? = nil
       if at(.over) {
         let over = advance()
         guard current.kind == .identifier, current.text == "trajectory" else {
           throw fail(
             .expected("'trajectory' after 'over'", found: describe(current)), at: current.range)
         }
-        let word = advance()
+        var end = advance().range.end
         if level == .inner { throw fail(.innerLossOverTrajectory, at: over.range) }
-        trajectory = SourceRange(
-          file: over.range.file, start: over.range.start, end: word.range.end)
+        var weights: Identifier? = nil
+        if eat(.leftParen) {
+          let label = try expectIdentifier("'weights' in 'over trajectory(weights: w)'")
+          guard label.name == "weights" else {
+            throw fail(
+              .expected(
+                "'weights' in 'over trajectory(weights: w)'", found: "name '\(label.name)'"),
+              at: label.range)
+          }
+          _ = try expect(.colon, "after 'weights'")
+          weights = try expectIdentifier("the data vector of the weights w_t")
+          end = try expect(.rightParen, "after the weights").range.end
+        }
+        trajectory = TrajectoryClause(
+          range: SourceRange(file: over.range.file, start: over.range.start, end: end),
+          weights: weights)
       }
       return finish(.loss(level: level, task: task, value: value, trajectory: trajectory), start)
     }

@@ -98,7 +98,9 @@ final class CheckedMapEvaluator {
       // Eq. 12: the outer loss summed over θ_1 … θ_T.
       let paths = try TrajectoryObjective.trajectories(problem, phi, steps: steps ?? 0)
       var sum = 0.0
-      for k in 0..<(steps ?? 0) { sum += try outerLoss(paths.map { $0[k] }, phi) }
+      for k in 0..<(steps ?? 0) {
+        sum += problem.trajectoryWeight(k) * (try outerLoss(paths.map { $0[k] }, phi))
+      }
       return sum
     }
     return try outerLoss(thetas(map, at: phi), phi)
@@ -168,7 +170,7 @@ final class CheckedMapEvaluator {
         for k in 0..<T {
           var theta = held.map { $0[k] }
           theta[t] = moved[p][t][k]
-          sum += try outerLoss(theta, points[p])
+          sum += problem.trajectoryWeight(k) * (try outerLoss(theta, points[p]))
         }
         row.append(sum)
       }

@@ -2,7 +2,7 @@ import BilevelCore
 import BilevelFrontEnd
 
 /// `outer loss = … over trajectory`: the meta-objective of survey eq. 12
-/// (Andrychowicz et al. 2016), F(φ) = Σ_{t=1..T} L_out(θ_t, φ) with w_t = 1,
+/// (Andrychowicz et al. 2016), F(φ) = Σ_{t=1..T} w_t L_out(θ_t, φ) (w_t = 1 or a data vector),
 /// the outer loss at every inner step rather than at the last. The unrolled
 /// methods add ∂L_out/∂θ_t into the cotangent (reverse) or pair it with the
 /// tangent (forward) at every step, and ∂L_out/∂φ of every step to the sum.
@@ -11,7 +11,7 @@ struct TrajectoryObjective {
   let loss: Double
   /// Σ_t ∂L_out/∂φ at (θ_t, φ).
   let explicit: [Double]
-  /// ∂L_out/∂θ at θ_t: [task][t − 1].
+  /// w_t ∂L_out/∂θ at θ_t: [task][t − 1].
   let thetaGradients: [[[Double]]]
 
   /// θ_1 … θ_T of every task at φ, the tasks in parallel: [task][t − 1].
@@ -39,11 +39,12 @@ struct TrajectoryObjective {
     var gradients = [[[Double]]](repeating: [], count: trajectories.count)
     for k in 0..<T {
       let theta = trajectories.map { $0[k] }
+      let w = problem.trajectoryWeight(k)
       let (l, g) = try problem.outerGradientOuter(theta, phi)
-      loss += l
-      for j in explicit.indices { explicit[j] += g[j] }
+      loss += w * l
+      for j in explicit.indices { explicit[j] += w * g[j] }
       let inner = try problem.outerGradientsInner(theta, phi)
-      for t in inner.indices { gradients[t].append(inner[t]) }
+      for t in inner.indices { gradients[t].append(inner[t].map { w * $0 }) }
     }
     self.loss = loss
     self.explicit = explicit
@@ -60,4 +61,7 @@ struct TrajectoryObjective {
 extension BilevelProblem {
   /// Whether the outer loss is summed over the inner trajectory (eq. 12).
   var overTrajectory: Bool { source.outerTrajectory != nil }
+
+  /// w_t of step t = k + 1.
+  func trajectoryWeight(_ k: Int) -> Double { source.outerTrajectoryWeights?.values[k] ?? 1 }
 }
