@@ -102,8 +102,20 @@ enum Reference {
     let rows = SolverCatalogue.schemas(.method).map { [code($0.name), example($0), $0.summary] }
     return
       "## Hypergradient methods\n\n`hypergradient with NAME(…)`; without the statement a program uses `auto`.\n\n"
-      + table(["name", "call", "what it does"], rows)
+      + trajectory + table(["name", "call", "what it does"], rows)
   }
+
+  static let trajectory = """
+    The meta-objective over the trajectory (survey eq. 12): `outer loss = EXPR
+    over trajectory` is Σ_{t=1..T} L_out(θ_t, φ) over the T inner steps, and
+    `over trajectory(weights: v)` weighs step t by v[t], a data vector of length
+    T. unroll(reverse), unroll(reverse, checkpoints: k) and unroll(forward)
+    differentiate it (each step's ∂L_out/∂θ_t joins the cotangent, or meets the
+    tangent; each step's ∂L_out/∂φ joins the sum); the other methods refuse it.
+    The reported outer loss is the sum.
+
+
+    """
 
   static func settings() -> String {
     var out =

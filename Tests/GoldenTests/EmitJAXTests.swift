@@ -24,6 +24,7 @@ import Testing
     "darts_alternating_second_order": "does not emit warm-started inner solvers",
     "digits_reweighting_online": "does not emit warm-started inner solvers",
     "breast_cancer_feature_decay": "does not emit the newton inner solver",
+    "learned_optimizer_trajectory": "does not emit an outer loss summed over the trajectory",
     "meta_sgd_mlp": "does not emit a learning rate over all inner variables' entries",
     "learned_optimizer_lstm": "does not emit a rule's recurrent state",
     "ridge_prior_proxy": "does not emit proxy methods",

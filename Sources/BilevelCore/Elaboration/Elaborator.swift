@@ -202,8 +202,9 @@ public struct Elaborator {
       }
       scope[name.name] = .function(
         FunctionDefinition(name: name.name, parameters: parameters, body: body, scope: scope))
-    case .loss(let level, let task, let value):
+    case .loss(let level, let task, let value, let trajectory):
       try elaborateLoss(level: level, task: task, value: value, statement: s, in: model)
+      if level == .outer, let trajectory { try elaborateTrajectory(trajectory) }
     case .fixpoint(let variable, let task, let value):
       try elaborateFixpoint(variable: variable, task: task, value: value, statement: s, in: model)
     case .solve(let level, let call):
@@ -343,6 +344,19 @@ public struct Elaborator {
       program.outerLoss = v.node
       program.outerLossRange = value.range
     }
+  }
+
+  /// `over trajectory(weights: w)`: w names a data vector (its length, T, is checked with the solver).
+  mutating func elaborateTrajectory(_ clause: TrajectoryClause) throws(Poisoned) {
+    program.outerTrajectory = clause.range
+    guard let w = clause.weights else { return }
+    guard case .data(let i)? = scope[w.name], program.data[i].shape.rank == 1,
+      !program.data[i].perTask
+    else {
+      if case .poisoned? = scope[w.name] { throw Poisoned() }
+      throw error(.trajectoryWeightsNotData(w.name), at: w.range)
+    }
+    program.outerTrajectoryWeights = (program.data[i].values[0].scalars, w.range)
   }
 
   mutating func elaborateFixpoint(

@@ -51,6 +51,13 @@ extension Elaborator {
           at: program.outerLossRange ?? outerAt))
     }
     if hasErrors { return }
+    if let (w, at) = program.outerTrajectoryWeights, let T = program.innerSolver?.spec.fixedSteps,
+      w.count != T
+    {
+      diagnostics.append(
+        .error(
+          .trajectoryWeightsLength(at.text, count: w.count, steps: T), at: at))
+    }
     let graph = program.graph
     func variablesReached(from roots: [NodeID]) -> Set<Int> { Set(graph.variables(readBy: roots)) }
     let innerRoot = maybeInnerRoot!

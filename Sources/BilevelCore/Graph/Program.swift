@@ -18,6 +18,10 @@ public struct Program: Sendable {
   /// origin may be an identical expression written earlier.
   public var innerLossRange: SourceRange?
   public var outerLossRange: SourceRange?
+  /// `outer loss = … over trajectory`: the meta-objective is Σ_{t=1..T} L_out(θ_t, φ) (survey eq. 12).
+  public var outerTrajectory: SourceRange?
+  /// `over trajectory(weights: w)`: w_1 … w_T, and where w is named (nil: every w_t = 1).
+  public var outerTrajectoryWeights: (values: [Double], range: SourceRange)?
   public var innerSolver: SolverStatement<InnerSolverSpec<NodeID>>?
   /// `start: warm`: each outer step's inner solve continues the previous one.
   public var innerStart = InnerStart.cold

@@ -60,7 +60,11 @@ extension Program {
     if let f = innerFixpoint {
       out += "inner fixpoint \(variables[f.variable].name)\(perTaskSuffix(f.map)) = \(ref(f.map))\n"
     }
-    if let l = outerLoss { out += "outer loss = \(ref(l))\n" }
+    if let l = outerLoss {
+      let weights = outerTrajectoryWeights.map { "(weights: \($0.range.text))" } ?? ""
+      let over = outerTrajectory == nil ? "" : " over trajectory\(weights)"
+      out += "outer loss = \(ref(l))\(over)\n"
+    }
     for r in reports { out += "report \(r.name) = \(ref(r.node))\n" }
     for s in ruleStates {
       let name = s.name + (s.perTask ? "[\(tasks?.index ?? "t")]" : "")

@@ -19,6 +19,12 @@ enum JAXSupport {
           "--emit jax does not emit episode streams yet: each outer step's tasks are drawn at run time",
         range: e.range)
     }
+    if let r = p.outerTrajectory {
+      throw JAXRefusal(
+        message:
+          "--emit jax does not emit an outer loss summed over the trajectory yet: the emitted scan returns only the last inner state",
+        range: r)
+    }
     if case .newton? = p.innerSolver?.spec {
       throw JAXRefusal(
         message:

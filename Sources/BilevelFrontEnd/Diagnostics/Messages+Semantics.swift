@@ -242,6 +242,18 @@ extension Message {
       "outer variable '\(name)' reaches neither loss nor the inner solver; its hypergradient is zero"
     )
   }
+  public static let innerLossOverTrajectory = Message(
+    "only the outer loss may be summed over the trajectory; the inner loss is what each step descends"
+  )
+  public static func trajectoryWeightsNotData(_ name: String) -> Message {
+    Message(
+      "the trajectory weights '\(name)' must name a data vector (one weight w_t per inner step)")
+  }
+  public static func trajectoryWeightsLength(_ name: String, count: Int, steps: Int) -> Message {
+    Message(
+      "the trajectory weights '\(name)' have \(count) entr\(count == 1 ? "y" : "ies"), but the inner solver takes \(steps) steps: one weight w_t per step"
+    )
+  }
   public static let outerLossIgnoresInner = Message(
     "the outer loss does not depend on any inner variable; the problem is single-level")
   public static let innerIgnoresOuter = Message(

@@ -1,6 +1,17 @@
 /// The abstract syntax tree: what the program says, before names and shapes
 /// are checked. Every node carries its source range.
 
+/// `over trajectory` or `over trajectory(weights: w)` after the outer loss.
+public struct TrajectoryClause: Sendable {
+  public let range: SourceRange
+  /// The data vector of w_t (t = 1 … T); nil: w_t = 1.
+  public let weights: Identifier?
+  public init(range: SourceRange, weights: Identifier?) {
+    self.range = range
+    self.weights = weights
+  }
+}
+
 public struct Identifier: Sendable {
   public let name: String
   public let range: SourceRange
@@ -90,7 +101,8 @@ public struct Statement: Sendable {
       bounds: (lower: Expr, upper: Expr)?)
     case letBinding(name: Identifier, task: Identifier?, value: Expr)
     case function(name: Identifier, parameters: [Identifier], body: Expr)
-    case loss(level: Level, task: Identifier?, value: Expr)
+    /// `trajectory`: `over trajectory` (eq. 12's Σ_t over the inner steps) as written.
+    case loss(level: Level, task: Identifier?, value: Expr, trajectory: TrajectoryClause? = nil)
     case fixpoint(variable: Identifier, task: Identifier?, value: Expr)
     case solve(level: Level, SolverCall)
     case hypergradient(SolverCall)

@@ -26,8 +26,10 @@ public enum ASTPrinter {
       return "(let \(named(name, task)) \(expr(value)))"
     case .function(let name, let parameters, let body):
       return "(def \(name.name) (\(parameters.map(\.name).joined(separator: " "))) \(expr(body)))"
-    case .loss(let level, let task, let value):
-      return "(\(level.rawValue)-loss\(task.map { " [\($0.name)]" } ?? "") \(expr(value)))"
+    case .loss(let level, let task, let value, let trajectory):
+      let weights = trajectory?.weights.map { " (weights \($0.name))" } ?? ""
+      let over = trajectory == nil ? "" : " over-trajectory\(weights)"
+      return "(\(level.rawValue)-loss\(task.map { " [\($0.name)]" } ?? "")\(over) \(expr(value)))"
     case .fixpoint(let variable, let task, let value):
       return "(inner-fixpoint \(named(variable, task)) \(expr(value)))"
     case .solve(let level, let call):

@@ -178,7 +178,34 @@ extension Parser {
       let task = try parseTaskSuffix()
       _ = try expect(.equals, "after '\(level.rawValue) loss'")
       let value = try parseExpression()
-      return finish(.loss(level: level, task: task, value: value), start)
+      // `over trajectory`: the loss summed over the inner steps θ_1 … θ_T (survey eq. 12).
+      var trajectory: TrajectoryClause? = nil
+      if at(.over) {
+        let over = advance()
+        guard current.kind == .identifier, current.text == "trajectory" else {
+          throw fail(
+            .expected("'trajectory' after 'over'", found: describe(current)), at: current.range)
+        }
+        var end = advance().range.end
+        if level == .inner { throw fail(.innerLossOverTrajectory, at: over.range) }
+        var weights: Identifier? = nil
+        if eat(.leftParen) {
+          let label = try expectIdentifier("'weights' in 'over trajectory(weights: w)'")
+          guard label.name == "weights" else {
+            throw fail(
+              .expected(
+                "'weights' in 'over trajectory(weights: w)'", found: "name '\(label.name)'"),
+              at: label.range)
+          }
+          _ = try expect(.colon, "after 'weights'")
+          weights = try expectIdentifier("the data vector of the weights w_t")
+          end = try expect(.rightParen, "after the weights").range.end
+        }
+        trajectory = TrajectoryClause(
+          range: SourceRange(file: over.range.file, start: over.range.start, end: end),
+          weights: weights)
+      }
+      return finish(.loss(level: level, task: task, value: value, trajectory: trajectory), start)
     }
     if at(.fixpoint) {
       if level == .outer { throw fail(.outerFixpoint, at: current.range) }

@@ -96,7 +96,16 @@ final class CheckedMapEvaluator {
   }
 
   func evaluate(_ map: CheckedMap, at phi: [Double]) throws(SolverFault) -> Double {
-    try outerLoss(thetas(map, at: phi), phi)
+    if map == .unrolled, problem.overTrajectory {
+      // Eq. 12: the outer loss summed over θ_1 … θ_T.
+      let paths = try TrajectoryObjective.trajectories(problem, phi, steps: steps ?? 0)
+      var sum = 0.0
+      for k in 0..<(steps ?? 0) {
+        sum += problem.trajectoryWeight(k) * (try outerLoss(paths.map { $0[k] }, phi))
+      }
+      return sum
+    }
+    return try outerLoss(thetas(map, at: phi), phi)
   }
 
   /// Every task's θ under the map at φ, the tasks in parallel.
@@ -130,6 +139,7 @@ final class CheckedMapEvaluator {
   /// each of `points`: [task][point]. Each task's θ_t at the points on its
   /// own thread, then the outer losses (one global plan) in order.
   func taskValues(_ map: CheckedMap, at points: [[Double]]) throws(SolverFault) -> [[Double]] {
+    if map == .unrolled, problem.overTrajectory { return try trajectoryTaskValues(at: points) }
     let held = try heldThetas(map)
     let prepared = try prepare(map)
     let moved = try problem.eachTask { t throws(SolverFault) in
@@ -143,6 +153,30 @@ final class CheckedMapEvaluator {
           theta[t] = moved[t][p]
           return try outerLoss(theta, points[p])
         })
+    }
+    return values
+  }
+
+  /// taskValues over the trajectory: task t's θ_1 … θ_T move, the others' are held at φ₀.
+  func trajectoryTaskValues(at points: [[Double]]) throws(SolverFault) -> [[Double]] {
+    let T = steps ?? 0
+    let held = try TrajectoryObjective.trajectories(problem, phi0, steps: T)
+    let moved = try points.map { phi throws(SolverFault) in
+      try TrajectoryObjective.trajectories(problem, phi, steps: T)
+    }
+    var values: [[Double]] = []
+    for t in 0..<problem.tasks {
+      var row: [Double] = []
+      for p in points.indices {
+        var sum = 0.0
+        for k in 0..<T {
+          var theta = held.map { $0[k] }
+          theta[t] = moved[p][t][k]
+          sum += problem.trajectoryWeight(k) * (try outerLoss(theta, points[p]))
+        }
+        row.append(sum)
+      }
+      values.append(row)
     }
     return values
   }

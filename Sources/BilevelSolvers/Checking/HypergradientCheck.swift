@@ -264,7 +264,8 @@ public struct HypergradientCheck {
       var row = CheckRow(
         method: spec.method, isProgramMethod: mine, map: map,
         mapDescription: problem.source.isSingleLevel
-          ? "the outer loss (no inner problem)" : map.description(steps: T))
+          ? "the outer loss (no inner problem)"
+          : map.description(steps: T) + (problem.overTrajectory ? ", Σ_t w_t L_out(θ_t)" : ""))
       defer { report.rows.append(row) }
       if map == .tight, let why = report.tightProblem {
         if mine { row.failure = why } else { row.notApplicable = why }

@@ -9,11 +9,11 @@ import BilevelFrontEnd
 struct MethodRecord: Sendable {
   /// Why the method cannot run on this program (nil: it can), stated once:
   /// the compile-time error and explain's "not applicable" say the same.
-  let inapplicable: @Sendable (ProblemSizes) -> String?
+  var inapplicable: @Sendable (ProblemSizes) -> String?
   /// What the method differentiates of the inner problem.
   let view: MethodView
   /// Explain's row: the label (with the counts that set the cost), time and memory.
-  let cost: @Sendable (ProblemSizes) -> MethodCost
+  var cost: @Sendable (ProblemSizes) -> MethodCost
   /// The map whose central differences the method's gradient must match, for an unroll of T steps.
   let checkedMap: @Sendable (_ steps: Int?) -> CheckedMap
   /// How `check` judges the method's row.
@@ -93,6 +93,36 @@ struct MethodCost: Sendable {
 extension HypergradientMethod {
   /// The method's record: every case has one, so a new method does not build until it is written.
   var record: MethodRecord {
+    var r = baseRecord
+    switch self {
+    case .unrollReverse, .unrollForward:
+      // Summed over the trajectory, every step's θ_t is in the sum: a tolerance may not stop it.
+      let (base, cost) = (r.inapplicable, r.cost)
+      r.inapplicable = { s in
+        s.trajectory && s.stopsEarly
+          ? "the outer loss is summed over all T inner steps, but the inner solver stops at tol"
+          : base(s)
+      }
+      // The per-step ∂L_out/∂θ_t are kept for the sweep.
+      r.cost = { s in
+        let c = cost(s)
+        guard s.trajectory else { return c }
+        let T = s.steps ?? 0
+        let extra = saturatingProduct(T, s.inner, Bytes.double, s.tasks)
+        return MethodCost(
+          label: c.label, time: c.time, memoryBytes: saturatingSum(c.memoryBytes, extra),
+          memory:
+            "\(c.memory) + \(T) per-step ∂L_out/∂θ_t × \(formatBytes(s.inner * Bytes.double))\(s.perTask)"
+        )
+      }
+    default:
+      let (base, name) = (r.inapplicable, kind.rawValue)
+      r.inapplicable = { s in s.refusesTrajectory(name) ?? base(s) }
+    }
+    return r
+  }
+
+  private var baseRecord: MethodRecord {
     switch self {
     case .unrollReverse(let k): return UnrolledReverse.record(checkpoints: k)
     case .unrollForward: return UnrolledForward.record

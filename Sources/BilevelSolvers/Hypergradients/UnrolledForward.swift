@@ -17,9 +17,13 @@ struct UnrolledForward {
     let m = problem.outerSize
     let extra = [Double](repeating: 0, count: problem.stateSize - problem.innerSize)
     let units = (0..<m).map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
+    // Over the trajectory (eq. 12), ∂L_out/∂θ_t couples the tasks at each step: a pass first.
+    let objective = problem.overTrajectory ? try TrajectoryObjective(problem, phi) : nil
     // Each task's θ_T and tangents Z_T e_j, in parallel.
     let sweeps = try problem.eachTask {
-      t throws(SolverFault) -> (state: [Double], tangents: [[Double]], taken: Int) in
+      t throws(SolverFault) -> (
+        state: [Double], tangents: [[Double]], taken: Int, pairings: [Double]
+      ) in
       var runner = FixedStepRunner(problem, task: t, steps: T)
       let tangentStep = problem.stepTangent(t)
       let initialTangent = problem.initialTangent(t)
@@ -36,6 +40,7 @@ struct UnrolledForward {
       var s = runner.start(phi)
       var next = s
       var taken = 0
+      var pairings = [Double](repeating: 0, count: m)
       tangentStep.load(.phi, phi)
       for k in 0..<T {
         // The step first, so a tolerance can stop the sweep before its tangent is taken.
@@ -56,18 +61,32 @@ struct UnrolledForward {
           }
         }
         swap(&s, &next)
+        // ⟨∂L_out/∂θ_{k+1}, Z_{k+1} e_j⟩ for the steps before the last.
+        if let g = objective?.thetaGradients[t], k + 1 < T {
+          for j in 0..<m {
+            for i in 0..<problem.innerSize { pairings[j] += g[k][i] * z[j][i] }
+          }
+        }
       }
-      return (s, z, taken)
+      return (s, z, taken, pairings)
     }
     let theta = sweeps.map { Array($0.state.prefix(problem.innerSize)) }
     let taken = sweeps.map(\.taken).max() ?? 0
-    let (loss, g0) = try problem.outerGradientOuter(theta, phi)
-    let thetaGradients = try problem.outerGradientsInner(theta, phi)
+    let (loss, g0): (Double, [Double])
+    let thetaGradients: [[Double]]
+    if let objective {
+      (loss, g0) = (objective.loss, objective.explicit)
+      thetaGradients = objective.thetaGradients.map { $0[T - 1] }
+    } else {
+      (loss, g0) = try problem.outerGradientOuter(theta, phi)
+      thetaGradients = try problem.outerGradientsInner(theta, phi)
+    }
     let perTask = try problem.eachTask {
       t throws(SolverFault) -> (part: [Double], residual: Double) in
       var part = problem.accumulator(t, explicit: g0)
       for j in 0..<m {
-        var s = 0.0
+        // Over the trajectory, steps 1 … T−1 were paired with their tangents during the sweep.
+        var s = sweeps[t].pairings[j]
         for i in 0..<problem.innerSize { s += thetaGradients[t][i] * sweeps[t].tangents[j][i] }
         part[j] += s
       }

@@ -58,17 +58,35 @@ struct UnrolledReverse {
     let theta = forward.map { Array($0.final.prefix(problem.innerSize)) }
     let finalStates = forward.map(\.final)
     let taken = forward.map(\.taken).max() ?? 0
+    // Over the trajectory (eq. 12): θ_1 … θ_T from the tape, or retaken when checkpointed.
+    let objective: TrajectoryObjective? =
+      problem.overTrajectory
+      ? try TrajectoryObjective(
+        problem, phi,
+        trajectories: forward[0].schedule == nil
+          ? forward.indices.map { t in
+            (1..<max(T, 1)).map { Array(forward[t].tape[$0].prefix(problem.innerSize)) }
+              + [theta[t]]
+          }
+          : TrajectoryObjective.trajectories(problem, phi, steps: T)) : nil
     // Each reverse sweep takes its task's sweep (so replay updates its snapshots in place).
     let sweeps = TaskParallel.Handoff(consume forward)
-    let (loss, g0) = try problem.outerGradientOuter(theta, phi)
-    let thetaGradients = try problem.outerGradientsInner(theta, phi)
+    let (loss, g0): (Double, [Double])
+    let thetaGradients: [[Double]]
+    if let objective {
+      (loss, g0) = (objective.loss, objective.explicit)
+      thetaGradients = objective.thetaGradients.map { $0[T - 1] }
+    } else {
+      (loss, g0) = try problem.outerGradientOuter(theta, phi)
+      thetaGradients = try problem.outerGradientsInner(theta, phi)
+    }
     let perTask = try problem.eachTask {
       t throws(SolverFault) -> (part: [Double], residual: Double, cost: Cost) in
       var sweep = sweeps.take(t)
       let part = try reverseSweep(
         &sweep, task: t, phi, cotangent: thetaGradients[t],
         into: problem.accumulator(t, explicit: g0),
-        steps: T, keep: K)
+        steps: T, keep: K, trajectory: objective?.thetaGradients[t])
       return (part, try solver.residual(theta[t], phi, task: t), sweep.cost)
     }
     let costs = perTask.map(\.cost)
@@ -89,11 +107,11 @@ struct UnrolledReverse {
 
   /// Task t's reverse sweep from the cotangent ∂L_out/∂θ_T: its steps' (∂Φ/∂φ)ᵀ u
   /// added to `part` in the order the steps are reversed, then (through all
-  /// T steps) the θ₀(φ) term.
+  /// T steps) the θ₀(φ) term. `trajectory`: ∂L_out/∂θ_t of every step, added on the way back.
   func reverseSweep(
     _ sweep: inout Sweep, task t: Int, _ phi: [Double], cotangent: [Double], into part: [Double],
     steps T: Int,
-    keep K: Int
+    keep K: Int, trajectory: [[Double]]? = nil
   ) throws(SolverFault) -> [Double] {
     var g = part
     let pullback = problem.tapedPullback(t)
@@ -109,6 +127,10 @@ struct UnrolledReverse {
       pullback.load(.residuals, residuals)
       pullback.run()
       pullback.store(.stateCotangent, into: &u)
+      // Over the trajectory, u on s_k also carries ∂L_out/∂θ_k (θ_0 is not in the sum).
+      if let trajectory, k >= 1 {
+        for i in 0..<problem.innerSize { u[i] += trajectory[k - 1][i] }
+      }
       pullback.accumulate(.outerCotangent, into: &g)
       guard allFinite(u) else {
         throw SolverFault.nonFinite(

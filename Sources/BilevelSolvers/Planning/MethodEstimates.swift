@@ -35,9 +35,15 @@ public struct ProblemSizes: Sendable {
   /// Whether an inner-solver setting (lr, momentum, a flow's horizon) reads an
   /// outer variable: the solution-based methods do not see that dependence.
   public let solverReadsOuter: Bool
+  /// `outer loss = … over trajectory`: eq. 12's sum over the inner steps.
+  public let trajectory: Bool
+  /// `start: warm`: each inner solve continues the last (closed_form refuses it).
+  public let startsWarm: Bool
 
   public init(_ program: Program) {
     declaresProxy = !program.proxies.isEmpty
+    trajectory = program.outerTrajectory != nil
+    startsWarm = program.innerStart == .warm
     proxyParameters = program.proxies.reduce(0) {
       $0 + $1.parameters.reduce(0) { $0 + $1.shape.count }
     }
@@ -87,6 +93,13 @@ public struct ProblemSizes: Sendable {
 
   /// The inner solver's name, or "none" (closed_form needs none).
   public var innerSolverName: String { innerSolver?.name ?? "none" }
+
+  /// Why a method cannot differentiate an outer loss summed over the trajectory (nil: it can).
+  func refusesTrajectory(_ method: String) -> String? {
+    guard trajectory else { return nil }
+    return
+      "the outer loss is summed over the trajectory θ_1 … θ_T, which \(method) does not differentiate; use unroll(reverse), unroll(reverse, checkpoints: k) or unroll(forward)"
+  }
 
   /// Why a method that unrolls fixed steps cannot (nil: it can).
   /// `flow(method: dopri5)`: its steps are known only once it has run.
@@ -144,13 +157,13 @@ public enum MethodEstimates {
   public static func choose(
     _ s: ProblemSizes, budgetBytes: Int
   ) -> (method: HypergradientMethod, reason: String) {
-    if case .flow? = s.innerSolver {
+    if case .flow? = s.innerSolver, !s.trajectory {
       return (
         .adjoint,
         "the inner solver is a flow to a finite horizon, which the solution-based methods do not see; the adjoint ODE differentiates it (the horizon included) in memory independent of the horizon"
       )
     }
-    if s.quadratic && s.inner <= 4096 && !s.solverReadsOuter {
+    if s.quadratic && s.inner <= 4096 && !s.solverReadsOuter && !s.trajectory && !s.startsWarm {
       return (
         .closedForm,
         "the inner loss is quadratic in θ and d = \(s.inner) ≤ 4096, so one d × d solve is exact"
