@@ -19,7 +19,9 @@ public enum MemoryPlanner {
     public let withoutReuse: Int
   }
 
-  public static func place(_ buffers: [Buffer]) -> Placement {
+  /// `blockCapacity` sets the size of PlacedBuffers' blocks (tests use
+  /// small ones to exercise the block boundaries).
+  public static func place(_ buffers: [Buffer], blockCapacity: Int? = nil) -> Placement {
     // Largest first; ties by first use, then index, so the result is deterministic.
     let order = buffers.indices.sorted {
       let (a, b) = (buffers[$0], buffers[$1])
@@ -28,28 +30,15 @@ public enum MemoryPlanner {
       return $0 < $1
     }
     var offsets = [Int](repeating: 0, count: buffers.count)
-    var placed: [Int] = []
+    var placed = PlacedBuffers(
+      capacity: blockCapacity ?? max(16, Int(Double(buffers.count).squareRoot())))
     var arena = 0
     for i in order {
       let b = buffers[i]
-      // Occupied intervals of buffers alive at the same time, by offset.
-      let conflicts = placed.filter {
-        buffers[$0].firstUse <= b.lastUse && b.firstUse <= buffers[$0].lastUse
-      }
-      .map { (offsets[$0], offsets[$0] + buffers[$0].size) }.sorted { $0.0 < $1.0 }
-      // Best fit: the smallest gap that holds it; else after the last conflict.
-      var best: (offset: Int, gap: Int)? = nil
-      var cursor = 0
-      for (start, end) in conflicts {
-        if start - cursor >= b.size, best == nil || start - cursor < best!.gap {
-          best = (cursor, start - cursor)
-        }
-        cursor = max(cursor, end)
-      }
-      let offset = best?.offset ?? cursor
+      let offset = placed.bestFit(b)
       offsets[i] = offset
       arena = max(arena, offset + b.size)
-      placed.append(i)
+      placed.insert(b, at: offset)
     }
     let lastInstruction = buffers.map(\.lastUse).max() ?? -1
     var live = 0
