@@ -43,17 +43,6 @@ public struct EpisodeStream: Sendable {
     self.range = range
   }
 
-  static func mix(_ x: UInt64) -> UInt64 {
-    var z = x &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  static func below(_ count: Int, _ random: inout RandomStream) -> Int {
-    min(count - 1, Int(random.nextUniform() * Double(count)))
-  }
-
   /// Scratch entries `poolTask` and `rows` need (the caller owns them).
   public var scratchSize: Int { classRows.count + (classRows.map(\.count).max() ?? 0) }
 
@@ -63,28 +52,10 @@ public struct EpisodeStream: Sendable {
     outer: Int, slot: Int, slots: Int, scratch: UnsafeMutablePointer<Int>
   ) -> Int {
     guard perTask else { return 0 }
-    var random = RandomStream(seed: Self.mix(Self.mix(seed ^ 0x7461_736B) ^ UInt64(outer)))
+    var random = RandomStream(
+      seed: RandomStream.mix(RandomStream.mix(seed ^ 0x7461_736B) ^ UInt64(outer)))
     let m = min(slots, pool)
-    var taken = 0
-    for j in (pool - m)..<pool {
-      let r = Self.below(j + 1, &random)
-      var seen = false
-      for k in 0..<taken where scratch[k] == r {
-        seen = true
-        break
-      }
-      scratch[taken] = seen ? j : r
-      taken += 1
-    }
-    for k in 1..<max(1, m) {
-      let v = scratch[k]
-      var p = k - 1
-      while p >= 0 && scratch[p] > v {
-        scratch[p + 1] = scratch[p]
-        p -= 1
-      }
-      scratch[p + 1] = v
-    }
+    random.distinctSorted(m, of: pool, into: scratch)
     return scratch[slot % max(1, m)]
   }
 
@@ -93,12 +64,12 @@ public struct EpisodeStream: Sendable {
   public func rows(
     task: Int, query: Bool, into rows: UnsafeMutablePointer<Int>, scratch: UnsafeMutablePointer<Int>
   ) {
-    var random = RandomStream(seed: Self.mix(Self.mix(seed) ^ UInt64(task)))
+    var random = RandomStream(seed: RandomStream.mix(RandomStream.mix(seed) ^ UInt64(task)))
     let classes = classRows.count
     // Ways: a partial Fisher–Yates over the class numbers, in scratch[0..<classes].
     for c in 0..<classes { scratch[c] = c }
     for w in 0..<ways {
-      let j = w + Self.below(classes - w, &random)
+      let j = w + random.below(classes - w)
       (scratch[w], scratch[j]) = (scratch[j], scratch[w])
     }
     // The classes stay in scratch[0..<ways]; each class's rows are shuffled after them.
@@ -109,7 +80,7 @@ public struct EpisodeStream: Sendable {
       let count = members.count
       for i in 0..<count { base[i] = i }
       for i in 0..<(shots + queries) {
-        let j = i + Self.below(count - i, &random)
+        let j = i + random.below(count - i)
         (base[i], base[j]) = (base[j], base[i])
       }
       let picked = query ? (shots..<(shots + queries)) : (0..<shots)

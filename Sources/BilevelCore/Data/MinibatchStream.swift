@@ -45,45 +45,18 @@ public struct MinibatchStream: Sendable {
   /// The seed of the batch of outer step `outer` and inner step `inner`
   /// (the inner step is ignored for a stream drawn per outer step).
   public func streamSeed(outer: Int, inner: Int) -> UInt64 {
-    func mix(_ x: UInt64) -> UInt64 {
-      var z = x &+ 0x9E37_79B9_7F4A_7C15
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
     let i = cadence == .innerStep ? UInt64(inner) : 0
-    return mix(mix(mix(seed) ^ UInt64(outer)) ^ i)
+    return RandomStream.mix(RandomStream.mix(RandomStream.mix(seed) ^ UInt64(outer)) ^ i)
   }
 
   /// Writes the batch's `size` row numbers (0-based) into `rows`; allocates nothing.
   public func draw(outer: Int, inner: Int, into rows: UnsafeMutablePointer<Int>) {
     var random = RandomStream(seed: streamSeed(outer: outer, inner: inner))
-    func below(_ count: Int) -> Int { min(count - 1, Int(random.nextUniform() * Double(count))) }
     if replace {
-      for k in 0..<size { rows[k] = below(population) }
+      for k in 0..<size { rows[k] = random.below(population) }
       return
     }
-    var taken = 0
-    for j in (population - size)..<population {
-      let r = below(j + 1)
-      var seen = false
-      for k in 0..<taken where rows[k] == r {
-        seen = true
-        break
-      }
-      rows[taken] = seen ? j : r
-      taken += 1
-    }
-    // Insertion sort: batches are small, and sorted rows read the data in order.
-    for k in 1..<max(1, size) {
-      let v = rows[k]
-      var p = k - 1
-      while p >= 0 && rows[p] > v {
-        rows[p + 1] = rows[p]
-        p -= 1
-      }
-      rows[p + 1] = v
-    }
+    random.distinctSorted(size, of: population, into: rows)
   }
 
   /// The batch as an array (tests, explain).
