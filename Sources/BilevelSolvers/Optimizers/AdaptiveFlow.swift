@@ -191,7 +191,7 @@ extension BilevelProblem {
   public func gradientTangent(_ t: Int) -> Compiled<GradientTangent> {
     build(functions[t], \.gradientTangent) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .theta: theta(t)

@@ -52,7 +52,7 @@ extension BilevelProblem {
   public func stepSettingValues(_ t: Int) -> Compiled<StepSettingValues> {
     build(functions[t], \.stepSettingValues) {
       Compiled(
-        program, task: planTask(t),
+        program, constants: constants, task: planTask(t),
         arguments: {
           switch $0 {
           case .phi: phi

@@ -77,7 +77,7 @@ extension BilevelProblem {
   public var proxyMap: Compiled<ProxyMap> {
     build(functions[0], \.proxyMap) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .parameters: leaves(graphs.proxyParameters, task: 0)
@@ -96,7 +96,7 @@ extension BilevelProblem {
   public func proxyTraining(linearized: Bool) -> Compiled<ProxyTraining> {
     build(functions[0], linearized ? \.proxyLinearTraining : \.proxyTraining) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .parameters: leaves(graphs.proxyParameters, task: 0)
@@ -117,7 +117,7 @@ extension BilevelProblem {
   public var proxyOuterGradient: Compiled<ProxyOuterGradient> {
     build(functions[0], \.proxyOuterGradient) {
       Compiled(
-        program, task: nil,
+        program, constants: constants, task: nil,
         arguments: {
           switch $0 {
           case .parameters: leaves(graphs.proxyParameters, task: 0)
