@@ -180,12 +180,21 @@ import Testing
     for o in options { #expect(used.contains(o), "no executable test uses \(o)") }
   }
 
+  /// The built bilevelc in `directory`, with `input` on standard input;
+  /// `memoryKB` caps its address space (through the shell's ulimit).
   static func spawn(
-    _ arguments: [String], in directory: String, input: String = ""
+    _ arguments: [String], in directory: String, input: String = "", memoryKB: Int? = nil
   ) throws -> (out: String, err: String, status: Int32) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: ISAPathSampleTests.executable)
-    process.arguments = arguments
+    if let memoryKB {
+      process.executableURL = URL(fileURLWithPath: "/bin/sh")
+      process.arguments =
+        ["-c", "ulimit -v \(memoryKB); exec \"$0\" \"$@\"", ISAPathSampleTests.executable]
+        + arguments
+    } else {
+      process.executableURL = URL(fileURLWithPath: ISAPathSampleTests.executable)
+      process.arguments = arguments
+    }
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
     process.standardInput = stdin

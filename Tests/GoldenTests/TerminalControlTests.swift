@@ -11,34 +11,12 @@ import Testing
     let status: Int32
   }
 
-  /// The built bilevelc in `directory`, with `input` on standard input;
-  /// `memoryKB` caps its address space (through the shell's ulimit).
   static func spawn(
     _ arguments: [String], in directory: String, input: String = "", memoryKB: Int? = nil
   ) throws -> Spawned {
-    let process = Process()
-    if let memoryKB {
-      process.executableURL = URL(fileURLWithPath: "/bin/sh")
-      process.arguments =
-        ["-c", "ulimit -v \(memoryKB); exec \"$0\" \"$@\"", ISAPathSampleTests.executable]
-        + arguments
-    } else {
-      process.executableURL = URL(fileURLWithPath: ISAPathSampleTests.executable)
-      process.arguments = arguments
-    }
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let errors = ErrorDrain(stderr.fileHandleForReading)
-    let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Spawned(
-      output: [UInt8](out), errors: Array(errors.wait().utf8), status: process.terminationStatus)
+    let run = try ExecutableTests.spawn(
+      arguments, in: directory, input: input, memoryKB: memoryKB)
+    return Spawned(output: Array(run.out.utf8), errors: Array(run.err.utf8), status: run.status)
   }
 
   /// Raw control bytes in `bytes`: C0 but tab and newline, DEL, and C1
