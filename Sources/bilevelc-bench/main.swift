@@ -275,6 +275,16 @@ if only == "--path-sections" {
   numpy.shutdown()
   exit(0)
 }
+// The solver sections, run by `bilevelc-bench solvers` and by the default run.
+let solverSections: [() -> Section] = [
+  { unrollCostSection() },
+  { implicitCostSection() },
+  { checkpointSection() },
+  { sampleHypergradientSection() },
+  { mamlTasksSection() },
+  { onlineSection() },
+  { onlineTasksSection() },
+]
 let sections: [() -> Section] =
   only == "interpreter"
   ? [
@@ -309,16 +319,7 @@ let sections: [() -> Section] =
             { mamlTasksSection() },
           ]
           : only == "solvers"
-            ? [
-              { machineSection(numpy) },
-              { unrollCostSection() },
-              { implicitCostSection() },
-              { checkpointSection() },
-              { sampleHypergradientSection() },
-              { mamlTasksSection() },
-              { onlineSection() },
-              { onlineTasksSection() },
-            ]
+            ? [{ machineSection(numpy) }] + solverSections
             : [
               { machineSection(numpy) },
               { gemmSection(numpy) },
@@ -330,14 +331,7 @@ let sections: [() -> Section] =
               { memorySection() },
               { allocationSection() },
               { hotLoopCallsSection() },
-              { unrollCostSection() },
-              { implicitCostSection() },
-              { checkpointSection() },
-              { sampleHypergradientSection() },
-              { mamlTasksSection() },
-              { onlineSection() },
-              { onlineTasksSection() },
-            ]
+            ] + solverSections
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6

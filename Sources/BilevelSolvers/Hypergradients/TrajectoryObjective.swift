@@ -64,4 +64,17 @@ extension BilevelProblem {
 
   /// w_t of step t = k + 1.
   func trajectoryWeight(_ k: Int) -> Double { source.outerTrajectoryWeights?.values[k] ?? 1 }
+
+  /// The outer loss, its explicit φ-gradient and each task's ∂L_out/∂θ_T at
+  /// the last point: from the trajectory objective when there is one (its
+  /// sum and last-step gradients), else the outer gradient plans at θ_T.
+  func outerTermsAtLastStep(
+    _ theta: [[Double]], _ phi: [Double], objective: TrajectoryObjective?, steps T: Int
+  ) throws(SolverFault) -> (loss: Double, explicit: [Double], thetaGradients: [[Double]]) {
+    if let objective {
+      return (objective.loss, objective.explicit, objective.thetaGradients.map { $0[T - 1] })
+    }
+    let (loss, explicit) = try outerGradientOuter(theta, phi)
+    return (loss, explicit, try outerGradientsInner(theta, phi))
+  }
 }

@@ -72,15 +72,8 @@ struct UnrolledForward {
     }
     let theta = sweeps.map { Array($0.state.prefix(problem.innerSize)) }
     let taken = sweeps.map(\.taken).max() ?? 0
-    let (loss, g0): (Double, [Double])
-    let thetaGradients: [[Double]]
-    if let objective {
-      (loss, g0) = (objective.loss, objective.explicit)
-      thetaGradients = objective.thetaGradients.map { $0[T - 1] }
-    } else {
-      (loss, g0) = try problem.outerGradientOuter(theta, phi)
-      thetaGradients = try problem.outerGradientsInner(theta, phi)
-    }
+    let (loss, g0, thetaGradients) = try problem.outerTermsAtLastStep(
+      theta, phi, objective: objective, steps: T)
     let perTask = try problem.eachTask {
       t throws(SolverFault) -> (part: [Double], residual: Double) in
       var part = problem.accumulator(t, explicit: g0)

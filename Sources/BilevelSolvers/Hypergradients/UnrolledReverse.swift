@@ -71,15 +71,8 @@ struct UnrolledReverse {
           : TrajectoryObjective.trajectories(problem, phi, steps: T)) : nil
     // Each reverse sweep takes its task's sweep (so replay updates its snapshots in place).
     let sweeps = TaskParallel.Handoff(consume forward)
-    let (loss, g0): (Double, [Double])
-    let thetaGradients: [[Double]]
-    if let objective {
-      (loss, g0) = (objective.loss, objective.explicit)
-      thetaGradients = objective.thetaGradients.map { $0[T - 1] }
-    } else {
-      (loss, g0) = try problem.outerGradientOuter(theta, phi)
-      thetaGradients = try problem.outerGradientsInner(theta, phi)
-    }
+    let (loss, g0, thetaGradients) = try problem.outerTermsAtLastStep(
+      theta, phi, objective: objective, steps: T)
     let perTask = try problem.eachTask {
       t throws(SolverFault) -> (part: [Double], residual: Double, cost: Cost) in
       var sweep = sweeps.take(t)
