@@ -76,17 +76,20 @@ final class NumpyProbe {
         info += "; " + ", ".join("%s %s (%s kernel, %s threads)" % (d.get("internal_api"), d.get("version"),
             d.get("architecture"), d.get("num_threads")) for d in threadpoolctl.threadpool_info())
     except Exception:
-        try:
-            import ctypes, glob, os
-            lib = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))[0]
-            h = ctypes.CDLL(lib)
-            for name in ("scipy_openblas_get_config64_", "openblas_get_config64_", "openblas_get_config"):
-                if hasattr(h, name):
-                    f = getattr(h, name); f.restype = ctypes.c_char_p
-                    info += "; " + f().decode() + " (threadpoolctl absent; read from the bundled library)"
+        pass
+    try:
+        # The kernel family OpenBLAS chose at load (what OPENBLAS_CORETYPE would pin).
+        import ctypes, glob, os
+        lib = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))[0]
+        h = ctypes.CDLL(lib)
+        for suffix in ("corename", "config"):
+            for name in ("scipy_openblas_get_%s64_", "openblas_get_%s64_", "openblas_get_%s"):
+                if hasattr(h, name % suffix):
+                    f = getattr(h, name % suffix); f.restype = ctypes.c_char_p
+                    info += "; %s: %s" % (suffix, f().decode())
                     break
-        except Exception:
-            pass
+    except Exception:
+        pass
     print(json.dumps({"info": info}), flush=True)
     rng = np.random.default_rng(0)
     current, f = None, None

@@ -168,6 +168,12 @@ func machineSection(_ numpy: Numpy) -> Section {
   }
   s.note("GEMV: automatic threading from \(GEMV.parallelThreshold) matrix elements")
   s.note("numpy: \(numpy.description)")
+  let pinned = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"].map {
+    "\($0)=\(ProcessInfo.processInfo.environment[$0] ?? "(unset)")"
+  }
+  s.note(
+    "this environment: \(pinned.joined(separator: ", ")); numpy's children run with both unset, so OpenBLAS picks its own kernel"
+  )
   return s
 }
 
@@ -185,7 +191,7 @@ func gemmSection(_ numpy: Numpy) -> Section {
       ]
   }
   var s = Section("DGEMM C = A·B, n×n×n, GFLOP/s, every ISA path", header: header)
-  for n in denseSizes {
+  for n in denseSizes + [2000] {
     let a = randomBuffer(n * n, seed: 1), b = randomBuffer(n * n, seed: 2)
     let c = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
     let size = GEMM.workspaceSize(m: n, n: n, k: n)
@@ -259,6 +265,7 @@ signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
 // `bilevelc-bench solvers` only the solver sections (after the machine's),
+// `bilevelc-bench blocking` GEMM blocking candidates side by side,
 // `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench online`
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
@@ -307,31 +314,36 @@ let sections: [() -> Section] =
         { machineSection(numpy) },
         { jaxSection() },
       ]
-      : only == "online"
+      : only == "blocking"
         ? [
           { machineSection(numpy) },
-          { onlineSection() },
-          { onlineTasksSection() },
+          { blockingSection() },
         ]
-        : only == "tasks"
+        : only == "online"
           ? [
             { machineSection(numpy) },
-            { mamlTasksSection() },
+            { onlineSection() },
+            { onlineTasksSection() },
           ]
-          : only == "solvers"
-            ? [{ machineSection(numpy) }] + solverSections
-            : [
+          : only == "tasks"
+            ? [
               { machineSection(numpy) },
-              { gemmSection(numpy) },
-              { gemvSection(numpy, transposed: false) },
-              { gemvSection(numpy, transposed: true) },
-              { interpreterSection() },
-              { pathSections() },
-              { derivativeCostSection() },
-              { memorySection() },
-              { allocationSection() },
-              { hotLoopCallsSection() },
-            ] + solverSections
+              { mamlTasksSection() },
+            ]
+            : only == "solvers"
+              ? [{ machineSection(numpy) }] + solverSections
+              : [
+                { machineSection(numpy) },
+                { gemmSection(numpy) },
+                { gemvSection(numpy, transposed: false) },
+                { gemvSection(numpy, transposed: true) },
+                { interpreterSection() },
+                { pathSections() },
+                { derivativeCostSection() },
+                { memorySection() },
+                { allocationSection() },
+                { hotLoopCallsSection() },
+              ] + solverSections
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6

@@ -1,16 +1,20 @@
 /// Dense LU factorization with partial pivoting, P·A = L·U, of a row-major
 /// n×n matrix, and solves with the factors.
 ///
-/// Right-looking by panels of `TriangularSolve.blockSize` columns (as
-/// LAPACK's dgetrf): the panel is factored with row-wise rank-1 updates,
-/// the block row of U is a unit-lower solve, and the trailing matrix gets
-/// one GEMM per panel, where nearly all the flops go. Row swaps exchange
-/// whole rows, which row-major storage makes contiguous.
+/// Recursive over columns (Toledo's, as ReLAPACK's dgetrf): factor the
+/// left half of the columns, solve U₁₂ = L₁₁⁻¹·A₁₂, update A₂₂ -= L₂₁·U₁₂
+/// (one GEMM, as deep as the left half), factor the right half. Panels of
+/// at most `leafSize` columns run as row-wise rank-1 updates. Row swaps
+/// exchange whole rows, which row-major storage makes contiguous. The
+/// serial code around `GEMM.multiply` fixes every sum's order, so the
+/// factors do not depend on the thread count.
 public enum LU {
+  /// Panels this narrow are factored column by column.
+  static let leafSize = 16
+
   /// Doubles of workspace `factor` needs.
   public static func workspaceSize(n: Int) -> Int {
-    let nb = TriangularSolve.blockSize
-    return n <= nb ? 0 : GEMM.workspaceSize(m: n, n: n, k: nb)
+    n <= leafSize ? 0 : GEMM.workspaceSize(m: n, n: (n + 1) / 2, k: n)
   }
 
   /// Doubles of workspace the matrix `solve` needs for `rhs` columns.
@@ -23,35 +27,43 @@ public enum LU {
   /// (0-based, applied in increasing i; LAPACK's ipiv minus one). The pivot
   /// is the first entry of largest magnitude, so ties break the same way
   /// every time. Stops at the first column without a nonzero pivot.
+  /// `threads` caps the GEMMs' threads (nil: by size); the bits are the
+  /// same for every value.
   public static func factor(
     n: Int, a: UnsafeMutablePointer<Double>, lda: Int, pivots: UnsafeMutablePointer<Int>,
-    workspace: UnsafeMutablePointer<Double>
+    workspace: UnsafeMutablePointer<Double>, threads: Int? = nil
   ) -> FactorizationStatus {
-    let nb = TriangularSolve.blockSize
-    var k = 0
-    while k < n {
-      let kb = min(nb, n - k)
-      if let bad = factorPanel(n: n, k: k, kb: kb, a: a, lda: lda, pivots: pivots) {
-        return .singular(index: bad)
-      }
-      let right = n - k - kb
-      if right > 0 {
-        // U₁₂ = L₁₁⁻¹·A₁₂ (L₁₁ unit lower, kb rows).
-        let a12 = a + k * lda + k + kb
-        for i in 1..<max(1, kb) {
-          let li = a + (k + i) * lda + k
-          for j in 0..<i { VectorKernels.axpy(right, -li[j], a12 + j * lda, a12 + i * lda) }
-        }
-        // A₂₂ -= L₂₁·U₁₂.
-        let below = n - k - kb
-        GEMM.multiply(
-          m: below, n: right, k: kb, alpha: -1, a: a + (k + kb) * lda + k, lda: lda,
-          b: a12, ldb: lda, beta: 1, c: a + (k + kb) * lda + k + kb, ldc: lda,
-          workspace: workspace)
-      }
-      k += kb
+    if let bad = factorColumns(
+      n: n, k: 0, w: n, a: a, lda: lda, pivots: pivots, workspace: workspace, threads: threads)
+    {
+      return .singular(index: bad)
     }
     return .success
+  }
+
+  /// Factors columns k..<k+w over rows k..<n, whose updates from columns
+  /// before k are applied; returns the singular column, if any.
+  static func factorColumns(
+    n: Int, k: Int, w: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+    pivots: UnsafeMutablePointer<Int>, workspace: UnsafeMutablePointer<Double>, threads: Int?
+  ) -> Int? {
+    if w <= leafSize { return factorPanel(n: n, k: k, kb: w, a: a, lda: lda, pivots: pivots) }
+    let w1 = recursionSplit(w), w2 = w - w1
+    if let bad = factorColumns(
+      n: n, k: k, w: w1, a: a, lda: lda, pivots: pivots, workspace: workspace, threads: threads)
+    {
+      return bad
+    }
+    // U₁₂ = L₁₁⁻¹·A₁₂ (L₁₁ unit lower, w1 rows), then A₂₂ -= L₂₁·U₁₂.
+    let a11 = a + k * lda + k
+    TriangularSolve.lower(
+      w1, w2, a11, lda, unit: true, a11 + w1, lda, workspace: workspace, threads: threads)
+    GEMM.multiply(
+      m: n - k - w1, n: w2, k: w1, alpha: -1, a: a11 + w1 * lda, lda: lda, b: a11 + w1, ldb: lda,
+      beta: 1, c: a11 + w1 * lda + w1, ldc: lda, workspace: workspace, threads: threads)
+    return factorColumns(
+      n: n, k: k + w1, w: w2, a: a, lda: lda, pivots: pivots, workspace: workspace,
+      threads: threads)
   }
 
   /// Factors columns k..<k+kb over rows k..<n, updating only inside the

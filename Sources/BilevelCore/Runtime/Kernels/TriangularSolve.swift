@@ -64,7 +64,8 @@ enum TriangularSolve {
   /// L·X = B. Block rows ascending: B₁ -= L₁₀·X₀ (GEMM), then L₁₁·X₁ = B₁.
   static func lower(
     _ n: Int, _ r: Int, _ l: UnsafePointer<Double>, _ ldl: Int, unit: Bool,
-    _ b: UnsafeMutablePointer<Double>, _ ldb: Int, workspace: UnsafeMutablePointer<Double>
+    _ b: UnsafeMutablePointer<Double>, _ ldb: Int, workspace: UnsafeMutablePointer<Double>,
+    threads: Int? = nil
   ) {
     var i0 = 0
     while i0 < n {
@@ -72,7 +73,7 @@ enum TriangularSolve {
       if i0 > 0 {
         GEMM.multiply(
           m: i1 - i0, n: r, k: i0, alpha: -1, a: l + i0 * ldl, lda: ldl, b: b, ldb: ldb,
-          beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace)
+          beta: 1, c: b + i0 * ldb, ldc: ldb, workspace: workspace, threads: threads)
       }
       for i in i0..<i1 {
         let bi = b + i * ldb
