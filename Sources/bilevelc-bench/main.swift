@@ -255,6 +255,10 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-qui
   evaluateQuickstart(Int(CommandLine.arguments[2]) ?? 1)
   exit(0)
 }
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--sharing-child" {
+  sharingChild(tasks: Int(CommandLine.arguments[2]) ?? 0)
+  exit(0)
+}
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
@@ -284,6 +288,7 @@ let solverSections: [() -> Section] = [
   { mamlTasksSection() },
   { onlineSection() },
   { onlineTasksSection() },
+  { sharingSection() },
 ]
 let sections: [() -> Section] =
   only == "interpreter"
@@ -312,6 +317,7 @@ let sections: [() -> Section] =
           { machineSection(numpy) },
           { onlineSection() },
           { onlineTasksSection() },
+          { sharingSection() },
         ]
         : only == "tasks"
           ? [

@@ -10,7 +10,7 @@ import Foundation
 public struct FixedStepRunner: Sendable {
   let problem: BilevelProblem
   let task: Int
-  let function: Compiled<InnerStep>
+  var function: Compiled<InnerStep>
   public let steps: Int
   var bias: [Double]
   let betas: (Double, Double)?
@@ -34,7 +34,7 @@ public struct FixedStepRunner: Sendable {
     self.steps = steps
     function = problem.step(task)
     // A warm start continues the step count, so Adam's bias corrections do too.
-    stepOffset = problem.startsWarm ? problem.carried?.stepsTaken ?? 0 : 0
+    stepOffset = problem.startsWarm ? problem.carried?.steps(of: task) ?? 0 : 0
     controls = problem.source.innerControls
     // A warm start's schedule runs over every outer step's inner steps.
     let outerSteps = problem.source.outerSolver?.spec.steps ?? 0
@@ -61,6 +61,14 @@ public struct FixedStepRunner: Sendable {
     self.phi = phi
     firstLoss = nil
     return problem.startState(task, phi)
+  }
+
+  /// Takes the step function up on the calling thread, with φ loaded: a
+  /// sweep handed from one pass over the tasks to the next (TaskParallel.Handoff)
+  /// may continue on another thread.
+  public mutating func takeUp() {
+    function = problem.step(task)
+    if !phi.isEmpty { function.load(.phi, phi) }
   }
 
   /// What varies with step k (0-based) into the step plan or one of its
