@@ -57,15 +57,16 @@ public struct FixedStepRunner: Sendable {
   /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0), or
   /// the carried state of a warm start.
   public mutating func start(_ phi: [Double]) -> [Double] {
-    function.load(.phi, phi)
     self.phi = phi
+    takeUp()
     firstLoss = nil
     return problem.startState(task, phi)
   }
 
-  /// Takes the step function up on the calling thread, with φ loaded: a
-  /// sweep handed from one pass over the tasks to the next (TaskParallel.Handoff)
-  /// may continue on another thread.
+  /// Takes the step function up on the calling thread, with φ loaded: at
+  /// each start (another task's runner may have used the thread's plan), and
+  /// for a sweep handed from one pass over the tasks to the next
+  /// (TaskParallel.Handoff), which may continue on another thread.
   public mutating func takeUp() {
     function = problem.step(task)
     if !phi.isEmpty { function.load(.phi, phi) }
@@ -144,7 +145,8 @@ public struct FixedStepRunner: Sendable {
   public mutating func run(
     from state: [Double], _ phi: [Double], steps range: Range<Int>
   ) throws(SolverFault) -> [Double] {
-    function.load(.phi, phi)
+    self.phi = phi
+    takeUp()
     firstLoss = nil
     var s = state
     stepsTaken = 0
