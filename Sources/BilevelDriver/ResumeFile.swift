@@ -69,6 +69,11 @@ enum ResumeFile {
         states.allSatisfy({ $0.count == problem.stateSize })
       else { throw fail("its carried inner state does not fit this program's inner variables") }
       inner = CarriedState(states: states, stepsTaken: taken)
+      if let counts = carried["task_steps_taken"] {
+        guard let steps = counts.arrayValue?.compactMap(\.intValue), steps.count == problem.tasks
+        else { throw fail("its carried inner step counts do not fit this program's tasks") }
+        inner = CarriedState(states: states, taskSteps: steps)
+      }
     } else if problem.startsWarm && step > 0 {
       throw fail("it has no carried inner state, and this program's inner solver starts warm")
     }

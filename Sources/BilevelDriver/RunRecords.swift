@@ -235,9 +235,11 @@ enum RunRecords {
       fields.append(
         (
           "inner",
-          .object([
-            ("steps_taken", .int(c.stepsTaken)), ("states", .array(c.states.map { .doubles($0) })),
-          ])
+          .object(
+            [
+              ("steps_taken", .int(c.stepsTaken)),
+              ("states", .array(c.states.map { .doubles($0) })),
+            ] + (c.taskSteps.map { [("task_steps_taken", .array($0.map { .int($0) }))] } ?? []))
         ))
     }
     return .object(fields)

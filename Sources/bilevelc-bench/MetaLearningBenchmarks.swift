@@ -50,9 +50,12 @@ func buildReversePlans(_ problem: BilevelProblem, threads: Int) -> Int {
       problem.initial(t).function, problem.step(t).function, problem.tapedPullback(t).function,
       problem.initialPullback(t).function,
       problem.innerGradient(t).function, problem.outerGradientInner(t).function,
-    ].reduce(0) { $0 + arenaDoubles($1) }
+    ].map { (ObjectIdentifier($0.plan), arenaDoubles($0)) }
   }
-  return perTask.reduce(0, +) + arenaDoubles(problem.outerGradient.function)
+  // Tasks that share plan code run on one arena per thread: each counted once.
+  var arenas: [ObjectIdentifier: Int] = [:]
+  for (plan, doubles) in perTask.joined() { arenas[plan] = doubles }
+  return arenas.values.reduce(0, +) + arenaDoubles(problem.outerGradient.function)
 }
 
 func arenaDoubles(_ f: CompiledFunction) -> Int {

@@ -261,6 +261,10 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-qui
   evaluateQuickstart(Int(CommandLine.arguments[2]) ?? 1)
   exit(0)
 }
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--sharing-child" {
+  sharingChild(tasks: Int(CommandLine.arguments[2]) ?? 0)
+  exit(0)
+}
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
@@ -291,59 +295,40 @@ let solverSections: [() -> Section] = [
   { mamlTasksSection() },
   { onlineSection() },
   { onlineTasksSection() },
+  { sharingSection() },
 ]
-let sections: [() -> Section] =
-  only == "interpreter"
-  ? [
-    { machineSection(numpy) },
+// Each named run is its sections after the machine's; no name runs the default.
+let kernelSections: [() -> Section] = [
+  { gemmSection(numpy) },
+  { gemvSection(numpy, transposed: false) },
+  { gemvSection(numpy, transposed: true) },
+]
+let interpreterSections: [() -> Section] = [
+  { interpreterSection() },
+  { fusedSection() },
+  { allocationSection() },
+  { hotLoopCallsSection() },
+]
+let namedSections: [String: [() -> Section]] = [
+  "interpreter": interpreterSections,
+  "kernels": kernelSections + [{ pathSections() }],
+  "jax": [{ jaxSection() }],
+  "blocking": [{ blockingSection() }],
+  "online": [{ onlineSection() }, { onlineTasksSection() }, { sharingSection() }],
+  "tasks": [{ mamlTasksSection() }],
+  "solvers": solverSections,
+]
+let defaultSections: [() -> Section] =
+  kernelSections + [
     { interpreterSection() },
-    { fusedSection() },
+    { pathSections() },
+    { derivativeCostSection() },
+    { memorySection() },
     { allocationSection() },
     { hotLoopCallsSection() },
-  ]
-  : only == "kernels"
-    ? [
-      { machineSection(numpy) },
-      { gemmSection(numpy) },
-      { gemvSection(numpy, transposed: false) },
-      { gemvSection(numpy, transposed: true) },
-      { pathSections() },
-    ]
-    : only == "jax"
-      ? [
-        { machineSection(numpy) },
-        { jaxSection() },
-      ]
-      : only == "blocking"
-        ? [
-          { machineSection(numpy) },
-          { blockingSection() },
-        ]
-        : only == "online"
-          ? [
-            { machineSection(numpy) },
-            { onlineSection() },
-            { onlineTasksSection() },
-          ]
-          : only == "tasks"
-            ? [
-              { machineSection(numpy) },
-              { mamlTasksSection() },
-            ]
-            : only == "solvers"
-              ? [{ machineSection(numpy) }] + solverSections
-              : [
-                { machineSection(numpy) },
-                { gemmSection(numpy) },
-                { gemvSection(numpy, transposed: false) },
-                { gemvSection(numpy, transposed: true) },
-                { interpreterSection() },
-                { pathSections() },
-                { derivativeCostSection() },
-                { memorySection() },
-                { allocationSection() },
-                { hotLoopCallsSection() },
-              ] + solverSections
+  ] + solverSections
+let sections: [() -> Section] =
+  [{ machineSection(numpy) }] + (only.flatMap { namedSections[$0] } ?? defaultSections)
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6

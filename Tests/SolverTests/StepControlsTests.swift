@@ -157,7 +157,6 @@ import Testing
   @Test(arguments: [
     "gd(lr: 0.4, steps: 12, max_steps: 12, tol: 0.1)", "gd(lr: 0.4, steps: 12, tol: 0.1)",
     "gd(lr: 0.4, max_steps: 12)", "gd(lr: 0.4)",
-    "gd(lr: 0.4, max_steps: 12, tol: 0.1, start: warm)",
     "gd(lr: 0.4, steps: 1, every: 3)",
   ])
   func inconsistentStoppingSettingsAreErrors(_ inner: String) {

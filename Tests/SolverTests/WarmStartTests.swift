@@ -69,6 +69,79 @@ import Testing
     #expect(problem.carried == nil)
   }
 
+  /// With a tolerance each outer step takes the steps gd needs (at most
+  /// max_steps, none once ‖∇θ L_in‖ ≤ tol) from the carried w, and the
+  /// unrolled methods differentiate exactly those: w_j = a + (1 − η e^λ)^j (w − a).
+  @Test(arguments: ["unroll(reverse)", "unroll(forward)"])
+  func gdWithAToleranceEqualsTheHandWrittenScheme(_ method: String) throws {
+    let (eta, tol, cap) = (0.4, 0.05, 4)
+    let problem = try SolverFixtures.problem(
+      Self.text(
+        inner: "gd(lr: \(eta), max_steps: \(cap), tol: \(tol), start: warm)", method: method,
+        outerSteps: 8))
+    let (report, seen) = try Self.run(problem)
+    var lam = [0.1, -0.2, 0.3]
+    var w = Self.w0
+    var counts: [Int] = []
+    for k in 0...8 {
+      var j = 0
+      var next = w
+      while j < cap {
+        let norm = (0..<3).map { exp(lam[$0]) * (next[$0] - Self.a[$0]) }.reduce(0) { $0 + $1 * $1 }
+        if norm.squareRoot() <= tol { break }
+        next = (0..<3).map { next[$0] - eta * exp(lam[$0]) * (next[$0] - Self.a[$0]) }
+        j += 1
+      }
+      counts.append(j)
+      let g = (0..<3).map { i -> Double in
+        let r = 1 - eta * exp(lam[i])
+        let dw =
+          j == 0 ? 0 : Double(j) * pow(r, Double(j - 1)) * (-eta * exp(lam[i])) * (w[i] - Self.a[i])
+        return (next[i] - Self.b[i]) * dw + 0.1 * lam[i]
+      }
+      #expect(SolverChecks.relativeError(seen[k].phi, lam) <= 1e-12, "φ at step \(k)")
+      #expect(SolverChecks.relativeError(seen[k].theta[0], next) <= 1e-12, "θ at step \(k)")
+      if k == 8 {
+        #expect(SolverChecks.relativeError(try #require(report.final).gradient, g) <= 1e-10)
+      }
+      lam = (0..<3).map { lam[$0] - 0.3 * g[$0] }
+      w = next
+    }
+    // The tolerance bites: the first solve runs to the cap, later ones take fewer steps.
+    #expect(counts.first == cap && counts.contains { $0 < cap }, "\(counts)")
+    #expect(report.inner?.stepsTaken == counts.dropLast().reduce(0, +))
+  }
+
+  /// Tasks stopped by the tolerance at different steps carry their own
+  /// counts, which continue Adam's bias corrections task by task.
+  @Test func tasksCarryTheirOwnStepCounts() throws {
+    let text = """
+      tasks t in 1..2
+      data a[t] = [0.7, -1.2, 0.4] * t
+      outer lam: vector[3] = [0.1, -0.2, 0.3]
+      inner w[t]: vector[3] = [0.5, -0.3, 0.2]
+      inner loss[t] = 0.5 * sum(exp(lam) * (w[t] - a[t])^2)
+      outer loss = mean over t: 0.5 * sum(w[t]^2) + 0.05 * sum(lam^2)
+      solve inner with adam(lr: 0.3, max_steps: 6, tol: 0.3, start: warm)
+      hypergradient with unroll(reverse)
+      solve outer with gd(lr: 0.1, steps: 2)
+      """
+    let problem = try SolverFixtures.problem(text)
+    let phi = problem.initialOuter()
+    problem.carried = CarriedState(
+      states: [[Double]](repeating: [0.5, -0.3, 0.2, 0, 0, 0, 0, 0, 0], count: 2), stepsTaken: 0)
+    let result = try problem.hypergradient(.unrollReverse(checkpoints: nil), at: phi)
+    let next = try problem.nextCarried(after: result, at: phi)
+    var expected: [Int] = []
+    for t in 0..<2 {
+      var runner = FixedStepRunner(problem, task: t, steps: 6)
+      #expect(next.states[t] == (try runner.run(phi)))
+      expected.append(runner.stepsTaken)
+    }
+    #expect(expected[0] != expected[1], "\(expected)")
+    #expect((0..<2).map { next.steps(of: $0) } == expected)
+  }
+
   @Test func adamCarriesItsMomentsAndBiasCount() throws {
     let (lr, b1, b2, eps) = (0.05, 0.9, 0.999, 1e-8)
     let problem = try SolverFixtures.problem(

@@ -19,9 +19,6 @@ extension Elaborator {
       if written.contains("tol") != written.contains("max_steps") {
         throw error(.toleranceWithMaxSteps(schema.name), at: call.range)
       }
-      if written.contains("tol") && program.innerStart == .warm {
-        throw error(.warmStartWithTolerance, at: call.range)
-      }
     }
     return SolverStatement(spec: spec, name: schema.name, settings: values, range: call.range)
   }

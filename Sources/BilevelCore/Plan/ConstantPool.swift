@@ -57,6 +57,11 @@ public final class ConstantPool: @unchecked Sendable {
   var computed = (values: 0, evaluations: 0)
   public var computedValues: Int { locked { computed.values } }
   public var evaluations: Int { locked { computed.evaluations } }
+  /// Per-task plans by kind, and how many were built from a graph (PlanSharing.swift).
+  let plansLock = NSLock()
+  var planSlots: [PlanKind: PlanSlot] = [:]
+  var builtPlans = 0
+  var sharing = true
 
   public init(_ program: Program) {
     file = program.file
@@ -73,6 +78,13 @@ public final class ConstantPool: @unchecked Sendable {
   /// The values of data-only nodes of `source` (a plan's graph over the
   /// same program), each for its task (−1 where it does not vary by task).
   public func values(_ requests: [(node: NodeID, task: Int)], in source: Graph) -> [Buffer] {
+    keyedValues(requests, in: source).map(\.buffer)
+  }
+
+  /// The values with the pool node each is keyed by (what a task binding rebinds).
+  func keyedValues(
+    _ requests: [(node: NodeID, task: Int)], in source: Graph
+  ) -> [(poolNode: Int, buffer: Buffer)] {
     lock.lock()
     defer { lock.unlock() }
     let mapped = importNodes(requests.map(\.node), from: source)
@@ -84,7 +96,7 @@ public final class ConstantPool: @unchecked Sendable {
     for (task, group) in missing.sorted(by: { $0.key < $1.key }) {
       compute(group, task: task)
     }
-    return keys.map { buffers[$0]! }
+    return keys.map { ($0.node, buffers[$0]!) }
   }
 
   /// Data entry `i` (of `task`, for per-task data) as a buffer: the one

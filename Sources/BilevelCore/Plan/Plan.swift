@@ -12,7 +12,8 @@ import BilevelFrontEnd
 /// memory owned by the plan, with offsets into that memory and constants
 /// as `~k` (the k-th entry of the constant table), so its loop retains
 /// nothing and allocates nothing.
-// Unchecked: run() writes the raw arena, so a plan is used by one thread at a time (each task has its own).
+// Unchecked: run() writes the raw arena, so a plan is used by one thread at a
+// time (each task has its own; tasks of the same shapes share its code).
 public final class Plan: @unchecked Sendable {
   /// A place the caller writes before `run()`: a variable or input, for one task or all.
   public struct Parameter: Sendable {
@@ -47,7 +48,8 @@ public final class Plan: @unchecked Sendable {
   public let operandLists: [[Int]]
   /// The parts of each concat.
   public let concatLists: [[ConcatPart]]
-  public let parameters: [Parameter]
+  /// (An instance shared by tasks relabels them when rebound: PlanSharing.swift.)
+  public internal(set) var parameters: [Parameter]
   public let outputs: [Output]
   /// The node each instruction computes (for fused kernels, the chain's
   /// last), in the plan's own graph, and the source it came from.
@@ -72,7 +74,7 @@ public final class Plan: @unchecked Sendable {
   /// Where each hoisted constant sits (what the verifier reads them against).
   let constantExtents: [Range<Int>]
   /// The program's shared values the constants were taken from (ConstantPool).
-  let constantBuffers: [(offset: Int, buffer: ConstantPool.Buffer)]
+  var constantBuffers: [(offset: Int, buffer: ConstantPool.Buffer)]
   /// The plan's own memory: the arena from the parameters on (offset
   /// `constantsSize`). Read and write through `address(_:)`.
   public let arena: UnsafeMutablePointer<Double>
@@ -82,7 +84,9 @@ public final class Plan: @unchecked Sendable {
   let scratchBase: UnsafeMutablePointer<Double>
   let gemmWorkspaceBase: UnsafeMutablePointer<Double>
 
-  // Raw copies for the interpreter, offsets into `arena` (constants: `~k`).
+  // Raw copies for the interpreter, offsets into `arena` (constants: `~k`);
+  // `tables` owns them, shared by every instance of the same code.
+  let tables: PlanTables
   let constantTable: UnsafeMutableBufferPointer<UnsafeMutablePointer<Double>>
   let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
   let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
@@ -94,7 +98,16 @@ public final class Plan: @unchecked Sendable {
   let listBuffer: UnsafeMutableBufferPointer<Int>
   let concatStarts: UnsafeMutableBufferPointer<Int>
   let concatBuffer: UnsafeMutableBufferPointer<ConcatPart>
+  /// How the plan, built for one task, is rebound to another (PlanSharing.swift);
+  /// nil when it cannot be (it reads other tasks' values, or no task's).
+  var taskBinding: TaskBinding?
+  /// The roots it was built for, when the program's pool keeps its code (PlanSharing.swift).
+  var kind: ConstantPool.PlanKind?
+  /// The thread whose instance it is (when `kind` is set).
+  var owner: UInt = 0
 
+  /// `sharing`: a plan of the same code whose tables this one reads (an
+  /// instance for another task, with its own arena and constants).
   init(
     instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
     concatLists: [[ConcatPart]],
@@ -103,7 +116,7 @@ public final class Plan: @unchecked Sendable {
     statistics: Statistics,
     constants: [(offset: Int, buffer: ConstantPool.Buffer)], scratchOffset: Int,
     gemmWorkspaceOffset: Int,
-    arenaCount: Int
+    arenaCount: Int, sharing: Plan? = nil
   ) {
     self.instructions = instructions
     self.fused = fused
@@ -131,67 +144,41 @@ public final class Plan: @unchecked Sendable {
     scratchBase = memory + (scratchOffset - size)
     gemmWorkspaceBase = memory + (gemmWorkspaceOffset - size)
     constantTable = Plan.copy(constants.map(\.buffer.pointer))
+    if let sharing {
+      precondition(
+        sharing.constantExtents == constantExtents && sharing.arenaCount == arenaCount,
+        "an instance has its code's layout")
+    }
     let extents = constantExtents
-    /// An arena offset as the interpreter reads it.
-    func raw(_ offset: Int) -> Int {
-      if offset >= size { return offset - size }
-      // A plan as built reads constants from their start; a corrupted one
-      // (the verifier's tests) may not, and is verified, never run.
-      var (lo, hi) = (0, extents.count - 1)
-      while lo < hi {
-        let mid = (lo + hi + 1) / 2
-        if extents[mid].lowerBound <= offset { lo = mid } else { hi = mid - 1 }
+    tables =
+      sharing?.tables
+      ?? PlanTables(
+        instructions: instructions, fused: fused, slices: slices, operandLists: operandLists,
+        concatLists: concatLists
+      ) { offset in
+        if offset >= size { return offset - size }
+        // A plan as built reads constants from their start; a corrupted one
+        // (the verifier's tests) may not, and is verified, never run.
+        var (lo, hi) = (0, extents.count - 1)
+        while lo < hi {
+          let mid = (lo + hi + 1) / 2
+          if extents[mid].lowerBound <= offset { lo = mid } else { hi = mid - 1 }
+        }
+        return ~lo
       }
-      return ~lo
-    }
-    func rawSource(_ s: FusedKernel.Source) -> FusedKernel.Source {
-      if case .operand(let offset, let role) = s {
-        return .operand(offset: raw(offset), role: role)
-      }
-      return s
-    }
-    instructionBuffer = Plan.copy(
-      instructions.map { ins in
-        var r = ins
-        r.output = Int32(raw(Int(ins.output)))
-        r.a = Int32(raw(Int(ins.a)))
-        r.b = Int32(raw(Int(ins.b)))
-        if case .solve(let w) = ins.opcode { r.opcode = .solve(workspace: Int32(raw(Int(w)))) }
-        return r
-      })
-    stepBuffer = Plan.copy(
-      fused.flatMap(\.steps).map {
-        FusedKernel.Step(function: $0.function, a: rawSource($0.a), b: rawSource($0.b))
-      })
-    var first = 0
-    kernelBuffer = Plan.copy(
-      fused.map { k in
-        defer { first += k.steps.count }
-        return FusedKernel.Header(
-          first: first, count: k.steps.count, rows: k.rows, columns: k.columns,
-          reduction: k.reduction)
-      })
-    sliceBuffer = Plan.copy(slices)
-    listStarts = Plan.copy(Plan.starts(operandLists))
-    listBuffer = Plan.copy(operandLists.flatMap { $0 }.map(raw))
-    concatStarts = Plan.copy(Plan.starts(concatLists))
-    concatBuffer = Plan.copy(
-      concatLists.flatMap { $0 }.map {
-        ConcatPart(offset: raw($0.offset), rows: $0.rows, columns: $0.columns)
-      })
+    instructionBuffer = tables.instructionBuffer
+    stepBuffer = tables.stepBuffer
+    kernelBuffer = tables.kernelBuffer
+    sliceBuffer = tables.sliceBuffer
+    listStarts = tables.listStarts
+    listBuffer = tables.listBuffer
+    concatStarts = tables.concatStarts
+    concatBuffer = tables.concatBuffer
   }
 
   deinit {
     arena.deallocate()
     constantTable.deallocate()
-    instructionBuffer.deallocate()
-    stepBuffer.deallocate()
-    kernelBuffer.deallocate()
-    sliceBuffer.deallocate()
-    listStarts.deallocate()
-    listBuffer.deallocate()
-    concatStarts.deallocate()
-    concatBuffer.deallocate()
   }
 
   /// Where each list starts in the flattened table, then the total.

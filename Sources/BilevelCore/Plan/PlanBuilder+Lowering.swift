@@ -7,6 +7,8 @@ extension PlanBuilder {
     /// are all the same (fused kernels turn those into immediates).
     var uniform: [Double?]
     var size = 0
+    /// The constants that vary by task, by index into `values`, with their pool nodes.
+    var perTask: [(index: Int, poolNode: Int)] = []
   }
 
   /// Variables and inputs, one slot per instance, in the parameters region.
@@ -38,6 +40,10 @@ extension PlanBuilder {
     let schedule = scheduleComputations(constants: constants, parameters: parameters)
     let placement = allocateWork(schedule)
     let plan = emit(schedule, placement: placement, constants: constants, parameters: parameters)
+    // Rebindable to another task when it reads no task's values but its own.
+    if case .pool = hoisting, let task, instances.allSatisfy({ $0.task < 0 || $0.task == task }) {
+      plan.taskBinding = TaskBinding(task: task, perTaskConstants: constants.perTask)
+    }
     plan.verifyInDebugBuilds("plan building")
     return plan
   }
@@ -52,10 +58,13 @@ extension PlanBuilder {
       !dependsOnParameters[i] && (isRoot[i] || users[i].contains { dependsOnParameters[$0] })
     }
     let buffers: [ConstantPool.Buffer]
+    var poolNodes: [Int]? = nil
     switch hoisting {
     case .pool(let pool):
-      buffers = pool.values(
+      let keyed = pool.keyedValues(
         needed.map { (NodeID(instances[$0].node), instances[$0].task) }, in: graph)
+      buffers = keyed.map(\.buffer)
+      poolNodes = keyed.map(\.poolNode)
     case .reference(let inputs):
       buffers = referenceConstants(needed)
       // Inputs read in place: constants to the layout, parameters to the schedule.
@@ -67,10 +76,15 @@ extension PlanBuilder {
         layout.size += buffer.count
       }
     }
-    for (i, buffer) in zip(needed, buffers) {
+    for (k, (i, buffer)) in zip(needed, buffers).enumerated() {
       layout.storage[i] = layout.size
+      // In a task's plan a per-task value is a binding, so that tasks share its code.
+      if let poolNodes, task != nil, instances[i].task >= 0 {
+        layout.perTask.append((layout.values.count, poolNodes[k]))
+      } else {
+        layout.uniform[i] = buffer.uniform
+      }
       layout.values.append((layout.size, buffer))
-      layout.uniform[i] = buffer.uniform
       layout.size += buffer.count
     }
     return layout

@@ -43,14 +43,19 @@ public struct PlanBuilder {
   /// by task). With `reassociate`, products are distributed and reassociated
   /// so that work on data alone is hoisted (Reassociation.swift). Values
   /// of data alone come from `constants`, the program's shared pool (a
-  /// fresh one when none is given).
+  /// fresh one when none is given), which also keeps the code of per-task
+  /// plans: a root's plan for another task is an instance of the same code
+  /// (PlanSharing.swift).
   public static func build(
     _ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true,
     constants: ConstantPool? = nil
   ) -> Plan {
-    build(
-      program, roots: roots, task: task, reassociate: reassociate,
-      hoisting: .pool(constants ?? ConstantPool(program)))
+    let pool = constants ?? ConstantPool(program)
+    let make = {
+      build(program, roots: roots, task: task, reassociate: reassociate, hoisting: .pool(pool))
+    }
+    guard let task, constants != nil else { return make() }
+    return pool.plan(.init(roots: roots, reassociate: reassociate), task: task, build: make)
   }
 
   static func build(

@@ -389,9 +389,6 @@ extension Message {
       "'\(solver)' stops early only with both 'tol:' and 'max_steps:' (the most steps); for a fixed count write 'steps: T'"
     )
   }
-  public static let warmStartWithTolerance = Message(
-    "'start: warm' carries one inner step count over, so it needs a fixed number of steps per outer step; write 'steps: T' instead of 'tol:' and 'max_steps:'"
-  )
   public static func warmStartWithoutSteps(_ method: String) -> Message {
     Message(
       "'\(method)' takes no inner steps, so there is no inner state to carry between outer steps; use 'start: cold' or a method that runs the inner solver (unroll, implicit(cg))"

@@ -29,6 +29,8 @@ public struct HypergradientResult: Sendable {
   /// Each task's whole step state after the inner steps (θ and the
   /// optimiser's state), when the method kept it: a warm start's next start.
   public var finalStates: [[Double]]?
+  /// With them, the inner steps each task took (fewer than T where a tolerance stopped it).
+  public var finalSteps: [Int]?
   /// Each task's contribution, in task order; task 0's includes the explicit term.
   var taskParts: [[Double]] = []
   /// A proxy method's trained α and its fit at this φ.

@@ -91,6 +91,7 @@ struct UnrolledForward {
       innerSteps: taken, innerResidual: perTask.reduce(0) { max($0, $1.residual) },
       linearSolve: nil, forwardSteps: taken, peakStates: m + 1)
     result.finalStates = sweeps.map(\.state)
+    result.finalSteps = sweeps.map(\.taken)
     return result
   }
 }

@@ -57,7 +57,8 @@ struct UnrolledReverse {
     }
     let theta = forward.map { Array($0.final.prefix(problem.innerSize)) }
     let finalStates = forward.map(\.final)
-    let taken = forward.map(\.taken).max() ?? 0
+    let steps = forward.map(\.taken)
+    let taken = steps.max() ?? 0
     // Over the trajectory (eq. 12): θ_1 … θ_T from the tape, or retaken when checkpointed.
     let objective: TrajectoryObjective? =
       problem.overTrajectory
@@ -76,6 +77,7 @@ struct UnrolledReverse {
     let perTask = try problem.eachTask {
       t throws(SolverFault) -> (part: [Double], residual: Double, cost: Cost) in
       var sweep = sweeps.take(t)
+      sweep.runner.takeUp()
       let part = try reverseSweep(
         &sweep, task: t, phi, cotangent: thetaGradients[t],
         into: problem.accumulator(t, explicit: g0),
@@ -91,6 +93,7 @@ struct UnrolledReverse {
       peakStates: costs.map(\.peakStates).max() ?? 0,
       peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
     result.finalStates = finalStates
+    result.finalSteps = steps
     guard allFinite(result.gradient) else {
       throw SolverFault(
         .nonFinite, "the hypergradient is not finite", origin: problem.source.hypergradient?.range)

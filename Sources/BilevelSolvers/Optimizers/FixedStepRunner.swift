@@ -10,7 +10,7 @@ import Foundation
 public struct FixedStepRunner: Sendable {
   let problem: BilevelProblem
   let task: Int
-  let function: Compiled<InnerStep>
+  var function: Compiled<InnerStep>
   public let steps: Int
   var bias: [Double]
   let betas: (Double, Double)?
@@ -34,7 +34,7 @@ public struct FixedStepRunner: Sendable {
     self.steps = steps
     function = problem.step(task)
     // A warm start continues the step count, so Adam's bias corrections do too.
-    stepOffset = problem.startsWarm ? problem.carried?.stepsTaken ?? 0 : 0
+    stepOffset = problem.startsWarm ? problem.carried?.steps(of: task) ?? 0 : 0
     controls = problem.source.innerControls
     // A warm start's schedule runs over every outer step's inner steps.
     let outerSteps = problem.source.outerSolver?.spec.steps ?? 0
@@ -57,10 +57,19 @@ public struct FixedStepRunner: Sendable {
   /// Loads φ (fixed during the inner solve) and returns s₀ = (θ₀(φ), 0), or
   /// the carried state of a warm start.
   public mutating func start(_ phi: [Double]) -> [Double] {
-    function.load(.phi, phi)
     self.phi = phi
+    takeUp()
     firstLoss = nil
     return problem.startState(task, phi)
+  }
+
+  /// Takes the step function up on the calling thread, with φ loaded: at
+  /// each start (another task's runner may have used the thread's plan), and
+  /// for a sweep handed from one pass over the tasks to the next
+  /// (TaskParallel.Handoff), which may continue on another thread.
+  public mutating func takeUp() {
+    function = problem.step(task)
+    if !phi.isEmpty { function.load(.phi, phi) }
   }
 
   /// What varies with step k (0-based) into the step plan or one of its
@@ -136,7 +145,8 @@ public struct FixedStepRunner: Sendable {
   public mutating func run(
     from state: [Double], _ phi: [Double], steps range: Range<Int>
   ) throws(SolverFault) -> [Double] {
-    function.load(.phi, phi)
+    self.phi = phi
+    takeUp()
     firstLoss = nil
     var s = state
     stepsTaken = 0

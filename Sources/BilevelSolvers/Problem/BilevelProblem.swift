@@ -146,6 +146,8 @@ public final class BilevelProblem: Sendable {
     owner.cache.withLock { cache in
       let f = cache[keyPath: slot] ?? make()
       cache[keyPath: slot] = f
+      // Tasks share plan code: this thread's instance, bound to the task.
+      f.function.attach()
       // The held batch of this outer step (a step plan's own batch is loaded per step).
       f.function.loadBatches(outer: outerStep, inner: heldInnerStep)
       return f

@@ -5,15 +5,29 @@ import Synchronization
 /// `start: warm`: what one outer step's inner solve hands the next. Every
 /// task's whole step state (θ, then the optimiser's velocity or moments),
 /// and how many inner steps were taken before it, which continues Adam's
-/// bias corrections.
+/// bias corrections and the lr schedule. With a tolerance the tasks stop at
+/// different steps, so each task's count is its own.
 public struct CarriedState: Sendable, Equatable {
   public var states: [[Double]]
+  /// The steps every task took; with `taskSteps`, the most any did.
   public var stepsTaken: Int
+  /// Each task's steps, when they differ (nil: all took `stepsTaken`).
+  public var taskSteps: [Int]?
 
   public init(states: [[Double]], stepsTaken: Int) {
     self.states = states
     self.stepsTaken = stepsTaken
   }
+
+  /// Counts per task, kept per task only where they differ.
+  public init(states: [[Double]], taskSteps: [Int]) {
+    self.states = states
+    stepsTaken = taskSteps.max() ?? 0
+    self.taskSteps = Set(taskSteps).count > 1 ? taskSteps : nil
+  }
+
+  /// The inner steps task t took before this state.
+  public func steps(of t: Int) -> Int { taskSteps?[t] ?? stepsTaken }
 }
 
 extension BilevelProblem {
@@ -53,16 +67,23 @@ extension BilevelProblem {
   /// start: the next step's start. The methods that keep their final states
   /// hand them back (`HypergradientResult.finalStates`); for the others the
   /// steps are retaken, with the same arithmetic.
+  /// With a tolerance each task's count grows by the steps it took (at most T).
   public func nextCarried(
     after result: HypergradientResult, at phi: [Double]
   ) throws(SolverFault) -> CarriedState {
     let T = source.innerSolver?.spec.fixedSteps ?? 0
-    let taken = (carried?.stepsTaken ?? 0) + T
-    if let s = result.finalStates { return CarriedState(states: s, stepsTaken: taken) }
-    let states = try eachTask { t throws(SolverFault) in
-      var runner = FixedStepRunner(self, task: t, steps: T)
-      return try runner.run(phi)
+    let before = (0..<tasks).map { carried?.steps(of: $0) ?? 0 }
+    let stopsEarly = source.innerControls.tolerance != nil
+    if let s = result.finalStates, !stopsEarly || result.finalSteps != nil {
+      let steps = result.finalSteps ?? [Int](repeating: T, count: tasks)
+      return CarriedState(states: s, taskSteps: zip(before, steps).map { $0 + $1 })
     }
-    return CarriedState(states: states, stepsTaken: taken)
+    let retaken = try eachTask { t throws(SolverFault) -> (state: [Double], steps: Int) in
+      var runner = FixedStepRunner(self, task: t, steps: T)
+      let state = try runner.run(phi)
+      return (state, runner.stepsTaken)
+    }
+    return CarriedState(
+      states: retaken.map(\.state), taskSteps: zip(before, retaken).map { $0 + $1.steps })
   }
 }

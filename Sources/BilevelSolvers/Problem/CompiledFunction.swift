@@ -51,14 +51,22 @@ public final class LeafLayout: Sendable {
 /// keeps its vectors allocates nothing. Its slots are bare numbers, so
 /// callers go through `Compiled`, which names them; this untyped core is
 /// public for what reads the plan alone (costs, arena sizes).
-public final class CompiledFunction: Sendable {
+///
+/// A task's function whose code the tasks share (PlanSharing.swift) runs
+/// the instance of the thread that fetched it, bound to its task: `attach`
+/// takes it up at each fetch, and every load and run checks it still holds.
+// Unchecked: `plan` changes only in `attach`, on the thread that then runs it.
+public final class CompiledFunction: @unchecked Sendable {
   struct Copy {
     let vector: Int
     let arena: Int
     let count: Int
   }
 
-  public let plan: Plan
+  public private(set) var plan: Plan
+  /// The task it computes for (nil: not one task's), and the pool that keeps its plan's code.
+  let task: Int?
+  let constants: ConstantPool?
   public let argumentSizes: [Int]
   public let resultSizes: [Int]
   let loads: [[Copy]]
@@ -74,6 +82,8 @@ public final class CompiledFunction: Sendable {
   ) {
     let roots = results.flatMap { $0 }
     plan = PlanBuilder.build(program, roots: roots, task: task, constants: constants)
+    self.task = task
+    self.constants = constants
     argumentSizes = arguments.map(\.size)
     var loads = [[Copy]](repeating: [], count: arguments.count)
     var batchParameters: [(view: BatchView, task: Int?, offset: Int)] = []
@@ -116,7 +126,23 @@ public final class CompiledFunction: Sendable {
     resultSizes = stores.map { $0.reduce(0) { $0 + $1.count } }
   }
 
+  /// Takes up the calling thread's instance of the plan's code, bound to
+  /// this function's task (a no-op for a plan of its own).
+  func attach() {
+    guard let task, let constants, plan.boundTask != nil else { return }
+    plan = constants.rebound(plan, task: task)
+  }
+
+  /// A shared plan is this thread's and bound to this task: a function kept
+  /// past another task's fetch, or carried to another thread, would
+  /// otherwise compute with the other task's values.
+  @usableFromInline func checkBinding() {
+    precondition(
+      plan.isBound(to: task), "a task's function is used unfetched on another thread or task")
+  }
+
   @usableFromInline func load(_ argument: Int, _ values: UnsafePointer<Double>) {
+    checkBinding()
     for c in loads[argument] {
       (plan.address(c.arena)).update(from: values + c.vector, count: c.count)
     }
@@ -128,7 +154,10 @@ public final class CompiledFunction: Sendable {
     values.withUnsafeBufferPointer { load(argument, $0.baseAddress!) }
   }
 
-  @usableFromInline func run() { plan.run() }
+  @usableFromInline func run() {
+    checkBinding()
+    plan.run()
+  }
 
   /// Fills the plan's minibatch rows with the batches of outer step `outer`
   /// and inner step `inner`; allocates nothing, and nothing without batches.
