@@ -164,7 +164,7 @@ func jaxThreadSection() -> Section {
   var s = Section(
     "thread scaling: the same hypergradients on 2 cores and pinned to 1 (taskset -c 0)",
     header: [
-      "workload", "bilevelc 2 cores ms", "bilevelc 1 core ms", "bilevelc 2 / 1 speedup",
+      "workload", "bilevelc 2 cores ms", "bilevelc 1 core ms", "bilevelc speedup",
       "jax 2 cores ms", "jax 1 core ms", "jax speedup",
     ])
   let python = jaxVersion() == nil ? nil : benchPython
