@@ -69,6 +69,24 @@ public enum Driver {
     LargeStack.run(body)
   }
 
+  /// The simplified program `bilevelc ARGUMENTS` would solve, with its
+  /// `--set`, `--method`, `--inner`, `--outer` and `--data-root` applied (for
+  /// bilevelc-bench, which times what the command line runs); nil after the
+  /// diagnostics went to standard error.
+  public static func compile(_ arguments: [String], environment env: Environment) -> Program? {
+    guard case .success(let options) = CommandLineOptions.parse(arguments), let path = options.file
+    else {
+      env.standardError("bilevelc: error: cannot compile from \(arguments)\n")
+      return nil
+    }
+    let dataPaths = DataPaths(workingDirectory: env.currentDirectory, root: options.dataRoot)
+    let c = Compilation.compile(
+      path, environment: env, options: options.compileOptions(env, dataPaths: dataPaths),
+      overrides: options.overrides)
+    c.report(env)
+    return c.failed ? nil : c.program
+  }
+
   /// Runs one command line (without the program name); returns the exit status.
   public static func run(_ arguments: [String], environment env: Environment) -> Int32 {
     let command: CommandLineOptions

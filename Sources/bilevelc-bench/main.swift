@@ -265,6 +265,11 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--sharing-chil
   sharingChild(tasks: Int(CommandLine.arguments[2]) ?? 0)
   exit(0)
 }
+if CommandLine.arguments.count == 4, CommandLine.arguments[1...2] == ["jax", "--one-core"] {
+  // A child of the thread section (JAXWorkloads.swift).
+  jaxOneCore(Int(CommandLine.arguments[3]) ?? -1)
+  exit(0)
+}
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
@@ -274,9 +279,12 @@ let numpy = Numpy(threadCounts: [1, 2])
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
-// `bilevelc-bench jax` each sample beside its --emit jax module (not in the
-// default run: it starts one python per sample).
+// `bilevelc-bench jax` issue 17's workloads beside their --emit jax modules
+// and their thread scaling, `bilevelc-bench jax --samples` each sample
+// beside its module (neither in the default run: they start one python per
+// program).
 let only = CommandLine.arguments.dropFirst().first
+let jaxOption = CommandLine.arguments.dropFirst(2).first
 if only == "--path-sections" {
   // A child run on one forced path (see `pathSections`).
   for make in [{ fusedSection() }, { factorizationSection(numpy) }] {
@@ -297,6 +305,9 @@ let solverSections: [() -> Section] = [
   { onlineTasksSection() },
   { sharingSection() },
 ]
+let jaxSections: [() -> Section] =
+  jaxOption == "--samples"
+  ? [{ jaxSamplesSection() }] : [{ jaxWorkloadSection() }, { jaxThreadSection() }]
 // Each named run is its sections after the machine's; no name runs the default.
 let kernelSections: [() -> Section] = [
   { gemmSection(numpy) },
@@ -312,7 +323,7 @@ let interpreterSections: [() -> Section] = [
 let namedSections: [String: [() -> Section]] = [
   "interpreter": interpreterSections,
   "kernels": kernelSections + [{ pathSections() }],
-  "jax": [{ jaxSection() }],
+  "jax": jaxSections,
   "blocking": [{ blockingSection() }],
   "online": [{ onlineSection() }, { onlineTasksSection() }, { sharingSection() }],
   "tasks": [{ mamlTasksSection() }],

@@ -199,6 +199,44 @@ import Testing
       "\(name): final outer loss \(mine) vs \(theirs)")
   }
 
+  /// `--data-values DIR` (bilevelc-bench's way past Python's slow generator)
+  /// reads NAME.npy per data entry, per-task entries stacked, and gives the
+  /// same hypergradient as the data the module computes itself.
+  @Test func dataValuesFromFilesAgreeWithComputedData() throws {
+    guard let python = Self.python else {
+      print("EmitJAXTests: skipped the data-values test: no python3 with jax (set BILEVELC_PYTHON)")
+      return
+    }
+    let emitted = DriverRunner.run(["--emit", "jax", "meta_sgd.blv"], in: PackagePaths.samples)
+    try #require(emitted.status == 0)
+    let module = Self.temporary("values.py"), folder = Self.temporary("values")
+    let computed = Self.temporary("computed.json"), read = Self.temporary("read.json")
+    defer {
+      for f in [module, folder, computed, read] { try? FileManager.default.removeItem(atPath: f) }
+    }
+    try emitted.output.write(toFile: module, atomically: true, encoding: .utf8)
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let save = try Self.spawn(
+      python,
+      [
+        "-c",
+        "import importlib.util, sys, os, numpy as np; s = importlib.util.spec_from_file_location('m', sys.argv[1]); "
+          + "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); "
+          + "[np.save(os.path.join(sys.argv[3], k + '.npy'), np.asarray(v)) for k, v in m.load_data(sys.argv[2]).items()]",
+        module, PackagePaths.samples, folder,
+      ])
+    try #require(save.status == 0, "\(save.output)")
+    let a = try Self.spawn(
+      python, [module, "--grad", "--data-dir", PackagePaths.samples, "--json", computed])
+    let b = try Self.spawn(
+      python, [module, "--grad", "--data-values", folder, "--json", read, "--time", "1"])
+    try #require(a.status == 0 && b.status == 0, "\(a.output)\n\(b.output)")
+    #expect(b.output.contains("seconds of the first call: "), "\(b.output)")
+    let gx = try #require(try Self.json(computed)["hypergradient"] as? [Double])
+    let gy = try #require(try Self.json(read)["hypergradient"] as? [Double])
+    #expect(gx == gy)
+  }
+
   /// The task axis on two simulated host devices gives the one-device result.
   @Test func tasksShardedOverTwoDevicesAgreeWithOne() throws {
     guard let python = Self.python else {

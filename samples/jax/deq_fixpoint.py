@@ -581,6 +581,11 @@ def result_json(report, seconds):
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {v}" for k, v in fields) + "\n}\n"
 
 
+def load_values(folder):
+    """The data as bilevelc computed them: NAME.npy each, a per-task entry stacked over the tasks."""
+    return {name: jnp.asarray(np.load(os.path.join(folder, name + ".npy"))) for name in DATA_TASK_AXES}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=f"{PROGRAM}, compiled by bilevelc --emit jax")
     parser.add_argument("--grad", action="store_true", help="print the outer loss and hypergradient at the initial point")
@@ -590,22 +595,32 @@ def main(argv=None):
     parser.add_argument("--devices", type=int, default=0, help="devices to spread the tasks over (default: all local devices)")
     parser.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() first (several hosts)")
     parser.add_argument("--time", type=int, metavar="N", help="time N jitted hypergradients at the initial point")
+    parser.add_argument("--min-seconds", type=float, default=0.0, metavar="S",
+                        help="with --time N: more calls (at most 2000) until they have lasted S seconds")
+    parser.add_argument("--data-values", metavar="DIR",
+                        help="read each data value from DIR/NAME.npy (bilevelc's, as bilevelc-bench writes them) instead of computing it")
     args = parser.parse_args(argv)
     if args.distributed:
         jax.distributed.initialize()
     started = time.perf_counter()
-    data, devices = place_on_devices(load_data(args.data_dir), args.devices)
+    values = load_values(args.data_values) if args.data_values else load_data(args.data_dir)
+    data, devices = place_on_devices(values, args.devices)
     global BOUNDS
     BOUNDS = outer_bounds(data)
     if args.grad or args.time:
         phi = project(np.asarray(flat_outer(initial_outer(data)), dtype=np.float64))
+        t0 = time.perf_counter()
         r = evaluate(phi, data)
+        first = time.perf_counter() - t0
         if args.time:
+            print(f"seconds of the first call: {first!r} (tracing and compiling included)")
             jax.block_until_ready(HYPERGRADIENT(jnp.asarray(phi), data))
             t0 = time.perf_counter()
-            for _ in range(args.time):
+            calls = 0
+            while calls < args.time or (calls < 2000 and time.perf_counter() - t0 < args.min_seconds):
                 jax.block_until_ready(HYPERGRADIENT(jnp.asarray(phi), data))
-            print(f"seconds per hypergradient: {(time.perf_counter() - t0) / args.time!r} on {devices} device{'' if devices == 1 else 's'}")
+                calls += 1
+            print(f"seconds per hypergradient: {(time.perf_counter() - t0) / calls!r} on {devices} device{'' if devices == 1 else 's'}")
         print(f"outer loss: {float(r['loss'])!r}")
         print("hypergradient: [" + ", ".join(repr(float(x)) for x in r["gradient"]) + "]")
         if args.json:
