@@ -263,6 +263,8 @@ let numpy = Numpy(threadCounts: [1, 2])
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
+// `bilevelc-bench transcendentals` the vectorised exp, log, tanh, … against
+// libm, a fused tanh layer and the MLP samples' hypergradients,
 // `bilevelc-bench jax` each sample beside its --emit jax module (not in the
 // default run: it starts one python per sample).
 let only = CommandLine.arguments.dropFirst().first
@@ -294,44 +296,51 @@ let sections: [() -> Section] =
     { allocationSection() },
     { hotLoopCallsSection() },
   ]
-  : only == "kernels"
+  : only == "transcendentals"
     ? [
       { machineSection(numpy) },
-      { gemmSection(numpy) },
-      { gemvSection(numpy, transposed: false) },
-      { gemvSection(numpy, transposed: true) },
-      { pathSections() },
+      { transcendentalSection() },
+      { tanhLayerSection() },
+      { mlpSamplesSection() },
     ]
-    : only == "jax"
+    : only == "kernels"
       ? [
         { machineSection(numpy) },
-        { jaxSection() },
+        { gemmSection(numpy) },
+        { gemvSection(numpy, transposed: false) },
+        { gemvSection(numpy, transposed: true) },
+        { pathSections() },
       ]
-      : only == "online"
+      : only == "jax"
         ? [
           { machineSection(numpy) },
-          { onlineSection() },
-          { onlineTasksSection() },
+          { jaxSection() },
         ]
-        : only == "tasks"
+        : only == "online"
           ? [
             { machineSection(numpy) },
-            { mamlTasksSection() },
+            { onlineSection() },
+            { onlineTasksSection() },
           ]
-          : only == "solvers"
-            ? [{ machineSection(numpy) }] + solverSections
-            : [
+          : only == "tasks"
+            ? [
               { machineSection(numpy) },
-              { gemmSection(numpy) },
-              { gemvSection(numpy, transposed: false) },
-              { gemvSection(numpy, transposed: true) },
-              { interpreterSection() },
-              { pathSections() },
-              { derivativeCostSection() },
-              { memorySection() },
-              { allocationSection() },
-              { hotLoopCallsSection() },
-            ] + solverSections
+              { mamlTasksSection() },
+            ]
+            : only == "solvers"
+              ? [{ machineSection(numpy) }] + solverSections
+              : [
+                { machineSection(numpy) },
+                { gemmSection(numpy) },
+                { gemvSection(numpy, transposed: false) },
+                { gemvSection(numpy, transposed: true) },
+                { interpreterSection() },
+                { pathSections() },
+                { derivativeCostSection() },
+                { memorySection() },
+                { allocationSection() },
+                { hotLoopCallsSection() },
+              ] + solverSections
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6
