@@ -36,12 +36,17 @@ let package = Package(
   targets: [
     .target(name: "BilevelFrontEnd"),
     .target(name: "BilevelCPUFeatures"),
+    // Generic (@inlinable) transcendentals, specialised and compiled in
+    // each kernel module for its own ISA.
+    .target(name: "BilevelVectorMath"),
     .target(
-      name: "BilevelKernelsAVX512",
+      name: "BilevelKernelsAVX512", dependencies: ["BilevelVectorMath"],
       swiftSettings: avx512Settings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     .target(
       name: "BilevelCore",
-      dependencies: ["BilevelFrontEnd", "BilevelCPUFeatures", "BilevelKernelsAVX512"],
+      dependencies: [
+        "BilevelFrontEnd", "BilevelCPUFeatures", "BilevelVectorMath", "BilevelKernelsAVX512",
+      ],
       swiftSettings: kernelSettings),
     .target(
       name: "BilevelSolvers", dependencies: ["BilevelFrontEnd", "BilevelCore"],
@@ -51,7 +56,9 @@ let package = Package(
     .executableTarget(name: "bilevelc", dependencies: ["BilevelDriver"]),
     .executableTarget(
       name: "bilevelc-bench",
-      dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "BilevelDriver"],
+      dependencies: [
+        "BilevelFrontEnd", "BilevelVectorMath", "BilevelCore", "BilevelSolvers", "BilevelDriver",
+      ],
       swiftSettings: kernelSettings),
     .target(
       name: "TestSupport",
@@ -60,7 +67,10 @@ let package = Package(
     .testTarget(
       name: "FrontEndTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
     .testTarget(
-      name: "CoreTests", dependencies: ["BilevelFrontEnd", "BilevelCore", "TestSupport"]),
+      name: "CoreTests",
+      dependencies: [
+        "BilevelFrontEnd", "BilevelVectorMath", "BilevelCore", "TestSupport",
+      ]),
     .testTarget(
       name: "SolverTests",
       dependencies: ["BilevelFrontEnd", "BilevelCore", "BilevelSolvers", "TestSupport"]),

@@ -1,7 +1,10 @@
+import BilevelVectorMath
+
 /// The fused kernels' arithmetic loops (BilevelCore's `FusedLoops`) with
 /// 8-wide vectors. Every entry is one IEEE operation on its own, the same
-/// operation the scalar loop performs, so the results are the same bits;
-/// transcendentals stay with the shared path (libm is scalar either way).
+/// operation the scalar loop performs, so the results are the same bits.
+/// The transcendentals are BilevelVectorMath's, whose operations per lane
+/// do not depend on the width.
 public enum Elementwise512 {
   /// A block operand: a stride-1 run, or one value for every entry.
   public enum Operand {
@@ -43,6 +46,15 @@ public enum Elementwise512 {
       // NaN fails `> 0`, so it becomes 0, as in the scalar `x > 0 ? x : 0`.
       map(x, d, n, { Vector8().replacing(with: $0, where: $0 .> 0) }, { $0 > 0 ? $0 : 0 })
     }
+  }
+
+  /// d[i] = f(x[i]) with 8-wide AVX-512 vectors.
+  @inline(never)
+  public static func transcendental(
+    _ f: VectorMath.Function, _ x: UnsafePointer<Double>, _ d: UnsafeMutablePointer<Double>,
+    _ n: Int
+  ) {
+    VectorMath.map(f, x, d, n, lanes: Vector8.self)
   }
 
   @inline(never)

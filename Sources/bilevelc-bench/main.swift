@@ -279,6 +279,8 @@ let numpy = Numpy(threadCounts: [1, 2])
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
+// `bilevelc-bench transcendentals` the vectorised exp, log, tanh, … against
+// libm, a fused tanh layer and the MLP samples' hypergradients,
 // `bilevelc-bench jax` issue 17's workloads beside their --emit jax modules
 // and their thread scaling, `bilevelc-bench jax --samples` each sample
 // beside its module (neither in the default run: they start one python per
@@ -322,6 +324,9 @@ let interpreterSections: [() -> Section] = [
 ]
 let namedSections: [String: [() -> Section]] = [
   "interpreter": interpreterSections,
+  "transcendentals": [
+    { transcendentalSection() }, { tanhLayerSection() }, { mlpSamplesSection() },
+  ],
   "kernels": kernelSections + [{ pathSections() }],
   "jax": jaxSections,
   "blocking": [{ blockingSection() }],

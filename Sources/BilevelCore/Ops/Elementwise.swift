@@ -1,3 +1,4 @@
+import BilevelVectorMath
 import Foundation
 
 /// Elementwise functions of one argument.
@@ -42,22 +43,35 @@ public enum UnaryFunction: String, Hashable, Sendable, CaseIterable {
     }
   }
 
-  /// The reference definition, in numerically stable forms.
+  /// The transcendental behind this function, if it is one: its kernel
+  /// runs on SIMD lanes, and the scalar form here is the same algorithm.
+  public var transcendental: VectorMath.Function? {
+    switch self {
+    case .exp: return .exp
+    case .log: return .log
+    case .tanh: return .tanh
+    case .sigmoid: return .sigmoid
+    case .softplus: return .softplus
+    case .negate, .sqrt, .abs, .relu, .sin, .cos, .sign, .step: return nil
+    }
+  }
+
+  /// The reference definition, in numerically stable forms. exp, log,
+  /// tanh, sigmoid (1/(1 + e⁻ˣ) for x ≥ 0, eˣ/(1 + eˣ) below) and softplus
+  /// (max(x, 0) + log1p(e⁻|ˣ|)) are BilevelVectorMath's, the same bits on
+  /// every machine and in every kernel.
   @inline(__always)
   public func apply(_ x: Double) -> Double {
     switch self {
     case .negate: return -x
-    case .exp: return Foundation.exp(x)
-    case .log: return Foundation.log(x)
+    case .exp: return VectorMath.exp(x)
+    case .log: return VectorMath.log(x)
     case .sqrt: return x.squareRoot()
     case .abs: return Swift.abs(x)
-    case .tanh: return Foundation.tanh(x)
-    case .sigmoid:
-      if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
-      let e = Foundation.exp(x)
-      return e / (1 + e)
+    case .tanh: return VectorMath.tanh(x)
+    case .sigmoid: return VectorMath.sigmoid(x)
     case .relu: return x > 0 ? x : 0
-    case .softplus: return Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
+    case .softplus: return VectorMath.softplus(x)
     case .sin: return Foundation.sin(x)
     case .cos: return Foundation.cos(x)
     case .sign: return x.isNaN ? x : x > 0 ? 1 : x < 0 ? -1 : 0

@@ -1,3 +1,4 @@
+import BilevelVectorMath
 import Foundation
 
 public enum Reduction: String, Hashable, Sendable, CaseIterable {
@@ -45,7 +46,7 @@ public enum Reduction: String, Hashable, Sendable, CaseIterable {
     case .logsumexp:
       let m = xs.reduce(-Double.infinity) { Swift.max($0, $1) }
       if !m.isFinite { return m }
-      return m + Foundation.log(xs.reduce(0) { $0 + Foundation.exp($1 - m) })
+      return m + VectorMath.log(xs.reduce(0) { $0 + VectorMath.exp($1 - m) })
     case .norm: return xs.reduce(0) { $0 + $1 * $1 }.squareRoot()
     }
   }
@@ -113,7 +114,7 @@ func evaluateSoftmax(log: Bool, _ x: Tensor) -> Tensor {
   while start < out.count {
     let row = Array(x.scalars[start..<(start + width)])
     let lse = Reduction.logsumexp.fold(row)
-    for k in 0..<width { out[start + k] = log ? row[k] - lse : Foundation.exp(row[k] - lse) }
+    for k in 0..<width { out[start + k] = log ? row[k] - lse : VectorMath.exp(row[k] - lse) }
     start += width
   }
   return Tensor(shape: x.shape, scalars: out)

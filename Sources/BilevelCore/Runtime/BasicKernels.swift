@@ -1,3 +1,4 @@
+import BilevelVectorMath
 import Foundation
 
 /// Straightforward kernels on raw pointers for the ops the tuned kernels
@@ -67,8 +68,8 @@ enum BasicKernels {
       for t in 0..<count { m = Swift.max(m, x[t * stride]) }
       if !m.isFinite { return m }
       var s = 0.0
-      for t in 0..<count { s += Foundation.exp(x[t * stride] - m) }
-      return m + Foundation.log(s)
+      for t in 0..<count { s += VectorMath.exp(x[t * stride] - m) }
+      return m + VectorMath.log(s)
     case .norm:
       var s = 0.0
       for t in 0..<count { s += x[t * stride] * x[t * stride] }
@@ -84,7 +85,7 @@ enum BasicKernels {
       let row = x + i * columns
       let lse = fold(.logsumexp, row, count: columns, stride: 1)
       for j in 0..<columns {
-        out[i * columns + j] = log ? row[j] - lse : Foundation.exp(row[j] - lse)
+        out[i * columns + j] = log ? row[j] - lse : VectorMath.exp(row[j] - lse)
       }
     }
   }

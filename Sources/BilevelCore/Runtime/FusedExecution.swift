@@ -133,21 +133,21 @@ enum FusedLoops {
     _ f: UnaryFunction, _ x: BlockOperand, _ d: UnsafeMutablePointer<Double>, _ n: Int,
     identity: Bool = false
   ) {
+    if !identity, let g = f.transcendental, case .run(let a) = x {
+      return TranscendentalLoops.map(g, a, d, n)
+    }
     if wideKernels, let g: Elementwise512.Unary = identity ? .copy : Elementwise512.Unary(f) {
       return Elementwise512.unary(g, x.wide, d, n)
     }
     if identity { return map(x, d, n) { $0 } }
     switch f {
     case .negate: map(x, d, n) { -$0 }
-    case .exp: map(x, d, n) { Foundation.exp($0) }
-    case .log: map(x, d, n) { Foundation.log($0) }
     case .sqrt: map(x, d, n) { $0.squareRoot() }
     case .abs: map(x, d, n) { Swift.abs($0) }
-    case .tanh: map(x, d, n) { Foundation.tanh($0) }
     case .sin: map(x, d, n) { Foundation.sin($0) }
     case .cos: map(x, d, n) { Foundation.cos($0) }
     case .relu: map(x, d, n) { $0 > 0 ? $0 : 0 }
-    case .sigmoid, .softplus, .sign, .step: map(x, d, n) { f.apply($0) }
+    case .exp, .log, .tanh, .sigmoid, .softplus, .sign, .step: map(x, d, n) { f.apply($0) }
     }
   }
 
