@@ -90,6 +90,7 @@ enum Explanation {
     if p.isSingleLevel {
       return out
         + "single level: each outer step takes the exact gradient ∇φ L_out; there is no hypergradient method to choose\n"
+        + planCosts(BilevelProblem(p))
     }
     let problem = BilevelProblem(p)
     let sizes = ProblemSizes(problem)
@@ -147,6 +148,14 @@ enum Explanation {
     if problem.stepRule != nil {
       parts.append(
         "(∂Φ/∂s)ᵀ u with (∂Φ/∂φ)ᵀ u, reading the tape \(flops(problem.tapedPullback(0)))")
+    }
+    if p.isSingleLevel {
+      // With the rewrites that chose its form (the primal or dual solve, hoisting).
+      let plan = problem.outerGradient.plan
+      let rewrites = plan.rewrites.map { "\($0.rule) ×\($0.count)" }.joined(separator: ", ")
+      parts.append(
+        "L_out with ∇φ L_out\(p.tasks != nil ? " (all tasks)" : "") \(flops(problem.outerGradient))"
+          + (rewrites.isEmpty ? "" : " (planned with \(rewrites))"))
     }
     guard !parts.isEmpty else { return "" }
     return "flops per evaluation\(p.tasks != nil ? " and task" : ""), from the plans: "

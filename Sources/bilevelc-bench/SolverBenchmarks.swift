@@ -355,6 +355,7 @@ func checkpointSection() -> Section {
     "unroll(reverse, checkpoints: k) at T = \(T): memory, recomputation (target ≤ 1.1× optimal), time",
     header: [
       "method", "peak states", "bytes held", "RSS growth", "recomputed", "optimal", "ratio",
+      "retaken",
       "target",
       "time ms", "time / plain",
     ])
@@ -400,7 +401,7 @@ func checkpointSection() -> Section {
     let time = median(t[i])
     guard let k else {
       s.add([
-        "plain reverse", "\(r.peakStates) (T+1 = \(T + 1))", bytes, heap, "0", "0", "-", "",
+        "plain reverse", "\(r.peakStates) (T+1 = \(T + 1))", bytes, heap, "0", "0", "-", "0", "",
         ms(time), "1.00×",
       ])
       continue
@@ -410,7 +411,7 @@ func checkpointSection() -> Section {
     let ratio = Double(recomputed) / Double(max(1, optimal))
     s.add([
       "checkpoints: \(k)", "\(r.peakStates)", bytes, heap, "\(recomputed)", "\(optimal)",
-      format(ratio, 3),
+      format(ratio, 3), "\(r.retakenSteps)",
       ratio <= 1.1 ? "≤ 1.1 ok" : "≤ 1.1 MISSED", ms(time), times(pairedRatio(t[i], t[0])),
     ])
     if r.gradient != reference {
@@ -421,7 +422,7 @@ func checkpointSection() -> Section {
     "logistic d = \(b.problem.innerSize), gd: state \(b.problem.stateSize) doubles = \(formatBytes(stateBytes)), residuals \(b.problem.residualSize) doubles per taped step; bytes held = states and residuals at the peak"
   )
   s.note(
-    "peakStates as the engine reports it (tape or snapshots + working state + cotangent; checkpointing adds one retaken step's residuals); recomputed = forwardSteps − 1"
+    "peakStates as the engine reports it (tape or snapshots + working state + cotangent; checkpointing adds each snapshot's step residuals and one retaken step's); recomputed = forwardSteps − 1; retaken = steps run again for their residuals alone"
   )
   s.note(
     "RSS growth: peak resident set during one call (VmHWM, reset by /proc/self/clear_refs after malloc_trim) minus VmRSS before it;"

@@ -51,6 +51,49 @@ import Testing
     #expect(SolverChecks.relativeError(forward.gradient, plain.gradient) <= 1e-10)
   }
 
+  /// A step with residuals (the logistic margins X w, 20 wide enough to tape): each snapshot keeps its
+  /// step's residuals from the advance out of it, so only the steps an advance
+  /// reaches are retaken; the bits stay those of the plain tape, and the memory
+  /// is the k + 2 states and k + 1 steps' residuals the estimate states.
+  static let residualText = """
+    data X = randn(30, 20, seed: 3)
+    data y = 0.5 + 0.5 * tanh(3 * randn(30, seed: 4))
+    outer loglam: scalar = -2
+    inner w: vector[20] = 0
+    inner loss = mean(log(1 + exp(X @ w)) - y * (X @ w)) + exp(loglam) * sum(w^2)
+    outer loss = mean((X @ w - y)^2)
+    solve inner with momentum(lr: 0.5, steps: 300, momentum: 0.5)
+    hypergradient with unroll(reverse)
+    solve outer with gd(lr: 0.1, steps: 1)
+    """
+
+  @Test(arguments: [1, 2, 5, 20, 299])
+  func snapshotsKeepTheirStepsResiduals(_ k: Int) throws {
+    let problem = try SolverFixtures.problem(Self.residualText)
+    try #require(problem.residualSize > 0)
+    let phi = problem.initialOuter()
+    let plain = try problem.hypergradient(.unrollReverse(checkpoints: nil), at: phi)
+    let checkpointed = try problem.hypergradient(.unrollReverse(checkpoints: k), at: phi)
+    #expect(checkpointed.gradient.map(\.bitPattern) == plain.gradient.map(\.bitPattern))
+    let T = 300
+    #expect(
+      checkpointed.retakenSteps == CheckpointSchedule.retakenSteps(steps: T, snapshots: k),
+      "k = \(k): \(checkpointed.retakenSteps) retaken")
+    // Retaking every reversed step would be T; with 20 snapshots most come from one.
+    #expect(checkpointed.retakenSteps < T)
+    if k >= 20 { #expect(checkpointed.retakenSteps * 10 < T, "\(checkpointed.retakenSteps)") }
+    #expect(plain.retakenSteps == 0)
+    #expect(
+      checkpointed.forwardSteps
+        == CheckpointSchedule.optimalRecomputation(steps: T, snapshots: k) + 1)
+    #expect(checkpointed.peakStates <= k + 2)
+    #expect(
+      checkpointed.peakDoubles
+        <= (k + 2) * problem.stateSize + (k + 1) * problem.residualSize,
+      "\(checkpointed.peakDoubles)")
+    #expect(plain.gradient.allSatisfy { $0 != 0 && $0.isFinite }, "\(plain.gradient)")
+  }
+
   /// With at least T − 1 snapshots nothing is recomputed: T steps, as plain.
   @Test func enoughSnapshotsRecomputeNothing() throws {
     let problem = try SolverFixtures.problem(Self.text)

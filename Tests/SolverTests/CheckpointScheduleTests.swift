@@ -9,10 +9,17 @@ private struct ScheduleSimulation {
   var peakLiveSnapshots = 0
   var advanceSteps = 0
   var reversedSteps: [Int] = []
+  /// Reverses whose residuals must be retaken, as UnrolledReverse executes the
+  /// schedule: the first reverse has the forward sweep's last step, and one
+  /// straight after a restore has those its snapshot recorded when an advance left it.
+  var retakenSteps = 0
 
   init(_ schedule: [CheckpointAction], steps: Int, snapshots: Int) {
     var working: Int? = 0  // the caller hands over s_0
     var slots: [Int: Int] = [:]
+    var freshSlot: Int?
+    var recorded: [Int: Int] = [:]  // slot → the step whose residuals it holds
+    var held: Int?  // the step whose residuals the working state has
     for (index, action) in schedule.enumerated() {
       func fail(_ message: String) { violations.append("#\(index) \(action): \(message)") }
       switch action {
@@ -20,12 +27,18 @@ private struct ScheduleSimulation {
         if !(0..<snapshots).contains(slot) { fail("slot out of range") }
         if working != step { fail("working state holds \(String(describing: working))") }
         slots[slot] = working
+        freshSlot = slot
+        recorded[slot] = nil
         slotsTouched.insert(slot)
         peakLiveSnapshots = max(peakLiveSnapshots, slots.count)
       case .restore(let slot, let step):
         if slots[slot] != step { fail("slot holds \(String(describing: slots[slot]))") }
         working = slots[slot]
+        held = recorded[slot] == step ? step : nil
       case .advance(let from, let to):
+        if let slot = freshSlot { recorded[slot] = from }
+        freshSlot = nil
+        held = nil
         if working != from { fail("working state holds \(String(describing: working))") }
         if !(from < to && to < steps) { fail("bad advance range") }
         advanceSteps += to - from
@@ -33,6 +46,8 @@ private struct ScheduleSimulation {
       case .reverse(let step):
         if working != step { fail("working state holds \(String(describing: working))") }
         if step != steps - 1 - reversedSteps.count { fail("out of order") }
+        if !reversedSteps.isEmpty && held != step { retakenSteps += 1 }
+        held = nil
         reversedSteps.append(step)
         working = nil  // an executor may pull back in place
         // A snapshot of a step at or after one already reversed can never be read again.
@@ -80,6 +95,9 @@ private func exhaustiveOptimum(maxSteps: Int, maxSnapshots: Int) -> [[Int]] {
         let run = ScheduleSimulation(schedule, steps: steps, snapshots: snapshots)
         #expect(Array(run.violations.prefix(3)) == [], "T=\(steps) s=\(snapshots)")
         #expect(run.advanceSteps == CheckpointSchedule.recomputation(schedule))
+        #expect(
+          run.retakenSteps == CheckpointSchedule.retakenSteps(steps: steps, snapshots: snapshots),
+          "T=\(steps) s=\(snapshots)")
         cases += 1
       }
     }
@@ -94,6 +112,23 @@ private func exhaustiveOptimum(maxSteps: Int, maxSnapshots: Int) -> [[Int]] {
     #expect(
       run.advanceSteps
         == CheckpointSchedule.optimalRecomputation(steps: steps, snapshots: snapshots))
+    #expect(
+      run.retakenSteps == CheckpointSchedule.retakenSteps(steps: steps, snapshots: snapshots))
+    // Most steps are reversed straight from a snapshot, which keeps their residuals.
+    if snapshots >= 10 { #expect(run.retakenSteps * 3 < steps, "\(run.retakenSteps)") }
+  }
+
+  /// The retaken-step count comes from the memoised splits, not the schedule;
+  /// past 10⁷ recomputed steps (or 1000 snapshots) the estimate only bounds it.
+  @Test func retakenStepsAreCountedWithoutTheSchedule() {
+    let retaken = CheckpointSchedule.retakenSteps(steps: 1_000_000, snapshots: 20)
+    #expect(retaken.map { $0 > 0 && $0 < 1_000_000 / 2 } == true, "\(String(describing: retaken))")
+    #expect(CheckpointSchedule.retakenSteps(steps: 100_000_000, snapshots: 20) == nil)
+    #expect(
+      CheckpointSchedule.retakenSteps(
+        steps: 2_000_000_000_000_000, snapshots: 1_000_000_000_000_000) == nil)
+    #expect(CheckpointSchedule.retakenSteps(steps: 1000, snapshots: 20) == 97)
+    #expect(CheckpointSchedule.retakenSteps(steps: 1000, snapshots: 999) == 0)
   }
 
   @Test func emptyLoopNeedsNoActions() {

@@ -67,6 +67,51 @@ public enum CheckpointSchedule {
     return overflowTotal || overflowTail ? Int.max : total - tail / (c + 1)
   }
 
+  /// Steps the reverse sweep retakes for their residuals: those reached by an
+  /// advance. The others are the last step (its residuals kept from the
+  /// forward sweep) and each stored step, whose residuals its snapshot keeps
+  /// from the advance that left it: T − 2 − (snapshots stored after s_0).
+  /// Nil past 1000 snapshots or 10⁷ recomputed steps, where counting the
+  /// splits would take long (and recurse one level per snapshot).
+  public static func retakenSteps(steps: Int, snapshots: Int) -> Int? {
+    precondition(steps >= 0, "steps must be non-negative")
+    precondition(snapshots >= 1, "need at least one snapshot slot")
+    guard steps > 2 else { return 0 }
+    // One slot stores nothing after s_0, T − 1 slots every state: no splits to count.
+    let direct = snapshots == 1 || snapshots >= steps - 1
+    guard
+      direct
+        || (snapshots <= 1000
+          && optimalRecomputation(steps: steps, snapshots: snapshots) <= 10_000_000)
+    else { return nil }
+    var memo: [SIMD2<Int>: Int] = [:]
+    return steps - 2 - storesAfterStart(steps: steps, snapshots: snapshots, memo: &memo)
+  }
+
+  /// Snapshots stored while reversing l steps from a stored start with c
+  /// slots, as `BinomialSchedule` splits them: the right part takes a slot
+  /// (when it has two steps or more) and c − 1 for itself; the left keeps c.
+  static func storesAfterStart(
+    steps l: Int, snapshots c: Int, memo: inout [SIMD2<Int>: Int]
+  ) -> Int {
+    if l <= 2 || c == 1 { return 0 }
+    if c >= l - 1 { return l - 2 }  // every state s_1 … s_{l−2} gets a slot
+    let key = SIMD2(l, c)
+    if let known = memo[key] { return known }
+    var total = 0
+    var left = l
+    while left > 2 && c < left - 1 {
+      let j = optimalSplit(steps: left, snapshots: c)
+      if left - j >= 2 {
+        total += 1 + storesAfterStart(steps: left - j, snapshots: c - 1, memo: &memo)
+      }
+      left = j
+    }
+    if left > 2 { total += left - 2 }
+    memo[key] = total
+    return total
+  }
+
   /// Advance steps a schedule performs (sum of to − from over advance actions).
   public static func recomputation(_ schedule: [CheckpointAction]) -> Int {
     schedule.reduce(0) { total, action in

@@ -20,6 +20,9 @@ public struct HypergradientResult: Sendable {
   public var peakStates = 0
   /// Doubles those states and the taped steps' residuals took at the peak.
   public var peakDoubles = 0
+  /// Steps run again for their residuals alone (a checkpointed reverse
+  /// sweep's retaken steps), apart from the `forwardSteps` advances.
+  public var retakenSteps = 0
   /// ∂L_out/∂φ at the method's θ: the explicit term.
   public var explicitGradient: [Double] = []
   /// Wall time of the inner solve when the method runs it as its own phase

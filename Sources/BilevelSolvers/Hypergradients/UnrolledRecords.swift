@@ -38,20 +38,22 @@ extension UnrolledReverse {
             time: "\(count(T, "step")) forward + \(count(T, "vector-Jacobian product")) (≈ 2·T·c)",
             memoryBytes: tape, memory: "\(tapeText(s, steps: T)) = \(formatBytes(tape)) tape")
         }
+        // Each snapshot keeps its step's residuals; one more buffer takes a retaken step's.
         let bytes = saturatingProduct(
           saturatingSum(
-            saturatingProduct(saturatingSum(k, 2), stateBytes), s.residuals * Bytes.double), s.tasks
-        )
+            saturatingProduct(saturatingSum(k, 2), stateBytes),
+            saturatingProduct(saturatingSum(k, 1), s.residuals, Bytes.double)), s.tasks)
         let recomputed = T > 0 ? CheckpointSchedule.optimalRecomputation(steps: T, snapshots: k) : 0
+        let retaken = CheckpointSchedule.retakenSteps(steps: T, snapshots: k)
         return MethodCost(
           label: s.steps == nil
             ? "unroll(reverse, checkpoints: k)" : "unroll(reverse, checkpoints: \(k))",
           time:
             "\(count(T, "step")) forward + \(recomputed) recomputed (the binomial optimum for \(count(k, "snapshot"))) "
-            + "+ \(T) retaken + \(count(T, "vector-Jacobian product"))",
+            + "+ \(retaken.map(String.init) ?? "at most \(T - 1)") retaken + \(count(T, "vector-Jacobian product"))",
           memoryBytes: bytes,
           memory:
-            "\(k + 2) states × \(formatBytes(stateBytes))\(s.residuals > 0 ? " + one step's residuals" : "")\(s.perTask) = \(formatBytes(bytes))"
+            "\(k + 2) states × \(formatBytes(stateBytes))\(s.residuals > 0 ? " + \(k + 1) steps' residuals × \(formatBytes(s.residuals * Bytes.double))" : "")\(s.perTask) = \(formatBytes(bytes))"
         )
       },
       checkedMap: { _ in .unrolled },

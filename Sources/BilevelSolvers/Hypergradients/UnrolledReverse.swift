@@ -6,7 +6,9 @@ import BilevelFrontEnd
 /// state walks back, u_k = (∂Φ/∂s)ᵀ u_{k+1}, while g gathers (∂Φ/∂φ)ᵀ u_{k+1};
 /// through every step the θ₀(φ) term closes the sum. Checkpointing replays
 /// steps from k snapshots by the binomial schedule, with the same
-/// arithmetic, so its result is bit-identical.
+/// arithmetic, so its result is bit-identical. Each snapshot keeps the
+/// residuals of the step out of it, recorded on the advance that leaves it,
+/// so only steps reached by an advance are retaken for their residuals.
 struct UnrolledReverse {
   let problem: BilevelProblem
   /// Reverse through only the last K steps (nil: all).
@@ -29,7 +31,15 @@ struct UnrolledReverse {
     /// The next action, read but not yet executed.
     var nextAction: CheckpointAction? = nil
     var slots: [[Double]?] = []
+    /// The residuals of the step from each snapshot (valid once an advance has left it;
+    /// the buffers are reused from snapshot to snapshot).
+    var slotResiduals: [[Double]] = []
+    var slotRecorded: [Bool] = []
+    /// The slot just stored, whose residuals the next advance records.
+    var unrecordedSlot: Int? = nil
     var working: [Double] = []
+    /// The residuals of the step from the working state, when a restore or the last forward step gave them.
+    var workingResiduals: [Double]? = nil
     var cost = Cost()
     init(_ runner: FixedStepRunner) { self.runner = runner }
   }
@@ -37,6 +47,8 @@ struct UnrolledReverse {
   /// What a sweep took, forward and reverse: for the result's report.
   struct Cost: Sendable {
     var forwardSteps = 0
+    /// Steps run again only for their residuals (checkpointed reverse).
+    var retakenSteps = 0
     var peakStates = 0
     var peakDoubles = 0
   }
@@ -92,6 +104,7 @@ struct UnrolledReverse {
       linearSolve: nil, forwardSteps: costs.map(\.forwardSteps).max() ?? 0,
       peakStates: costs.map(\.peakStates).max() ?? 0,
       peakDoubles: costs.reduce(0) { $0 + $1.peakDoubles })
+    result.retakenSteps = costs.map(\.retakenSteps).max() ?? 0
     result.finalStates = finalStates
     result.finalSteps = steps
     guard allFinite(result.gradient) else {
@@ -141,11 +154,19 @@ struct UnrolledReverse {
         try reverse(state, sweep.residualTape[j], step: first + j)
       }
     } else {
-      // Each reverse step first retakes its step for the residuals (revolve's "youturn").
-      try replay(&sweep) { state, k throws(SolverFault) in
-        stepper.residuals(at: state, step: k, into: &residuals)
-        try reverse(state, residuals, step: k)
+      // A step reached by an advance is retaken for its residuals (revolve's "youturn");
+      // one restored from a snapshot, or the last, has them recorded.
+      var retaken = 0
+      try replay(&sweep) { state, recorded, k throws(SolverFault) in
+        if let recorded {
+          try reverse(state, recorded, step: k)
+        } else {
+          stepper.residuals(at: state, step: k, into: &residuals)
+          retaken += residuals.isEmpty ? 0 : 1
+          try reverse(state, residuals, step: k)
+        }
       }
+      sweep.cost.retakenSteps = retaken
     }
     if sweep.schedule != nil || first == 0 {
       problem.addInitialPullback(&g, phi, cotangent: Array(u.prefix(problem.innerSize)), task: t)
@@ -189,19 +210,25 @@ struct UnrolledReverse {
     let T = sweep.runner.steps
     sweep.schedule = BinomialSchedule(steps: T, snapshots: snapshots).makeIterator()
     sweep.slots = Array(repeating: nil, count: snapshots)
+    sweep.slotResiduals = Array(repeating: [], count: snapshots)
+    sweep.slotRecorded = Array(repeating: false, count: snapshots)
     sweep.working = sweep.runner.start(phi)
     try execute(
       &sweep, until: { if case .reverse = $0 { return true } else { return false } },
-      reverse: { _, _ throws(SolverFault) in })
+      reverse: { _, _, _ throws(SolverFault) in })
     var last = sweep.working
     try sweep.runner.advance(&last, step: T - 1)
+    // The first step reversed is this one: its residuals are kept.
+    var residuals = [Double](repeating: 0, count: problem.residualSize)
+    sweep.runner.storeResiduals(into: &residuals)
+    sweep.workingResiduals = residuals
     sweep.cost.forwardSteps += 1
     sweep.final = last
     sweep.taken = T
   }
 
   func replay(
-    _ sweep: inout Sweep, reverse: ([Double], Int) throws(SolverFault) -> Void
+    _ sweep: inout Sweep, reverse: ([Double], [Double]?, Int) throws(SolverFault) -> Void
   ) throws(SolverFault) {
     try execute(&sweep, until: { _ in false }, reverse: reverse)
   }
@@ -209,24 +236,43 @@ struct UnrolledReverse {
   /// Executes schedule actions from the sweep's position until `stop` says so.
   func execute(
     _ sweep: inout Sweep, until stop: (CheckpointAction) -> Bool,
-    reverse: ([Double], Int) throws(SolverFault) -> Void
+    reverse: ([Double], [Double]?, Int) throws(SolverFault) -> Void
   ) throws(SolverFault) {
     while let action = sweep.nextAction ?? sweep.schedule?.next() {
       sweep.nextAction = action
       if stop(action) { return }
       switch action {
-      case .store(let slot, _): sweep.slots[slot] = sweep.working
-      case .restore(let slot, _): sweep.working = sweep.slots[slot]!
+      case .store(let slot, _):
+        sweep.slots[slot] = sweep.working
+        sweep.slotRecorded[slot] = false
+        sweep.unrecordedSlot = slot
+      case .restore(let slot, _):
+        sweep.working = sweep.slots[slot]!
+        sweep.workingResiduals = sweep.slotRecorded[slot] ? sweep.slotResiduals[slot] : nil
       case .advance(let from, let to):
-        for k in from..<to { try sweep.runner.advance(&sweep.working, step: k) }
+        sweep.workingResiduals = nil
+        for k in from..<to {
+          try sweep.runner.advance(&sweep.working, step: k)
+          // The step out of a fresh snapshot: its residuals stay with the snapshot.
+          if let slot = sweep.unrecordedSlot {
+            if sweep.slotResiduals[slot].count != problem.residualSize {
+              sweep.slotResiduals[slot] = [Double](repeating: 0, count: problem.residualSize)
+            }
+            sweep.runner.storeResiduals(into: &sweep.slotResiduals[slot])
+            sweep.slotRecorded[slot] = true
+            sweep.unrecordedSlot = nil
+          }
+        }
         sweep.cost.forwardSteps += to - from
-      case .reverse(let k): try reverse(sweep.working, k)
+      case .reverse(let k): try reverse(sweep.working, sweep.workingResiduals, k)
       }
-      // Snapshots in use, the working state and the cotangent.
-      sweep.cost.peakStates = max(
-        sweep.cost.peakStates, sweep.slots.count(where: { $0 != nil }) + 2)
+      // Snapshots in use (each with its step's residuals), the working state and the cotangent …
+      let held = sweep.slots.count(where: { $0 != nil })
+      sweep.cost.peakStates = max(sweep.cost.peakStates, held + 2)
       // … and one retaken step's residuals.
-      sweep.cost.peakDoubles = sweep.cost.peakStates * problem.stateSize + problem.residualSize
+      sweep.cost.peakDoubles = max(
+        sweep.cost.peakDoubles,
+        (held + 2) * problem.stateSize + (held + 1) * problem.residualSize)
       sweep.nextAction = nil
     }
   }

@@ -192,7 +192,12 @@ public enum MethodEstimates {
         "the tape (\(formatBytes(tape))) exceeds the budget, and m = \(s.outer) is small: forward mode carries a \(formatBytes(forward)) tangent"
       )
     }
-    let k = min(max(1, max(0, budgetBytes - residualBytes) / max(1, stateBytes) - 2), T)
+    // k snapshots, each with its step's residuals, the working state, the cotangent and one retaken step.
+    let k = min(
+      max(
+        1,
+        max(0, budgetBytes - saturatingSum(residualBytes, saturatingProduct(2, stateBytes)))
+          / max(1, saturatingSum(stateBytes, residualBytes))), T)
     return (
       .unrollReverse(checkpoints: k),
       "the tape (\(formatBytes(tape))) exceeds the budget; \(k) checkpoints fit in it"
