@@ -263,7 +263,8 @@ let numpy = Numpy(threadCounts: [1, 2])
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
-// `bilevelc-bench jax` each sample beside its --emit jax module (not in the
+// `bilevelc-bench bandwidth` the bandwidth-bound products against a
+// STREAM triad, `bilevelc-bench jax` each sample beside its --emit jax module (not in the
 // default run: it starts one python per sample).
 let only = CommandLine.arguments.dropFirst().first
 if only == "--path-sections" {
@@ -279,6 +280,7 @@ if only == "--path-sections" {
 let solverSections: [() -> Section] = [
   { unrollCostSection() },
   { implicitCostSection() },
+  { bandwidthSection() },
   { checkpointSection() },
   { sampleHypergradientSection() },
   { mamlTasksSection() },
@@ -302,36 +304,41 @@ let sections: [() -> Section] =
       { gemvSection(numpy, transposed: true) },
       { pathSections() },
     ]
-    : only == "jax"
+    : only == "bandwidth"
       ? [
         { machineSection(numpy) },
-        { jaxSection() },
+        { bandwidthSection() },
       ]
-      : only == "online"
+      : only == "jax"
         ? [
           { machineSection(numpy) },
-          { onlineSection() },
-          { onlineTasksSection() },
+          { jaxSection() },
         ]
-        : only == "tasks"
+        : only == "online"
           ? [
             { machineSection(numpy) },
-            { mamlTasksSection() },
+            { onlineSection() },
+            { onlineTasksSection() },
           ]
-          : only == "solvers"
-            ? [{ machineSection(numpy) }] + solverSections
-            : [
+          : only == "tasks"
+            ? [
               { machineSection(numpy) },
-              { gemmSection(numpy) },
-              { gemvSection(numpy, transposed: false) },
-              { gemvSection(numpy, transposed: true) },
-              { interpreterSection() },
-              { pathSections() },
-              { derivativeCostSection() },
-              { memorySection() },
-              { allocationSection() },
-              { hotLoopCallsSection() },
-            ] + solverSections
+              { mamlTasksSection() },
+            ]
+            : only == "solvers"
+              ? [{ machineSection(numpy) }] + solverSections
+              : [
+                { machineSection(numpy) },
+                { gemmSection(numpy) },
+                { gemvSection(numpy, transposed: false) },
+                { gemvSection(numpy, transposed: true) },
+                { interpreterSection() },
+                { pathSections() },
+                { derivativeCostSection() },
+                { memorySection() },
+                { allocationSection() },
+                { hotLoopCallsSection() },
+              ] + solverSections
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6

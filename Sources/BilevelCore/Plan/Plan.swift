@@ -47,6 +47,8 @@ public final class Plan: @unchecked Sendable {
   public let operandLists: [[Int]]
   /// The parts of each concat.
   public let concatLists: [[ConcatPart]]
+  /// The fused kernel and buffers of each row-block product.
+  public let rowBlockProducts: [RowBlockFusion]
   public let parameters: [Parameter]
   public let outputs: [Output]
   /// The node each instruction computes (for fused kernels, the chain's
@@ -61,6 +63,12 @@ public final class Plan: @unchecked Sendable {
   /// for nodes the reassociation made.
   public internal(set) var sourceNodes: [NodeID?] = []
   public internal(set) var sourceStepNodes: [[NodeID?]] = []
+  /// Per row-block product, each row value's node (X vᵢ), its source
+  /// node and origin: where a fault in it is reported, as for the product
+  /// the plan would otherwise run.
+  public internal(set) var rowValueNodes: [[NodeID]] = []
+  public internal(set) var rowValueSourceNodes: [[NodeID?]] = []
+  public internal(set) var rowValueOrigins: [[SourceRange?]] = []
   /// The reassociation rules that shaped the plan, and how often.
   public internal(set) var rewrites: [(rule: String, count: Int)] = []
   /// Entries each instruction writes (for numeric checks).
@@ -94,10 +102,11 @@ public final class Plan: @unchecked Sendable {
   let listBuffer: UnsafeMutableBufferPointer<Int>
   let concatStarts: UnsafeMutableBufferPointer<Int>
   let concatBuffer: UnsafeMutableBufferPointer<ConcatPart>
+  let rowBlockBuffer: UnsafeMutableBufferPointer<RowBlockFusion>
 
   init(
     instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
-    concatLists: [[ConcatPart]],
+    concatLists: [[ConcatPart]], rowBlockProducts: [RowBlockFusion] = [],
     parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
     stepOrigins: [[SourceRange?]], outputCounts: [Int],
     statistics: Statistics,
@@ -110,6 +119,7 @@ public final class Plan: @unchecked Sendable {
     self.slices = slices
     self.operandLists = operandLists
     self.concatLists = concatLists
+    self.rowBlockProducts = rowBlockProducts
     self.parameters = parameters
     self.outputs = outputs
     self.provenance = provenance
@@ -179,6 +189,12 @@ public final class Plan: @unchecked Sendable {
       concatLists.flatMap { $0 }.map {
         ConcatPart(offset: raw($0.offset), rows: $0.rows, columns: $0.columns)
       })
+    rowBlockBuffer = Plan.copy(
+      rowBlockProducts.map {
+        RowBlockFusion(
+          firstKernel: $0.firstKernel, kernelCount: $0.kernelCount, list: $0.list,
+          rowValueCount: $0.rowValueCount, workspace: raw($0.workspace))
+      })
   }
 
   deinit {
@@ -192,6 +208,7 @@ public final class Plan: @unchecked Sendable {
     listBuffer.deallocate()
     concatStarts.deallocate()
     concatBuffer.deallocate()
+    rowBlockBuffer.deallocate()
   }
 
   /// Where each list starts in the flattened table, then the total.

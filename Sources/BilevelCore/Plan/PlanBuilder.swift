@@ -38,23 +38,28 @@ public struct PlanBuilder {
   var users: [[Int]] = []
   var isRoot: [Bool] = []
   var dependsOnParameters: [Bool] = []
+  /// Whether product pairs are fused into row-block products (PlanFusion).
+  var fusesRowBlocks = true
 
   /// Builds the plan that computes `roots` (for `task`, for roots that vary
   /// by task). With `reassociate`, products are distributed and reassociated
   /// so that work on data alone is hoisted (Reassociation.swift). Values
   /// of data alone come from `constants`, the program's shared pool (a
-  /// fresh one when none is given).
+  /// fresh one when none is given). `fuseRowBlocks: false` keeps the
+  /// product pairs PlanFusion would merge apart (the tests' and the
+  /// benchmark's reference).
   public static func build(
     _ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true,
-    constants: ConstantPool? = nil
+    constants: ConstantPool? = nil, fuseRowBlocks: Bool = true
   ) -> Plan {
     build(
       program, roots: roots, task: task, reassociate: reassociate,
-      hoisting: .pool(constants ?? ConstantPool(program)))
+      hoisting: .pool(constants ?? ConstantPool(program)), fuseRowBlocks: fuseRowBlocks)
   }
 
   static func build(
-    _ program: Program, roots: [NodeID], task: Int?, reassociate: Bool, hoisting: Hoisting
+    _ program: Program, roots: [NodeID], task: Int?, reassociate: Bool, hoisting: Hoisting,
+    fuseRowBlocks: Bool = true
   ) -> Plan {
     var program = program
     var roots = roots
@@ -74,12 +79,14 @@ public struct PlanBuilder {
     var b = PlanBuilder(
       program: program, hoisting: hoisting, roots: roots, task: task,
       tasks: program.tasks?.count ?? 1)
+    b.fusesRowBlocks = fuseRowBlocks
     b.collectInstances()
     let plan = b.lower()
     plan.rewrites = rewrites
     let source: (NodeID) -> NodeID? = { id in back.map { $0[id] } ?? id }
     plan.sourceNodes = plan.provenance.map(source)
     plan.sourceStepNodes = plan.fused.map { $0.nodes.map(source) }
+    plan.rowValueSourceNodes = plan.rowValueNodes.map { $0.map(source) }
     return plan
   }
 
