@@ -281,7 +281,8 @@ let numpy = Numpy(threadCounts: [1, 2])
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
 // `bilevelc-bench transcendentals` the vectorised exp, log, tanh, … against
 // libm, a fused tanh layer and the MLP samples' hypergradients,
-// `bilevelc-bench jax` issue 17's workloads beside their --emit jax modules
+// `bilevelc-bench bandwidth` the bandwidth-bound products against a STREAM
+// triad, `bilevelc-bench jax` issue 17's workloads beside their --emit jax modules
 // and their thread scaling, `bilevelc-bench jax --samples` each sample
 // beside its module (neither in the default run: they start one python per
 // program).
@@ -300,6 +301,7 @@ if only == "--path-sections" {
 let solverSections: [() -> Section] = [
   { unrollCostSection() },
   { implicitCostSection() },
+  { bandwidthSection() },
   { checkpointSection() },
   { sampleHypergradientSection() },
   { mamlTasksSection() },
@@ -330,6 +332,7 @@ let namedSections: [String: [() -> Section]] = [
   "kernels": kernelSections + [{ pathSections() }],
   "jax": jaxSections,
   "blocking": [{ blockingSection() }],
+  "bandwidth": [{ bandwidthSection() }],
   "online": [{ onlineSection() }, { onlineTasksSection() }, { sharingSection() }],
   "tasks": [{ mamlTasksSection() }],
   "solvers": solverSections,

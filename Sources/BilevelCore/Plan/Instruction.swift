@@ -29,6 +29,30 @@ public enum Opcode: Sendable, Equatable {
   case diag(DiagonalDirection)
   /// Sum or mean of task instances: `list` indexes `Plan.operandLists`.
   case taskSum(list: Int32), taskMean(list: Int32)
+  /// out (k) = aᵀ w, w row-local in a vᵢ (a m×k), reading a once block of
+  /// rows by block (RowBlockProduct): `product` indexes `Plan.rowBlockProducts`.
+  case rowBlockProduct(Int32)
+}
+
+/// What a `rowBlockProduct` instruction needs besides a (X, m×k), the
+/// weights w and out: its kernels, which compute w from the row values
+/// uᵢ = X vᵢ block of rows by block, where the uᵢ and the kernels' results
+/// are written (m entries each; later instructions may read them), and its
+/// workspace (the per-part sums, then each part's kernel registers).
+public struct RowBlockFusion: Sendable, Equatable {
+  /// `firstKernel..<firstKernel + kernelCount` in `Plan.fused`, in order; w is the last's result.
+  public let firstKernel: Int
+  public let kernelCount: Int
+  /// Index into `Plan.operandLists`: each kernel's result, then each uᵢ, then each vᵢ.
+  public let list: Int
+  public let rowValueCount: Int
+  public let workspace: Int
+
+  /// Doubles of workspace for an m×k matrix and kernels of at most `registers` steps.
+  static func workspaceSize(rows m: Int, columns k: Int, registers: Int) -> Int {
+    RowBlockProduct.workspaceSize(rows: m, columns: k)
+      + RowBlockProduct.parts(rows: m, columns: k) * registers * FusedKernel.block
+  }
 }
 
 /// Which way a `diag` instruction goes.

@@ -48,6 +48,8 @@ public final class Plan: @unchecked Sendable {
   public let operandLists: [[Int]]
   /// The parts of each concat.
   public let concatLists: [[ConcatPart]]
+  /// The fused kernel and buffers of each row-block product.
+  public let rowBlockProducts: [RowBlockFusion]
   /// (An instance shared by tasks relabels them when rebound: PlanSharing.swift.)
   public internal(set) var parameters: [Parameter]
   public let outputs: [Output]
@@ -63,6 +65,12 @@ public final class Plan: @unchecked Sendable {
   /// for nodes the reassociation made.
   public internal(set) var sourceNodes: [NodeID?] = []
   public internal(set) var sourceStepNodes: [[NodeID?]] = []
+  /// Per row-block product, each row value's node (X vᵢ), its source
+  /// node and origin: where a fault in it is reported, as for the product
+  /// the plan would otherwise run.
+  public internal(set) var rowValueNodes: [[NodeID]] = []
+  public internal(set) var rowValueSourceNodes: [[NodeID?]] = []
+  public internal(set) var rowValueOrigins: [[SourceRange?]] = []
   /// The reassociation rules that shaped the plan, and how often.
   public internal(set) var rewrites: [(rule: String, count: Int)] = []
   /// Entries each instruction writes (for numeric checks).
@@ -105,12 +113,13 @@ public final class Plan: @unchecked Sendable {
   var kind: ConstantPool.PlanKind?
   /// The thread whose instance it is (when `kind` is set).
   var owner: UInt = 0
+  let rowBlockBuffer: UnsafeMutableBufferPointer<RowBlockFusion>
 
   /// `sharing`: a plan of the same code whose tables this one reads (an
   /// instance for another task, with its own arena and constants).
   init(
     instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
-    concatLists: [[ConcatPart]],
+    concatLists: [[ConcatPart]], rowBlockProducts: [RowBlockFusion] = [],
     parameters: [Parameter], outputs: [Output], provenance: [NodeID], origins: [SourceRange?],
     stepOrigins: [[SourceRange?]], outputCounts: [Int],
     statistics: Statistics,
@@ -123,6 +132,7 @@ public final class Plan: @unchecked Sendable {
     self.slices = slices
     self.operandLists = operandLists
     self.concatLists = concatLists
+    self.rowBlockProducts = rowBlockProducts
     self.parameters = parameters
     self.outputs = outputs
     self.provenance = provenance
@@ -154,7 +164,7 @@ public final class Plan: @unchecked Sendable {
       sharing?.tables
       ?? PlanTables(
         instructions: instructions, fused: fused, slices: slices, operandLists: operandLists,
-        concatLists: concatLists
+        concatLists: concatLists, rowBlockProducts: rowBlockProducts
       ) { offset in
         if offset >= size { return offset - size }
         // A plan as built reads constants from their start; a corrupted one
@@ -174,6 +184,7 @@ public final class Plan: @unchecked Sendable {
     listBuffer = tables.listBuffer
     concatStarts = tables.concatStarts
     concatBuffer = tables.concatBuffer
+    rowBlockBuffer = tables.rowBlockBuffer
   }
 
   deinit {

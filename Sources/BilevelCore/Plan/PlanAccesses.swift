@@ -92,7 +92,51 @@ struct PlanAccesses {
         throw fail("\(operands.count) task operands for k = \(k)")
       }
       return (operands.enumerated().map { read($1, m, "task operand \($0)") }, [result(m)])
+    case .rowBlockProduct(let index):
+      return try rowBlockAccesses(Int(index), read(a, m * k), result(k))
     }
+  }
+
+  /// A row-block product reads a (m×k), each vᵢ and its kernels' operands
+  /// but what it computes itself; it writes the result, each uᵢ, each
+  /// kernel's result (w the last: operand b) and its workspace.
+  func rowBlockAccesses(
+    _ index: Int, _ a: Access, _ result: Access
+  ) throws(PlanVerificationError) -> (reads: [Access], writes: [Access]) {
+    guard plan.rowBlockProducts.indices.contains(index) else {
+      throw fail("row-block product \(index) is not in the table of \(plan.rowBlockProducts.count)")
+    }
+    let f = plan.rowBlockProducts[index]
+    let (m, k) = (a.count / max(1, result.count), result.count)
+    let kernels = f.firstKernel..<(f.firstKernel + f.kernelCount)
+    guard f.kernelCount >= 1, f.rowValueCount >= 1, kernels.upperBound <= plan.fused.count,
+      plan.operandLists.indices.contains(f.list),
+      plan.operandLists[f.list].count == f.kernelCount + 2 * f.rowValueCount,
+      plan.operandLists[f.list][f.kernelCount - 1] == Int(plan.instructions[pc].b)
+    else { throw fail("row-block product \(index)'s kernels or operand list do not match") }
+    let list = plan.operandLists[f.list]
+    var writes = [result]
+    var reads = [a]
+    var widest = 0
+    for (j, kernel) in kernels.enumerated() {
+      let steps = plan.fused[kernel]
+      guard steps.rows == 1, steps.columns == m, steps.reduction == nil else {
+        throw fail(
+          "row-block product \(index)'s kernel \(kernel) is not 1×\(m) without a reduction")
+      }
+      widest = max(widest, steps.registers)
+      reads += try fusedAccesses(kernel, scalarStep: nil).reads
+      writes.append(Access(offset: list[j], count: m, what: "kernel \(kernel)'s rows"))
+    }
+    for r in 0..<f.rowValueCount {
+      writes.append(Access(offset: list[f.kernelCount + r], count: m, what: "row values u\(r)"))
+      reads.append(
+        Access(offset: list[f.kernelCount + f.rowValueCount + r], count: k, what: "v\(r)"))
+    }
+    let size = RowBlockFusion.workspaceSize(rows: m, columns: k, registers: widest)
+    writes.append(Access(offset: f.workspace, count: size, what: "the row-block workspace"))
+    // Its own results are read block by block as they are written.
+    return (reads.filter { r in !writes.contains { $0.overlaps(r) } }, writes)
   }
 
   /// A fused kernel reads its operands by broadcast role and writes its

@@ -12,6 +12,8 @@ extension PlanBuilder {
     var slices: [SliceSpec] = []
     var operandLists: [[Int]] = []
     var concatLists: [[ConcatPart]] = []
+    var rowBlockProducts: [RowBlockFusion] = []
+    var rowValueNodes: [[NodeID]] = []
     var provenance: [NodeID] = []
     var fusedOps = 0
     /// Steps of the kernels emitted so far (a scalar kernel's index in the flattened table).
@@ -29,15 +31,22 @@ extension PlanBuilder {
       return nil
     }
     for (k, e) in schedule.emitted.enumerated() {
-      let w = workBuffer(e.instance)!
-      first[w] = min(first[w], k)
-      last[w] = max(last[w], k)
+      var written = [workBuffer(e.instance)!]
       let reads: [Int]
       switch e.kind {
       case .fused(let members): reads = members.flatMap { inputs[$0] }
       case .single(let scratch):
         reads = inputs[e.instance]
-        if let s = scratch { first[s] = k; last[s] = k }
+        if let s = scratch { written.append(s) }
+      case .rowBlock(let g, let scratch):
+        reads =
+          inputs[e.instance] + g.rowValues.flatMap { inputs[$0] }
+          + g.kernels.joined().flatMap { inputs[$0] }
+        written += g.written.map { workBuffer($0)! } + [scratch]
+      }
+      for w in written {
+        first[w] = min(first[w], k)
+        last[w] = max(last[w], k)
       }
       for j in reads { if let r = workBuffer(j) { last[r] = max(last[r], k) } }
     }
@@ -88,6 +97,11 @@ extension PlanBuilder {
           single(
             i, offset: offset, workspace: scratch.map { workBase + work.placement.offsets[$0] },
             code: &code))
+      case .rowBlock(let g, let scratch):
+        code.instructions.append(
+          rowBlockProduct(
+            g, offset: offset, uniform: constants.uniform,
+            workspace: workBase + work.placement.offsets[scratch], code: &code))
       }
     }
     let scratch = layOutScratch(code, after: workBase + work.placement.size)
@@ -98,16 +112,20 @@ extension PlanBuilder {
       constants: constants.size, parameters: parameters.size, work: work.placement.size,
       maximumLive: work.placement.maximumLive, withoutReuse: work.placement.withoutReuse,
       scratch: scratch.registers + scratch.gemmWorkspace, fusedOps: code.fusedOps)
-    return Plan(
+    let plan = Plan(
       instructions: code.instructions, fused: code.fused, slices: code.slices,
       operandLists: code.operandLists,
-      concatLists: code.concatLists, parameters: placedParameters, outputs: outputs(offset: offset),
+      concatLists: code.concatLists, rowBlockProducts: code.rowBlockProducts,
+      parameters: placedParameters, outputs: outputs(offset: offset),
       provenance: code.provenance, origins: code.provenance.map { graph.origin($0) },
       stepOrigins: code.fused.map { $0.nodes.map { graph.origin($0) } },
       outputCounts: schedule.emitted.map { shape($0.instance).count }, statistics: stats,
       constants: constants.values, scratchOffset: scratch.offset,
       gemmWorkspaceOffset: scratch.offset + scratch.registers,
       arenaCount: scratch.offset + scratch.registers + scratch.gemmWorkspace)
+    plan.rowValueNodes = code.rowValueNodes
+    plan.rowValueOrigins = code.rowValueNodes.map { $0.map { graph.origin($0) } }
+    return plan
   }
 
   /// The scratch region: the fused kernels' block registers, then packing

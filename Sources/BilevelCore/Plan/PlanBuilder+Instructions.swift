@@ -45,6 +45,29 @@ extension PlanBuilder {
     return Instruction(opcode, output: offset(i))
   }
 
+  /// The instruction for a row-block product: its kernels become fused
+  /// kernels (in a row) that the product runs on each block of rows.
+  func rowBlockProduct(
+    _ g: RowBlockGroup, offset: (Int) -> Int, uniform: [Double?], workspace: Int, code: inout Code
+  ) -> Instruction {
+    let first = code.fused.count
+    for members in g.kernels {
+      _ = fusedKernel(
+        members.last!, members: members, offset: offset, uniform: uniform, code: &code)
+    }
+    code.operandLists.append(
+      (g.kernels.map { $0.last! } + g.rowValues + g.rowValues.map { inputs[$0][1] }).map(offset))
+    code.rowValueNodes.append(g.rowValues.map { NodeID(instances[$0].node) })
+    code.rowBlockProducts.append(
+      RowBlockFusion(
+        firstKernel: first, kernelCount: g.kernels.count, list: code.operandLists.count - 1,
+        rowValueCount: g.rowValues.count, workspace: workspace))
+    let s = shape(g.matrix)
+    return Instruction(
+      .rowBlockProduct(Int32(code.rowBlockProducts.count - 1)), output: offset(g.product),
+      a: offset(g.matrix), b: offset(g.weights), m: s.rows, n: 1, k: s.columns)
+  }
+
   /// The instruction for one non-elementwise node.
   func single(_ i: Int, offset: (Int) -> Int, workspace: Int?, code: inout Code) -> Instruction {
     let out = offset(i)

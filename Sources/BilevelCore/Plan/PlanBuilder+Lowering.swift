@@ -30,6 +30,8 @@ extension PlanBuilder {
     /// The chain's members in topological order, the root last.
     case fused([Int])
     case single(workspace: Int?)
+    /// A row-block product (PlanFusion) writing its u and w too.
+    case rowBlock(RowBlockGroup, workspace: Int)
   }
 
   /// Lowers the collected instances to a plan, pass by pass; in verifying
@@ -137,30 +139,52 @@ extension PlanBuilder {
         if let c = constants.storage[i] { return .constant(c) }
         return parameters.storage[i].map { .parameter($0) }
       })
-    for i in instances.indices where dependsOnParameters[i] && schedule.storage[i] == nil {
-      if isInlined(i) {
-        schedule.storage[i] = .inlined
-        continue
-      }
-      schedule.storage[i] = .work(schedule.workBuffers.count)
-      schedule.workBuffers.append((i, shape(i).count))
-      if PlanBuilder.isElementwise(node(i).op)
-        || (PlanBuilder.isFusibleReduction(node(i).op) && isInlined(inputs[i][0]))
-      {
-        schedule.emitted.append((i, .fused(fusedMembers(i))))
-      } else {
-        var scratch: Int? = nil
-        if case .solve = node(i).op {
-          scratch = schedule.workBuffers.count
-          let size = shape(inputs[i][0]).rows
-          let b = shape(inputs[i][1])
-          schedule.workBuffers.append(
-            (nil, Plan.solveWorkspace(n: size, rhs: b.isMatrix ? b.columns : 1)))
+    // Row-block products run right after the last value they read; what
+    // they compute is not emitted again.
+    let groups = rowBlockGroups()
+    var groupsAfter: [Int: [RowBlockGroup]] = [:]
+    for (after, g) in groups { groupsAfter[after, default: []].append(g) }
+    let inGroup = Set(groups.flatMap { [$0.group.product] + $0.group.written })
+    for i in instances.indices {
+      if dependsOnParameters[i] && schedule.storage[i] == nil {
+        schedule.storage[i] = isInlined(i) ? .inlined : .work(schedule.workBuffers.count)
+        if !isInlined(i) { schedule.workBuffers.append((i, shape(i).count)) }
+        if !isInlined(i) && !inGroup.contains(i) {
+          let kind = emission(i, &schedule)
+          schedule.emitted.append((i, kind))
         }
-        schedule.emitted.append((i, .single(workspace: scratch)))
+      }
+      for g in groupsAfter[i] ?? [] {
+        let s = shape(g.matrix)
+        let registers = g.kernels.map(\.count).max()!
+        schedule.emitted.append((g.product, .rowBlock(g, workspace: schedule.workBuffers.count)))
+        schedule.workBuffers.append(
+          (
+            nil,
+            RowBlockFusion.workspaceSize(rows: s.rows, columns: s.columns, registers: registers)
+          ))
       }
     }
     return schedule
+  }
+
+  /// How a computed value that is not inlined is emitted (a solve's
+  /// workspace appended to the work buffers).
+  func emission(_ i: Int, _ schedule: inout Schedule) -> Emission {
+    if PlanBuilder.isElementwise(node(i).op)
+      || (PlanBuilder.isFusibleReduction(node(i).op) && isInlined(inputs[i][0]))
+    {
+      return .fused(fusedMembers(i))
+    }
+    var scratch: Int? = nil
+    if case .solve = node(i).op {
+      scratch = schedule.workBuffers.count
+      let size = shape(inputs[i][0]).rows
+      let b = shape(inputs[i][1])
+      schedule.workBuffers.append(
+        (nil, Plan.solveWorkspace(n: size, rhs: b.isMatrix ? b.columns : 1)))
+    }
+    return .single(workspace: scratch)
   }
 
   /// The instances one fused kernel computes, ending with `root`.

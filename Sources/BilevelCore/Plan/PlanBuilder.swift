@@ -38,6 +38,8 @@ public struct PlanBuilder {
   var users: [[Int]] = []
   var isRoot: [Bool] = []
   var dependsOnParameters: [Bool] = []
+  /// Whether product pairs are fused into row-block products (PlanFusion).
+  var fusesRowBlocks = true
 
   /// Builds the plan that computes `roots` (for `task`, for roots that vary
   /// by task). With `reassociate`, products are distributed and reassociated
@@ -46,20 +48,27 @@ public struct PlanBuilder {
   /// fresh one when none is given), which also keeps the code of per-task
   /// plans: a root's plan for another task is an instance of the same code
   /// (PlanSharing.swift).
+  /// `fuseRowBlocks: false` keeps the product pairs PlanFusion would merge
+  /// apart (the tests' and the benchmark's reference).
   public static func build(
     _ program: Program, roots: [NodeID], task: Int? = nil, reassociate: Bool = true,
-    constants: ConstantPool? = nil
+    constants: ConstantPool? = nil, fuseRowBlocks: Bool = true
   ) -> Plan {
     let pool = constants ?? ConstantPool(program)
     let make = {
-      build(program, roots: roots, task: task, reassociate: reassociate, hoisting: .pool(pool))
+      build(
+        program, roots: roots, task: task, reassociate: reassociate, hoisting: .pool(pool),
+        fuseRowBlocks: fuseRowBlocks)
     }
     guard let task, constants != nil else { return make() }
-    return pool.plan(.init(roots: roots, reassociate: reassociate), task: task, build: make)
+    return pool.plan(
+      .init(roots: roots, reassociate: reassociate, fuseRowBlocks: fuseRowBlocks), task: task,
+      build: make)
   }
 
   static func build(
-    _ program: Program, roots: [NodeID], task: Int?, reassociate: Bool, hoisting: Hoisting
+    _ program: Program, roots: [NodeID], task: Int?, reassociate: Bool, hoisting: Hoisting,
+    fuseRowBlocks: Bool = true
   ) -> Plan {
     var program = program
     var roots = roots
@@ -79,12 +88,14 @@ public struct PlanBuilder {
     var b = PlanBuilder(
       program: program, hoisting: hoisting, roots: roots, task: task,
       tasks: program.tasks?.count ?? 1)
+    b.fusesRowBlocks = fuseRowBlocks
     b.collectInstances()
     let plan = b.lower()
     plan.rewrites = rewrites
     let source: (NodeID) -> NodeID? = { id in back.map { $0[id] } ?? id }
     plan.sourceNodes = plan.provenance.map(source)
     plan.sourceStepNodes = plan.fused.map { $0.nodes.map(source) }
+    plan.rowValueSourceNodes = plan.rowValueNodes.map { $0.map(source) }
     return plan
   }
 

@@ -26,6 +26,18 @@ extension Plan {
     case .slice(let index): let s = slices[Int(index)]; return (0, 16 * s.count)
     case .concat, .diag: return (0, 16 * max(m * n, n * n))
     case .taskSum, .taskMean: return (m * k, 8 * m * (k + 1))
+    case .rowBlockProduct(let index):
+      // a read once; the vᵢ read, the uᵢ and the kernels' results written,
+      // the partial sums written and read.
+      let f = rowBlockProducts[Int(index)]
+      let kernels = fused[f.firstKernel..<(f.firstKernel + f.kernelCount)]
+      let parts = RowBlockProduct.parts(rows: m, columns: k)
+      let steps = kernels.reduce(0) { $0 + $1.steps.count }
+      let rows = f.rowValueCount + f.kernelCount
+      return (
+        2 * m * k * (f.rowValueCount + 1) + m * steps,
+        8 * (m * k + k * (f.rowValueCount + 1) + m * rows + 2 * parts * k)
+      )
     }
   }
 
@@ -48,6 +60,10 @@ extension Plan {
     out +=
       "# work region: \(s.work) = \(formatValue((ratio * 100).rounded() / 100))× the largest live set (\(s.maximumLive)); "
     out += "\(formatValue((saving * 100).rounded() / 100))× the \(s.withoutReuse) without reuse\n"
+    if !rowBlockProducts.isEmpty {
+      out +=
+        "# fused: \(PlanFusion.rowBlockProduct) ×\(rowBlockProducts.count) (Xᵀ f(X v) reading X once)\n"
+    }
     if !rewrites.isEmpty {
       out +=
         "# reassociated to hoist work on data alone: "
@@ -98,22 +114,8 @@ extension Plan {
     switch ins.opcode {
     case .fused(let kernel), .scalar(let kernel, _):
       let k = fused[Int(kernel)]
-      let steps = k.steps.enumerated().map { i, s -> String in
-        func src(_ x: FusedKernel.Source) -> String {
-          switch x {
-          case .register(let r): return "r\(r)"
-          case .immediate(let v): return formatNumber(v)
-          case .operand(let o, let role): return slot(o) + (role == .same ? "" : "(\(role))")
-          }
-        }
-        switch s.function {
-        case .unary(let f): return "r\(i)=\(f.name)(\(src(s.a)))"
-        case .binary(let f): return "r\(i)=\(src(s.a))\(f.symbol)\(src(s.b))"
-        case .identity: return "r\(i)=\(src(s.a))"
-        }
-      }
       let reduction = k.reduction.map { "; \($0.rawValue) of r\(k.steps.count - 1)" } ?? ""
-      return "fused[\(k.rows)×\(k.columns)] \(steps.joined(separator: "; "))\(reduction)"
+      return "fused[\(k.rows)×\(k.columns)] \(stepsText(Int(kernel)))\(reduction)"
     case .matmul(let transposeA, let transposeB):
       let ta = transposeA ? "'" : ""
       let tb = transposeB ? "'" : ""
@@ -142,6 +144,40 @@ extension Plan {
       return "sum over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
     case .taskMean(let list):
       return "mean over tasks(\(operandLists[Int(list)].map(slot).joined(separator: ", ")))"
+    case .rowBlockProduct(let index):
+      let f = rowBlockProducts[Int(index)]
+      let (m, k) = (Int(ins.m), Int(ins.k))
+      let list = operandLists[f.list]
+      let rowValues = (0..<f.rowValueCount).map {
+        "\(slot(list[f.kernelCount + $0])) = \(a) @ \(slot(list[f.kernelCount + f.rowValueCount + $0]))"
+      }
+      let kernels = (0..<f.kernelCount).map {
+        "\(slot(list[$0])) = [\(stepsText(f.firstKernel + $0))]"
+      }
+      let parts = RowBlockProduct.parts(rows: m, columns: k)
+      let threads = parts > 1 ? min(parts, KernelThreadPool.shared.threadCount) : 1
+      return
+        "row-block product \(a)' @ \(b) [\(m)×\(k), \(a) read once; \(parts) part\(parts == 1 ? "" : "s"), "
+        + "\(threads) thread\(threads == 1 ? "" : "s")] by rows: "
+        + (rowValues + kernels).joined(separator: "; ") + "; workspace \(slot(f.workspace))"
     }
+  }
+
+  /// A fused kernel's steps, as registers over operands.
+  func stepsText(_ kernel: Int) -> String {
+    fused[kernel].steps.enumerated().map { i, s -> String in
+      func src(_ x: FusedKernel.Source) -> String {
+        switch x {
+        case .register(let r): return "r\(r)"
+        case .immediate(let v): return formatNumber(v)
+        case .operand(let o, let role): return slot(o) + (role == .same ? "" : "(\(role))")
+        }
+      }
+      switch s.function {
+      case .unary(let f): return "r\(i)=\(f.name)(\(src(s.a)))"
+      case .binary(let f): return "r\(i)=\(src(s.a))\(f.symbol)\(src(s.b))"
+      case .identity: return "r\(i)=\(src(s.a))"
+      }
+    }.joined(separator: "; ")
   }
 }

@@ -20,11 +20,12 @@ final class PlanTables: @unchecked Sendable {
   let listBuffer: UnsafeMutableBufferPointer<Int>
   let concatStarts: UnsafeMutableBufferPointer<Int>
   let concatBuffer: UnsafeMutableBufferPointer<ConcatPart>
+  let rowBlockBuffer: UnsafeMutableBufferPointer<RowBlockFusion>
 
   /// `raw`: an arena offset as the interpreter reads it (constants: `~k`).
   init(
     instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
-    concatLists: [[ConcatPart]], raw: (Int) -> Int
+    concatLists: [[ConcatPart]], rowBlockProducts: [RowBlockFusion], raw: (Int) -> Int
   ) {
     func rawSource(_ s: FusedKernel.Source) -> FusedKernel.Source {
       if case .operand(let offset, let role) = s {
@@ -61,6 +62,12 @@ final class PlanTables: @unchecked Sendable {
       concatLists.flatMap { $0 }.map {
         ConcatPart(offset: raw($0.offset), rows: $0.rows, columns: $0.columns)
       })
+    rowBlockBuffer = Plan.copy(
+      rowBlockProducts.map {
+        RowBlockFusion(
+          firstKernel: $0.firstKernel, kernelCount: $0.kernelCount, list: $0.list,
+          rowValueCount: $0.rowValueCount, workspace: raw($0.workspace))
+      })
   }
 
   deinit {
@@ -72,6 +79,7 @@ final class PlanTables: @unchecked Sendable {
     listBuffer.deallocate()
     concatStarts.deallocate()
     concatBuffer.deallocate()
+    rowBlockBuffer.deallocate()
   }
 }
 
@@ -88,7 +96,8 @@ extension Plan {
   func instance(forTask t: Int, pool: ConstantPool) -> Plan {
     let plan = Plan(
       instructions: instructions, fused: fused, slices: slices, operandLists: operandLists,
-      concatLists: concatLists, parameters: parameters, outputs: outputs, provenance: provenance,
+      concatLists: concatLists, rowBlockProducts: rowBlockProducts, parameters: parameters,
+      outputs: outputs, provenance: provenance,
       origins: origins, stepOrigins: stepOrigins, outputCounts: outputCounts,
       statistics: statistics, constants: constantBuffers, scratchOffset: scratchOffset,
       gemmWorkspaceOffset: gemmWorkspaceOffset, arenaCount: arenaCount, sharing: self)
@@ -143,6 +152,7 @@ extension ConstantPool {
   struct PlanKind: Hashable, Sendable {
     let roots: [NodeID]
     let reassociate: Bool
+    let fuseRowBlocks: Bool
   }
 
   /// A kind's first plan and each thread's instance of its code, behind

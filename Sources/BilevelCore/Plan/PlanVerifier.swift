@@ -58,6 +58,12 @@ extension Plan {
     case .slice(let s): return slices.indices.contains(Int(s))
     case .concat(let l, _): return concatLists.indices.contains(Int(l))
     case .taskSum(let l), .taskMean(let l): return operandLists.indices.contains(Int(l))
+    case .rowBlockProduct(let r):
+      guard rowBlockProducts.indices.contains(Int(r)) else { return false }
+      let f = rowBlockProducts[Int(r)]
+      return f.kernelCount >= 1 && f.firstKernel + f.kernelCount <= fused.count
+        && operandLists.indices.contains(f.list)
+        && operandLists[f.list].count == f.kernelCount + 2 * f.rowValueCount
     default: return true
     }
   }
@@ -83,8 +89,9 @@ struct PlanVerifier {
   let work: Range<Int>
   /// Per work entry, the instruction that last wrote it (−1: none yet).
   var writer: [Int]
-  /// Per instruction, the result it wrote.
-  var results: [Access] = []
+  /// Per instruction, what it wrote (the result first; a row-block
+  /// product's u and w are read later too).
+  var results: [[Access]] = []
   let firstSteps: [Int]
   /// The constants' and parameters' extents: a read there takes one whole.
   let leaves: Set<Range<Int>>
@@ -131,7 +138,7 @@ struct PlanVerifier {
         }
         for e in w.offset..<w.end { writer[e - work.lowerBound] = pc }
       }
-      results.append(writes[0])
+      results.append(writes)
     }
     try checkParametersAndOutputs()
   }
@@ -179,12 +186,11 @@ struct PlanVerifier {
     let w = writer[r.offset - work.lowerBound]
     guard w >= 0 else { throw fail(pc, "\(range) is read before any instruction writes it") }
     guard (r.offset..<r.end).allSatisfy({ writer[$0 - work.lowerBound] == w }),
-      results[w].offset == r.offset,
-      results[w].count == r.count
+      results[w].contains(where: { $0.offset == r.offset && $0.count == r.count })
     else {
       throw fail(
         pc,
-        "\(range) is not the value instruction \(w) wrote at [\(results[w].offset), \(results[w].end)) "
+        "\(range) is not the value instruction \(w) wrote at [\(results[w][0].offset), \(results[w][0].end)) "
           + "(read before written, or after its slot was reused)")
     }
   }

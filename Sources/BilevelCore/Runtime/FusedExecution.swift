@@ -24,21 +24,8 @@ extension Plan {
       var j0 = 0
       while j0 < columns {
         let length = min(block, columns - j0)
-        for s in 0..<kernel.count {
-          let step = stepBuffer[kernel.first + s]
-          // The last step writes straight into the output, unless it is summed.
-          let destination =
-            s == kernel.count - 1 && !reduces ? out + i * columns + j0 : scratch + s * block
-          let x = resolve(step.a, row: i, column: j0, columns: columns, scratch: scratch)
-          switch step.function {
-          case .unary(let f): FusedLoops.unary(f, x, destination, length)
-          case .binary(let f):
-            FusedLoops.binary(
-              f, x, resolve(step.b, row: i, column: j0, columns: columns, scratch: scratch),
-              destination, length)
-          case .identity: FusedLoops.unary(.negate, x, destination, length, identity: true)
-          }
-        }
+        runFusedBlock(
+          kernel, row: i, column: j0, length: length, into: out, scratch: scratch, reduces: reduces)
         if reduces {
           let last = scratch + (kernel.count - 1) * block
           var blockSum = 0.0
@@ -49,6 +36,100 @@ extension Plan {
       }
     }
     if reduces { out[0] = kernel.reduction == .sum ? total : total / Double(kernel.rows * columns) }
+  }
+
+  /// Entries `lo..<hi` of a one-row kernel without a reduction (a
+  /// row-block product's weights), its registers at `scratch`.
+  @inline(__always)
+  func runFusedEntries(
+    _ k: Int, into out: UnsafeMutablePointer<Double>, _ lo: Int, _ hi: Int,
+    scratch: UnsafeMutablePointer<Double>
+  ) {
+    let kernel = kernelBuffer[k]
+    var j0 = lo
+    while j0 < hi {
+      let length = min(FusedKernel.block, hi - j0)
+      runFusedBlock(
+        kernel, row: 0, column: j0, length: length, into: out, scratch: scratch, reduces: false)
+      j0 += length
+    }
+  }
+
+  /// Every step of a kernel over one block: entries `j0..<j0 + length` of row `i`.
+  @inline(__always)
+  func runFusedBlock(
+    _ kernel: FusedKernel.Header, row i: Int, column j0: Int, length: Int,
+    into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutablePointer<Double>, reduces: Bool
+  ) {
+    let block = FusedKernel.block
+    let columns = kernel.columns
+    for s in 0..<kernel.count {
+      let step = stepBuffer[kernel.first + s]
+      // The last step writes straight into the output, unless it is summed.
+      let destination =
+        s == kernel.count - 1 && !reduces ? out + i * columns + j0 : scratch + s * block
+      let x = resolve(step.a, row: i, column: j0, columns: columns, scratch: scratch)
+      switch step.function {
+      case .unary(let f): FusedLoops.unary(f, x, destination, length)
+      case .binary(let f):
+        FusedLoops.binary(
+          f, x, resolve(step.b, row: i, column: j0, columns: columns, scratch: scratch),
+          destination, length)
+      case .identity: FusedLoops.unary(.negate, x, destination, length, identity: true)
+      }
+    }
+  }
+
+  /// What a row-block product's parts need to compute their weights.
+  struct RowWeightsContext {
+    unowned(unsafe) let plan: Plan
+    let firstKernel: Int
+    let kernelCount: Int
+    /// Each kernel's result (raw offsets).
+    let results: UnsafePointer<Int>
+    /// Part p's registers start at `registers + p * stride`.
+    let registers: UnsafeMutablePointer<Double>
+    let stride: Int
+  }
+
+  /// out = aᵀ w, w computed by the fusion's kernels from uᵢ = a vᵢ (RowBlockProduct).
+  @inline(__always)
+  func rowBlockProduct(
+    _ index: Int, _ a: UnsafePointer<Double>, _ w: UnsafeMutablePointer<Double>,
+    into out: UnsafeMutablePointer<Double>, rows m: Int, columns k: Int
+  ) {
+    let f = rowBlockBuffer[index]
+    let list = listBuffer.baseAddress! + listStarts[f.list]
+    let workspace = arena + f.workspace
+    var widest = 0
+    for j in 0..<f.kernelCount { widest = max(widest, kernelBuffer[f.firstKernel + j].count) }
+    var context = RowWeightsContext(
+      plan: self, firstKernel: f.firstKernel, kernelCount: f.kernelCount,
+      results: UnsafePointer(list),
+      registers: workspace + RowBlockProduct.workspaceSize(rows: m, columns: k),
+      stride: widest * FusedKernel.block)
+    let count = f.rowValueCount
+    withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Double>.self, capacity: 2 * count) {
+      vectors in
+      for r in 0..<count {
+        vectors[r] = rawAddress(list[f.kernelCount + count + r])
+        vectors[count + r] = rawAddress(list[f.kernelCount + r])
+      }
+      let base = UnsafePointer(vectors.baseAddress!)
+      withUnsafePointer(to: &context) { c in
+        RowBlockProduct.multiply(
+          rows: m, columns: k, a: a, x: base, u: base + count, count: count, w: w, y: out,
+          workspace: workspace,
+          weights: { raw, lo, hi, part in
+            let c = raw.assumingMemoryBound(to: Plan.RowWeightsContext.self).pointee
+            for j in 0..<c.kernelCount {
+              c.plan.runFusedEntries(
+                c.firstKernel + j, into: c.plan.rawAddress(c.results[j]), lo, hi,
+                scratch: c.registers + part * c.stride)
+            }
+          }, context: UnsafeRawPointer(c))
+      }
+    }
   }
 
   /// One step on one entry: operands are single values (no registers).

@@ -55,6 +55,8 @@ extension Plan {
         taskSum(Int(list), into: out, count: m, tasks: k, scale: 1)
       case .taskMean(let list):
         taskSum(Int(list), into: out, count: m, tasks: k, scale: 1 / Double(k))
+      case .rowBlockProduct(let index):
+        rowBlockProduct(Int(index), a, rawAddress(ins.b), into: out, rows: m, columns: k)
       }
     }
   }
@@ -129,6 +131,26 @@ extension Plan {
   }
 }
 
+extension Plan {
+  /// A row-block product's first non-finite row value X vᵢ, reported at
+  /// that product, as the unfused plan would.
+  func rowValueFault(_ r: Int, at pc: Int) -> NumericFault? {
+    let f = rowBlockProducts[r]
+    let list = operandLists[f.list]
+    for j in 0..<f.rowValueCount {
+      let u = UnsafeBufferPointer(
+        start: address(list[f.kernelCount + j]), count: Int(instructions[pc].m))
+      if let bad = u.first(where: { !$0.isFinite }) {
+        return NumericFault(
+          instruction: pc, node: rowValueNodes[r][j],
+          sourceNode: rowValueSourceNodes.isEmpty ? nil : rowValueSourceNodes[r][j],
+          origin: rowValueOrigins[r][j], value: bad)
+      }
+    }
+    return nil
+  }
+}
+
 /// Where a run first produced NaN or an infinity.
 public struct NumericFault: Sendable {
   public let instruction: Int
@@ -151,10 +173,20 @@ extension Plan {
       runInstructions(one)
       let out = UnsafeBufferPointer(start: arena + Int(saved[pc].output), count: outputCounts[pc])
       if let e = out.firstIndex(where: { !$0.isFinite }) {
+        // A reducing kernel has one output, and a row-block product's fault
+        // may be in any of its kernels: look through all their entries.
+        var kernels: [(kernel: Int, entries: Range<Int>)] = []
         if let k = saved[pc].fusedKernel {
-          // A reducing kernel has one output: look through all its entries.
-          let entries =
-            fused[k].reduction == nil ? e..<(e + 1) : 0..<(fused[k].rows * fused[k].columns)
+          let size = fused[k].rows * fused[k].columns
+          kernels = [(k, fused[k].reduction == nil ? e..<(e + 1) : 0..<size)]
+        } else if case .rowBlockProduct(let r) = saved[pc].opcode {
+          if let fault = rowValueFault(Int(r), at: pc) { return fault }
+          let f = rowBlockProducts[Int(r)]
+          kernels = (f.firstKernel..<(f.firstKernel + f.kernelCount)).map {
+            ($0, 0..<Int(saved[pc].m))
+          }
+        }
+        for (k, entries) in kernels {
           for entry in entries {
             if let step = faultingStep(k, element: entry) {
               return NumericFault(
