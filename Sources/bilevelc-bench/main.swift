@@ -259,7 +259,8 @@ signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
 // `bilevelc-bench solvers` only the solver sections (after the machine's),
-// `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench online`
+// `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench planning`
+// the compile stages on programs of 2000 to 16000 lets, `bilevelc-bench online`
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
@@ -320,18 +321,21 @@ let sections: [() -> Section] =
           ]
           : only == "solvers"
             ? [{ machineSection(numpy) }] + solverSections
-            : [
-              { machineSection(numpy) },
-              { gemmSection(numpy) },
-              { gemvSection(numpy, transposed: false) },
-              { gemvSection(numpy, transposed: true) },
-              { interpreterSection() },
-              { pathSections() },
-              { derivativeCostSection() },
-              { memorySection() },
-              { allocationSection() },
-              { hotLoopCallsSection() },
-            ] + solverSections
+            : only == "planning"
+              ? [{ machineSection(numpy) }, { planScalingSection() }]
+              : [
+                { machineSection(numpy) },
+                { gemmSection(numpy) },
+                { gemvSection(numpy, transposed: false) },
+                { gemvSection(numpy, transposed: true) },
+                { interpreterSection() },
+                { pathSections() },
+                { derivativeCostSection() },
+                { memorySection() },
+                { planScalingSection() },
+                { allocationSection() },
+                { hotLoopCallsSection() },
+              ] + solverSections
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6
