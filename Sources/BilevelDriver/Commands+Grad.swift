@@ -22,7 +22,9 @@ extension Commands {
         DiagnosticRenderer.render([.error(Message(fault.message), at: fault.origin)]))
       return 1
     }
-    if let fault = TimeBudget(problem, method: selection.method, outerSteps: 0).fault(
+    if let fault = TimeBudget(
+      problem, method: selection.method, outerSteps: 0, hoistedFlops: selection.hoisted.flops
+    ).fault(
       budget: options.budgetSeconds ?? TimeBudget.defaultSeconds, at: program.innerSolver?.range)
     {
       environment.standardError(

@@ -31,7 +31,10 @@ extension Commands {
     if let reason = selection.reason, !program.isSingleLevel { out("  \(reason)\n") }
     if !program.isSingleLevel {
       let e = MethodEstimates.estimate(sizes, of: selection.method)
-      let data = selection.dataBytes > 0 ? "; data 2 × \(formatBytes(selection.dataBytes / 2))" : ""
+      var data = selection.dataBytes > 0 ? "; data 2 × \(formatBytes(selection.dataBytes / 2))" : ""
+      if selection.hoisted.entries > 0 {
+        data += "; computed once from data \(formatBytes(selection.hoisted.bytes))"
+      }
       out(
         "  estimate: \(selection.method.description): time \(e.time); memory \(e.memory)\(data)\n")
       if let fault = selection.budgetFault(e, at: program.hypergradient?.range) {
@@ -42,7 +45,8 @@ extension Commands {
     }
     let outerSteps = program.outerSolver?.spec.steps ?? 0
     let time = TimeBudget(
-      problem, method: selection.method, outerSteps: max(0, outerSteps - (resume?.step ?? 0)))
+      problem, method: selection.method, outerSteps: max(0, outerSteps - (resume?.step ?? 0)),
+      hoistedFlops: selection.hoisted.flops)
     if let fault = time.fault(
       budget: options.budgetSeconds ?? TimeBudget.defaultSeconds, at: program.outerSolver?.range)
     {

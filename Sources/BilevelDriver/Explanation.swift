@@ -100,6 +100,15 @@ enum Explanation {
       sizes.steps.map { ", T = \($0) inner step\($0 == 1 ? "" : "s")" }
       ?? (sizes.innerSolver == nil ? ", no inner iterations" : ", inner steps until tolerance")
     out += sizes.tasks > 1 ? ", \(sizes.tasks) tasks\n" : "\n"
+    if selection.fixedBytes > 0 {
+      out += "held whatever the method: data 2 × \(formatBytes(selection.dataBytes / 2))"
+      let h = selection.hoisted
+      if h.entries > 0 {
+        out +=
+          "; values computed once from data alone \(formatBytes(h.bytes)) (\(formatValue(h.flops)) flops)"
+      }
+      out += "\n"
+    }
     out += planCosts(problem)
     if let reason = selection.reason { out += reason + "\n" }
     if let tol = p.innerControls.tolerance, sizes.steps != nil {

@@ -24,15 +24,20 @@ struct TimeBudget {
     return flops / flopsPerSecond + Double(plan.instructions.count) * secondsPerInstruction
   }
 
-  /// One hypergradient evaluation per outer step (`outerSteps` + 1 of them), per task.
-  init(_ problem: BilevelProblem, method: HypergradientMethod, outerSteps: Int) {
+  /// One hypergradient evaluation per outer step (`outerSteps` + 1 of them),
+  /// per task, after computing the values of data alone once (`hoistedFlops`).
+  init(
+    _ problem: BilevelProblem, method: HypergradientMethod, outerSteps: Int, hoistedFlops: Double
+  ) {
     let p = problem.source
     let evaluations = Double(outerSteps) + 1
     let tasks = Double(problem.tasks)
+    let once = hoistedFlops / Self.flopsPerSecond
+    let setup = once > 0 ? " + \(Self.text(once)) computing values of data alone once" : ""
     guard !p.isSingleLevel else {
       let each = Self.cost(problem.outerGradient)
-      seconds = evaluations * each
-      breakdown = "\(formatValue(evaluations)) gradient evaluations × \(Self.text(each))"
+      seconds = evaluations * each + once
+      breakdown = "\(formatValue(evaluations)) gradient evaluations × \(Self.text(each))\(setup)"
       return
     }
     let spec = p.innerSolver?.spec
@@ -73,11 +78,12 @@ struct TimeBudget {
     case .firstOrder, .adjoint: break
     }
     let each = inner + extra
-    seconds = evaluations * tasks * each
+    seconds = evaluations * tasks * each + once
     breakdown =
       "\(formatValue(evaluations)) hypergradient evaluation\(evaluations == 1 ? "" : "s")"
       + (problem.tasks > 1 ? " × \(problem.tasks) tasks" : "")
       + " × \(Self.text(each)) (\(formatValue(steps)) inner step\(steps == 1 ? "" : "s") and \(method.title))"
+      + setup
   }
 
   static func text(_ s: Double) -> String {

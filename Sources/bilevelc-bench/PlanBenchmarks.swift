@@ -288,3 +288,54 @@ func hotLoopCallsSection() -> Section {
   )
   return s
 }
+
+/// A program whose inner loss ends a chain of `lets` tanh lets: the long
+/// programs of issue 11, compiled as `--emit plan` compiles them.
+func chainProgramText(lets: Int) -> String {
+  var lines = [
+    "dim d = 8", "data X = randn(16, d, seed: 1)", "outer a: scalar = 0",
+    "inner w: vector[d] = 0", "let z0 = tanh(w + a)",
+  ]
+  for k in 1..<lets { lines.append("let z\(k) = tanh(0.5 * z\(k - 1) + a * w)") }
+  lines += [
+    "inner loss = sum(z\(lets - 1)^2) + sum(w^2)", "outer loss = sum((X @ w)^2) + a^2",
+    "solve inner with gd(lr: 0.1, steps: 10)", "hypergradient with implicit(cg, iters: 5)",
+    "solve outer with gd(lr: 0.1, steps: 2)",
+  ]
+  return lines.joined(separator: "\n") + "\n"
+}
+
+func planScalingSection() -> Section {
+  var s = Section(
+    "compile stages on a chain of tanh lets, seconds (target: each doubling ≤ 2.3× the time)",
+    header: ["lets", "parse", "elaborate", "simplify", "derive", "plan", "plan ×", "total ×"])
+  var previous: (plan: Double, total: Double)? = nil
+  for lets in [2000, 4000, 8000, 16000] {
+    var t: [Double] = []
+    func timed<T>(_ body: () -> T) -> T {
+      let start = seconds()
+      let result = body()
+      t.append(seconds() - start)
+      return result
+    }
+    let file = SourceFile(path: "<chain>", text: chainProgramText(lets: lets))
+    let (source, _) = timed { Parser.parse(file) }
+    guard let elaborated = timed({ MethodDiagnostics.elaborate(source).program }) else { break }
+    let program = timed { elaborated.simplified().program }
+    let products = timed { SolverProducts(program) }
+    let p = products.program
+    let roots = [p.innerLoss, p.outerLoss].compactMap { $0 } + products.products.flatMap(\.roots)
+    _ = timed { PlanBuilder.build(p, roots: roots) }
+    let total = t.reduce(0, +)
+    s.add(
+      ["\(lets)"] + t.map { format($0, 3) } + [
+        previous.map { format(t[4] / $0.plan, 2) + "×" } ?? "",
+        previous.map { format(total / $0.total, 2) + "×" } ?? "",
+      ])
+    previous = (t[4], total)
+  }
+  s.note(
+    "one run each, as `bilevelc --emit plan` compiles: every derivative product and the losses in one plan"
+  )
+  return s
+}

@@ -275,7 +275,8 @@ let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
 // `bilevelc-bench solvers` only the solver sections (after the machine's),
 // `bilevelc-bench blocking` GEMM blocking candidates side by side,
-// `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench online`
+// `bilevelc-bench tasks` only the meta-learning one, `bilevelc-bench planning`
+// the compile stages on programs of 2000 to 16000 lets, `bilevelc-bench online`
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
@@ -332,6 +333,7 @@ let namedSections: [String: [() -> Section]] = [
   "kernels": kernelSections + [{ pathSections() }],
   "jax": jaxSections,
   "blocking": [{ blockingSection() }],
+  "planning": [{ planScalingSection() }],
   "bandwidth": [{ bandwidthSection() }],
   "online": [{ onlineSection() }, { onlineTasksSection() }, { sharingSection() }],
   "tasks": [{ mamlTasksSection() }],
@@ -343,6 +345,7 @@ let defaultSections: [() -> Section] =
     { pathSections() },
     { derivativeCostSection() },
     { memorySection() },
+    { planScalingSection() },
     { allocationSection() },
     { hotLoopCallsSection() },
   ] + solverSections

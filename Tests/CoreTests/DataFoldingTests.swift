@@ -68,3 +68,30 @@ import Testing
     #expect(d.range?.text == "randn(3, seed: t) + randn(2, seed: t)")
   }
 }
+
+/// `data G = X' @ X` of a 400×300 X (7.2e7 flops): computed by the plan
+/// kernels, as the plans' hoisted products are, and equal to the
+/// reference evaluator's to rounding.
+@Suite struct DataProductTests {
+  @Test func aLargeDataProductRunsOnThePlanKernels() throws {
+    let (p, ds) = TestPrograms.compile(
+      """
+      data X = randn(400, 300, seed: 1)
+      data G = X' @ X
+      outer a: scalar = 0
+      outer loss = a^2 + sum(G) * 0
+      solve outer with gd(lr: 0.1, steps: 1)
+      """
+    ) { Elaborator.elaborate($0) }
+    #expect(!ds.contains { $0.severity == .error }, "\(ds.map(\.message))")
+    let program = try #require(p)
+    let x = program.data[0].values[0]
+    let g = program.data[1].values[0]
+    let product = Op.matmul(transposeLeft: true, transposeRight: false)
+    let kernels = ConstantPool.evaluate(product, [x, x], shape: .matrix(300, 300))
+    let reference = product.evaluateReference([x, x], shape: .matrix(300, 300))
+    #expect(g.scalars.map(\.bitPattern) == kernels.scalars.map(\.bitPattern))
+    let error = zip(g.scalars, reference.scalars).map { abs($0 - $1) }.max() ?? 0
+    #expect(error < 1e-11 * 400, "largest difference \(error)")
+  }
+}

@@ -1,4 +1,5 @@
 import BilevelFrontEnd
+import Foundation
 
 extension Elaborator {
   /// Elaborates an expression that must be known now (sizes, indices, bounds).
@@ -30,6 +31,45 @@ extension Elaborator {
       program.graph, roots: [node],
       leaves: program.leafValues(variable: { _, _ in preconditionFailure("not constant") }),
       taskCount: 1, task: nil)[0]
+  }
+
+  /// A data definition's value, node by node as folding computes it
+  /// (`evaluateData(_:_:shape:)`), so folded and recorded data agree bit
+  /// for bit.
+  mutating func evaluateData(_ node: NodeID) throws(Poisoned) -> Tensor {
+    if let t = program.graph.constantValue(node) { return t }
+    guard isConstant(node) else { throw Poisoned() }
+    let graph = program.graph
+    let data = program.data
+    var values = [Tensor?](repeating: nil, count: graph.count)
+    for id in graph.reachable(from: [node]) {
+      let n = graph[id]
+      switch n.op {
+      case .data(let i): values[id.index] = data[i].values[0]
+      case _ where n.op.isLeaf: values[id.index] = graph.constantValue(id)
+      default:
+        values[id.index] = Self.evaluateData(
+          n.op, n.inputs.map { values[$0.index]! }, shape: n.shape)
+      }
+    }
+    return values[node.index]!
+  }
+
+  /// One op of a data definition: products and solves of at least 10⁷
+  /// flops on the plan kernels (ConstantPool.evaluate), as the plans'
+  /// hoisted products are (the reference loops take minutes on XᵀX of a
+  /// 2000×1000 X); smaller ones, and the rest, by the reference kernel,
+  /// whose rounding the samples' data were made with.
+  static func evaluateData(_ op: Op, _ inputs: [Tensor], shape: Shape) -> Tensor {
+    let sizes = inputs.map { Double($0.shape.count) }
+    let flops: Double
+    switch op {
+    case .matmul: flops = 2 * (sizes[0] * sizes[1] * Double(shape.count)).squareRoot()
+    case .solve: flops = pow(Double(inputs[0].shape.rows), 3) + sizes[1] * sizes[0].squareRoot()
+    default: flops = 0
+    }
+    return flops >= 1e7
+      ? ConstantPool.evaluate(op, inputs, shape: shape) : op.evaluateReference(inputs, shape: shape)
   }
 
   /// A whole number known at compile time.

@@ -28,7 +28,7 @@ extension Elaborator {
       if options.keepsDataRecipes {
         recipes.append(DataRecipe(graph: program.graph, root: v.node, sources: dataSources))
       }
-      var t = try evaluateConstant(v.node)
+      var t = try evaluateData(v.node)
       if let declaredShape, t.shape != declaredShape {
         // A one-column or one-row file fits a vector annotation.
         let fitsVector =

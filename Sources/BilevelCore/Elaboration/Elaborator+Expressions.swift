@@ -99,7 +99,7 @@ extension Elaborator {
     }
     guard shape.count <= Self.maximumFoldedElements else { return nil }
     return Value(
-      node: program.graph.literal(op.evaluateReference(values, shape: shape), at: range),
+      node: program.graph.literal(Self.evaluateData(op, values, shape: shape), at: range),
       perTask: false)
   }
 

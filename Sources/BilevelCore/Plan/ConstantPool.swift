@@ -99,6 +99,24 @@ public final class ConstantPool: @unchecked Sendable {
     return keys.map { ($0.node, buffers[$0]!) }
   }
 
+  /// `op(inputs)` on known tensors by the plan kernels: the inputs as data
+  /// of a one-op program, computed as the pool computes hoisted products.
+  public static func evaluate(_ op: Op, _ inputs: [Tensor], shape: Shape) -> Tensor {
+    var program = Program(file: SourceFile(path: "<data>", text: ""))
+    let range = SourceRange(file: program.file, start: 0, end: 0)
+    var leaves: [NodeID] = []
+    for (k, t) in inputs.enumerated() {
+      program.data.append(
+        DataEntry(
+          name: "input\(k)", shape: t.shape, values: [t], perTask: false, range: range,
+          definition: ""))
+      leaves.append(program.graph.make(.data(k), shape: t.shape))
+    }
+    let node = program.graph.make(op, leaves, shape: shape)
+    let buffer = ConstantPool(program).values([(node, -1)], in: program.graph)[0]
+    return Tensor(shape: shape, scalars: buffer.values)
+  }
+
   /// Data entry `i` (of `task`, for per-task data) as a buffer: the one
   /// copy that every plan reading the entry shares.
   func dataBuffer(_ i: Int, task: Int?) -> Buffer {

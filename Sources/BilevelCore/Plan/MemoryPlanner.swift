@@ -17,6 +17,9 @@ public enum MemoryPlanner {
     public let maximumLive: Int
     /// What one buffer per value would take.
     public let withoutReuse: Int
+    /// Entries the placement visited and moved (PlacedBuffers.steps): tests
+    /// check it grows linearly with the buffers of a long chain.
+    var steps = 0
   }
 
   /// `blockCapacity` sets the size of PlacedBuffers' blocks (tests use
@@ -33,12 +36,34 @@ public enum MemoryPlanner {
     var placed = PlacedBuffers(
       capacity: blockCapacity ?? max(16, Int(Double(buffers.count).squareRoot())))
     var arena = 0
-    for i in order {
+    // Within one size, first uses only grow, so a buffer dead before this
+    // one's first use conflicts with no later one of that size: it leaves
+    // the scan (by `deaths`, earliest last use first) until the next size.
+    var deaths = MinimumHeap()
+    var removed: [Int] = []
+    var sequence = [Int](repeating: 0, count: buffers.count)
+    var size: Int? = nil
+    for (k, i) in order.enumerated() {
       let b = buffers[i]
+      if b.size != size {
+        size = b.size
+        for j in removed {
+          placed.insert(buffers[j], at: offsets[j], sequence: sequence[j])
+          deaths.push(buffers[j].lastUse, j)
+        }
+        removed.removeAll()
+      }
+      while let (last, j) = deaths.minimum, last < b.firstUse {
+        deaths.pop()
+        placed.remove(at: offsets[j], sequence: sequence[j])
+        removed.append(j)
+      }
       let offset = placed.bestFit(b)
       offsets[i] = offset
       arena = max(arena, offset + b.size)
-      placed.insert(b, at: offset)
+      sequence[i] = k
+      placed.insert(b, at: offset, sequence: k)
+      deaths.push(b.lastUse, i)
     }
     let lastInstruction = buffers.map(\.lastUse).max() ?? -1
     var live = 0
@@ -56,7 +81,7 @@ public enum MemoryPlanner {
     }
     return Placement(
       offsets: offsets, size: arena, maximumLive: live,
-      withoutReuse: buffers.reduce(0) { $0 + $1.size })
+      withoutReuse: buffers.reduce(0) { $0 + $1.size }, steps: placed.steps)
   }
 
   /// The first two buffers alive at the same instruction whose placed ranges
@@ -88,5 +113,36 @@ public enum MemoryPlanner {
       live.insert(i, at: position)
     }
     return nil
+  }
+}
+
+/// Buffers by last use, earliest first: the planner's deaths to come.
+struct MinimumHeap {
+  private var entries: [(key: Int, value: Int)] = []
+
+  var minimum: (key: Int, value: Int)? { entries.first }
+
+  mutating func push(_ key: Int, _ value: Int) {
+    entries.append((key, value))
+    var k = entries.count - 1
+    while k > 0, entries[(k - 1) / 2].key > entries[k].key {
+      entries.swapAt(k, (k - 1) / 2)
+      k = (k - 1) / 2
+    }
+  }
+
+  mutating func pop() {
+    entries.swapAt(0, entries.count - 1)
+    entries.removeLast()
+    var k = 0
+    while true {
+      let (l, r) = (2 * k + 1, 2 * k + 2)
+      var m = k
+      if l < entries.count, entries[l].key < entries[m].key { m = l }
+      if r < entries.count, entries[r].key < entries[m].key { m = r }
+      if m == k { return }
+      entries.swapAt(k, m)
+      k = m
+    }
   }
 }

@@ -12,6 +12,10 @@ public struct MethodSelection: Sendable {
   /// What the run holds of data whatever the method: the program's data
   /// and the copy its plans share (ConstantPool), which the budget covers too.
   public let dataBytes: Int
+  /// What the plans compute once from data alone and keep (XᵀX, Xᵀy), and its cost.
+  public let hoisted: HoistedConstants
+  /// Data and hoisted values: what the run holds whatever the method.
+  public var fixedBytes: Int { saturatingSum(dataBytes, hoisted.bytes) }
 
   public static let defaultBudgetMB = 1024.0
 
@@ -22,6 +26,7 @@ public struct MethodSelection: Sendable {
       entry.values.reduce(total) { saturatingSum($0, $1.scalars.count) }
     }
     dataBytes = saturatingProduct(2, entries, Bytes.double)
+    hoisted = problem.hoistedConstants
     if program.isSingleLevel {
       // Nothing to differentiate through: first_order is the exact gradient of the outer loss.
       method = .firstOrder
@@ -40,27 +45,34 @@ public struct MethodSelection: Sendable {
     }
     budgetBytes = Bytes.megabytes(mb)
     let pick = MethodEstimates.choose(
-      ProblemSizes(problem), budgetBytes: max(0, budgetBytes - dataBytes))
+      ProblemSizes(problem),
+      budgetBytes: max(0, budgetBytes - saturatingSum(dataBytes, hoisted.bytes)))
     method = pick.method
     reason = "auto chooses \(pick.method.description): \(pick.reason)"
   }
 
-  /// The run stops before starting when the method's estimate and the
-  /// data together exceed the budget.
+  /// The run stops before starting when the method's estimate, the data
+  /// and the values hoisted from them together exceed the budget.
   public func budgetFault(_ e: MethodEstimate, at range: SourceRange?) -> SolverFault? {
-    let total = saturatingSum(e.memoryBytes, dataBytes)
+    let total = saturatingSum(e.memoryBytes, fixedBytes)
     guard total > budgetBytes else { return nil }
-    if dataBytes > budgetBytes {
+    if fixedBytes > budgetBytes {
       return SolverFault(
         .overBudget,
-        "the data take \(formatBytes(dataBytes)) (the program's and the plans' shared copy), over the \(formatBytes(budgetBytes)) budget; "
+        "the data take \(formatBytes(dataBytes)) (the program's and the plans' shared copy)\(hoisted.entries > 0 ? " and the values computed once from them \(formatBytes(hoisted.bytes))" : ""), over the \(formatBytes(budgetBytes)) budget; "
           + "use smaller data or raise --budget-mb",
         origin: range)
     }
     return SolverFault(
       .overBudget,
-      "\(method.description) needs an estimated \(formatBytes(e.memoryBytes)) (\(e.memory)) beside \(formatBytes(dataBytes)) of data, over the \(formatBytes(budgetBytes)) budget; "
+      "\(method.description) needs an estimated \(formatBytes(e.memoryBytes)) (\(e.memory)) beside \(formatBytes(dataBytes)) of data\(hoistedText), over the \(formatBytes(budgetBytes)) budget; "
         + "use unroll(reverse, checkpoints: k), truncated(K) or an implicit method, or raise --budget-mb",
       origin: range)
+  }
+
+  /// The hoisted values, as the messages say them ("" when there are none).
+  public var hoistedText: String {
+    hoisted.entries > 0
+      ? " and \(formatBytes(hoisted.bytes)) of values computed once from data alone" : ""
   }
 }
