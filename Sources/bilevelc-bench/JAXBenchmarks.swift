@@ -9,7 +9,7 @@ import Synchronization
 /// initial point beside the `--emit jax` module's jitted one (its `--time N`),
 /// in the same run. The interpreter is $BILEVELC_PYTHON, else python3; without
 /// an importable jax the JAX column is empty and a note says why.
-func jaxSection() -> Section {
+func jaxSection(only names: [String] = []) -> Section {
   var s = Section(
     "one hypergradient per sample at the initial point: bilevelc beside its --emit jax module (jit, float64)",
     header: ["sample", "method", "bilevelc ms", "jax ms", "bilevelc / jax", "outer loss rel. diff"])
@@ -24,6 +24,7 @@ func jaxSection() -> Section {
   defer { try? FileManager.default.removeItem(atPath: directory) }
   for path in sampleFiles() {
     let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    if !names.isEmpty && !names.contains(name) { continue }
     guard let bytes = FileManager.default.contents(atPath: path),
       let program = compileBilevel(path: path, bytes: [UInt8](bytes))
     else {

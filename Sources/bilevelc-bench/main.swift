@@ -255,6 +255,12 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--evaluate-qui
   evaluateQuickstart(Int(CommandLine.arguments[2]) ?? 1)
   exit(0)
 }
+// `bilevelc-bench profile [--calls N] NAME ...`: hypergradients for callgrind
+// (BreakdownBenchmarks.swift); `bilevelc-bench breakdown`: where they spend it.
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "profile" {
+  profileSamples(Array(CommandLine.arguments.dropFirst(2)))
+  exit(0)
+}
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
@@ -263,8 +269,8 @@ let numpy = Numpy(threadCounts: [1, 2])
 // the warm-started samples' time per outer step and the tasks drawn per
 // outer step from a pool, `bilevelc-bench
 // interpreter` only the interpreter's (overhead, fusion, allocations, calls),
-// `bilevelc-bench jax` each sample beside its --emit jax module (not in the
-// default run: it starts one python per sample).
+// `bilevelc-bench jax [NAME ...]` each sample (or those named) beside its
+// --emit jax module (not in the default run: it starts one python per sample).
 let only = CommandLine.arguments.dropFirst().first
 if only == "--path-sections" {
   // A child run on one forced path (see `pathSections`).
@@ -305,33 +311,38 @@ let sections: [() -> Section] =
     : only == "jax"
       ? [
         { machineSection(numpy) },
-        { jaxSection() },
+        { jaxSection(only: Array(CommandLine.arguments.dropFirst(2))) },
       ]
-      : only == "online"
+      : only == "breakdown"
         ? [
           { machineSection(numpy) },
-          { onlineSection() },
-          { onlineTasksSection() },
+          { breakdownSection() },
         ]
-        : only == "tasks"
+        : only == "online"
           ? [
             { machineSection(numpy) },
-            { mamlTasksSection() },
+            { onlineSection() },
+            { onlineTasksSection() },
           ]
-          : only == "solvers"
-            ? [{ machineSection(numpy) }] + solverSections
-            : [
+          : only == "tasks"
+            ? [
               { machineSection(numpy) },
-              { gemmSection(numpy) },
-              { gemvSection(numpy, transposed: false) },
-              { gemvSection(numpy, transposed: true) },
-              { interpreterSection() },
-              { pathSections() },
-              { derivativeCostSection() },
-              { memorySection() },
-              { allocationSection() },
-              { hotLoopCallsSection() },
-            ] + solverSections
+              { mamlTasksSection() },
+            ]
+            : only == "solvers"
+              ? [{ machineSection(numpy) }] + solverSections
+              : [
+                { machineSection(numpy) },
+                { gemmSection(numpy) },
+                { gemvSection(numpy, transposed: false) },
+                { gemvSection(numpy, transposed: true) },
+                { interpreterSection() },
+                { pathSections() },
+                { derivativeCostSection() },
+                { memorySection() },
+                { allocationSection() },
+                { hotLoopCallsSection() },
+              ] + solverSections
 for make in sections {
   print(make().render())
   fflush(nil)  // all streams: `stdout` itself is not concurrency-safe in Swift 6
