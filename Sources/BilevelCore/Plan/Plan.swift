@@ -87,6 +87,7 @@ public final class Plan: @unchecked Sendable {
   let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
   let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
   let kernelBuffer: UnsafeMutableBufferPointer<FusedKernel.Header>
+  let broadcastBuffer: UnsafeMutableBufferPointer<FusedKernel.RowBlockBroadcast>
   let sliceBuffer: UnsafeMutableBufferPointer<SliceSpec>
   /// Operand lists and concat parts flattened: list `l` is
   /// `buffer[starts[l]..<starts[l + 1]]` (the starts end with the total).
@@ -159,18 +160,14 @@ public final class Plan: @unchecked Sendable {
         if case .solve(let w) = ins.opcode { r.opcode = .solve(workspace: Int32(raw(Int(w)))) }
         return r
       })
-    stepBuffer = Plan.copy(
-      fused.flatMap(\.steps).map {
-        FusedKernel.Step(function: $0.function, a: rawSource($0.a), b: rawSource($0.b))
-      })
-    var first = 0
-    kernelBuffer = Plan.copy(
-      fused.map { k in
-        defer { first += k.steps.count }
-        return FusedKernel.Header(
-          first: first, count: k.steps.count, rows: k.rows, columns: k.columns,
-          reduction: k.reduction)
-      })
+    let steps = fused.flatMap(\.steps).map {
+      FusedKernel.Step(function: $0.function, a: rawSource($0.a), b: rawSource($0.b))
+    }
+    let rowBlocks = FusedKernel.RowBlockTables(
+      fused, rawSteps: steps, slots: (gemmWorkspaceOffset - scratchOffset) / FusedKernel.block)
+    stepBuffer = Plan.copy(steps + rowBlocks.steps)
+    kernelBuffer = Plan.copy(rowBlocks.headers)
+    broadcastBuffer = Plan.copy(rowBlocks.broadcasts)
     sliceBuffer = Plan.copy(slices)
     listStarts = Plan.copy(Plan.starts(operandLists))
     listBuffer = Plan.copy(operandLists.flatMap { $0 }.map(raw))
@@ -187,6 +184,7 @@ public final class Plan: @unchecked Sendable {
     instructionBuffer.deallocate()
     stepBuffer.deallocate()
     kernelBuffer.deallocate()
+    broadcastBuffer.deallocate()
     sliceBuffer.deallocate()
     listStarts.deallocate()
     listBuffer.deallocate()
