@@ -20,6 +20,12 @@ import Testing
     let centred = g.make(.binary(.subtract), [x, c])
     let z = g.make(
       .reduce(.sum, .all), [g.make(.binary(.multiply), [g.make(.unary(.exp), [centred]), r])])
+    // A longer chain elsewhere in the plan leaves the kernels above free
+    // registers for their broadcasts (a kernel without enough runs by rows).
+    var chain = x
+    for f in [UnaryFunction.sin, .cos, .sin, .cos, .sin, .cos] {
+      chain = g.make(.unary(f), [chain])
+    }
     var p = Program(file: SourceFile(path: "<t>", text: ""))
     let range = SourceRange(file: p.file, start: 0, end: 0)
     let shapes = [Shape.matrix(rows, columns), .vector(columns), .vector(rows)]
@@ -31,7 +37,7 @@ import Testing
     p.graph = g
     let values = shapes.enumerated().map { TestPrograms.random($1, seed: UInt64(11 + $0)) }
     let leaves = p.leafValues(variable: { i, _ in values[i] })
-    let plan = PlanBuilder.build(p, roots: [y, z])
+    let plan = PlanBuilder.build(p, roots: [y, z, chain])
     let blocked = plan.evaluate(leaves)
     let narrow = columns <= FusedKernel.block / 2
     #expect(plan.kernelBuffer.contains { $0.rowsPerBlock > 0 } == narrow)
@@ -42,7 +48,7 @@ import Testing
       #expect(u.scalars.map(\.bitPattern) == v.scalars.map(\.bitPattern))
     }
     let expected = ReferenceEvaluator.evaluate(
-      p.graph, roots: [y, z], leaves: leaves, taskCount: 1, task: nil)
+      p.graph, roots: [y, z, chain], leaves: leaves, taskCount: 1, task: nil)
     for (u, v) in zip(blocked, expected) { #expect(Tensor.closeForPlanTests(u, v)) }
   }
 }
