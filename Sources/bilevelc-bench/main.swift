@@ -270,6 +270,12 @@ if CommandLine.arguments.count == 4, CommandLine.arguments[1...2] == ["jax", "--
   jaxOneCore(Int(CommandLine.arguments[3]) ?? -1)
   exit(0)
 }
+// `bilevelc-bench profile [--calls N] NAME ...`: hypergradients for callgrind
+// (BreakdownBenchmarks.swift); `bilevelc-bench breakdown`: where they spend it.
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "profile" {
+  profileSamples(Array(CommandLine.arguments.dropFirst(2)))
+  exit(0)
+}
 signal(SIGPIPE, SIG_IGN)  // a numpy child that dies must not kill the benchmark
 let numpy = Numpy(threadCounts: [1, 2])
 // `bilevelc-bench kernels` runs only the kernel sections (both ISA paths),
@@ -333,6 +339,7 @@ let namedSections: [String: [() -> Section]] = [
   "kernels": kernelSections + [{ pathSections() }],
   "jax": jaxSections,
   "blocking": [{ blockingSection() }],
+  "breakdown": [{ breakdownSection() }],
   "planning": [{ planScalingSection() }],
   "bandwidth": [{ bandwidthSection() }],
   "online": [{ onlineSection() }, { onlineTasksSection() }, { sharingSection() }],

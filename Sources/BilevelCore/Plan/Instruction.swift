@@ -141,6 +141,12 @@ public struct FusedKernel: Sendable {
     let rows: Int
     let columns: Int
     let reduction: Reduction?
+    /// Rows per block when the kernel runs over row blocks (FusedRowBlocks),
+    /// else 0; then its row-block steps and broadcasts in their tables.
+    var rowsPerBlock = 0
+    var blockFirst = 0
+    var broadcastFirst = 0
+    var broadcastCount = 0
   }
 
   /// The output as rows × columns (a vector is one row).

@@ -99,6 +99,7 @@ public final class Plan: @unchecked Sendable {
   let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
   let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
   let kernelBuffer: UnsafeMutableBufferPointer<FusedKernel.Header>
+  let broadcastBuffer: UnsafeMutableBufferPointer<FusedKernel.RowBlockBroadcast>
   let sliceBuffer: UnsafeMutableBufferPointer<SliceSpec>
   /// Operand lists and concat parts flattened: list `l` is
   /// `buffer[starts[l]..<starts[l + 1]]` (the starts end with the total).
@@ -164,7 +165,8 @@ public final class Plan: @unchecked Sendable {
       sharing?.tables
       ?? PlanTables(
         instructions: instructions, fused: fused, slices: slices, operandLists: operandLists,
-        concatLists: concatLists, rowBlockProducts: rowBlockProducts
+        concatLists: concatLists, rowBlockProducts: rowBlockProducts,
+        rowBlockSlots: (gemmWorkspaceOffset - scratchOffset) / FusedKernel.block
       ) { offset in
         if offset >= size { return offset - size }
         // A plan as built reads constants from their start; a corrupted one
@@ -179,6 +181,7 @@ public final class Plan: @unchecked Sendable {
     instructionBuffer = tables.instructionBuffer
     stepBuffer = tables.stepBuffer
     kernelBuffer = tables.kernelBuffer
+    broadcastBuffer = tables.broadcastBuffer
     sliceBuffer = tables.sliceBuffer
     listStarts = tables.listStarts
     listBuffer = tables.listBuffer

@@ -15,6 +15,7 @@ final class PlanTables: @unchecked Sendable {
   let instructionBuffer: UnsafeMutableBufferPointer<Instruction>
   let stepBuffer: UnsafeMutableBufferPointer<FusedKernel.Step>
   let kernelBuffer: UnsafeMutableBufferPointer<FusedKernel.Header>
+  let broadcastBuffer: UnsafeMutableBufferPointer<FusedKernel.RowBlockBroadcast>
   let sliceBuffer: UnsafeMutableBufferPointer<SliceSpec>
   let listStarts: UnsafeMutableBufferPointer<Int>
   let listBuffer: UnsafeMutableBufferPointer<Int>
@@ -25,7 +26,8 @@ final class PlanTables: @unchecked Sendable {
   /// `raw`: an arena offset as the interpreter reads it (constants: `~k`).
   init(
     instructions: [Instruction], fused: [FusedKernel], slices: [SliceSpec], operandLists: [[Int]],
-    concatLists: [[ConcatPart]], rowBlockProducts: [RowBlockFusion], raw: (Int) -> Int
+    concatLists: [[ConcatPart]], rowBlockProducts: [RowBlockFusion],
+    rowBlockSlots: Int, raw: (Int) -> Int
   ) {
     func rawSource(_ s: FusedKernel.Source) -> FusedKernel.Source {
       if case .operand(let offset, let role) = s {
@@ -42,18 +44,14 @@ final class PlanTables: @unchecked Sendable {
         if case .solve(let w) = ins.opcode { r.opcode = .solve(workspace: Int32(raw(Int(w)))) }
         return r
       })
-    stepBuffer = Plan.copy(
-      fused.flatMap(\.steps).map {
-        FusedKernel.Step(function: $0.function, a: rawSource($0.a), b: rawSource($0.b))
-      })
-    var first = 0
-    kernelBuffer = Plan.copy(
-      fused.map { k in
-        defer { first += k.steps.count }
-        return FusedKernel.Header(
-          first: first, count: k.steps.count, rows: k.rows, columns: k.columns,
-          reduction: k.reduction)
-      })
+    let steps = fused.flatMap(\.steps).map {
+      FusedKernel.Step(function: $0.function, a: rawSource($0.a), b: rawSource($0.b))
+    }
+    // Narrow kernels' row-block forms (FusedRowBlocks.swift) follow the steps.
+    let rowBlocks = FusedKernel.RowBlockTables(fused, rawSteps: steps, slots: rowBlockSlots)
+    stepBuffer = Plan.copy(steps + rowBlocks.steps)
+    kernelBuffer = Plan.copy(rowBlocks.headers)
+    broadcastBuffer = Plan.copy(rowBlocks.broadcasts)
     sliceBuffer = Plan.copy(slices)
     listStarts = Plan.copy(Plan.starts(operandLists))
     listBuffer = Plan.copy(operandLists.flatMap { $0 }.map(raw))
@@ -74,6 +72,7 @@ final class PlanTables: @unchecked Sendable {
     instructionBuffer.deallocate()
     stepBuffer.deallocate()
     kernelBuffer.deallocate()
+    broadcastBuffer.deallocate()
     sliceBuffer.deallocate()
     listStarts.deallocate()
     listBuffer.deallocate()

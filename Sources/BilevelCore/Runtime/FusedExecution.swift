@@ -16,6 +16,7 @@ extension Plan {
     let kernel = kernelBuffer[k]
     let scratch = scratchBase
     if kernel.rows * kernel.columns == 1 { return runScalar(kernel, into: out, scratch: scratch) }
+    if kernel.rowsPerBlock > 0 { return runRowBlocks(kernel, into: out, scratch: scratch) }
     let block = FusedKernel.block
     let columns = kernel.columns
     let reduces = kernel.reduction != nil

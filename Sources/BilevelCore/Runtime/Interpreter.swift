@@ -4,7 +4,11 @@ import Foundation
 /// The interpreter: one loop over the plan's instructions, each dispatched
 /// to a kernel on raw arena pointers. Nothing here allocates or retains.
 extension Plan {
-  public func run() { runInstructions(instructionBuffer) }
+  public func run() {
+    // The breakdown's switch, read once per run (PlanProfile).
+    if PlanProfile.enabled.load(ordering: .relaxed) { return runProfiled() }
+    runInstructions(instructionBuffer)
+  }
 
   func runInstructions(_ instructions: UnsafeMutableBufferPointer<Instruction>) {
     let base = arena

@@ -177,6 +177,11 @@ public enum GEMM {
       return
     }
     let ws = alignedTo64(workspace)
+    if fitsOneBlock(m: m, n: n, k: k, blocking: blocking, threads: threads, tile: tile) {
+      return oneBlock(
+        m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, ta: transposeA, b: b, ldb: ldb,
+        tb: transposeB, beta: beta, c: c, ldc: ldc, ws: ws)
+    }
     let pool = KernelThreadPool.shared
     let wanted = threads ?? automaticThreads(m: m, n: n, k: k, blocking: blocking)
     // Split the larger of m and n into tile-aligned parts.
@@ -273,20 +278,7 @@ public enum GEMM {
       while pc < k {
         let kb = min(kc, k - pc)
         let bSource = tb ? b + jc * ldb + pc : b + pc * ldb + jc
-        let bSlivers: Slivers
-        if !tb && readInPlace(ld: ldb, kb: kb) {
-          let full = nb / nr
-          if full * nr < nb {
-            GEMMPacking.packB(
-              bSource + full * nr, ldb: ldb, transposed: false, kb: kb, nb: nb - full * nr,
-              into: bBuf)
-          }
-          bSlivers = Slivers(
-            base: bSource, step: ldb, stride: nr, full: full, edge: bBuf, edgeStep: nr)
-        } else {
-          GEMMPacking.packB(bSource, ldb: ldb, transposed: tb, kb: kb, nb: nb, into: bBuf)
-          bSlivers = Slivers(packed: bBuf, width: nr, kb: kb)
-        }
+        let bSlivers = packedB(bSource, ldb: ldb, tb: tb, kb: kb, nb: nb, into: bBuf)
         let blockBeta = pc == 0 ? beta : 1
         var ic = 0
         while ic < m {
