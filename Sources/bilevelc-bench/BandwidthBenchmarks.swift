@@ -1,4 +1,5 @@
 import BilevelCore
+import BilevelDriver
 import BilevelFrontEnd
 import BilevelSolvers
 import Foundation
@@ -151,12 +152,17 @@ func rowBlockThreadRows(_ triad: [Int: Double]) -> [[String]] {
   return rows
 }
 
+/// The size for samples/bench/implicit_cg_logistic_large.blv.
+let largeImplicitSizes = ["--set", "n=10000", "--set", "nv=2000", "--set", "d=5000"]
+
 /// Implicit CG20 per hypergradient at d = 5000, n = 10000 after the inner
 /// solve (samples/bench/implicit_cg_logistic_large.blv).
 func implicitLargeRows(_ s: inout Section, _ triad: [Int: Double]) -> [[String]] {
   let path = "samples/bench/implicit_cg_logistic_large.blv"
-  guard let bytes = FileManager.default.contents(atPath: path),
-    let program = compileBilevel(path: path, bytes: [UInt8](bytes)),
+  let env = Environment(
+    currentDirectory: FileManager.default.currentDirectoryPath, readLine: { nil },
+    standardOutput: { _ in }, standardError: { _ in }, isTerminal: false)
+  guard let program = Driver.compile(largeImplicitSizes + [path], environment: env),
     case .method(.implicitConjugateGradient(let iterations, let tolerance))? = program
       .hypergradient?.spec
   else {

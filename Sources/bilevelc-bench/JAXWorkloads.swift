@@ -27,9 +27,8 @@ func weightedRidgeUnroll(d: Int) -> [String] {
   ["--set", "d=\(d)", "--set", "n=1000", "--set", "nv=200", "--set", "T=100"]
 }
 
-/// The owner of the large implicit row writes this program; its rows are
-/// skipped while it is absent.
-let largeImplicitPath = "samples/bench/implicit_cg_logistic_large.blv"
+/// The large implicit row's program, at the size (small by default).
+let largeImplicit = largeImplicitSizes + ["samples/bench/implicit_cg_logistic_large.blv"]
 
 let jaxWorkloads: [JAXWorkload] =
   [
@@ -86,7 +85,7 @@ let jaxWorkloads: [JAXWorkload] =
       name: "unrolled ridge, nothing to hoist, d = \(d)",
       arguments: weightedRidgeUnroll(d: d) + ["samples/bench/unrolled_ridge_weighted.blv"])
   } + [
-    JAXWorkload(name: "implicit CG20 logistic, d = 5000, n = 10000", arguments: [largeImplicitPath])
+    JAXWorkload(name: "implicit CG20 logistic, d = 5000, n = 10000", arguments: largeImplicit)
   ]
 
 /// The thread-scaling rows: each workload again on one core (taskset -c 0).
@@ -94,7 +93,7 @@ let jaxThreadWorkloads: [JAXWorkload] = [
   JAXWorkload(
     name: "unrolled ridge d = 2000, T = 1000",
     arguments: ridgeUnroll(d: 2000, n: 2000, T: 1000) + ["samples/bench/unrolled_ridge.blv"]),
-  JAXWorkload(name: "implicit CG20 logistic, d = 5000", arguments: [largeImplicitPath]),
+  JAXWorkload(name: "implicit CG20 logistic, d = 5000", arguments: largeImplicit),
   JAXWorkload(
     name: "MAML 1-40-40-1, M = 5, 5 steps", arguments: ["samples/maml_mlp_five_steps.blv"]),
 ]

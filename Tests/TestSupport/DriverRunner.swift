@@ -59,14 +59,11 @@ public enum PackagePaths {
   public static var samples: String { root + "/samples" }
   public static var grammar: String { root + "/grammar" }
 
-  /// Files under `directory` (recursively) with the extension, sorted;
-  /// under the samples, not the benchmark workloads of samples/bench (data
-  /// of hundreds of MB, run by bilevelc-bench, not by the sample tests).
+  /// Files under `directory` (recursively) with the extension, sorted.
   public static func files(under directory: String, withExtension ext: String) -> [String] {
     guard let e = FileManager.default.enumerator(atPath: directory) else { return [] }
     var out: [String] = []
     while let p = e.nextObject() as? String {
-      if directory == samples && p.hasPrefix("bench/") { continue }
       if p.hasSuffix("." + ext) { out.append(directory + "/" + p) }
     }
     return out.sorted()

@@ -118,6 +118,7 @@ extension Plan {
       }
       return transcendental ? .transcendental : .elementwise
     case .scalar: return .elementwise
+    case .rowBlockProduct: return .gemv  // X read once for a GEMV pair (RowBlockProduct)
     case .solve: return .solve
     case .reduce, .argmax, .softmax, .logSoftmax: return .reduction
     case .copy, .transpose, .slice, .concat, .diag, .taskSum, .taskMean: return .movement
