@@ -5,34 +5,25 @@ import Testing
 /// `--budget-mb` covers the data as well as the method: the run holds the
 /// program's data and the copy its plans share, and says so in its header.
 @Suite struct DataBudgetTests {
+  /// Least squares on n × d seeded data with a two-step unroll.
+  static func leastSquares(n: Int, d: Int) -> String {
+    """
+    dim n = \(n), d = \(d)
+    data X = randn(n, d, seed: 1)
+    data y = randn(n, seed: 2)
+    outer lam: scalar = 0
+    inner w: vector[d] = 0
+    inner loss = mean((X @ w - y)^2) + exp(lam) * sum(w^2)
+    outer loss = mean((X @ w - y)^2)
+    solve inner with gd(lr: 0.01, steps: 2)
+    hypergradient with unroll(reverse)
+    solve outer with gd(lr: 0.1, steps: 1)
+    """
+  }
   /// 200 × 100 doubles of data (156 KB, held twice), a tape of a few KB.
-  static let program = """
-    dim n = 200, d = 100
-    data X = randn(n, d, seed: 1)
-    data y = randn(n, seed: 2)
-    outer lam: scalar = 0
-    inner w: vector[d] = 0
-    inner loss = mean((X @ w - y)^2) + exp(lam) * sum(w^2)
-    outer loss = mean((X @ w - y)^2)
-    solve inner with gd(lr: 0.01, steps: 2)
-    hypergradient with unroll(reverse)
-    solve outer with gd(lr: 0.1, steps: 1)
-    """
-
-  /// Least squares with d < 2n: planning hoists XᵀX (500 × 500, 1.9 MB)
-  /// beside 2 × 1.1 MB of data.
-  static let hoisting = """
-    dim n = 300, d = 500
-    data X = randn(n, d, seed: 1)
-    data y = randn(n, seed: 2)
-    outer lam: scalar = 0
-    inner w: vector[d] = 0
-    inner loss = mean((X @ w - y)^2) + exp(lam) * sum(w^2)
-    outer loss = mean((X @ w - y)^2)
-    solve inner with gd(lr: 0.01, steps: 2)
-    hypergradient with unroll(reverse)
-    solve outer with gd(lr: 0.1, steps: 1)
-    """
+  static let program = leastSquares(n: 200, d: 100)
+  /// d < 2n: planning hoists XᵀX (500 × 500, 1.9 MB) beside 2 × 1.1 MB of data.
+  static let hoisting = leastSquares(n: 300, d: 500)
 
   static func run(_ arguments: [String], program: String = program) throws -> DriverRunner.Run {
     let directory = NSTemporaryDirectory() + "bilevelc-data-budget-\(UUID().uuidString)"
