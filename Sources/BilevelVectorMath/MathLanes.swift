@@ -60,6 +60,8 @@ extension Double: MathLanes {
   }
 }
 
+// SIMD4 and SIMD8 are written out: one generic extension over both measured
+// about 10× slower on 8 lanes (bilevelc-bench transcendentals), unspecialised.
 extension SIMD4: MathLanes where Scalar == Double {
   public typealias Mask = SIMDMask<SIMD4<Int64>>
   @inlinable @inline(__always) public init(lanes value: Double) { self.init(repeating: value) }

@@ -27,6 +27,9 @@ func weightedRidgeUnroll(d: Int) -> [String] {
   ["--set", "d=\(d)", "--set", "n=1000", "--set", "nv=200", "--set", "T=100"]
 }
 
+/// The unrolled ridge rows' program at d = n = 2000, T = 1000.
+let largeRidge = ridgeUnroll(d: 2000, n: 2000, T: 1000) + ["samples/bench/unrolled_ridge.blv"]
+
 /// The large implicit row's program, at the size (small by default).
 let largeImplicit = largeImplicitSizes + ["samples/bench/implicit_cg_logistic_large.blv"]
 
@@ -76,9 +79,7 @@ let jaxWorkloads: [JAXWorkload] =
     JAXWorkload(
       name: "R2D2 ridge head, dual through solve", arguments: ["samples/r2d2_dual_solve.blv"]),
     JAXWorkload(
-      name: "unrolled ridge d = 2000, T = 1000",
-      arguments: ridgeUnroll(d: 2000, n: 2000, T: 1000) + ["samples/bench/unrolled_ridge.blv"],
-      firstCall: true),
+      name: "unrolled ridge d = 2000, T = 1000", arguments: largeRidge, firstCall: true),
   ]
   + [500, 1000, 2000, 4000].map { d in
     JAXWorkload(
@@ -90,9 +91,7 @@ let jaxWorkloads: [JAXWorkload] =
 
 /// The thread-scaling rows: each workload again on one core (taskset -c 0).
 let jaxThreadWorkloads: [JAXWorkload] = [
-  JAXWorkload(
-    name: "unrolled ridge d = 2000, T = 1000",
-    arguments: ridgeUnroll(d: 2000, n: 2000, T: 1000) + ["samples/bench/unrolled_ridge.blv"]),
+  JAXWorkload(name: "unrolled ridge d = 2000, T = 1000", arguments: largeRidge),
   JAXWorkload(name: "implicit CG20 logistic, d = 5000", arguments: largeImplicit),
   JAXWorkload(
     name: "MAML 1-40-40-1, M = 5, 5 steps", arguments: ["samples/maml_mlp_five_steps.blv"]),
